@@ -1,0 +1,97 @@
+// Tensors: typed views of GPU buffers (or of ranges of one), and the few ways
+// data moves between them and the CPU.
+
+export type DType = 'f32' | 'u32';
+
+/** A dense row-major array on the GPU. Several tensors may share one buffer. */
+export interface Tensor {
+  buffer: GPUBuffer;
+  shape: readonly number[];
+  dtype: DType;
+  /** Byte offset of the first element in `buffer`. */
+  offset: number;
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+const TENSOR_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** A tensor in a buffer of its own, zero-filled or holding `data`. */
+export function createTensor(
+  device: GPUDevice,
+  shape: readonly number[],
+  options: { dtype?: DType; label?: string; data?: ArrayLike<number> } = {},
+): Tensor {
+  const { dtype = 'f32', label = 'tensor', data } = options;
+  if (shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new Error(`createTensor(${label}): shape ${formatShape(shape)} must be positive integers`);
+  }
+  const count = sizeOf(shape);
+  if (data && data.length !== count) {
+    throw new Error(`createTensor(${label}): ${data.length} values given for shape ${formatShape(shape)} (${count} elements)`);
+  }
+  const buffer = device.createBuffer({ label, size: count * 4, usage: TENSOR_USAGE(), mappedAtCreation: data !== undefined });
+  if (data) {
+    const mapped = buffer.getMappedRange();
+    if (dtype === 'f32') new Float32Array(mapped).set(data);
+    else new Uint32Array(mapped).set(data);
+    buffer.unmap();
+  }
+  return { buffer, shape: [...shape], dtype, offset: 0 };
+}
+
+/** The same elements seen with another shape (Flatten is this: no copy). */
+export function reshape(tensor: Tensor, shape: readonly number[]): Tensor {
+  if (sizeOf(shape) !== sizeOf(tensor.shape)) {
+    throw new Error(`reshape(): cannot view ${formatShape(tensor.shape)} as ${formatShape(shape)}`);
+  }
+  return { ...tensor, shape: [...shape] };
+}
+
+/** The buffer range a tensor occupies, for a bind group entry. */
+export function bufferRange(tensor: Tensor): GPUBufferBinding {
+  return { buffer: tensor.buffer, offset: tensor.offset, size: sizeOf(tensor.shape) * 4 };
+}
+
+export function writeTensor(device: GPUDevice, tensor: Tensor, data: Float32Array | Uint32Array): void {
+  if (data.length !== sizeOf(tensor.shape)) {
+    throw new Error(`writeTensor(${tensor.buffer.label}): ${data.length} values for shape ${formatShape(tensor.shape)}`);
+  }
+  device.queue.writeBuffer(tensor.buffer, tensor.offset, data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Copies a tensor back to the CPU. The only way data leaves the GPU. */
+export async function readTensor(device: GPUDevice, tensor: Tensor): Promise<Float32Array | Uint32Array> {
+  const size = sizeOf(tensor.shape) * 4;
+  const staging = device.createBuffer({
+    label: `read ${tensor.buffer.label}`,
+    size,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const encoder = device.createCommandEncoder({ label: `read ${tensor.buffer.label}` });
+  encoder.copyBufferToBuffer(tensor.buffer, tensor.offset, staging, 0, size);
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const bytes = staging.getMappedRange().slice(0);
+  staging.destroy();
+  return tensor.dtype === 'f32' ? new Float32Array(bytes) : new Uint32Array(bytes);
+}
+
+/** A uniform buffer holding `bytes`, written once when it is created. */
+export function createUniformBuffer(device: GPUDevice, bytes: ArrayBuffer, label: string): GPUBuffer {
+  const buffer = device.createBuffer({
+    label,
+    size: bytes.byteLength,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    mappedAtCreation: true,
+  });
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
+  buffer.unmap();
+  return buffer;
+}

@@ -1,0 +1,110 @@
+// Getting a WebGPU device: `navigator.gpu` in a browser, Dawn (the `webgpu`
+// package) in Node. Everything in the engine gets its device from here.
+
+/** What a run reports about the GPU it ran on. */
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for a software adapter (SwiftShader, lavapipe) rather than a GPU. */
+  isFallbackAdapter: boolean;
+}
+
+export interface Gpu {
+  device: GPUDevice;
+  adapter: AdapterDescription;
+  /** Whether the device was created with timestamp queries (for benchmarks). */
+  timestamps: boolean;
+}
+
+export interface GpuOptions {
+  /** Dawn only: pick an adapter by name (see `WEBGPU_ADAPTER` in the README). */
+  adapterName?: string;
+}
+
+const NO_ADAPTER_HELP = `No WebGPU adapter was found.
+- In Node, Dawn needs a Vulkan driver. On Debian/Ubuntu without a GPU, install
+  Mesa's software driver: add bookworm-backports and run
+  'apt-get install -t bookworm-backports mesa-vulkan-drivers' (scripts/setup.sh does this),
+  or point VK_ICD_FILENAMES at another driver's ICD file. With a GPU, install its Vulkan driver.
+- In a browser, use one with WebGPU enabled (Chrome/Edge 113+, or Chromium with
+  --enable-unsafe-webgpu), on a page served over https or from localhost.`;
+
+// Dawn tears down its instance, and every device on it, when the GPU object is
+// garbage collected: hold on to each one created.
+const dawnInstances = new Map<string, GPU>();
+
+async function nodeGpu(options: GpuOptions): Promise<GPU> {
+  // A variable specifier keeps bundlers from pulling the native module into a page.
+  const dawnModule = 'webgpu';
+  const { create, globals } = await import(/* @vite-ignore */ dawnModule);
+  // Dawn's objects (GPUBufferUsage and friends) become globals, as in a browser.
+  Object.assign(globalThis, globals);
+  const adapterName = options.adapterName ?? process.env.WEBGPU_ADAPTER ?? '';
+  let gpu = dawnInstances.get(adapterName);
+  if (!gpu) {
+    gpu = create(adapterName ? [`adapter=${adapterName}`] : []) as GPU;
+    dawnInstances.set(adapterName, gpu);
+  }
+  return gpu;
+}
+
+async function pickAdapter(gpu: GPU): Promise<GPUAdapter> {
+  // Ask for a hardware adapter first; a software one only when there is none.
+  const adapter =
+    (await gpu.requestAdapter({ powerPreference: 'high-performance' })) ??
+    (await gpu.requestAdapter({ forceFallbackAdapter: true }));
+  if (!adapter) throw new Error(NO_ADAPTER_HELP);
+  return adapter;
+}
+
+/** Creates a device with the adapter's largest buffer and workgroup limits. */
+export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
+  const gpu = typeof navigator !== 'undefined' && navigator.gpu ? navigator.gpu : await nodeGpu(options);
+  const adapter = await pickAdapter(gpu);
+  const wanted: (keyof GPUSupportedLimits)[] = [
+    'maxBufferSize',
+    'maxStorageBufferBindingSize',
+    'maxStorageBuffersPerShaderStage',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupsPerDimension',
+  ];
+  const requiredLimits: Record<string, number> = {};
+  for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
+  const timestamps = adapter.features.has('timestamp-query');
+  const device = await adapter.requestDevice({
+    label: 'webgpu-train',
+    requiredLimits,
+    requiredFeatures: timestamps ? ['timestamp-query'] : [],
+  });
+  device.lost.then((info) => {
+    if (info.reason !== 'destroyed') console.error(`WebGPU device lost: ${info.message}`);
+  });
+  const info = adapter.info;
+  return {
+    device,
+    timestamps,
+    adapter: {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      // Older Chromium reports this on the adapter, newer on its info.
+      isFallbackAdapter: Boolean(
+        (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+          (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+      ),
+    },
+  };
+}
+
+/** One line naming the adapter, for runs that report figures. */
+export function describeAdapter(adapter: AdapterDescription): string {
+  const kind = adapter.isFallbackAdapter ? 'software adapter' : 'hardware adapter';
+  const detail = [adapter.device, adapter.description].filter(Boolean).join(', ');
+  return `${adapter.vendor || 'unknown vendor'} / ${adapter.architecture || 'unknown architecture'} (${kind}${detail ? `: ${detail}` : ''})`;
+}

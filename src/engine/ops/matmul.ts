@@ -1,0 +1,57 @@
+// Matrix product Y[M, N] = X[M, K] · W[K, N] (a Dense layer's kernel) and its gradients.
+import source from '../../shaders/matmul.wgsl?raw';
+import { bufferRange, formatShape, type Tensor } from '../buffers';
+import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
+
+const shader: Shader = { file: 'matmul.wgsl', source };
+
+/** Side of the square block of the output that one workgroup computes. */
+const TILE = 16;
+
+function expectShape(name: string, tensor: Tensor, shape: readonly number[]): void {
+  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`matmul(): ${name} has shape ${formatShape(tensor.shape)} but ${formatShape(shape)} was expected`);
+  }
+}
+
+/** Checks that x [M, K] and w [K, N] can be multiplied and returns [M, K, N]. */
+export function matmulShape(x: readonly number[], w: readonly number[]): [number, number, number] {
+  if (x.length !== 2 || w.length !== 2) {
+    throw new Error(`matmul(): operands must be matrices, got ${formatShape(x)} and ${formatShape(w)}`);
+  }
+  if (x[1] !== w[0]) {
+    throw new Error(`matmul(): x has ${x[1]} columns but w has ${w[0]} rows (${formatShape(x)} · ${formatShape(w)})`);
+  }
+  return [x[0], x[1], w[1]];
+}
+
+function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number) {
+  return prepareDispatch(device, shader, entryPoint, {
+    constants: { TILE },
+    params: { M, N, K },
+    buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c) },
+    grid: { threads: [N, M] },
+  });
+}
+
+/** y = x · w. */
+export async function matmulForward(device: GPUDevice, x: Tensor, w: Tensor, y: Tensor): Promise<Dispatch> {
+  const [M, K, N] = matmulShape(x.shape, w.shape);
+  expectShape('y', y, [M, N]);
+  return product(device, 'forward', x, w, y, M, N, K);
+}
+
+/** dX = dY · wᵀ and dW = xᵀ · dY. */
+export async function matmulBackward(
+  device: GPUDevice,
+  t: { x: Tensor; w: Tensor; dOut: Tensor; dInput: Tensor; dWeight: Tensor },
+): Promise<Dispatch[]> {
+  const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
+  expectShape('dOut', t.dOut, [M, N]);
+  expectShape('dInput', t.dInput, [M, K]);
+  expectShape('dWeight', t.dWeight, [K, N]);
+  return Promise.all([
+    product(device, 'backward_input', t.dOut, t.w, t.dInput, M, K, N),
+    product(device, 'backward_weight', t.x, t.dOut, t.dWeight, K, N, M),
+  ]);
+}

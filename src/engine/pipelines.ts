@@ -1,0 +1,245 @@
+// Compute pipelines built from WGSL by reflection: the shader declares its
+// bindings and its `params` uniform once, and TypeScript derives the bind group
+// layout, binds buffers by name and fills the uniform by member name.
+import { createUniformBuffer } from './buffers';
+import { WgslReflect, type FunctionInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
+
+/** A WGSL file: its name (for error messages) and its source text. */
+export interface Shader {
+  file: string;
+  source: string;
+}
+
+/** WGSL `override` values, set when the pipeline is created. */
+export type Constants = Record<string, number>;
+
+interface BindingInfo {
+  binding: number;
+  type: GPUBufferBindingType;
+}
+
+interface UniformMember {
+  offset: number;
+  type: string;
+}
+
+/** One entry point of a shader, compiled, with what is needed to bind and dispatch it. */
+export interface Kernel {
+  /** `file:entryPoint`, used in labels and errors. */
+  name: string;
+  pipeline: GPUComputePipeline;
+  bindings: Map<string, BindingInfo>;
+  /** The members of the `params` uniform struct, when the entry point uses one. */
+  params: { size: number; members: Map<string, UniformMember> } | null;
+  workgroupSize: [number, number, number];
+}
+
+/** A kernel bound to its buffers, ready to be recorded any number of times. */
+export interface Dispatch {
+  kernel: Kernel;
+  bindGroup: GPUBindGroup;
+  workgroups: [number, number, number];
+}
+
+const reflections = new Map<string, WgslReflect>();
+
+function reflect(shader: Shader): WgslReflect {
+  let reflection = reflections.get(shader.source);
+  if (!reflection) {
+    reflection = new WgslReflect(shader.source);
+    reflections.set(shader.source, reflection);
+  }
+  return reflection;
+}
+
+function bindingType(variable: VariableInfo, where: string): GPUBufferBindingType {
+  // wgsl_reflect's ResourceType: 0 uniform, 1 storage.
+  if (variable.resourceType === 0) return 'uniform';
+  if (variable.resourceType === 1) return variable.access === 'read' ? 'read-only-storage' : 'storage';
+  throw new Error(`${where}: binding '${variable.name}' is not a buffer; only buffers are supported`);
+}
+
+function resolveWorkgroupSize(entry: FunctionInfo, constants: Constants, where: string): [number, number, number] {
+  const attribute = entry.attributes?.find((a) => a.name === 'workgroup_size');
+  const values = attribute?.value ?? [];
+  const parts = Array.isArray(values) ? values : [values];
+  const size: [number, number, number] = [1, 1, 1];
+  parts.forEach((part, i) => {
+    const literal = Number.parseInt(String(part), 10);
+    const value = Number.isNaN(literal) ? constants[String(part)] : literal;
+    if (value === undefined) {
+      throw new Error(`${where}: workgroup size '${part}' is an override constant with no value; pass it in constants`);
+    }
+    size[i] = value;
+  });
+  return size;
+}
+
+async function compile(device: GPUDevice, shader: Shader): Promise<GPUShaderModule> {
+  const module = device.createShaderModule({ label: shader.file, code: shader.source });
+  const info = await module.getCompilationInfo();
+  const errors = info.messages.filter((m) => m.type === 'error');
+  if (errors.length > 0) {
+    const lines = errors.map((m) => `${shader.file}:${m.lineNum}:${m.linePos}: ${m.message}`);
+    throw new Error(`WGSL compilation failed:\n${lines.join('\n')}`);
+  }
+  return module;
+}
+
+async function createKernel(device: GPUDevice, shader: Shader, entryPoint: string, constants: Constants): Promise<Kernel> {
+  const name = `${shader.file}:${entryPoint}`;
+  const module = await compile(device, shader);
+  const entry = reflect(shader).entry.compute.find((e) => e.name === entryPoint);
+  if (!entry) {
+    const names = reflect(shader).entry.compute.map((e) => e.name).join(', ');
+    throw new Error(`${shader.file}: no compute entry point '${entryPoint}' (it has: ${names})`);
+  }
+  const bindings = new Map<string, BindingInfo>();
+  let params: Kernel['params'] = null;
+  for (const variable of entry.resources) {
+    // One bind group per kernel keeps binding by name simple.
+    if (variable.group !== 0) throw new Error(`${name}: binding '${variable.name}' is in group ${variable.group}; use group 0`);
+    bindings.set(variable.name, { binding: variable.binding, type: bindingType(variable, name) });
+    if (variable.name === 'params' && variable.resourceType === 0) {
+      const members = new Map<string, UniformMember>();
+      for (const m of variable.members ?? []) members.set(m.name, { offset: m.offset, type: m.type.name });
+      params = { size: variable.size, members };
+    }
+  }
+  const bindGroupLayout = device.createBindGroupLayout({
+    label: name,
+    entries: [...bindings.values()].map((b) => ({
+      binding: b.binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: b.type },
+    })),
+  });
+  const workgroupSize = resolveWorkgroupSize(entry, constants, name);
+  // createComputePipelineAsync aborts the process in dawn.node 0.6; the
+  // synchronous form inside an error scope reports the same errors.
+  device.pushErrorScope('validation');
+  const pipeline = device.createComputePipeline({
+    label: name,
+    layout: device.createPipelineLayout({ label: name, bindGroupLayouts: [bindGroupLayout] }),
+    compute: { module, entryPoint, constants },
+  });
+  const error = await device.popErrorScope();
+  if (error) throw new Error(`${name}: pipeline creation failed: ${error.message}`);
+  return { name, pipeline, bindings, params, workgroupSize };
+}
+
+// Keyed by the shader source itself, the entry point and the constants, so a
+// key can never go stale when a shader changes.
+const kernelCache = new WeakMap<GPUDevice, Map<string, Map<string, Promise<Kernel>>>>();
+
+/** The compiled kernel for one entry point, created once per device. */
+export function getKernel(device: GPUDevice, shader: Shader, entryPoint: string, constants: Constants = {}): Promise<Kernel> {
+  let bySource = kernelCache.get(device);
+  if (!bySource) kernelCache.set(device, (bySource = new Map()));
+  let byEntry = bySource.get(shader.source);
+  if (!byEntry) bySource.set(shader.source, (byEntry = new Map()));
+  const key = `${entryPoint} ${JSON.stringify(Object.entries(constants).sort())}`;
+  let kernel = byEntry.get(key);
+  if (!kernel) {
+    kernel = createKernel(device, shader, entryPoint, constants);
+    byEntry.set(key, kernel);
+    // A failed compile should be reported again next time, not cached.
+    kernel.catch(() => byEntry.delete(key));
+  }
+  return kernel;
+}
+
+/** A buffer, or a range of one, to bind. */
+export type BufferRange = GPUBuffer | GPUBufferBinding;
+
+/** Binds buffers to a kernel by the names its shader declares. */
+export function createBindGroup(device: GPUDevice, kernel: Kernel, buffers: Record<string, BufferRange>): GPUBindGroup {
+  for (const name of Object.keys(buffers)) {
+    if (!kernel.bindings.has(name)) {
+      const declared = [...kernel.bindings.keys()].join(', ');
+      throw new Error(`${kernel.name}: no binding named '${name}' (the shader declares: ${declared})`);
+    }
+  }
+  const entries: GPUBindGroupEntry[] = [];
+  for (const [name, info] of kernel.bindings) {
+    const buffer = buffers[name];
+    if (!buffer) throw new Error(`${kernel.name}: binding '${name}' was not given a buffer`);
+    // A GPUBufferBinding has a `buffer` member; a GPUBuffer does not.
+    entries.push({ binding: info.binding, resource: 'buffer' in buffer ? buffer : { buffer } });
+  }
+  return device.createBindGroup({ label: kernel.name, layout: kernel.pipeline.getBindGroupLayout(0), entries });
+}
+
+/** The bytes of a kernel's `params` uniform, filled by member name. */
+export function packParams(kernel: Kernel, values: Record<string, number>): ArrayBuffer {
+  if (!kernel.params) throw new Error(`${kernel.name}: the shader has no 'params' uniform`);
+  const bytes = new ArrayBuffer(kernel.params.size);
+  const view = new DataView(bytes);
+  for (const name of Object.keys(values)) {
+    if (!kernel.params.members.has(name)) {
+      const declared = [...kernel.params.members.keys()].join(', ');
+      throw new Error(`${kernel.name}: params has no member '${name}' (it declares: ${declared})`);
+    }
+  }
+  for (const [name, member] of kernel.params.members) {
+    const value = values[name];
+    if (value === undefined) throw new Error(`${kernel.name}: params.${name} was not given a value`);
+    if (member.type === 'f32') view.setFloat32(member.offset, value, true);
+    else if (member.type === 'u32' && Number.isInteger(value) && value >= 0) view.setUint32(member.offset, value, true);
+    else if (member.type === 'i32' && Number.isInteger(value)) view.setInt32(member.offset, value, true);
+    else throw new Error(`${kernel.name}: params.${name} is ${member.type} but was given ${value}`);
+  }
+  return bytes;
+}
+
+/** How big a dispatch is: threads (rounded up to whole workgroups) or workgroups. */
+export type Grid = { threads: number[] } | { workgroups: number[] };
+
+export interface DispatchSpec {
+  constants?: Constants;
+  /** Values for the members of the shader's `params` uniform. */
+  params?: Record<string, number>;
+  buffers: Record<string, BufferRange>;
+  grid: Grid;
+}
+
+/**
+ * Compiles (or finds) the kernel, writes its uniform and binds its buffers:
+ * everything a dispatch needs, created once and recorded any number of times.
+ */
+export async function prepareDispatch(device: GPUDevice, shader: Shader, entryPoint: string, spec: DispatchSpec): Promise<Dispatch> {
+  const kernel = await getKernel(device, shader, entryPoint, spec.constants);
+  const buffers = { ...spec.buffers };
+  if (kernel.params) buffers.params = createUniformBuffer(device, packParams(kernel, spec.params ?? {}), `${kernel.name} params`);
+  const counts = 'threads' in spec.grid
+    ? spec.grid.threads.map((n, i) => Math.ceil(n / kernel.workgroupSize[i]))
+    : spec.grid.workgroups;
+  const workgroups: [number, number, number] = [counts[0] ?? 1, counts[1] ?? 1, counts[2] ?? 1];
+  const limit = device.limits.maxComputeWorkgroupsPerDimension;
+  if (workgroups.some((n) => n > limit)) {
+    throw new Error(`${kernel.name}: ${workgroups.join('x')} workgroups exceeds the device limit of ${limit} per dimension`);
+  }
+  return { kernel, bindGroup: createBindGroup(device, kernel, buffers), workgroups };
+}
+
+/** Records dispatches into one compute pass. */
+export function encodeDispatches(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[], label = 'compute'): void {
+  const pass = encoder.beginComputePass({ label });
+  for (const { kernel, bindGroup, workgroups } of dispatches) {
+    if (workgroups.some((n) => n === 0)) continue;
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(...workgroups);
+  }
+  pass.end();
+}
+
+/** Records and submits dispatches, reporting validation errors with the kernel names. */
+export async function runDispatches(device: GPUDevice, dispatches: readonly Dispatch[]): Promise<void> {
+  device.pushErrorScope('validation');
+  const encoder = device.createCommandEncoder({ label: dispatches.map((d) => d.kernel.name).join(' ') });
+  encodeDispatches(encoder, dispatches);
+  device.queue.submit([encoder.finish()]);
+  const error = await device.popErrorScope();
+  if (error) throw new Error(`${dispatches.map((d) => d.kernel.name).join(', ')}: ${error.message}`);
+}

@@ -1,0 +1,116 @@
+// Shared by the kernel tests, in Node and in the browser: one device per test
+// file, seeded random inputs, and comparisons that print the first mismatches.
+import { createGpu, type Gpu } from '../src/engine/device';
+import { createTensor, readTensor, type Tensor } from '../src/engine/buffers';
+import { runDispatches, type Dispatch } from '../src/engine/pipelines';
+
+let shared: Promise<Gpu> | undefined;
+
+/** The test device, created on first use and shared by the tests of a file. */
+export function testGpu(): Promise<Gpu> {
+  shared ??= createGpu();
+  return shared;
+}
+
+/** A deterministic generator of floats in [0, 1) (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `count` values uniform in [low, high), rounded to float32 so GPU and CPU see the same inputs. */
+export function randomArray(random: () => number, count: number, low = -1, high = 1): Float64Array {
+  return Float64Array.from({ length: count }, () => Math.fround(low + (high - low) * random()));
+}
+
+export interface Tolerance {
+  atol: number;
+  rtol: number;
+}
+
+/**
+ * Checks |got - want| <= atol + rtol * |want| everywhere, throwing with the first
+ * mismatches and their indices; returns the largest absolute error seen.
+ */
+export function expectClose(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance): number {
+  if (got.length !== want.length) throw new Error(`${what}: got ${got.length} values, expected ${want.length}`);
+  let maxError = 0;
+  const mismatches: string[] = [];
+  let count = 0;
+  for (let i = 0; i < want.length; i++) {
+    const error = Math.abs(got[i] - want[i]);
+    if (!(error <= tol.atol + tol.rtol * Math.abs(want[i]))) {
+      count++;
+      if (mismatches.length < 8) mismatches.push(`  [${i}] got ${got[i]}, expected ${want[i]} (error ${error.toExponential(2)})`);
+    }
+    if (!Number.isNaN(error)) maxError = Math.max(maxError, error);
+    else maxError = Infinity;
+  }
+  if (count > 0) {
+    throw new Error(`${what}: ${count} of ${want.length} values differ (atol ${tol.atol}, rtol ${tol.rtol}):\n${mismatches.join('\n')}`);
+  }
+  console.info(`${what}: max |error| ${maxError.toExponential(2)} over ${want.length} values`);
+  return maxError;
+}
+
+/** Uploads float64 CPU data as a float32 tensor. */
+export async function upload(shape: number[], data: ArrayLike<number>, label = 'input'): Promise<Tensor> {
+  const { device } = await testGpu();
+  return createTensor(device, shape, { data, label });
+}
+
+export async function uploadLabels(shape: number[], data: ArrayLike<number>, label = 'labels'): Promise<Tensor> {
+  const { device } = await testGpu();
+  return createTensor(device, shape, { data, label, dtype: 'u32' });
+}
+
+export async function zeros(shape: number[], label = 'output', dtype: 'f32' | 'u32' = 'f32'): Promise<Tensor> {
+  const { device } = await testGpu();
+  return createTensor(device, shape, { label, dtype });
+}
+
+/** Runs the dispatches, then reads back each tensor. */
+export async function run(dispatches: Dispatch | Dispatch[], ...outputs: Tensor[]): Promise<(Float32Array | Uint32Array)[]> {
+  const { device } = await testGpu();
+  await runDispatches(device, Array.isArray(dispatches) ? dispatches : [dispatches]);
+  return Promise.all(outputs.map((t) => readTensor(device, t)));
+}
+
+/**
+ * The gradient of L(x) = Σ dOut ⊙ f(x) by float64 central differences, to check
+ * an analytic backward against: that gradient is what backward(dOut) must return.
+ */
+export function numericGradient(
+  f: (x: Float64Array) => ArrayLike<number>,
+  x: Float64Array,
+  dOut: ArrayLike<number>,
+  h = 1e-6,
+): Float64Array {
+  const loss = (input: Float64Array) => {
+    const y = f(input);
+    let sum = 0;
+    for (let i = 0; i < y.length; i++) sum += dOut[i] * y[i];
+    return sum;
+  };
+  const grad = new Float64Array(x.length);
+  const probe = Float64Array.from(x);
+  for (let i = 0; i < x.length; i++) {
+    probe[i] = x[i] + h;
+    const up = loss(probe);
+    probe[i] = x[i] - h;
+    const down = loss(probe);
+    probe[i] = x[i];
+    grad[i] = (up - down) / (2 * h);
+  }
+  return grad;
+}
+
+/** Tolerances: float32 GPU against float64 CPU, and analytic against numeric gradients. */
+export const F32: Tolerance = { atol: 1e-5, rtol: 1e-4 };
+export const GRADCHECK: Tolerance = { atol: 1e-6, rtol: 1e-5 };

@@ -1,0 +1,70 @@
+// matmul.wgsl against the float64 reference, forward and both gradients.
+import { describe, expect, test } from 'vitest';
+import { matmulBackward, matmulForward } from '../src/engine/ops/matmul';
+import * as reference from './reference/matmul';
+import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
+
+const shapes: [number, number, number][] = [
+  [1, 1, 1],
+  [7, 13, 5],
+  [16, 16, 16],
+  [33, 17, 65],
+  [128, 1600, 128],
+  [128, 128, 10],
+];
+
+describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
+  const random = seededRandom(M * 1000 + K * 10 + N);
+  const x = randomArray(random, M * K);
+  const w = randomArray(random, K * N);
+  const dOut = randomArray(random, M * N);
+  // Products sum K terms: the float32 error grows with K.
+  const tol = { atol: F32.atol * Math.sqrt(K), rtol: F32.rtol };
+
+  test('forward', async () => {
+    const { device } = await testGpu();
+    const y = await zeros([M, N]);
+    const [got] = await run(await matmulForward(device, await upload([M, K], x), await upload([K, N], w), y), y);
+    expectClose(`matmul forward M=${M} K=${K} N=${N}`, got, reference.matmulForward(x, w, M, K, N), tol);
+  });
+
+  test('backward', async () => {
+    const { device } = await testGpu();
+    const dInput = await zeros([M, K]);
+    const dWeight = await zeros([K, N]);
+    const dispatches = await matmulBackward(device, {
+      x: await upload([M, K], x),
+      w: await upload([K, N], w),
+      dOut: await upload([M, N], dOut),
+      dInput,
+      dWeight,
+    });
+    const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
+    const want = reference.matmulBackward(x, w, dOut, M, K, N);
+    expectClose(`matmul backward_input M=${M} K=${K} N=${N}`, gotInput, want.dInput, { atol: F32.atol * Math.sqrt(N), rtol: F32.rtol });
+    expectClose(`matmul backward_weight M=${M} K=${K} N=${N}`, gotWeight, want.dWeight, { atol: F32.atol * Math.sqrt(M), rtol: F32.rtol });
+  });
+
+  // Finite differences cost one forward per input: only on the small shapes.
+  if (M * K * N > 20000) return;
+  test('reference backward matches central differences', () => {
+    const want = reference.matmulBackward(x, w, dOut, M, K, N);
+    expectClose('d/dx', want.dInput, numericGradient((v) => reference.matmulForward(v, w, M, K, N), x, dOut), GRADCHECK);
+    expectClose('d/dw', want.dWeight, numericGradient((v) => reference.matmulForward(x, v, M, K, N), w, dOut), GRADCHECK);
+  });
+});
+
+describe('matmul errors', () => {
+  test('mismatched inner dimensions name the op and the shapes', async () => {
+    const { device } = await testGpu();
+    await expect(matmulForward(device, await zeros([2, 3]), await zeros([4, 5]), await zeros([2, 5]))).rejects.toThrow(
+      'matmul(): x has 3 columns but w has 4 rows ([2, 3] · [4, 5])',
+    );
+  });
+  test('a wrong output shape is named', async () => {
+    const { device } = await testGpu();
+    await expect(matmulForward(device, await zeros([2, 3]), await zeros([3, 5]), await zeros([5, 2]))).rejects.toThrow(
+      'matmul(): y has shape [5, 2] but [2, 5] was expected',
+    );
+  });
+});
