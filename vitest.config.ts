@@ -29,7 +29,8 @@ const testTimeout = 120_000;
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'node', include, testTimeout, environment: 'node', exclude: ['tests/node/**'] } },
+      // tests/node/ holds what only Node can do (files, the command line).
+      { test: { name: 'node', include, testTimeout, environment: 'node' } },
       {
         test: {
           name: 'chromium',

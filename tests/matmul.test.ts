@@ -24,7 +24,7 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
   test('forward', async () => {
     const { device } = await testGpu();
     const y = await zeros([M, N]);
-    const [got] = await run(await matmulForward(device, await upload([M, K], x), await upload([K, N], w), y), y);
+    const [got] = await run(await matmulForward(device, { x: await upload([M, K], x), w: await upload([K, N], w), y }), y);
     expectClose(`matmul forward M=${M} K=${K} N=${N}`, got, reference.matmulForward(x, w, M, K, N), tol);
   });
 
@@ -57,13 +57,13 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
 describe('matmul errors', () => {
   test('mismatched inner dimensions name the op and the shapes', async () => {
     const { device } = await testGpu();
-    await expect(matmulForward(device, await zeros([2, 3]), await zeros([4, 5]), await zeros([2, 5]))).rejects.toThrow(
+    await expect(matmulForward(device, { x: await zeros([2, 3]), w: await zeros([4, 5]), y: await zeros([2, 5]) })).rejects.toThrow(
       'matmul(): x has 3 columns but w has 4 rows ([2, 3] · [4, 5])',
     );
   });
   test('a wrong output shape is named', async () => {
     const { device } = await testGpu();
-    await expect(matmulForward(device, await zeros([2, 3]), await zeros([3, 5]), await zeros([5, 2]))).rejects.toThrow(
+    await expect(matmulForward(device, { x: await zeros([2, 3]), w: await zeros([3, 5]), y: await zeros([5, 2]) })).rejects.toThrow(
       'matmul(): y has shape [5, 2] but [2, 5] was expected',
     );
   });

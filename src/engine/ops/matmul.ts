@@ -35,23 +35,24 @@ function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c:
 }
 
 /** y = x · w. */
-export async function matmulForward(device: GPUDevice, x: Tensor, w: Tensor, y: Tensor): Promise<Dispatch> {
-  const [M, K, N] = matmulShape(x.shape, w.shape);
-  expectShape('y', y, [M, N]);
-  return product(device, 'forward', x, w, y, M, N, K);
+export async function matmulForward(device: GPUDevice, t: { x: Tensor; w: Tensor; y: Tensor }): Promise<Dispatch> {
+  const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
+  expectShape('y', t.y, [M, N]);
+  return product(device, 'forward', t.x, t.w, t.y, M, N, K);
 }
 
-/** dX = dY · wᵀ and dW = xᵀ · dY. */
+/** dW = xᵀ · dY and, when dInput is given, dX = dY · wᵀ (a first layer needs no dX). */
 export async function matmulBackward(
   device: GPUDevice,
-  t: { x: Tensor; w: Tensor; dOut: Tensor; dInput: Tensor; dWeight: Tensor },
+  t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor },
 ): Promise<Dispatch[]> {
   const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
   expectShape('dOut', t.dOut, [M, N]);
-  expectShape('dInput', t.dInput, [M, K]);
   expectShape('dWeight', t.dWeight, [K, N]);
-  return Promise.all([
-    product(device, 'backward_input', t.dOut, t.w, t.dInput, M, K, N),
-    product(device, 'backward_weight', t.x, t.dOut, t.dWeight, K, N, M),
-  ]);
+  const dispatches = [product(device, 'backward_weight', t.x, t.dOut, t.dWeight, K, N, M)];
+  if (t.dInput) {
+    expectShape('dInput', t.dInput, [M, K]);
+    dispatches.push(product(device, 'backward_input', t.dOut, t.w, t.dInput, M, K, N));
+  }
+  return Promise.all(dispatches);
 }
