@@ -1,0 +1,213 @@
+// Loading MNIST in Node: from a directory holding the four files, or from a
+// per-user cache that is filled from the public mirrors on first use.
+import { createHash, randomBytes } from 'node:crypto';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { isGzip, MNIST_FILES, MNIST_GZ_SHA256, MNIST_PARTS, MNIST_SHA256, mnistFromFiles, type Mnist, type MnistPart } from './data';
+
+/** Public mirrors of the original `.gz` files, tried in order. */
+export const MNIST_MIRRORS: readonly string[] = [
+  'https://storage.googleapis.com/cvdf-datasets/mnist/',
+  'https://ossci-datasets.s3.amazonaws.com/mnist/',
+];
+
+// A mirror that sends nothing for this long is given up for the next one.
+const IDLE_TIMEOUT_MS = 30_000;
+
+interface Digests {
+  gz: Readonly<Record<MnistPart, string>>;
+  raw: Readonly<Record<MnistPart, string>>;
+}
+
+/** Where messages go: process.stderr, or anything with `write`. */
+export interface LogStream {
+  write(text: string): unknown;
+  /** On a terminal the progress line is rewritten in place. */
+  isTTY?: boolean;
+}
+
+export interface LoadMnistOptions {
+  /** A directory holding the four files, raw or `.gz`; defaults to $MNIST_DIR. Nothing is downloaded. */
+  dir?: string;
+  /** Where downloads are kept; defaults to `defaultCacheDir()`. */
+  cacheDir?: string;
+  log?: LogStream;
+  /** Base URLs to download from, in order (tests point these at a local server). */
+  mirrors?: readonly string[];
+  /** Expected SHA-256 of each downloaded `.gz` (tests replace the official ones). */
+  gzDigests?: Readonly<Record<MnistPart, string>>;
+  /** Expected SHA-256 of each file decompressed, for a server that sends it with `Content-Encoding: gzip`. */
+  rawDigests?: Readonly<Record<MnistPart, string>>;
+}
+
+/** `$XDG_CACHE_HOME/webgpu-train/mnist`, or `~/.cache/webgpu-train/mnist`. */
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'webgpu-train', 'mnist');
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The path of `part` in `dir`, raw or `.gz`, or undefined when neither is there. */
+async function findFile(dir: string, part: MnistPart): Promise<string | undefined> {
+  for (const name of [MNIST_FILES[part], `${MNIST_FILES[part]}.gz`]) {
+    const path = join(dir, name);
+    if (await exists(path)) return path;
+  }
+  return undefined;
+}
+
+/** A progress line: rewritten in place on a terminal, one line per event elsewhere. */
+function progressLine(log: LogStream) {
+  let lastUpdate = 0;
+  let open = false;
+  return {
+    start(text: string) {
+      if (log.isTTY) {
+        log.write(`\r\x1b[K${text}`);
+        open = true;
+      } else {
+        log.write(`${text}\n`);
+      }
+    },
+    update(text: string) {
+      const now = Date.now();
+      if (!log.isTTY || now - lastUpdate < 100) return;
+      lastUpdate = now;
+      log.write(`\r\x1b[K${text}`);
+      open = true;
+    },
+    end(text: string) {
+      log.write(log.isTTY && open ? `\r\x1b[K${text}\n` : `${text}\n`);
+      open = false;
+    },
+  };
+}
+
+/** Fetches `url` into memory (the largest file is 10 MB) and returns its bytes. */
+async function fetchBytes(url: string, onProgress: (received: number, total: number) => void): Promise<Uint8Array> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const resetTimer = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(new Error(`no data for ${IDLE_TIMEOUT_MS / 1000} s`)), IDLE_TIMEOUT_MS);
+  };
+  resetTimer();
+  try {
+    const response = await fetch(url, { signal: controller.signal });
+    if (!response.ok || !response.body) throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());
+    const total = Number(response.headers.get('content-length')) || 0;
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      resetTimer();
+      chunks.push(value);
+      received += value.length;
+      onProgress(received, total);
+    }
+    const bytes = new Uint8Array(received);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return bytes;
+  } catch (e) {
+    // undici hides the reason (refused, unknown host) in `cause`.
+    const cause = e instanceof Error && e.cause instanceof Error ? ` (${e.cause.message})` : '';
+    throw new Error(`${message(e)}${cause}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Downloads `part` into `cacheDir`, trying each mirror in turn. The bytes are
+ * checked against the expected digest and written to a temporary name that is
+ * renamed into place, so the cache never holds a partial or unverified file.
+ */
+async function download(part: MnistPart, cacheDir: string, mirrors: readonly string[], expected: Digests, log: LogStream): Promise<string> {
+  const file = `${MNIST_FILES[part]}.gz`;
+  const failures: string[] = [];
+  const progress = progressLine(log);
+  for (const mirror of mirrors) {
+    const url = new URL(file, mirror.endsWith('/') ? mirror : `${mirror}/`).href;
+    let temp: string | undefined;
+    try {
+      progress.start(`downloading ${url}`);
+      const bytes = await fetchBytes(url, (received, total) =>
+        // With Content-Encoding the length counts the encoded bytes: no percentage then.
+        progress.update(`downloading ${url}: ${megabytes(received)}${total >= received ? ` of ${megabytes(total)} (${Math.floor((100 * received) / total)}%)` : ''}`),
+      );
+      // fetch undoes a `Content-Encoding: gzip` that a server may add to a .gz
+      // file, leaving the raw file: that is checked against the raw digest.
+      const compressed = isGzip(bytes);
+      const want = compressed ? expected.gz[part] : expected.raw[part];
+      const digest = createHash('sha256').update(bytes).digest('hex');
+      if (digest !== want) throw new Error(`wrong SHA-256${compressed ? '' : ' (of the decompressed file)'}: got ${digest}, expected ${want}`);
+      const target = join(cacheDir, compressed ? file : MNIST_FILES[part]);
+      temp = `${target}.${process.pid}-${randomBytes(4).toString('hex')}.part`;
+      await writeFile(temp, bytes, { flag: 'wx' });
+      await rename(temp, target);
+      progress.end(`downloaded ${url} (${megabytes(bytes.length)}) to ${target}`);
+      return target;
+    } catch (e) {
+      failures.push(`${url}: ${message(e)}`);
+      progress.end(`${url} failed: ${message(e)}`);
+    } finally {
+      if (temp) await rm(temp, { force: true });
+    }
+  }
+  throw new Error(`could not download ${file} into ${cacheDir}:\n  ${failures.join('\n  ')}`);
+}
+
+/**
+ * Loads MNIST from `dir` (or $MNIST_DIR) when given, else from the cache,
+ * downloading what it lacks. Files that are not the official MNIST are used
+ * all the same, with a note in the log.
+ */
+export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> {
+  const log = options.log ?? process.stderr;
+  const dir = options.dir || process.env.MNIST_DIR || undefined;
+  const paths = {} as Record<MnistPart, string>;
+  if (dir) {
+    for (const part of MNIST_PARTS) {
+      const path = await findFile(dir, part);
+      if (!path) {
+        const name = join(dir, MNIST_FILES[part]);
+        throw new Error(`MNIST file missing: neither ${name}.gz nor ${name} exists`);
+      }
+      paths[part] = path;
+    }
+  } else {
+    const cacheDir = options.cacheDir ?? defaultCacheDir();
+    await mkdir(cacheDir, { recursive: true });
+    const mirrors = options.mirrors ?? MNIST_MIRRORS;
+    const digests = { gz: options.gzDigests ?? MNIST_GZ_SHA256, raw: options.rawDigests ?? MNIST_SHA256 };
+    for (const part of MNIST_PARTS) {
+      paths[part] = (await findFile(cacheDir, part)) ?? (await download(part, cacheDir, mirrors, digests, log));
+    }
+  }
+  const files = {} as Record<MnistPart, Uint8Array>;
+  for (const part of MNIST_PARTS) files[part] = await readFile(paths[part]);
+  const mnist = await mnistFromFiles(files, paths);
+  if (!mnist.official) {
+    const differing = MNIST_PARTS.filter((part) => mnist.digests[part] !== MNIST_SHA256[part]).map((part) => paths[part]);
+    log.write(`note: these files are not the official MNIST (their SHA-256 differs): ${differing.join(', ')}; going on with them\n`);
+  }
+  return mnist;
+}
