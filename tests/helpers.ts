@@ -1,27 +1,14 @@
 // Shared by the kernel tests, in Node and in the browser: one device per test
 // file, seeded random inputs, and comparisons that print the first mismatches.
-import { createGpu, type Gpu } from '../src/engine/device';
+import { defaultGpu, type Gpu } from '../src/engine/device';
 import { createTensor, readTensor, type Tensor } from '../src/engine/buffers';
 import { runDispatches, type Dispatch } from '../src/engine/pipelines';
 
-let shared: Promise<Gpu> | undefined;
+export { seededRandom } from '../src/engine/random';
 
 /** The test device, created on first use and shared by the tests of a file. */
 export function testGpu(): Promise<Gpu> {
-  shared ??= createGpu();
-  return shared;
-}
-
-/** A deterministic generator of floats in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return defaultGpu();
 }
 
 /** `count` values uniform in [low, high), rounded to float32 so GPU and CPU see the same inputs. */

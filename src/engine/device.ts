@@ -108,3 +108,11 @@ export function describeAdapter(adapter: AdapterDescription): string {
   const detail = [adapter.device, adapter.description].filter(Boolean).join(', ');
   return `${adapter.vendor || 'unknown vendor'} / ${adapter.architecture || 'unknown architecture'} (${kind}${detail ? `: ${detail}` : ''})`;
 }
+
+let sharedGpu: Promise<Gpu> | undefined;
+
+/** One device shared by everything that is not given its own. */
+export function defaultGpu(): Promise<Gpu> {
+  sharedGpu ??= createGpu();
+  return sharedGpu;
+}
