@@ -40,6 +40,7 @@ export default defineConfig({
           browser: {
             enabled: true,
             headless: true,
+            screenshotFailures: false,
             // WebGPU needs a secure context: a page served from 127.0.0.1 is one.
             api: { host: '127.0.0.1' },
             provider: playwright({ launchOptions: { executablePath: executablePath || undefined, args: browserArgs } }),
