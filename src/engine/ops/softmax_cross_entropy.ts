@@ -1,0 +1,75 @@
+// Softmax cross-entropy of logits [N, C] against integer labels [N] (Keras'
+// sparse categorical cross-entropy from logits), fused with the softmax.
+import source from '../../shaders/softmax_cross_entropy.wgsl?raw';
+import { bufferRange, formatShape, type Tensor } from '../buffers';
+import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
+
+const shader: Shader = { file: 'softmax_cross_entropy.wgsl', source };
+
+/** Invocations of forward's single workgroup (a power of two). */
+const FORWARD_WORKGROUP_SIZE = 256;
+/** Rows per workgroup of backward, one invocation each. */
+const BACKWARD_WORKGROUP_SIZE = 64;
+
+function fail(message: string): never {
+  throw new Error(`softmaxCrossEntropy(): ${message}`);
+}
+
+function expectTensor(name: string, t: Tensor, dtype: Tensor['dtype'], shape: readonly number[]): void {
+  if (t.dtype !== dtype) fail(`${name} must be ${dtype} but is ${t.dtype}`);
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    fail(`${name} has shape ${formatShape(t.shape)} but ${formatShape(shape)} was expected`);
+  }
+}
+
+/** Checks logits [N, C] f32 and labels [N] u32 and returns [N, C]. */
+function lossShape(logits: Tensor, labels: Tensor): [number, number] {
+  if (logits.dtype !== 'f32') fail(`logits must be f32 but are ${logits.dtype}`);
+  if (logits.shape.length !== 2) fail(`logits must be [N, C] but have shape ${formatShape(logits.shape)}`);
+  if (labels.dtype !== 'u32') fail(`labels must be u32 class indices but are ${labels.dtype}`);
+  const [N, C] = logits.shape;
+  if (labels.shape.length !== 1 || labels.shape[0] !== N) {
+    fail(`labels have shape ${formatShape(labels.shape)} but logits have ${N} rows (${formatShape(logits.shape)})`);
+  }
+  return [N, C];
+}
+
+/**
+ * lossSum[0] += Σ_i loss_i with loss_i = -log softmax(logits_i)[labels_i], each
+ * clipped to [-log(1 - 1e-7), -log(1e-7)] as Keras clips probabilities. The sum
+ * stays on the GPU so that a training loop can keep a running total over
+ * batches; after clearing lossSum and one dispatch, the batch's mean loss is
+ * lossSum / N. A label outside 0..C-1 makes its row's loss, and so the sum, NaN.
+ */
+export async function softmaxCrossEntropyForward(
+  device: GPUDevice,
+  t: { logits: Tensor; labels: Tensor; lossSum: Tensor },
+): Promise<Dispatch> {
+  const [N, C] = lossShape(t.logits, t.labels);
+  expectTensor('lossSum', t.lossSum, 'f32', [1]);
+  return prepareDispatch(device, shader, 'forward', {
+    constants: { WORKGROUP_SIZE: FORWARD_WORKGROUP_SIZE },
+    params: { rows: N, classes: C },
+    buffers: { logits: bufferRange(t.logits), labels: bufferRange(t.labels), loss_sum: bufferRange(t.lossSum) },
+    grid: { workgroups: [1] },
+  });
+}
+
+/**
+ * dLogits = (softmax(logits) - onehot(labels)) / N: the gradient of the mean
+ * loss over the batch, without the clip (as TensorFlow's fused op). A row whose
+ * label is outside 0..C-1 gets softmax / N.
+ */
+export async function softmaxCrossEntropyBackward(
+  device: GPUDevice,
+  t: { logits: Tensor; labels: Tensor; dLogits: Tensor },
+): Promise<Dispatch> {
+  const [N, C] = lossShape(t.logits, t.labels);
+  expectTensor('dLogits', t.dLogits, 'f32', [N, C]);
+  return prepareDispatch(device, shader, 'backward', {
+    constants: { WORKGROUP_SIZE: BACKWARD_WORKGROUP_SIZE },
+    params: { rows: N, classes: C },
+    buffers: { logits: bufferRange(t.logits), labels: bufferRange(t.labels), dLogits: bufferRange(t.dLogits) },
+    grid: { threads: [N] },
+  });
+}
