@@ -1,0 +1,64 @@
+// Elementwise activations (relu, sigmoid, tanh) and their gradients, which are
+// computed from the forward's output y rather than its input.
+import source from '../../shaders/activation.wgsl?raw';
+import { bufferRange, formatShape, sizeOf, type Tensor } from '../buffers';
+import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
+
+const shader: Shader = { file: 'activation.wgsl', source };
+
+/** The activation; `<kind>_forward` and `<kind>_backward` are its entry points in activation.wgsl. */
+export type Activation = 'relu' | 'sigmoid' | 'tanh';
+
+/** Invocations per workgroup: a multiple of every GPU's SIMD width. */
+const WORKGROUP_SIZE = 64;
+
+function expectShape(kind: Activation, name: string, tensor: Tensor, shape: readonly number[]): void {
+  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${kind}(): ${name} has shape ${formatShape(tensor.shape)} but ${formatShape(shape)} was expected`);
+  }
+}
+
+// WebGPU rejects a dispatch that writes a buffer range another of its bindings
+// reads, so the output must have memory of its own: no in-place activation.
+function expectDisjoint(kind: Activation, output: [string, Tensor], input: [string, Tensor]): void {
+  const [outName, out] = output;
+  const [inName, inp] = input;
+  const end = (t: Tensor) => t.offset + sizeOf(t.shape) * 4;
+  if (out.buffer === inp.buffer && out.offset < end(inp) && inp.offset < end(out)) {
+    throw new Error(`${kind}(): ${outName} overlaps ${inName} in buffer '${out.buffer.label}'; the output needs memory of its own`);
+  }
+}
+
+function elementwise(device: GPUDevice, entryPoint: string, buffers: Record<string, BufferRange>, count: number) {
+  return prepareDispatch(device, shader, entryPoint, {
+    constants: { WORKGROUP_SIZE },
+    buffers,
+    // The kernels loop over the elements, so the workgroup count may stop at the limit.
+    grid: { workgroups: [Math.min(Math.ceil(count / WORKGROUP_SIZE), device.limits.maxComputeWorkgroupsPerDimension)] },
+  });
+}
+
+/** y = f(x), elementwise; x and y must not share memory. */
+export async function activationForward(device: GPUDevice, kind: Activation, t: { x: Tensor; y: Tensor }): Promise<Dispatch> {
+  expectShape(kind, 'y', t.y, t.x.shape);
+  expectDisjoint(kind, ['y', t.y], ['x', t.x]);
+  return elementwise(device, `${kind}_forward`, { x: bufferRange(t.x), y: bufferRange(t.y) }, sizeOf(t.x.shape));
+}
+
+/** dInput = f'(x) ⊙ dOut, with f' computed from the forward's output y. */
+export async function activationBackward(
+  device: GPUDevice,
+  kind: Activation,
+  t: { y: Tensor; dOut: Tensor; dInput: Tensor },
+): Promise<Dispatch> {
+  expectShape(kind, 'dOut', t.dOut, t.y.shape);
+  expectShape(kind, 'dInput', t.dInput, t.y.shape);
+  expectDisjoint(kind, ['dInput', t.dInput], ['y', t.y]);
+  expectDisjoint(kind, ['dInput', t.dInput], ['dOut', t.dOut]);
+  return elementwise(
+    device,
+    `${kind}_backward`,
+    { y: bufferRange(t.y), d_out: bufferRange(t.dOut), d_input: bufferRange(t.dInput) },
+    sizeOf(t.y.shape),
+  );
+}

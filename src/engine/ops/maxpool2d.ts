@@ -1,0 +1,86 @@
+// 2D max pooling over NHWC images with 'valid' padding (Keras' MaxPooling2D),
+// and its gradient. N images of H x W pixels with C channels: x is [N, H, W, C].
+import source from '../../shaders/maxpool2d.wgsl?raw';
+import { bufferRange, formatShape, sizeOf, type DType, type Tensor } from '../buffers';
+import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
+
+const shader: Shader = { file: 'maxpool2d.wgsl', source };
+
+/** Invocations per workgroup: a multiple of every GPU's SIMD width. */
+const WORKGROUP_SIZE = 64;
+
+export interface MaxPool2dOptions {
+  /** Window height and width. */
+  poolSize: readonly [number, number];
+  /** Rows and columns between windows; the pool size when omitted. */
+  strides?: readonly [number, number];
+}
+
+function expectTensor(name: string, tensor: Tensor, shape: readonly number[], dtype: DType): void {
+  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`maxPool2d(): ${name} has shape ${formatShape(tensor.shape)} but ${formatShape(shape)} was expected`);
+  }
+  if (tensor.dtype !== dtype) throw new Error(`maxPool2d(): ${name} has dtype ${tensor.dtype} but ${dtype} was expected`);
+}
+
+/** Checks the input shape and options and returns the output shape [N, OH, OW, C]. */
+export function maxPool2dShape(x: readonly number[], options: MaxPool2dOptions): [number, number, number, number] {
+  if (x.length !== 4) throw new Error(`maxPool2d(): x must be [N, H, W, C], got ${formatShape(x)}`);
+  const [N, H, W, C] = x;
+  const [PH, PW] = options.poolSize;
+  const [SY, SX] = options.strides ?? options.poolSize;
+  if (![PH, PW, SY, SX].every((v) => Number.isInteger(v) && v > 0)) {
+    throw new Error(`maxPool2d(): pool size ${PH}x${PW} and strides ${SY}x${SX} must be positive integers`);
+  }
+  if (PH > H || PW > W) throw new Error(`maxPool2d(): pool ${PH}x${PW} is larger than the ${H}x${W} input`);
+  return [N, Math.floor((H - PH) / SY) + 1, Math.floor((W - PW) / SX) + 1, C];
+}
+
+function pool(
+  device: GPUDevice,
+  entryPoint: string,
+  input: readonly number[],
+  options: MaxPool2dOptions,
+  buffers: Record<string, BufferRange>,
+  threads: number,
+) {
+  const [, H, W, C] = input;
+  const [, OH, OW] = maxPool2dShape(input, options);
+  const [PH, PW] = options.poolSize;
+  const [SY, SX] = options.strides ?? options.poolSize;
+  return prepareDispatch(device, shader, entryPoint, {
+    constants: { WORKGROUP_SIZE },
+    params: { H, W, C, OH, OW, PH, PW, SY, SX },
+    buffers,
+    // The kernels loop over their elements, so the workgroup count may stop at the limit.
+    grid: { workgroups: [Math.min(Math.ceil(threads / WORKGROUP_SIZE), device.limits.maxComputeWorkgroupsPerDimension)] },
+  });
+}
+
+/** y = the maximum of each window of x, and argmax = the flat index into x it came from. */
+export async function maxPool2dForward(
+  device: GPUDevice,
+  t: { x: Tensor; y: Tensor; argmax: Tensor },
+  options: MaxPool2dOptions,
+): Promise<Dispatch> {
+  const output = maxPool2dShape(t.x.shape, options);
+  expectTensor('x', t.x, t.x.shape, 'f32');
+  expectTensor('y', t.y, output, 'f32');
+  expectTensor('argmax', t.argmax, output, 'u32');
+  const buffers = { x: bufferRange(t.x), y: bufferRange(t.y), argmax: bufferRange(t.argmax) };
+  return pool(device, 'forward', t.x.shape, options, buffers, sizeOf(output));
+}
+
+/** dInput = each dOut routed to the input element its window's maximum came from; zero elsewhere. */
+export async function maxPool2dBackward(
+  device: GPUDevice,
+  t: { argmax: Tensor; dOut: Tensor; dInput: Tensor },
+  options: MaxPool2dOptions,
+): Promise<Dispatch> {
+  const output = maxPool2dShape(t.dInput.shape, options);
+  expectTensor('dInput', t.dInput, t.dInput.shape, 'f32');
+  expectTensor('dOut', t.dOut, output, 'f32');
+  expectTensor('argmax', t.argmax, output, 'u32');
+  const buffers = { argmax: bufferRange(t.argmax), d_out: bufferRange(t.dOut), d_input: bufferRange(t.dInput) };
+  return pool(device, 'backward', t.dInput.shape, options, buffers, sizeOf(t.dInput.shape));
+}

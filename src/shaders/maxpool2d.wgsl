@@ -1,0 +1,94 @@
+// 2D max pooling with 'valid' padding over NHWC float32 images, and its gradient.
+//
+// N images of H x W pixels with C channels, stored [N, H, W, C]. A PH x PW window
+// steps SY rows and SX columns at a time and only windows that fit inside the
+// image count, so the output is [N, OH, OW, C] with OH = (H - PH) / SY + 1 and
+// OW = (W - PW) / SX + 1 (rounded down, as Keras does). Every window therefore
+// lies inside the image, which bounds every index below.
+//
+// Both entry points are grid-stride loops over their output elements, so the
+// TypeScript side may cap the workgroup count at the device's limit.
+
+override WORKGROUP_SIZE: u32;
+
+struct Params {
+  H: u32,
+  W: u32,
+  C: u32,
+  OH: u32,
+  OW: u32,
+  PH: u32,
+  PW: u32,
+  SY: u32,
+  SX: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+// The flat index into x of each window's maximum: written by the forward and
+// only read by the backward, as a WGSL variable has a single access mode.
+@group(0) @binding(3) var<storage, read_write> argmax: array<u32>;
+@group(0) @binding(4) var<storage, read> d_out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> d_input: array<f32>;
+
+// y[n, oy, ox, c] = max over the window of x, and the index it came from. The
+// comparison is strict, so of equal values the first in row-major window
+// order wins, as in TensorFlow.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var o = id.x; o < arrayLength(&y); o += groups.x * WORKGROUP_SIZE) {
+    let c = o % params.C;
+    let ox = (o / params.C) % params.OW;
+    let oy = (o / (params.C * params.OW)) % params.OH;
+    let n = o / (params.C * params.OW * params.OH);
+    let corner = ((n * params.H + oy * params.SY) * params.W + ox * params.SX) * params.C + c;
+    var best = x[corner];
+    var best_index = corner;
+    for (var ky = 0u; ky < params.PH; ky++) {
+      for (var kx = 0u; kx < params.PW; kx++) {
+        let i = corner + (ky * params.W + kx) * params.C;
+        if (x[i] > best) {
+          best = x[i];
+          best_index = i;
+        }
+      }
+    }
+    y[o] = best;
+    argmax[o] = best_index;
+  }
+}
+
+// Each output is its window's maximum, so ∂y[o]/∂x[i] = [argmax[o] = i] and
+// dInput[i] = Σ_o dOut[o] [argmax[o] = i], the sum over the windows that cover i.
+// Gathering that sum in one invocation per input element, rather than
+// scattering each dOut[o] to argmax[o], needs no atomics when windows overlap
+// (stride < pool) and writes every element of dInput exactly once, zeros
+// included.
+//
+// Window oy covers rows oy * SY .. oy * SY + PH - 1, so row h lies in the
+// windows with (h - PH) / SY < oy <= h / SY that exist; columns likewise.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var i = id.x; i < arrayLength(&d_input); i += groups.x * WORKGROUP_SIZE) {
+    let c = i % params.C;
+    let w = (i / params.C) % params.W;
+    let h = (i / (params.C * params.W)) % params.H;
+    let n = i / (params.C * params.W * params.H);
+    // h - PH would wrap around in u32; rows h < PH lie in windows from 0 on.
+    let oy_first = select(0u, (h - params.PH) / params.SY + 1u, h >= params.PH);
+    let ox_first = select(0u, (w - params.PW) / params.SX + 1u, w >= params.PW);
+    let oy_last = min(h / params.SY, params.OH - 1u);
+    let ox_last = min(w / params.SX, params.OW - 1u);
+    var sum = 0.0;
+    for (var oy = oy_first; oy <= oy_last; oy++) {
+      for (var ox = ox_first; ox <= ox_last; ox++) {
+        let o = ((n * params.OH + oy) * params.OW + ox) * params.C + c;
+        if (argmax[o] == i) {
+          sum += d_out[o];
+        }
+      }
+    }
+    d_input[i] = sum;
+  }
+}

@@ -1,0 +1,110 @@
+// activation.wgsl against the float64 reference: each activation, forward and backward.
+import { describe, expect, test } from 'vitest';
+import { activationBackward, activationForward, type Activation } from '../src/engine/ops/activation';
+import { formatShape, sizeOf } from '../src/engine/buffers';
+import * as reference from './reference/activation';
+import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
+
+const kinds: Activation[] = ['relu', 'sigmoid', 'tanh'];
+
+// One element, both sides of the workgroup size (64), sizes that are not
+// multiples of it, and an image-shaped tensor.
+const shapes: number[][] = [[1], [7], [63], [64], [65], [1000], [4097], [2, 13, 13, 8]];
+
+/** The forward's output as the GPU stores it, for the backward's input. */
+function float32(values: ArrayLike<number>): Float64Array {
+  return new Float64Array(new Float32Array(values));
+}
+
+async function checkForward(kind: Activation, what: string, shape: number[], x: Float64Array) {
+  const { device } = await testGpu();
+  const y = await zeros(shape);
+  const [got] = await run(await activationForward(device, kind, { x: await upload(shape, x), y }), y);
+  expectClose(`${kind} forward ${what}`, got, reference.activationForward(kind, x), F32);
+  expect(got.every(Number.isFinite)).toBe(true);
+}
+
+async function checkBackward(kind: Activation, what: string, shape: number[], x: Float64Array, dOut: Float64Array) {
+  const { device } = await testGpu();
+  const y = float32(reference.activationForward(kind, x));
+  const dInput = await zeros(shape);
+  const dispatch = await activationBackward(device, kind, { y: await upload(shape, y), dOut: await upload(shape, dOut), dInput });
+  const [got] = await run(dispatch, dInput);
+  expectClose(`${kind} backward ${what}`, got, reference.activationBackward(kind, y, dOut), F32);
+  expect(got.every(Number.isFinite)).toBe(true);
+}
+
+describe.each(kinds)('%s', (kind) => {
+  describe.each(shapes.map((shape) => [`shape=${formatShape(shape)}`, shape] as const))('%s', (name, shape) => {
+    const random = seededRandom(sizeOf(shape) + kind.length);
+    const count = sizeOf(shape);
+    // Wide enough for sigmoid and tanh to saturate.
+    const x = randomArray(random, count, -6, 6);
+    const dOut = randomArray(random, count);
+
+    test('forward', () => checkForward(kind, name, shape, x));
+    test('backward', () => checkBackward(kind, name, shape, x, dOut));
+  });
+
+  test('extreme inputs stay finite', async () => {
+    const x = float32([-1e30, -1000, -100, -88.8, -50, -20, -1e-3, 0, 1e-3, 20, 50, 88.8, 100, 1000, 1e30]);
+    const ones = new Float64Array(x.length).fill(1);
+    await checkForward(kind, 'extreme inputs', [x.length], x);
+    await checkBackward(kind, 'extreme inputs', [x.length], x, ones);
+  });
+
+  test('reference backward matches central differences', () => {
+    const random = seededRandom(kind.length);
+    // |x| >= 0.01 keeps the differences away from relu's kink at 0.
+    const x = randomArray(random, 200, 0.01, 4).map((v, i) => (i % 2 ? v : -v));
+    const dOut = randomArray(random, x.length);
+    const analytic = reference.activationBackward(kind, reference.activationForward(kind, x), dOut);
+    const numeric = numericGradient((v) => reference.activationForward(kind, v), x, dOut);
+    expectClose(`${kind} d/dx`, analytic, numeric, GRADCHECK);
+  });
+});
+
+// The largest activation of the models: more elements than the device's
+// workgroup limit times the workgroup size, where the limit is 65535.
+const largest = [512, 26, 26, 32];
+test(`relu shape=${formatShape(largest)} forward and backward`, async () => {
+  const x = randomArray(seededRandom(512), sizeOf(largest));
+  await checkForward('relu', `shape=${formatShape(largest)}`, largest, x);
+  await checkBackward('relu', `shape=${formatShape(largest)}`, largest, x, x);
+});
+
+describe('activation errors', () => {
+  test('a wrong output shape is named', async () => {
+    const { device } = await testGpu();
+    await expect(activationForward(device, 'relu', { x: await zeros([4]), y: await zeros([3]) })).rejects.toThrow(
+      'relu(): y has shape [3] but [4] was expected',
+    );
+  });
+  test('a wrong gradient shape is named', async () => {
+    const { device } = await testGpu();
+    const t = { y: await zeros([2, 3]), dOut: await zeros([3, 2]), dInput: await zeros([2, 3]) };
+    await expect(activationBackward(device, 'sigmoid', t)).rejects.toThrow('sigmoid(): dOut has shape [3, 2] but [2, 3] was expected');
+  });
+  test('an in-place forward is refused', async () => {
+    const { device } = await testGpu();
+    const x = await zeros([5], 'activations');
+    await expect(activationForward(device, 'tanh', { x, y: x })).rejects.toThrow(
+      "tanh(): y overlaps x in buffer 'activations'; the output needs memory of its own",
+    );
+  });
+  test('an in-place backward is refused', async () => {
+    const { device } = await testGpu();
+    const dOut = await zeros([5], 'gradient');
+    await expect(activationBackward(device, 'relu', { y: await zeros([5]), dOut, dInput: dOut })).rejects.toThrow(
+      "relu(): dInput overlaps dOut in buffer 'gradient'; the output needs memory of its own",
+    );
+  });
+  test('an unknown activation names the entry point it looked for', async () => {
+    const { device } = await testGpu();
+    const kind = 'gelu' as Activation;
+    await expect(activationForward(device, kind, { x: await zeros([4]), y: await zeros([4]) })).rejects.toThrow(
+      "activation.wgsl: no compute entry point 'gelu_forward' (it has: relu_forward, relu_backward, sigmoid_forward, " +
+        'sigmoid_backward, tanh_forward, tanh_backward)',
+    );
+  });
+});

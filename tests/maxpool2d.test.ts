@@ -1,0 +1,139 @@
+// maxpool2d.wgsl against the float64 reference: outputs, argmax and gradient.
+import { describe, expect, test } from 'vitest';
+import { maxPool2dBackward, maxPool2dForward, maxPool2dShape, type MaxPool2dOptions } from '../src/engine/ops/maxpool2d';
+import * as reference from './reference/maxpool2d';
+import {
+  expectClose,
+  F32,
+  GRADCHECK,
+  numericGradient,
+  randomArray,
+  run,
+  seededRandom,
+  testGpu,
+  upload,
+  uploadLabels,
+  zeros,
+} from './helpers';
+
+// N images, H x W pixels, C channels; a PH x PW pool with strides SY, SX.
+const cases: reference.PoolShape[] = [
+  { N: 2, H: 26, W: 26, C: 32, PH: 2, PW: 2, SY: 2, SX: 2 },
+  // Odd sizes: the last row and column fit no window and are dropped.
+  { N: 2, H: 11, W: 11, C: 64, PH: 2, PW: 2, SY: 2, SX: 2 },
+  { N: 1, H: 13, W: 13, C: 3, PH: 2, PW: 2, SY: 2, SX: 2 },
+  // Overlapping windows: some elements are the maximum of several.
+  { N: 2, H: 13, W: 13, C: 5, PH: 3, PW: 3, SY: 2, SX: 2 },
+  { N: 3, H: 9, W: 14, C: 4, PH: 2, PW: 3, SY: 1, SX: 2 },
+  { N: 1, H: 5, W: 4, C: 3, PH: 1, PW: 1, SY: 1, SX: 1 },
+  // One window per image, and gaps between windows.
+  { N: 2, H: 4, W: 4, C: 7, PH: 4, PW: 4, SY: 4, SX: 4 },
+  { N: 1, H: 8, W: 8, C: 2, PH: 2, PW: 2, SY: 3, SX: 3 },
+  // The models' largest: more input elements than the workgroup limit times the workgroup size.
+  { N: 512, H: 26, W: 26, C: 32, PH: 2, PW: 2, SY: 2, SX: 2 },
+];
+
+const describeCase = (s: reference.PoolShape) => `N=${s.N} H=${s.H} W=${s.W} C=${s.C} pool=${s.PH}x${s.PW} strides=${s.SY}x${s.SX}`;
+const optionsOf = (s: reference.PoolShape): MaxPool2dOptions => ({ poolSize: [s.PH, s.PW], strides: [s.SY, s.SX] });
+
+/** The values 0, 1/count, 2/count, ... shuffled: no ties, and gaps wide enough for finite differences. */
+function distinctValues(random: () => number, count: number): Float64Array {
+  const values = Float64Array.from({ length: count }, (_, i) => i / count);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [values[i], values[j]] = [values[j], values[i]];
+  }
+  return values;
+}
+
+/** Forward and backward on the GPU against the reference, for one input. */
+async function checkPool(what: string, s: reference.PoolShape, x: Float64Array, dOut: Float64Array) {
+  const { device } = await testGpu();
+  const input = [s.N, s.H, s.W, s.C];
+  const output = maxPool2dShape(input, optionsOf(s));
+  expect(output).toEqual([s.N, ...reference.outputSize(s), s.C]);
+  const want = reference.maxPool2dForward(x, s);
+
+  const y = await zeros(output);
+  const argmax = await zeros(output, 'argmax', 'u32');
+  const [gotY, gotArgmax] = await run(await maxPool2dForward(device, { x: await upload(input, x), y, argmax }, optionsOf(s)), y, argmax);
+  expectClose(`maxPool2d forward ${what}`, gotY, want.y, F32);
+  expectClose(`maxPool2d argmax ${what}`, gotArgmax, want.argmax, { atol: 0, rtol: 0 });
+
+  // Stale values where no window chose an element must be overwritten with zeros.
+  const dInput = await upload(input, new Float64Array(x.length).fill(NaN), 'dInput');
+  const dispatch = await maxPool2dBackward(
+    device,
+    { argmax: await uploadLabels(output, want.argmax, 'argmax'), dOut: await upload(output, dOut), dInput },
+    optionsOf(s),
+  );
+  const [gotInput] = await run(dispatch, dInput);
+  expectClose(`maxPool2d backward ${what}`, gotInput, reference.maxPool2dBackward(want.argmax, dOut, s), F32);
+}
+
+describe.each(cases.map((s) => [describeCase(s), s] as const))('maxPool2d %s', (name, s) => {
+  const random = seededRandom(s.N * 1000 + s.H * 100 + s.C * 10 + s.PH + s.SY);
+  const inputCount = s.N * s.H * s.W * s.C;
+  const [OH, OW] = reference.outputSize(s);
+  const dOut = randomArray(random, s.N * OH * OW * s.C);
+
+  const x = randomArray(random, inputCount);
+
+  test('forward and backward', () => checkPool(name, s, x, dOut));
+
+  // Few distinct values make ties everywhere: the first in row-major window order must win.
+  if (inputCount <= 20000) {
+    const ties = x.map((v) => Math.floor(v * 1.5));
+    test('ties go to the first in window order', () => checkPool(`ties ${name}`, s, ties, dOut));
+  }
+
+  // Max pooling is not differentiable at ties, so the inputs have none.
+  if (inputCount <= 3000) {
+    const distinct = distinctValues(random, inputCount);
+    test('reference backward matches central differences', () => {
+      const { argmax } = reference.maxPool2dForward(distinct, s);
+      const numeric = numericGradient((v) => reference.maxPool2dForward(v, s).y, distinct, dOut);
+      expectClose(`maxPool2d d/dx ${name}`, reference.maxPool2dBackward(argmax, dOut, s), numeric, GRADCHECK);
+    });
+  }
+});
+
+describe('maxPool2d errors', () => {
+  const options: MaxPool2dOptions = { poolSize: [2, 2] };
+  const forward = async (x: number[], y: number[], argmax: number[], argmaxType: 'f32' | 'u32' = 'u32') => {
+    const { device } = await testGpu();
+    const t = { x: await zeros(x), y: await zeros(y), argmax: await zeros(argmax, 'argmax', argmaxType) };
+    return maxPool2dForward(device, t, options);
+  };
+
+  test('an input that is not NHWC is named', async () => {
+    await expect(forward([26, 26, 32], [13, 13, 32], [13, 13, 32])).rejects.toThrow(
+      'maxPool2d(): x must be [N, H, W, C], got [26, 26, 32]',
+    );
+  });
+  test('a pool larger than the input is refused', () => {
+    expect(() => maxPool2dShape([1, 2, 5, 1], { poolSize: [3, 3] })).toThrow('maxPool2d(): pool 3x3 is larger than the 2x5 input');
+  });
+  test('a zero stride is refused', () => {
+    expect(() => maxPool2dShape([1, 4, 4, 1], { poolSize: [2, 2], strides: [0, 2] })).toThrow(
+      'maxPool2d(): pool size 2x2 and strides 0x2 must be positive integers',
+    );
+  });
+  test('a wrong output shape is named', async () => {
+    await expect(forward([1, 5, 5, 2], [1, 3, 3, 2], [1, 2, 2, 2])).rejects.toThrow(
+      'maxPool2d(): y has shape [1, 3, 3, 2] but [1, 2, 2, 2] was expected',
+    );
+  });
+  test('a float argmax is refused', async () => {
+    await expect(forward([1, 4, 4, 2], [1, 2, 2, 2], [1, 2, 2, 2], 'f32')).rejects.toThrow(
+      'maxPool2d(): argmax has dtype f32 but u32 was expected',
+    );
+  });
+  test('an argmax of the wrong shape is named in the backward', async () => {
+    const { device } = await testGpu();
+    const t = { argmax: await zeros([1, 2, 2, 1], 'argmax', 'u32'), dOut: await zeros([1, 3, 3, 1]), dInput: await zeros([1, 6, 6, 1]) };
+    await expect(maxPool2dBackward(device, t, options)).rejects.toThrow(
+      'maxPool2d(): argmax has shape [1, 2, 2, 1] but [1, 3, 3, 1] was expected',
+    );
+  });
+});
