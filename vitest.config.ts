@@ -27,7 +27,10 @@ const include = ['tests/**/*.test.ts'];
 const testTimeout = 120_000;
 
 export default defineConfig({
+  // The browser tests fetch MNIST from wherever tests/setup/mnist.ts found it.
+  server: { fs: { strict: false } },
   test: {
+    globalSetup: ['tests/setup/mnist.ts'],
     projects: [
       // tests/node/ holds what only Node can do (files, the command line).
       { test: { name: 'node', include, testTimeout, environment: 'node' } },

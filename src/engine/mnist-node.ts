@@ -180,19 +180,26 @@ async function download(part: MnistPart, cacheDir: string, mirrors: readonly str
  * downloading what it lacks. Files that are not the official MNIST are used
  * all the same, with a note in the log.
  */
+/** The paths of the four files in `dir` (raw or `.gz`); an error names the first one missing. */
+export async function mnistPaths(dir: string): Promise<Record<MnistPart, string>> {
+  const paths = {} as Record<MnistPart, string>;
+  for (const part of MNIST_PARTS) {
+    const path = await findFile(dir, part);
+    if (!path) {
+      const name = join(dir, MNIST_FILES[part]);
+      throw new Error(`MNIST file missing: neither ${name}.gz nor ${name} exists`);
+    }
+    paths[part] = path;
+  }
+  return paths;
+}
+
 export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> {
   const log = options.log ?? process.stderr;
   const dir = options.dir || process.env.MNIST_DIR || undefined;
   const paths = {} as Record<MnistPart, string>;
   if (dir) {
-    for (const part of MNIST_PARTS) {
-      const path = await findFile(dir, part);
-      if (!path) {
-        const name = join(dir, MNIST_FILES[part]);
-        throw new Error(`MNIST file missing: neither ${name}.gz nor ${name} exists`);
-      }
-      paths[part] = path;
-    }
+    Object.assign(paths, await mnistPaths(dir));
   } else {
     const cacheDir = options.cacheDir ?? defaultCacheDir();
     await mkdir(cacheDir, { recursive: true });

@@ -5,8 +5,10 @@ import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'matmul.wgsl', source };
 
-/** Side of the square block of the output that one workgroup computes. */
-const TILE = 16;
+/** Invocations per workgroup (a row of them along the output's columns). */
+const WORKGROUP_SIZE = 16;
+/** Each invocation computes a BLOCK x BLOCK block of the output: matmul.wgsl's four vec4 accumulators. */
+const BLOCK = 4;
 
 function expectShape(name: string, tensor: Tensor, shape: readonly number[]): void {
   if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
@@ -27,10 +29,10 @@ export function matmulShape(x: readonly number[], w: readonly number[]): [number
 
 function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number) {
   return prepareDispatch(device, shader, entryPoint, {
-    constants: { TILE },
+    constants: { WORKGROUP_SIZE },
     params: { M, N, K },
     buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c) },
-    grid: { threads: [N, M] },
+    grid: { threads: [Math.ceil(N / BLOCK), Math.ceil(M / BLOCK)] },
   });
 }
 
