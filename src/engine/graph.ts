@@ -17,7 +17,7 @@ import { maxPool2dBackward, maxPool2dForward } from './ops/maxpool2d';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
 import { softmaxBackward, softmaxForward } from './ops/softmax';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
-import type { Dispatch } from './pipelines';
+import { destroyDispatches, type Dispatch } from './pipelines';
 
 /** A parameter tensor of one layer, placed in the arena. */
 export interface Param {
@@ -43,7 +43,8 @@ interface Node {
   u?: Tensor;
   y: Tensor;
   dU?: Tensor;
-  dY: Tensor;
+  /** Gradient of the loss with respect to y; null where nothing needs it (a first flatten, the last layer). */
+  dY: Tensor | null;
   argmax?: Tensor;
 }
 
@@ -100,8 +101,8 @@ export class Graph {
     random: () => number,
   ) {
     const last = layers[layers.length - 1];
-    if (!last || !('activation' in last) || last.activation !== 'softmax') {
-      throw new Error('sparseCategoricalCrossentropy: the last layer must be dense or conv2d with a softmax activation');
+    if (last?.type !== 'dense' || last.activation !== 'softmax') {
+      throw new Error('sparseCategoricalCrossentropy: the last layer must be dense with a softmax activation');
     }
     // Shapes and the arena layout, with each tensor aligned for binding.
     const align = device.limits.minStorageBufferOffsetAlignment / 4;
@@ -145,12 +146,12 @@ export class Graph {
       const { input, output } = shapes[i];
       const buffer = (what: string, dtype: 'f32' | 'u32' = 'f32') =>
         createTensor(device, [B, ...output], { label: `layer ${i} ${config.type} ${what}`, dtype });
-      const node: Node = { config, inputShape: input, outputShape: output, params: this.params.filter((p) => p.layer === i), x, dX, y: x, dY: x };
+      const isLast = i === layers.length - 1;
+      const node: Node = { config, inputShape: input, outputShape: output, params: this.params.filter((p) => p.layer === i), x, dX, y: x, dY: null };
       if (config.type === 'flatten') {
+        // A view, not a copy, and so is its gradient.
         node.y = reshape(x, [B, ...output]);
-        // Flatten's output gradient is its input gradient, viewed flat; a first
-        // layer's has nowhere to go, so it gets a buffer of its own.
-        node.dY = dX ? reshape(dX, [B, ...output]) : buffer('dY');
+        node.dY = dX && reshape(dX, [B, ...output]);
       } else if (config.type === 'maxPooling2d') {
         node.y = buffer('y');
         node.argmax = buffer('argmax', 'u32');
@@ -159,10 +160,9 @@ export class Graph {
         node.z = buffer('z');
         node.u = buffer('u');
         node.y = config.activation === 'linear' ? node.u : buffer('y');
-        node.dY = buffer('dY');
         // The last layer's logits gradient comes from the loss; a linear layer's is dY itself.
-        const isLast = i === layers.length - 1;
-        node.dU = isLast ? buffer('dLogits') : config.activation === 'linear' ? node.dY : buffer('dU');
+        node.dY = isLast ? null : buffer('dY');
+        node.dU = isLast ? buffer('dLogits') : config.activation === 'linear' ? node.dY! : buffer('dU');
       }
       this.nodes.push(node);
       x = node.y;
@@ -196,14 +196,14 @@ export class Graph {
     for (const [i, node] of this.nodes.entries()) {
       const x = rows(node.x, b);
       const y = rows(node.y, b);
-      const dY = rows(node.dY, b);
+      const dY = node.dY && rows(node.dY, b);
       const dX = node.dX && rows(node.dX, b);
       const layer = node.config;
       const steps: Dispatch[] = [];
       if (layer.type === 'maxPooling2d') {
         const options = { poolSize: layer.poolSize, strides: layer.strides };
         forward.push(await maxPool2dForward(device, { x, y, argmax: rows(node.argmax!, b) }, options));
-        if (dX) steps.push(await maxPool2dBackward(device, { argmax: rows(node.argmax!, b), dOut: dY, dInput: dX }, options));
+        if (dX) steps.push(await maxPool2dBackward(device, { argmax: rows(node.argmax!, b), dOut: dY!, dInput: dX }, options));
       } else if (layer.type === 'conv2d' || layer.type === 'dense') {
         const [kernel, bias] = node.params;
         const z = rows(node.z!, b);
@@ -221,11 +221,13 @@ export class Graph {
         steps.unshift(...(await biasBackward(device, { dOut: dU, dBias: bias.grad })));
         // The last layer's softmax is fused with the loss; predict applies it separately.
         if (layer.activation === 'softmax' && i !== last) {
-          forward.push(await softmaxForward(device, { x: u, y }));
-          steps.unshift(await softmaxBackward(device, { y, dOut: dY, dInput: dU }));
+          // Softmax runs over channels: each pixel of a conv output is a row.
+          const channels = (t: Tensor) => reshape(t, [sizeOf(t.shape) / t.shape[t.shape.length - 1], t.shape[t.shape.length - 1]]);
+          forward.push(await softmaxForward(device, { x: channels(u), y: channels(y) }));
+          steps.unshift(await softmaxBackward(device, { y: channels(y), dOut: channels(dY!), dInput: channels(dU) }));
         } else if (layer.activation !== 'linear' && layer.activation !== 'softmax') {
           forward.push(await activationForward(device, layer.activation, { x: u, y }));
-          steps.unshift(await activationBackward(device, layer.activation, { y, dOut: dY, dInput: dU }));
+          steps.unshift(await activationBackward(device, layer.activation, { y, dOut: dY!, dInput: dU }));
         }
       }
       backward.push(steps);
@@ -279,5 +281,8 @@ export class Graph {
     }
     for (const t of [this.x, this.labels, this.lossSum, this.correct, this.step]) buffers.add(t.buffer);
     for (const buffer of buffers) buffer.destroy();
+    for (const plan of this.plans.values()) {
+      plan.then((p) => destroyDispatches([...new Set([...p.train, ...p.evaluate, ...p.predict])]), () => {});
+    }
   }
 }

@@ -39,6 +39,8 @@ export interface Dispatch {
   kernel: Kernel;
   bindGroup: GPUBindGroup;
   workgroups: [number, number, number];
+  /** Buffers made for this dispatch alone (its uniform, scratch space), freed with it. */
+  owned: GPUBuffer[];
 }
 
 const reflections = new Map<string, WgslReflect>();
@@ -201,6 +203,8 @@ export interface DispatchSpec {
   params?: Record<string, number>;
   buffers: Record<string, BufferRange>;
   grid: Grid;
+  /** Buffers the op made for this dispatch alone, to be freed with it. */
+  scratch?: GPUBuffer[];
 }
 
 /**
@@ -210,7 +214,11 @@ export interface DispatchSpec {
 export async function prepareDispatch(device: GPUDevice, shader: Shader, entryPoint: string, spec: DispatchSpec): Promise<Dispatch> {
   const kernel = await getKernel(device, shader, entryPoint, spec.constants);
   const buffers = { ...spec.buffers };
-  if (kernel.params) buffers.params = createUniformBuffer(device, packParams(kernel, spec.params ?? {}), `${kernel.name} params`);
+  const owned = [...(spec.scratch ?? [])];
+  if (kernel.params) {
+    buffers.params = createUniformBuffer(device, packParams(kernel, spec.params ?? {}), `${kernel.name} params`);
+    owned.push(buffers.params);
+  }
   const counts = 'threads' in spec.grid
     ? spec.grid.threads.map((n, i) => Math.ceil(n / kernel.workgroupSize[i]))
     : spec.grid.workgroups;
@@ -219,7 +227,7 @@ export async function prepareDispatch(device: GPUDevice, shader: Shader, entryPo
   if (workgroups.some((n) => n > limit)) {
     throw new Error(`${kernel.name}: ${workgroups.join('x')} workgroups exceeds the device limit of ${limit} per dimension`);
   }
-  return { kernel, bindGroup: createBindGroup(device, kernel, buffers), workgroups };
+  return { kernel, bindGroup: createBindGroup(device, kernel, buffers), workgroups, owned };
 }
 
 /** Records dispatches into one compute pass. */
@@ -232,6 +240,11 @@ export function encodeDispatches(encoder: GPUCommandEncoder, dispatches: readonl
     pass.dispatchWorkgroups(...workgroups);
   }
   pass.end();
+}
+
+/** Frees the buffers each dispatch owns; the dispatches cannot be used after. */
+export function destroyDispatches(dispatches: readonly Dispatch[]): void {
+  for (const dispatch of dispatches) for (const buffer of dispatch.owned) buffer.destroy();
 }
 
 /** Records and submits dispatches, reporting validation errors with the kernel names. */

@@ -80,8 +80,10 @@ export async function biasBackward(device: GPUDevice, t: { dOut: Tensor; dBias: 
   const chunks = Math.min(MAX_CHUNKS, Math.ceil(rows / ROWS_PER_CHUNK));
   if (chunks === 1) return [await columnSums(device, t.dOut, t.dBias, rows, channels, 1)];
   const partial = createTensor(device, [chunks, channels], { label: 'bias backward partial sums' });
-  return Promise.all([
+  const dispatches = await Promise.all([
     columnSums(device, t.dOut, partial, rows, channels, chunks),
     columnSums(device, partial, t.dBias, chunks, channels, 1),
   ]);
+  dispatches[0].owned.push(partial.buffer);
+  return dispatches;
 }

@@ -1,0 +1,150 @@
+// conv2d.wgsl against the float64 reference, forward and both gradients.
+// Letters: x [N, H, W, C_in], kernel [KH, KW, C_in, C_out], y [N, OH, OW, C_out].
+import { describe, expect, test } from 'vitest';
+import { conv2dBackward, conv2dForward, conv2dShape } from '../src/engine/ops/conv2d';
+import * as reference from './reference/conv2d';
+import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
+
+type Case = reference.Conv2dCase;
+
+const cases: Case[] = [
+  // A 1x1 kernel on a single image.
+  { N: 1, H: 5, W: 5, C_in: 1, KH: 1, KW: 1, C_out: 1, strides: [1, 1], padding: 'valid' },
+  // The tutorial's two convolutions, on small batches.
+  { N: 3, H: 28, W: 28, C_in: 1, KH: 3, KW: 3, C_out: 32, strides: [1, 1], padding: 'valid' },
+  { N: 2, H: 13, W: 13, C_in: 32, KH: 3, KW: 3, C_out: 64, strides: [1, 1], padding: 'valid' },
+  // Odd sizes with stride 2.
+  { N: 2, H: 9, W: 11, C_in: 3, KH: 3, KW: 3, C_out: 5, strides: [2, 2], padding: 'same' },
+  { N: 1, H: 10, W: 10, C_in: 4, KH: 3, KW: 3, C_out: 6, strides: [1, 1], padding: 'same' },
+  // An even kernel pads more after than before; the strides differ.
+  { N: 1, H: 7, W: 6, C_in: 2, KH: 4, KW: 2, C_out: 3, strides: [1, 2], padding: 'same' },
+  // Strides larger than the kernel skip some input pixels, whose gradient is zero.
+  { N: 2, H: 8, W: 9, C_in: 3, KH: 2, KW: 3, C_out: 17, strides: [3, 2], padding: 'valid' },
+  // Enough rows of the weight gradient for several blocks, and a long contraction to slice.
+  { N: 8, H: 20, W: 20, C_in: 3, KH: 5, KW: 5, C_out: 20, strides: [1, 1], padding: 'same' },
+  // Wide enough for the larger blocks, with more output channels than one holds.
+  { N: 7, H: 9, W: 9, C_in: 5, KH: 3, KW: 3, C_out: 70, strides: [1, 1], padding: 'same' },
+];
+
+function caseName(c: Case): string {
+  return `N=${c.N} H=${c.H} W=${c.W} C_in=${c.C_in} C_out=${c.C_out} k=${c.KH}x${c.KW} strides=${c.strides.join('x')} ${c.padding}`;
+}
+
+describe.each(cases.map((c) => [caseName(c), c] as const))('conv2d %s', (name, c) => {
+  const options = { strides: c.strides, padding: c.padding };
+  const xShape = [c.N, c.H, c.W, c.C_in];
+  const wShape = [c.KH, c.KW, c.C_in, c.C_out];
+  const yShape = reference.conv2dOutputShape(c);
+  const [, OH, OW] = yShape;
+  const random = seededRandom(c.N * 1e6 + c.H * 1e4 + c.C_in * 100 + c.C_out);
+  const x = randomArray(random, xShape.reduce((a, b) => a * b));
+  const w = randomArray(random, wShape.reduce((a, b) => a * b));
+  const dOut = randomArray(random, yShape.reduce((a, b) => a * b));
+  // Each kernel sums as many terms as its contraction is long: the float32 error grows with it.
+  const tolerance = (terms: number) => ({ atol: F32.atol * Math.sqrt(terms), rtol: F32.rtol });
+
+  test('output shape', () => {
+    expect(conv2dShape(xShape, wShape, options)).toEqual(yShape);
+  });
+
+  test('forward', async () => {
+    const { device } = await testGpu();
+    const y = await zeros(yShape);
+    const [got] = await run(await conv2dForward(device, { x: await upload(xShape, x), w: await upload(wShape, w), y }, options), y);
+    expectClose(`conv2d forward ${name}`, got, reference.conv2dForward(x, w, c), tolerance(c.KH * c.KW * c.C_in));
+  });
+
+  test('backward', async () => {
+    const { device } = await testGpu();
+    const dInput = await zeros(xShape);
+    const dWeight = await zeros(wShape);
+    const dispatches = await conv2dBackward(
+      device,
+      { x: await upload(xShape, x), w: await upload(wShape, w), dOut: await upload(yShape, dOut), dInput, dWeight },
+      options,
+    );
+    const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
+    const want = reference.conv2dBackward(x, w, dOut, c);
+    expectClose(`conv2d backward_input ${name}`, gotInput, want.dInput, tolerance(c.KH * c.KW * c.C_out));
+    expectClose(`conv2d backward_weight ${name}`, gotWeight, want.dWeight, tolerance(c.N * OH * OW));
+  });
+
+  // Finite differences cost two forwards per input and weight: only on the small cases.
+  const forwardCost = c.N * OH * OW * c.KH * c.KW * c.C_in * c.C_out;
+  if ((x.length + w.length) * forwardCost > 3e7) return;
+  test('reference backward matches central differences', () => {
+    const want = reference.conv2dBackward(x, w, dOut, c);
+    expectClose('d/dx', want.dInput, numericGradient((v) => reference.conv2dForward(v, w, c), x, dOut), GRADCHECK);
+    expectClose('d/dw', want.dWeight, numericGradient((v) => reference.conv2dForward(x, v, c), w, dOut), GRADCHECK);
+  });
+});
+
+describe('conv2d options', () => {
+  test('output shapes follow Keras', () => {
+    expect(conv2dShape([128, 28, 28, 1], [3, 3, 1, 32])).toEqual([128, 26, 26, 32]);
+    expect(conv2dShape([128, 13, 13, 32], [3, 3, 32, 64], { strides: [1, 1], padding: 'valid' })).toEqual([128, 11, 11, 64]);
+    expect(conv2dShape([1, 9, 11, 3], [3, 3, 3, 5], { strides: [2, 2], padding: 'same' })).toEqual([1, 5, 6, 5]);
+    expect(conv2dShape([1, 10, 10, 1], [3, 3, 1, 1], { strides: [3, 3] })).toEqual([1, 3, 3, 1]);
+    // With 'same' padding a kernel may be larger than the image.
+    expect(conv2dShape([1, 3, 3, 1], [5, 5, 1, 1], { padding: 'same' })).toEqual([1, 3, 3, 1]);
+  });
+
+  test('without dInput only dWeight is computed (a first layer)', async () => {
+    const { device } = await testGpu();
+    const c: Case = { N: 2, H: 6, W: 5, C_in: 1, KH: 3, KW: 3, C_out: 4, strides: [1, 1], padding: 'valid' };
+    const random = seededRandom(7);
+    const x = randomArray(random, 2 * 6 * 5);
+    const w = randomArray(random, 3 * 3 * 4);
+    const dOut = randomArray(random, 2 * 4 * 3 * 4);
+    const dWeight = await zeros([3, 3, 1, 4]);
+    const dispatches = await conv2dBackward(device, {
+      x: await upload([2, 6, 5, 1], x),
+      w: await upload([3, 3, 1, 4], w),
+      dOut: await upload([2, 4, 3, 4], dOut),
+      dWeight,
+    });
+    expect(dispatches.map((d) => d.kernel.name)).not.toContain('conv2d.wgsl:backward_input');
+    const [got] = await run(dispatches, dWeight);
+    expectClose('conv2d backward_weight without dInput', got, reference.conv2dBackward(x, w, dOut, c).dWeight, F32);
+  });
+});
+
+describe('conv2d errors', () => {
+  test('a channel mismatch names both counts', async () => {
+    const { device } = await testGpu();
+    await expect(conv2dForward(device, { x: await zeros([1, 5, 5, 3]), w: await zeros([3, 3, 1, 4]), y: await zeros([1, 3, 3, 4]) })).rejects.toThrow(
+      'conv2d(): input has 3 channels but the kernel expects 1',
+    );
+  });
+  test("a kernel larger than the input with 'valid' padding", async () => {
+    const { device } = await testGpu();
+    await expect(conv2dForward(device, { x: await zeros([1, 3, 3, 1]), w: await zeros([5, 5, 1, 1]), y: await zeros([1, 1, 1, 1]) })).rejects.toThrow(
+      "conv2d(): the 5x5 kernel does not fit in the 3x3 input with 'valid' padding",
+    );
+  });
+  test('a wrong output shape is named', async () => {
+    const { device } = await testGpu();
+    await expect(conv2dForward(device, { x: await zeros([1, 5, 5, 1]), w: await zeros([3, 3, 1, 2]), y: await zeros([1, 5, 5, 2]) })).rejects.toThrow(
+      'conv2d(): y has shape [1, 5, 5, 2] but [1, 3, 3, 2] was expected',
+    );
+  });
+  test('a wrong gradient shape is named', async () => {
+    const { device } = await testGpu();
+    const t = { x: await zeros([1, 5, 5, 1]), w: await zeros([3, 3, 1, 2]), dOut: await zeros([1, 3, 3, 2]) };
+    await expect(conv2dBackward(device, { ...t, dWeight: await zeros([3, 3, 2, 1]) })).rejects.toThrow(
+      'conv2d(): dWeight has shape [3, 3, 2, 1] but [3, 3, 1, 2] was expected',
+    );
+  });
+  test('a non-positive stride', async () => {
+    const { device } = await testGpu();
+    const t = { x: await zeros([1, 5, 5, 1]), w: await zeros([3, 3, 1, 2]), y: await zeros([1, 3, 3, 2]) };
+    await expect(conv2dForward(device, t, { strides: [0, 1] })).rejects.toThrow('conv2d(): strides must be two positive integers, got [0, 1]');
+    expect(() => conv2dShape([1, 5, 5, 1], [3, 3, 1, 2], { strides: [1, -2] })).toThrow('conv2d(): strides must be two positive integers, got [1, -2]');
+  });
+  test('an input that is not an NHWC image', () => {
+    expect(() => conv2dShape([5, 5, 1], [3, 3, 1, 2])).toThrow('conv2d(): input must be [N, H, W, C_in] but has shape [5, 5, 1]');
+  });
+  test('an empty kernel', () => {
+    expect(() => conv2dShape([1, 5, 5, 1], [0, 3, 1, 2])).toThrow('conv2d(): sizes must be positive integers, got input [1, 5, 5, 1] and kernel [0, 3, 1, 2]');
+  });
+});

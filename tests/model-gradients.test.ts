@@ -1,0 +1,166 @@
+// Whole-model gradients: the Graph's `gradients` plan (forward, loss gradient,
+// backward) against the float64 reference model, parameter by parameter; the
+// reference model's gradients against central differences of its own loss; and
+// the loss and accuracy that `evaluate` accumulates.
+import { describe, expect, test } from 'vitest';
+import { readTensor, sizeOf, writeTensor } from '../src/engine/buffers';
+import { Graph } from '../src/engine/graph';
+import { conv2d, dense, flatten, maxPooling2d, type LayerConfig } from '../src/engine/layers';
+import { optimizerConfig } from '../src/engine/ops/optimizer';
+import { runDispatches } from '../src/engine/pipelines';
+import { accuracyForward } from './reference/accuracy';
+import { modelGradients, modelLoss, modelParamShapes, type ModelCase } from './reference/model';
+import { expectClose, F32, GRADCHECK, numericGradient, randomArray, seededRandom, testGpu } from './helpers';
+
+interface Case {
+  name: string;
+  layers: LayerConfig[];
+  inputShape: number[];
+}
+
+const cases: Case[] = [
+  // The tutorial's CNN, shrunk: 10x10x1 -> 8x8x4 -> 4x4x4 -> 2x2x3 -> 12 -> 8 -> 5.
+  {
+    name: 'cnn',
+    inputShape: [10, 10, 1],
+    layers: [
+      conv2d({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [10, 10, 1] }),
+      maxPooling2d({ poolSize: 2 }),
+      conv2d({ filters: 3, kernelSize: 3, activation: 'tanh' }),
+      flatten(),
+      dense({ units: 8, activation: 'sigmoid' }),
+      dense({ units: 5, activation: 'softmax' }),
+    ],
+  },
+  // The tutorial's MLP, shrunk: 6x6 -> 36 -> 16 -> 4.
+  {
+    name: 'mlp',
+    inputShape: [6, 6],
+    layers: [flatten({ inputShape: [6, 6] }), dense({ units: 16, activation: 'relu' }), dense({ units: 4, activation: 'softmax' })],
+  },
+  // What the tutorial leaves out: 'same' padding with stride 2, a linear layer,
+  // overlapping pooling windows, a 1x1 kernel and a softmax that is not the last
+  // layer's: 9x9x2 -> 5x5x4 -> 4x4x4 -> 4x4x3 -> 48 -> 6 -> 3.
+  {
+    name: 'strided',
+    inputShape: [9, 9, 2],
+    layers: [
+      conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', inputShape: [9, 9, 2] }),
+      maxPooling2d({ poolSize: 2, strides: 1 }),
+      conv2d({ filters: 3, kernelSize: 1, activation: 'tanh' }),
+      flatten(),
+      dense({ units: 6, activation: 'softmax' }),
+      dense({ units: 3, activation: 'softmax' }),
+    ],
+  },
+];
+
+/** Rows of the graph's buffers; the batches below use fewer, as an epoch's last batch does. */
+const MAX_BATCH = 4;
+const BATCHES = [1, 3];
+
+/** Glorot-uniform kernels, as the model initialises them, and small non-zero biases. */
+function randomParams(random: () => number, c: Case): Float64Array[] {
+  return modelParamShapes(c.layers, c.inputShape).map(({ name, shape }) => {
+    if (name === 'bias') return randomArray(random, sizeOf(shape), -0.2, 0.2);
+    const fanIn = sizeOf(shape.slice(0, -1));
+    const fanOut = shape[shape.length - 1] * sizeOf(shape.slice(0, -2));
+    const limit = Math.sqrt(6 / (fanIn + fanOut));
+    return randomArray(random, sizeOf(shape), -limit, limit);
+  });
+}
+
+function randomBatch(random: () => number, c: Case, N: number): ModelCase {
+  const classes = (c.layers[c.layers.length - 1] as { units: number }).units;
+  return {
+    layers: c.layers,
+    inputShape: c.inputShape,
+    params: randomParams(random, c),
+    x: randomArray(random, N * sizeOf(c.inputShape)),
+    labels: Uint32Array.from({ length: N }, () => Math.floor(random() * classes)),
+    N,
+  };
+}
+
+/** A graph whose parameters are laid out as the reference expects them. */
+async function buildGraph(c: Case): Promise<Graph> {
+  const { device } = await testGpu();
+  const graph = new Graph(device, c.layers, c.inputShape, MAX_BATCH, optimizerConfig('sgd'), seededRandom(1));
+  expect(graph.params.map((p) => ({ layer: p.layer, name: p.spec.name, shape: p.spec.shape }))).toEqual(modelParamShapes(c.layers, c.inputShape));
+  return graph;
+}
+
+function writeCase(graph: Graph, m: ModelCase): void {
+  const arena = new Float32Array(graph.arenaLength);
+  graph.params.forEach((p, i) => arena.set(m.params[i], p.start));
+  graph.writeArena(arena);
+  graph.writeBatch(Float32Array.from(m.x), Uint32Array.from(m.labels));
+}
+
+const paramName = (c: Case, layer: number, name: string, shape: readonly number[]) =>
+  `layer ${layer} ${c.layers[layer].type} ${name} [${shape.join(', ')}]`;
+
+describe.each(cases.map((c) => [c.name, c] as const))('model %s', (name, c) => {
+  const random = seededRandom([...name].reduce((h, ch) => h * 31 + ch.charCodeAt(0), 7));
+  const batches = BATCHES.map((N) => randomBatch(random, c, N));
+  const shapes = modelParamShapes(c.layers, c.inputShape);
+
+  test('reference gradients match central differences of the reference loss', () => {
+    for (const m of batches) {
+      const { dParams } = modelGradients(m);
+      // Every parameter, as one vector, through the float64 loss.
+      const flat = Float64Array.from(m.params.flatMap((p) => Array.from(p)));
+      const loss = (values: Float64Array) => {
+        let at = 0;
+        const params = m.params.map((p) => values.subarray(at, (at += p.length)));
+        return [modelLoss({ ...m, params })];
+      };
+      const numeric = numericGradient(loss, flat, [1]);
+      let at = 0;
+      shapes.forEach((p, i) => {
+        const want = numeric.subarray(at, (at += dParams[i].length));
+        expectClose(`${name} N=${m.N} reference d/d ${paramName(c, p.layer, p.name, p.shape)}`, dParams[i], want, GRADCHECK);
+      });
+    }
+  });
+
+  test('GPU gradients match the reference, batch after batch', async () => {
+    const { device } = await testGpu();
+    const graph = await buildGraph(c);
+    try {
+      // Each batch runs on the gradients the one before left, which must not leak into its own.
+      for (const m of batches) {
+        writeCase(graph, m);
+        await runDispatches(device, (await graph.plan(m.N)).gradients);
+        const got = (await readTensor(device, graph.gradArena)) as Float32Array;
+        const { dParams } = modelGradients(m);
+        graph.params.forEach((p, i) => {
+          const label = `${name} N=${m.N} GPU d/d ${paramName(c, p.layer, p.spec.name, p.spec.shape)}`;
+          expectClose(label, got.subarray(p.start, p.start + sizeOf(p.spec.shape)), dParams[i], F32);
+        });
+      }
+    } finally {
+      graph.destroy();
+    }
+  });
+
+  test('GPU loss and accuracy match the reference', async () => {
+    const { device } = await testGpu();
+    const graph = await buildGraph(c);
+    try {
+      for (const m of batches) {
+        writeCase(graph, m);
+        writeTensor(device, graph.lossSum, new Float32Array(1));
+        writeTensor(device, graph.correct, new Uint32Array(1));
+        await runDispatches(device, (await graph.plan(m.N)).evaluate);
+        const [lossSum] = await readTensor(device, graph.lossSum);
+        const [correct] = await readTensor(device, graph.correct);
+        const { loss, logits } = modelGradients(m);
+        expectClose(`${name} N=${m.N} GPU mean loss`, [lossSum / m.N], [loss], F32);
+        expect(correct, `${name} N=${m.N} correct`).toBe(accuracyForward(logits, m.labels, m.N, logits.length / m.N));
+      }
+    } finally {
+      graph.destroy();
+    }
+  });
+});
