@@ -194,8 +194,18 @@ export function packParams(kernel: Kernel, values: Record<string, number>): Arra
   return bytes;
 }
 
-/** How big a dispatch is: threads (rounded up to whole workgroups) or workgroups. */
-export type Grid = { threads: number[] } | { workgroups: number[] };
+/**
+ * How big a dispatch is: threads (rounded up to whole workgroups), workgroups,
+ * or `strided`, for a kernel that loops over that many elements in strides of
+ * the whole grid: one thread per element, up to STRIDED_WORKGROUPS workgroups.
+ */
+export type Grid = { threads: number[] } | { workgroups: number[] } | { strided: number };
+
+/**
+ * Enough invocations to fill a large GPU, few enough that a CPU-emulated one
+ * (which pays for each workgroup) runs 2x faster than with a thread per element.
+ */
+const STRIDED_WORKGROUPS = 4096;
 
 export interface DispatchSpec {
   constants?: Constants;
@@ -219,9 +229,12 @@ export async function prepareDispatch(device: GPUDevice, shader: Shader, entryPo
     buffers.params = createUniformBuffer(device, packParams(kernel, spec.params ?? {}), `${kernel.name} params`);
     owned.push(buffers.params);
   }
-  const counts = 'threads' in spec.grid
-    ? spec.grid.threads.map((n, i) => Math.ceil(n / kernel.workgroupSize[i]))
-    : spec.grid.workgroups;
+  const grid = spec.grid;
+  const counts = 'threads' in grid
+    ? grid.threads.map((n, i) => Math.ceil(n / kernel.workgroupSize[i]))
+    : 'strided' in grid
+      ? [Math.min(Math.ceil(grid.strided / kernel.workgroupSize[0]), STRIDED_WORKGROUPS)]
+      : grid.workgroups;
   const workgroups: [number, number, number] = [counts[0] ?? 1, counts[1] ?? 1, counts[2] ?? 1];
   const limit = device.limits.maxComputeWorkgroupsPerDimension;
   if (workgroups.some((n) => n > limit)) {

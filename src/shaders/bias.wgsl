@@ -22,12 +22,10 @@ struct Params {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-// One invocation per element. Tensors can exceed 65535 workgroups in one
-// dimension, so the grid is 2D and rows of workgroups follow one another.
+// A grid-stride loop over the elements: the grid may be smaller than the tensor.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = id.x + id.y * groups.x * WORKGROUP_SIZE;
-  if (i < params.rows * params.channels) {
+  for (var i = id.x; i < params.rows * params.channels; i += groups.x * WORKGROUP_SIZE) {
     y[i] = x[i] + bias[i % params.channels];
   }
 }

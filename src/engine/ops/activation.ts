@@ -33,8 +33,7 @@ function elementwise(device: GPUDevice, entryPoint: string, buffers: Record<stri
   return prepareDispatch(device, shader, entryPoint, {
     constants: { WORKGROUP_SIZE },
     buffers,
-    // The kernels loop over the elements, so the workgroup count may stop at the limit.
-    grid: { workgroups: [Math.min(Math.ceil(count / WORKGROUP_SIZE), device.limits.maxComputeWorkgroupsPerDimension)] },
+    grid: { strided: count },
   });
 }
 

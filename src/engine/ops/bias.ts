@@ -50,14 +50,11 @@ function expectSameShape(name: string, t: Tensor, like: Tensor, likeName: string
 export async function biasForward(device: GPUDevice, t: { x: Tensor; bias: Tensor; y: Tensor }): Promise<Dispatch> {
   const [rows, channels] = biasShape(t.x, t.bias, ['x', 'bias']);
   expectSameShape('y', t.y, t.x, 'x');
-  // A 2D grid of workgroups: one dimension alone may not hold them all.
-  const groups = Math.ceil((rows * channels) / WORKGROUP_SIZE);
-  const across = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
   return prepareDispatch(device, shader, 'forward', {
     constants: { WORKGROUP_SIZE },
     params: { rows, channels },
     buffers: { x: bufferRange(t.x), bias: bufferRange(t.bias), y: bufferRange(t.y) },
-    grid: { workgroups: [across, Math.ceil(groups / across)] },
+    grid: { strided: rows * channels },
   });
 }
 

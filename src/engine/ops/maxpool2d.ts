@@ -52,8 +52,7 @@ function pool(
     constants: { WORKGROUP_SIZE },
     params: { H, W, C, OH, OW, PH, PW, SY, SX },
     buffers,
-    // The kernels loop over their elements, so the workgroup count may stop at the limit.
-    grid: { workgroups: [Math.min(Math.ceil(threads / WORKGROUP_SIZE), device.limits.maxComputeWorkgroupsPerDimension)] },
+    grid: { strided: threads },
   });
 }
 

@@ -27,7 +27,7 @@ function rowwise(device: GPUDevice, entryPoint: string, rows: number, C: number,
     params: { rows, C },
     buffers,
     // The kernels loop over the rows, so the workgroup count may stop at the limit.
-    grid: { workgroups: [Math.min(Math.ceil(rows / WORKGROUP_SIZE), device.limits.maxComputeWorkgroupsPerDimension)] },
+    grid: { strided: rows },
   });
 }
 
