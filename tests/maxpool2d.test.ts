@@ -126,7 +126,7 @@ describe('maxPool2d errors', () => {
   });
   test('a float argmax is refused', async () => {
     await expect(forward([1, 4, 4, 2], [1, 2, 2, 2], [1, 2, 2, 2], 'f32')).rejects.toThrow(
-      'maxPool2d(): argmax has dtype f32 but u32 was expected',
+      'maxPool2d(): argmax must be u32 but is f32',
     );
   });
   test('an argmax of the wrong shape is named in the backward', async () => {

@@ -20,6 +20,14 @@ export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** An op's argument check: `<op>(): <name> has shape [..] but [..] was expected`, or the dtype equivalent. */
+export function expectTensor(op: string, name: string, tensor: Tensor, shape: readonly number[], dtype: DType = 'f32'): void {
+  if (tensor.dtype !== dtype) throw new Error(`${op}(): ${name} must be ${dtype} but is ${tensor.dtype}`);
+  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${op}(): ${name} has shape ${formatShape(tensor.shape)} but ${formatShape(shape)} was expected`);
+  }
+}
+
 const TENSOR_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /** A tensor in a buffer of its own, zero-filled or holding `data`. */

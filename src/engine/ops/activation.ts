@@ -1,7 +1,7 @@
 // Elementwise activations (relu, sigmoid, tanh) and their gradients, which are
 // computed from the forward's output y rather than its input.
 import source from '../../shaders/activation.wgsl?raw';
-import { bufferRange, formatShape, sizeOf, type Tensor } from '../buffers';
+import { bufferRange, expectTensor, sizeOf, type Tensor } from '../buffers';
 import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'activation.wgsl', source };
@@ -11,12 +11,6 @@ export type Activation = 'relu' | 'sigmoid' | 'tanh';
 
 /** Invocations per workgroup: a multiple of every GPU's SIMD width. */
 const WORKGROUP_SIZE = 64;
-
-function expectShape(kind: Activation, name: string, tensor: Tensor, shape: readonly number[]): void {
-  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`${kind}(): ${name} has shape ${formatShape(tensor.shape)} but ${formatShape(shape)} was expected`);
-  }
-}
 
 // WebGPU rejects a dispatch that writes a buffer range another of its bindings
 // reads, so the output must have memory of its own: no in-place activation.
@@ -39,7 +33,7 @@ function elementwise(device: GPUDevice, entryPoint: string, buffers: Record<stri
 
 /** y = f(x), elementwise; x and y must not share memory. */
 export async function activationForward(device: GPUDevice, kind: Activation, t: { x: Tensor; y: Tensor }): Promise<Dispatch> {
-  expectShape(kind, 'y', t.y, t.x.shape);
+  expectTensor(kind, 'y', t.y, t.x.shape);
   expectDisjoint(kind, ['y', t.y], ['x', t.x]);
   return elementwise(device, `${kind}_forward`, { x: bufferRange(t.x), y: bufferRange(t.y) }, sizeOf(t.x.shape));
 }
@@ -50,8 +44,8 @@ export async function activationBackward(
   kind: Activation,
   t: { y: Tensor; dOut: Tensor; dInput: Tensor },
 ): Promise<Dispatch> {
-  expectShape(kind, 'dOut', t.dOut, t.y.shape);
-  expectShape(kind, 'dInput', t.dInput, t.y.shape);
+  expectTensor(kind, 'dOut', t.dOut, t.y.shape);
+  expectTensor(kind, 'dInput', t.dInput, t.y.shape);
   expectDisjoint(kind, ['dInput', t.dInput], ['y', t.y]);
   expectDisjoint(kind, ['dInput', t.dInput], ['dOut', t.dOut]);
   return elementwise(

@@ -1,6 +1,6 @@
 // Matrix product Y[M, N] = X[M, K] · W[K, N] (a Dense layer's kernel) and its gradients.
 import source from '../../shaders/matmul.wgsl?raw';
-import { bufferRange, formatShape, type Tensor } from '../buffers';
+import { bufferRange, expectTensor, formatShape, type Tensor } from '../buffers';
 import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'matmul.wgsl', source };
@@ -9,12 +9,6 @@ const shader: Shader = { file: 'matmul.wgsl', source };
 const WORKGROUP_SIZE = 16;
 /** Each invocation computes a BLOCK x BLOCK block of the output: matmul.wgsl's four vec4 accumulators. */
 const BLOCK = 4;
-
-function expectShape(name: string, tensor: Tensor, shape: readonly number[]): void {
-  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`matmul(): ${name} has shape ${formatShape(tensor.shape)} but ${formatShape(shape)} was expected`);
-  }
-}
 
 /** Checks that x [M, K] and w [K, N] can be multiplied and returns [M, K, N]. */
 export function matmulShape(x: readonly number[], w: readonly number[]): [number, number, number] {
@@ -39,7 +33,7 @@ function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c:
 /** y = x · w. */
 export async function matmulForward(device: GPUDevice, t: { x: Tensor; w: Tensor; y: Tensor }): Promise<Dispatch> {
   const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
-  expectShape('y', t.y, [M, N]);
+  expectTensor('matmul', 'y', t.y, [M, N]);
   return product(device, 'forward', t.x, t.w, t.y, M, N, K);
 }
 
@@ -49,11 +43,11 @@ export async function matmulBackward(
   t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor },
 ): Promise<Dispatch[]> {
   const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
-  expectShape('dOut', t.dOut, [M, N]);
-  expectShape('dWeight', t.dWeight, [K, N]);
+  expectTensor('matmul', 'dOut', t.dOut, [M, N]);
+  expectTensor('matmul', 'dWeight', t.dWeight, [K, N]);
   const dispatches = [product(device, 'backward_weight', t.x, t.dOut, t.dWeight, K, N, M)];
   if (t.dInput) {
-    expectShape('dInput', t.dInput, [M, K]);
+    expectTensor('matmul', 'dInput', t.dInput, [M, K]);
     dispatches.push(product(device, 'backward_input', t.dOut, t.w, t.dInput, M, K, N));
   }
   return Promise.all(dispatches);

@@ -1,7 +1,7 @@
 // 2D max pooling over NHWC images with 'valid' padding (Keras' MaxPooling2D),
 // and its gradient. N images of H x W pixels with C channels: x is [N, H, W, C].
 import source from '../../shaders/maxpool2d.wgsl?raw';
-import { bufferRange, formatShape, sizeOf, type DType, type Tensor } from '../buffers';
+import { bufferRange, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
 import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'maxpool2d.wgsl', source };
@@ -14,13 +14,6 @@ export interface MaxPool2dOptions {
   poolSize: readonly [number, number];
   /** Rows and columns between windows; the pool size when omitted. */
   strides?: readonly [number, number];
-}
-
-function expectTensor(name: string, tensor: Tensor, shape: readonly number[], dtype: DType): void {
-  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`maxPool2d(): ${name} has shape ${formatShape(tensor.shape)} but ${formatShape(shape)} was expected`);
-  }
-  if (tensor.dtype !== dtype) throw new Error(`maxPool2d(): ${name} has dtype ${tensor.dtype} but ${dtype} was expected`);
 }
 
 /** Checks the input shape and options and returns the output shape [N, OH, OW, C]. */
@@ -63,9 +56,9 @@ export async function maxPool2dForward(
   options: MaxPool2dOptions,
 ): Promise<Dispatch> {
   const output = maxPool2dShape(t.x.shape, options);
-  expectTensor('x', t.x, t.x.shape, 'f32');
-  expectTensor('y', t.y, output, 'f32');
-  expectTensor('argmax', t.argmax, output, 'u32');
+  expectTensor('maxPool2d', 'x', t.x, t.x.shape, 'f32');
+  expectTensor('maxPool2d', 'y', t.y, output, 'f32');
+  expectTensor('maxPool2d', 'argmax', t.argmax, output, 'u32');
   const buffers = { x: bufferRange(t.x), y: bufferRange(t.y), argmax: bufferRange(t.argmax) };
   return pool(device, 'forward', t.x.shape, options, buffers, sizeOf(output));
 }
@@ -77,9 +70,9 @@ export async function maxPool2dBackward(
   options: MaxPool2dOptions,
 ): Promise<Dispatch> {
   const output = maxPool2dShape(t.dInput.shape, options);
-  expectTensor('dInput', t.dInput, t.dInput.shape, 'f32');
-  expectTensor('dOut', t.dOut, output, 'f32');
-  expectTensor('argmax', t.argmax, output, 'u32');
+  expectTensor('maxPool2d', 'dInput', t.dInput, t.dInput.shape, 'f32');
+  expectTensor('maxPool2d', 'dOut', t.dOut, output, 'f32');
+  expectTensor('maxPool2d', 'argmax', t.argmax, output, 'u32');
   const buffers = { argmax: bufferRange(t.argmax), d_out: bufferRange(t.dOut), d_input: bufferRange(t.dInput) };
   return pool(device, 'backward', t.dInput.shape, options, buffers, sizeOf(t.dInput.shape));
 }

@@ -1,19 +1,13 @@
 // Row-wise softmax over the last dimension, y[rows, C] = softmax(x[rows, C])
 // (C classes per row), and its gradient, computed from y.
 import source from '../../shaders/softmax.wgsl?raw';
-import { bufferRange, formatShape, type Tensor } from '../buffers';
+import { bufferRange, expectTensor, formatShape, type Tensor } from '../buffers';
 import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'softmax.wgsl', source };
 
 /** Invocations (rows) per workgroup: a multiple of every GPU's SIMD width. */
 const WORKGROUP_SIZE = 64;
-
-function expectShape(name: string, tensor: Tensor, shape: readonly number[]): void {
-  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`softmax(): ${name} has shape ${formatShape(tensor.shape)} but ${formatShape(shape)} was expected`);
-  }
-}
 
 /** Checks that a tensor is [rows, C] and returns [rows, C]. */
 function rowsAndClasses(name: string, tensor: Tensor): [number, number] {
@@ -34,14 +28,14 @@ function rowwise(device: GPUDevice, entryPoint: string, rows: number, C: number,
 /** y = softmax(x) along each row. */
 export async function softmaxForward(device: GPUDevice, t: { x: Tensor; y: Tensor }): Promise<Dispatch> {
   const [rows, C] = rowsAndClasses('x', t.x);
-  expectShape('y', t.y, t.x.shape);
+  expectTensor('softmax', 'y', t.y, t.x.shape);
   return rowwise(device, 'forward', rows, C, { x: bufferRange(t.x), y: bufferRange(t.y) });
 }
 
 /** dInput = y ⊙ (dOut - Σ_j dOut_j y_j), row by row, from the forward's output y. */
 export async function softmaxBackward(device: GPUDevice, t: { y: Tensor; dOut: Tensor; dInput: Tensor }): Promise<Dispatch> {
   const [rows, C] = rowsAndClasses('y', t.y);
-  expectShape('dOut', t.dOut, t.y.shape);
-  expectShape('dInput', t.dInput, t.y.shape);
+  expectTensor('softmax', 'dOut', t.dOut, t.y.shape);
+  expectTensor('softmax', 'dInput', t.dInput, t.y.shape);
   return rowwise(device, 'backward', rows, C, { y: bufferRange(t.y), d_out: bufferRange(t.dOut), d_input: bufferRange(t.dInput) });
 }

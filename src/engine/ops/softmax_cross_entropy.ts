@@ -1,7 +1,7 @@
 // Softmax cross-entropy of logits [N, C] against integer labels [N] (Keras'
 // sparse categorical cross-entropy from logits), fused with the softmax.
 import source from '../../shaders/softmax_cross_entropy.wgsl?raw';
-import { bufferRange, formatShape, type Tensor } from '../buffers';
+import { bufferRange, expectTensor, formatShape, type Tensor } from '../buffers';
 import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'softmax_cross_entropy.wgsl', source };
@@ -13,13 +13,6 @@ const BACKWARD_WORKGROUP_SIZE = 64;
 
 function fail(message: string): never {
   throw new Error(`softmaxCrossEntropy(): ${message}`);
-}
-
-function expectTensor(name: string, t: Tensor, dtype: Tensor['dtype'], shape: readonly number[]): void {
-  if (t.dtype !== dtype) fail(`${name} must be ${dtype} but is ${t.dtype}`);
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    fail(`${name} has shape ${formatShape(t.shape)} but ${formatShape(shape)} was expected`);
-  }
 }
 
 /** Checks logits [N, C] f32 and labels [N] u32 and returns [N, C]. */
@@ -46,7 +39,7 @@ export async function softmaxCrossEntropyForward(
   t: { logits: Tensor; labels: Tensor; lossSum: Tensor },
 ): Promise<Dispatch> {
   const [N, C] = lossShape(t.logits, t.labels);
-  expectTensor('lossSum', t.lossSum, 'f32', [1]);
+  expectTensor('softmaxCrossEntropy', 'lossSum', t.lossSum, [1], 'f32');
   return prepareDispatch(device, shader, 'forward', {
     constants: { WORKGROUP_SIZE: FORWARD_WORKGROUP_SIZE },
     params: { rows: N, classes: C },
@@ -65,7 +58,7 @@ export async function softmaxCrossEntropyBackward(
   t: { logits: Tensor; labels: Tensor; dLogits: Tensor },
 ): Promise<Dispatch> {
   const [N, C] = lossShape(t.logits, t.labels);
-  expectTensor('dLogits', t.dLogits, 'f32', [N, C]);
+  expectTensor('softmaxCrossEntropy', 'dLogits', t.dLogits, [N, C], 'f32');
   return prepareDispatch(device, shader, 'backward', {
     constants: { WORKGROUP_SIZE: BACKWARD_WORKGROUP_SIZE },
     params: { rows: N, classes: C },
