@@ -95,7 +95,7 @@ async function main() {
   const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize });
   console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)}`);
 
-  const probabilities = [...(await model.predict(test.x.subarray(0, 28 * 28))).map((p) => Number(p.toFixed(6)))];
+  const probabilities = [...(await model.predict(test.x.subarray(0, 28 * 28)))];
   const argmax = probabilities.indexOf(Math.max(...probabilities));
   console.log(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
   console.log(`argmax ${argmax}, true label ${test.y[0]}`);
