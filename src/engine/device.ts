@@ -61,7 +61,9 @@ async function pickAdapter(gpu: GPU): Promise<GPUAdapter> {
 
 /** Creates a device with the adapter's largest buffer and workgroup limits. */
 export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
-  const gpu = typeof navigator !== 'undefined' && navigator.gpu ? navigator.gpu : await nodeGpu(options);
+  const inBrowser = typeof window !== 'undefined';
+  if (inBrowser && !navigator.gpu) throw new Error(NO_ADAPTER_HELP);
+  const gpu = inBrowser ? navigator.gpu : await nodeGpu(options);
   const adapter = await pickAdapter(gpu);
   const wanted: (keyof GPUSupportedLimits)[] = [
     'maxBufferSize',

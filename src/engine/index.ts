@@ -3,4 +3,4 @@ export { createGpu, defaultGpu, describeAdapter, type AdapterDescription, type G
 export { conv2d, dense, flatten, maxPooling2d, type LayerConfig } from './layers';
 export { loadModelBytes, sequential, Model, type CompileOptions, type EpochLogs, type FitOptions, type Logs } from './model';
 export { tutorialModel, type TutorialModel } from './tutorial';
-export { mnistFromFiles, type Dataset, type Mnist } from './data';
+export { mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, type Dataset, type Mnist, type MnistPart } from './data';
