@@ -6,29 +6,32 @@
 // kernel tap (kh, kw), output pixel (oh, ow) sees input pixel
 // (oh * SY + kh - pad_top, ow * SX + kw - pad_left); taps in the padding read zero.
 //
-// Algorithm (implicit GEMM): forward, backward_input and backward_weight are
-// matrix products C = A · B whose operands are gathered from the tensors on the
-// fly, never copied into an im2col matrix. The forward pass is Y = P · W with
-//   P[N*OH*OW, KH*KW*C_in],  P(m, k) = x(n, oh*SY + kh - pad_top, ow*SX + kw - pad_left, c)
-// for m = (n, oh, ow) and k = (kh, kw, c), while w read row-major already is the
-// matrix W[KH*KW*C_in, C_out].
+// Algorithm (direct, register-blocked): each of the three products is computed
+// as it is written, as sums over kernel taps and channels, with no im2col
+// matrix and no workgroup memory. Each invocation computes a cell of CELL
+// channels (four vec4 accumulators) of one pixel (forward: an output pixel;
+// backward_input: an input pixel) or of one kernel row (backward_weight). Which
+// CELL channels depends on the workgroup only, so per contraction step an
+// invocation gathers one value of its own (a pixel's channel) and multiplies it
+// by CELL channels that every invocation of the workgroup reads at the same
+// address: a GPU serves those from cache as a broadcast, and a CPU-emulated one
+// (lavapipe runs 8 invocations in SIMD lanes) proves them uniform and loads them
+// once for all lanes, where a load per invocation would be a gather. That, and
+// no barriers (which make a CPU-emulated GPU several times slower, see
+// matmul.wgsl), makes this faster there than tiles in workgroup memory.
 //
-// Each workgroup of TILE x TILE invocations computes one BLOCK x BLOCK block of
-// C, BLOCK = CELL * TILE, each invocation a CELL x CELL cell of it. It walks the
-// contraction TILE steps at a time: the invocations gather a BLOCK x TILE block
-// of A and a TILE x BLOCK block of B into workgroup memory together, wait, then
-// each adds the products of its CELL rows of A and CELL columns of B. Every
-// gathered value is so used BLOCK times, and every value read from workgroup
-// memory CELL times: several times faster than one output per invocation (as
-// matmul.wgsl does), on a GPU and on the software ones the tests use alike.
-// Gathers outside the operands read zero, so no size needs to be a multiple of
-// anything.
+// When C_out is a multiple of 4, forward_vec4 and backward_weight_vec4 read the
+// shared values, which lie along C_out in w and dY, as vec4s: a quarter of the
+// loads, each bounds-checked once. forward and backward_weight read them one
+// float at a time. Both forms share the functions below, which take the choice
+// as a constant argument, `vectorized`; so both declare the vec4 views w4 and
+// d_out4 (the scalar forms get a placeholder buffer, as theirs may be smaller
+// than a vec4).
 
-override TILE: u32;
 override WORKGROUP_SIZE: u32;
 
-// A cell's rows and columns are vec4s.
-const CELL = 4u;
+// Channels per invocation: four vec4 accumulators. More spill registers on a CPU.
+const CELL = 16u;
 
 struct Params {
   N: u32,
@@ -56,161 +59,172 @@ struct Params {
 // its contraction (or dW itself when there is one slice).
 @group(0) @binding(6) var<storage, read_write> partial_d_weight: array<f32>;
 @group(0) @binding(7) var<storage, read_write> d_weight: array<f32>;
+// The same buffers as w and d_out, bound a second time to be read as vec4s.
+@group(0) @binding(8) var<storage, read> w4: array<vec4f>;
+@group(0) @binding(9) var<storage, read> d_out4: array<vec4f>;
 
-// The blocks of A and B, step-major: a_block[s * TILE + r / CELL][r % CELL] is
-// A(row r, step s), and b_block likewise holds B(step s, column r).
-var<workgroup> a_block: array<vec4f, TILE * TILE>;
-var<workgroup> b_block: array<vec4f, TILE * TILE>;
+alias Cell = array<vec4f, 4>;
 
-fn store_a(at: vec2u, value: f32) {
-  a_block[at.x * TILE + at.y / CELL][at.y % CELL] = value;
+// Column j of a cell starting at channel `first`, clamped to the last of
+// `count`: a cell past the edge reads valid memory, and is never stored.
+fn column(first: u32, j: u32, count: u32) -> u32 {
+  return min(first + j, count - 1u);
 }
 
-fn store_b(at: vec2u, value: f32) {
-  b_block[at.x * TILE + at.y / CELL][at.y % CELL] = value;
-}
-
-// Each invocation gathers CELL elements of each block per step: elements
-// index + i * TILE * TILE, i < CELL, of the TILE * BLOCK. Element e is
-// (step, row) of an A block, or (step, column) of a B block, read with the step
-// or the row varying fastest: whichever the operand has adjacent in memory, so
-// that adjacent invocations read adjacent addresses.
-fn steps_fastest(element: u32) -> vec2u {
-  return vec2u(element % TILE, element / TILE);
-}
-
-fn rows_fastest(element: u32) -> vec2u {
-  return vec2u(element / (CELL * TILE), element % (CELL * TILE));
-}
-
-// Waits for the blocks to be gathered, adds this invocation's share of their
-// product to its cell, and waits again so that they are not overwritten while
-// others still read them. Every invocation of the workgroup must call it.
-fn multiply_blocks(local: vec3u, cell: ptr<function, array<vec4f, CELL>>) {
-  workgroupBarrier();
-  for (var s = 0u; s < TILE; s++) {
-    let a = a_block[s * TILE + local.y];
-    let b = b_block[s * TILE + local.x];
-    for (var i = 0u; i < CELL; i++) {
-      (*cell)[i] += a[i] * b;
+// Row `k` of w read as the matrix [KH*KW*C_in, C_out], columns first..first+CELL.
+fn w_row(k: u32, first: u32, vectorized: bool) -> Cell {
+  var row: Cell;
+  let at = k * params.C_out;
+  for (var j = 0u; j < 4u; j++) {
+    if (vectorized) {
+      row[j] = w4[(at + column(first, 4u * j, params.C_out)) / 4u];
+    } else {
+      for (var i = 0u; i < 4u; i++) {
+        row[j][i] = w[at + column(first, 4u * j + i, params.C_out)];
+      }
     }
   }
-  workgroupBarrier();
+  return row;
 }
 
-// The output element that row i, column j of this invocation's cell holds, as
-// (row, column) of C: row0 and col0 are the block's first.
-fn cell_element(row0: u32, col0: u32, local: vec3u, i: u32, j: u32) -> vec2u {
-  return vec2u(row0 + local.y * CELL + i, col0 + local.x * CELL + j);
+// Row `m` of dY read as the matrix [N*OH*OW, C_out], columns first..first+CELL.
+fn d_out_row(m: u32, first: u32, vectorized: bool) -> Cell {
+  var row: Cell;
+  let at = m * params.C_out;
+  for (var j = 0u; j < 4u; j++) {
+    if (vectorized) {
+      row[j] = d_out4[(at + column(first, 4u * j, params.C_out)) / 4u];
+    } else {
+      for (var i = 0u; i < 4u; i++) {
+        row[j][i] = d_out[at + column(first, 4u * j + i, params.C_out)];
+      }
+    }
+  }
+  return row;
 }
 
-// P(m, k), for m < N*OH*OW and k < KH*KW*C_in.
-fn im2col(m: u32, k: u32) -> f32 {
-  let c = k % params.C_in;
-  let kw = (k / params.C_in) % params.KW;
-  let kh = k / (params.C_in * params.KW);
+fn add_scaled(cell: ptr<function, Cell>, value: f32, row: Cell) {
+  for (var j = 0u; j < 4u; j++) {
+    (*cell)[j] += value * row[j];
+  }
+}
+
+// Where input pixel (ih, iw) of image n starts in x, and 1; or, when it lies in
+// the padding (ih, iw are signed for that), a valid address and 0.
+struct Tap {
+  at: u32,
+  scale: f32,
+}
+
+fn input_pixel(n: u32, ih: i32, iw: i32) -> Tap {
+  let inside = ih >= 0 && iw >= 0 && ih < i32(params.H) && iw < i32(params.W);
+  let at = ((n * params.H + u32(ih)) * params.W + u32(iw)) * params.C_in;
+  return Tap(select(0u, at, inside), select(0.0, 1.0, inside));
+}
+
+// y(n, oh, ow, co) = Σ_{kh, kw, c} x(n, oh*SY + kh - pad_top, ow*SX + kw - pad_left, c) w(kh, kw, c, co).
+// One output pixel per invocation (global x); the workgroup's y picks the cell.
+fn forward_cell(pixel: u32, first: u32, vectorized: bool) {
+  let pixels = params.N * params.OH * params.OW;
+  let m = min(pixel, pixels - 1u);
   let ow = m % params.OW;
   let oh = (m / params.OW) % params.OH;
   let n = m / (params.OW * params.OH);
-  let ih = i32(oh * params.SY + kh) - i32(params.pad_top);
-  let iw = i32(ow * params.SX + kw) - i32(params.pad_left);
-  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) {
-    return 0.0;
-  }
-  return x[((n * params.H + u32(ih)) * params.W + u32(iw)) * params.C_in + c];
-}
-
-// Y = P · W.
-@compute @workgroup_size(TILE, TILE)
-fn forward(
-  @builtin(workgroup_id) group: vec3u,
-  @builtin(local_invocation_id) local: vec3u,
-  @builtin(local_invocation_index) index: u32,
-) {
-  let rows = params.N * params.OH * params.OW;
-  let K = params.KH * params.KW * params.C_in;
-  let row0 = group.y * CELL * TILE;
-  let col0 = group.x * CELL * TILE;
-  var cell: array<vec4f, CELL>;
-  for (var k0 = 0u; k0 < K; k0 += TILE) {
-    for (var i = 0u; i < CELL; i++) {
-      let e = index + i * TILE * TILE;
-      // P is contiguous along k (channels), W along its columns.
-      let a = steps_fastest(e);
-      var a_value = 0.0;
-      if (row0 + a.y < rows && k0 + a.x < K) {
-        a_value = im2col(row0 + a.y, k0 + a.x);
+  var cell: Cell;
+  for (var kh = 0u; kh < params.KH; kh++) {
+    for (var kw = 0u; kw < params.KW; kw++) {
+      let tap = input_pixel(n, i32(oh * params.SY + kh) - i32(params.pad_top), i32(ow * params.SX + kw) - i32(params.pad_left));
+      let k = (kh * params.KW + kw) * params.C_in;
+      for (var c = 0u; c < params.C_in; c++) {
+        add_scaled(&cell, x[tap.at + c] * tap.scale, w_row(k + c, first, vectorized));
       }
-      store_a(a, a_value);
-      let b = rows_fastest(e);
-      var b_value = 0.0;
-      if (k0 + b.x < K && col0 + b.y < params.C_out) {
-        b_value = w[(k0 + b.x) * params.C_out + col0 + b.y];
-      }
-      store_b(b, b_value);
     }
-    multiply_blocks(local, &cell);
   }
-  for (var i = 0u; i < CELL; i++) {
+  if (pixel < pixels) {
     for (var j = 0u; j < CELL; j++) {
-      let at = cell_element(row0, col0, local, i, j);
-      if (at.x < rows && at.y < params.C_out) {
-        y[at.x * params.C_out + at.y] = cell[i][j];
+      if (first + j < params.C_out) {
+        y[m * params.C_out + first + j] = cell[j / 4u][j % 4u];
       }
     }
   }
 }
 
-// dW = Pᵀ · dY: from Y(m, co) = Σ_k P(m, k) W(k, co), dL/dW(k, co) = Σ_m P(m, k) dY(m, co),
-// with dY read as the matrix [N*OH*OW, C_out].
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) group: vec3u) {
+  forward_cell(id.x, group.y * CELL, false);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn forward_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) group: vec3u) {
+  forward_cell(id.x, group.y * CELL, true);
+}
+
+// dW = Pᵀ · dY, where P[N*OH*OW, KH*KW*C_in] is the im2col matrix of x,
+// P(m, k) = x(n, oh*SY + kh - pad_top, ow*SX + kw - pad_left, c) for m = (n, oh, ow)
+// and k = (kh, kw, c): from y(m, co) = Σ_k P(m, k) w(k, co),
+//   dL/dw(k, co) = Σ_m P(m, k) dY(m, co).
+// One row k of dW per invocation (global x) and a cell of CELL columns per
+// workgroup y, so per step m an invocation gathers P(m, k) and multiplies it by
+// CELL values of row m of dY, the same for the whole workgroup.
 //
-// The product is small (KH*KW*C_in x C_out) but its contraction is long
-// (N*OH*OW): too few blocks to fill a GPU. So it is also split along the
-// contraction into one slice per workgroup layer z, each writing its partial
-// sums to partial_d_weight[z]; sum_slices adds them. The slices are whole
-// numbers of TILE steps; the last ones may be short, or empty (then they add zero).
-@compute @workgroup_size(TILE, TILE)
+// dW is small (KH*KW*C_in x C_out) but its contraction is long (N*OH*OW): too
+// few workgroups to fill a GPU, or both cores of a CPU. So it is also split
+// along the contraction into one slice per workgroup layer z, each writing its
+// partial sums to partial_d_weight[z]; sum_slices adds them. The last slices
+// may be short, or empty (then they add zero).
+fn backward_weight_cell(row: u32, first: u32, z: u32, slices: u32, vectorized: bool) {
+  let rows = params.KH * params.KW * params.C_in;
+  let k = min(row, rows - 1u);
+  let c = k % params.C_in;
+  let kw = (k / params.C_in) % params.KW;
+  let kh = k / (params.C_in * params.KW);
+  let pixels = params.N * params.OH * params.OW;
+  let slice = (pixels + slices - 1u) / slices;
+  let m_begin = min(z * slice, pixels);
+  let m_end = min(m_begin + slice, pixels);
+  // (n, oh, ow) of pixel m, stepped along with it rather than divided out each step.
+  var ow = m_begin % params.OW;
+  var oh = (m_begin / params.OW) % params.OH;
+  var n = m_begin / (params.OW * params.OH);
+  var cell: Cell;
+  for (var m = m_begin; m < m_end; m++) {
+    let tap = input_pixel(n, i32(oh * params.SY + kh) - i32(params.pad_top), i32(ow * params.SX + kw) - i32(params.pad_left));
+    add_scaled(&cell, x[tap.at + c] * tap.scale, d_out_row(m, first, vectorized));
+    ow++;
+    if (ow == params.OW) {
+      ow = 0u;
+      oh++;
+      if (oh == params.OH) {
+        oh = 0u;
+        n++;
+      }
+    }
+  }
+  if (row < rows) {
+    for (var j = 0u; j < CELL; j++) {
+      if (first + j < params.C_out) {
+        partial_d_weight[(z * rows + k) * params.C_out + first + j] = cell[j / 4u][j % 4u];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_weight(
+  @builtin(global_invocation_id) id: vec3u,
   @builtin(workgroup_id) group: vec3u,
-  @builtin(local_invocation_id) local: vec3u,
-  @builtin(local_invocation_index) index: u32,
   @builtin(num_workgroups) groups: vec3u,
 ) {
-  let rows = params.KH * params.KW * params.C_in;
-  let M = params.N * params.OH * params.OW;
-  let slice = (M + groups.z * TILE - 1) / (groups.z * TILE) * TILE;
-  let m_begin = group.z * slice;
-  let m_end = min(m_begin + slice, M);
-  let row0 = group.y * CELL * TILE;
-  let col0 = group.x * CELL * TILE;
-  var cell: array<vec4f, CELL>;
-  for (var m0 = m_begin; m0 < m_end; m0 += TILE) {
-    for (var i = 0u; i < CELL; i++) {
-      let e = index + i * TILE * TILE;
-      // Pᵀ is contiguous along its rows k (channels), dY along its columns.
-      let a = rows_fastest(e);
-      var a_value = 0.0;
-      if (row0 + a.y < rows && m0 + a.x < m_end) {
-        a_value = im2col(m0 + a.x, row0 + a.y);
-      }
-      store_a(a, a_value);
-      let b = rows_fastest(e);
-      var b_value = 0.0;
-      if (m0 + b.x < m_end && col0 + b.y < params.C_out) {
-        b_value = d_out[(m0 + b.x) * params.C_out + col0 + b.y];
-      }
-      store_b(b, b_value);
-    }
-    multiply_blocks(local, &cell);
-  }
-  for (var i = 0u; i < CELL; i++) {
-    for (var j = 0u; j < CELL; j++) {
-      let at = cell_element(row0, col0, local, i, j);
-      if (at.x < rows && at.y < params.C_out) {
-        partial_d_weight[(group.z * rows + at.x) * params.C_out + at.y] = cell[i][j];
-      }
-    }
-  }
+  backward_weight_cell(id.x, group.y * CELL, group.z, groups.z, false);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_weight_vec4(
+  @builtin(global_invocation_id) id: vec3u,
+  @builtin(workgroup_id) group: vec3u,
+  @builtin(num_workgroups) groups: vec3u,
+) {
+  backward_weight_cell(id.x, group.y * CELL, group.z, groups.z, true);
 }
 
 // dW(k, co) = Σ_z partial_d_weight(z, k, co); the number of slices is what the
@@ -229,73 +243,63 @@ fn sum_slices(@builtin(global_invocation_id) id: vec3u) {
   d_weight[id.x] = sum;
 }
 
-// Q(i, j) for input pixel i = (n, ih, iw) and j = (kh, kw, co), i < N*H*W and
-// j < KH*KW*C_out: dY at the output pixel that reaches input pixel i through
-// tap (kh, kw), or zero when no output pixel does.
-fn spread(i: u32, j: u32) -> f32 {
-  let co = j % params.C_out;
-  let kw = (j / params.C_out) % params.KW;
-  let kh = j / (params.C_out * params.KW);
+// dX: x(n, ih, iw, c) meets w(kh, kw, c, co) in y(n, oh, ow, co) exactly when
+// ih = oh*SY + kh - pad_top and iw = ow*SX + kw - pad_left, so
+//   dL/dx(n, ih, iw, c) = Σ_{kh, kw, co} dY(n, oh, ow, co) w(kh, kw, c, co)
+// over the taps for which such whole, in-range (oh, ow) exist.
+// One input pixel per invocation (global x) and a cell of CELL input channels
+// per workgroup y: per step co an invocation gathers dY(n, oh, ow, co) and
+// multiplies it by w(kh, kw, c, co) for the cell's channels c, the same for the
+// whole workgroup. Those values of w are C_out apart, so there is no vec4 form:
+// one that took four co per step as dot products with vec4s of w (and gathered
+// dY as vec4s, or four floats) measured 1.5-2x slower on lavapipe.
+// With strides, a fraction 1 - 1/(SY*SX) of the taps have no (oh, ow): they are
+// computed all the same, times zero, which keeps the invocations in step.
+fn backward_input_cell(pixel: u32, first: u32) {
+  let pixels = params.N * params.H * params.W;
+  let i = min(pixel, pixels - 1u);
   let iw = i % params.W;
   let ih = (i / params.W) % params.H;
   let n = i / (params.W * params.H);
-  // oh * SY = ih + pad_top - kh must have a whole, in-range solution oh.
-  let oh_sy = i32(ih + params.pad_top) - i32(kh);
-  let ow_sx = i32(iw + params.pad_left) - i32(kw);
-  if (oh_sy < 0 || ow_sx < 0 || u32(oh_sy) % params.SY != 0u || u32(ow_sx) % params.SX != 0u) {
-    return 0.0;
+  var cell: Cell;
+  for (var kh = 0u; kh < params.KH; kh++) {
+    for (var kw = 0u; kw < params.KW; kw++) {
+      // oh * SY = ih + pad_top - kh must have a whole, in-range solution oh; likewise ow.
+      let oh_sy = i32(ih + params.pad_top) - i32(kh);
+      let ow_sx = i32(iw + params.pad_left) - i32(kw);
+      let oh = u32(oh_sy) / params.SY;
+      let ow = u32(ow_sx) / params.SX;
+      let reached = oh_sy >= 0 && ow_sx >= 0 && u32(oh_sy) % params.SY == 0u && u32(ow_sx) % params.SX == 0u
+        && oh < params.OH && ow < params.OW;
+      let at = select(0u, ((n * params.OH + oh) * params.OW + ow) * params.C_out, reached);
+      let scale = select(0.0, 1.0, reached);
+      let k = (kh * params.KW + kw) * params.C_in;
+      // Rows of w for the cell's channels, as indices of w read as [KH*KW*C_in, C_out].
+      var rows: array<vec4u, 4>;
+      for (var j = 0u; j < 4u; j++) {
+        let c = vec4u(column(first, 4u * j, params.C_in), column(first, 4u * j + 1u, params.C_in),
+          column(first, 4u * j + 2u, params.C_in), column(first, 4u * j + 3u, params.C_in));
+        rows[j] = (vec4u(k) + c) * params.C_out;
+      }
+      for (var co = 0u; co < params.C_out; co++) {
+        let g = d_out[at + co] * scale;
+        for (var j = 0u; j < 4u; j++) {
+          let r = rows[j] + co;
+          cell[j] += g * vec4f(w[r.x], w[r.y], w[r.z], w[r.w]);
+        }
+      }
+    }
   }
-  let oh = u32(oh_sy) / params.SY;
-  let ow = u32(ow_sx) / params.SX;
-  if (oh >= params.OH || ow >= params.OW) {
-    return 0.0;
+  if (pixel < pixels) {
+    for (var j = 0u; j < CELL; j++) {
+      if (first + j < params.C_in) {
+        d_input[i * params.C_in + first + j] = cell[j / 4u][j % 4u];
+      }
+    }
   }
-  return d_out[((n * params.OH + oh) * params.OW + ow) * params.C_out + co];
 }
 
-// dX = Q · V: x(n, ih, iw, c) meets w(kh, kw, c, co) in y(n, oh, ow, co) exactly
-// when ih = oh*SY + kh - pad_top and iw = ow*SX + kw - pad_left, so
-//   dL/dx(n, ih, iw, c) = Σ_{kh, kw, co} dY(n, oh, ow, co) w(kh, kw, c, co)
-// over the taps for which such (oh, ow) exist. As a product: dX read as
-// [N*H*W, C_in] is Q · V with V[KH*KW*C_out, C_in], V(j, c) = w(kh, kw, c, co).
-// With strides, a fraction 1 - 1/(SY*SX) of Q is zeros, gathered all the same.
-@compute @workgroup_size(TILE, TILE)
-fn backward_input(
-  @builtin(workgroup_id) group: vec3u,
-  @builtin(local_invocation_id) local: vec3u,
-  @builtin(local_invocation_index) index: u32,
-) {
-  let rows = params.N * params.H * params.W;
-  let K = params.KH * params.KW * params.C_out;
-  let row0 = group.y * CELL * TILE;
-  let col0 = group.x * CELL * TILE;
-  var cell: array<vec4f, CELL>;
-  for (var k0 = 0u; k0 < K; k0 += TILE) {
-    for (var i = 0u; i < CELL; i++) {
-      let e = index + i * TILE * TILE;
-      // Q and V are both contiguous along j (output channels).
-      let a = steps_fastest(e);
-      var a_value = 0.0;
-      if (row0 + a.y < rows && k0 + a.x < K) {
-        a_value = spread(row0 + a.y, k0 + a.x);
-      }
-      store_a(a, a_value);
-      let b = steps_fastest(e);
-      let j = k0 + b.x;
-      var b_value = 0.0;
-      if (j < K && col0 + b.y < params.C_in) {
-        b_value = w[((j / params.C_out) * params.C_in + col0 + b.y) * params.C_out + j % params.C_out];
-      }
-      store_b(b, b_value);
-    }
-    multiply_blocks(local, &cell);
-  }
-  for (var i = 0u; i < CELL; i++) {
-    for (var j = 0u; j < CELL; j++) {
-      let at = cell_element(row0, col0, local, i, j);
-      if (at.x < rows && at.y < params.C_in) {
-        d_input[at.x * params.C_in + at.y] = cell[i][j];
-      }
-    }
-  }
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) group: vec3u) {
+  backward_input_cell(id.x, group.y * CELL);
 }

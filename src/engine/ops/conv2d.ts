@@ -4,22 +4,24 @@
 // and its gradients. Bias and activation are separate ops.
 import source from '../../shaders/conv2d.wgsl?raw';
 import { bufferRange, createTensor, formatShape, type Tensor } from '../buffers';
-import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'conv2d.wgsl', source };
 
 /**
- * Each product runs in workgroups of TILE x TILE invocations, each computing a
- * CELL x CELL cell of the output: a block of side CELL * TILE per workgroup. A
- * product whose narrow side fits a block of side CELL * SMALL_TILE (a first
- * layer has C_in = 1 and C_out = 32) uses SMALL_TILE, to waste less of its blocks.
+ * Channels each invocation computes: a cell of four vec4s, fixed by
+ * conv2d.wgsl (CELL there). Each workgroup computes one cell's channels of
+ * WORKGROUP_SIZE pixels (or kernel rows).
  */
-const TILE = 16;
-const SMALL_TILE = 8;
-/** Fixed by conv2d.wgsl, whose cells are four vec4s. */
-const CELL = 4;
-/** Invocations per workgroup of sum_slices. */
-const WORKGROUP_SIZE = 256;
+const CELL = 16;
+/** Invocations per workgroup (pixels for forward and backward_input; sum_slices). */
+const WORKGROUP_SIZE = 64;
+/**
+ * backward_weight runs an invocation per row of dW (KH*KW*C_in: 9 in a first
+ * layer), in workgroups of as few whole multiples of this as hold them: the
+ * SIMD width of a CPU-emulated GPU.
+ */
+const ROW_GRANULE = 8;
 /** backward_weight splits its contraction into slices until about this many workgroups run... */
 const TARGET_WORKGROUPS = 1024;
 /** ...but gives each slice at least this many steps, so that the partial sums cost little. */
@@ -110,34 +112,47 @@ function checkedGeometry(x: Tensor, w: Tensor, options: Conv2dOptions): Geometry
   return g;
 }
 
-function tileFor(rows: number, cols: number): number {
-  return Math.min(rows, cols) <= CELL * SMALL_TILE ? SMALL_TILE : TILE;
+/**
+ * The entry point for forward or backward_weight, `name` or its `_vec4` form
+ * (which reads w or dY along C_out as vec4s; C_out must be a multiple of 4),
+ * and the buffers for its vec4 view of w or dY: the tensor itself, or, for the
+ * scalar form, which declares the view but never reads it, a placeholder of
+ * one vec4 (the tensor may be smaller), made for the dispatch and freed with it.
+ */
+function variant(device: GPUDevice, name: string, g: Geometry, t: { w?: Tensor; dOut?: Tensor }) {
+  const views: Record<string, BufferRange> = {};
+  if (g.C_out % 4 === 0) {
+    if (t.w) views.w4 = bufferRange(t.w);
+    if (t.dOut) views.d_out4 = bufferRange(t.dOut);
+    return { entryPoint: `${name}_vec4`, views, scratch: [] };
+  }
+  const placeholder = device.createBuffer({ label: `conv2d ${name} unused vec4 view`, size: 16, usage: GPUBufferUsage.STORAGE });
+  if (t.w) views.w4 = placeholder;
+  if (t.dOut) views.d_out4 = placeholder;
+  return { entryPoint: name, views, scratch: [placeholder] };
 }
 
-/** One of the implicit matrix products, `rows` x `cols`, `slices` deep. */
-function product(device: GPUDevice, entryPoint: string, g: Geometry, buffers: Record<string, Tensor>, rows: number, cols: number, slices = 1) {
-  const tile = tileFor(rows, cols);
-  const ranges = Object.fromEntries(Object.entries(buffers).map(([name, t]) => [name, bufferRange(t)]));
-  return prepareDispatch(device, shader, entryPoint, {
-    constants: { TILE: tile },
-    params: g,
-    buffers: ranges,
-    grid: { workgroups: [Math.ceil(cols / (CELL * tile)), Math.ceil(rows / (CELL * tile)), slices] },
-  });
+function ranges(buffers: Record<string, Tensor>) {
+  return Object.fromEntries(Object.entries(buffers).map(([name, t]) => [name, bufferRange(t)]));
 }
 
 /** y = x ⊛ w. */
 export async function conv2dForward(device: GPUDevice, t: { x: Tensor; w: Tensor; y: Tensor }, options: Conv2dOptions = {}): Promise<Dispatch> {
   const g = checkedGeometry(t.x, t.w, options);
   expectShape('y', t.y, [g.N, g.OH, g.OW, g.C_out]);
-  return product(device, 'forward', g, { x: t.x, w: t.w, y: t.y }, g.N * g.OH * g.OW, g.C_out);
+  const { entryPoint, views, scratch } = variant(device, 'forward', g, { w: t.w });
+  return prepareDispatch(device, shader, entryPoint, {
+    constants: { WORKGROUP_SIZE },
+    params: g,
+    buffers: { ...ranges({ x: t.x, w: t.w, y: t.y }), ...views },
+    scratch,
+    grid: { workgroups: [Math.ceil((g.N * g.OH * g.OW) / WORKGROUP_SIZE), Math.ceil(g.C_out / CELL)] },
+  });
 }
 
-/** How many slices backward_weight splits its contraction of `steps` into. */
-function weightSlices(rows: number, cols: number, steps: number): number {
-  const block = CELL * tileFor(rows, cols);
-  const blocks = Math.ceil(rows / block) * Math.ceil(cols / block);
-  return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / blocks), Math.floor(steps / MIN_SLICE)));
+/** How many slices backward_weight splits its contraction of `steps` into, given its other workgroups. */
+function weightSlices(workgroups: number, steps: number): number {
+  return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / workgroups), Math.floor(steps / MIN_SLICE)));
 }
 
 /**
@@ -156,22 +171,40 @@ export async function conv2dBackward(
   if (t.dInput) expectShape('dInput', t.dInput, t.x.shape);
 
   const rows = g.KH * g.KW * g.C_in;
-  const slices = weightSlices(rows, g.C_out, g.N * g.OH * g.OW);
+  const rowGroup = Math.min(WORKGROUP_SIZE, Math.ceil(rows / ROW_GRANULE) * ROW_GRANULE);
+  const workgroups = [Math.ceil(rows / rowGroup), Math.ceil(g.C_out / CELL)];
+  const slices = weightSlices(workgroups[0] * workgroups[1], g.N * g.OH * g.OW);
   const partial = slices === 1 ? t.dWeight : createTensor(device, [slices, rows, g.C_out], { label: 'conv2d dWeight slices' });
-  const dispatches = [product(device, 'backward_weight', g, { x: t.x, d_out: t.dOut, partial_d_weight: partial }, rows, g.C_out, slices)];
+  const weight = variant(device, 'backward_weight', g, { dOut: t.dOut });
+  const dispatches = [
+    prepareDispatch(device, shader, weight.entryPoint, {
+      constants: { WORKGROUP_SIZE: rowGroup },
+      params: g,
+      buffers: { ...ranges({ x: t.x, d_out: t.dOut, partial_d_weight: partial }), ...weight.views },
+      scratch: weight.scratch,
+      grid: { workgroups: [...workgroups, slices] },
+    }),
+  ];
   if (slices > 1) {
     dispatches.push(
       prepareDispatch(device, shader, 'sum_slices', {
         constants: { WORKGROUP_SIZE },
         params: g,
-        buffers: { partial_d_weight: bufferRange(partial), d_weight: bufferRange(t.dWeight) },
+        buffers: ranges({ partial_d_weight: partial, d_weight: t.dWeight }),
         grid: { threads: [rows * g.C_out] },
         scratch: [partial.buffer],
       }),
     );
   }
   if (t.dInput) {
-    dispatches.push(product(device, 'backward_input', g, { d_out: t.dOut, w: t.w, d_input: t.dInput }, g.N * g.H * g.W, g.C_in));
+    dispatches.push(
+      prepareDispatch(device, shader, 'backward_input', {
+        constants: { WORKGROUP_SIZE },
+        params: g,
+        buffers: ranges({ d_out: t.dOut, w: t.w, d_input: t.dInput }),
+        grid: { workgroups: [Math.ceil((g.N * g.H * g.W) / WORKGROUP_SIZE), Math.ceil(g.C_in / CELL)] },
+      }),
+    );
   }
   return Promise.all(dispatches);
 }
