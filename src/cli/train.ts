@@ -8,7 +8,8 @@ import type { Dataset } from '../engine/data';
 import type { EpochLogs, Logs } from '../engine/model';
 
 const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
-                        [--seed S] [--data DIR] [--save FILE] [--report FILE]`;
+                        [--seed S] [--data DIR] [--validate] [--save FILE] [--report FILE]
+  --validate  also evaluate on the test set after every epoch (val_loss, val_accuracy)`;
 
 function parse() {
   const { values } = parseArgs({
@@ -19,6 +20,7 @@ function parse() {
       limit: { type: 'string' },
       seed: { type: 'string' },
       data: { type: 'string' },
+      validate: { type: 'boolean', default: false },
       save: { type: 'string' },
       report: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -42,18 +44,20 @@ function parse() {
     limit: integer('limit', values.limit, 1),
     seed: integer('seed', values.seed, 0) ?? (Date.now() >>> 0),
     data: values.data,
+    validate: values.validate ?? false,
     save: values.save,
     report: values.report,
   };
 }
 
 /** Keras' progress line: `469/469 ━━━━━━━━━━━━━━━━━━━━ 4s 8ms/step - accuracy: 0.9939 - loss: 0.0196`. */
-function progressLine(step: number, steps: number, seconds: number, msPerStep: number, logs: Logs): string {
+function progressLine(step: number, steps: number, seconds: number, msPerStep: number, logs: Logs & Partial<EpochLogs>): string {
   const width = 20;
   const done = Math.round((width * step) / steps);
   const bar = '━'.repeat(done) + (process.stdout.isTTY ? `\x1b[2m${'━'.repeat(width - done)}\x1b[0m` : ' '.repeat(width - done));
   const pad = String(steps).length;
-  return `${String(step).padStart(pad)}/${steps} ${bar} ${Math.round(seconds)}s ${Math.round(msPerStep)}ms/step - accuracy: ${logs.accuracy.toFixed(4)} - loss: ${logs.loss.toFixed(4)}`;
+  const validation = logs.valLoss === undefined ? '' : ` - val_accuracy: ${logs.valAccuracy!.toFixed(4)} - val_loss: ${logs.valLoss.toFixed(4)}`;
+  return `${String(step).padStart(pad)}/${steps} ${bar} ${Math.round(seconds)}s ${Math.round(msPerStep)}ms/step - accuracy: ${logs.accuracy.toFixed(4)} - loss: ${logs.loss.toFixed(4)}${validation}`;
 }
 
 function take(data: Dataset, limit: number | undefined): { x: Float32Array; y: Uint8Array } {
@@ -79,6 +83,7 @@ async function main() {
   const history = await model.fit(train.x, train.y, {
     epochs: args.epochs,
     batchSize: args.batchSize,
+    ...(args.validate && { validationData: [test.x, test.y] as [Float32Array, Uint8Array] }),
     onBatchEnd: (step, logs) => {
       if (!process.stdout.isTTY) return;
       const seconds = (performance.now() - epochStart) / 1000;
@@ -112,7 +117,7 @@ async function main() {
       trainImages: train.y.length,
       testImages: test.y.length,
       params: model.paramCount,
-      epochs: history.map((h, i) => ({ epoch: i + 1, loss: h.loss, accuracy: h.accuracy, msPerStep: h.msPerStep, steps: h.steps })),
+      epochs: history.map((h, i) => ({ epoch: i + 1, ...h })),
       test: evaluation,
       prediction: { image: 0, probabilities, argmax, label: test.y[0] },
     };
