@@ -21,6 +21,8 @@ export interface Gpu {
 export interface GpuOptions {
   /** Dawn only: pick an adapter by name (see `WEBGPU_ADAPTER` in the README). */
   adapterName?: string;
+  /** Dawn only: toggles such as `disable-dawn-features=timestamp_quantization` (benchmarks). */
+  dawnFlags?: string[];
 }
 
 const NO_ADAPTER_HELP = `No WebGPU adapter was found.
@@ -42,10 +44,12 @@ async function nodeGpu(options: GpuOptions): Promise<GPU> {
   // Dawn's objects (GPUBufferUsage and friends) become globals, as in a browser.
   Object.assign(globalThis, globals);
   const adapterName = options.adapterName ?? process.env.WEBGPU_ADAPTER ?? '';
-  let gpu = dawnInstances.get(adapterName);
+  const flags = [...(adapterName ? [`adapter=${adapterName}`] : []), ...(options.dawnFlags ?? [])];
+  const key = flags.join(' ');
+  let gpu = dawnInstances.get(key);
   if (!gpu) {
-    gpu = create(adapterName ? [`adapter=${adapterName}`] : []) as GPU;
-    dawnInstances.set(adapterName, gpu);
+    gpu = create(flags) as GPU;
+    dawnInstances.set(key, gpu);
   }
   return gpu;
 }

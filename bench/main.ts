@@ -1,0 +1,100 @@
+// `npm run bench`: times our kernels and training steps against TensorFlow.js'
+// in Node (Dawn) or, with --browser, in headless Chromium; prints Markdown, writes JSON.
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createGpu } from '../src/engine/device';
+import type { TutorialModel } from '../src/engine/tutorial';
+import { markdownReport, topKernels } from './report';
+import { runSuite, type BenchOptions, type BenchResult } from './suite';
+
+const USAGE = `npm run bench -- [--quick] [--browser] [--models cnn,mlp] [--batches 32,64,128,256,512] [--out FILE.json] [--markdown FILE.md]
+  --quick     batch 128 only and fewer repeats (a few minutes at most, even on a software adapter)
+  --browser   run in headless Chromium (BROWSER_EXECUTABLE, BROWSER_WEBGPU_ADAPTER) instead of Node
+  --models    which of the tutorial's models (default cnn,mlp)
+  --batches   batch sizes for the step sweep (default 32,64,128,256,512; --quick: 128)
+  --out       write every figure as JSON; --markdown writes the printed report`;
+
+const started = performance.now();
+const log = (line: string) => console.error(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${line}`);
+
+function parseOptions(): BenchOptions & { out?: string; markdown?: string; browser: boolean } {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      browser: { type: 'boolean', default: false },
+      models: { type: 'string', default: 'cnn,mlp' },
+      batches: { type: 'string' },
+      out: { type: 'string' },
+      markdown: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const models = values.models.split(',').map((m) => m.trim());
+  for (const m of models) if (m !== 'cnn' && m !== 'mlp') throw new Error(`--models: unknown model '${m}' (use cnn, mlp)\n${USAGE}`);
+  const batches = (values.batches ?? (values.quick ? '128' : '32,64,128,256,512')).split(',').map(Number);
+  for (const b of batches) if (!Number.isInteger(b) || b < 1) throw new Error(`--batches: '${values.batches}' must be positive integers\n${USAGE}`);
+  return { quick: values.quick, models: models as TutorialModel[], batches, out: values.out, markdown: values.markdown, browser: values.browser };
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (createRequire(import.meta.url)(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+/** Node: Dawn from the `webgpu` package, with the adapter WEBGPU_ADAPTER names (see the README). */
+async function runInNode(options: BenchOptions): Promise<BenchResult> {
+  const versions = { node: process.version, webgpu: packageVersion('webgpu'), '@tensorflow/tfjs-backend-webgpu': packageVersion('@tensorflow/tfjs-backend-webgpu') };
+  // Dawn rounds timestamps to 65.5 µs unless told not to.
+  const gpu = await createGpu({ dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
+  return runSuite(gpu, options, 'node', versions, log);
+}
+
+/** Writes a file whole or not at all: a temporary file, then a rename. */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(temporary, text);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const suiteOptions: BenchOptions = { quick: options.quick, models: options.models, batches: options.batches };
+  let result: BenchResult;
+  if (options.browser) {
+    const { runInChromium } = await import('./chromium');
+    const versions = { node: process.version, '@tensorflow/tfjs-backend-webgpu': packageVersion('@tensorflow/tfjs-backend-webgpu') };
+    result = await runInChromium(suiteOptions, versions, log);
+  } else {
+    result = await runInNode(suiteOptions);
+  }
+  const markdown = markdownReport(result);
+  console.log(markdown);
+  for (const m of result.models) log(`${m.model}: top kernels by GPU time: ${topKernels(m)}`);
+  if (options.out) await writeAtomically(options.out, `${JSON.stringify(result, null, 2)}\n`);
+  if (options.markdown) await writeAtomically(options.markdown, markdown);
+  log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+// Exits explicitly: a live Dawn device keeps Node running.
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    console.error(`error: ${error.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,214 @@
+// The whole benchmark, the same in Node and in a browser page: for each model,
+// its kernels one by one, its training step interleaved with TensorFlow.js',
+// and a sweep of batch sizes. It only measures and returns figures; nothing here fails on a time.
+import { describeAdapter, type AdapterDescription, type Gpu } from '../src/engine/device';
+import { tutorialModel, type TutorialModel } from '../src/engine/tutorial';
+import { OPTIMIZER, OurTrainer, randomBatch, type KernelTimes, type Steps } from './ours';
+import { tfjsOn, TfjsTrainer } from './tfjs';
+import { repeatsFor, stats, type Stats } from './timing';
+
+/** The batch of the tutorial, at which kernels are timed and TensorFlow.js is compared. */
+export const BATCH = 128;
+
+export interface BenchOptions {
+  quick: boolean;
+  models: TutorialModel[];
+  batches: number[];
+}
+
+/** How long each kind of measurement may take, and how many repeats it gets. */
+const BUDGETS = {
+  quick: { kernelMs: 3_000, minKernelRepeats: 2, maxKernelRepeats: 20, stretchMs: 1_000, maxSteps: 50, rounds: 3 },
+  full: { kernelMs: 20_000, minKernelRepeats: 5, maxKernelRepeats: 100, stretchMs: 3_000, maxSteps: 200, rounds: 5 },
+} as const;
+
+export interface StepResult {
+  batch: number;
+  /** Wall time of a stretch of steps with one drain at its end, over the steps; one sample per round. */
+  msPerStep: Stats;
+  imagesPerSecond: number;
+  stepsPerRound: number;
+  dispatchesPerStep: number;
+  /** CPU time to record one step's command buffer. */
+  recordMs: Stats;
+  /** GPU time of one step (timestamp queries), or null without them. */
+  gpuMs: Stats | null;
+}
+
+export interface KernelResult {
+  kernel: string;
+  /** 'layer 2 conv2d', 'model' for the loss, metrics and optimizer, null when unknown. */
+  site: string | null;
+  dispatches: number;
+  workgroups: string;
+  ms: Stats;
+  flops: number | null;
+  bytes: number | null;
+  gflops: number | null;
+  gbPerSecond: number | null;
+}
+
+export interface ModelResult {
+  model: TutorialModel;
+  batch: number;
+  oursMsPerStep: number;
+  tfjsMsPerStep: number | null;
+  /** TensorFlow.js' ms/step over ours: above 1, ours is faster. */
+  ratio: number | null;
+  ours: StepResult;
+  /** Null figures and the error's message when TensorFlow.js could not train the model. */
+  tfjs: { msPerStep: Stats | null; stepsPerRound: number; error: string | null };
+  sweep: StepResult[];
+  kernels: { method: KernelTimes['method']; roundingMs: number | null; repeats: number; rows: KernelResult[] };
+}
+
+export interface Environment {
+  runtime: 'node' | 'chromium';
+  adapter: AdapterDescription;
+  adapterLine: string;
+  timestampQueries: boolean;
+  /** Package and runtime versions; each side adds what it knows. */
+  versions: Record<string, string>;
+  date: string;
+}
+
+export interface BenchResult {
+  environment: Environment;
+  options: BenchOptions;
+  models: ModelResult[];
+}
+
+type Log = (line: string) => void;
+
+function kernelRows(times: KernelTimes): KernelResult[] {
+  return times.kernels.map(({ run, ms }) => {
+    const seconds = ms.median / 1000;
+    return {
+      kernel: run.kernel,
+      site: run.layer ? `layer ${run.layer.index} ${run.layer.config.type}` : run.work ? 'model' : null,
+      dispatches: run.dispatches.length,
+      workgroups: run.dispatches.map((d) => d.workgroups.join('x')).join(' + '),
+      ms,
+      flops: run.work?.flops ?? null,
+      bytes: run.work?.bytes ?? null,
+      gflops: run.work && run.work.flops > 0 && seconds > 0 ? run.work.flops / seconds / 1e9 : null,
+      gbPerSecond: run.work && seconds > 0 ? run.work.bytes / seconds / 1e9 : null,
+    };
+  });
+}
+
+/** Our figures from stretches of `perRound` steps at one batch size. */
+function summarise(ours: OurTrainer, batch: number, perRound: number, stretches: Steps[]): StepResult {
+  const ms = stats(stretches.map((s) => s.wallMs / perRound));
+  const gpuMs = stretches.flatMap((s) => s.gpuMs ?? []);
+  return {
+    batch,
+    msPerStep: ms,
+    imagesPerSecond: (batch * 1000) / ms.median,
+    stepsPerRound: perRound,
+    dispatchesPerStep: ours.dispatchesPerStep,
+    recordMs: stats(stretches.flatMap((s) => s.recordMs)),
+    gpuMs: gpuMs.length ? stats(gpuMs) : null,
+  };
+}
+
+/** Runs each side's turn once per round, reversing the order every other round so that neither always goes first. */
+async function interleave(rounds: number, turns: (() => Promise<void>)[]): Promise<void> {
+  for (let r = 0; r < rounds; r++) {
+    for (const turn of r % 2 ? [...turns].reverse() : turns) await turn();
+  }
+}
+
+async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, log: Log): Promise<ModelResult> {
+  const budget = options.quick ? BUDGETS.quick : BUDGETS.full;
+  const model = tutorialModel(kind);
+  const batches = [...new Set([BATCH, ...options.batches])].sort((a, b) => a - b);
+  const data = randomBatch(model, Math.max(...batches));
+  const ours = OurTrainer.create(gpu, model, Math.max(...batches), data);
+  try {
+    log(`${kind}: kernels at batch ${BATCH}`);
+    const times = await ours.kernelTimes(BATCH, budget.kernelMs, budget.minKernelRepeats, budget.maxKernelRepeats);
+    const kernels = { method: times.method, roundingMs: times.roundingMs, repeats: times.repeats, rows: kernelRows(times) };
+
+    // The kernels warmed our side up and tell how long its step takes; TensorFlow.js
+    // gets one step untimed and one to size its stretches. Then the two take
+    // turns, round after round, so that drift hits both.
+    log(`${kind}: training steps at batch ${BATCH}, ours interleaved with TensorFlow.js'`);
+    await ours.useBatch(BATCH);
+    const kernelSum = times.kernels.reduce((sum, k) => sum + k.ms.median, 0);
+    const oursPerRound = repeatsFor(budget.stretchMs, kernelSum, 1, budget.maxSteps);
+    let theirs: TfjsTrainer | undefined;
+    let theirsPerRound = 1;
+    let tfjsError: string | null = null;
+    try {
+      theirs = await TfjsTrainer.create(gpu, model, OPTIMIZER, BATCH, data);
+      await theirs.steps(1);
+      theirsPerRound = repeatsFor(budget.stretchMs, await theirs.steps(1), 1, budget.maxSteps);
+    } catch (error) {
+      tfjsError = (error as Error).message;
+      log(`${kind}: TensorFlow.js failed, comparing nothing: ${tfjsError}`);
+      theirs?.dispose();
+      theirs = undefined;
+    }
+    const ourStretches: Steps[] = [];
+    const theirMs: number[] = [];
+    const turns = [async () => void ourStretches.push(await ours.steps(oursPerRound))];
+    if (theirs) {
+      const tfjs = theirs;
+      turns.push(async () => void theirMs.push((await tfjs.steps(theirsPerRound)) / theirsPerRound));
+    }
+    await interleave(budget.rounds, turns);
+    theirs?.dispose();
+    const atBatch = summarise(ours, BATCH, oursPerRound, ourStretches);
+
+    const sweep: StepResult[] = [];
+    for (const batch of batches) {
+      if (batch === BATCH) {
+        sweep.push(atBatch);
+        continue;
+      }
+      log(`${kind}: training steps at batch ${batch}`);
+      await ours.useBatch(batch);
+      // Pipelines are compiled already: one untimed step both warms up and sizes the stretches.
+      const perRound = repeatsFor(budget.stretchMs, (await ours.steps(1)).wallMs, 1, budget.maxSteps);
+      const stretches: Steps[] = [];
+      await interleave(budget.rounds, [async () => void stretches.push(await ours.steps(perRound))]);
+      sweep.push(summarise(ours, batch, perRound, stretches));
+    }
+
+    const tfjsMs = theirMs.length ? stats(theirMs) : null;
+    return {
+      model: kind,
+      batch: BATCH,
+      oursMsPerStep: atBatch.msPerStep.median,
+      tfjsMsPerStep: tfjsMs?.median ?? null,
+      ratio: tfjsMs ? tfjsMs.median / atBatch.msPerStep.median : null,
+      ours: atBatch,
+      tfjs: { msPerStep: tfjsMs, stepsPerRound: theirsPerRound, error: tfjsError },
+      sweep,
+      kernels,
+    };
+  } finally {
+    ours.destroy();
+  }
+}
+
+/** Runs every benchmark on `gpu`; `runtime` and `versions` describe where. */
+export async function runSuite(gpu: Gpu, options: BenchOptions, runtime: Environment['runtime'], versions: Record<string, string>, log: Log): Promise<BenchResult> {
+  log(`adapter: ${describeAdapter(gpu.adapter)}; timestamp queries: ${gpu.timestamps ? 'yes' : 'no'}`);
+  const tfjsVersion = await tfjsOn(gpu).then(
+    (tf) => tf.version.tfjs,
+    (error: Error) => `failed to load: ${error.message}`,
+  );
+  const environment: Environment = {
+    runtime,
+    adapter: gpu.adapter,
+    adapterLine: describeAdapter(gpu.adapter),
+    timestampQueries: gpu.timestamps,
+    versions: { ...versions, '@tensorflow/tfjs': tfjsVersion },
+    date: new Date().toISOString(),
+  };
+  const models: ModelResult[] = [];
+  for (const kind of options.models) models.push(await benchModel(gpu, kind, options, log));
+  return { environment, options, models };
+}
