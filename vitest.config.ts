@@ -2,21 +2,24 @@
 // Chromium through Playwright, from the same test files.
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
+import { resolve } from 'node:path';
 import { chromiumLaunchOptions } from './scripts/chromium-options';
+import { defaultCacheDir } from './src/engine/mnist-node';
 
 const include = ['tests/**/*.test.ts'];
+// The browser tests fetch MNIST from wherever tests/setup/mnist.ts finds it: one of these.
+const mnistDirs = [process.env.MNIST_DIR, resolve('../shared/data/mnist'), defaultCacheDir()].filter((d): d is string => Boolean(d));
 // A software GPU is slow: give each test room.
 const testTimeout = 120_000;
 
 export default defineConfig({
-  // The browser tests fetch MNIST from wherever tests/setup/mnist.ts found it.
-  server: { fs: { strict: false } },
   test: {
     globalSetup: ['tests/setup/mnist.ts'],
     projects: [
       // tests/node/ holds what only Node can do (files, the command line).
       { test: { name: 'node', include, testTimeout, environment: 'node' } },
       {
+        server: { fs: { allow: [resolve('.'), ...mnistDirs] } },
         test: {
           name: 'chromium',
           include,

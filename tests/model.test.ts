@@ -40,7 +40,7 @@ describe('model', () => {
   const minimum: Record<TutorialModel, number> = { mlp: 0.65, cnn: 0.5 };
 
   for (const kind of ['mlp', 'cnn'] as const) {
-    test(`${kind}: one epoch on ${TRAIN} images learns, reproducibly`, async () => {
+    test(`${kind}: one epoch on ${TRAIN} images learns`, { timeout: 600_000 }, async () => {
       const { x, y, xTest, yTest } = await slices();
       const model = await compiled(kind, 7);
       const updates: number[] = [];
@@ -51,13 +51,22 @@ describe('model', () => {
       // The running mean of the loss falls as the epoch goes on.
       expect(updates[updates.length - 1]).toBeLessThan(updates[0]);
       expect(epoch.steps).toBe(Math.ceil(TRAIN / 128));
-
-      const again = await compiled(kind, 7);
-      const [repeat] = await again.fit(x, y, { epochs: 1, batchSize: 128 });
-      expect(repeat.loss).toBe(epoch.loss);
-      expect(repeat.accuracy).toBe(epoch.accuracy);
       model.destroy();
-      again.destroy();
+    });
+
+    test(`${kind}: the same seed gives the same losses`, { timeout: 300_000 }, async () => {
+      const { x, y } = await slices();
+      // Two steps, the second one partial, with shuffling: enough to differ if
+      // anything is not deterministic, and short enough for the CNN on SwiftShader.
+      const run = async (seed: number) => {
+        const model = await compiled(kind, seed);
+        const [epoch] = await model.fit(x.subarray(0, 150 * 784), y.subarray(0, 150), { epochs: 1, batchSize: 128 });
+        model.destroy();
+        return epoch.loss;
+      };
+      const first = await run(11);
+      expect(await run(11)).toBe(first);
+      expect(await run(12)).not.toBe(first);
     });
   }
 
@@ -120,7 +129,7 @@ describe('model errors', () => {
     const model = sequential([flatten({ inputShape: [4] }), dense({ units: 3 })]);
     model.compile({ gpu: await testGpu() });
     await expect(model.fit(new Float32Array(4), Uint8Array.of(0))).rejects.toThrow(
-      'sparseCategoricalCrossentropy: the last layer must be dense or conv2d with a softmax activation',
+      'sparseCategoricalCrossentropy: the last layer must be dense with a softmax activation',
     );
   });
 
