@@ -28,6 +28,21 @@ export function expectTensor(op: string, name: string, tensor: Tensor, shape: re
   }
 }
 
+/** Checks scores [N, C] f32 (logits or probabilities) against labels [N] u32 and returns [N, C]. */
+export function expectScoresAndLabels(op: string, name: string, scores: Tensor, labels: Tensor): [number, number] {
+  const fail = (message: string): never => {
+    throw new Error(`${op}(): ${message}`);
+  };
+  if (scores.dtype !== 'f32') fail(`${name} must be f32 but are ${scores.dtype}`);
+  if (scores.shape.length !== 2) fail(`${name} must be [N, C] but have shape ${formatShape(scores.shape)}`);
+  if (labels.dtype !== 'u32') fail(`labels must be u32 class indices but are ${labels.dtype}`);
+  const [N, C] = scores.shape;
+  if (labels.shape.length !== 1 || labels.shape[0] !== N) {
+    fail(`labels have shape ${formatShape(labels.shape)} but ${name} have ${N} rows (${formatShape(scores.shape)})`);
+  }
+  return [N, C];
+}
+
 const TENSOR_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /** A tensor in a buffer of its own, zero-filled or holding `data`. */

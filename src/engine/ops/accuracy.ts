@@ -1,7 +1,7 @@
 // Classification accuracy of predictions [N, C] against integer labels [N],
 // counted on the GPU.
 import source from '../../shaders/accuracy.wgsl?raw';
-import { bufferRange, formatShape, type Tensor } from '../buffers';
+import { bufferRange, expectScoresAndLabels, formatShape, type Tensor } from '../buffers';
 import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'accuracy.wgsl', source };
@@ -25,13 +25,7 @@ export async function accuracyForward(
   t: { predictions: Tensor; labels: Tensor; correct: Tensor },
 ): Promise<Dispatch> {
   const { predictions, labels, correct } = t;
-  if (predictions.dtype !== 'f32') fail(`predictions must be f32 but are ${predictions.dtype}`);
-  if (predictions.shape.length !== 2) fail(`predictions must be [N, C] but have shape ${formatShape(predictions.shape)}`);
-  if (labels.dtype !== 'u32') fail(`labels must be u32 class indices but are ${labels.dtype}`);
-  const [N, C] = predictions.shape;
-  if (labels.shape.length !== 1 || labels.shape[0] !== N) {
-    fail(`labels have shape ${formatShape(labels.shape)} but predictions have ${N} rows (${formatShape(predictions.shape)})`);
-  }
+  const [N, C] = expectScoresAndLabels('accuracy', 'predictions', predictions, labels);
   if (correct.dtype !== 'u32' || correct.shape.length !== 1 || correct.shape[0] !== 1) {
     fail(`correct must be one u32 but is ${correct.dtype} ${formatShape(correct.shape)}`);
   }

@@ -1,7 +1,7 @@
 // Softmax cross-entropy of logits [N, C] against integer labels [N] (Keras'
 // sparse categorical cross-entropy from logits), fused with the softmax.
 import source from '../../shaders/softmax_cross_entropy.wgsl?raw';
-import { bufferRange, expectTensor, formatShape, type Tensor } from '../buffers';
+import { bufferRange, expectScoresAndLabels, expectTensor, type Tensor } from '../buffers';
 import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'softmax_cross_entropy.wgsl', source };
@@ -10,22 +10,6 @@ const shader: Shader = { file: 'softmax_cross_entropy.wgsl', source };
 const FORWARD_WORKGROUP_SIZE = 256;
 /** Rows per workgroup of backward, one invocation each. */
 const BACKWARD_WORKGROUP_SIZE = 64;
-
-function fail(message: string): never {
-  throw new Error(`softmaxCrossEntropy(): ${message}`);
-}
-
-/** Checks logits [N, C] f32 and labels [N] u32 and returns [N, C]. */
-function lossShape(logits: Tensor, labels: Tensor): [number, number] {
-  if (logits.dtype !== 'f32') fail(`logits must be f32 but are ${logits.dtype}`);
-  if (logits.shape.length !== 2) fail(`logits must be [N, C] but have shape ${formatShape(logits.shape)}`);
-  if (labels.dtype !== 'u32') fail(`labels must be u32 class indices but are ${labels.dtype}`);
-  const [N, C] = logits.shape;
-  if (labels.shape.length !== 1 || labels.shape[0] !== N) {
-    fail(`labels have shape ${formatShape(labels.shape)} but logits have ${N} rows (${formatShape(logits.shape)})`);
-  }
-  return [N, C];
-}
 
 /**
  * lossSum[0] += Σ_i loss_i with loss_i = -log softmax(logits_i)[labels_i], each
@@ -38,7 +22,7 @@ export async function softmaxCrossEntropyForward(
   device: GPUDevice,
   t: { logits: Tensor; labels: Tensor; lossSum: Tensor },
 ): Promise<Dispatch> {
-  const [N, C] = lossShape(t.logits, t.labels);
+  const [N, C] = expectScoresAndLabels('softmaxCrossEntropy', 'logits', t.logits, t.labels);
   expectTensor('softmaxCrossEntropy', 'lossSum', t.lossSum, [1], 'f32');
   return prepareDispatch(device, shader, 'forward', {
     constants: { WORKGROUP_SIZE: FORWARD_WORKGROUP_SIZE },
@@ -57,7 +41,7 @@ export async function softmaxCrossEntropyBackward(
   device: GPUDevice,
   t: { logits: Tensor; labels: Tensor; dLogits: Tensor },
 ): Promise<Dispatch> {
-  const [N, C] = lossShape(t.logits, t.labels);
+  const [N, C] = expectScoresAndLabels('softmaxCrossEntropy', 'logits', t.logits, t.labels);
   expectTensor('softmaxCrossEntropy', 'dLogits', t.dLogits, [N, C], 'f32');
   return prepareDispatch(device, shader, 'backward', {
     constants: { WORKGROUP_SIZE: BACKWARD_WORKGROUP_SIZE },
