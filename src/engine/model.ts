@@ -46,7 +46,6 @@ export interface FitOptions {
 /** A snapshot of the running loss and accuracy sums, read back without stalling. */
 interface Snapshot {
   step: number;
-  seen: number;
   logs: Promise<Logs>;
 }
 
@@ -205,7 +204,7 @@ export class Model {
       if (update && pending.length === this.staging.length) await settle();
       const snapshot = update ? this.staging[this.nextStaging++ % this.staging.length] : undefined;
       this.submit(graph, plan[which], { clear: step === 0, snapshot });
-      if (snapshot) pending.push({ step, seen, logs: this.readSnapshot(snapshot, seen) });
+      if (snapshot) pending.push({ step, logs: this.readSnapshot(snapshot, seen) });
     }
     while (pending.length > 0) await settle();
     return last;
