@@ -151,20 +151,13 @@ export interface KernelRun {
   work: Work | null;
 }
 
-/** The table entry a kernel falls under: its own name, or the entry point it is a variant of (`forward_vec4` of `forward`). */
-function tableName(kernel: string, table: Record<string, unknown>): string | undefined {
-  if (Object.hasOwn(table, kernel)) return kernel;
-  const bases = Object.keys(table).filter((name) => kernel.startsWith(`${name}_`));
-  return bases.sort((a, b) => b.length - a.length)[0];
-}
-
 const shaderFile = (kernel: string) => kernel.split(':')[0];
 
 /**
  * Splits a dispatch list into kernel runs, each with its layer and its counted
  * work. Consecutive dispatches of one entry point are passes of one kernel
  * (bias' two-stage reduction). A kernel with no formula gets no work; when it
- * follows a kernel of the same shader file (conv2d's sum_slices), it is a pass
+ * follows a kernel of the same shader file (conv2d's sum_slices and transpose_kernel), it is a pass
  * of that kernel's operation and gets its layer.
  */
 export function kernelRuns(graph: Graph, dispatches: readonly Dispatch[], batch: number): KernelRun[] {
@@ -177,17 +170,16 @@ export function kernelRuns(graph: Graph, dispatches: readonly Dispatch[], batch:
   }
   const seen = new Map<string, number>();
   runs.forEach((run, i) => {
-    const modelName = tableName(run.kernel, MODEL_KERNELS);
-    const layerName = tableName(run.kernel, LAYER_KERNELS);
-    if (modelName) {
-      run.work = MODEL_KERNELS[modelName].work(batch, model);
-    } else if (layerName) {
-      const emitting = layers.filter(LAYER_KERNELS[layerName].emits);
-      if (!layerName.includes('forward')) emitting.reverse();
-      const occurrence = seen.get(layerName) ?? 0;
-      seen.set(layerName, occurrence + 1);
+    const name = run.kernel;
+    if (Object.hasOwn(MODEL_KERNELS, name)) {
+      run.work = MODEL_KERNELS[name].work(batch, model);
+    } else if (Object.hasOwn(LAYER_KERNELS, name)) {
+      const emitting = layers.filter(LAYER_KERNELS[name].emits);
+      if (!name.includes('forward')) emitting.reverse();
+      const occurrence = seen.get(name) ?? 0;
+      seen.set(name, occurrence + 1);
       run.layer = emitting[occurrence] ?? null;
-      if (run.layer) run.work = LAYER_KERNELS[layerName].work(batch, run.layer);
+      if (run.layer) run.work = LAYER_KERNELS[name].work(batch, run.layer);
     } else if (i > 0 && shaderFile(runs[i - 1].kernel) === shaderFile(run.kernel)) {
       run.layer = runs[i - 1].layer;
     }

@@ -25,7 +25,7 @@ const cases: Case[] = [
   // More output channels than one cell holds, not a multiple of 4 (rows read one float at a time).
   { N: 7, H: 9, W: 9, C_in: 5, KH: 3, KW: 3, C_out: 70, strides: [1, 1], padding: 'same' },
   // Channel counts that are multiples of 4 but not of a cell (16), with strides and padding,
-  // through the vec4 entry points; and a first layer's 9 rows of dW with a long contraction.
+  // read as vec4s; and a first layer's 9 rows of dW with a long contraction.
   { N: 3, H: 11, W: 10, C_in: 20, KH: 3, KW: 2, C_out: 12, strides: [2, 3], padding: 'same' },
   { N: 40, H: 12, W: 12, C_in: 1, KH: 3, KW: 3, C_out: 8, strides: [1, 1], padding: 'valid' },
 ];

@@ -20,13 +20,15 @@
 // no barriers (which make a CPU-emulated GPU several times slower, see
 // matmul.wgsl), makes this faster there than tiles in workgroup memory.
 //
-// When C_out is a multiple of 4, forward_vec4 and backward_weight_vec4 read the
-// shared values, which lie along C_out in w and dY, as vec4s: a quarter of the
-// loads, each bounds-checked once. forward and backward_weight read them one
-// float at a time. Both forms share the functions below, which take the choice
-// as a constant argument, `vectorized`; so both declare the vec4 views w4 and
-// d_out4 (the scalar forms get a placeholder buffer, as theirs may be smaller
+// When the shared rows have a multiple of 4 columns (VECTORIZED), they are read
+// as vec4s: a quarter of the loads, each bounds-checked once; otherwise one
+// float at a time. So every entry point declares the vec4 views w4 and d_out4
+// (a scalar pipeline gets a placeholder buffer, as its tensor may be smaller
 // than a vec4).
+//
+// backward_input reads the kernel transposed, [KH, KW, C_out, C_in], so that
+// its shared rows lie along C_in: transpose_kernel writes that once per step,
+// and backward_input is given it as w.
 
 override WORKGROUP_SIZE: u32;
 
@@ -49,8 +51,13 @@ struct Params {
   pad_left: u32,
 }
 
+// Whether the rows that a whole workgroup reads at one address (of w, or of dY
+// in backward_weight) have a multiple of 4 columns, and are read as vec4s.
+override VECTORIZED: bool;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+// The kernel; for backward_input, its transpose (see above).
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read> d_out: array<f32>;
@@ -62,6 +69,8 @@ struct Params {
 // The same buffers as w and d_out, bound a second time to be read as vec4s.
 @group(0) @binding(8) var<storage, read> w4: array<vec4f>;
 @group(0) @binding(9) var<storage, read> d_out4: array<vec4f>;
+// transpose_kernel's output, [KH, KW, C_out, C_in].
+@group(0) @binding(10) var<storage, read_write> w_t: array<f32>;
 
 alias Cell = array<vec4f, 4>;
 
@@ -71,16 +80,17 @@ fn column(first: u32, j: u32, count: u32) -> u32 {
   return min(first + j, count - 1u);
 }
 
-// Row `k` of w read as the matrix [KH*KW*C_in, C_out], columns first..first+CELL.
-fn w_row(k: u32, first: u32, vectorized: bool) -> Cell {
+// Row `k` of w read as a matrix of `width` columns (forward: [KH*KW*C_in, C_out];
+// backward_input, given the transpose: [KH*KW*C_out, C_in]), columns first..first+CELL.
+fn w_row(k: u32, first: u32, width: u32) -> Cell {
   var row: Cell;
-  let at = k * params.C_out;
+  let at = k * width;
   for (var j = 0u; j < 4u; j++) {
-    if (vectorized) {
-      row[j] = w4[(at + column(first, 4u * j, params.C_out)) / 4u];
+    if (VECTORIZED) {
+      row[j] = w4[(at + column(first, 4u * j, width)) / 4u];
     } else {
       for (var i = 0u; i < 4u; i++) {
-        row[j][i] = w[at + column(first, 4u * j + i, params.C_out)];
+        row[j][i] = w[at + column(first, 4u * j + i, width)];
       }
     }
   }
@@ -88,11 +98,11 @@ fn w_row(k: u32, first: u32, vectorized: bool) -> Cell {
 }
 
 // Row `m` of dY read as the matrix [N*OH*OW, C_out], columns first..first+CELL.
-fn d_out_row(m: u32, first: u32, vectorized: bool) -> Cell {
+fn d_out_row(m: u32, first: u32) -> Cell {
   var row: Cell;
   let at = m * params.C_out;
   for (var j = 0u; j < 4u; j++) {
-    if (vectorized) {
+    if (VECTORIZED) {
       row[j] = d_out4[(at + column(first, 4u * j, params.C_out)) / 4u];
     } else {
       for (var i = 0u; i < 4u; i++) {
@@ -124,7 +134,7 @@ fn input_pixel(n: u32, ih: i32, iw: i32) -> Tap {
 
 // y(n, oh, ow, co) = Σ_{kh, kw, c} x(n, oh*SY + kh - pad_top, ow*SX + kw - pad_left, c) w(kh, kw, c, co).
 // One output pixel per invocation (global x); the workgroup's y picks the cell.
-fn forward_cell(pixel: u32, first: u32, vectorized: bool) {
+fn forward_cell(pixel: u32, first: u32) {
   let pixels = params.N * params.OH * params.OW;
   let m = min(pixel, pixels - 1u);
   let ow = m % params.OW;
@@ -136,7 +146,7 @@ fn forward_cell(pixel: u32, first: u32, vectorized: bool) {
       let tap = input_pixel(n, i32(oh * params.SY + kh) - i32(params.pad_top), i32(ow * params.SX + kw) - i32(params.pad_left));
       let k = (kh * params.KW + kw) * params.C_in;
       for (var c = 0u; c < params.C_in; c++) {
-        add_scaled(&cell, x[tap.at + c] * tap.scale, w_row(k + c, first, vectorized));
+        add_scaled(&cell, x[tap.at + c] * tap.scale, w_row(k + c, first, params.C_out));
       }
     }
   }
@@ -151,12 +161,7 @@ fn forward_cell(pixel: u32, first: u32, vectorized: bool) {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) group: vec3u) {
-  forward_cell(id.x, group.y * CELL, false);
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn forward_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) group: vec3u) {
-  forward_cell(id.x, group.y * CELL, true);
+  forward_cell(id.x, group.y * CELL);
 }
 
 // dW = Pᵀ · dY, where P[N*OH*OW, KH*KW*C_in] is the im2col matrix of x,
@@ -172,7 +177,7 @@ fn forward_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id)
 // along the contraction into one slice per workgroup layer z, each writing its
 // partial sums to partial_d_weight[z]; sum_slices adds them. The last slices
 // may be short, or empty (then they add zero).
-fn backward_weight_cell(row: u32, first: u32, z: u32, slices: u32, vectorized: bool) {
+fn backward_weight_cell(row: u32, first: u32, z: u32, slices: u32) {
   let rows = params.KH * params.KW * params.C_in;
   let k = min(row, rows - 1u);
   let c = k % params.C_in;
@@ -189,7 +194,7 @@ fn backward_weight_cell(row: u32, first: u32, z: u32, slices: u32, vectorized: b
   var cell: Cell;
   for (var m = m_begin; m < m_end; m++) {
     let tap = input_pixel(n, i32(oh * params.SY + kh) - i32(params.pad_top), i32(ow * params.SX + kw) - i32(params.pad_left));
-    add_scaled(&cell, x[tap.at + c] * tap.scale, d_out_row(m, first, vectorized));
+    add_scaled(&cell, x[tap.at + c] * tap.scale, d_out_row(m, first));
     ow++;
     if (ow == params.OW) {
       ow = 0u;
@@ -215,16 +220,7 @@ fn backward_weight(
   @builtin(workgroup_id) group: vec3u,
   @builtin(num_workgroups) groups: vec3u,
 ) {
-  backward_weight_cell(id.x, group.y * CELL, group.z, groups.z, false);
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn backward_weight_vec4(
-  @builtin(global_invocation_id) id: vec3u,
-  @builtin(workgroup_id) group: vec3u,
-  @builtin(num_workgroups) groups: vec3u,
-) {
-  backward_weight_cell(id.x, group.y * CELL, group.z, groups.z, true);
+  backward_weight_cell(id.x, group.y * CELL, group.z, groups.z);
 }
 
 // dW(k, co) = Σ_z partial_d_weight(z, k, co); the number of slices is what the
@@ -243,6 +239,18 @@ fn sum_slices(@builtin(global_invocation_id) id: vec3u) {
   d_weight[id.x] = sum;
 }
 
+// w_t(kh, kw, co, c) = w(kh, kw, c, co): the kernel with its channel axes swapped.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn transpose_kernel(@builtin(global_invocation_id) id: vec3u) {
+  if (id.x >= params.KH * params.KW * params.C_in * params.C_out) {
+    return;
+  }
+  let c = id.x % params.C_in;
+  let co = (id.x / params.C_in) % params.C_out;
+  let tap = id.x / (params.C_in * params.C_out);
+  w_t[id.x] = w[(tap * params.C_in + c) * params.C_out + co];
+}
+
 // dX: x(n, ih, iw, c) meets w(kh, kw, c, co) in y(n, oh, ow, co) exactly when
 // ih = oh*SY + kh - pad_top and iw = ow*SX + kw - pad_left, so
 //   dL/dx(n, ih, iw, c) = Σ_{kh, kw, co} dY(n, oh, ow, co) w(kh, kw, c, co)
@@ -250,9 +258,7 @@ fn sum_slices(@builtin(global_invocation_id) id: vec3u) {
 // One input pixel per invocation (global x) and a cell of CELL input channels
 // per workgroup y: per step co an invocation gathers dY(n, oh, ow, co) and
 // multiplies it by w(kh, kw, c, co) for the cell's channels c, the same for the
-// whole workgroup. Those values of w are C_out apart, so there is no vec4 form:
-// one that took four co per step as dot products with vec4s of w (and gathered
-// dY as vec4s, or four floats) measured 1.5-2x slower on lavapipe.
+// whole workgroup, read from the transposed kernel where they are adjacent.
 // With strides, a fraction 1 - 1/(SY*SX) of the taps have no (oh, ow): they are
 // computed all the same, times zero, which keeps the invocations in step.
 fn backward_input_cell(pixel: u32, first: u32) {
@@ -273,20 +279,9 @@ fn backward_input_cell(pixel: u32, first: u32) {
         && oh < params.OH && ow < params.OW;
       let at = select(0u, ((n * params.OH + oh) * params.OW + ow) * params.C_out, reached);
       let scale = select(0.0, 1.0, reached);
-      let k = (kh * params.KW + kw) * params.C_in;
-      // Rows of w for the cell's channels, as indices of w read as [KH*KW*C_in, C_out].
-      var rows: array<vec4u, 4>;
-      for (var j = 0u; j < 4u; j++) {
-        let c = vec4u(column(first, 4u * j, params.C_in), column(first, 4u * j + 1u, params.C_in),
-          column(first, 4u * j + 2u, params.C_in), column(first, 4u * j + 3u, params.C_in));
-        rows[j] = (vec4u(k) + c) * params.C_out;
-      }
+      let k = (kh * params.KW + kw) * params.C_out;
       for (var co = 0u; co < params.C_out; co++) {
-        let g = d_out[at + co] * scale;
-        for (var j = 0u; j < 4u; j++) {
-          let r = rows[j] + co;
-          cell[j] += g * vec4f(w[r.x], w[r.y], w[r.z], w[r.w]);
-        }
+        add_scaled(&cell, d_out[at + co] * scale, w_row(k + co, first, params.C_in));
       }
     }
   }

@@ -4,7 +4,7 @@
 // and its gradients. Bias and activation are separate ops.
 import source from '../../shaders/conv2d.wgsl?raw';
 import { bufferRange, createTensor, formatShape, type Tensor } from '../buffers';
-import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'conv2d.wgsl', source };
 
@@ -113,23 +113,18 @@ function checkedGeometry(x: Tensor, w: Tensor, options: Conv2dOptions): Geometry
 }
 
 /**
- * The entry point for forward or backward_weight, `name` or its `_vec4` form
- * (which reads w or dY along C_out as vec4s; C_out must be a multiple of 4),
- * and the buffers for its vec4 view of w or dY: the tensor itself, or, for the
+ * The pipeline constants of one dispatch, with whether its shared rows,
+ * `width` columns wide, are read as vec4s; and the buffers for its vec4
+ * view of them (`view`, bound to `tensor`): the tensor itself, or, for the
  * scalar form, which declares the view but never reads it, a placeholder of
  * one vec4 (the tensor may be smaller), made for the dispatch and freed with it.
  */
-function variant(device: GPUDevice, name: string, g: Geometry, t: { w?: Tensor; dOut?: Tensor }) {
-  const views: Record<string, BufferRange> = {};
-  if (g.C_out % 4 === 0) {
-    if (t.w) views.w4 = bufferRange(t.w);
-    if (t.dOut) views.d_out4 = bufferRange(t.dOut);
-    return { entryPoint: `${name}_vec4`, views, scratch: [] };
-  }
-  const placeholder = device.createBuffer({ label: `conv2d ${name} unused vec4 view`, size: 16, usage: GPUBufferUsage.STORAGE });
-  if (t.w) views.w4 = placeholder;
-  if (t.dOut) views.d_out4 = placeholder;
-  return { entryPoint: name, views, scratch: [placeholder] };
+function specialize(device: GPUDevice, width: number, view: 'w4' | 'd_out4', tensor: Tensor) {
+  const vectorized = width % 4 === 0;
+  const constants = { WORKGROUP_SIZE, VECTORIZED: Number(vectorized) };
+  if (vectorized) return { constants, views: { [view]: bufferRange(tensor) }, scratch: [] };
+  const placeholder = device.createBuffer({ label: `conv2d unused ${view}`, size: 16, usage: GPUBufferUsage.STORAGE });
+  return { constants, views: { [view]: placeholder }, scratch: [placeholder] };
 }
 
 function ranges(buffers: Record<string, Tensor>) {
@@ -140,9 +135,9 @@ function ranges(buffers: Record<string, Tensor>) {
 export async function conv2dForward(device: GPUDevice, t: { x: Tensor; w: Tensor; y: Tensor }, options: Conv2dOptions = {}): Promise<Dispatch> {
   const g = checkedGeometry(t.x, t.w, options);
   expectShape('y', t.y, [g.N, g.OH, g.OW, g.C_out]);
-  const { entryPoint, views, scratch } = variant(device, 'forward', g, { w: t.w });
-  return prepareDispatch(device, shader, entryPoint, {
-    constants: { WORKGROUP_SIZE },
+  const { constants, views, scratch } = specialize(device, g.C_out, 'w4', t.w);
+  return prepareDispatch(device, shader, 'forward', {
+    constants,
     params: g,
     buffers: { ...ranges({ x: t.x, w: t.w, y: t.y }), ...views },
     scratch,
@@ -175,10 +170,10 @@ export async function conv2dBackward(
   const workgroups = [Math.ceil(rows / rowGroup), Math.ceil(g.C_out / CELL)];
   const slices = weightSlices(workgroups[0] * workgroups[1], g.N * g.OH * g.OW);
   const partial = slices === 1 ? t.dWeight : createTensor(device, [slices, rows, g.C_out], { label: 'conv2d dWeight slices' });
-  const weight = variant(device, 'backward_weight', g, { dOut: t.dOut });
+  const weight = specialize(device, g.C_out, 'd_out4', t.dOut);
   const dispatches = [
-    prepareDispatch(device, shader, weight.entryPoint, {
-      constants: { WORKGROUP_SIZE: rowGroup },
+    prepareDispatch(device, shader, 'backward_weight', {
+      constants: { ...weight.constants, WORKGROUP_SIZE: rowGroup },
       params: g,
       buffers: { ...ranges({ x: t.x, d_out: t.dOut, partial_d_weight: partial }), ...weight.views },
       scratch: weight.scratch,
@@ -197,11 +192,22 @@ export async function conv2dBackward(
     );
   }
   if (t.dInput) {
+    // backward_input reads the kernel transposed, written here each step from w.
+    const transposed = createTensor(device, [g.KH, g.KW, g.C_out, g.C_in], { label: 'conv2d transposed kernel' });
+    const input = specialize(device, g.C_in, 'w4', transposed);
     dispatches.push(
-      prepareDispatch(device, shader, 'backward_input', {
+      prepareDispatch(device, shader, 'transpose_kernel', {
         constants: { WORKGROUP_SIZE },
         params: g,
-        buffers: ranges({ d_out: t.dOut, w: t.w, d_input: t.dInput }),
+        buffers: ranges({ w: t.w, w_t: transposed }),
+        grid: { threads: [rows * g.C_out] },
+        scratch: [transposed.buffer],
+      }),
+      prepareDispatch(device, shader, 'backward_input', {
+        constants: input.constants,
+        params: g,
+        buffers: { ...ranges({ d_out: t.dOut, w: transposed, d_input: t.dInput }), ...input.views },
+        scratch: input.scratch,
         grid: { workgroups: [Math.ceil((g.N * g.H * g.W) / WORKGROUP_SIZE), Math.ceil(g.C_in / CELL)] },
       }),
     );
