@@ -35,7 +35,7 @@ function pool(
   input: readonly number[],
   options: MaxPool2dOptions,
   buffers: Record<string, BufferRange>,
-  threads: number,
+  pixels: number,
 ) {
   const [, H, W, C] = input;
   const [, OH, OW] = maxPool2dShape(input, options);
@@ -45,7 +45,7 @@ function pool(
     constants: { WORKGROUP_SIZE },
     params: { H, W, C, OH, OW, PH, PW, SY, SX },
     buffers,
-    grid: { strided: threads },
+    grid: { strided: pixels },
   });
 }
 
@@ -60,7 +60,7 @@ export async function maxPool2dForward(
   expectTensor('maxPool2d', 'y', t.y, output, 'f32');
   expectTensor('maxPool2d', 'argmax', t.argmax, output, 'u32');
   const buffers = { x: bufferRange(t.x), y: bufferRange(t.y), argmax: bufferRange(t.argmax) };
-  return pool(device, 'forward', t.x.shape, options, buffers, sizeOf(output));
+  return pool(device, 'forward', t.x.shape, options, buffers, sizeOf(output.slice(0, 3)));
 }
 
 /** dInput = each dOut routed to the input element its window's maximum came from; zero elsewhere. */
@@ -74,5 +74,5 @@ export async function maxPool2dBackward(
   expectTensor('maxPool2d', 'dOut', t.dOut, output, 'f32');
   expectTensor('maxPool2d', 'argmax', t.argmax, output, 'u32');
   const buffers = { argmax: bufferRange(t.argmax), d_out: bufferRange(t.dOut), d_input: bufferRange(t.dInput) };
-  return pool(device, 'backward', t.dInput.shape, options, buffers, sizeOf(t.dInput.shape));
+  return pool(device, 'backward', t.dInput.shape, options, buffers, sizeOf(t.dInput.shape.slice(0, 3)));
 }
