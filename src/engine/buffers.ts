@@ -82,6 +82,19 @@ export function bufferRange(tensor: Tensor): GPUBufferBinding {
   return { buffer: tensor.buffer, offset: tensor.offset, size: sizeOf(tensor.shape) * 4 };
 }
 
+/**
+ * A second binding of `tensor`, for a shader that reads it as vec4s when
+ * `vectorized` (its rows have a multiple of 4 floats). Otherwise the shader
+ * declares the view but never reads it, and it gets a placeholder of one vec4,
+ * as the tensor may be smaller than that: `scratch` holds it, for the dispatch
+ * to free.
+ */
+export function vec4View(device: GPUDevice, tensor: Tensor, vectorized: boolean): { range: GPUBuffer | GPUBufferBinding; scratch: GPUBuffer[] } {
+  if (vectorized) return { range: bufferRange(tensor), scratch: [] };
+  const placeholder = device.createBuffer({ label: `${tensor.buffer.label} unused vec4 view`, size: 16, usage: GPUBufferUsage.STORAGE });
+  return { range: placeholder, scratch: [placeholder] };
+}
+
 export function writeTensor(device: GPUDevice, tensor: Tensor, data: Float32Array | Uint32Array): void {
   if (data.length !== sizeOf(tensor.shape)) {
     throw new Error(`writeTensor(${tensor.buffer.label}): ${data.length} values for shape ${formatShape(tensor.shape)}`);

@@ -12,8 +12,17 @@
 // The three entry points differ only in how A and B are laid out in memory,
 // which the strides passed to `block_product` express: A(m, k) is
 // a[m * a_row + k * a_col] and B(k, n) is b[k * b_row + n * b_col].
+//
+// Within a workgroup (a row of invocations along N) the four A values of a step
+// are the same for every invocation: a GPU broadcasts them from cache, and a
+// CPU-emulated one proves them uniform and loads them once. The four B values
+// are each invocation's own. Where they are adjacent (b_col = 1, in forward and
+// backward_weight) and rows of B start on a vec4 (N a multiple of 4), they are
+// read as one vec4 through the view b4 (VECTORIZED) instead of four gathered
+// floats: about 10% faster on lavapipe at the dense model's 128x784x128.
 
 override WORKGROUP_SIZE: u32;
+override VECTORIZED: bool;
 
 struct Params {
   M: u32,
@@ -25,6 +34,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// The same buffer as b, bound a second time to be read as vec4s.
+@group(0) @binding(4) var<storage, read> b4: array<vec4f>;
 
 fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32) {
   let row = id.y * 4u;
@@ -38,7 +49,12 @@ fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32) {
   var acc: array<vec4f, 4>;
   for (var k = 0u; k < params.K; k++) {
     let bk = k * b_row;
-    let b_values = vec4f(b[bk + cols.x], b[bk + cols.y], b[bk + cols.z], b[bk + cols.w]);
+    var b_values: vec4f;
+    if (VECTORIZED) {
+      b_values = b4[(bk + col) / 4u];
+    } else {
+      b_values = vec4f(b[bk + cols.x], b[bk + cols.y], b[bk + cols.z], b[bk + cols.w]);
+    }
     let ak = k * a_col;
     acc[0] += a[rows.x + ak] * b_values;
     acc[1] += a[rows.y + ak] * b_values;

@@ -3,7 +3,7 @@
 // giving y [N, OH, OW, C_out], with Keras' strides and 'valid'/'same' padding,
 // and its gradients. Bias and activation are separate ops.
 import source from '../../shaders/conv2d.wgsl?raw';
-import { bufferRange, createTensor, formatShape, type Tensor } from '../buffers';
+import { bufferRange, createTensor, formatShape, vec4View, type Tensor } from '../buffers';
 import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'conv2d.wgsl', source };
@@ -114,17 +114,13 @@ function checkedGeometry(x: Tensor, w: Tensor, options: Conv2dOptions): Geometry
 
 /**
  * The pipeline constants of one dispatch, with whether its shared rows,
- * `width` columns wide, are read as vec4s; and the buffers for its vec4
- * view of them (`view`, bound to `tensor`): the tensor itself, or, for the
- * scalar form, which declares the view but never reads it, a placeholder of
- * one vec4 (the tensor may be smaller), made for the dispatch and freed with it.
+ * `width` columns wide, are read as vec4s, and the binding of their vec4 view
+ * (`view`, a second binding of `tensor`).
  */
 function specialize(device: GPUDevice, width: number, view: 'w4' | 'd_out4', tensor: Tensor) {
   const vectorized = width % 4 === 0;
-  const constants = { WORKGROUP_SIZE, VECTORIZED: Number(vectorized) };
-  if (vectorized) return { constants, views: { [view]: bufferRange(tensor) }, scratch: [] };
-  const placeholder = device.createBuffer({ label: `conv2d unused ${view}`, size: 16, usage: GPUBufferUsage.STORAGE });
-  return { constants, views: { [view]: placeholder }, scratch: [placeholder] };
+  const { range, scratch } = vec4View(device, tensor, vectorized);
+  return { constants: { WORKGROUP_SIZE, VECTORIZED: Number(vectorized) }, views: { [view]: range }, scratch };
 }
 
 function ranges(buffers: Record<string, Tensor>) {

@@ -1,6 +1,6 @@
 // Matrix product Y[M, N] = X[M, K] · W[K, N] (a Dense layer's kernel) and its gradients.
 import source from '../../shaders/matmul.wgsl?raw';
-import { bufferRange, expectTensor, formatShape, type Tensor } from '../buffers';
+import { bufferRange, expectTensor, formatShape, vec4View, type Tensor } from '../buffers';
 import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'matmul.wgsl', source };
@@ -22,10 +22,14 @@ export function matmulShape(x: readonly number[], w: readonly number[]): [number
 }
 
 function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number) {
+  // B's rows are read as vec4s where its columns are adjacent and rows start on a vec4.
+  const vectorized = entryPoint !== 'backward_input' && N % BLOCK === 0;
+  const b4 = vec4View(device, b, vectorized);
   return prepareDispatch(device, shader, entryPoint, {
-    constants: { WORKGROUP_SIZE },
+    constants: { WORKGROUP_SIZE, VECTORIZED: Number(vectorized) },
     params: { M, N, K },
-    buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c) },
+    buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range },
+    scratch: b4.scratch,
     grid: { threads: [Math.ceil(N / BLOCK), Math.ceil(M / BLOCK)] },
   });
 }
