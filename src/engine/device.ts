@@ -54,6 +54,25 @@ async function nodeGpu(options: GpuOptions): Promise<GPU> {
   return gpu;
 }
 
+/**
+ * dawn.node settles its promises (mapAsync, onSubmittedWorkDone, ...) from a
+ * setImmediate loop that runs for as long as one is pending: a busy loop,
+ * which on a CPU-emulated GPU takes a core away from the emulation (on 2
+ * cores, lavapipe's two workers got about 1.2 cores' worth while the main
+ * thread spun). So with a software adapter its ticks, which are native
+ * functions, are moved onto a 1 ms timer; everything else's setImmediate is
+ * untouched. Process-wide, as setImmediate is; installed once.
+ */
+function throttleDawnPolling(): void {
+  const immediate = globalThis.setImmediate as typeof setImmediate & { dawnThrottled?: boolean };
+  if (immediate.dawnThrottled) return;
+  const isNative = (fn: unknown) => typeof fn === 'function' && Function.prototype.toString.call(fn).includes('[native code]');
+  const throttled = ((fn: (...args: unknown[]) => void, ...args: unknown[]) =>
+    isNative(fn) ? setTimeout(fn, 1, ...args) : immediate(fn, ...args)) as unknown as typeof setImmediate & { dawnThrottled?: boolean };
+  throttled.dawnThrottled = true;
+  globalThis.setImmediate = throttled;
+}
+
 async function pickAdapter(gpu: GPU): Promise<GPUAdapter> {
   // Ask for a hardware adapter first; a software one only when there is none.
   const adapter =
@@ -91,6 +110,11 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
     if (info.reason !== 'destroyed') console.error(`WebGPU device lost: ${info.message}`);
   });
   const info = adapter.info;
+  const isFallbackAdapter = Boolean(
+    // Older Chromium reports this on the adapter, newer on its info.
+    (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  );
+  if (!inBrowser && isFallbackAdapter) throttleDawnPolling();
   return {
     device,
     timestamps,
@@ -99,11 +123,7 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
       architecture: info.architecture,
       device: info.device,
       description: info.description,
-      // Older Chromium reports this on the adapter, newer on its info.
-      isFallbackAdapter: Boolean(
-        (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-          (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
-      ),
+      isFallbackAdapter,
     },
   };
 }
