@@ -63,12 +63,14 @@ async function nodeGpu(options: GpuOptions): Promise<GPU> {
  * functions, are moved onto a 1 ms timer; everything else's setImmediate is
  * untouched. Process-wide, as setImmediate is; installed once.
  */
+type MarkedSetImmediate = typeof setImmediate & { dawnThrottled?: boolean };
+
 function throttleDawnPolling(): void {
-  const immediate = globalThis.setImmediate as typeof setImmediate & { dawnThrottled?: boolean };
+  const immediate = globalThis.setImmediate as MarkedSetImmediate;
   if (immediate.dawnThrottled) return;
   const isNative = (fn: unknown) => typeof fn === 'function' && Function.prototype.toString.call(fn).includes('[native code]');
   const throttled = ((fn: (...args: unknown[]) => void, ...args: unknown[]) =>
-    isNative(fn) ? setTimeout(fn, 1, ...args) : immediate(fn, ...args)) as unknown as typeof setImmediate & { dawnThrottled?: boolean };
+    isNative(fn) ? setTimeout(fn, 1, ...args) : immediate(fn, ...args)) as unknown as MarkedSetImmediate;
   throttled.dawnThrottled = true;
   globalThis.setImmediate = throttled;
 }

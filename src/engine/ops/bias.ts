@@ -1,7 +1,7 @@
 // Bias addition along the last dimension, y[r, c] = x[r, c] + bias[c], for Dense
 // outputs [N, C] and NHWC images [N, H, W, C] alike, and its gradient.
 import source from '../../shaders/bias.wgsl?raw';
-import { bufferRange, createTensor, formatShape, sizeOf, type Tensor } from '../buffers';
+import { bufferRange, createTensor, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
 import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'bias.wgsl', source };
@@ -22,8 +22,8 @@ const MAX_CHUNKS = 256;
 /** Checks the shapes and returns [rows, channels]: all dimensions but the last, and the last. */
 function biasShape(x: Tensor, bias: Tensor, names: [string, string]): [number, number] {
   const [xName, biasName] = names;
-  expectF32(xName, x);
-  expectF32(biasName, bias);
+  expectTensor('bias', xName, x, x.shape);
+  expectTensor('bias', biasName, bias, bias.shape);
   if (bias.shape.length !== 1) throw new Error(`bias(): ${biasName} must be a vector but has shape ${formatShape(bias.shape)}`);
   const channels = x.shape[x.shape.length - 1];
   if (channels !== bias.shape[0]) {
@@ -32,12 +32,8 @@ function biasShape(x: Tensor, bias: Tensor, names: [string, string]): [number, n
   return [sizeOf(x.shape) / channels, channels];
 }
 
-function expectF32(name: string, t: Tensor): void {
-  if (t.dtype !== 'f32') throw new Error(`bias(): ${name} must be f32 but is ${t.dtype}`);
-}
-
 function expectSameShape(name: string, t: Tensor, like: Tensor, likeName: string): void {
-  expectF32(name, t);
+  expectTensor('bias', name, t, t.shape);
   if (t.shape.length !== like.shape.length || t.shape.some((d, i) => d !== like.shape[i])) {
     throw new Error(`bias(): ${name} has shape ${formatShape(t.shape)} but ${likeName} has ${formatShape(like.shape)}`);
   }

@@ -3,7 +3,7 @@
 // giving y [N, OH, OW, C_out], with Keras' strides and 'valid'/'same' padding,
 // and its gradients. Bias and activation are separate ops.
 import source from '../../shaders/conv2d.wgsl?raw';
-import { bufferRange, createTensor, formatShape, vec4View, type Tensor } from '../buffers';
+import { bufferRange, createTensor, expectTensor, formatShape, vec4View, type Tensor } from '../buffers';
 import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'conv2d.wgsl', source };
@@ -94,33 +94,22 @@ export function conv2dShape(input: readonly number[], kernel: readonly number[],
   return [g.N, g.OH, g.OW, g.C_out];
 }
 
-function expectF32(name: string, tensor: Tensor): void {
-  if (tensor.dtype !== 'f32') throw new Error(`conv2d(): ${name} must be f32 but is ${tensor.dtype}`);
-}
-
-function expectShape(name: string, tensor: Tensor, shape: readonly number[]): void {
-  expectF32(name, tensor);
-  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`conv2d(): ${name} has shape ${formatShape(tensor.shape)} but ${formatShape(shape)} was expected`);
-  }
-}
-
 function checkedGeometry(x: Tensor, w: Tensor, options: Conv2dOptions): Geometry {
   const g = geometry(x.shape, w.shape, options);
-  expectF32('x', x);
-  expectF32('w', w);
+  expectTensor('conv2d', 'x', x, x.shape);
+  expectTensor('conv2d', 'w', w, w.shape);
   return g;
 }
 
 /**
- * The pipeline constants of one dispatch, with whether its shared rows,
+ * The pipeline constant that says whether a dispatch's shared rows,
  * `width` columns wide, are read as vec4s, and the binding of their vec4 view
  * (`view`, a second binding of `tensor`).
  */
 function specialize(device: GPUDevice, width: number, view: 'w4' | 'd_out4', tensor: Tensor) {
   const vectorized = width % 4 === 0;
   const { range, scratch } = vec4View(device, tensor, vectorized);
-  return { constants: { WORKGROUP_SIZE, VECTORIZED: Number(vectorized) }, views: { [view]: range }, scratch };
+  return { constants: { VECTORIZED: Number(vectorized) }, views: { [view]: range }, scratch };
 }
 
 function ranges(buffers: Record<string, Tensor>) {
@@ -130,10 +119,10 @@ function ranges(buffers: Record<string, Tensor>) {
 /** y = x ⊛ w. */
 export async function conv2dForward(device: GPUDevice, t: { x: Tensor; w: Tensor; y: Tensor }, options: Conv2dOptions = {}): Promise<Dispatch> {
   const g = checkedGeometry(t.x, t.w, options);
-  expectShape('y', t.y, [g.N, g.OH, g.OW, g.C_out]);
+  expectTensor('conv2d', 'y', t.y, [g.N, g.OH, g.OW, g.C_out]);
   const { constants, views, scratch } = specialize(device, g.C_out, 'w4', t.w);
   return prepareDispatch(device, shader, 'forward', {
-    constants,
+    constants: { WORKGROUP_SIZE, ...constants },
     params: g,
     buffers: { ...ranges({ x: t.x, w: t.w, y: t.y }), ...views },
     scratch,
@@ -157,9 +146,9 @@ export async function conv2dBackward(
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
   const g = checkedGeometry(t.x, t.w, options);
-  expectShape('dOut', t.dOut, [g.N, g.OH, g.OW, g.C_out]);
-  expectShape('dWeight', t.dWeight, t.w.shape);
-  if (t.dInput) expectShape('dInput', t.dInput, t.x.shape);
+  expectTensor('conv2d', 'dOut', t.dOut, [g.N, g.OH, g.OW, g.C_out]);
+  expectTensor('conv2d', 'dWeight', t.dWeight, t.w.shape);
+  if (t.dInput) expectTensor('conv2d', 'dInput', t.dInput, t.x.shape);
 
   const rows = g.KH * g.KW * g.C_in;
   const rowGroup = Math.min(WORKGROUP_SIZE, Math.ceil(rows / ROW_GRANULE) * ROW_GRANULE);
@@ -169,7 +158,7 @@ export async function conv2dBackward(
   const weight = specialize(device, g.C_out, 'd_out4', t.dOut);
   const dispatches = [
     prepareDispatch(device, shader, 'backward_weight', {
-      constants: { ...weight.constants, WORKGROUP_SIZE: rowGroup },
+      constants: { WORKGROUP_SIZE: rowGroup, ...weight.constants },
       params: g,
       buffers: { ...ranges({ x: t.x, d_out: t.dOut, partial_d_weight: partial }), ...weight.views },
       scratch: weight.scratch,
@@ -200,7 +189,7 @@ export async function conv2dBackward(
         scratch: [transposed.buffer],
       }),
       prepareDispatch(device, shader, 'backward_input', {
-        constants: input.constants,
+        constants: { WORKGROUP_SIZE, ...input.constants },
         params: g,
         buffers: { ...ranges({ d_out: t.dOut, w: transposed, d_input: t.dInput }), ...input.views },
         scratch: input.scratch,
