@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { resolve } from 'node:path';
 import { chromiumLaunchOptions } from './scripts/chromium-options';
-import { defaultCacheDir } from './src/engine/mnist-node';
+import { defaultCacheDir } from './src/node/mnist';
 
 const include = ['tests/**/*.test.ts'];
 // The browser tests fetch MNIST from wherever tests/setup/mnist.ts finds it: one of these.
@@ -17,7 +17,7 @@ export default defineConfig({
     globalSetup: ['tests/setup/mnist.ts'],
     projects: [
       // tests/node/ holds what only Node can do (files, the command line).
-      { test: { name: 'node', include, testTimeout, environment: 'node' } },
+      { test: { name: 'node', include, testTimeout, environment: 'node', setupFiles: ['tests/setup/node-gpu.ts'] } },
       {
         server: { fs: { allow: [resolve('.'), ...mnistDirs] } },
         test: {

@@ -1,6 +1,6 @@
 // The benchmark page's script: runs the suite on the browser's WebGPU and hands
 // the figures to the Node driver (bench/chromium.ts) through the functions it exposes.
-import { createGpu } from '../src/engine/device';
+import { createGpu } from '../src/engine';
 import { runSuite, type BenchOptions } from './suite';
 
 const driver = window as unknown as { benchDone(json: string): Promise<void>; benchFailed(message: string): Promise<void> };

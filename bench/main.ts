@@ -1,11 +1,8 @@
 // `npm run bench`: times our kernels and training steps against TensorFlow.js'
 // in Node (Dawn) or, with --browser, in headless Chromium; prints Markdown, writes JSON.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createGpu } from '../src/engine/device';
-import type { TutorialModel } from '../src/engine/tutorial';
+import { createGpu, writeFileAtomically, type TutorialModel } from '../src/node';
 import { markdownReport, topKernels } from './report';
 import { runSuite, type BenchOptions, type BenchResult } from './suite';
 
@@ -58,19 +55,6 @@ async function runInNode(options: BenchOptions): Promise<BenchResult> {
   return runSuite(gpu, options, 'node', versions, log);
 }
 
-/** Writes a file whole or not at all: a temporary file, then a rename. */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(temporary, text);
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-}
-
 async function main(): Promise<void> {
   const options = parseOptions();
   const suiteOptions: BenchOptions = { quick: options.quick, models: options.models, batches: options.batches };
@@ -85,8 +69,8 @@ async function main(): Promise<void> {
   const markdown = markdownReport(result);
   console.log(markdown);
   for (const m of result.models) log(`${m.model}: top kernels by GPU time: ${topKernels(m)}`);
-  if (options.out) await writeAtomically(options.out, `${JSON.stringify(result, null, 2)}\n`);
-  if (options.markdown) await writeAtomically(options.markdown, markdown);
+  if (options.out) await writeFileAtomically(options.out, `${JSON.stringify(result, null, 2)}\n`);
+  if (options.markdown) await writeFileAtomically(options.markdown, markdown);
   log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 

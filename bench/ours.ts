@@ -1,14 +1,7 @@
 // Our side of the benchmark: a model's graph trained on one batch of random
 // data written once, timed as whole steps (as training runs them) and kernel by kernel.
-import { sizeOf } from '../src/engine/buffers';
-import type { Gpu } from '../src/engine/device';
-import { Graph, type Plan } from '../src/engine/graph';
-import { optimizerConfig } from '../src/engine/ops/optimizer';
-import { encodeDispatches } from '../src/engine/pipelines';
-import { seededRandom } from '../src/engine/random';
-import type { Model } from '../src/engine/model';
+import { encodeDispatches, Graph, optimizerConfig, seededRandom, type Dispatch, type Gpu, type Model, type Plan, type Work } from '../src/engine';
 import { repeatsFor, stats, Timestamps, type Stats } from './timing';
-import { kernelRuns, type KernelRun } from './work';
 
 /** RMSprop lr 0.001, rho 0.9, epsilon 1e-7: the tutorial's optimizer, and TensorFlow.js' in the comparison. */
 export const OPTIMIZER = optimizerConfig('rmsprop', { learningRate: 0.001, rho: 0.9, epsilon: 1e-7 });
@@ -24,6 +17,30 @@ export interface Steps {
   recordMs: number[];
   /** GPU time of each step, where the device has timestamp queries. */
   gpuMs: number[] | null;
+}
+
+/** A kernel as a training step runs it: one dispatch, or several passes of the same entry point in a row. */
+export interface KernelRun {
+  kernel: string;
+  dispatches: Dispatch[];
+  /** The layer (`layer 2 (conv2d)`), `loss` or `optimizer`, as the graph marked it. */
+  site: string;
+  /** The work of its counted passes; null when none is counted (a transpose). */
+  work: Work | null;
+}
+
+/** Splits a plan into kernel runs: consecutive dispatches of one entry point and site are passes of one kernel. */
+export function kernelRuns(dispatches: readonly Dispatch[]): KernelRun[] {
+  const runs: KernelRun[] = [];
+  for (const dispatch of dispatches) {
+    const last = runs[runs.length - 1];
+    const site = dispatch.site ?? '—';
+    if (last && last.kernel === dispatch.kernel.name && last.site === site) last.dispatches.push(dispatch);
+    else runs.push({ kernel: dispatch.kernel.name, dispatches: [dispatch], site, work: null });
+    const run = runs[runs.length - 1];
+    if (dispatch.work) run.work = { flops: (run.work?.flops ?? 0) + dispatch.work.flops, bytes: (run.work?.bytes ?? 0) + dispatch.work.bytes };
+  }
+  return runs;
 }
 
 export interface KernelTime {
@@ -42,7 +59,7 @@ export interface KernelTimes {
 /** A random batch: inputs uniform in [0, 1), labels uniform over the classes. */
 export function randomBatch(model: Model, rows: number, seed = 1): { x: Float32Array; labels: Uint32Array } {
   const random = seededRandom(seed);
-  const x = Float32Array.from({ length: rows * sizeOf(model.inputShape) }, random);
+  const x = Float32Array.from({ length: rows * model.inputShape.reduce((a, b) => a * b, 1) }, random);
   const classes = model.outputShape[0];
   const labels = Uint32Array.from({ length: rows }, () => Math.floor(random() * classes));
   return { x, labels };
@@ -51,14 +68,12 @@ export function randomBatch(model: Model, rows: number, seed = 1): { x: Float32A
 export class OurTrainer {
   private plan?: Plan;
   private readonly stepTimes: Timestamps | null;
-  private readonly drainBuffer: GPUBuffer;
 
   private constructor(
     readonly gpu: Gpu,
     readonly graph: Graph,
   ) {
     this.stepTimes = gpu.timestamps ? new Timestamps(gpu.device, 2 * MAX_STEPS) : null;
-    this.drainBuffer = gpu.device.createBuffer({ label: 'bench drain', size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
   /** A graph for batches of up to `maxBatch` rows, holding `data` (maxBatch rows of it). */
@@ -84,33 +99,23 @@ export class OurTrainer {
     return this.current.train.filter((d) => d.workgroups.every((n) => n > 0)).length;
   }
 
-  /** Waits for the GPU the way training does: a tiny read of the loss sum. */
-  private async drain(): Promise<void> {
-    const encoder = this.gpu.device.createCommandEncoder({ label: 'bench drain' });
-    encoder.copyBufferToBuffer(this.graph.lossSum.buffer, 0, this.drainBuffer, 0, 4);
-    this.gpu.device.queue.submit([encoder.finish()]);
-    await this.drainBuffer.mapAsync(GPUMapMode.READ);
-    this.drainBuffer.unmap();
-  }
-
-  /** `count` training steps back to back, then one drain. */
+  /**
+   * `count` training steps back to back, as `fit` records them, the last one
+   * with a metrics snapshot that the wall time waits for, as training does.
+   */
   async steps(count: number): Promise<Steps> {
-    const { device } = this.gpu;
     const train = this.current.train;
     const timed = Math.min(count, MAX_STEPS);
     const recordMs: number[] = [];
     const started = performance.now();
+    let drained: Promise<unknown> | null = null;
     for (let i = 0; i < count; i++) {
       const recording = performance.now();
-      const encoder = device.createCommandEncoder({ label: 'step' });
-      if (this.stepTimes && i < timed) this.stepTimes.mark(encoder, 2 * i);
-      encodeDispatches(encoder, train);
-      if (this.stepTimes && i < timed) this.stepTimes.mark(encoder, 2 * i + 1);
-      const commands = encoder.finish();
+      const timestampWrites = this.stepTimes && i < timed ? this.stepTimes.around(2 * i) : undefined;
+      drained = this.graph.submit(train, { timestampWrites, snapshot: i === count - 1 ? this.current.batch : undefined });
       recordMs.push(performance.now() - recording);
-      device.queue.submit([commands]);
     }
-    await this.drain();
+    await drained;
     const wallMs = performance.now() - started;
     let gpuMs: number[] | null = null;
     if (this.stepTimes) {
@@ -128,7 +133,7 @@ export class OurTrainer {
   async kernelTimes(batch: number, budgetMs: number, minRepeats: number, maxRepeats: number): Promise<KernelTimes> {
     const { device } = this.gpu;
     const plan = await this.useBatch(batch);
-    const runs = kernelRuns(this.graph, plan.train, batch);
+    const runs = kernelRuns(plan.train);
     const samples = runs.map((): number[] => []);
     let repeats: number;
     let method: KernelTimes['method'];
@@ -181,6 +186,5 @@ export class OurTrainer {
   destroy(): void {
     this.graph.destroy();
     this.stepTimes?.destroy();
-    this.drainBuffer.destroy();
   }
 }

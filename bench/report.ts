@@ -74,7 +74,7 @@ function kernelTable(m: ModelResult, caveat: string): string {
   const rows = m.kernels.rows.map((k: KernelResult, i) => [
     i + 1,
     `\`${k.kernel}\``,
-    k.site ?? '—',
+    k.site,
     k.dispatches,
     k.workgroups,
     num(k.ms.median),
@@ -102,7 +102,7 @@ function kernelNotes(m: ModelResult): string {
     : '';
   return (
     `GPU time per kernel (${how}, after one untimed step): median, mean and min–max, in ms. ` +
-    `FLOPs and bytes are counted from the layer shapes (bench/work.ts).${rounding} Top three: ${topKernels(m)}.`
+    `FLOPs and bytes are counted from the layer shapes (each op's \`work\`).${rounding} Top three: ${topKernels(m)}.`
   );
 }
 
@@ -111,7 +111,7 @@ export function topKernels(m: ModelResult, n = 3): string {
   return [...m.kernels.rows]
     .sort((a, b) => b.ms.median - a.ms.median)
     .slice(0, n)
-    .map((k) => `\`${k.kernel}\` (${k.site ?? '—'}) ${num(k.ms.median)} ms`)
+    .map((k) => `\`${k.kernel}\` (${k.site}) ${num(k.ms.median)} ms`)
     .join(', ');
 }
 
@@ -130,7 +130,7 @@ export function markdownReport(result: BenchResult): string {
       'on the same device. ms/step: wall time of a stretch of steps with one drain at the end, over the steps; median (min–max) over rounds.',
     comparisonTable(result.models, caveat),
     '## Our training step by batch size',
-    'CPU ms to record: encoding one step and finishing its command buffer. GPU ms/step: timestamps around the step.',
+    'CPU ms to record: encoding one step, finishing its command buffer and submitting it. GPU ms/step: timestamps around the step.',
     stepTable(result.models, caveat),
     ...result.models.flatMap((m) => [`## Kernels of ${m.model} at batch ${m.batch}`, kernelNotes(m), kernelTable(m, caveat)]),
   ];

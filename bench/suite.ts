@@ -1,8 +1,7 @@
 // The whole benchmark, the same in Node and in a browser page: for each model,
 // its kernels one by one, its training step interleaved with TensorFlow.js',
 // and a sweep of batch sizes. It only measures and returns figures; nothing here fails on a time.
-import { describeAdapter, type AdapterDescription, type Gpu } from '../src/engine/device';
-import { tutorialModel, type TutorialModel } from '../src/engine/tutorial';
+import { describeAdapter, tutorialModel, type AdapterDescription, type Gpu, type TutorialModel } from '../src/engine';
 import { OPTIMIZER, OurTrainer, randomBatch, type KernelTimes, type Steps } from './ours';
 import { tfjsOn, TfjsTrainer } from './tfjs';
 import { repeatsFor, stats, type Stats } from './timing';
@@ -29,7 +28,7 @@ export interface StepResult {
   imagesPerSecond: number;
   stepsPerRound: number;
   dispatchesPerStep: number;
-  /** CPU time to record one step's command buffer. */
+  /** CPU time to record and submit one step's command buffer. */
   recordMs: Stats;
   /** GPU time of one step (timestamp queries), or null without them. */
   gpuMs: Stats | null;
@@ -37,8 +36,8 @@ export interface StepResult {
 
 export interface KernelResult {
   kernel: string;
-  /** 'layer 2 conv2d', 'model' for the loss, metrics and optimizer, null when unknown. */
-  site: string | null;
+  /** `layer 2 (conv2d)`, `loss` or `optimizer`: where the graph placed it. */
+  site: string;
   dispatches: number;
   workgroups: string;
   ms: Stats;
@@ -85,7 +84,7 @@ function kernelRows(times: KernelTimes): KernelResult[] {
     const seconds = ms.median / 1000;
     return {
       kernel: run.kernel,
-      site: run.layer ? `layer ${run.layer.index} ${run.layer.config.type}` : run.work ? 'model' : null,
+      site: run.site,
       dispatches: run.dispatches.length,
       workgroups: run.dispatches.map((d) => d.workgroups.join('x')).join(' + '),
       ms,

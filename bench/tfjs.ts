@@ -1,10 +1,7 @@
 // TensorFlow.js' side of the benchmark: the same layers, loss and optimizer,
 // trained with @tensorflow/tfjs on its WebGPU backend, on our GPUDevice.
 import type * as TF from '@tensorflow/tfjs';
-import type { Gpu } from '../src/engine/device';
-import type { LayerConfig } from '../src/engine/layers';
-import type { Model } from '../src/engine/model';
-import type { OptimizerConfig } from '../src/engine/ops/optimizer';
+import type { Gpu, LayerConfig, Model, OptimizerConfig } from '../src/engine';
 
 type Tf = typeof TF;
 
@@ -43,19 +40,15 @@ export function tfjsOn(gpu: Gpu): Promise<Tf> {
   return loaded;
 }
 
-/** Our layer description as the tf.layers layer Keras would make. */
+/**
+ * Our layer config as the tf.layers layer Keras would make: our configs use
+ * Keras' (and so tf.layers') names for the layer and its settings.
+ */
 function tfLayer(tf: Tf, layer: LayerConfig, inputShape?: number[]): TF.layers.Layer {
-  const input = inputShape ? { inputShape } : {};
-  switch (layer.type) {
-    case 'conv2d':
-      return tf.layers.conv2d({ ...input, filters: layer.filters, kernelSize: layer.kernelSize, strides: layer.strides, padding: layer.padding, activation: layer.activation });
-    case 'maxPooling2d':
-      return tf.layers.maxPooling2d({ ...input, poolSize: layer.poolSize, strides: layer.strides });
-    case 'flatten':
-      return tf.layers.flatten(input);
-    case 'dense':
-      return tf.layers.dense({ ...input, units: layer.units, activation: layer.activation });
-  }
+  const { type, ...settings } = layer;
+  const make = (tf.layers as unknown as Record<string, (args: object) => TF.layers.Layer>)[type];
+  if (typeof make !== 'function') throw new Error(`TensorFlow.js has no layer '${type}'`);
+  return make({ ...settings, ...(inputShape && { inputShape }) });
 }
 
 /** Keras' sparse categorical cross-entropy on probabilities, computed as tfjs-layers' losses.ts does. */

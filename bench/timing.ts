@@ -53,6 +53,11 @@ export class Timestamps {
     encoder.beginComputePass({ label: `timestamp ${index}`, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: index } }).end();
   }
 
+  /** Timestamps `first` and `first + 1` at the start and end of a compute pass. */
+  around(first: number): GPUComputePassTimestampWrites {
+    return { querySet: this.querySet, beginningOfPassWriteIndex: first, endOfPassWriteIndex: first + 1 };
+  }
+
   /** The first `count` timestamps, in milliseconds, once the work before them is done. */
   async read(count = this.count): Promise<number[]> {
     const encoder = this.device.createCommandEncoder({ label: 'bench timestamps readback' });

@@ -1,11 +1,6 @@
 // `npm run train`: the Keras MNIST tutorial on WebGPU, from the command line.
-import { rename, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { defaultGpu, describeAdapter } from '../engine/device';
-import { loadMnist } from '../engine/mnist-node';
-import { tutorialModel, type TutorialModel } from '../engine/tutorial';
-import type { Dataset } from '../engine/data';
-import type { EpochLogs, Logs } from '../engine/model';
+import { defaultGpu, describeAdapter, loadMnist, saveModel, tutorialModel, writeFileAtomically, type Dataset, type EpochLogs, type Logs, type TutorialModel } from '../node';
 
 const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
                         [--seed S] [--data DIR] [--validate] [--save FILE] [--report FILE]
@@ -106,7 +101,7 @@ async function main() {
   console.log(`argmax ${argmax}, true label ${test.y[0]}`);
 
   if (args.save) {
-    await model.save(args.save);
+    await saveModel(model, args.save);
     console.log(`saved ${args.save}`);
   }
   if (args.report) {
@@ -121,9 +116,7 @@ async function main() {
       test: evaluation,
       prediction: { image: 0, probabilities, argmax, label: test.y[0] },
     };
-    const temporary = `${args.report}.${process.pid}.tmp`;
-    await writeFile(temporary, JSON.stringify(report, null, 2) + '\n');
-    await rename(temporary, args.report);
+    await writeFileAtomically(args.report, JSON.stringify(report, null, 2) + '\n');
     console.log(`report written to ${args.report}`);
   }
   model.destroy();

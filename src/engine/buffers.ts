@@ -77,6 +77,11 @@ export function reshape(tensor: Tensor, shape: readonly number[]): Tensor {
   return { ...tensor, shape: [...shape] };
 }
 
+/** The first `batch` rows of a batch-major tensor: a smaller batch in buffers sized for the largest. */
+export function rows(tensor: Tensor, batch: number): Tensor {
+  return { ...tensor, shape: [batch, ...tensor.shape.slice(1)] };
+}
+
 /** The buffer range a tensor occupies, for a bind group entry. */
 export function bufferRange(tensor: Tensor): GPUBufferBinding {
   return { buffer: tensor.buffer, offset: tensor.offset, size: sizeOf(tensor.shape) * 4 };

@@ -1,5 +1,5 @@
-// Getting a WebGPU device: `navigator.gpu` in a browser, Dawn (the `webgpu`
-// package) in Node. Everything in the engine gets its device from here.
+// Getting a WebGPU device: from `navigator.gpu`, or from the GPU object the
+// caller passes (src/node passes Dawn's). Everything in the engine gets its device from here.
 
 /** What a run reports about the GPU it ran on. */
 export interface AdapterDescription {
@@ -19,10 +19,8 @@ export interface Gpu {
 }
 
 export interface GpuOptions {
-  /** Dawn only: pick an adapter by name (see `WEBGPU_ADAPTER` in the README). */
-  adapterName?: string;
-  /** Dawn only: toggles such as `disable-dawn-features=timestamp_quantization` (benchmarks). */
-  dawnFlags?: string[];
+  /** The WebGPU entry point: `navigator.gpu` by default; in Node, Dawn's (see `src/node`). */
+  gpu?: GPU;
 }
 
 const NO_ADAPTER_HELP = `No WebGPU adapter was found.
@@ -32,48 +30,6 @@ const NO_ADAPTER_HELP = `No WebGPU adapter was found.
   or point VK_ICD_FILENAMES at another driver's ICD file. With a GPU, install its Vulkan driver.
 - In a browser, use one with WebGPU enabled (Chrome/Edge 113+, or Chromium with
   --enable-unsafe-webgpu), on a page served over https or from localhost.`;
-
-// Dawn tears down its instance, and every device on it, when the GPU object is
-// garbage collected: hold on to each one created.
-const dawnInstances = new Map<string, GPU>();
-
-async function nodeGpu(options: GpuOptions): Promise<GPU> {
-  // A variable specifier keeps bundlers from pulling the native module into a page.
-  const dawnModule = 'webgpu';
-  const { create, globals } = await import(/* @vite-ignore */ dawnModule);
-  // Dawn's objects (GPUBufferUsage and friends) become globals, as in a browser.
-  Object.assign(globalThis, globals);
-  const adapterName = options.adapterName ?? process.env.WEBGPU_ADAPTER ?? '';
-  const flags = [...(adapterName ? [`adapter=${adapterName}`] : []), ...(options.dawnFlags ?? [])];
-  const key = flags.join(' ');
-  let gpu = dawnInstances.get(key);
-  if (!gpu) {
-    gpu = create(flags) as GPU;
-    dawnInstances.set(key, gpu);
-  }
-  return gpu;
-}
-
-/**
- * dawn.node settles its promises (mapAsync, onSubmittedWorkDone, ...) from a
- * setImmediate loop that runs for as long as one is pending: a busy loop,
- * which on a CPU-emulated GPU takes a core away from the emulation (on 2
- * cores, lavapipe's two workers got about 1.2 cores' worth while the main
- * thread spun). So with a software adapter its ticks, which are native
- * functions, are moved onto a 1 ms timer; everything else's setImmediate is
- * untouched. Process-wide, as setImmediate is; installed once.
- */
-type MarkedSetImmediate = typeof setImmediate & { dawnThrottled?: boolean };
-
-function throttleDawnPolling(): void {
-  const immediate = globalThis.setImmediate as MarkedSetImmediate;
-  if (immediate.dawnThrottled) return;
-  const isNative = (fn: unknown) => typeof fn === 'function' && Function.prototype.toString.call(fn).includes('[native code]');
-  const throttled = ((fn: (...args: unknown[]) => void, ...args: unknown[]) =>
-    isNative(fn) ? setTimeout(fn, 1, ...args) : immediate(fn, ...args)) as unknown as MarkedSetImmediate;
-  throttled.dawnThrottled = true;
-  globalThis.setImmediate = throttled;
-}
 
 async function pickAdapter(gpu: GPU): Promise<GPUAdapter> {
   // Ask for a hardware adapter first; a software one only when there is none.
@@ -86,9 +42,8 @@ async function pickAdapter(gpu: GPU): Promise<GPUAdapter> {
 
 /** Creates a device with the adapter's largest buffer and workgroup limits. */
 export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
-  const inBrowser = typeof window !== 'undefined';
-  if (inBrowser && !navigator.gpu) throw new Error(NO_ADAPTER_HELP);
-  const gpu = inBrowser ? navigator.gpu : await nodeGpu(options);
+  const gpu = options.gpu ?? (typeof navigator === 'undefined' ? undefined : navigator.gpu);
+  if (!gpu) throw new Error(NO_ADAPTER_HELP);
   const adapter = await pickAdapter(gpu);
   const wanted: (keyof GPUSupportedLimits)[] = [
     'maxBufferSize',
@@ -116,7 +71,6 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
     // Older Chromium reports this on the adapter, newer on its info.
     (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
   );
-  if (!inBrowser && isFallbackAdapter) throttleDawnPolling();
   return {
     device,
     timestamps,
@@ -138,9 +92,16 @@ export function describeAdapter(adapter: AdapterDescription): string {
 }
 
 let sharedGpu: Promise<Gpu> | undefined;
+let makeDefault: () => Promise<Gpu> = () => createGpu();
 
 /** One device shared by everything that is not given its own. */
 export function defaultGpu(): Promise<Gpu> {
-  sharedGpu ??= createGpu();
+  sharedGpu ??= makeDefault();
   return sharedGpu;
+}
+
+/** Where `defaultGpu()` gets its device from (the Node entry points it at Dawn). */
+export function setDefaultGpu(make: () => Promise<Gpu>): void {
+  makeDefault = make;
+  sharedGpu = undefined;
 }

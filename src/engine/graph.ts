@@ -1,54 +1,39 @@
-// The graph runner: turns a list of layers into GPU buffers and dispatch lists,
-// all created once, so that a training step only records and submits.
+// The graph runner: builds a list of layers into GPU buffers and dispatch
+// lists, all created once, and is the one place that records and submits
+// steps (train, evaluate, predict) and reads their metrics back.
 //
 // Buffer plan: every parameter lives in one buffer (the arena), every gradient
 // in a second with the same layout, and each optimizer state in one more, so a
-// single dispatch updates the whole model. Activations and their gradients get
-// a buffer each, sized for the largest batch; a smaller batch (the last of an
-// epoch) uses the first rows of the same buffers with dispatches of its own.
-import { createTensor, readTensor, reshape, sizeOf, writeTensor, type Tensor } from './buffers';
-import { layerShape, type LayerConfig, type ParamSpec } from './layers';
-import { activationBackward, activationForward } from './ops/activation';
+// single dispatch updates the whole model. Each layer makes its own activation
+// buffers, sized for the largest batch; a smaller batch (the last of an epoch)
+// uses the first rows of the same buffers with dispatches of its own.
+import { createTensor, readTensor, rows, sizeOf, writeTensor, type DType, type Tensor } from './buffers';
+import { layerKind, layerName, layerShapes, type LayerConfig } from './layers';
+import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
 import { accuracyForward } from './ops/accuracy';
-import { biasBackward, biasForward } from './ops/bias';
-import { conv2dBackward, conv2dForward } from './ops/conv2d';
-import { matmulBackward, matmulForward } from './ops/matmul';
-import { maxPool2dBackward, maxPool2dForward } from './ops/maxpool2d';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
-import { softmaxBackward, softmaxForward } from './ops/softmax';
+import { softmaxForward } from './ops/softmax';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
-import { destroyDispatches, type Dispatch } from './pipelines';
+import { destroyDispatches, encodeDispatches, type Dispatch } from './pipelines';
 
 /** A parameter tensor of one layer, placed in the arena. */
-export interface Param {
+export interface Param extends ParamTensors {
   layer: number;
-  spec: ParamSpec;
-  value: Tensor;
-  grad: Tensor;
   /** Offset in floats from the start of the arena. */
   start: number;
 }
 
-/** The buffers of one layer, sized for the largest batch. */
-interface Node {
+/** One layer of the graph: its config, shapes, parameters and buffers. */
+export interface GraphLayer {
+  name: string;
   config: LayerConfig;
-  inputShape: number[];
-  outputShape: number[];
+  input: number[];
+  output: number[];
   params: Param[];
-  x: Tensor;
-  /** Gradient of the loss with respect to x; null for the first layer, which needs none. */
-  dX: Tensor | null;
-  /** Before bias, after bias (the logits of a softmax layer), after activation. */
-  z?: Tensor;
-  u?: Tensor;
-  y: Tensor;
-  dU?: Tensor;
-  /** Gradient of the loss with respect to y; null where nothing needs it (a first flatten, the last layer). */
-  dY: Tensor | null;
-  argmax?: Tensor;
+  built: BuiltLayer;
 }
 
-/** The dispatches for one batch size. */
+/** The dispatches for one batch size, each marked with the layer (or `loss`, `optimizer`) it belongs to. */
 export interface Plan {
   batch: number;
   /** Forward to the logits, loss and accuracy accumulated, backward, update. */
@@ -61,22 +46,40 @@ export interface Plan {
   predict: Dispatch[];
 }
 
-/** The first `batch` rows of a batch-major tensor. */
-function rows(tensor: Tensor, batch: number): Tensor {
-  return { ...tensor, shape: [batch, ...tensor.shape.slice(1)] };
+/** Running means since the sums were last cleared. */
+export interface Logs {
+  loss: number;
+  accuracy: number;
 }
 
-/** Keras' glorot_uniform: U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)). */
+export interface StepOptions {
+  /** Zero the loss and accuracy sums first (the start of an epoch). */
+  clear?: boolean;
+  /** Copy the sums out after the step and resolve to their means over this many rows. */
+  snapshot?: number;
+  /** GPU timestamps at the start and end of the step's compute pass (benchmarks). */
+  timestampWrites?: GPUComputePassTimestampWrites;
+}
+
+/** Metric readbacks that may be in flight at once: the GPU runs ahead while they map. */
+const READBACKS = 3;
+
+/** Keras' glorot_uniform: U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)); or zeros. */
 function initialValues(spec: ParamSpec, random: () => number): Float32Array {
   const values = new Float32Array(sizeOf(spec.shape));
-  if (spec.name === 'bias') return values;
-  const limit = Math.sqrt(6 / (spec.fanIn + spec.fanOut));
+  if (spec.init.kind === 'zeros') return values;
+  const limit = Math.sqrt(6 / (spec.init.fanIn + spec.init.fanOut));
   for (let i = 0; i < values.length; i++) values[i] = (2 * random() - 1) * limit;
   return values;
 }
 
+function mark(site: string, dispatches: Dispatch[]): Dispatch[] {
+  for (const dispatch of dispatches) dispatch.site = site;
+  return dispatches;
+}
+
 export class Graph {
-  readonly nodes: Node[] = [];
+  readonly layers: GraphLayer[] = [];
   readonly params: Param[] = [];
   /** Length of the parameter arena in floats (with alignment padding). */
   readonly arenaLength: number;
@@ -85,94 +88,100 @@ export class Graph {
   readonly stateArenas: Tensor[];
   readonly x: Tensor;
   readonly labels: Tensor;
+  /** The logits and their gradient, from the last layer. */
+  readonly logits: { value: Tensor; grad: Tensor };
   readonly probabilities: Tensor;
   /** Σ loss and number correct since the last clear, on the GPU. */
   readonly lossSum: Tensor;
   readonly correct: Tensor;
   readonly step: Tensor;
+  private readonly tensors: Tensor[] = [];
+  private readonly readbacks: GPUBuffer[];
   private readonly plans = new Map<number, Promise<Plan>>();
 
   constructor(
     readonly device: GPUDevice,
-    readonly layers: readonly LayerConfig[],
+    configs: readonly LayerConfig[],
     readonly inputShape: readonly number[],
     readonly maxBatch: number,
     readonly optimizer: OptimizerConfig,
     random: () => number,
   ) {
-    const last = layers[layers.length - 1];
-    if (last?.type !== 'dense' || last.activation !== 'softmax') {
-      throw new Error('sparseCategoricalCrossentropy: the last layer must be dense with a softmax activation');
-    }
-    // Shapes and the arena layout, with each tensor aligned for binding.
+    const shapes = layerShapes(configs, inputShape);
+    // The arena layout, with each tensor aligned for binding.
     const align = device.limits.minStorageBufferOffsetAlignment / 4;
-    let shape = [...inputShape];
     let length = 0;
-    const specs: { layer: number; spec: ParamSpec; start: number }[] = [];
-    const shapes = layers.map((layer, i) => {
-      const { output, params } = layerShape(layer, shape, i);
-      for (const spec of params) {
-        specs.push({ layer: i, spec, start: length });
+    const placed = shapes.flatMap(({ params }, layer) =>
+      params.map((spec) => {
+        const start = length;
         length += Math.ceil(sizeOf(spec.shape) / align) * align;
-      }
-      const input = shape;
-      shape = output;
-      return { input, output };
-    });
-    this.arenaLength = length;
-
-    const values = new Float32Array(length);
-    for (const { spec, start } of specs) values.set(initialValues(spec, random), start);
-    this.arena = createTensor(device, [length], { label: 'parameters', data: values });
-    this.gradArena = createTensor(device, [length], { label: 'gradients' });
-    this.stateArenas = Array.from({ length: stateSize(optimizer.kind) }, (_, i) =>
-      createTensor(device, [length], { label: `${optimizer.kind} state ${i}` }),
+        return { layer, spec, start };
+      }),
     );
+    this.arenaLength = length;
+    const values = new Float32Array(length);
+    for (const { spec, start } of placed) values.set(initialValues(spec, random), start);
+    this.arena = this.tensor([length], 'parameters', 'f32', values);
+    this.gradArena = this.tensor([length], 'gradients');
+    this.stateArenas = Array.from({ length: stateSize(optimizer.kind) }, (_, i) => this.tensor([length], `${optimizer.kind} state ${i}`));
     const slice = (arena: Tensor, start: number, shape: number[]): Tensor => ({ ...arena, shape, offset: arena.offset + start * 4 });
-    for (const { layer, spec, start } of specs) {
+    for (const { layer, spec, start } of placed) {
       this.params.push({ layer, spec, start, value: slice(this.arena, start, spec.shape), grad: slice(this.gradArena, start, spec.shape) });
     }
 
     const B = maxBatch;
-    this.x = createTensor(device, [B, ...inputShape], { label: 'input' });
-    this.labels = createTensor(device, [B], { label: 'labels', dtype: 'u32' });
-    this.lossSum = createTensor(device, [1], { label: 'loss sum' });
-    this.correct = createTensor(device, [1], { label: 'correct', dtype: 'u32' });
-    this.step = createTensor(device, [1], { label: 'optimizer step', dtype: 'u32' });
+    this.x = this.tensor([B, ...inputShape], 'input');
+    this.labels = this.tensor([B], 'labels', 'u32');
+    this.lossSum = this.tensor([1], 'loss sum');
+    this.correct = this.tensor([1], 'correct', 'u32');
+    this.step = this.tensor([1], 'optimizer step', 'u32');
+    this.readbacks = Array.from({ length: READBACKS }, (_, i) =>
+      device.createBuffer({ label: `metrics readback ${i}`, size: 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+    );
 
+    // dLoss/dx is needed from the first layer with parameters on.
     let x = this.x;
     let dX: Tensor | null = null;
-    layers.forEach((config, i) => {
-      const { input, output } = shapes[i];
-      const buffer = (what: string, dtype: 'f32' | 'u32' = 'f32') =>
-        createTensor(device, [B, ...output], { label: `layer ${i} ${config.type} ${what}`, dtype });
-      const isLast = i === layers.length - 1;
-      const node: Node = { config, inputShape: input, outputShape: output, params: this.params.filter((p) => p.layer === i), x, dX, y: x, dY: null };
-      if (config.type === 'flatten') {
-        // A view, not a copy, and so is its gradient.
-        node.y = reshape(x, [B, ...output]);
-        node.dY = dX && reshape(dX, [B, ...output]);
-      } else if (config.type === 'maxPooling2d') {
-        node.y = buffer('y');
-        node.argmax = buffer('argmax', 'u32');
-        node.dY = buffer('dY');
-      } else {
-        node.z = buffer('z');
-        node.u = buffer('u');
-        node.y = config.activation === 'linear' ? node.u : buffer('y');
-        // The last layer's logits gradient comes from the loss; a linear layer's is dY itself.
-        node.dY = isLast ? null : buffer('dY');
-        node.dU = isLast ? buffer('dLogits') : config.activation === 'linear' ? node.dY! : buffer('dU');
-      }
-      this.nodes.push(node);
-      x = node.y;
-      dX = node.dY;
+    configs.forEach((config, i) => {
+      const name = layerName(config, i);
+      const { output, params: specs } = shapes[i];
+      const params = this.params.filter((p) => p.layer === i);
+      const last = i === configs.length - 1;
+      const built = layerKind(config, i).build(config, {
+        device,
+        name,
+        input: i === 0 ? [...inputShape] : shapes[i - 1].output,
+        output,
+        maxBatch: B,
+        params,
+        x,
+        dX,
+        needsOutputGradient: !last && (specs.length > 0 || dX !== null),
+        last,
+        tensor: (what, shape, dtype = 'f32') => this.tensor([B, ...shape], `${name} ${what}`, dtype),
+        seed: () => Math.floor(random() * 2 ** 32),
+      });
+      this.layers.push({ name, config, input: i === 0 ? [...inputShape] : shapes[i - 1].output, output, params, built });
+      x = built.y;
+      dX = built.dY;
     });
-    this.probabilities = this.nodes[this.nodes.length - 1].y;
+    const last = this.layers[this.layers.length - 1];
+    if (!last.built.logits || last.output.length !== 1) {
+      this.destroy();
+      throw new Error('sparseCategoricalCrossentropy: the last layer must be dense with a softmax activation');
+    }
+    this.logits = last.built.logits;
+    this.probabilities = last.built.y;
+  }
+
+  private tensor(shape: readonly number[], label: string, dtype: DType = 'f32', data?: ArrayLike<number>): Tensor {
+    const tensor = createTensor(this.device, shape, { label, dtype, data });
+    this.tensors.push(tensor);
+    return tensor;
   }
 
   get classes(): number {
-    return this.nodes[this.nodes.length - 1].outputShape[0];
+    return this.logits.value.shape[1];
   }
 
   /** The dispatches for a batch of `batch` rows, created on first use. */
@@ -190,78 +199,149 @@ export class Graph {
 
   private async createPlan(b: number): Promise<Plan> {
     const device = this.device;
-    const forward: Dispatch[] = [];
-    const backward: Dispatch[][] = [];
-    const last = this.nodes.length - 1;
-    for (const [i, node] of this.nodes.entries()) {
-      const x = rows(node.x, b);
-      const y = rows(node.y, b);
-      const dY = node.dY && rows(node.dY, b);
-      const dX = node.dX && rows(node.dX, b);
-      const layer = node.config;
-      const steps: Dispatch[] = [];
-      if (layer.type === 'maxPooling2d') {
-        const options = { poolSize: layer.poolSize, strides: layer.strides };
-        forward.push(await maxPool2dForward(device, { x, y, argmax: rows(node.argmax!, b) }, options));
-        if (dX) steps.push(await maxPool2dBackward(device, { argmax: rows(node.argmax!, b), dOut: dY!, dInput: dX }, options));
-      } else if (layer.type === 'conv2d' || layer.type === 'dense') {
-        const [kernel, bias] = node.params;
-        const z = rows(node.z!, b);
-        const u = rows(node.u!, b);
-        const dU = rows(node.dU!, b);
-        if (layer.type === 'conv2d') {
-          const options = { strides: layer.strides, padding: layer.padding };
-          forward.push(await conv2dForward(device, { x, w: kernel.value, y: z }, options));
-          steps.push(...(await conv2dBackward(device, { x, w: kernel.value, dOut: dU, dInput: dX ?? undefined, dWeight: kernel.grad }, options)));
-        } else {
-          forward.push(await matmulForward(device, { x, w: kernel.value, y: z }));
-          steps.push(...(await matmulBackward(device, { x, w: kernel.value, dOut: dU, dInput: dX ?? undefined, dWeight: kernel.grad })));
-        }
-        forward.push(await biasForward(device, { x: z, bias: bias.value, y: u }));
-        steps.unshift(...(await biasBackward(device, { dOut: dU, dBias: bias.grad })));
-        // The last layer's softmax is fused with the loss; predict applies it separately.
-        if (layer.activation === 'softmax' && i !== last) {
-          // Softmax runs over channels: each pixel of a conv output is a row.
-          const channels = (t: Tensor) => reshape(t, [sizeOf(t.shape) / t.shape[t.shape.length - 1], t.shape[t.shape.length - 1]]);
-          forward.push(await softmaxForward(device, { x: channels(u), y: channels(y) }));
-          steps.unshift(await softmaxBackward(device, { y: channels(y), dOut: channels(dY!), dInput: channels(dU) }));
-        } else if (layer.activation !== 'linear' && layer.activation !== 'softmax') {
-          forward.push(await activationForward(device, layer.activation, { x: u, y }));
-          steps.unshift(await activationBackward(device, layer.activation, { y, dOut: dY!, dInput: dU }));
-        }
-      }
-      backward.push(steps);
+    const inference: Dispatch[] = [];
+    const training: Dispatch[] = [];
+    const backward: Dispatch[] = [];
+    for (const { name, built } of this.layers) {
+      const forward = mark(name, await built.forward(b));
+      inference.push(...forward);
+      training.push(...(built.forwardTraining ? mark(name, await built.forwardTraining(b)) : forward));
     }
+    for (const { name, built } of [...this.layers].reverse()) backward.push(...mark(name, await built.backward(b)));
 
-    const lastNode = this.nodes[last];
-    const logits = rows(lastNode.u!, b);
+    const logits = rows(this.logits.value, b);
     const labels = rows(this.labels, b);
-    const metrics = [
+    const metrics = mark('loss', [
       await softmaxCrossEntropyForward(device, { logits, labels, lossSum: this.lossSum }),
       await accuracyForward(device, { predictions: logits, labels, correct: this.correct }),
-    ];
-    const lossGradient = await softmaxCrossEntropyBackward(device, { logits, labels, dLogits: rows(lastNode.dU!, b) });
-    const update = await optimizerUpdate(device, this.optimizer, {
-      param: this.arena,
-      grad: this.gradArena,
-      state: this.stateArenas,
-      ...(this.optimizer.kind === 'adam' && { step: this.step }),
-    });
-    const backwardPass = backward.reverse().flat();
+    ]);
+    const lossGradient = mark('loss', [await softmaxCrossEntropyBackward(device, { logits, labels, dLogits: rows(this.logits.grad, b) })]);
+    const update = mark(
+      'optimizer',
+      await optimizerUpdate(device, this.optimizer, {
+        param: this.arena,
+        grad: this.gradArena,
+        state: this.stateArenas,
+        ...(this.optimizer.kind === 'adam' && { step: this.step }),
+      }),
+    );
+    const probabilities = mark('loss', [await softmaxForward(device, { x: logits, y: rows(this.probabilities, b) })]);
     return {
       batch: b,
-      train: [...forward, ...metrics, lossGradient, ...backwardPass, ...update],
-      gradients: [...forward, lossGradient, ...backwardPass],
-      evaluate: [...forward, ...metrics],
-      predict: [...forward, await softmaxForward(device, { x: logits, y: rows(this.probabilities, b) })],
+      train: [...training, ...metrics, ...lossGradient, ...backward, ...update],
+      gradients: [...training, ...lossGradient, ...backward],
+      evaluate: [...inference, ...metrics],
+      predict: [...inference, ...probabilities],
     };
   }
 
   /** Copies a batch of inputs (and labels) into the graph's input buffers. */
   writeBatch(x: Float32Array, labels?: Uint32Array): void {
-    const rowsIn = x.length / sizeOf(this.inputShape);
-    writeTensor(this.device, rows(this.x, rowsIn), x);
+    writeTensor(this.device, rows(this.x, x.length / sizeOf(this.inputShape)), x);
     if (labels) writeTensor(this.device, rows(this.labels, labels.length), labels);
+  }
+
+  /**
+   * Records one step (a plan's dispatches) into a command buffer and submits
+   * it. With `snapshot`, the running sums are copied out too, and the result
+   * resolves to their means once the GPU gets there; at most READBACKS may be
+   * pending, so a caller that keeps the GPU busy waits for the oldest first.
+   */
+  submit(dispatches: readonly Dispatch[], options: StepOptions = {}): Promise<Logs> | null {
+    const readback = options.snapshot === undefined ? undefined : this.readbacks.pop();
+    if (options.snapshot !== undefined && !readback) throw new Error(`submit(): more than ${READBACKS} metric snapshots pending`);
+    const encoder = this.device.createCommandEncoder({ label: 'step' });
+    if (options.clear) {
+      encoder.clearBuffer(this.lossSum.buffer);
+      encoder.clearBuffer(this.correct.buffer);
+    }
+    encodeDispatches(encoder, dispatches, 'step', options.timestampWrites);
+    if (readback) {
+      encoder.copyBufferToBuffer(this.lossSum.buffer, 0, readback, 0, 4);
+      encoder.copyBufferToBuffer(this.correct.buffer, 0, readback, 4, 4);
+    }
+    this.device.queue.submit([encoder.finish()]);
+    return readback ? this.readSnapshot(readback, options.snapshot!) : null;
+  }
+
+  private async readSnapshot(buffer: GPUBuffer, seen: number): Promise<Logs> {
+    try {
+      await buffer.mapAsync(GPUMapMode.READ);
+      const bytes = buffer.getMappedRange();
+      const logs = { loss: new Float32Array(bytes, 0, 1)[0] / seen, accuracy: new Uint32Array(bytes, 4, 1)[0] / seen };
+      buffer.unmap();
+      return logs;
+    } finally {
+      this.readbacks.push(buffer);
+    }
+  }
+
+  /**
+   * Trains on (or evaluates) the rows of x and y in `order`, `batchSize` at a
+   * time, keeping the GPU busy: the metrics are read back every `updateEvery`
+   * steps and after the last, without waiting on each. Returns the final running means.
+   */
+  async run(
+    data: { x: Float32Array; y: ArrayLike<number>; order: Uint32Array },
+    kind: 'train' | 'evaluate',
+    batchSize: number,
+    updateEvery: number,
+    onUpdate?: (step: number, logs: Logs) => void,
+  ): Promise<Logs> {
+    const { x, y, order } = data;
+    const rowSize = sizeOf(this.inputShape);
+    const xBatch = new Float32Array(batchSize * rowSize);
+    const yBatch = new Uint32Array(batchSize);
+    const steps = Math.ceil(order.length / batchSize);
+    const pending: { step: number; logs: Promise<Logs> }[] = [];
+    let last: Logs = { loss: NaN, accuracy: NaN };
+    const settle = async () => {
+      const snapshot = pending.shift()!;
+      last = await snapshot.logs;
+      onUpdate?.(snapshot.step, last);
+    };
+    let seen = 0;
+    for (let step = 0; step < steps; step++) {
+      const start = step * batchSize;
+      const count = Math.min(batchSize, order.length - start);
+      for (let i = 0; i < count; i++) {
+        const index = order[start + i];
+        xBatch.set(x.subarray(index * rowSize, (index + 1) * rowSize), i * rowSize);
+        yBatch[i] = y[index];
+      }
+      this.writeBatch(xBatch.subarray(0, count * rowSize), yBatch.subarray(0, count));
+      seen += count;
+      const plan = await this.plan(count);
+      const update = step === steps - 1 || (step + 1) % updateEvery === 0;
+      if (update && pending.length === READBACKS) await settle();
+      const logs = this.submit(plan[kind], { clear: step === 0, snapshot: update ? seen : undefined });
+      if (logs) pending.push({ step, logs });
+    }
+    while (pending.length > 0) await settle();
+    return last;
+  }
+
+  /** Class probabilities of every row of x, [count, classes] row-major. */
+  async predict(x: Float32Array, batchSize: number): Promise<Float32Array> {
+    const rowSize = sizeOf(this.inputShape);
+    const count = x.length / rowSize;
+    const classes = this.classes;
+    const result = this.device.createBuffer({ label: 'predictions', size: count * classes * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      for (let start = 0; start < count; start += batchSize) {
+        const batch = Math.min(batchSize, count - start);
+        this.writeBatch(x.subarray(start * rowSize, (start + batch) * rowSize));
+        const plan = await this.plan(batch);
+        const encoder = this.device.createCommandEncoder({ label: 'predict' });
+        encodeDispatches(encoder, plan.predict, 'predict');
+        encoder.copyBufferToBuffer(this.probabilities.buffer, this.probabilities.offset, result, start * classes * 4, batch * classes * 4);
+        this.device.queue.submit([encoder.finish()]);
+      }
+      await result.mapAsync(GPUMapMode.READ);
+      return new Float32Array(result.getMappedRange().slice(0));
+    } finally {
+      result.destroy();
+    }
   }
 
   /** All parameters, in arena layout (see `params` for where each one starts). */
@@ -275,12 +355,8 @@ export class Graph {
 
   /** Destroys every buffer the graph created. */
   destroy(): void {
-    const buffers = new Set<GPUBuffer>([this.arena.buffer, this.gradArena.buffer, ...this.stateArenas.map((t) => t.buffer)]);
-    for (const node of this.nodes) {
-      for (const t of [node.y, node.dY, node.z, node.u, node.dU, node.argmax]) if (t) buffers.add(t.buffer);
-    }
-    for (const t of [this.x, this.labels, this.lossSum, this.correct, this.step]) buffers.add(t.buffer);
-    for (const buffer of buffers) buffer.destroy();
+    for (const tensor of this.tensors) tensor.buffer.destroy();
+    for (const buffer of this.readbacks) buffer.destroy();
     for (const plan of this.plans.values()) {
       plan.then((p) => destroyDispatches([...new Set([...p.train, ...p.evaluate, ...p.predict])]), () => {});
     }

@@ -1,6 +1,11 @@
-// The public API: build, train, evaluate and save models on WebGPU.
-export { createGpu, defaultGpu, describeAdapter, type AdapterDescription, type Gpu } from './device';
-export { conv2d, dense, flatten, maxPooling2d, type LayerConfig } from './layers';
-export { loadModelBytes, sequential, Model, type CompileOptions, type EpochLogs, type FitOptions, type Logs } from './model';
+// The public API, the same in a browser and in Node: build, train, evaluate
+// and save models on WebGPU. Node's extras (Dawn, files, the MNIST cache) are in src/node.
+export { createGpu, defaultGpu, describeAdapter, setDefaultGpu, type AdapterDescription, type Gpu, type GpuOptions } from './device';
+export { conv2d, dense, flatten, maxPooling2d, type ActivationName, type LayerConfig } from './layers';
+export { loadModelBytes, sequential, Model, type CompileOptions, type EpochLogs, type FitOptions, type Logs, type Weight } from './model';
+export { Graph, type Plan, type StepOptions } from './graph';
+export { encodeDispatches, type Dispatch, type Work } from './pipelines';
+export { optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
+export { seededRandom } from './random';
 export { tutorialModel, type TutorialModel } from './tutorial';
 export { mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, type Dataset, type Mnist, type MnistPart } from './data';

@@ -34,6 +34,16 @@ export interface Kernel {
   workgroupSize: [number, number, number];
 }
 
+/**
+ * The work a dispatch does, counted from its shapes: FLOPs (a multiply-add is
+ * two) and the compulsory traffic in bytes (each input read once, each output
+ * written once; scratch buffers of multi-pass kernels not counted).
+ */
+export interface Work {
+  flops: number;
+  bytes: number;
+}
+
 /** A kernel bound to its buffers, ready to be recorded any number of times. */
 export interface Dispatch {
   kernel: Kernel;
@@ -41,6 +51,10 @@ export interface Dispatch {
   workgroups: [number, number, number];
   /** Buffers made for this dispatch alone (its uniform, scratch space), freed with it. */
   owned: GPUBuffer[];
+  /** Null for a pass whose work is counted with the dispatch before it (a second reduction pass, a transpose). */
+  work: Work | null;
+  /** What it belongs to in a model (`layer 2 (conv2d)`, `loss`, `optimizer`): set by the graph. */
+  site?: string;
 }
 
 const reflections = new Map<string, WgslReflect>();
@@ -52,6 +66,16 @@ function reflect(shader: Shader): WgslReflect {
     reflections.set(shader.source, reflection);
   }
   return reflection;
+}
+
+/**
+ * A `const` that the shader declares, read by reflection: a size fixed by the
+ * shader's own code (a register block), which TypeScript needs to size the grid.
+ */
+export function shaderConstant(shader: Shader, name: string): number {
+  const value = reflect(shader)._constValues.get(name);
+  if (value === undefined) throw new Error(`${shader.file}: no const '${name}'`);
+  return value;
 }
 
 function bindingType(variable: VariableInfo, where: string): GPUBufferBindingType {
@@ -215,6 +239,7 @@ export interface DispatchSpec {
   grid: Grid;
   /** Buffers the op made for this dispatch alone, to be freed with it. */
   scratch?: GPUBuffer[];
+  work?: Work;
 }
 
 /**
@@ -240,12 +265,17 @@ export async function prepareDispatch(device: GPUDevice, shader: Shader, entryPo
   if (workgroups.some((n) => n > limit)) {
     throw new Error(`${kernel.name}: ${workgroups.join('x')} workgroups exceeds the device limit of ${limit} per dimension`);
   }
-  return { kernel, bindGroup: createBindGroup(device, kernel, buffers), workgroups, owned };
+  return { kernel, bindGroup: createBindGroup(device, kernel, buffers), workgroups, owned, work: spec.work ?? null };
 }
 
-/** Records dispatches into one compute pass. */
-export function encodeDispatches(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[], label = 'compute'): void {
-  const pass = encoder.beginComputePass({ label });
+/** Records dispatches into one compute pass, optionally timed by the pass' timestamps. */
+export function encodeDispatches(
+  encoder: GPUCommandEncoder,
+  dispatches: readonly Dispatch[],
+  label = 'compute',
+  timestampWrites?: GPUComputePassTimestampWrites,
+): void {
+  const pass = encoder.beginComputePass({ label, timestampWrites });
   for (const { kernel, bindGroup, workgroups } of dispatches) {
     if (workgroups.some((n) => n === 0)) continue;
     pass.setPipeline(kernel.pipeline);

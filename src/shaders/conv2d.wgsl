@@ -72,7 +72,7 @@ override VECTORIZED: bool;
 // transpose_kernel's output, [KH, KW, C_out, C_in].
 @group(0) @binding(10) var<storage, read_write> w_t: array<f32>;
 
-alias Cell = array<vec4f, 4>;
+alias Cell = array<vec4f, CELL / 4u>;
 
 // Column j of a cell starting at channel `first`, clamped to the last of
 // `count`: a cell past the edge reads valid memory, and is never stored.

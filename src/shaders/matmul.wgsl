@@ -24,6 +24,10 @@
 override WORKGROUP_SIZE: u32;
 override VECTORIZED: bool;
 
+// Rows and columns of C per invocation: four vec4 accumulators (the code below
+// is written for this size; TypeScript reads it to size the grid).
+const BLOCK = 4u;
+
 struct Params {
   M: u32,
   N: u32,
@@ -38,15 +42,15 @@ struct Params {
 @group(0) @binding(4) var<storage, read> b4: array<vec4f>;
 
 fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32) {
-  let row = id.y * 4u;
-  let col = id.x * 4u;
+  let row = id.y * BLOCK;
+  let col = id.x * BLOCK;
   if (row >= params.M || col >= params.N) {
     return;
   }
   // Clamped indices read valid memory; what they compute is never stored.
   let rows = min(vec4u(row) + vec4u(0u, 1u, 2u, 3u), vec4u(params.M - 1u)) * a_row;
   let cols = min(vec4u(col) + vec4u(0u, 1u, 2u, 3u), vec4u(params.N - 1u)) * b_col;
-  var acc: array<vec4f, 4>;
+  var acc: array<vec4f, BLOCK>;
   for (var k = 0u; k < params.K; k++) {
     let bk = k * b_row;
     var b_values: vec4f;
@@ -61,9 +65,9 @@ fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32) {
     acc[2] += a[rows.z + ak] * b_values;
     acc[3] += a[rows.w + ak] * b_values;
   }
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < BLOCK; i++) {
     if (row + i < params.M) {
-      for (var j = 0u; j < 4u; j++) {
+      for (var j = 0u; j < BLOCK; j++) {
         if (col + j < params.N) {
           c[(row + i) * params.N + col + j] = acc[i][j];
         }

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { MNIST_FILES, MNIST_PARTS, mnistFromFiles, parseIdx, type MnistPart } from '../../src/engine/data';
-import { defaultCacheDir, loadMnist, type LogStream } from '../../src/engine/mnist-node';
+import { defaultCacheDir, loadMnist, type LogStream } from '../../src/node/mnist';
 
 // The shared copy of MNIST sits next to the repository unless MNIST_DIR says otherwise.
 const MNIST_DIR = process.env.MNIST_DIR || resolve(process.cwd(), '../shared/data/mnist');

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { defaultCacheDir, loadMnist, mnistPaths } from '../../src/engine/mnist-node';
+import { defaultCacheDir, loadMnist, mnistPaths } from '../../src/node/mnist';
 
 declare module 'vitest' {
   export interface ProvidedContext {

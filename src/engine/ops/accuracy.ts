@@ -34,5 +34,6 @@ export async function accuracyForward(
     params: { rows: N, classes: C },
     buffers: { predictions: bufferRange(predictions), labels: bufferRange(labels), correct: bufferRange(correct) },
     grid: { threads: [N] },
+    work: { flops: N * C, bytes: 4 * (N * C + N + 1) },
   });
 }

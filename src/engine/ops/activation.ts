@@ -23,11 +23,13 @@ function expectDisjoint(kind: Activation, output: [string, Tensor], input: [stri
   }
 }
 
+/** Counted as one FLOP an element: these kernels are bound by memory, one float read per binding and one written. */
 function elementwise(device: GPUDevice, entryPoint: string, buffers: Record<string, BufferRange>, count: number) {
   return prepareDispatch(device, shader, entryPoint, {
     constants: { WORKGROUP_SIZE },
     buffers,
     grid: { strided: count },
+    work: { flops: count, bytes: 4 * Object.keys(buffers).length * count },
   });
 }
 

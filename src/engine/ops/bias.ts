@@ -2,7 +2,7 @@
 // outputs [N, C] and NHWC images [N, H, W, C] alike, and its gradient.
 import source from '../../shaders/bias.wgsl?raw';
 import { bufferRange, createTensor, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
-import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, type Dispatch, type Shader, type Work } from '../pipelines';
 
 const shader: Shader = { file: 'bias.wgsl', source };
 
@@ -51,15 +51,17 @@ export async function biasForward(device: GPUDevice, t: { x: Tensor; bias: Tenso
     params: { rows, channels },
     buffers: { x: bufferRange(t.x), bias: bufferRange(t.bias), y: bufferRange(t.y) },
     grid: { strided: rows * channels },
+    work: { flops: rows * channels, bytes: 4 * (2 * rows * channels + channels) },
   });
 }
 
-function columnSums(device: GPUDevice, terms: Tensor, sums: Tensor, rows: number, channels: number, chunks: number) {
+function columnSums(device: GPUDevice, terms: Tensor, sums: Tensor, rows: number, channels: number, chunks: number, work: Work | undefined) {
   return prepareDispatch(device, shader, 'backward', {
     constants: { CHANNEL_LANES, ROW_LANES },
     params: { rows, channels },
     buffers: { terms: bufferRange(terms), sums: bufferRange(sums) },
     grid: { workgroups: [Math.ceil(channels / CHANNEL_LANES), chunks] },
+    work,
   });
 }
 
@@ -71,11 +73,13 @@ function columnSums(device: GPUDevice, terms: Tensor, sums: Tensor, rows: number
 export async function biasBackward(device: GPUDevice, t: { dOut: Tensor; dBias: Tensor }): Promise<Dispatch[]> {
   const [rows, channels] = biasShape(t.dOut, t.dBias, ['dOut', 'dBias']);
   const chunks = Math.min(MAX_CHUNKS, Math.ceil(rows / ROWS_PER_CHUNK));
-  if (chunks === 1) return [await columnSums(device, t.dOut, t.dBias, rows, channels, 1)];
+  // Counted on the first pass: the sum of dOut, read once, into the channels.
+  const work = { flops: rows * channels, bytes: 4 * (rows * channels + channels) };
+  if (chunks === 1) return [await columnSums(device, t.dOut, t.dBias, rows, channels, 1, work)];
   const partial = createTensor(device, [chunks, channels], { label: 'bias backward partial sums' });
   const dispatches = await Promise.all([
-    columnSums(device, t.dOut, partial, rows, channels, chunks),
-    columnSums(device, partial, t.dBias, chunks, channels, 1),
+    columnSums(device, t.dOut, partial, rows, channels, chunks, work),
+    columnSums(device, partial, t.dBias, chunks, channels, 1, undefined),
   ]);
   dispatches[0].owned.push(partial.buffer);
   return dispatches;

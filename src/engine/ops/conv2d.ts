@@ -4,16 +4,16 @@
 // and its gradients. Bias and activation are separate ops.
 import source from '../../shaders/conv2d.wgsl?raw';
 import { bufferRange, createTensor, expectTensor, formatShape, vec4View, type Tensor } from '../buffers';
-import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, shaderConstant, type Dispatch, type Shader, type Work } from '../pipelines';
 
 const shader: Shader = { file: 'conv2d.wgsl', source };
 
 /**
  * Channels each invocation computes: a cell of four vec4s, fixed by
- * conv2d.wgsl (CELL there). Each workgroup computes one cell's channels of
+ * conv2d.wgsl. Each workgroup computes one cell's channels of
  * WORKGROUP_SIZE pixels (or kernel rows).
  */
-const CELL = 16;
+const CELL = shaderConstant(shader, 'CELL');
 /** Invocations per workgroup (pixels for forward and backward_input; sum_slices). */
 const WORKGROUP_SIZE = 64;
 /**
@@ -112,6 +112,12 @@ function specialize(device: GPUDevice, width: number, view: 'w4' | 'd_out4', ten
   return { constants: { VECTORIZED: Number(vectorized) }, views: { [view]: range }, scratch };
 }
 
+/** Each of the three products does the same multiply-adds, reading two of x, w, y (or their gradients) and writing the third. */
+function productWork(g: Geometry): Work {
+  const { N, H, W, C_in, KH, KW, OH, OW, C_out } = g;
+  return { flops: 2 * N * OH * OW * KH * KW * C_in * C_out, bytes: 4 * (N * H * W * C_in + KH * KW * C_in * C_out + N * OH * OW * C_out) };
+}
+
 function ranges(buffers: Record<string, Tensor>) {
   return Object.fromEntries(Object.entries(buffers).map(([name, t]) => [name, bufferRange(t)]));
 }
@@ -127,6 +133,7 @@ export async function conv2dForward(device: GPUDevice, t: { x: Tensor; w: Tensor
     buffers: { ...ranges({ x: t.x, w: t.w, y: t.y }), ...views },
     scratch,
     grid: { workgroups: [Math.ceil((g.N * g.OH * g.OW) / WORKGROUP_SIZE), Math.ceil(g.C_out / CELL)] },
+    work: productWork(g),
   });
 }
 
@@ -163,6 +170,7 @@ export async function conv2dBackward(
       buffers: { ...ranges({ x: t.x, d_out: t.dOut, partial_d_weight: partial }), ...weight.views },
       scratch: weight.scratch,
       grid: { workgroups: [...workgroups, slices] },
+        work: productWork(g),
     }),
   ];
   if (slices > 1) {
@@ -194,6 +202,7 @@ export async function conv2dBackward(
         buffers: { ...ranges({ d_out: t.dOut, w: transposed, d_input: t.dInput }), ...input.views },
         scratch: input.scratch,
         grid: { workgroups: [Math.ceil((g.N * g.H * g.W) / WORKGROUP_SIZE), Math.ceil(g.C_in / CELL)] },
+        work: productWork(g),
       }),
     );
   }

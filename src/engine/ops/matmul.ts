@@ -1,14 +1,14 @@
 // Matrix product Y[M, N] = X[M, K] · W[K, N] (a Dense layer's kernel) and its gradients.
 import source from '../../shaders/matmul.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, vec4View, type Tensor } from '../buffers';
-import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, shaderConstant, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'matmul.wgsl', source };
 
 /** Invocations per workgroup (a row of them along the output's columns). */
 const WORKGROUP_SIZE = 16;
 /** Each invocation computes a BLOCK x BLOCK block of the output: matmul.wgsl's four vec4 accumulators. */
-const BLOCK = 4;
+const BLOCK = shaderConstant(shader, 'BLOCK');
 
 /** Checks that x [M, K] and w [K, N] can be multiplied and returns [M, K, N]. */
 export function matmulShape(x: readonly number[], w: readonly number[]): [number, number, number] {
@@ -31,6 +31,8 @@ function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c:
     buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range },
     scratch: b4.scratch,
     grid: { threads: [Math.ceil(N / BLOCK), Math.ceil(M / BLOCK)] },
+    // The same multiply-adds in all three products, reading two operands and writing the third.
+    work: { flops: 2 * M * N * K, bytes: 4 * (M * K + K * N + M * N) },
   });
 }
 

@@ -37,6 +37,10 @@ function pool(
   buffers: Record<string, BufferRange>,
   pixels: number,
 ) {
+  const x = sizeOf(input);
+  const y = sizeOf(maxPool2dShape(input, options));
+  // Forward compares each window's values; backward only routes. Both read x-sized and write y-sized data or the reverse.
+  const flops = entryPoint === 'forward' ? y * options.poolSize[0] * options.poolSize[1] : 0;
   const [, H, W, C] = input;
   const [, OH, OW] = maxPool2dShape(input, options);
   const [PH, PW] = options.poolSize;
@@ -46,6 +50,7 @@ function pool(
     params: { H, W, C, OH, OW, PH, PW, SY, SX },
     buffers,
     grid: { strided: pixels },
+    work: { flops, bytes: 4 * (x + 2 * y) },
   });
 }
 

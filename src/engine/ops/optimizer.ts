@@ -13,6 +13,14 @@ const WORKGROUP_SIZE = 256;
  */
 const MAX_WORKGROUPS = 1024;
 
+/** Per parameter: FLOPs, and floats read plus written (parameter, gradient, state). */
+const WORK: Record<OptimizerKind, { flops: number; floats: number }> = {
+  sgd: { flops: 2, floats: 3 },
+  momentum: { flops: 4, floats: 5 },
+  rmsprop: { flops: 9, floats: 5 },
+  adam: { flops: 14, floats: 7 },
+};
+
 export type OptimizerConfig =
   | { kind: 'sgd'; learningRate: number }
   | { kind: 'momentum'; learningRate: number; momentum: number }
@@ -164,6 +172,7 @@ export async function optimizerUpdate(
     params: shaderParams(config, count),
     buffers,
     grid: { workgroups: [Math.min(Math.ceil(count / WORKGROUP_SIZE), MAX_WORKGROUPS)] },
+    work: { flops: WORK[kind].flops * count, bytes: 4 * WORK[kind].floats * count },
   });
   if (!tensors.step) return [await update];
   const increment = prepareDispatch(device, shader, 'adam_step', { buffers: { step: buffers.step }, grid: { workgroups: [1] } });

@@ -22,6 +22,8 @@ function rowwise(device: GPUDevice, entryPoint: string, rows: number, C: number,
     buffers,
     // The kernels loop over the rows, so the workgroup count may stop at the limit.
     grid: { strided: rows },
+    // About four FLOPs an element (max, exp, sum, divide), one float read per binding and one written.
+    work: { flops: 4 * rows * C, bytes: 4 * Object.keys(buffers).length * rows * C },
   });
 }
 

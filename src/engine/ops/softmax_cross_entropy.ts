@@ -29,6 +29,8 @@ export async function softmaxCrossEntropyForward(
     params: { rows: N, classes: C },
     buffers: { logits: bufferRange(t.logits), labels: bufferRange(t.labels), loss_sum: bufferRange(t.lossSum) },
     grid: { workgroups: [1] },
+    // Log-sum-exp of each row, minus the label's logit, summed into one float.
+    work: { flops: 4 * N * C, bytes: 4 * (N * C + N + 1) },
   });
 }
 
@@ -48,5 +50,6 @@ export async function softmaxCrossEntropyBackward(
     params: { rows: N, classes: C },
     buffers: { logits: bufferRange(t.logits), labels: bufferRange(t.labels), dLogits: bufferRange(t.dLogits) },
     grid: { threads: [N] },
+    work: { flops: 5 * N * C, bytes: 4 * (2 * N * C + N) },
   });
 }

@@ -1,0 +1,24 @@
+// Flatten: [H, W, C] (or any shape) seen as one vector: a view, no copy, and so is its gradient.
+import { reshape, sizeOf } from '../buffers';
+import type { LayerConfigBase, LayerKind } from './layer';
+
+export interface FlattenConfig extends LayerConfigBase {
+  type: 'flatten';
+}
+
+export function flatten(options: { inputShape?: number[] } = {}): FlattenConfig {
+  return { type: 'flatten', ...(options.inputShape && { inputShape: options.inputShape }) };
+}
+
+export const flattenLayer: LayerKind<FlattenConfig> = {
+  shape: (_config, input) => ({ output: [sizeOf(input)], params: [] }),
+
+  build(_config, { x, dX, maxBatch, output, needsOutputGradient }) {
+    return {
+      y: reshape(x, [maxBatch, ...output]),
+      dY: needsOutputGradient && dX ? reshape(dX, [maxBatch, ...output]) : null,
+      forward: async () => [],
+      backward: async () => [],
+    };
+  },
+};

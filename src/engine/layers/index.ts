@@ -1,0 +1,46 @@
+// The layer registry: every layer kind by its `type`. The only place that looks a type up.
+import { formatShape } from '../buffers';
+import { conv2dLayer, type Conv2DConfig } from './conv2d';
+import { denseLayer, type DenseConfig } from './dense';
+import { flattenLayer, type FlattenConfig } from './flatten';
+import type { LayerConfigBase, LayerKind, LayerShape } from './layer';
+import { maxPooling2dLayer, type MaxPooling2DConfig } from './maxPooling2d';
+
+export type LayerConfig = Conv2DConfig | DenseConfig | FlattenConfig | MaxPooling2DConfig;
+
+const KINDS: { [T in LayerConfig['type']]: LayerKind<Extract<LayerConfig, { type: T }>> } = {
+  conv2d: conv2dLayer,
+  dense: denseLayer,
+  flatten: flattenLayer,
+  maxPooling2d: maxPooling2dLayer,
+};
+
+/** The name errors and labels give layer `index`. */
+export const layerName = (layer: LayerConfigBase, index: number) => `layer ${index} (${layer.type})`;
+
+/** The kind of a layer config; an unknown `type` is an error naming the layer. */
+export function layerKind(layer: LayerConfigBase, index: number): LayerKind<LayerConfig> {
+  if (!Object.hasOwn(KINDS, layer.type)) {
+    throw new Error(`${layerName(layer, index)}: unknown layer type '${layer.type}' (known: ${Object.keys(KINDS).join(', ')})`);
+  }
+  return KINDS[layer.type as LayerConfig['type']] as LayerKind<LayerConfig>;
+}
+
+/** Each layer's output shape and parameters, checked in turn from the input shape. */
+export function layerShapes(layers: readonly LayerConfig[], inputShape: readonly number[]): LayerShape[] {
+  if (inputShape.some((d) => !Number.isInteger(d) || d <= 0)) throw new Error(`inputShape ${formatShape(inputShape)} must be positive integers`);
+  const shapes: LayerShape[] = [];
+  let shape = [...inputShape];
+  layers.forEach((layer, i) => {
+    shapes.push(layerKind(layer, i).shape(layer, shape, layerName(layer, i)));
+    shape = shapes[i].output;
+  });
+  return shapes;
+}
+
+export { conv2d, type Conv2DConfig } from './conv2d';
+export { dense, type DenseConfig } from './dense';
+export { flatten, type FlattenConfig } from './flatten';
+export { maxPooling2d, type MaxPooling2DConfig } from './maxPooling2d';
+export type { ActivationName } from './activation';
+export type { LayerShape, ParamSpec } from './layer';

@@ -1,0 +1,105 @@
+// What a layer kind is: one module under src/engine/layers/ answers everything
+// the engine asks of it, and the graph only walks layers and asks.
+//
+// A layer's config is plain JSON (so a model's architecture saves as JSON).
+// Shapes leave out the batch dimension: an image is [H, W, C] (height, width,
+// channels), a vector [features]; tensors on the GPU carry the batch first.
+import { formatShape, type Tensor } from '../buffers';
+import type { Dispatch } from '../pipelines';
+
+/** A layer config: its `type` names its kind in the registry (layers/index.ts). */
+export interface LayerConfigBase {
+  type: string;
+  /** The first layer's gives the model's input shape. */
+  inputShape?: number[];
+}
+
+/** A parameter of a layer: its name in saved files, its shape and how it starts. */
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  /** Keras' glorot_uniform (with these fans), or zeros. */
+  init: { kind: 'glorotUniform'; fanIn: number; fanOut: number } | { kind: 'zeros' };
+}
+
+export interface LayerShape {
+  output: number[];
+  params: ParamSpec[];
+}
+
+/** A parameter placed in the model's arenas: its values and its gradient, side by side. */
+export interface ParamTensors {
+  spec: ParamSpec;
+  value: Tensor;
+  grad: Tensor;
+}
+
+/** What the graph hands a layer when it builds it. */
+export interface LayerContext {
+  device: GPUDevice;
+  /** `layer 2 (conv2d)`: for labels and errors. */
+  name: string;
+  input: readonly number[];
+  output: readonly number[];
+  /** Rows every activation buffer holds; a plan for a smaller batch uses the first rows. */
+  maxBatch: number;
+  params: ParamTensors[];
+  /** The input, [maxBatch, ...input]. */
+  x: Tensor;
+  /** Where backward writes dLoss/dx; null when no layer before this one has parameters. */
+  dX: Tensor | null;
+  /** Whether the layer must give the layer after it a dY to write into. */
+  needsOutputGradient: boolean;
+  /** The model's last layer: a softmax there is the loss' (fused with it), so it exposes its logits. */
+  last: boolean;
+  /** A tensor of [maxBatch, ...shape], owned by the graph, labelled with the layer and `what`. */
+  tensor(what: string, shape: readonly number[], dtype?: 'f32' | 'u32'): Tensor;
+  /** A 32-bit seed from the model's seeded generator (dropout's masks). */
+  seed(): number;
+}
+
+/** A layer with its buffers: it makes its dispatches for a batch of any size up to maxBatch. */
+export interface BuiltLayer {
+  /** The output, [maxBatch, ...output]. */
+  y: Tensor;
+  /** dLoss/dy, written by the next layer's backward; null where the context did not ask for it. */
+  dY: Tensor | null;
+  /** A last layer ending in softmax: the logits before it, and where the loss writes their gradient. */
+  logits?: { value: Tensor; grad: Tensor };
+  /** Inference (evaluate, predict). */
+  forward(batch: number): Promise<Dispatch[]>;
+  /** Training, where it differs from inference (dropout). */
+  forwardTraining?(batch: number): Promise<Dispatch[]>;
+  /** dX (when the context gave one) and every parameter's gradient, from dY (or the logits' gradient). */
+  backward(batch: number): Promise<Dispatch[]>;
+}
+
+/** A layer kind: the functions the registry holds for one `type`. */
+export interface LayerKind<C extends LayerConfigBase> {
+  /** Checks the config against its input shape; errors start with `name`. */
+  shape(config: C, input: readonly number[], name: string): LayerShape;
+  build(config: C, context: LayerContext): BuiltLayer;
+}
+
+export type Pair = number | [number, number];
+
+export const pair = (value: Pair): [number, number] => (typeof value === 'number' ? [value, value] : [value[0], value[1]]);
+
+export function expectPositive(name: string, what: string, values: readonly number[]): void {
+  if (values.some((v) => !Number.isInteger(v) || v <= 0)) {
+    throw new Error(`${name}: ${what} must be positive integers, got ${values.join(', ')}`);
+  }
+}
+
+export function expectImage(name: string, input: readonly number[]): void {
+  if (input.length !== 3) throw new Error(`${name}: expects an [height, width, channels] input, got ${formatShape(input)}`);
+}
+
+/** Runs an op's shape check, naming the layer in its error. */
+export function withLayerName<T>(name: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new Error(`${name}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,42 @@
+// MaxPooling2D: the largest value of each PH x PW window, windows SY x SX apart
+// ('valid' padding); the gradient goes back to where each maximum came from.
+import { rows } from '../buffers';
+import { maxPool2dBackward, maxPool2dForward, maxPool2dShape } from '../ops/maxpool2d';
+import { expectImage, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
+
+export interface MaxPooling2DConfig extends LayerConfigBase {
+  type: 'maxPooling2d';
+  poolSize: [number, number];
+  strides: [number, number];
+}
+
+/** Keras' MaxPooling2D: strides default to the pool size, padding is 'valid'. */
+export function maxPooling2d(options: { poolSize?: Pair; strides?: Pair; inputShape?: number[] } = {}): MaxPooling2DConfig {
+  const poolSize = pair(options.poolSize ?? 2);
+  return {
+    type: 'maxPooling2d',
+    poolSize,
+    strides: pair(options.strides ?? poolSize),
+    ...(options.inputShape && { inputShape: options.inputShape }),
+  };
+}
+
+export const maxPooling2dLayer: LayerKind<MaxPooling2DConfig> = {
+  shape(config, input, name) {
+    expectImage(name, input);
+    return { output: withLayerName(name, () => maxPool2dShape([1, ...input], config)).slice(1), params: [] };
+  },
+
+  build(config, context) {
+    const { device, x, dX, output } = context;
+    const y = context.tensor('y', output);
+    const argmax = context.tensor('argmax', output, 'u32');
+    const dY = context.needsOutputGradient ? context.tensor('dY', output) : null;
+    return {
+      y,
+      dY,
+      forward: async (b) => [await maxPool2dForward(device, { x: rows(x, b), y: rows(y, b), argmax: rows(argmax, b) }, config)],
+      backward: async (b) => (dX && dY ? [await maxPool2dBackward(device, { argmax: rows(argmax, b), dOut: rows(dY, b), dInput: rows(dX, b) }, config)] : []),
+    };
+  },
+};

@@ -1,0 +1,25 @@
+// The Node entry: the engine, on Dawn, with files. Importing it makes
+// `defaultGpu()` (and so every model not given a device) use Dawn.
+import { setDefaultGpu } from '../engine/device';
+import { loadModelBytes, type Model } from '../engine/model';
+import type { Gpu } from '../engine/device';
+import { readFile } from 'node:fs/promises';
+import { createGpu } from './dawn';
+import { writeFileAtomically } from './files';
+
+export * from '../engine';
+export { createGpu, type DawnOptions } from './dawn';
+export { writeFileAtomically } from './files';
+export { defaultCacheDir, loadMnist, mnistPaths, type LoadMnistOptions, type LogStream } from './mnist';
+
+setDefaultGpu(() => createGpu());
+
+/** Writes the model file whole or not at all: to a temporary file, then renamed over `path`. */
+export async function saveModel(model: Model, path: string): Promise<void> {
+  await writeFileAtomically(path, await model.toBytes());
+}
+
+/** Loads a model file written by `saveModel()` (or the page's "save"). */
+export async function loadModel(path: string, options: { gpu?: Gpu } = {}): Promise<Model> {
+  return loadModelBytes(new Uint8Array(await readFile(path)), { source: path, gpu: options.gpu });
+}
