@@ -1,8 +1,7 @@
 // Conv2D: a KH x KW convolution of [H, W, C_in] images into `filters` channels,
 // with Keras' strides and 'valid'/'same' padding, then bias and activation.
-import { rows } from '../buffers';
 import { conv2dBackward, conv2dForward, conv2dShape, type Padding } from '../ops/conv2d';
-import { biasAndActivation, expectActivation, type ActivationName } from './activation';
+import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
 import { expectImage, expectPositive, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
 
 export interface Conv2DConfig extends LayerConfigBase {
@@ -42,33 +41,12 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
     const [KH, KW] = config.kernelSize;
     const kernel = [KH, KW, input[2], config.filters];
     const output = withLayerName(name, () => conv2dShape([1, ...input], kernel, config)).slice(1);
-    const fanIn = KH * KW * input[2];
-    return {
-      output,
-      params: [
-        { name: 'kernel', shape: kernel, init: { kind: 'glorotUniform', fanIn, fanOut: KH * KW * config.filters } },
-        { name: 'bias', shape: [config.filters], init: { kind: 'zeros' } },
-      ],
-    };
+    return { output, params: kernelAndBias(kernel, KH * KW * input[2], KH * KW * config.filters) };
   },
 
-  build(config, context) {
-    const [kernel, bias] = context.params;
-    const epilogue = biasAndActivation(context, config.activation, bias);
-    const { device, x, dX } = context;
-    return {
-      ...epilogue,
-      async forward(b) {
-        return [await conv2dForward(device, { x: rows(x, b), w: kernel.value, y: rows(epilogue.z, b) }, config), ...(await epilogue.forward(b))];
-      },
-      async backward(b) {
-        const product = await conv2dBackward(
-          device,
-          { x: rows(x, b), w: kernel.value, dOut: rows(epilogue.dU, b), dInput: dX ? rows(dX, b) : undefined, dWeight: kernel.grad },
-          config,
-        );
-        return [...(await epilogue.backward(b)), ...product];
-      },
-    };
-  },
+  build: (config, context) =>
+    productLayer(context, config.activation, {
+      forward: (t) => conv2dForward(context.device, t, config),
+      backward: (t) => conv2dBackward(context.device, t, config),
+    }),
 };

@@ -1,7 +1,7 @@
 // Dense: y = f(x · kernel + bias) on flat inputs.
-import { formatShape, rows } from '../buffers';
+import { formatShape } from '../buffers';
 import { matmulBackward, matmulForward } from '../ops/matmul';
-import { biasAndActivation, expectActivation, type ActivationName } from './activation';
+import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
 import { expectPositive, type LayerConfigBase, type LayerKind } from './layer';
 
 export interface DenseConfig extends LayerConfigBase {
@@ -24,34 +24,12 @@ export const denseLayer: LayerKind<DenseConfig> = {
     expectActivation(name, config.activation);
     if (input.length !== 1) throw new Error(`${name}: expects a flat input, got ${formatShape(input)}; add a flatten() layer before it`);
     expectPositive(name, 'units', [config.units]);
-    return {
-      output: [config.units],
-      params: [
-        { name: 'kernel', shape: [input[0], config.units], init: { kind: 'glorotUniform', fanIn: input[0], fanOut: config.units } },
-        { name: 'bias', shape: [config.units], init: { kind: 'zeros' } },
-      ],
-    };
+    return { output: [config.units], params: kernelAndBias([input[0], config.units], input[0], config.units) };
   },
 
-  build(config, context) {
-    const [kernel, bias] = context.params;
-    const epilogue = biasAndActivation(context, config.activation, bias);
-    const { device, x, dX } = context;
-    return {
-      ...epilogue,
-      async forward(b) {
-        return [await matmulForward(device, { x: rows(x, b), w: kernel.value, y: rows(epilogue.z, b) }), ...(await epilogue.forward(b))];
-      },
-      async backward(b) {
-        const product = await matmulBackward(device, {
-          x: rows(x, b),
-          w: kernel.value,
-          dOut: rows(epilogue.dU, b),
-          dInput: dX ? rows(dX, b) : undefined,
-          dWeight: kernel.grad,
-        });
-        return [...(await epilogue.backward(b)), ...product];
-      },
-    };
-  },
+  build: (config, context) =>
+    productLayer(context, config.activation, {
+      forward: (t) => matmulForward(context.device, t),
+      backward: (t) => matmulBackward(context.device, t),
+    }),
 };

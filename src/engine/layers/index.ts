@@ -42,5 +42,5 @@ export { conv2d, type Conv2DConfig } from './conv2d';
 export { dense, type DenseConfig } from './dense';
 export { flatten, type FlattenConfig } from './flatten';
 export { maxPooling2d, type MaxPooling2DConfig } from './maxPooling2d';
-export type { ActivationName } from './activation';
+export type { ActivationName } from './product';
 export type { LayerShape, ParamSpec } from './layer';

@@ -1,11 +1,11 @@
-// What conv2d and dense do after their product z: u = z + bias, then y = f(u),
-// and the backward of both. Shared by the two layers, which differ only in the product.
+// What conv2d and dense share: z = a product of x and the kernel, u = z + bias,
+// y = f(u), and the backward of all three. The two layers differ only in the product.
 import { reshape, rows, sizeOf, type Tensor } from '../buffers';
 import { activationBackward, activationForward } from '../ops/activation';
 import { biasBackward, biasForward } from '../ops/bias';
 import { softmaxBackward, softmaxForward } from '../ops/softmax';
 import type { Dispatch } from '../pipelines';
-import type { LayerContext, ParamTensors } from './layer';
+import type { BuiltLayer, LayerContext, ParamSpec } from './layer';
 
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'linear';
 
@@ -20,12 +20,29 @@ export function expectActivation(name: string, activation: string): void {
 /** Softmax runs over channels: each pixel of an image is a row. */
 const channelRows = (t: Tensor) => reshape(t, [sizeOf(t.shape) / t.shape[t.shape.length - 1], t.shape[t.shape.length - 1]]);
 
+/** A product layer's parameters: its kernel (Keras' glorot_uniform with these fans) and a bias of `units` zeros. */
+export function kernelAndBias(kernel: number[], fanIn: number, fanOut: number): ParamSpec[] {
+  return [
+    { name: 'kernel', shape: kernel, init: { kind: 'glorotUniform', fanIn, fanOut } },
+    { name: 'bias', shape: [kernel[kernel.length - 1]], init: { kind: 'zeros' } },
+  ];
+}
+
+/** The product of a layer: conv2d's or matmul's forward and backward, given the layer's tensors. */
+export interface Product {
+  forward(t: { x: Tensor; w: Tensor; y: Tensor }): Promise<Dispatch>;
+  /** dWeight and, when dInput is given, dX. */
+  backward(t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor }): Promise<Dispatch[]>;
+}
+
 /**
- * The buffers and dispatches of bias and activation after a product into `z`.
- * `dU` is dLoss/du, which is also dLoss/dz: the product's backward reads it.
+ * Builds a product layer: the product into z, then bias and activation. Its
+ * backward runs the other way: dU = dLoss/du (which is also dLoss/dz) from dY,
+ * dBias, then the product's backward from dU.
  */
-export function biasAndActivation(context: LayerContext, activation: ActivationName, bias: ParamTensors) {
-  const { device, output, last } = context;
+export function productLayer(context: LayerContext, activation: ActivationName, product: Product): BuiltLayer {
+  const [kernel, bias] = context.params;
+  const { device, output, last, x, dX } = context;
   const z = context.tensor('z', output);
   const u = context.tensor('u', output);
   // The last layer's softmax is the loss' (fused with it): its u are the logits.
@@ -39,25 +56,26 @@ export function biasAndActivation(context: LayerContext, activation: ActivationN
   const dU = dLogits ?? ((softmax || elementwise ? null : dY) ?? context.tensor('dU', output));
 
   return {
-    z,
     y,
     dY,
-    dU,
     logits: dLogits ? { value: u, grad: dLogits } : undefined,
 
-    async forward(b: number): Promise<Dispatch[]> {
-      const dispatches = [await biasForward(device, { x: rows(z, b), bias: bias.value, y: rows(u, b) })];
+    async forward(b) {
+      const dispatches = [
+        await product.forward({ x: rows(x, b), w: kernel.value, y: rows(z, b) }),
+        await biasForward(device, { x: rows(z, b), bias: bias.value, y: rows(u, b) }),
+      ];
       if (softmax) dispatches.push(await softmaxForward(device, { x: channelRows(rows(u, b)), y: channelRows(rows(y, b)) }));
       if (elementwise) dispatches.push(await activationForward(device, elementwise, { x: rows(u, b), y: rows(y, b) }));
       return dispatches;
     },
 
-    /** dU from dY, then dBias; the product's backward follows. */
-    async backward(b: number): Promise<Dispatch[]> {
+    async backward(b) {
       const dispatches: Dispatch[] = [];
       if (dY && softmax) dispatches.push(await softmaxBackward(device, { y: channelRows(rows(y, b)), dOut: channelRows(rows(dY, b)), dInput: channelRows(rows(dU, b)) }));
       if (dY && elementwise) dispatches.push(await activationBackward(device, elementwise, { y: rows(y, b), dOut: rows(dY, b), dInput: rows(dU, b) }));
       dispatches.push(...(await biasBackward(device, { dOut: rows(dU, b), dBias: bias.grad })));
+      dispatches.push(...(await product.backward({ x: rows(x, b), w: kernel.value, dOut: rows(dU, b), dInput: dX ? rows(dX, b) : undefined, dWeight: kernel.grad })));
       return dispatches;
     },
   };
