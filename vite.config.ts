@@ -71,4 +71,6 @@ function serveMnist(): Plugin {
 
 export default defineConfig({
   plugins: [serveMnist()],
+  // dist/lib is the library's (vite.lib.config.ts).
+  build: { outDir: 'dist/app' },
 });

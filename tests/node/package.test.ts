@@ -1,0 +1,195 @@
+// The package as a user gets it: `npm pack` (which builds dist/lib), the tarball
+// installed into an empty folder, and plain Node scripts there that import
+// `webgpu-train/node` to train a small model and `webgpu-train` to show that the
+// browser entry loads without Node's built-ins.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+// Packing builds the library (vite and tsc) and installing copies Dawn's binaries.
+const timeout = 300_000;
+
+// Vitest's variables would reach the build that `npm pack` runs and the scripts.
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
+
+async function sh(command: string, args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await run(command, args, { cwd, env, maxBuffer: 64 << 20, timeout });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}: ${(error as Error).message}\n${stdout ?? ''}\n${stderr ?? ''}`);
+  }
+}
+
+// Trains on labels that a fixed linear rule gives to seeded random inputs, so
+// the model can learn them; exits itself, as a live Dawn device keeps Node running.
+const trainScript = `
+import { sequential, dense, flatten, optimizerConfig, seededRandom } from 'webgpu-train/node';
+
+const random = seededRandom(1);
+const count = 128;
+const x = new Float32Array(count * 16).map(() => random() * 2 - 1);
+const rule = Array.from({ length: 3 * 16 }, () => random() * 2 - 1);
+const y = Array.from({ length: count }, (_, i) => {
+  const scores = [0, 1, 2].map((c) => rule.slice(c * 16, c * 16 + 16).reduce((s, w, j) => s + w * x[i * 16 + j], 0));
+  return scores.indexOf(Math.max(...scores));
+});
+
+const model = sequential([
+  flatten({ inputShape: [4, 4] }),
+  dense({ units: 8, activation: 'relu' }),
+  dense({ units: 3, activation: 'softmax' }),
+]);
+model.compile({ optimizer: optimizerConfig('adam', { learningRate: 0.01 }), metrics: ['accuracy'], seed: 7 });
+const history = await model.fit(x, y, { epochs: 10, batchSize: 16 });
+console.log(JSON.stringify({ losses: history.map((h) => h.loss), accuracies: history.map((h) => h.accuracy) }));
+process.exit(0);
+`;
+
+// Each entry's exported names; the browser one is run with --import ./forbid-node.mjs,
+// under which any import of a Node built-in or of Dawn fails.
+const namesScript = (entry: string) => `
+import * as api from '${entry}';
+console.log(JSON.stringify(Object.keys(api)));
+process.exit(0);
+`;
+const forbidNode = `
+import { register } from 'node:module';
+register('./forbid-node-hooks.mjs', import.meta.url);
+`;
+const forbidNodeHooks = `
+import { isBuiltin } from 'node:module';
+export async function resolve(specifier, context, next) {
+  if (isBuiltin(specifier) || specifier === 'webgpu') throw new Error(\`\${context.parentURL} imports \${specifier}\`);
+  return next(specifier, context);
+}
+`;
+
+// Type-checked under both resolutions a consumer may use; the expected error
+// fails the check if the declarations were lost and everything became \`any\`.
+const typedScript = `
+import { sequential, dense, flatten, loadMnist, type Model } from 'webgpu-train/node';
+import { createGpu, type Gpu } from 'webgpu-train';
+
+const model: Model = sequential([flatten({ inputShape: [4, 4] }), dense({ units: 3, activation: 'softmax' })]);
+const params: number = model.paramCount;
+// @ts-expect-error paramCount is a number
+const wrong: string = model.paramCount;
+const device = (gpu: Gpu): GPUDevice => gpu.device;
+export { params, wrong, device, createGpu, loadMnist };
+`;
+const tsconfig = (moduleResolution: 'nodenext' | 'bundler') => ({
+  compilerOptions: {
+    strict: true,
+    noEmit: true,
+    target: 'es2022',
+    module: moduleResolution === 'nodenext' ? 'nodenext' : 'esnext',
+    moduleResolution,
+    types: [],
+  },
+  files: ['typed.ts'],
+});
+
+/** Bare specifiers that a built module and the package files it imports (relative ones) import. */
+async function importsOf(file: string, seen = new Set<string>()): Promise<Set<string>> {
+  const found = new Set<string>();
+  if (seen.has(file)) return found;
+  seen.add(file);
+  const text = await readFile(file, 'utf8');
+  for (const [, specifier] of text.matchAll(/(?:\bfrom|\bimport)\s*\(?\s*["']([^"']+)["']/g)) {
+    if (specifier.startsWith('.')) for (const inner of await importsOf(resolve(dirname(file), specifier), seen)) found.add(inner);
+    else found.add(specifier);
+  }
+  return found;
+}
+
+let root: string;
+let app: string;
+let tarball: string;
+let packSeconds: number;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'webgpu-train-package-'));
+  app = join(root, 'app');
+  await mkdir(join(root, 'pack'));
+  await mkdir(app);
+  const started = performance.now();
+  await sh('npm', ['pack', '--pack-destination', join(root, 'pack')], repo);
+  packSeconds = (performance.now() - started) / 1000;
+  const packed = (await readdir(join(root, 'pack'))).filter((name) => name.endsWith('.tgz'));
+  expect(packed).toHaveLength(1);
+  tarball = join(root, 'pack', packed[0]);
+  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  await sh('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline'], app);
+  const files = {
+    'train.mjs': trainScript,
+    'browser-names.mjs': namesScript('webgpu-train'),
+    'node-names.mjs': namesScript('webgpu-train/node'),
+    'forbid-node.mjs': forbidNode,
+    'forbid-node-hooks.mjs': forbidNodeHooks,
+    'typed.ts': typedScript,
+    'tsconfig.nodenext.json': JSON.stringify(tsconfig('nodenext')),
+    'tsconfig.bundler.json': JSON.stringify(tsconfig('bundler')),
+  };
+  for (const [name, text] of Object.entries(files)) await writeFile(join(app, name), text);
+}, timeout);
+
+afterAll(async () => {
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+test('the tarball holds the built library and its types, not the sources', async () => {
+  const { stdout } = await sh('tar', ['-tzf', tarball], root);
+  const files = stdout.trim().split('\n');
+  expect(files).toContain('package/dist/lib/index.js');
+  expect(files).toContain('package/dist/lib/node.js');
+  expect(files).toContain('package/dist/lib/index.d.ts');
+  expect(files).toContain('package/dist/lib/node.d.ts');
+  expect(files.filter((file) => file.startsWith('package/src/') || file.startsWith('package/tests/'))).toEqual([]);
+  console.log(`npm pack (with the library build) took ${packSeconds.toFixed(1)} s`);
+});
+
+test("the browser entry's built files import neither Node's built-ins nor Dawn, and carry the WGSL inline", async () => {
+  const dist = join(app, 'node_modules/webgpu-train/dist/lib');
+  const browser = [...(await importsOf(join(dist, 'index.js')))];
+  expect(browser.filter((specifier) => isBuiltin(specifier) || specifier === 'webgpu')).toEqual([]);
+  expect(browser).toContain('wgsl_reflect/wgsl_reflect.module.js');
+  const node = [...(await importsOf(join(dist, 'node.js')))];
+  expect(node).toContain('webgpu');
+  const chunks = await readdir(join(dist, 'chunks'));
+  const code = (await Promise.all(chunks.filter((name) => name.endsWith('.js')).map((name) => readFile(join(dist, 'chunks', name), 'utf8')))).join('');
+  expect(code).toContain('@compute');
+  expect(code).not.toContain('.wgsl?raw');
+});
+
+test('plain Node trains a model through webgpu-train/node, and the loss falls', async () => {
+  const { stdout } = await sh(process.execPath, ['train.mjs'], app);
+  const { losses, accuracies } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { losses: number[]; accuracies: number[] };
+  console.log(`losses ${losses.map((l) => l.toFixed(3)).join(' ')}; accuracy ${accuracies[0].toFixed(2)} -> ${accuracies.at(-1)!.toFixed(2)}`);
+  expect(losses).toHaveLength(10);
+  expect(losses.every(Number.isFinite)).toBe(true);
+  expect(losses.at(-1)!).toBeLessThan(0.8 * losses[0]);
+  expect(accuracies.at(-1)!).toBeGreaterThan(accuracies[0]);
+});
+
+test('webgpu-train loads in Node with no built-ins and exports the Node entry\'s API less its Node extras', async () => {
+  const browser = JSON.parse((await sh(process.execPath, ['--import', './forbid-node.mjs', 'browser-names.mjs'], app)).stdout) as string[];
+  const node = JSON.parse((await sh(process.execPath, ['node-names.mjs'], app)).stdout) as string[];
+  expect(browser).toEqual(expect.arrayContaining(['sequential', 'dense', 'flatten', 'conv2d', 'maxPooling2d', 'Model', 'createGpu']));
+  expect(node).toEqual(expect.arrayContaining(browser));
+  expect(node.filter((name) => !browser.includes(name)).sort()).toEqual(
+    ['defaultCacheDir', 'loadMnist', 'loadModel', 'mnistPaths', 'saveModel', 'writeFileAtomically'].sort(),
+  );
+});
+
+test('the declarations type-check a consumer under nodenext and bundler resolution', async () => {
+  const tsc = join(repo, 'node_modules/typescript/bin/tsc');
+  for (const resolution of ['nodenext', 'bundler']) await sh(process.execPath, [tsc, '-p', `tsconfig.${resolution}.json`], app);
+});
