@@ -4,11 +4,10 @@ import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { resolve } from 'node:path';
 import { chromiumLaunchOptions } from './scripts/chromium-options';
-import { defaultCacheDir } from './src/node/mnist';
 
 const include = ['tests/**/*.test.ts'];
-// The browser tests fetch MNIST from wherever tests/setup/mnist.ts finds it: one of these.
-const mnistDirs = [process.env.MNIST_DIR, resolve('../shared/data/mnist'), defaultCacheDir()].filter((d): d is string => Boolean(d));
+// The browser tests fetch MNIST from where tests/setup/mnist.ts finds it: the repository or MNIST_DIR.
+const mnistDirs = [resolve('.'), ...(process.env.MNIST_DIR ? [resolve(process.env.MNIST_DIR)] : [])];
 // A software GPU is slow: give each test room.
 const testTimeout = 120_000;
 
@@ -19,7 +18,7 @@ export default defineConfig({
       // tests/node/ holds what only Node can do (files, the command line).
       { test: { name: 'node', include, testTimeout, environment: 'node', setupFiles: ['tests/setup/node-gpu.ts'] } },
       {
-        server: { fs: { allow: [resolve('.'), ...mnistDirs] } },
+        server: { fs: { allow: mnistDirs } },
         test: {
           name: 'chromium',
           include,

@@ -25,7 +25,7 @@ const ui = {
   adapter: byId('adapter'),
   error: byId('error'),
   dataFiles: byId<HTMLInputElement>('data-files'),
-  devLoad: byId<HTMLButtonElement>('dev-load'),
+  builtinLoad: byId<HTMLButtonElement>('builtin-load'),
   dataStatus: byId('data-status'),
   samples: byId('samples'),
   trainForm: byId<HTMLFormElement>('train-form'),
@@ -60,7 +60,7 @@ function showError(what: string, error: unknown): void {
 /** Enables each control when what it needs is there and nothing else is running. */
 function refresh(): void {
   const idle = !state.busy;
-  ui.dataFiles.disabled = ui.devLoad.disabled = !idle;
+  ui.dataFiles.disabled = ui.builtinLoad.disabled = !idle;
   for (const element of Array.from(ui.trainForm.elements)) (element as HTMLInputElement).disabled = !idle;
   ui.trainButton.disabled = !(idle && state.gpu && state.mnist);
   ui.evaluate.disabled = ui.predict.disabled = !(idle && state.model && state.mnist);
@@ -181,26 +181,19 @@ async function loadData(files: DataFile[], source: string): Promise<void> {
   clearTest();
 }
 
-async function fetchBytes(name: string): Promise<Uint8Array> {
-  const response = await fetch(`/mnist/${encodeURIComponent(name)}`);
-  if (!response.ok) throw new Error(`/mnist/${name}: HTTP ${response.status} ${response.statusText}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-/** Shows "Load MNIST from the dev server" when the dev server's /mnist/ answers with a listing. */
-async function offerDevServer(): Promise<void> {
-  let listing: { dir: string; files: string[] };
-  try {
-    const response = await fetch('/mnist/', { cache: 'no-store' });
-    if (!response.ok || !response.headers.get('content-type')?.includes('application/json')) return;
-    listing = await response.json();
-  } catch {
-    return; // No dev server: the file picker is the way in.
-  }
-  const files = listing.files.map((name): DataFile => ({ name, read: () => fetchBytes(name) }));
-  ui.devLoad.hidden = false;
-  ui.devLoad.title = listing.dir;
-  ui.devLoad.addEventListener('click', () => action('Loading MNIST from the dev server', () => loadData(files, `Dev server (${listing.dir})`)));
+/** The four MNIST files the site serves (public/mnist, copied into the build). */
+function builtInFiles(): DataFile[] {
+  return MNIST_PARTS.map((part) => {
+    const url = `${import.meta.env.BASE_URL}mnist/${MNIST_FILES[part]}.gz`;
+    return {
+      name: `${MNIST_FILES[part]}.gz`,
+      read: async () => {
+        const response = await fetch(url);
+        if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
+        return new Uint8Array(await response.arrayBuffer());
+      },
+    };
+  });
 }
 
 // ---- Training and testing -------------------------------------------------
@@ -374,5 +367,5 @@ window.addEventListener('unhandledrejection', (event) => showError('Unexpected e
 window.addEventListener('error', (event) => showError('Unexpected error', event.error ?? event.message));
 
 refresh();
-void offerDevServer();
+ui.builtinLoad.addEventListener('click', () => action('Loading MNIST', () => loadData(builtInFiles(), 'MNIST')));
 void action('WebGPU', initGpu);

@@ -1,9 +1,11 @@
-// Loading MNIST in Node: from a directory holding the four files, or from a
-// per-user cache that is filled from the public mirrors on first use.
+// Loading MNIST in Node: from a directory holding the four files, from the
+// copy this repository ships (public/mnist), or from a per-user cache that is
+// filled from the public mirrors on first use.
 import { createHash, randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isGzip, MNIST_FILES, MNIST_GZ_SHA256, MNIST_PARTS, MNIST_SHA256, mnistFromFiles, type Mnist, type MnistPart } from '../engine/data';
 
 /** Public mirrors of the original `.gz` files, tried in order. */
@@ -28,9 +30,12 @@ export interface LogStream {
 }
 
 export interface LoadMnistOptions {
-  /** A directory holding the four files, raw or `.gz`; defaults to $MNIST_DIR. Nothing is downloaded. */
+  /**
+   * A directory holding the four files, raw or `.gz`; defaults to $MNIST_DIR,
+   * then to the repository's copy when it is whole. Nothing is downloaded then.
+   */
   dir?: string;
-  /** Where downloads are kept; defaults to `defaultCacheDir()`. */
+  /** Where downloads are kept; defaults to `defaultCacheDir()`. Given, it is used even where the repository's copy is whole. */
   cacheDir?: string;
   log?: LogStream;
   /** Base URLs to download from, in order (tests point these at a local server). */
@@ -40,6 +45,9 @@ export interface LoadMnistOptions {
   /** Expected SHA-256 of each file decompressed, for a server that sends it with `Content-Encoding: gzip`. */
   rawDigests?: Readonly<Record<MnistPart, string>>;
 }
+
+/** The copy of MNIST in this repository, which the web page serves too (not in the npm package). */
+export const BUILT_IN_MNIST_DIR = fileURLToPath(new URL('../../public/mnist', import.meta.url));
 
 /** `$XDG_CACHE_HOME/webgpu-train/mnist`, or `~/.cache/webgpu-train/mnist`. */
 export function defaultCacheDir(): string {
@@ -66,6 +74,11 @@ async function findFile(dir: string, part: MnistPart): Promise<string | undefine
     if (await exists(path)) return path;
   }
   return undefined;
+}
+
+async function hasAllParts(dir: string): Promise<boolean> {
+  for (const part of MNIST_PARTS) if (!(await findFile(dir, part))) return false;
+  return true;
 }
 
 /** A progress line: rewritten in place on a terminal, one line per event elsewhere. */
@@ -175,11 +188,6 @@ async function download(part: MnistPart, cacheDir: string, mirrors: readonly str
   throw new Error(`could not download ${file} into ${cacheDir}:\n  ${failures.join('\n  ')}`);
 }
 
-/**
- * Loads MNIST from `dir` (or $MNIST_DIR) when given, else from the cache,
- * downloading what it lacks. Files that are not the official MNIST are used
- * all the same, with a note in the log.
- */
 /** The paths of the four files in `dir` (raw or `.gz`); an error names the first one missing. */
 export async function mnistPaths(dir: string): Promise<Record<MnistPart, string>> {
   const paths = {} as Record<MnistPart, string>;
@@ -194,9 +202,15 @@ export async function mnistPaths(dir: string): Promise<Record<MnistPart, string>
   return paths;
 }
 
+/**
+ * Loads MNIST from `dir` (or $MNIST_DIR) when given, else from the
+ * repository's copy, else from the cache, downloading what it lacks. Files
+ * that are not the official MNIST are used all the same, with a note in the log.
+ */
 export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> {
   const log = options.log ?? process.stderr;
-  const dir = options.dir || process.env.MNIST_DIR || undefined;
+  const builtIn = options.cacheDir === undefined && (await hasAllParts(BUILT_IN_MNIST_DIR)) ? BUILT_IN_MNIST_DIR : undefined;
+  const dir = options.dir || process.env.MNIST_DIR || builtIn;
   const paths = {} as Record<MnistPart, string>;
   if (dir) {
     Object.assign(paths, await mnistPaths(dir));

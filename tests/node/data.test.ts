@@ -6,14 +6,14 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { MNIST_FILES, MNIST_PARTS, mnistFromFiles, parseIdx, type MnistPart } from '../../src/engine/data';
-import { defaultCacheDir, loadMnist, type LogStream } from '../../src/node/mnist';
+import { BUILT_IN_MNIST_DIR, defaultCacheDir, loadMnist, type LogStream } from '../../src/node/mnist';
 
-// The shared copy of MNIST sits next to the repository unless MNIST_DIR says otherwise.
-const MNIST_DIR = process.env.MNIST_DIR || resolve(process.cwd(), '../shared/data/mnist');
+// The repository's copy of MNIST, unless MNIST_DIR says otherwise.
+const MNIST_DIR = process.env.MNIST_DIR || BUILT_IN_MNIST_DIR;
 
 /** An IDX file of unsigned bytes with the given dimensions. */
 function idx(dims: number[], data: ArrayLike<number>): Uint8Array {
@@ -176,10 +176,13 @@ describe('mnistFromFiles', () => {
 });
 
 describe('loadMnist from a directory', () => {
-  test('the official MNIST', async () => {
-    if (!existsSync(MNIST_DIR)) throw new Error(`no MNIST at ${MNIST_DIR}: set MNIST_DIR to a directory holding the four files`);
+  test('the official MNIST, from the repository with no directory given (offline)', async () => {
+    if (!existsSync(BUILT_IN_MNIST_DIR)) throw new Error(`no MNIST at ${BUILT_IN_MNIST_DIR}: the repository ships it there`);
     const log = memoryLog();
-    const mnist = await loadMnist({ dir: MNIST_DIR, log });
+    // An empty cache and no mirror that answers: only the repository's copy can serve.
+    vi.stubEnv('MNIST_DIR', '');
+    vi.stubEnv('XDG_CACHE_HOME', await tempDir());
+    const mnist = await loadMnist({ log, mirrors: ['http://127.0.0.1:9/'] }).finally(() => vi.unstubAllEnvs());
     expect(mnist.official).toBe(true);
     expect(log.text()).toBe('');
     expect(mnist.train).toMatchObject({ count: 60000, height: 28, width: 28, classes: 10 });

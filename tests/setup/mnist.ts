@@ -1,10 +1,8 @@
-// Vitest global setup (runs in Node before any test): finds MNIST for the
-// training tests, downloading it into the cache when no directory holds it,
-// and tells both the Node and the browser tests where its files are.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+// Vitest global setup (runs in Node before any test): tells both the Node and
+// the browser tests where MNIST's files are: the repository's copy, unless
+// MNIST_DIR names another directory.
 import type { TestProject } from 'vitest/node';
-import { defaultCacheDir, loadMnist, mnistPaths } from '../../src/node/mnist';
+import { BUILT_IN_MNIST_DIR, mnistPaths } from '../../src/node/mnist';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,11 +11,5 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<void> {
-  const shared = resolve('../shared/data/mnist');
-  let dir = process.env.MNIST_DIR || (existsSync(shared) ? shared : '');
-  if (!dir) {
-    await loadMnist();
-    dir = defaultCacheDir();
-  }
-  project.provide('mnistFiles', await mnistPaths(dir));
+  project.provide('mnistFiles', await mnistPaths(process.env.MNIST_DIR || BUILT_IN_MNIST_DIR));
 }
