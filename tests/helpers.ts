@@ -101,3 +101,13 @@ export function numericGradient(
 /** Tolerances: float32 GPU against float64 CPU, and analytic against numeric gradients. */
 export const F32: Tolerance = { atol: 1e-5, rtol: 1e-4 };
 export const GRADCHECK: Tolerance = { atol: 1e-6, rtol: 1e-5 };
+
+/** An IDX file of unsigned bytes with the given dimensions. */
+export function idx(dims: number[], data: ArrayLike<number>): Uint8Array {
+  const bytes = new Uint8Array(4 + 4 * dims.length + data.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, 0x0800 + dims.length);
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
+  bytes.set(data, 4 + 4 * dims.length);
+  return bytes;
+}

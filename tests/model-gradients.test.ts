@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import { readTensor, sizeOf, writeTensor } from '../src/engine/buffers';
 import { Graph } from '../src/engine/graph';
-import { conv2d, dense, flatten, maxPooling2d, type LayerConfig } from '../src/engine/layers';
+import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type LayerConfig } from '../src/engine/layers';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 import { runDispatches } from '../src/engine/pipelines';
 import { accuracyForward } from './reference/accuracy';
@@ -53,16 +53,68 @@ const cases: Case[] = [
       dense({ units: 3, activation: 'softmax' }),
     ],
   },
+  // Dropout after a convolution and after a dense layer: the gradients plan
+  // runs the training forward, whose masks the reference draws from the same
+  // seeds and step counts: 6x6x2 -> 4x4x3 -> 48 -> 8 -> 4.
+  {
+    name: 'dropout',
+    inputShape: [6, 6, 2],
+    layers: [
+      conv2d({ filters: 3, kernelSize: 3, activation: 'relu', inputShape: [6, 6, 2] }),
+      dropout({ rate: 0.4, seed: 1234 }),
+      flatten(),
+      dense({ units: 8, activation: 'tanh' }),
+      dropout({ rate: 0.25, seed: 0xdeadbeef }),
+      dense({ units: 4, activation: 'softmax' }),
+    ],
+  },
+  // Average pooling first (before any parameter, so nothing asks for its dX),
+  // then with 'same' padding hanging over the border, then overlapping:
+  // 8x8x2 -> 7x7x2 -> 6x6x3 -> 3x3x3 -> 2x2x3 -> 12 -> 4.
+  {
+    name: 'average pooling',
+    inputShape: [8, 8, 2],
+    layers: [
+      averagePooling2d({ poolSize: 2, strides: 1, inputShape: [8, 8, 2] }),
+      conv2d({ filters: 3, kernelSize: 2, activation: 'relu' }),
+      averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+      averagePooling2d({ poolSize: 2, strides: 1 }),
+      flatten(),
+      dense({ units: 4, activation: 'softmax' }),
+    ],
+  },
+  // Batch normalization of images (statistics over N·H·W rows) and of vectors
+  // (over N: one row in the N=1 batch, whose variance is 0): the gradients plan
+  // normalizes by the batch's statistics, evaluate by the moving ones.
+  // 6x6x2 -> 4x4x3 -> 2x2x3 -> 12 -> 6 -> 4.
+  {
+    name: 'batch normalization',
+    inputShape: [6, 6, 2],
+    layers: [
+      conv2d({ filters: 3, kernelSize: 3, inputShape: [6, 6, 2] }),
+      batchNormalization(),
+      maxPooling2d({ poolSize: 2 }),
+      flatten(),
+      dense({ units: 6, activation: 'relu' }),
+      batchNormalization({ momentum: 0.9, epsilon: 0.01 }),
+      dense({ units: 4, activation: 'softmax' }),
+    ],
+  },
 ];
 
 /** Rows of the graph's buffers; the batches below use fewer, as an epoch's last batch does. */
 const MAX_BATCH = 4;
 const BATCHES = [1, 3];
 
-/** Glorot-uniform kernels, as the model initialises them, and small non-zero biases. */
+/** Parameters Keras starts at zero, and at one (a variance among them, which must stay positive). */
+const ZEROS = ['bias', 'beta', 'moving_mean'];
+const ONES = ['gamma', 'moving_variance'];
+
+/** Glorot-uniform kernels, as the model initialises them; near those values, the parameters that start at zero or one. */
 function randomParams(random: () => number, c: Case): Float64Array[] {
   return modelParamShapes(c.layers, c.inputShape).map(({ name, shape }) => {
-    if (name === 'bias') return randomArray(random, sizeOf(shape), -0.2, 0.2);
+    if (ZEROS.includes(name)) return randomArray(random, sizeOf(shape), -0.2, 0.2);
+    if (ONES.includes(name)) return randomArray(random, sizeOf(shape), 0.8, 1.2);
     const fanIn = sizeOf(shape.slice(0, -1));
     const fanOut = shape[shape.length - 1] * sizeOf(shape.slice(0, -2));
     const limit = Math.sqrt(6 / (fanIn + fanOut));
@@ -70,7 +122,8 @@ function randomParams(random: () => number, c: Case): Float64Array[] {
   });
 }
 
-function randomBatch(random: () => number, c: Case, N: number): ModelCase {
+/** The `step`th batch a graph trains on (its step counter then reads `step`). */
+function randomBatch(random: () => number, c: Case, N: number, step: number): ModelCase {
   const classes = (c.layers[c.layers.length - 1] as { units: number }).units;
   return {
     layers: c.layers,
@@ -79,6 +132,7 @@ function randomBatch(random: () => number, c: Case, N: number): ModelCase {
     x: randomArray(random, N * sizeOf(c.inputShape)),
     labels: Uint32Array.from({ length: N }, () => Math.floor(random() * classes)),
     N,
+    step,
   };
 }
 
@@ -102,7 +156,7 @@ const paramName = (c: Case, layer: number, name: string, shape: readonly number[
 
 describe.each(cases.map((c) => [c.name, c] as const))('model %s', (name, c) => {
   const random = seededRandom([...name].reduce((h, ch) => h * 31 + ch.charCodeAt(0), 7));
-  const batches = BATCHES.map((N) => randomBatch(random, c, N));
+  const batches = BATCHES.map((N, i) => randomBatch(random, c, N, i + 1));
   const shapes = modelParamShapes(c.layers, c.inputShape);
 
   test('reference gradients match central differences of the reference loss', () => {
@@ -155,7 +209,8 @@ describe.each(cases.map((c) => [c.name, c] as const))('model %s', (name, c) => {
         await runDispatches(device, (await graph.plan(m.N)).evaluate);
         const [lossSum] = await readTensor(device, graph.lossSum);
         const [correct] = await readTensor(device, graph.correct);
-        const { loss, logits } = modelGradients(m);
+        // Evaluate runs the inference forward: no step, so dropout is the identity.
+        const { loss, logits } = modelGradients({ ...m, step: undefined });
         expectClose(`${name} N=${m.N} GPU mean loss`, [lossSum / m.N], [loss], F32);
         expect(correct, `${name} N=${m.N} correct`).toBe(accuracyForward(logits, m.labels, m.N, logits.length / m.N));
       }

@@ -1,7 +1,7 @@
 // The Keras-like API end to end: summary, training on a slice of MNIST,
 // reproducibility, steady GPU memory, saving and loading, and bad input.
 import { describe, expect, test } from 'vitest';
-import { loadModelBytes, type Model } from '../src/engine/model';
+import { loadModelBytes, type Logs, type Model } from '../src/engine/model';
 import { dense, flatten } from '../src/engine/layers';
 import { sequential } from '../src/engine/model';
 import { tutorialModel, type TutorialModel } from '../src/engine/tutorial';
@@ -44,7 +44,7 @@ describe('model', () => {
       const { x, y, xTest, yTest } = await slices();
       const model = await compiled(kind, 7);
       const updates: number[] = [];
-      const [epoch] = await model.fit(x, y, { epochs: 1, batchSize: 128, onBatchEnd: (_step, logs) => updates.push(logs.loss) });
+      const [epoch] = await model.fit(x, y, { epochs: 1, batchSize: 128, onBatchEnd: (_step, logs) => void updates.push(logs.loss) });
       const evaluation = await model.evaluate(xTest, yTest, { batchSize: 128 });
       console.info(`${kind}: train loss ${epoch.loss.toFixed(4)} accuracy ${epoch.accuracy.toFixed(4)}; test loss ${evaluation.loss.toFixed(4)} accuracy ${evaluation.accuracy.toFixed(4)}; ${epoch.msPerStep.toFixed(0)} ms/step`);
       expect(evaluation.accuracy).toBeGreaterThan(minimum[kind]);
@@ -69,6 +69,56 @@ describe('model', () => {
       expect(await run(12)).not.toBe(first);
     });
   }
+
+  test("the epoch's Keras-printed figures are the mean of the running means, the last counted twice", async () => {
+    const { x, y } = await slices();
+    const model = await compiled('mlp', 5);
+    const running: Logs[] = [];
+    // updateEvery 1: every step's running means come back, to recompute Keras' figure on the CPU.
+    const [epoch] = await model.fit(x.subarray(0, 700 * 784), y.subarray(0, 700), {
+      batchSize: 128,
+      updateEvery: 1,
+      onBatchEnd: (_step, logs) => void running.push(logs),
+    });
+    expect(running).toHaveLength(6);
+    const printed = (values: number[]) => (values.reduce((a, b) => a + b, 0) + values[values.length - 1]) / (values.length + 1);
+    expect(epoch.keras!.loss).toBeCloseTo(printed(running.map((r) => r.loss)), 5);
+    expect(epoch.keras!.accuracy).toBeCloseTo(printed(running.map((r) => r.accuracy)), 5);
+    // Each update carries the figure so far.
+    expect(running[2].keras!.loss).toBeCloseTo(printed(running.slice(0, 3).map((r) => r.loss)), 5);
+    expect(epoch.keras!.loss).not.toBeCloseTo(epoch.loss, 3);
+    model.destroy();
+  });
+
+  test('stopTraining ends fit after the steps already submitted; a promise from onBatchEnd pauses it', async () => {
+    const { x, y } = await slices();
+    const model = await compiled('mlp', 5);
+    let resume!: () => void;
+    const steps: number[] = [];
+    const history = await model.fit(x.subarray(0, 1000 * 784), y.subarray(0, 1000), {
+      epochs: 3,
+      batchSize: 100,
+      updateEvery: 1,
+      onBatchEnd: (step) => {
+        steps.push(step);
+        if (step === 1) {
+          // Paused: nothing more runs until the promise settles.
+          setTimeout(() => {
+            expect(steps).toEqual([0, 1]);
+            resume();
+          }, 50);
+          return new Promise<void>((resolve) => (resume = resolve));
+        }
+        if (step === 3) model.stopTraining = true;
+      },
+    });
+    expect(history).toHaveLength(1);
+    // Step 3's figures are read while up to three more steps run ahead (the readbacks in flight).
+    expect(history[0].steps).toBeGreaterThanOrEqual(4);
+    expect(history[0].steps).toBeLessThanOrEqual(7);
+    expect(steps.slice(0, 4)).toEqual([0, 1, 2, 3]);
+    model.destroy();
+  });
 
   test('no GPU buffer is created after the first epoch', async () => {
     const { x, y } = await slices();

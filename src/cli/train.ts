@@ -1,6 +1,8 @@
 // `npm run train`: the Keras MNIST tutorial on WebGPU, from the command line.
 import { parseArgs } from 'node:util';
+import { expectImagesFit } from '../engine/data';
 import { defaultGpu, describeAdapter, loadMnist, saveModel, tutorialModel, writeFileAtomically, type Dataset, type EpochLogs, type Logs, type TutorialModel } from '../node';
+import { checkOutputPath } from '../node/files';
 
 const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
                         [--seed S] [--data DIR] [--validate] [--save FILE] [--report FILE]
@@ -62,13 +64,17 @@ function take(data: Dataset, limit: number | undefined): { x: Float32Array; y: U
 
 async function main() {
   const args = parse();
-  const gpu = await defaultGpu();
-  console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
+  // Checked now, not after the training whose result they are to hold.
+  if (args.save) await checkOutputPath(args.save, '--save');
+  if (args.report) await checkOutputPath(args.report, '--report');
   const mnist = await loadMnist({ dir: args.data });
+  const model = tutorialModel(args.model, mnist.train.classes);
+  expectImagesFit(mnist.train, model.inputShape, args.data || process.env.MNIST_DIR || 'MNIST');
   const train = take(mnist.train, args.limit);
   const test = take(mnist.test, args.limit);
 
-  const model = tutorialModel(args.model, mnist.train.classes);
+  const gpu = await defaultGpu();
+  console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
   model.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu });
   console.log(model.summary());
 
@@ -95,7 +101,7 @@ async function main() {
   const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize });
   console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)}`);
 
-  const probabilities = [...(await model.predict(test.x.subarray(0, 28 * 28)))];
+  const probabilities = [...(await model.predict(test.x.subarray(0, mnist.test.height * mnist.test.width)))];
   const argmax = probabilities.indexOf(Math.max(...probabilities));
   console.log(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
   console.log(`argmax ${argmax}, true label ${test.y[0]}`);

@@ -76,14 +76,29 @@ const IDX_TYPES: Record<number, string> = {
 };
 const IDX_UBYTE = 0x08;
 
+/**
+ * The most data bytes an IDX file may announce (1 GiB): more than any MNIST-like
+ * set holds (EMNIST's largest is 547 MB), and a bound on what a header can make
+ * the loader inflate and copy.
+ */
+export const MAX_IDX_BYTES = 2 ** 30;
+
 const hex = (n: number, digits: number) => '0x' + n.toString(16).padStart(digits, '0');
 
+interface IdxHeader {
+  dims: number[];
+  headerBytes: number;
+  /** Bytes of data the dimensions announce. */
+  size: number;
+  /** What the data is called in errors: labels, pixels or data. */
+  what: string;
+}
+
 /**
- * Parses an IDX file: a 4-byte magic (0, 0, element type, dimension count),
- * one big-endian uint32 per dimension, then the elements. `file` names the
- * file in errors.
+ * Reads and checks an IDX header: a 4-byte magic (0, 0, element type,
+ * dimension count), then one big-endian uint32 per dimension.
  */
-export function parseIdx(bytes: Uint8Array, file: string): Idx {
+function idxHeader(bytes: Uint8Array, file: string): IdxHeader {
   if (bytes.length < 4) {
     throw new Error(`${file}: truncated: ${bytes.length} bytes, too short for the 4-byte IDX magic number`);
   }
@@ -110,6 +125,15 @@ export function parseIdx(bytes: Uint8Array, file: string): Idx {
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i));
   const size = dims.reduce((a, b) => a * b, 1);
   const what = rank === 1 ? 'labels' : rank === 3 ? 'pixels' : 'data';
+  if (size > MAX_IDX_BYTES) {
+    throw new Error(`${file}: header announces ${dims.join('x')} = ${size} bytes of ${what}, more than the ${MAX_IDX_BYTES} an IDX file may hold here`);
+  }
+  return { dims, headerBytes, size, what };
+}
+
+/** Parses an IDX file: its header, then exactly the elements it announces. `file` names the file in errors. */
+export function parseIdx(bytes: Uint8Array, file: string): Idx {
+  const { dims, headerBytes, size, what } = idxHeader(bytes, file);
   const held = bytes.length - headerBytes;
   if (held < size) {
     throw new Error(`${file}: truncated: header says ${dims.join('x')} = ${size} bytes of ${what} but the file holds ${held} after its ${headerBytes}-byte header`);
@@ -125,23 +149,75 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Decompresses gzip data; bytes that are not gzip come back as they are. */
-export async function gunzipIfNeeded(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    if (at === length) break;
+    const part = chunk.subarray(0, length - at);
+    bytes.set(part, at);
+    at += part.length;
+  }
+  return bytes;
+}
+
+/**
+ * Decompresses a gzip-compressed IDX file; bytes that are not gzip come back
+ * as they are. It inflates a piece at a time and stops as soon as the header
+ * is bad or the output outgrows what the header announces, so a small .gz
+ * cannot make it inflate gigabytes.
+ */
+export async function gunzipIdx(bytes: Uint8Array, file: string): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
   // Blob wants bytes backed by an ArrayBuffer (not a SharedArrayBuffer).
-  const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
+  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  let header: IdxHeader | undefined;
   try {
-    const stream = blob.stream().pipeThrough(new DecompressionStream('gzip'));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
+    for (;;) {
+      const { done, value } = await reader.read().catch((e: unknown) => {
+        throw new Error(`${file}: corrupt gzip data: ${e instanceof Error ? e.message : String(e)}`);
+      });
+      if (done) break;
+      chunks.push(value);
+      received += value.length;
+      // The header is whole once its dimension count (byte 3) has been followed by that many uint32s.
+      if (!header && received >= 4) {
+        const head = concat(chunks, Math.min(received, 4 + 4 * 255));
+        if (head.length >= 4 + 4 * head[3]) header = idxHeader(head, file);
+      }
+      if (header && received > header.headerBytes + header.size) {
+        const { dims, size, what, headerBytes } = header;
+        throw new Error(`${file}: inflates to more than the ${dims.join('x')} = ${size} bytes of ${what} (and ${headerBytes}-byte header) its header announces; stopped after ${received} bytes`);
+      }
+    }
   } catch (e) {
-    throw new Error(`${file}: corrupt gzip data: ${e instanceof Error ? e.message : String(e)}`);
+    await reader.cancel().catch(() => undefined);
+    throw e;
   }
+  return concat(chunks, received);
 }
 
 /** SHA-256 of `bytes`, in lowercase hex. */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Checks that the images of `data` are inputs of `inputShape`: [H, W],
+ * [H, W, 1] or [H * W]. `what` (the data's source) starts the error, which
+ * names both sizes (a model for 28x28 images fed 32x32 ones would otherwise
+ * fail on a count that says nothing of why).
+ */
+export function expectImagesFit(data: Dataset, inputShape: readonly number[], what: string): void {
+  const { height: H, width: W } = data;
+  const [h, w, c] = inputShape;
+  const image = inputShape.length === 2 || (inputShape.length === 3 && c === 1);
+  if (inputShape.length === 1 ? h === H * W : image && h === H && w === W) return;
+  const takes = inputShape.length === 1 ? `${h} values` : image ? `${h}x${w} images` : 'no single-channel images';
+  throw new Error(`${what}: the images are ${H}x${W} but the model takes ${takes} (input shape [${inputShape.join(', ')}])`);
 }
 
 function checkRank(idx: Idx, rank: number, kind: string, file: string): void {
@@ -172,7 +248,7 @@ export async function mnistFromFiles(
   const digests = {} as Record<MnistPart, string>;
   const idx = {} as Record<MnistPart, Idx>;
   for (const part of MNIST_PARTS) {
-    raw[part] = await gunzipIfNeeded(files[part], name(part));
+    raw[part] = await gunzipIdx(files[part], name(part));
     idx[part] = parseIdx(raw[part], name(part));
     digests[part] = await sha256Hex(raw[part]);
   }

@@ -12,6 +12,7 @@ import { layerKind, layerName, layerShapes, type LayerConfig } from './layers';
 import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
 import { accuracyForward } from './ops/accuracy';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
+import { kerasPrinted, runningMeansAccumulate } from './ops/running_means';
 import { softmaxForward } from './ops/softmax';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
 import { destroyDispatches, encodeDispatches, type Dispatch } from './pipelines';
@@ -50,13 +51,21 @@ export interface Plan {
 export interface Logs {
   loss: number;
   accuracy: number;
+  /**
+   * In training, the loss and accuracy as Keras 3 prints them for the epoch so
+   * far: the mean of the running means after each step, the last counted twice.
+   */
+  keras?: { loss: number; accuracy: number };
 }
 
 export interface StepOptions {
   /** Zero the loss and accuracy sums first (the start of an epoch). */
   clear?: boolean;
-  /** Copy the sums out after the step and resolve to their means over this many rows. */
-  snapshot?: number;
+  /**
+   * Copy the sums out after the step and resolve to their means over `seen`
+   * rows; in training (`steps` given, the steps since the sums were cleared) Keras' figures too.
+   */
+  snapshot?: { seen: number; steps?: number };
   /** GPU timestamps at the start and end of the step's compute pass (benchmarks). */
   timestampWrites?: GPUComputePassTimestampWrites;
 }
@@ -64,10 +73,11 @@ export interface StepOptions {
 /** Metric readbacks that may be in flight at once: the GPU runs ahead while they map. */
 const READBACKS = 3;
 
-/** Keras' glorot_uniform: U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)); or zeros. */
+/** Keras' glorot_uniform: U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)); or zeros, or ones. */
 function initialValues(spec: ParamSpec, random: () => number): Float32Array {
   const values = new Float32Array(sizeOf(spec.shape));
   if (spec.init.kind === 'zeros') return values;
+  if (spec.init.kind === 'ones') return values.fill(1);
   const limit = Math.sqrt(6 / (spec.init.fanIn + spec.init.fanOut));
   for (let i = 0; i < values.length; i++) values[i] = (2 * random() - 1) * limit;
   return values;
@@ -94,6 +104,8 @@ export class Graph {
   /** Σ loss and number correct since the last clear, on the GPU. */
   readonly lossSum: Tensor;
   readonly correct: Tensor;
+  /** [rows seen, Σ running mean loss, Σ running mean accuracy] over the training steps since the last clear. */
+  readonly runningMeans: Tensor;
   readonly step: Tensor;
   private readonly tensors: Tensor[] = [];
   private readonly readbacks: GPUBuffer[];
@@ -134,9 +146,10 @@ export class Graph {
     this.labels = this.tensor([B], 'labels', 'u32');
     this.lossSum = this.tensor([1], 'loss sum');
     this.correct = this.tensor([1], 'correct', 'u32');
+    this.runningMeans = this.tensor([3], 'running means');
     this.step = this.tensor([1], 'optimizer step', 'u32');
     this.readbacks = Array.from({ length: READBACKS }, (_, i) =>
-      device.createBuffer({ label: `metrics readback ${i}`, size: 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+      device.createBuffer({ label: `metrics readback ${i}`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
     );
 
     // dLoss/dx is needed from the first layer with parameters on.
@@ -159,6 +172,7 @@ export class Graph {
         needsOutputGradient: !last && (specs.length > 0 || dX !== null),
         last,
         tensor: (what, shape, dtype = 'f32') => this.tensor([B, ...shape], `${name} ${what}`, dtype),
+        state: (what, shape, dtype = 'f32') => this.tensor(shape, `${name} ${what}`, dtype),
         seed: () => Math.floor(random() * 2 ** 32),
       });
       this.layers.push({ name, config, input: i === 0 ? [...inputShape] : shapes[i - 1].output, output, params, built });
@@ -215,6 +229,7 @@ export class Graph {
       await softmaxCrossEntropyForward(device, { logits, labels, lossSum: this.lossSum }),
       await accuracyForward(device, { predictions: logits, labels, correct: this.correct }),
     ]);
+    const runningMeans = mark('loss', [await runningMeansAccumulate(device, { lossSum: this.lossSum, correct: this.correct, sums: this.runningMeans }, b)]);
     const lossGradient = mark('loss', [await softmaxCrossEntropyBackward(device, { logits, labels, dLogits: rows(this.logits.grad, b) })]);
     const update = mark(
       'optimizer',
@@ -228,7 +243,7 @@ export class Graph {
     const probabilities = mark('loss', [await softmaxForward(device, { x: logits, y: rows(this.probabilities, b) })]);
     return {
       batch: b,
-      train: [...training, ...metrics, ...lossGradient, ...backward, ...update],
+      train: [...training, ...metrics, ...runningMeans, ...lossGradient, ...backward, ...update],
       gradients: [...training, ...lossGradient, ...backward],
       evaluate: [...inference, ...metrics],
       predict: [...inference, ...probabilities],
@@ -251,24 +266,26 @@ export class Graph {
     const readback = options.snapshot === undefined ? undefined : this.readbacks.pop();
     if (options.snapshot !== undefined && !readback) throw new Error(`submit(): more than ${READBACKS} metric snapshots pending`);
     const encoder = this.device.createCommandEncoder({ label: 'step' });
-    if (options.clear) {
-      encoder.clearBuffer(this.lossSum.buffer);
-      encoder.clearBuffer(this.correct.buffer);
-    }
+    if (options.clear) for (const sum of [this.lossSum, this.correct, this.runningMeans]) encoder.clearBuffer(sum.buffer);
     encodeDispatches(encoder, dispatches, 'step', options.timestampWrites);
     if (readback) {
       encoder.copyBufferToBuffer(this.lossSum.buffer, 0, readback, 0, 4);
       encoder.copyBufferToBuffer(this.correct.buffer, 0, readback, 4, 4);
+      encoder.copyBufferToBuffer(this.runningMeans.buffer, 4, readback, 8, 8);
     }
     this.device.queue.submit([encoder.finish()]);
     return readback ? this.readSnapshot(readback, options.snapshot!) : null;
   }
 
-  private async readSnapshot(buffer: GPUBuffer, seen: number): Promise<Logs> {
+  private async readSnapshot(buffer: GPUBuffer, { seen, steps }: { seen: number; steps?: number }): Promise<Logs> {
     try {
       await buffer.mapAsync(GPUMapMode.READ);
       const bytes = buffer.getMappedRange();
-      const logs = { loss: new Float32Array(bytes, 0, 1)[0] / seen, accuracy: new Uint32Array(bytes, 4, 1)[0] / seen };
+      const [lossSum, , lossMeans, accuracyMeans] = new Float32Array(bytes);
+      const logs: Logs = { loss: lossSum / seen, accuracy: new Uint32Array(bytes, 4, 1)[0] / seen };
+      if (steps !== undefined) {
+        logs.keras = { loss: kerasPrinted(lossMeans, logs.loss, steps), accuracy: kerasPrinted(accuracyMeans, logs.accuracy, steps) };
+      }
       buffer.unmap();
       return logs;
     } finally {
@@ -279,15 +296,18 @@ export class Graph {
   /**
    * Trains on (or evaluates) the rows of x and y in `order`, `batchSize` at a
    * time, keeping the GPU busy: the metrics are read back every `updateEvery`
-   * steps and after the last, without waiting on each. Returns the final running means.
+   * steps and after the last, without waiting on each. `onUpdate` may return a
+   * promise (a paused run) that is awaited; when `stop()` turns true no further
+   * step is submitted. Returns the last running means and the steps run.
    */
   async run(
     data: { x: Float32Array; y: ArrayLike<number>; order: Uint32Array },
     kind: 'train' | 'evaluate',
     batchSize: number,
     updateEvery: number,
-    onUpdate?: (step: number, logs: Logs) => void,
-  ): Promise<Logs> {
+    onUpdate?: (step: number, logs: Logs) => void | Promise<void>,
+    stop: () => boolean = () => false,
+  ): Promise<Logs & { steps: number }> {
     const { x, y, order } = data;
     const rowSize = sizeOf(this.inputShape);
     const xBatch = new Float32Array(batchSize * rowSize);
@@ -298,10 +318,11 @@ export class Graph {
     const settle = async () => {
       const snapshot = pending.shift()!;
       last = await snapshot.logs;
-      onUpdate?.(snapshot.step, last);
+      await onUpdate?.(snapshot.step, last);
     };
     let seen = 0;
-    for (let step = 0; step < steps; step++) {
+    let step = 0;
+    for (; step < steps && !stop(); step++) {
       const start = step * batchSize;
       const count = Math.min(batchSize, order.length - start);
       for (let i = 0; i < count; i++) {
@@ -312,13 +333,14 @@ export class Graph {
       this.writeBatch(xBatch.subarray(0, count * rowSize), yBatch.subarray(0, count));
       seen += count;
       const plan = await this.plan(count);
-      const update = step === steps - 1 || (step + 1) % updateEvery === 0;
+      const update = step === steps - 1 || (step + 1) % updateEvery === 0 || stop();
       if (update && pending.length === READBACKS) await settle();
-      const logs = this.submit(plan[kind], { clear: step === 0, snapshot: update ? seen : undefined });
+      const snapshot = update ? { seen, ...(kind === 'train' && { steps: step + 1 }) } : undefined;
+      const logs = this.submit(plan[kind], { clear: step === 0, snapshot });
       if (logs) pending.push({ step, logs });
     }
     while (pending.length > 0) await settle();
-    return last;
+    return { ...last, steps: step };
   }
 
   /** Class probabilities of every row of x, [count, classes] row-major. */

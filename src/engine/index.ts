@@ -1,7 +1,7 @@
 // The public API, the same in a browser and in Node: build, train, evaluate
 // and save models on WebGPU. Node's extras (Dawn, files, the MNIST cache) are in src/node.
 export { createGpu, defaultGpu, describeAdapter, setDefaultGpu, type AdapterDescription, type Gpu, type GpuOptions } from './device';
-export { conv2d, dense, flatten, maxPooling2d, type ActivationName, type LayerConfig } from './layers';
+export { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type ActivationName, type LayerConfig } from './layers';
 export { loadModelBytes, sequential, Model, type CompileOptions, type EpochLogs, type FitOptions, type Logs, type Weight } from './model';
 export { Graph, type Plan, type StepOptions } from './graph';
 export { encodeDispatches, type Dispatch, type Work } from './pipelines';

@@ -7,7 +7,8 @@ import { Graph, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
 import { optimizerConfig, type OptimizerConfig } from './ops/optimizer';
 import { seededRandom } from './random';
-import { decodeSafetensors, encodeSafetensors, type Weight } from './safetensors';
+import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
+import type { Weight } from './safetensors';
 
 export type { Logs } from './graph';
 export type { Weight } from './safetensors';
@@ -25,8 +26,9 @@ export interface CompileOptions {
 export interface EpochLogs extends Logs {
   valLoss?: number;
   valAccuracy?: number;
-  /** Wall time of the epoch's training steps, divided by their number. */
+  /** Wall time of the epoch's training steps (less any pause), divided by their number. */
   msPerStep: number;
+  /** Steps run: all of the epoch's unless training was stopped. */
   steps: number;
 }
 
@@ -37,8 +39,11 @@ export interface FitOptions {
   validationData?: [Float32Array, ArrayLike<number>];
   /** Steps between progress updates (each reads the running loss and accuracy back once). */
   updateEvery?: number;
-  /** Called at each progress update with the running means of the epoch so far. */
-  onBatchEnd?: (step: number, logs: Logs, epoch: number) => void;
+  /**
+   * Called at each progress update with the running means of the epoch so far;
+   * training waits for a promise it returns (a pause).
+   */
+  onBatchEnd?: (step: number, logs: Logs, epoch: number) => void | Promise<void>;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void;
 }
 
@@ -49,6 +54,11 @@ export class Model {
   };
   private graph?: Graph;
   private random = seededRandom(this.compiled.seed);
+  /**
+   * Set it during `fit` (from a callback or a button) to stop training, as in
+   * Keras: after the steps already submitted (at most a few, as the GPU runs ahead of the readbacks).
+   */
+  stopTraining = false;
 
   /** Each layer's output shape and parameters, checked when the model is made. */
   readonly shapes: LayerShape[];
@@ -146,14 +156,18 @@ export class Model {
     await graph.plan(Math.min(batchSize, count));
     if (count % batchSize) await graph.plan(count % batchSize);
     const history: EpochLogs[] = [];
-    for (let epoch = 0; epoch < epochs; epoch++) {
+    this.stopTraining = false;
+    for (let epoch = 0; epoch < epochs && !this.stopTraining; epoch++) {
       const order = this.shuffled(count, shuffle);
       const started = performance.now();
-      const logs = await graph.run({ x, y, order }, 'train', Math.min(batchSize, count), updateEvery, (step, logs) =>
-        options.onBatchEnd?.(step, logs, epoch),
-      );
-      const msPerStep = (performance.now() - started) / steps;
-      const epochLogs: EpochLogs = { ...logs, msPerStep, steps };
+      let paused = 0;
+      const onUpdate = async (step: number, logs: Logs) => {
+        const called = performance.now();
+        await options.onBatchEnd?.(step, logs, epoch);
+        paused += performance.now() - called;
+      };
+      const logs = await graph.run({ x, y, order }, 'train', Math.min(batchSize, count), updateEvery, onUpdate, () => this.stopTraining);
+      const epochLogs: EpochLogs = { ...logs, msPerStep: (performance.now() - started - paused) / logs.steps };
       if (validationData) {
         const val = await this.evaluate(validationData[0], validationData[1], { batchSize });
         epochLogs.valLoss = val.loss;
@@ -170,7 +184,8 @@ export class Model {
     const count = this.checkData('evaluate()', x, y);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
     const batchSize = Math.min(graph.maxBatch, options.batchSize ?? graph.maxBatch);
-    return graph.run({ x, y, order: this.shuffled(count, false) }, 'evaluate', batchSize, Infinity);
+    const { loss, accuracy } = await graph.run({ x, y, order: this.shuffled(count, false) }, 'evaluate', batchSize, Infinity);
+    return { loss, accuracy };
   }
 
   /** Class probabilities, [count, classes] row-major. */
@@ -191,8 +206,14 @@ export class Model {
     const widths = [0, 1, 2].map((c) => Math.max(header[c].length, ...rows.map((r) => r[c].length)) + 2);
     const line = (r: [string, string, string]) => r[0].padEnd(widths[0]) + r[1].padEnd(widths[1]) + r[2].padStart(widths[2]);
     const rule = '─'.repeat(widths[0] + widths[1] + widths[2]);
+    const count = (trainable: boolean) =>
+      this.shapes
+        .flatMap(({ params }) => params.filter((p) => (p.trainable ?? true) === trainable))
+        .reduce((n, p) => n + sizeOf(p.shape), 0)
+        .toLocaleString('en-US');
     const total = this.paramCount.toLocaleString('en-US');
-    return [rule, line(header), rule, ...rows.map(line), rule, `Total params: ${total}`, `Trainable params: ${total}`, rule].join('\n');
+    const counts = [`Total params: ${total}`, `Trainable params: ${count(true)}`, `Non-trainable params: ${count(false)}`];
+    return [rule, line(header), rule, ...rows.map(line), rule, ...counts, rule].join('\n');
   }
 
   /** Every parameter, in layer order (kernel, then bias), named `layers.<i>.<name>`. */
@@ -206,43 +227,28 @@ export class Model {
     }));
   }
 
-  /** Replaces every parameter; names and shapes must match `getWeights()`'s. */
+  /** Replaces every parameter; names and shapes must match `getWeights()`'s, checked before the graph is built. */
   async setWeights(weights: Weight[]): Promise<void> {
+    checkWeights(this.layers, this.shapes, weights, 'setWeights()');
     const graph = await this.build(1);
     const byName = new Map(weights.map((w) => [w.name, w]));
     const arena = new Float32Array(graph.arenaLength);
-    for (const p of graph.params) {
-      const name = `layers.${p.layer}.${p.spec.name}`;
-      const weight = byName.get(name);
-      if (!weight) throw new Error(`setWeights(): no values for ${name}`);
-      if (weight.shape.join() !== p.spec.shape.join() || weight.values.length !== sizeOf(p.spec.shape)) {
-        throw new Error(`setWeights(): ${name} has shape [${weight.shape.join(', ')}] but the model expects [${p.spec.shape.join(', ')}]`);
-      }
-      arena.set(weight.values, p.start);
-      byName.delete(name);
-    }
-    if (byName.size > 0) throw new Error(`setWeights(): the model has no parameter named ${[...byName.keys()].join(', ')}`);
+    for (const p of graph.params) arena.set(byName.get(`layers.${p.layer}.${p.spec.name}`)!.values, p.start);
     graph.writeArena(arena);
   }
 
   /** The model as a safetensors file: the architecture as JSON metadata, float32 weights. */
   async toBytes(): Promise<Uint8Array> {
-    return encodeSafetensors(await this.getWeights(), {
-      format: MODEL_FORMAT,
-      architecture: JSON.stringify({ inputShape: this.inputShape, layers: this.layers }),
-    });
+    return encodeModelFile({ inputShape: [...this.inputShape], layers: [...this.layers] }, await this.getWeights());
   }
 }
 
-const MODEL_FORMAT = 'webgpu-train/1';
-
-/** A model from the bytes `Model.toBytes()` wrote. */
+/**
+ * A model from the bytes `Model.toBytes()` wrote. The whole file is checked
+ * (readModelFile) before the model is made and its graph built.
+ */
 export async function loadModelBytes(bytes: Uint8Array, options: { source?: string; gpu?: Gpu } = {}): Promise<Model> {
-  const source = options.source ?? 'model';
-  const { weights, metadata } = decodeSafetensors(bytes, source);
-  if (metadata.format !== MODEL_FORMAT) throw new Error(`${source}: not a model file: format is '${metadata.format}', expected '${MODEL_FORMAT}'`);
-  const { inputShape, layers } = JSON.parse(metadata.architecture ?? 'null') ?? {};
-  if (!Array.isArray(layers) || !Array.isArray(inputShape)) throw new Error(`${source}: not a model file: no architecture in its metadata`);
+  const { inputShape, layers, weights } = readModelFile(bytes, options.source ?? 'model');
   const model = new Model(layers, inputShape);
   model.compile({ gpu: options.gpu });
   await model.setWeights(weights);

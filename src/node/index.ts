@@ -3,9 +3,8 @@
 import { setDefaultGpu } from '../engine/device';
 import { loadModelBytes, type Model } from '../engine/model';
 import type { Gpu } from '../engine/device';
-import { readFile } from 'node:fs/promises';
 import { createGpu } from './dawn';
-import { writeFileAtomically } from './files';
+import { readNamedFile, writeFileAtomically } from './files';
 
 export * from '../engine';
 export { createGpu, type DawnOptions } from './dawn';
@@ -19,7 +18,7 @@ export async function saveModel(model: Model, path: string): Promise<void> {
   await writeFileAtomically(path, await model.toBytes());
 }
 
-/** Loads a model file written by `saveModel()` (or the page's "save"). */
+/** Loads a model file written by `saveModel()` (or the page's "save"), checked whole before anything is built. */
 export async function loadModel(path: string, options: { gpu?: Gpu } = {}): Promise<Model> {
-  return loadModelBytes(new Uint8Array(await readFile(path)), { source: path, gpu: options.gpu });
+  return loadModelBytes(await readNamedFile(path, 'a model file'), { source: path, gpu: options.gpu });
 }

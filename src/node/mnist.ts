@@ -1,12 +1,13 @@
 // Loading MNIST in Node: from a directory holding the four files, from the
 // copy this repository ships (public/mnist), or from a per-user cache that is
 // filled from the public mirrors on first use.
-import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, mkdir, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isGzip, MNIST_FILES, MNIST_GZ_SHA256, MNIST_PARTS, MNIST_SHA256, mnistFromFiles, type Mnist, type MnistPart } from '../engine/data';
+import { readNamedFile, writeFileAtomically } from './files';
 
 /** Public mirrors of the original `.gz` files, tried in order. */
 export const MNIST_MIRRORS: readonly string[] = [
@@ -74,6 +75,20 @@ async function findFile(dir: string, part: MnistPart): Promise<string | undefine
     if (await exists(path)) return path;
   }
   return undefined;
+}
+
+const readPart = (path: string) => readNamedFile(path, 'an MNIST file');
+
+/**
+ * Why `bytes` are not what the digests expect for `part`, or undefined when
+ * they are. A `.gz` is checked as it is, a raw file (a server that undid the
+ * gzip with Content-Encoding) against the digest of the decompressed file.
+ */
+function digestMismatch(bytes: Uint8Array, part: MnistPart, expected: Digests): string | undefined {
+  const compressed = isGzip(bytes);
+  const want = compressed ? expected.gz[part] : expected.raw[part];
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  return digest === want ? undefined : `wrong SHA-256${compressed ? '' : ' (of the decompressed file)'}: got ${digest}, expected ${want}`;
 }
 
 async function hasAllParts(dir: string): Promise<boolean> {
@@ -150,16 +165,15 @@ async function fetchBytes(url: string, onProgress: (received: number, total: num
 
 /**
  * Downloads `part` into `cacheDir`, trying each mirror in turn. The bytes are
- * checked against the expected digest and written to a temporary name that is
- * renamed into place, so the cache never holds a partial or unverified file.
+ * checked against the expected digest and written whole (writeFileAtomically),
+ * so the cache never holds a partial or unverified file.
  */
-async function download(part: MnistPart, cacheDir: string, mirrors: readonly string[], expected: Digests, log: LogStream): Promise<string> {
+async function download(part: MnistPart, cacheDir: string, mirrors: readonly string[], expected: Digests, log: LogStream): Promise<{ path: string; bytes: Uint8Array }> {
   const file = `${MNIST_FILES[part]}.gz`;
   const failures: string[] = [];
   const progress = progressLine(log);
   for (const mirror of mirrors) {
     const url = new URL(file, mirror.endsWith('/') ? mirror : `${mirror}/`).href;
-    let temp: string | undefined;
     try {
       progress.start(`downloading ${url}`);
       const bytes = await fetchBytes(url, (received, total) =>
@@ -168,21 +182,15 @@ async function download(part: MnistPart, cacheDir: string, mirrors: readonly str
       );
       // fetch undoes a `Content-Encoding: gzip` that a server may add to a .gz
       // file, leaving the raw file: that is checked against the raw digest.
-      const compressed = isGzip(bytes);
-      const want = compressed ? expected.gz[part] : expected.raw[part];
-      const digest = createHash('sha256').update(bytes).digest('hex');
-      if (digest !== want) throw new Error(`wrong SHA-256${compressed ? '' : ' (of the decompressed file)'}: got ${digest}, expected ${want}`);
-      const target = join(cacheDir, compressed ? file : MNIST_FILES[part]);
-      temp = `${target}.${process.pid}-${randomBytes(4).toString('hex')}.part`;
-      await writeFile(temp, bytes, { flag: 'wx' });
-      await rename(temp, target);
+      const mismatch = digestMismatch(bytes, part, expected);
+      if (mismatch) throw new Error(mismatch);
+      const target = join(cacheDir, isGzip(bytes) ? file : MNIST_FILES[part]);
+      await writeFileAtomically(target, bytes);
       progress.end(`downloaded ${url} (${megabytes(bytes.length)}) to ${target}`);
-      return target;
+      return { path: target, bytes };
     } catch (e) {
       failures.push(`${url}: ${message(e)}`);
       progress.end(`${url} failed: ${message(e)}`);
-    } finally {
-      if (temp) await rm(temp, { force: true });
     }
   }
   throw new Error(`could not download ${file} into ${cacheDir}:\n  ${failures.join('\n  ')}`);
@@ -190,6 +198,9 @@ async function download(part: MnistPart, cacheDir: string, mirrors: readonly str
 
 /** The paths of the four files in `dir` (raw or `.gz`); an error names the first one missing. */
 export async function mnistPaths(dir: string): Promise<Record<MnistPart, string>> {
+  const found = await stat(dir).catch(() => undefined);
+  if (!found) throw new Error(`MNIST directory ${dir} does not exist`);
+  if (!found.isDirectory()) throw new Error(`MNIST directory ${dir} is not a directory`);
   const paths = {} as Record<MnistPart, string>;
   for (const part of MNIST_PARTS) {
     const path = await findFile(dir, part);
@@ -206,25 +217,43 @@ export async function mnistPaths(dir: string): Promise<Record<MnistPart, string>
  * Loads MNIST from `dir` (or $MNIST_DIR) when given, else from the
  * repository's copy, else from the cache, downloading what it lacks. Files
  * that are not the official MNIST are used all the same, with a note in the log.
+ * A cached file is checked against its digest each time it is read: a damaged
+ * one is removed and downloaded again.
  */
 export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> {
   const log = options.log ?? process.stderr;
   const builtIn = options.cacheDir === undefined && (await hasAllParts(BUILT_IN_MNIST_DIR)) ? BUILT_IN_MNIST_DIR : undefined;
   const dir = options.dir || process.env.MNIST_DIR || builtIn;
   const paths = {} as Record<MnistPart, string>;
+  const files = {} as Record<MnistPart, Uint8Array>;
   if (dir) {
     Object.assign(paths, await mnistPaths(dir));
+    for (const part of MNIST_PARTS) files[part] = await readPart(paths[part]);
   } else {
     const cacheDir = options.cacheDir ?? defaultCacheDir();
     await mkdir(cacheDir, { recursive: true });
     const mirrors = options.mirrors ?? MNIST_MIRRORS;
     const digests = { gz: options.gzDigests ?? MNIST_GZ_SHA256, raw: options.rawDigests ?? MNIST_SHA256 };
     for (const part of MNIST_PARTS) {
-      paths[part] = (await findFile(cacheDir, part)) ?? (await download(part, cacheDir, mirrors, digests, log));
+      const cached = await findFile(cacheDir, part);
+      let got: { path: string; bytes: Uint8Array };
+      if (cached) {
+        got = { path: cached, bytes: await readPart(cached) };
+        const mismatch = digestMismatch(got.bytes, part, digests);
+        if (mismatch) {
+          log.write(`${cached} in the cache is damaged (${mismatch}): downloading it again\n`);
+          await rm(cached, { force: true });
+          got = await download(part, cacheDir, mirrors, digests, log).catch((e: unknown) => {
+            throw new Error(`${cached} in the cache was damaged (${mismatch}) and removed, and downloading it again failed: ${message(e)}`);
+          });
+        }
+      } else {
+        got = await download(part, cacheDir, mirrors, digests, log);
+      }
+      paths[part] = got.path;
+      files[part] = got.bytes;
     }
   }
-  const files = {} as Record<MnistPart, Uint8Array>;
-  for (const part of MNIST_PARTS) files[part] = await readFile(paths[part]);
   const mnist = await mnistFromFiles(files, paths);
   if (!mnist.official) {
     const differing = MNIST_PARTS.filter((part) => mnist.digests[part] !== MNIST_SHA256[part]).map((part) => paths[part]);

@@ -4,26 +4,17 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
+import { idx } from '../helpers';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
-import { MNIST_FILES, MNIST_PARTS, mnistFromFiles, parseIdx, type MnistPart } from '../../src/engine/data';
+import { expectImagesFit, MAX_IDX_BYTES, MNIST_FILES, MNIST_PARTS, mnistFromFiles, parseIdx, type MnistPart } from '../../src/engine/data';
 import { BUILT_IN_MNIST_DIR, defaultCacheDir, loadMnist, type LogStream } from '../../src/node/mnist';
 
 // The repository's copy of MNIST, unless MNIST_DIR says otherwise.
 const MNIST_DIR = process.env.MNIST_DIR || BUILT_IN_MNIST_DIR;
-
-/** An IDX file of unsigned bytes with the given dimensions. */
-function idx(dims: number[], data: ArrayLike<number>): Uint8Array {
-  const bytes = new Uint8Array(4 + 4 * dims.length + data.length);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, 0x0800 + dims.length);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
-  bytes.set(data, 4 + 4 * dims.length);
-  return bytes;
-}
 
 /** A small dataset of N images of H x W with labels 0, 1, 2, 0, 1, 2, ... */
 function synthetic(n: number, h: number, w: number, nTest = n): Record<MnistPart, Uint8Array> {
@@ -35,6 +26,24 @@ function synthetic(n: number, h: number, w: number, nTest = n): Record<MnistPart
     'test-images': idx([nTest, h, w], pixels(nTest)),
     'test-labels': idx([nTest], labels(nTest)),
   };
+}
+
+/**
+ * A gzip bomb: `header` (an IDX header, say), then `mebibytes` MiB of zeros,
+ * made without ever holding them. Each deflate block ends in a full flush, which
+ * byte-aligns it and forgets the history, so one compressed MiB can be repeated.
+ */
+function gzipBomb(header: Uint8Array, mebibytes: number): Uint8Array {
+  const zeros = new Uint8Array(1 << 20);
+  const flushed = (bytes: Uint8Array) => deflateRawSync(bytes, { finishFlush: constants.Z_FULL_FLUSH });
+  const block = flushed(zeros);
+  let crc = crc32(header);
+  for (let i = 0; i < mebibytes; i++) crc = crc32(zeros, crc);
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc, 0);
+  trailer.writeUInt32LE((header.length + mebibytes * zeros.length) % 2 ** 32, 4);
+  const gzipHeader = Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff);
+  return Buffer.concat([gzipHeader, flushed(header), ...Array<Uint8Array>(mebibytes).fill(block), deflateRawSync(new Uint8Array(0)), trailer]);
 }
 
 function memoryLog(isTTY = false): LogStream & { text: () => string } {
@@ -112,6 +121,16 @@ describe('parseIdx', () => {
   test('trailing bytes', () => {
     expect(() => parseIdx(idx([2, 2, 2], new Uint8Array(13)), 'f')).toThrow('f: 5 trailing bytes after the 2x2x2 = 8 bytes of pixels the header announces');
   });
+
+  test('a header announcing more than an IDX file may hold', () => {
+    expect(MAX_IDX_BYTES).toBe(2 ** 30);
+    expect(() => parseIdx(idx([0xffffffff, 28, 28], []), 'f')).toThrow(
+      'f: header announces 4294967295x28x28 = 3367254359280 bytes of pixels, more than the 1073741824 an IDX file may hold here',
+    );
+    // One past the bound, and the bound itself (refused then only for lacking the data).
+    expect(() => parseIdx(idx([2 ** 30 + 1], []), 'f')).toThrow('more than the 1073741824 an IDX file may hold here');
+    expect(() => parseIdx(idx([2 ** 15, 2 ** 15], []), 'f')).toThrow('f: truncated: header says 32768x32768 = 1073741824 bytes of data');
+  });
 });
 
 describe('mnistFromFiles', () => {
@@ -166,6 +185,52 @@ describe('mnistFromFiles', () => {
     const files = synthetic(50, 8, 8);
     files['test-images'] = gzipSync(files['test-images']).subarray(0, 40);
     await expect(mnistFromFiles(files)).rejects.toThrow('t10k-images-idx3-ubyte: corrupt gzip data: unexpected end of file');
+  });
+
+  test('a .gz that inflates to 1 GiB is refused once it outgrows its header, without inflating the rest', async () => {
+    const files = synthetic(100, 2, 2);
+    const bomb = gzipBomb(idx([100], []), 1024);
+    expect(bomb.length).toBeLessThan(1.1e6);
+    // A valid gzip stream: a small one made the same way inflates whole.
+    expect(gunzipSync(gzipBomb(idx([100], []), 1)).length).toBe(8 + (1 << 20));
+    const rss = process.memoryUsage.rss();
+    const started = performance.now();
+    await expect(mnistFromFiles({ ...files, 'train-labels': bomb })).rejects.toThrow(
+      /^train-labels-idx1-ubyte: inflates to more than the 100 = 100 bytes of labels \(and 8-byte header\) its header announces; stopped after \d+ bytes$/,
+    );
+    // Inflating it all takes seconds and gigabytes (12 s and 3.2 GB here before this was fixed).
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(process.memoryUsage.rss() - rss).toBeLessThan(64e6);
+  });
+
+  test('the cap is what the header announces: a bomb behind an MNIST-sized header stops just past it', async () => {
+    const files = synthetic(2, 28, 28);
+    const rss = process.memoryUsage.rss();
+    const error = await mnistFromFiles({ ...files, 'test-images': gzipBomb(idx([60000, 28, 28], []), 1024) }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/^t10k-images-idx3-ubyte: inflates to more than the 60000x28x28 = 47040000 bytes of pixels/);
+    const stoppedAfter = Number(/stopped after (\d+) bytes$/.exec((error as Error).message)![1]);
+    expect(stoppedAfter).toBeGreaterThan(47040016);
+    expect(stoppedAfter).toBeLessThan(47040016 + (1 << 20));
+    expect(process.memoryUsage.rss() - rss).toBeLessThan(400e6);
+  });
+
+  test('a .gz whose magic number is wrong is refused at its header, without inflating the rest', async () => {
+    const files = synthetic(2, 2, 2);
+    const rss = process.memoryUsage.rss();
+    const started = performance.now();
+    await expect(mnistFromFiles({ ...files, 'train-labels': gzipBomb(Uint8Array.of(0x12, 0x34, 8, 1, 0, 0, 0, 100), 1024) })).rejects.toThrow(
+      'train-labels-idx1-ubyte: bad magic number 0x12340801: not an IDX file',
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(process.memoryUsage.rss() - rss).toBeLessThan(64e6);
+  });
+
+  test('images of another size than the model takes are named with both sizes', async () => {
+    const mnist = await mnistFromFiles(synthetic(3, 32, 32));
+    expect(() => expectImagesFit(mnist.train, [28, 28, 1], '/data')).toThrow('/data: the images are 32x32 but the model takes 28x28 images (input shape [28, 28, 1])');
+    expect(() => expectImagesFit(mnist.train, [784], 'd')).toThrow('d: the images are 32x32 but the model takes 784 values (input shape [784])');
+    expect(() => expectImagesFit(mnist.train, [32, 32, 3], 'd')).toThrow('d: the images are 32x32 but the model takes no single-channel images (input shape [32, 32, 3])');
+    for (const fits of [[32, 32], [32, 32, 1], [1024]]) expectImagesFit(mnist.train, fits, 'd');
   });
 
   test('gzip of a malformed IDX file', async () => {
@@ -236,6 +301,19 @@ describe('loadMnist from a directory', () => {
     for (const part of MNIST_PARTS) if (part !== 'test-labels') await writeFile(join(dir, MNIST_FILES[part]), files[part]);
     const name = join(dir, 't10k-labels-idx1-ubyte');
     await expect(loadMnist({ dir, log: memoryLog() })).rejects.toThrow(`MNIST file missing: neither ${name}.gz nor ${name} exists`);
+  });
+
+  test('a directory where a file belongs, and a directory that is not there, are named', async () => {
+    const dir = await tempDir();
+    const files = synthetic(3, 2, 2);
+    for (const part of MNIST_PARTS) if (part !== 'train-labels') await writeFile(join(dir, MNIST_FILES[part]), files[part]);
+    const where = join(dir, 'train-labels-idx1-ubyte.gz');
+    await mkdir(where);
+    await expect(loadMnist({ dir, log: memoryLog() })).rejects.toThrow(`${where}: is a directory, not an MNIST file`);
+    await expect(loadMnist({ dir: join(dir, 'nothing'), log: memoryLog() })).rejects.toThrow(`MNIST directory ${join(dir, 'nothing')} does not exist`);
+    await expect(loadMnist({ dir: join(dir, MNIST_FILES['test-labels']), log: memoryLog() })).rejects.toThrow(
+      `MNIST directory ${join(dir, MNIST_FILES['test-labels'])} is not a directory`,
+    );
   });
 
   test('a corrupt file names its path', async () => {
@@ -316,6 +394,40 @@ describe('loadMnist downloading into the cache', () => {
     const again = await loadMnist({ cacheDir, mirrors, gzDigests, log: memoryLog() });
     expect(requests).toEqual([]);
     expect([...again.test.labels]).toEqual([...mnist.test.labels]);
+  });
+
+  test('a damaged file in the cache is checked when read, removed and downloaded again', async () => {
+    const gzDigests = serve('/m/');
+    const cacheDir = await tempDir();
+    const mirrors = [`${base}/m/`];
+    const first = await loadMnist({ cacheDir, mirrors, gzDigests, log: memoryLog() });
+    const cached = join(cacheDir, 't10k-labels-idx1-ubyte.gz');
+    const damaged = gzipSync(idx([6], [2, 2, 2, 2, 2, 2]));
+    await writeFile(cached, damaged);
+    requests.length = 0;
+    const log = memoryLog();
+    const again = await loadMnist({ cacheDir, mirrors, gzDigests, log });
+    expect(requests).toEqual(['/m/t10k-labels-idx1-ubyte.gz']);
+    expect(log.text()).toContain(
+      `${cached} in the cache is damaged (wrong SHA-256: got ${sha256(damaged)}, expected ${gzDigests['test-labels']}): downloading it again\n`,
+    );
+    expect([...again.test.labels]).toEqual([...first.test.labels]);
+    expect(sha256(await readFile(cached))).toBe(gzDigests['test-labels']);
+  });
+
+  test('a damaged file in the cache that cannot be downloaded again is refused, and removed', async () => {
+    const gzDigests = serve('/m/');
+    const cacheDir = await tempDir();
+    await loadMnist({ cacheDir, mirrors: [`${base}/m/`], gzDigests, log: memoryLog() });
+    const cached = join(cacheDir, 'train-images-idx3-ubyte.gz');
+    const damaged = (await readFile(cached)).subarray(0, 30);
+    await writeFile(cached, damaged);
+    routes.clear();
+    await expect(loadMnist({ cacheDir, mirrors: [`${base}/m/`], gzDigests, log: memoryLog() })).rejects.toThrow(
+      `${cached} in the cache was damaged (wrong SHA-256: got ${sha256(damaged)}, expected ${gzDigests['train-images']}) and removed, ` +
+        `and downloading it again failed: could not download train-images-idx3-ubyte.gz into ${cacheDir}:\n  ${base}/m/train-images-idx3-ubyte.gz: HTTP 404 Not Found`,
+    );
+    expect((await readdir(cacheDir)).sort()).toEqual(MNIST_PARTS.filter((p) => p !== 'train-images').map((p) => `${MNIST_FILES[p]}.gz`).sort());
   });
 
   test('a server that marks the .gz as Content-Encoding: gzip: the raw file is checked and kept', async () => {

@@ -1,6 +1,10 @@
 // Float64 CPU reference for conv2d.wgsl: x [N, H, W, C_in] (NHWC) convolved with
 // w [KH, KW, C_in, C_out] (HWIO) gives y [N, OH, OW, C_out], with TensorFlow's
-// strides and 'valid'/'same' padding, written as the plain sum over every tap.
+// strides and 'valid'/'same' padding, written as the plain sum over every tap;
+// and the conv2d layer: that convolution, then bias and activation.
+import type { Conv2DConfig } from '../../src/engine/layers';
+import type { LayerReference } from './layers';
+import { kernelAndBias, productForward } from './product';
 
 export interface Conv2dCase {
   N: number;
@@ -78,3 +82,31 @@ export function conv2dBackward(
   });
   return { dInput, dWeight };
 }
+
+/** The layer's convolution for N images of the input shape [H, W, C_in]. */
+function layerCase(config: Conv2DConfig, [H, W, C_in]: readonly number[], N: number): Conv2dCase {
+  const [KH, KW] = config.kernelSize;
+  return { N, H, W, C_in, KH, KW, C_out: config.filters, strides: config.strides, padding: config.padding };
+}
+
+export const conv2dLayer: LayerReference<Conv2DConfig> = {
+  shape(config, input) {
+    if (input.length !== 3) throw new Error('needs an [H, W, C] input');
+    const c = layerCase(config, input, 1);
+    const [, OH, OW] = conv2dOutputShape(c);
+    if (!(OH > 0 && OW > 0)) throw new Error(`has no output pixels for a ${c.KH}x${c.KW} kernel`);
+    return { output: [OH, OW, c.C_out], params: kernelAndBias([c.KH, c.KW, c.C_in, c.C_out]) };
+  },
+
+  forward(config, x, [kernel, bias], pass) {
+    const c = layerCase(config, pass.input, pass.N);
+    const [, OH, OW, C_out] = conv2dOutputShape(c);
+    const product = {
+      z: conv2dForward(x, kernel, c),
+      rows: pass.N * OH * OW,
+      channels: C_out,
+      backward: (dZ: ArrayLike<number>) => conv2dBackward(x, kernel, dZ, c),
+    };
+    return productForward(product, bias, config.activation, pass.last);
+  },
+};

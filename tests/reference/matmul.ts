@@ -1,4 +1,8 @@
-// Float64 CPU reference for matmul.wgsl: y[M, N] = x[M, K] · w[K, N], row-major.
+// Float64 CPU reference for matmul.wgsl: y[M, N] = x[M, K] · w[K, N], row-major;
+// and the dense layer: that product, then bias and activation.
+import type { DenseConfig } from '../../src/engine/layers';
+import type { LayerReference } from './layers';
+import { kernelAndBias, productForward } from './product';
 
 export function matmulForward(x: ArrayLike<number>, w: ArrayLike<number>, M: number, K: number, N: number): Float64Array {
   const y = new Float64Array(M * N);
@@ -33,3 +37,21 @@ export function matmulBackward(
   }
   return { dInput, dWeight };
 }
+
+export const denseLayer: LayerReference<DenseConfig> = {
+  shape(config, input) {
+    if (input.length !== 1) throw new Error('needs a flat input');
+    return { output: [config.units], params: kernelAndBias([input[0], config.units]) };
+  },
+
+  forward(config, x, [kernel, bias], { N, input, last }) {
+    const [K, units] = [input[0], config.units];
+    const product = {
+      z: matmulForward(x, kernel, N, K, units),
+      rows: N,
+      channels: units,
+      backward: (dZ: ArrayLike<number>) => matmulBackward(x, kernel, dZ, N, K, units),
+    };
+    return productForward(product, bias, config.activation, last);
+  },
+};

@@ -1,5 +1,8 @@
 // Float64 CPU reference for maxpool2d.wgsl: 'valid' max pooling over x [N, H, W, C]
-// (N images, H x W pixels, C channels) with a PH x PW window and strides SY, SX.
+// (N images, H x W pixels, C channels) with a PH x PW window and strides SY, SX;
+// and the maxPooling2d layer.
+import type { MaxPooling2DConfig } from '../../src/engine/layers';
+import type { LayerReference } from './layers';
 
 export interface PoolShape {
   N: number;
@@ -50,3 +53,23 @@ export function maxPool2dBackward(argmax: ArrayLike<number>, dOut: ArrayLike<num
   for (let o = 0; o < dOut.length; o++) dInput[argmax[o]] += dOut[o];
   return dInput;
 }
+
+/** The layer's pooling for N images of the input shape [H, W, C]. */
+function layerPool(config: MaxPooling2DConfig, [H, W, C]: readonly number[], N: number): PoolShape {
+  return { N, H, W, C, PH: config.poolSize[0], PW: config.poolSize[1], SY: config.strides[0], SX: config.strides[1] };
+}
+
+export const maxPooling2dLayer: LayerReference<MaxPooling2DConfig> = {
+  shape(config, input) {
+    if (input.length !== 3) throw new Error('needs an [H, W, C] input');
+    const [OH, OW] = outputSize(layerPool(config, input, 1));
+    if (!(OH > 0 && OW > 0)) throw new Error('has no output pixels');
+    return { output: [OH, OW, input[2]], params: [] };
+  },
+
+  forward(config, x, _params, pass) {
+    const s = layerPool(config, pass.input, pass.N);
+    const { y, argmax } = maxPool2dForward(x, s);
+    return { y, backward: (dY) => ({ dX: maxPool2dBackward(argmax, dY, s), dParams: [] }) };
+  },
+};

@@ -2,7 +2,7 @@
 // with Keras' strides and 'valid'/'same' padding, then bias and activation.
 import { conv2dBackward, conv2dForward, conv2dShape, type Padding } from '../ops/conv2d';
 import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
-import { expectImage, expectPositive, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
+import { expectImage, expectOneOf, expectPositiveInteger, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
 
 export interface Conv2DConfig extends LayerConfigBase {
   type: 'conv2d';
@@ -36,8 +36,10 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
   shape(config, input, name) {
     expectActivation(name, config.activation);
     expectImage(name, input);
-    expectPositive(name, 'filters', [config.filters]);
-    expectPositive(name, 'kernelSize', config.kernelSize);
+    expectPositiveInteger(name, 'filters', config.filters);
+    expectPositivePair(name, 'kernelSize', config.kernelSize);
+    expectPositivePair(name, 'strides', config.strides);
+    expectOneOf(name, 'padding', config.padding, ['valid', 'same']);
     const [KH, KW] = config.kernelSize;
     const kernel = [KH, KW, input[2], config.filters];
     const output = withLayerName(name, () => conv2dShape([1, ...input], kernel, config)).slice(1);

@@ -2,7 +2,7 @@
 import { formatShape } from '../buffers';
 import { matmulBackward, matmulForward } from '../ops/matmul';
 import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
-import { expectPositive, type LayerConfigBase, type LayerKind } from './layer';
+import { expectPositiveInteger, type LayerConfigBase, type LayerKind } from './layer';
 
 export interface DenseConfig extends LayerConfigBase {
   type: 'dense';
@@ -23,7 +23,7 @@ export const denseLayer: LayerKind<DenseConfig> = {
   shape(config, input, name) {
     expectActivation(name, config.activation);
     if (input.length !== 1) throw new Error(`${name}: expects a flat input, got ${formatShape(input)}; add a flatten() layer before it`);
-    expectPositive(name, 'units', [config.units]);
+    expectPositiveInteger(name, 'units', config.units);
     return { output: [config.units], params: kernelAndBias([input[0], config.units], input[0], config.units) };
   },
 

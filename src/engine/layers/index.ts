@@ -1,16 +1,29 @@
 // The layer registry: every layer kind by its `type`. The only place that looks a type up.
 import { formatShape } from '../buffers';
+import { averagePooling2dLayer, type AveragePooling2DConfig } from './averagePooling2d';
+import { batchNormalizationLayer, type BatchNormalizationConfig } from './batchNormalization';
 import { conv2dLayer, type Conv2DConfig } from './conv2d';
 import { denseLayer, type DenseConfig } from './dense';
+import { dropoutLayer, type DropoutConfig } from './dropout';
 import { flattenLayer, type FlattenConfig } from './flatten';
 import type { LayerConfigBase, LayerKind, LayerShape } from './layer';
 import { maxPooling2dLayer, type MaxPooling2DConfig } from './maxPooling2d';
 
-export type LayerConfig = Conv2DConfig | DenseConfig | FlattenConfig | MaxPooling2DConfig;
+export type LayerConfig =
+  | AveragePooling2DConfig
+  | BatchNormalizationConfig
+  | Conv2DConfig
+  | DenseConfig
+  | DropoutConfig
+  | FlattenConfig
+  | MaxPooling2DConfig;
 
 const KINDS: { [T in LayerConfig['type']]: LayerKind<Extract<LayerConfig, { type: T }>> } = {
+  averagePooling2d: averagePooling2dLayer,
+  batchNormalization: batchNormalizationLayer,
   conv2d: conv2dLayer,
   dense: denseLayer,
+  dropout: dropoutLayer,
   flatten: flattenLayer,
   maxPooling2d: maxPooling2dLayer,
 };
@@ -38,8 +51,11 @@ export function layerShapes(layers: readonly LayerConfig[], inputShape: readonly
   return shapes;
 }
 
+export { averagePooling2d, type AveragePooling2DConfig } from './averagePooling2d';
+export { batchNormalization, type BatchNormalizationConfig } from './batchNormalization';
 export { conv2d, type Conv2DConfig } from './conv2d';
 export { dense, type DenseConfig } from './dense';
+export { dropout, type DropoutConfig } from './dropout';
 export { flatten, type FlattenConfig } from './flatten';
 export { maxPooling2d, type MaxPooling2DConfig } from './maxPooling2d';
 export type { ActivationName } from './product';

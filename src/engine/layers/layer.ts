@@ -5,6 +5,7 @@
 // Shapes leave out the batch dimension: an image is [H, W, C] (height, width,
 // channels), a vector [features]; tensors on the GPU carry the batch first.
 import { formatShape, type Tensor } from '../buffers';
+import { quoteJson } from '../safetensors';
 import type { Dispatch } from '../pipelines';
 
 /** A layer config: its `type` names its kind in the registry (layers/index.ts). */
@@ -18,8 +19,13 @@ export interface LayerConfigBase {
 export interface ParamSpec {
   name: string;
   shape: number[];
-  /** Keras' glorot_uniform (with these fans), or zeros. */
-  init: { kind: 'glorotUniform'; fanIn: number; fanOut: number } | { kind: 'zeros' };
+  /** Keras' glorot_uniform (with these fans), zeros or ones. */
+  init: { kind: 'glorotUniform'; fanIn: number; fanOut: number } | { kind: 'zeros' } | { kind: 'ones' };
+  /**
+   * False for what the layer updates itself (batch normalization's moving
+   * statistics): its gradient stays zero, which leaves it as it is under every optimizer.
+   */
+  trainable?: boolean;
 }
 
 export interface LayerShape {
@@ -54,6 +60,8 @@ export interface LayerContext {
   last: boolean;
   /** A tensor of [maxBatch, ...shape], owned by the graph, labelled with the layer and `what`. */
   tensor(what: string, shape: readonly number[], dtype?: 'f32' | 'u32'): Tensor;
+  /** A tensor of exactly `shape`, zero-filled, owned by the graph: what a layer keeps from step to step (dropout's step counter). */
+  state(what: string, shape: readonly number[], dtype?: 'f32' | 'u32'): Tensor;
   /** A 32-bit seed from the model's seeded generator (dropout's masks). */
   seed(): number;
 }
@@ -85,10 +93,26 @@ export type Pair = number | [number, number];
 
 export const pair = (value: Pair): [number, number] => (typeof value === 'number' ? [value, value] : [value[0], value[1]]);
 
-export function expectPositive(name: string, what: string, values: readonly number[]): void {
-  if (values.some((v) => !Number.isInteger(v) || v <= 0)) {
-    throw new Error(`${name}: ${what} must be positive integers, got ${values.join(', ')}`);
+// Checks of a config's fields, which may come from a model file's JSON as well
+// as from code: each kind's \`shape\` runs them, so a missing or mistyped field is
+// refused before anything is built.
+
+export function expectPositiveInteger(name: string, field: string, value: unknown): void {
+  if (value === undefined) throw new Error(`${name}: ${field} is missing`);
+  if (!Number.isSafeInteger(value) || (value as number) <= 0) throw new Error(`${name}: ${field} must be a positive integer, got ${quoteJson(value)}`);
+}
+
+/** A [height, width] pair of positive integers (the factories turn a single number into one). */
+export function expectPositivePair(name: string, field: string, value: unknown): void {
+  if (value === undefined) throw new Error(`${name}: ${field} is missing`);
+  if (!Array.isArray(value) || value.length !== 2 || !value.every((v) => Number.isSafeInteger(v) && v > 0)) {
+    throw new Error(`${name}: ${field} must be two positive integers, got ${quoteJson(value)}`);
   }
+}
+
+export function expectOneOf(name: string, field: string, value: unknown, allowed: readonly string[]): void {
+  if (value === undefined) throw new Error(`${name}: ${field} is missing (use ${allowed.join(', ')})`);
+  if (!allowed.includes(value as string)) throw new Error(`${name}: unknown ${field} ${quoteJson(value)} (use ${allowed.join(', ')})`);
 }
 
 export function expectImage(name: string, input: readonly number[]): void {

@@ -2,7 +2,7 @@
 // ('valid' padding); the gradient goes back to where each maximum came from.
 import { rows } from '../buffers';
 import { maxPool2dBackward, maxPool2dForward, maxPool2dShape } from '../ops/maxpool2d';
-import { expectImage, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
+import { expectImage, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
 
 export interface MaxPooling2DConfig extends LayerConfigBase {
   type: 'maxPooling2d';
@@ -24,6 +24,8 @@ export function maxPooling2d(options: { poolSize?: Pair; strides?: Pair; inputSh
 export const maxPooling2dLayer: LayerKind<MaxPooling2DConfig> = {
   shape(config, input, name) {
     expectImage(name, input);
+    expectPositivePair(name, 'poolSize', config.poolSize);
+    expectPositivePair(name, 'strides', config.strides);
     return { output: withLayerName(name, () => maxPool2dShape([1, ...input], config)).slice(1), params: [] };
   },
 

@@ -5,16 +5,14 @@ import { activationBackward, activationForward } from '../ops/activation';
 import { biasBackward, biasForward } from '../ops/bias';
 import { softmaxBackward, softmaxForward } from '../ops/softmax';
 import type { Dispatch } from '../pipelines';
-import type { BuiltLayer, LayerContext, ParamSpec } from './layer';
+import { expectOneOf, type BuiltLayer, type LayerContext, type ParamSpec } from './layer';
 
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'linear';
 
 export const ACTIVATIONS: readonly ActivationName[] = ['relu', 'sigmoid', 'tanh', 'softmax', 'linear'];
 
-export function expectActivation(name: string, activation: string): void {
-  if (!(ACTIVATIONS as readonly string[]).includes(activation)) {
-    throw new Error(`${name}: unknown activation '${activation}' (use ${ACTIVATIONS.join(', ')})`);
-  }
+export function expectActivation(name: string, activation: unknown): void {
+  expectOneOf(name, 'activation', activation, ACTIVATIONS);
 }
 
 /** Softmax runs over channels: each pixel of an image is a row. */

@@ -58,7 +58,7 @@ type Geometry = {
  * TensorFlow computes them: 'same' pads by as little as lets ceil(size / stride)
  * outputs be computed, the odd pixel going after.
  */
-function alongDimension(size: number, kernel: number, stride: number, padding: Padding): [number, number] {
+export function alongDimension(size: number, kernel: number, stride: number, padding: Padding): [number, number] {
   if (padding === 'valid') return [Math.floor((size - kernel) / stride) + 1, 0];
   const out = Math.ceil(size / stride);
   const total = Math.max((out - 1) * stride + kernel - size, 0);

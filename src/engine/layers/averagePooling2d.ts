@@ -1,0 +1,49 @@
+// AveragePooling2D: the mean of each PH x PW window, windows SY x SX apart, with
+// 'valid' or 'same' padding (a window over the border averages what lies inside).
+import { rows } from '../buffers';
+import { avgPool2dBackward, avgPool2dForward, avgPool2dShape } from '../ops/avgpool2d';
+import type { Padding } from '../ops/conv2d';
+import { expectImage, expectOneOf, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
+
+export interface AveragePooling2DConfig extends LayerConfigBase {
+  type: 'averagePooling2d';
+  poolSize: [number, number];
+  strides: [number, number];
+  padding: Padding;
+}
+
+/** Keras' AveragePooling2D: strides default to the pool size, padding to 'valid'. */
+export function averagePooling2d(
+  options: { poolSize?: Pair; strides?: Pair; padding?: Padding; inputShape?: number[] } = {},
+): AveragePooling2DConfig {
+  const poolSize = pair(options.poolSize ?? 2);
+  return {
+    type: 'averagePooling2d',
+    poolSize,
+    strides: pair(options.strides ?? poolSize),
+    padding: options.padding ?? 'valid',
+    ...(options.inputShape && { inputShape: options.inputShape }),
+  };
+}
+
+export const averagePooling2dLayer: LayerKind<AveragePooling2DConfig> = {
+  shape(config, input, name) {
+    expectImage(name, input);
+    expectPositivePair(name, 'poolSize', config.poolSize);
+    expectPositivePair(name, 'strides', config.strides);
+    expectOneOf(name, 'padding', config.padding, ['valid', 'same']);
+    return { output: withLayerName(name, () => avgPool2dShape([1, ...input], config)).slice(1), params: [] };
+  },
+
+  build(config, context) {
+    const { device, x, dX, output } = context;
+    const y = context.tensor('y', output);
+    const dY = context.needsOutputGradient ? context.tensor('dY', output) : null;
+    return {
+      y,
+      dY,
+      forward: async (b) => [await avgPool2dForward(device, { x: rows(x, b), y: rows(y, b) }, config)],
+      backward: async (b) => (dX && dY ? [await avgPool2dBackward(device, { dOut: rows(dY, b), dInput: rows(dX, b) }, config)] : []),
+    };
+  },
+};

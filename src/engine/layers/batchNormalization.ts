@@ -1,0 +1,68 @@
+// BatchNormalization over the last axis: in training, each channel normalized by
+// the batch's mean and variance (which update the moving ones); in inference, by
+// the moving ones. Then scaled by gamma and shifted by beta.
+import { rows } from '../buffers';
+import { batchNormBackward, batchNormCheck, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from '../ops/batchnorm';
+import { withLayerName, type LayerConfigBase, type LayerKind } from './layer';
+
+export interface BatchNormalizationConfig extends LayerConfigBase {
+  type: 'batchNormalization';
+  momentum: number;
+  epsilon: number;
+}
+
+/** Keras' BatchNormalization with its defaults, over the last axis. */
+export function batchNormalization(
+  options: { momentum?: number; epsilon?: number; inputShape?: number[] } = {},
+): BatchNormalizationConfig {
+  return {
+    type: 'batchNormalization',
+    momentum: options.momentum ?? 0.99,
+    epsilon: options.epsilon ?? 1e-3,
+    ...(options.inputShape && { inputShape: options.inputShape }),
+  };
+}
+
+export const batchNormalizationLayer: LayerKind<BatchNormalizationConfig> = {
+  shape(config, input, name) {
+    withLayerName(name, () => batchNormCheck(config));
+    const channels = [input[input.length - 1]];
+    // Keras' weights, in its order; the moving statistics are the layer's to update.
+    return {
+      output: [...input],
+      params: [
+        { name: 'gamma', shape: channels, init: { kind: 'ones' } },
+        { name: 'beta', shape: channels, init: { kind: 'zeros' } },
+        { name: 'moving_mean', shape: channels, init: { kind: 'zeros' }, trainable: false },
+        { name: 'moving_variance', shape: channels, init: { kind: 'ones' }, trainable: false },
+      ],
+    };
+  },
+
+  build(config, context) {
+    const { device, x, dX, output } = context;
+    const [gamma, beta, movingMean, movingVariance] = context.params;
+    const y = context.tensor('y', output);
+    const dY = context.needsOutputGradient ? context.tensor('dY', output) : null;
+    // The statistics in use: the batch's in training (the backward reads them too), the moving ones in inference.
+    const channels = [output[output.length - 1]];
+    const mean = context.state('mean', channels);
+    const invStd = context.state('inverse std', channels);
+    const moving = { mean, invStd, movingMean: movingMean.value, movingVariance: movingVariance.value };
+    const normalize = (b: number) =>
+      batchNormForward(device, { x: rows(x, b), gamma: gamma.value, beta: beta.value, mean, invStd, y: rows(y, b) }, config);
+    return {
+      y,
+      dY,
+      forward: async (b) => [await batchNormMovingStatistics(device, moving, config), await normalize(b)],
+      forwardTraining: async (b) => [await batchNormStatistics(device, { x: rows(x, b), ...moving }, config), await normalize(b)],
+      // dGamma and dBeta are written every step; the moving statistics' gradients stay zero.
+      // (dY is null only on a last layer, which the loss refuses.)
+      async backward(b) {
+        if (!dY) return [];
+        const gradients = { dGamma: gamma.grad, dBeta: beta.grad, dInput: dX ? rows(dX, b) : undefined };
+        return batchNormBackward(device, { x: rows(x, b), dOut: rows(dY, b), gamma: gamma.value, mean, invStd, ...gradients }, config);
+      },
+    };
+  },
+};

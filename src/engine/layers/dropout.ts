@@ -1,0 +1,44 @@
+// Dropout: in training, each element dropped with probability `rate` and the
+// rest scaled by 1 / (1 - rate) (Keras' inverted dropout); in inference, the identity.
+import { rows } from '../buffers';
+import { dropoutAdvance, dropoutBackward, dropoutCheck, dropoutForward, dropoutInference } from '../ops/dropout';
+import { withLayerName, type LayerConfigBase, type LayerKind } from './layer';
+
+export interface DropoutConfig extends LayerConfigBase {
+  type: 'dropout';
+  rate: number;
+  /** Keras' seed: fixes this layer's masks; without one they come from the model's seed. */
+  seed?: number;
+}
+
+export function dropout(options: { rate: number; seed?: number; inputShape?: number[] }): DropoutConfig {
+  return {
+    type: 'dropout',
+    rate: options.rate,
+    ...(options.seed !== undefined && { seed: options.seed }),
+    ...(options.inputShape && { inputShape: options.inputShape }),
+  };
+}
+
+export const dropoutLayer: LayerKind<DropoutConfig> = {
+  shape(config, input, name) {
+    withLayerName(name, () => dropoutCheck({ rate: config.rate, seed: config.seed ?? 0 }));
+    return { output: [...input], params: [] };
+  },
+
+  build(config, context) {
+    const { device, x, dX, output } = context;
+    const y = context.tensor('y', output);
+    const dY = context.needsOutputGradient ? context.tensor('dY', output) : null;
+    // Counts training steps, on the GPU: the mask of each is drawn for its count.
+    const step = context.state('step', [1], 'u32');
+    const options = { rate: config.rate, seed: config.seed ?? context.seed() };
+    return {
+      y,
+      dY,
+      forward: async (b) => [await dropoutInference(device, { x: rows(x, b), y: rows(y, b) })],
+      forwardTraining: async (b) => [await dropoutAdvance(device, step), await dropoutForward(device, { x: rows(x, b), y: rows(y, b), step }, options)],
+      backward: async (b) => (dX && dY ? [await dropoutBackward(device, { dOut: rows(dY, b), dInput: rows(dX, b), step }, options)] : []),
+    };
+  },
+};

@@ -1,0 +1,109 @@
+// bench.html as a person uses it on the built site: `vite build` into a temporary
+// folder, `vite preview` of that folder alone, headless Chromium on SwiftShader; a quick run of the dense model.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium, type Browser } from 'playwright';
+import { preview, type PreviewServer } from 'vite';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { COLOURS } from '../../bench/charts';
+import type { BenchResult } from '../../bench/suite';
+import { chromiumLaunchOptions } from '../../scripts/chromium-options';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const screenshot = resolve(repo, '.vitest-attachments/bench-page.png');
+// Vitest's variables would reach the build.
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
+
+let site: string;
+let server: PreviewServer | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  // Its own folder, so that it never races another build of dist/app.
+  site = await mkdtemp(join(tmpdir(), 'bench-site-'));
+  await promisify(execFile)(process.execPath, [resolve(repo, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', site, '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: repo,
+    env,
+    maxBuffer: 16 << 20,
+  });
+  // WebGPU needs a secure context: a page served from 127.0.0.1 is one.
+  server = await preview({ root: repo, logLevel: 'warn', build: { outDir: site }, preview: { host: '127.0.0.1', port: 0 } });
+  browser = await chromium.launch({ headless: true, ...chromiumLaunchOptions });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (site) await rm(site, { recursive: true, force: true });
+});
+
+test('bench.html: quick mode on mlp gives the comparison table, the charts and the JSON', async ({ annotate }) => {
+  const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await page.goto(new URL('bench.html', server!.resolvedUrls!.local[0]).href);
+
+  const run = page.getByTestId('bench-run');
+  const runButton = run.locator('button[type=submit]');
+  await page.waitForSelector('[data-testid=bench-run] button[type=submit]:not([disabled])', { timeout: 30_000 });
+  expect(await page.locator('#adapter').textContent()).toMatch(/swiftshader/i);
+  // chromiumLaunchOptions turns the WebGPU developer features on, and with them unrounded timestamps.
+  expect(await page.locator('#timestamps').textContent()).toBe('available, not rounded.');
+
+  await run.locator('input[name=model][value=cnn]').uncheck();
+  await run.locator('input[name=mode][value=quick]').check();
+  await run.locator('input[name=batches]').fill('128');
+  await runButton.click();
+  await page.getByTestId('bench-json').waitFor({ state: 'visible', timeout: 90_000 });
+
+  const table = page.getByTestId('bench-table').locator('table', { has: page.locator('th', { hasText: 'TF.js / ours' }) });
+  const header = await table.locator('th').allTextContents();
+  const cells = await table.locator('tbody tr').first().locator('td').allTextContents();
+  const cell = (name: string) => cells[header.indexOf(name)];
+  expect(cells[0]).toBe('mlp');
+  const ours = parseFloat(cell('Ours ms/step'));
+  const theirs = parseFloat(cell('TF.js ms/step'));
+  expect(ours).toBeGreaterThan(0);
+  expect(theirs).toBeGreaterThan(0);
+  expect(cell('TF.js / ours')).toMatch(/^\d+(\.\d+)?×$/);
+
+  // The comparison chart has a bar of each side's colour (charts.ts), and the kernel chart its bars.
+  const canvases = page.getByTestId('bench-chart').locator('canvas');
+  expect(await canvases.count()).toBe(2);
+  // Pixels of exactly each colour: Chart.js fills a bar with its colour.
+  const [comparison, kernels] = await canvases.evaluateAll(
+    (all, colours) =>
+      all.map((element) => {
+        const canvas = element as HTMLCanvasElement;
+        const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+        return colours.map((hex) => {
+          const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+          let count = 0;
+          for (let i = 0; i < data.length; i += 4) if (data[i] === r && data[i + 1] === g && data[i + 2] === b && data[i + 3] === 255) count++;
+          return count;
+        });
+      }),
+    [COLOURS.ours, COLOURS.tfjs],
+  );
+  expect(comparison[0], 'pixels of our bar').toBeGreaterThan(100);
+  expect(comparison[1], "pixels of TensorFlow.js' bar").toBeGreaterThan(100);
+  expect(kernels[0], 'pixels of the kernel bars').toBeGreaterThan(100);
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('bench-json').click()]);
+  const result = JSON.parse(await readFile(await download.path(), 'utf8')) as BenchResult;
+  expect(result.options).toEqual({ quick: true, models: ['mlp'], batches: [128] });
+  expect(result.environment.runtime).toBe('browser');
+  expect(result.models[0].oursMsPerStep).toBeGreaterThan(0);
+  // The table shows the JSON's figures, to three significant figures.
+  expect(Math.abs(ours / result.models[0].oursMsPerStep - 1)).toBeLessThan(0.01);
+  expect(result.models[0].ratio).toBeCloseTo(result.models[0].tfjsMsPerStep! / result.models[0].oursMsPerStep, 6);
+
+  await mkdir(dirname(screenshot), { recursive: true });
+  await page.screenshot({ path: screenshot, fullPage: true });
+  await annotate('bench.html after a quick run of mlp', { path: screenshot, contentType: 'image/png' });
+  expect(pageErrors).toEqual([]);
+});

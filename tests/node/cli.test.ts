@@ -1,0 +1,154 @@
+// The command line as a user runs it, in child processes: `npm run train` checks
+// its output paths and the images' size before training, and `npm run evaluate`
+// scores a saved model or refuses a bad file, exiting 1 with a clear error.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MNIST_FILES, MNIST_PARTS } from '../../src/engine/data';
+import { dense } from '../../src/engine/layers';
+import { encodeSafetensors } from '../../src/engine/safetensors';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+// Vitest's variables would reach the child.
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `npm run <script> -- ...args`: the command package.json gives, without npm's start-up. */
+async function cli(script: 'train' | 'evaluate', args: string[]): Promise<Run> {
+  const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  const [command, ...node] = scripts[script].split(' ');
+  expect(command).toBe('node');
+  return new Promise((done) => {
+    execFile(process.execPath, [...node, ...args], { cwd: repo, env, timeout: 120_000 }, (error, stdout, stderr) => {
+      done({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cli-test-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A model file with this architecture and no weights (header only). */
+function weightless(architecture: object): Uint8Array {
+  return encodeSafetensors([], { format: 'webgpu-train/1', architecture: JSON.stringify(architecture) });
+}
+
+describe('npm run train checks before it trains', () => {
+  test('--save to a directory: refused before training, nothing left behind', async () => {
+    const target = join(dir, 'a-directory');
+    await mkdir(target);
+    const before = await readdir(dir);
+    const run = await cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '10', '--save', target]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`error: --save ${target}: is a directory, not a file\n`);
+    expect(run.stdout).not.toContain('Epoch');
+    expect(await readdir(dir)).toEqual(before);
+    expect(await readdir(target)).toEqual([]);
+  });
+
+  test('--report to a directory, or into one that does not exist: refused before training', async () => {
+    const run = await cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '10', '--report', `${dir}/`]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`error: --report ${dir}/: is a directory, not a file\n`);
+    const missing = join(dir, 'missing', 'report.json');
+    const again = await cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '10', '--report', missing]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`error: --report ${missing}: the directory ${join(dir, 'missing')} does not exist\n`);
+    expect(again.stdout).not.toContain('Epoch');
+  });
+
+  test('32x32 images: refused with both sizes, not a count that does not add up', async () => {
+    const data = join(dir, 'data32');
+    await mkdir(data);
+    const idx = (dims: number[]) => {
+      const bytes = Buffer.alloc(4 + 4 * dims.length + dims.reduce((a, b) => a * b, 1));
+      bytes.writeUInt32BE(0x800 + dims.length, 0);
+      dims.forEach((d, i) => bytes.writeUInt32BE(d, 4 + 4 * i));
+      return bytes;
+    };
+    for (const part of MNIST_PARTS) await writeFile(join(data, MNIST_FILES[part]), idx(part.endsWith('images') ? [5, 32, 32] : [5]));
+    const run = await cli('train', ['--model', 'cnn', '--epochs', '1', '--data', data]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`error: ${data}: the images are 32x32 but the model takes 28x28 images (input shape [28, 28, 1])\n`);
+    expect(run.stdout).not.toContain('Epoch');
+  });
+});
+
+describe('npm run evaluate', () => {
+  test('scores a model npm run train saved: the test figures train printed, and test image 0', { timeout: 240_000 }, async () => {
+    const model = join(dir, 'mlp.safetensors');
+    const report = join(dir, 'report.json');
+    const train = await cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '256', '--seed', '1', '--save', model, '--report', report]);
+    // Dawn may print warnings on stderr; an error would start with 'error:'.
+    expect(train.stderr).not.toContain('error');
+    expect(train.code).toBe(0);
+    const trained = /test loss: (\S+) - test accuracy: (\S+)/.exec(train.stdout)!;
+    expect(trained).not.toBeNull();
+    expect(JSON.parse(await readFile(report, 'utf8')).testImages).toBe(256);
+
+    const run = await cli('evaluate', ['--load', model, '--limit', '256', '--batch-size', '128']);
+    expect(run.stderr).not.toContain('error');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Total params: 101,770');
+    expect(run.stdout).toContain(`test loss: ${trained[1]} - test accuracy: ${trained[2]} (256 images)\n`);
+    expect(run.stdout).toMatch(/prediction for test image 0: \[(\d\.\d\de-\d+, ){9}\d\.\d\de-\d+\]\nargmax \d, true label 7\n/);
+    // Nothing but the two files is left in the directory: no temporary file.
+    expect((await readdir(dir)).filter((name) => name.includes('.tmp'))).toEqual([]);
+  });
+
+  test('refuses a 250-byte file claiming units: 2e7 before the data or the GPU', async () => {
+    const file = join(dir, 'huge.safetensors');
+    await writeFile(file, weightless({ inputShape: [784], layers: [dense({ units: 2e7, activation: 'relu' }), dense({ units: 10, activation: 'softmax' })] }));
+    const run = await cli('evaluate', ['--load', file]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`error: ${file}: no values for layers.0.kernel, the [784, 20000000] kernel of layer 0 (dense)\n`);
+    expect(run.stdout).toBe('');
+  });
+
+  test('refuses a file that is not a model, a directory, a missing file, and no --load', async () => {
+    const junk = join(dir, 'junk.bin');
+    await writeFile(junk, 'not a model file at all');
+    const runs = await Promise.all([
+      cli('evaluate', ['--load', junk]),
+      cli('evaluate', ['--load', dir]),
+      cli('evaluate', ['--load', join(dir, 'absent.safetensors')]),
+      cli('evaluate', []),
+      cli('evaluate', ['--load', junk, '--limit', '0']),
+    ]);
+    expect(runs.map((r) => r.code)).toEqual([1, 1, 1, 1, 1]);
+    expect(runs[0].stderr).toMatch(new RegExp(`^error: ${junk}: not a model file: the header claims \\d+ bytes but the file holds 15 after its length\\n$`));
+    expect(runs[1].stderr).toBe(`error: ${dir}: is a directory, not a model file\n`);
+    expect(runs[2].stderr).toMatch(new RegExp(`^error: ${join(dir, 'absent.safetensors')}: cannot be read: ENOENT`));
+    expect(runs[3].stderr).toMatch(/^error: --load FILE is required\nusage: npm run evaluate -- --load FILE/);
+    expect(runs[4].stderr).toBe("error: --limit must be an integer >= 1, got '0'\n");
+  });
+
+  test('refuses a model for other images, or fewer classes, than the data holds', async () => {
+    /** A valid file of one dense softmax layer from `inputs` values to `units` classes. */
+    const denseModel = async (name: string, inputs: number, units: number) => {
+      const kernel = { name: 'layers.0.kernel', shape: [inputs, units], values: new Float32Array(inputs * units) };
+      const bias = { name: 'layers.0.bias', shape: [units], values: new Float32Array(units) };
+      const architecture = { inputShape: [inputs], layers: [dense({ units, activation: 'softmax' })] };
+      await writeFile(join(dir, name), encodeSafetensors([kernel, bias], { format: 'webgpu-train/1', architecture: JSON.stringify(architecture) }));
+      return join(dir, name);
+    };
+    const [small, few] = await Promise.all([denseModel('small-images.safetensors', 16, 10), denseModel('five-classes.safetensors', 784, 5)]);
+    const runs = await Promise.all([cli('evaluate', ['--load', small]), cli('evaluate', ['--load', few])]);
+    expect(runs.map((r) => r.code)).toEqual([1, 1]);
+    expect(runs[0].stderr).toBe(`error: ${process.env.MNIST_DIR || 'MNIST'}: the images are 28x28 but the model takes 16 values (input shape [16])\n`);
+    expect(runs[1].stderr).toBe(`error: ${few}: the model has 5 outputs but the test labels go up to 9\n`);
+  });
+});
