@@ -1,5 +1,5 @@
-// Runs the benchmark page (bench/index.html) in headless Chromium, served by
-// Vite's dev server so that TypeScript and `.wgsl?raw` imports work, and returns its figures.
+// Runs the benchmark page (bench.html) in headless Chromium, served by Vite's
+// dev server so that TypeScript and `.wgsl?raw` imports work, and returns the figures it hands back.
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright';
 import { createServer } from 'vite';
@@ -24,7 +24,7 @@ export async function runInChromium(options: BenchOptions, versions: Record<stri
     // Its own cache, apart from the app's dev server's.
     cacheDir: 'node_modules/.vite-bench',
     // Bundled before the page loads, so that Vite does not reload it halfway.
-    optimizeDeps: { entries: ['bench/index.html'], include: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu'] },
+    optimizeDeps: { entries: ['bench.html'], include: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', 'chart.js'] },
   });
   await server.listen();
   const browser = await chromium.launch({ headless: true, ...chromiumLaunchOptions });
@@ -37,11 +37,12 @@ export async function runInChromium(options: BenchOptions, versions: Record<stri
     await page.exposeFunction('benchFailed', (message: string) => settle.reject(new Error(`the benchmark page failed: ${message}`)));
     page.on('crash', () => settle.reject(new Error('the benchmark page crashed')));
     page.on('pageerror', (error) => settle.reject(error));
-    const url = new URL('bench/index.html', server.resolvedUrls?.local[0]);
+    const url = new URL('bench.html', server.resolvedUrls?.local[0]);
     url.searchParams.set('options', JSON.stringify(options));
     log(`Chromium ${browser.version()} at ${url.origin}`);
     await page.goto(url.href);
     const result = await finished;
+    result.environment.runtime = 'chromium';
     result.environment.versions = { ...versions, chromium: browser.version(), ...result.environment.versions };
     return result;
   } finally {

@@ -2,9 +2,9 @@
 // in Node (Dawn) or, with --browser, in headless Chromium; prints Markdown, writes JSON.
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { createGpu, writeFileAtomically, type TutorialModel } from '../src/node';
+import { createGpu, writeFileAtomically } from '../src/node';
 import { markdownReport, topKernels } from './report';
-import { runSuite, type BenchOptions, type BenchResult } from './suite';
+import { parseBenchOptions, runSuite, type BenchOptions, type BenchResult } from './suite';
 
 const USAGE = `npm run bench -- [--quick] [--browser] [--models cnn,mlp] [--batches 32,64,128,256,512] [--out FILE.json] [--markdown FILE.md]
   --quick     batch 128 only and fewer repeats (a few minutes at most, even on a software adapter)
@@ -32,11 +32,13 @@ function parseOptions(): BenchOptions & { out?: string; markdown?: string; brows
     console.log(USAGE);
     process.exit(0);
   }
-  const models = values.models.split(',').map((m) => m.trim());
-  for (const m of models) if (m !== 'cnn' && m !== 'mlp') throw new Error(`--models: unknown model '${m}' (use cnn, mlp)\n${USAGE}`);
-  const batches = (values.batches ?? (values.quick ? '128' : '32,64,128,256,512')).split(',').map(Number);
-  for (const b of batches) if (!Number.isInteger(b) || b < 1) throw new Error(`--batches: '${values.batches}' must be positive integers\n${USAGE}`);
-  return { quick: values.quick, models: models as TutorialModel[], batches, out: values.out, markdown: values.markdown, browser: values.browser };
+  let suite: BenchOptions;
+  try {
+    suite = parseBenchOptions(values.quick, values.models, values.batches);
+  } catch (error) {
+    throw new Error(`--${(error as Error).message}\n${USAGE}`);
+  }
+  return { ...suite, out: values.out, markdown: values.markdown, browser: values.browser };
 }
 
 function packageVersion(name: string): string {

@@ -50,7 +50,7 @@ export interface KernelTime {
 
 export interface KernelTimes {
   method: 'timestamp-query' | 'wall';
-  /** What the timestamps were rounded to (Dawn's quantization), in ms, or null. */
+  /** What the timestamps were rounded to (the browser's or Dawn's quantization), in ms, or null. */
   roundingMs: number | null;
   repeats: number;
   kernels: KernelTime[];
@@ -112,7 +112,7 @@ export class OurTrainer {
     for (let i = 0; i < count; i++) {
       const recording = performance.now();
       const timestampWrites = this.stepTimes && i < timed ? this.stepTimes.around(2 * i) : undefined;
-      drained = this.graph.submit(train, { timestampWrites, snapshot: i === count - 1 ? this.current.batch : undefined });
+      drained = this.graph.submit(train, { timestampWrites, snapshot: i === count - 1 ? { seen: this.current.batch } : undefined });
       recordMs.push(performance.now() - recording);
     }
     await drained;

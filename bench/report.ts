@@ -1,6 +1,14 @@
-// The benchmark's figures as Markdown tables.
+// The benchmark's figures as a report: headings, paragraphs and tables that the
+// command line prints as Markdown and bench.html shows as HTML.
 import type { Stats } from './timing';
-import type { BenchResult, KernelResult, ModelResult, StepResult } from './suite';
+import type { BenchResult, Environment, KernelResult, ModelResult, StepResult } from './suite';
+
+/** A piece of the report. Its text may hold `code` and **bold**, Markdown's marks, the only ones it uses. */
+export type Block =
+  | { kind: 'heading'; level: 1 | 2; text: string }
+  | { kind: 'paragraph'; text: string }
+  | { kind: 'warning'; text: string }
+  | { kind: 'table'; header: string[]; rows: string[][] };
 
 /** A number to three significant figures or so, without exponent. */
 function num(value: number | null | undefined): string {
@@ -13,19 +21,28 @@ function num(value: number | null | undefined): string {
 }
 
 const range = (s: Stats | null) => (s ? `${num(s.min)}–${num(s.max)}` : '—');
-const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
-const table = (header: string[], rows: (string | number)[][]) =>
-  [row(header), row(header.map(() => '---')), ...rows.map(row)].join('\n');
+const table = (header: string[], rows: (string | number)[][]): Block => ({ kind: 'table', header, rows: rows.map((cells) => cells.map(String)) });
 
-function environmentTable(result: BenchResult, caveat: string): string {
+const RUNTIMES: Record<Environment['runtime'], string> = {
+  node: 'Node, WebGPU from Dawn (the `webgpu` package)',
+  chromium: 'headless Chromium',
+  browser: 'a browser, on bench.html',
+};
+
+function gpuTiming(env: Environment): string {
+  if (!env.timestampQueries) return 'wall time of submissions, queue drained (no timestamp queries)';
+  return env.timestampRoundingMs ? `timestamp queries, rounded to ${num(env.timestampRoundingMs * 1000)} µs` : 'timestamp queries';
+}
+
+function environmentTable(result: BenchResult, caveat: string): Block {
   const { environment: env, options } = result;
   const rows: [string, string][] = [
     ['Vendor', env.adapter.vendor || '—'],
     ['Architecture', env.adapter.architecture || '—'],
     ['Device / description', [env.adapter.device, env.adapter.description].filter(Boolean).join(', ') || '—'],
     ['Adapter kind', env.adapter.isFallbackAdapter ? 'software (the CPU emulates a GPU)' : 'hardware'],
-    ['Runtime', env.runtime === 'node' ? 'Node, WebGPU from Dawn (the `webgpu` package)' : 'headless Chromium'],
-    ['GPU timing', env.timestampQueries ? 'timestamp queries' : 'wall time of submissions, queue drained (no timestamp queries)'],
+    ['Runtime', RUNTIMES[env.runtime]],
+    ['GPU timing', gpuTiming(env)],
     ...Object.entries(env.versions).map(([name, version]): [string, string] => [name, version]),
     ['Mode', options.quick ? 'quick' : 'full'],
     ['Date', env.date],
@@ -33,9 +50,9 @@ function environmentTable(result: BenchResult, caveat: string): string {
   return table([`Environment${caveat}`, ''], rows);
 }
 
-function comparisonTable(models: ModelResult[], caveat: string): string {
+function comparisonTable(models: ModelResult[], caveat: string): Block {
   return table(
-    ['Model', 'Ours ms/step', 'TF.js ms/step', 'TF.js / ours', 'Ours images/s', 'TF.js images/s', 'Steps per round (ours, TF.js)'],
+    [`Model${caveat}`, 'Ours ms/step', 'TF.js ms/step', 'TF.js / ours', 'Ours images/s', 'TF.js images/s', 'Steps per round (ours, TF.js)'],
     models.map((m) => [
       m.model,
       `${num(m.oursMsPerStep)} (${range(m.ours.msPerStep)})`,
@@ -45,10 +62,10 @@ function comparisonTable(models: ModelResult[], caveat: string): string {
       m.tfjsMsPerStep ? num((m.batch * 1000) / m.tfjsMsPerStep) : '—',
       `${m.ours.stepsPerRound}, ${m.tfjs.stepsPerRound}`,
     ]),
-  ).replace('| Model |', `| Model${caveat} |`);
+  );
 }
 
-function stepTable(models: ModelResult[], caveat: string): string {
+function stepTable(models: ModelResult[], caveat: string): Block {
   const rows = models.flatMap((m) =>
     m.sweep.map((s: StepResult) => [
       m.model,
@@ -69,7 +86,7 @@ function stepTable(models: ModelResult[], caveat: string): string {
   );
 }
 
-function kernelTable(m: ModelResult, caveat: string): string {
+function kernelTable(m: ModelResult, caveat: string): Block {
   const total = m.kernels.rows.reduce((sum, k) => sum + k.ms.median, 0);
   const rows = m.kernels.rows.map((k: KernelResult, i) => [
     i + 1,
@@ -98,7 +115,7 @@ function kernelNotes(m: ModelResult): string {
       ? `timestamp queries between kernels, over ${repeats} whole steps`
       : `wall time of many submissions of each kernel with the queue drained, ${repeats} samples`;
   const rounding = roundingMs
-    ? ` The timestamps were rounded to ${num(roundingMs * 1000)} µs (Dawn's timestamp quantization), so a shorter kernel reads as 0 or one step: its median means little, its mean over the repeats is sound.`
+    ? ` The timestamps were rounded to ${num(roundingMs * 1000)} µs (timestamp quantization, against timing attacks), so a shorter kernel reads as 0 or one step: its median means little, its mean over the repeats is sound.`
     : '';
   return (
     `GPU time per kernel (${how}, after one untimed step): median, mean and min–max, in ms. ` +
@@ -115,24 +132,47 @@ export function topKernels(m: ModelResult, n = 3): string {
     .join(', ');
 }
 
-export function markdownReport(result: BenchResult): string {
+/** The whole report, in the order it is read. */
+export function reportBlocks(result: BenchResult): Block[] {
   const software = result.environment.adapter.isFallbackAdapter;
   const caveat = software ? ' (software adapter: not GPU figures)' : '';
   const batch = result.models[0]?.batch;
-  const sections = [
-    '# Training benchmark',
-    software
-      ? '> **These figures come from a software adapter** (a CPU emulating a GPU). They are not GPU figures; run on a machine with a GPU for those.'
-      : '',
+  const heading = (level: 1 | 2, text: string): Block => ({ kind: 'heading', level, text });
+  const paragraph = (text: string): Block => ({ kind: 'paragraph', text });
+  const warning = (text: string): Block => ({ kind: 'warning', text });
+  return [
+    heading(1, 'Training benchmark'),
+    ...(software
+      ? [warning('**These figures come from a software adapter** (a CPU emulating a GPU). They are not GPU figures; run on a machine with a GPU for those.')]
+      : []),
     environmentTable(result, caveat),
-    `## Training step at batch ${batch}, ours and TensorFlow.js' interleaved`,
-    'RMSprop (lr 0.001, rho 0.9, epsilon 1e-7), sparse categorical cross-entropy, the same layers, one random batch, ' +
-      'on the same device. ms/step: wall time of a stretch of steps with one drain at the end, over the steps; median (min–max) over rounds.',
+    heading(2, `Training step at batch ${batch}, ours and TensorFlow.js' interleaved`),
+    paragraph(
+      'RMSprop (lr 0.001, rho 0.9, epsilon 1e-7), sparse categorical cross-entropy, the same layers, one random batch, ' +
+        'on the same device. ms/step: wall time of a stretch of steps with one drain at the end, over the steps; median (min–max) over rounds.',
+    ),
     comparisonTable(result.models, caveat),
-    '## Our training step by batch size',
-    'CPU ms to record: encoding one step, finishing its command buffer and submitting it. GPU ms/step: timestamps around the step.',
+    heading(2, 'Our training step by batch size'),
+    paragraph('CPU ms to record: encoding one step, finishing its command buffer and submitting it. GPU ms/step: timestamps around the step.'),
     stepTable(result.models, caveat),
-    ...result.models.flatMap((m) => [`## Kernels of ${m.model} at batch ${m.batch}`, kernelNotes(m), kernelTable(m, caveat)]),
+    ...result.models.flatMap((m) => [heading(2, `Kernels of ${m.model} at batch ${m.batch}`), paragraph(kernelNotes(m)), kernelTable(m, caveat)]),
   ];
-  return `${sections.filter(Boolean).join('\n\n')}\n`;
+}
+
+function markdownBlock(block: Block): string {
+  const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  switch (block.kind) {
+    case 'heading':
+      return `${'#'.repeat(block.level)} ${block.text}`;
+    case 'paragraph':
+      return block.text;
+    case 'warning':
+      return `> ${block.text}`;
+    case 'table':
+      return [row(block.header), row(block.header.map(() => '---')), ...block.rows.map(row)].join('\n');
+  }
+}
+
+export function markdownReport(result: BenchResult): string {
+  return `${reportBlocks(result).map(markdownBlock).join('\n\n')}\n`;
 }

@@ -4,7 +4,7 @@
 import { describeAdapter, tutorialModel, type AdapterDescription, type Gpu, type TutorialModel } from '../src/engine';
 import { OPTIMIZER, OurTrainer, randomBatch, type KernelTimes, type Steps } from './ours';
 import { tfjsOn, TfjsTrainer } from './tfjs';
-import { repeatsFor, stats, type Stats } from './timing';
+import { repeatsFor, stats, timestampRoundingMs, type Stats } from './timing';
 
 /** The batch of the tutorial, at which kernels are timed and TensorFlow.js is compared. */
 export const BATCH = 128;
@@ -13,6 +13,22 @@ export interface BenchOptions {
   quick: boolean;
   models: TutorialModel[];
   batches: number[];
+}
+
+export const MODELS: readonly TutorialModel[] = ['cnn', 'mlp'];
+/** The batch sizes of the step sweep when none are given. */
+export const DEFAULT_BATCHES = { quick: [BATCH], full: [32, 64, 128, 256, 512] } as const;
+
+/**
+ * Options from what a person typed, in the command line's flags or the page's
+ * form: models and batch sizes as comma-separated lists. Throws on a bad value.
+ */
+export function parseBenchOptions(quick: boolean, models: string, batches?: string): BenchOptions {
+  const modelList = models.split(',').map((m) => m.trim());
+  for (const m of modelList) if (!MODELS.includes(m as TutorialModel)) throw new Error(`models: unknown model '${m}' (use ${MODELS.join(', ')})`);
+  const batchList = batches?.trim() ? batches.split(',').map((b) => Number(b.trim())) : [...DEFAULT_BATCHES[quick ? 'quick' : 'full']];
+  for (const b of batchList) if (!Number.isInteger(b) || b < 1) throw new Error(`batches: '${batches}' must be positive integers`);
+  return { quick, models: modelList as TutorialModel[], batches: batchList };
 }
 
 /** How long each kind of measurement may take, and how many repeats it gets. */
@@ -62,10 +78,13 @@ export interface ModelResult {
 }
 
 export interface Environment {
-  runtime: 'node' | 'chromium';
+  /** `chromium`: bench.html driven by `npm run bench -- --browser`; `browser`: bench.html opened by a person. */
+  runtime: 'node' | 'chromium' | 'browser';
   adapter: AdapterDescription;
   adapterLine: string;
   timestampQueries: boolean;
+  /** What the timestamps are rounded to, in ms, or null when they are not (or there are none). */
+  timestampRoundingMs: number | null;
   /** Package and runtime versions; each side adds what it knows. */
   versions: Record<string, string>;
   date: string;
@@ -204,6 +223,7 @@ export async function runSuite(gpu: Gpu, options: BenchOptions, runtime: Environ
     adapter: gpu.adapter,
     adapterLine: describeAdapter(gpu.adapter),
     timestampQueries: gpu.timestamps,
+    timestampRoundingMs: gpu.timestamps ? await timestampRoundingMs(gpu.device) : null,
     versions: { ...versions, '@tensorflow/tfjs': tfjsVersion },
     date: new Date().toISOString(),
   };

@@ -30,11 +30,16 @@ export function repeatsFor(budgetMs: number, ms: number, min: number, max: numbe
  * records them. The query set and its buffers are made once and reused.
  */
 export class Timestamps {
-  /** Dawn rounds timestamps to 2^16 ns unless its timestamp_quantization toggle is off. */
-  static readonly DAWN_QUANTUM_NS = 65536n;
+  /**
+   * What implementations round timestamps to, against timing attacks: Chromium
+   * to 100 µs unless its WebGPU developer features are on, Dawn in Node to
+   * 2^16 ns unless its timestamp_quantization toggle is off.
+   */
+  static readonly QUANTA_NS = [100_000n, 65_536n];
   private readonly querySet: GPUQuerySet;
   private readSome = false;
-  private roundedAll = true;
+  /** The quanta that every timestamp read so far is a multiple of. */
+  private roundedTo = Timestamps.QUANTA_NS;
   private readonly resolved: GPUBuffer;
   private readonly staging: GPUBuffer;
 
@@ -68,13 +73,13 @@ export class Timestamps {
     const nanoseconds = new BigInt64Array(this.staging.getMappedRange(0, count * 8).slice(0));
     this.staging.unmap();
     this.readSome = true;
-    this.roundedAll &&= nanoseconds.every((ns) => ns % Timestamps.DAWN_QUANTUM_NS === 0n);
+    this.roundedTo = this.roundedTo.filter((quantum) => nanoseconds.every((ns) => ns % quantum === 0n));
     return Array.from(nanoseconds, (ns) => Number(ns) / 1e6);
   }
 
-  /** The step timestamps are rounded to, in milliseconds, when every one read so far was a multiple of Dawn's; else null. */
+  /** The step timestamps are rounded to, in milliseconds, when every one read so far was a multiple of one of QUANTA_NS; else null. */
   get roundingMs(): number | null {
-    return this.readSome && this.roundedAll ? Number(Timestamps.DAWN_QUANTUM_NS) / 1e6 : null;
+    return this.readSome && this.roundedTo.length ? Number(this.roundedTo[0]) / 1e6 : null;
   }
 
   destroy(): void {
@@ -82,4 +87,20 @@ export class Timestamps {
     this.resolved.destroy();
     this.staging.destroy();
   }
+}
+
+/**
+ * What the device rounds timestamps to, in milliseconds, or null when they are
+ * not rounded: 32 timestamps between empty passes, one read. An unrounded
+ * timestamp is a multiple of 100 µs one time in 100,000; all 32 never are.
+ */
+export async function timestampRoundingMs(device: GPUDevice): Promise<number | null> {
+  const marks = new Timestamps(device, 32);
+  const encoder = device.createCommandEncoder({ label: 'timestamp rounding probe' });
+  for (let i = 0; i < marks.count; i++) marks.mark(encoder, i);
+  device.queue.submit([encoder.finish()]);
+  await marks.read();
+  const rounding = marks.roundingMs;
+  marks.destroy();
+  return rounding;
 }
