@@ -1,7 +1,7 @@
 // Our side of the benchmark: a model's graph trained on one batch of random
 // data written once, timed as whole steps (as training runs them) and kernel by kernel.
-import { encodeDispatches, Graph, optimizerConfig, seededRandom, type Dispatch, type Gpu, type Model, type Plan, type Work } from '../src/engine';
-import { repeatsFor, stats, Timestamps, type Stats } from './timing';
+import { encodeDispatches, Graph, KernelProfiler, kernelRuns, optimizerConfig, seededRandom, stats, Timestamps, type Gpu, type KernelRun, type Model, type Plan, type Stats } from '../src/engine';
+import { repeatsFor } from './timing';
 
 /** RMSprop lr 0.001, rho 0.9, epsilon 1e-7: the tutorial's optimizer, and TensorFlow.js' in the comparison. */
 export const OPTIMIZER = optimizerConfig('rmsprop', { learningRate: 0.001, rho: 0.9, epsilon: 1e-7 });
@@ -17,30 +17,6 @@ export interface Steps {
   recordMs: number[];
   /** GPU time of each step, where the device has timestamp queries. */
   gpuMs: number[] | null;
-}
-
-/** A kernel as a training step runs it: one dispatch, or several passes of the same entry point in a row. */
-export interface KernelRun {
-  kernel: string;
-  dispatches: Dispatch[];
-  /** The layer (`layer 2 (conv2d)`), `loss` or `optimizer`, as the graph marked it. */
-  site: string;
-  /** The work of its counted passes; null when none is counted (a transpose). */
-  work: Work | null;
-}
-
-/** Splits a plan into kernel runs: consecutive dispatches of one entry point and site are passes of one kernel. */
-export function kernelRuns(dispatches: readonly Dispatch[]): KernelRun[] {
-  const runs: KernelRun[] = [];
-  for (const dispatch of dispatches) {
-    const last = runs[runs.length - 1];
-    const site = dispatch.site ?? '—';
-    if (last && last.kernel === dispatch.kernel.name && last.site === site) last.dispatches.push(dispatch);
-    else runs.push({ kernel: dispatch.kernel.name, dispatches: [dispatch], site, work: null });
-    const run = runs[runs.length - 1];
-    if (dispatch.work) run.work = { flops: (run.work?.flops ?? 0) + dispatch.work.flops, bytes: (run.work?.bytes ?? 0) + dispatch.work.bytes };
-  }
-  return runs;
 }
 
 export interface KernelTime {
@@ -140,23 +116,12 @@ export class OurTrainer {
     let roundingMs: number | null = null;
     if (this.gpu.timestamps) {
       method = 'timestamp-query';
-      const marks = new Timestamps(device, runs.length + 1);
-      const step = async () => {
-        const encoder = device.createCommandEncoder({ label: 'step, timed by kernel' });
-        marks.mark(encoder, 0);
-        runs.forEach((run, i) => {
-          encodeDispatches(encoder, run.dispatches);
-          marks.mark(encoder, i + 1);
-        });
-        device.queue.submit([encoder.finish()]);
-        const times = await marks.read();
-        return runs.map((_, i) => times[i + 1] - times[i]);
-      };
-      const warmup = await step();
+      const profiler = new KernelProfiler(device, plan.train);
+      const warmup = await profiler.step();
       repeats = repeatsFor(budgetMs, warmup.reduce((a, b) => a + b, 0), minRepeats, maxRepeats);
-      for (let r = 0; r < repeats; r++) (await step()).forEach((ms, i) => samples[i].push(ms));
-      roundingMs = marks.roundingMs;
-      marks.destroy();
+      for (let r = 0; r < repeats; r++) (await profiler.step()).forEach((ms, i) => samples[i].push(ms));
+      roundingMs = profiler.roundingMs;
+      profiler.destroy();
     } else {
       method = 'wall';
       const submit = (run: KernelRun, times: number) => {

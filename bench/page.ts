@@ -3,11 +3,10 @@
 import '../src/app/style.css';
 import './page.css';
 import type { Chart } from 'chart.js';
-import { createGpu, describeAdapter, type Gpu } from '../src/engine';
+import { createGpu, describeAdapter, timestampRoundingMs, type Gpu } from '../src/engine';
 import { comparisonChart, kernelChart } from './charts';
 import { reportBlocks, type Block } from './report';
 import { DEFAULT_BATCHES, parseBenchOptions, runSuite, type BenchOptions, type BenchResult } from './suite';
-import { timestampRoundingMs } from './timing';
 
 /** What bench/chromium.ts exposes to the page it drives, to get the figures back. */
 interface Driver {

@@ -1,6 +1,6 @@
 // The benchmark's figures as a report: headings, paragraphs and tables that the
 // command line prints as Markdown and bench.html shows as HTML.
-import type { Stats } from './timing';
+import type { Stats } from '../src/engine';
 import type { BenchResult, Environment, KernelResult, ModelResult, StepResult } from './suite';
 
 /** A piece of the report. Its text may hold `code` and **bold**, Markdown's marks, the only ones it uses. */

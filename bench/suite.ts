@@ -1,10 +1,10 @@
 // The whole benchmark, the same in Node and in a browser page: for each model,
 // its kernels one by one, its training step interleaved with TensorFlow.js',
 // and a sweep of batch sizes. It only measures and returns figures; nothing here fails on a time.
-import { describeAdapter, tutorialModel, type AdapterDescription, type Gpu, type TutorialModel } from '../src/engine';
+import { describeAdapter, stats, timestampRoundingMs, tutorialModel, type AdapterDescription, type Gpu, type Stats, type TutorialModel } from '../src/engine';
 import { OPTIMIZER, OurTrainer, randomBatch, type KernelTimes, type Steps } from './ours';
 import { tfjsOn, TfjsTrainer } from './tfjs';
-import { repeatsFor, stats, timestampRoundingMs, type Stats } from './timing';
+import { repeatsFor } from './timing';
 
 /** The batch of the tutorial, at which kernels are timed and TensorFlow.js is compared. */
 export const BATCH = 128;

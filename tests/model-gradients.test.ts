@@ -8,8 +8,8 @@ import { Graph } from '../src/engine/graph';
 import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type LayerConfig } from '../src/engine/layers';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 import { runDispatches } from '../src/engine/pipelines';
-import { accuracyForward } from './reference/accuracy';
 import { modelGradients, modelLoss, modelParamShapes, type ModelCase } from './reference/model';
+import { countCorrect } from './reference/softmax_cross_entropy';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, seededRandom, testGpu } from './helpers';
 
 interface Case {
@@ -212,7 +212,7 @@ describe.each(cases.map((c) => [c.name, c] as const))('model %s', (name, c) => {
         // Evaluate runs the inference forward: no step, so dropout is the identity.
         const { loss, logits } = modelGradients({ ...m, step: undefined });
         expectClose(`${name} N=${m.N} GPU mean loss`, [lossSum / m.N], [loss], F32);
-        expect(correct, `${name} N=${m.N} correct`).toBe(accuracyForward(logits, m.labels, m.N, logits.length / m.N));
+        expect(correct, `${name} N=${m.N} correct`).toBe(countCorrect(logits, m.labels, m.N, logits.length / m.N));
       }
     } finally {
       graph.destroy();

@@ -6,7 +6,7 @@ import { dense, flatten } from '../src/engine/layers';
 import { sequential } from '../src/engine/model';
 import { tutorialModel, type TutorialModel } from '../src/engine/tutorial';
 import { testMnist } from './mnist';
-import { testGpu } from './helpers';
+import { expectClose, F32, testGpu } from './helpers';
 
 const TRAIN = 2000;
 const TEST = 1000;
@@ -117,6 +117,48 @@ describe('model', () => {
     expect(history[0].steps).toBeGreaterThanOrEqual(4);
     expect(history[0].steps).toBeLessThanOrEqual(7);
     expect(steps.slice(0, 4)).toEqual([0, 1, 2, 3]);
+    model.destroy();
+  });
+
+  test("layerOutputs gives each layer's output: the hidden layer as the CPU computes it, the last as predict", async () => {
+    const { xTest } = await slices();
+    const model = await compiled('mlp', 2);
+    const x = xTest.subarray(0, 3 * 784);
+    const outputs = await model.layerOutputs(x);
+    expect(outputs.map((o) => [o.name, o.shape])).toEqual([
+      ['layer 0 (flatten)', [784]],
+      ['layer 1 (dense)', [128]],
+      ['layer 2 (dense)', [10]],
+    ]);
+    expect([...outputs[0].values]).toEqual([...x]);
+    const [kernel, bias] = await model.getWeights();
+    const hidden = Array.from({ length: 3 * 128 }, (_, k) => {
+      const [n, j] = [Math.floor(k / 128), k % 128];
+      let sum = bias.values[j];
+      for (let i = 0; i < 784; i++) sum += x[n * 784 + i] * kernel.values[i * 128 + j];
+      return Math.max(sum, 0);
+    });
+    expectClose('layer 1 output', outputs[1].values, hidden, F32);
+    expect([...outputs[2].values]).toEqual([...(await model.predict(x))]);
+    model.destroy();
+  });
+
+  test('profile times every kernel of a training step without training the model', async () => {
+    const { x, y, xTest } = await slices();
+    const gpu = await testGpu();
+    const model = await compiled('mlp', 2);
+    const before = await model.predict(xTest.subarray(0, 784));
+    if (!gpu.timestamps) {
+      await expect(model.profile(x, y)).rejects.toThrow("profile(): this adapter has no 'timestamp-query' feature");
+      return;
+    }
+    const { kernels } = await model.profile(x.subarray(0, 64 * 784), y.subarray(0, 64), { batchSize: 64, repeats: 2 });
+    expect(new Set(kernels.map((k) => k.site))).toEqual(new Set(['layer 1 (dense)', 'layer 2 (dense)', 'loss', 'optimizer']));
+    expect(kernels.map((k) => k.kernel)).toContain('matmul.wgsl:forward');
+    for (const k of kernels) expect(k.ms.samples).toHaveLength(2);
+    expect(kernels.every((k) => k.ms.median >= 0)).toBe(true);
+    expect(kernels.find((k) => k.kernel === 'matmul.wgsl:forward')!.work!.flops).toBe(2 * 64 * 784 * 128);
+    expect([...(await model.predict(xTest.subarray(0, 784)))]).toEqual([...before]);
     model.destroy();
   });
 

@@ -10,11 +10,9 @@
 import { createTensor, readTensor, rows, sizeOf, writeTensor, type DType, type Tensor } from './buffers';
 import { layerKind, layerName, layerShapes, type LayerConfig } from './layers';
 import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
-import { accuracyForward } from './ops/accuracy';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
-import { kerasPrinted, runningMeansAccumulate } from './ops/running_means';
 import { softmaxForward } from './ops/softmax';
-import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
+import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
 import { destroyDispatches, encodeDispatches, type Dispatch } from './pipelines';
 
 /** A parameter tensor of one layer, placed in the arena. */
@@ -104,7 +102,7 @@ export class Graph {
   /** Σ loss and number correct since the last clear, on the GPU. */
   readonly lossSum: Tensor;
   readonly correct: Tensor;
-  /** [rows seen, Σ running mean loss, Σ running mean accuracy] over the training steps since the last clear. */
+  /** [rows seen, Σ running mean loss, Σ running mean accuracy] over the steps since the last clear (read in training only). */
   readonly runningMeans: Tensor;
   readonly step: Tensor;
   private readonly tensors: Tensor[] = [];
@@ -225,11 +223,10 @@ export class Graph {
 
     const logits = rows(this.logits.value, b);
     const labels = rows(this.labels, b);
+    // Evaluate accumulates the running means too, and never reads them.
     const metrics = mark('loss', [
-      await softmaxCrossEntropyForward(device, { logits, labels, lossSum: this.lossSum }),
-      await accuracyForward(device, { predictions: logits, labels, correct: this.correct }),
+      await softmaxCrossEntropyForward(device, { logits, labels, lossSum: this.lossSum, correct: this.correct, runningMeans: this.runningMeans }),
     ]);
-    const runningMeans = mark('loss', [await runningMeansAccumulate(device, { lossSum: this.lossSum, correct: this.correct, sums: this.runningMeans }, b)]);
     const lossGradient = mark('loss', [await softmaxCrossEntropyBackward(device, { logits, labels, dLogits: rows(this.logits.grad, b) })]);
     const update = mark(
       'optimizer',
@@ -243,7 +240,7 @@ export class Graph {
     const probabilities = mark('loss', [await softmaxForward(device, { x: logits, y: rows(this.probabilities, b) })]);
     return {
       batch: b,
-      train: [...training, ...metrics, ...runningMeans, ...lossGradient, ...backward, ...update],
+      train: [...training, ...metrics, ...lossGradient, ...backward, ...update],
       gradients: [...training, ...lossGradient, ...backward],
       evaluate: [...inference, ...metrics],
       predict: [...inference, ...probabilities],
@@ -364,6 +361,17 @@ export class Graph {
     } finally {
       result.destroy();
     }
+  }
+
+  /** Each layer's output for the rows of x, run as `predict` runs them: [rows, ...output] per layer. */
+  async layerOutputs(x: Float32Array): Promise<Float32Array[]> {
+    const count = x.length / sizeOf(this.inputShape);
+    this.writeBatch(x);
+    const plan = await this.plan(count);
+    const encoder = this.device.createCommandEncoder({ label: 'layer outputs' });
+    encodeDispatches(encoder, plan.predict, 'layer outputs');
+    this.device.queue.submit([encoder.finish()]);
+    return Promise.all(this.layers.map(({ built }) => readTensor(this.device, rows(built.y, count)) as Promise<Float32Array>));
   }
 
   /** All parameters, in arena layout (see `params` for where each one starts). */

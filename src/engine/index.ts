@@ -2,9 +2,21 @@
 // and save models on WebGPU. Node's extras (Dawn, files, the MNIST cache) are in src/node.
 export { createGpu, defaultGpu, describeAdapter, setDefaultGpu, type AdapterDescription, type Gpu, type GpuOptions } from './device';
 export { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type ActivationName, type LayerConfig } from './layers';
-export { loadModelBytes, sequential, Model, type CompileOptions, type EpochLogs, type FitOptions, type Logs, type Weight } from './model';
+export {
+  loadModelBytes,
+  sequential,
+  Model,
+  type CompileOptions,
+  type EpochLogs,
+  type FitOptions,
+  type KernelProfile,
+  type LayerOutput,
+  type Logs,
+  type Weight,
+} from './model';
 export { Graph, type Plan, type StepOptions } from './graph';
 export { encodeDispatches, type Dispatch, type Work } from './pipelines';
+export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
 export { optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 export { seededRandom } from './random';
 export { tutorialModel, type TutorialModel } from './tutorial';

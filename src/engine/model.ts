@@ -6,11 +6,35 @@ import { sizeOf } from './buffers';
 import { Graph, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
 import { optimizerConfig, type OptimizerConfig } from './ops/optimizer';
+import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
 import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
 import type { Weight } from './safetensors';
 
 export type { Logs } from './graph';
+
+/** One layer's output for the inputs given to `Model.layerOutputs`. */
+export interface LayerOutput {
+  /** `layer 0 (conv2d)`. */
+  name: string;
+  type: LayerConfig['type'];
+  /** Per input, without the batch dimension: [H, W, C] or [features]. */
+  shape: number[];
+  /** [count, ...shape], row-major. */
+  values: Float32Array;
+}
+
+/** GPU time of one kernel of a training step (`Model.profile`). */
+export interface KernelProfile {
+  /** `conv2d.wgsl:forward`. */
+  kernel: string;
+  /** `layer 2 (conv2d)`, `loss` or `optimizer`. */
+  site: string;
+  /** Over the repeats, in ms. */
+  ms: Stats;
+  /** FLOPs and bytes counted from the shapes; null for a pass whose work is counted with another. */
+  work: { flops: number; bytes: number } | null;
+}
 export type { Weight } from './safetensors';
 
 export interface CompileOptions {
@@ -193,6 +217,56 @@ export class Model {
     const count = this.checkData('predict()', x);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
     return graph.predict(x, Math.min(graph.maxBatch, options.batchSize ?? graph.maxBatch));
+  }
+
+  /** Every layer's output for the inputs `x` (inference: dropout off, moving statistics). */
+  async layerOutputs(x: Float32Array): Promise<LayerOutput[]> {
+    const count = this.checkData('layerOutputs()', x);
+    const graph = await this.build(count);
+    const outputs = await graph.layerOutputs(x);
+    return this.layers.map((layer, i) => ({
+      name: graph.layers[i].name,
+      type: layer.type,
+      shape: this.shapes[i].output,
+      values: outputs[i],
+    }));
+  }
+
+  /**
+   * The GPU time of each kernel of a training step on the first `batchSize`
+   * rows of x and y, over `repeats` steps after one untimed one, with this
+   * model's weights in a graph of its own (so the model itself is not trained).
+   * Needs the 'timestamp-query' feature; `Gpu.timestamps` says whether the device has it.
+   */
+  async profile(
+    x: Float32Array,
+    y: ArrayLike<number>,
+    options: { batchSize?: number; repeats?: number } = {},
+  ): Promise<{ kernels: KernelProfile[]; roundingMs: number | null }> {
+    const { batchSize = 128, repeats = 5 } = options;
+    const count = this.checkData('profile()', x, y);
+    const gpu = this.compiled.gpu ?? (await defaultGpu());
+    if (!gpu.timestamps) {
+      throw new Error("profile(): this adapter has no 'timestamp-query' feature, so kernels cannot be timed on the GPU");
+    }
+    const batch = Math.min(batchSize, count);
+    const weights = this.graph && (await this.graph.readArena());
+    const graph = new Graph(gpu.device, this.layers, this.inputShape, batch, this.compiled.optimizer, seededRandom(this.compiled.seed));
+    let profiler: KernelProfiler | undefined;
+    try {
+      if (weights) graph.writeArena(weights);
+      const rowSize = sizeOf(this.inputShape);
+      graph.writeBatch(x.subarray(0, batch * rowSize), Uint32Array.from({ length: batch }, (_, i) => y[i]));
+      profiler = new KernelProfiler(gpu.device, (await graph.plan(batch)).train);
+      await profiler.step();
+      const samples: number[][] = profiler.runs.map(() => []);
+      for (let r = 0; r < repeats; r++) (await profiler.step()).forEach((ms, i) => samples[i].push(ms));
+      const kernels = profiler.runs.map((run, i) => ({ kernel: run.kernel, site: run.site, ms: stats(samples[i]), work: run.work }));
+      return { kernels, roundingMs: profiler.roundingMs };
+    } finally {
+      profiler?.destroy();
+      graph.destroy();
+    }
   }
 
   /** The layer table, as Keras prints it. */

@@ -1,5 +1,5 @@
 // Float64 CPU reference for softmax_cross_entropy.wgsl: logits [N, C] row-major,
-// labels [N] class indices.
+// labels [N] class indices; the loss, the rows classified right, the running means.
 
 /** Keras clips the true class' probability to [1e-7, 1 - 1e-7]: the loss bounds. */
 export const MIN_LOSS = -Math.log1p(-1e-7);
@@ -27,6 +27,47 @@ export function softmaxCrossEntropyLosses(logits: ArrayLike<number>, labels: Arr
 /** The summed loss that forward adds to its accumulator. */
 export function softmaxCrossEntropyForward(logits: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: number): number {
   return softmaxCrossEntropyLosses(logits, labels, N, C).reduce((a, b) => a + b, 0);
+}
+
+/** The index of the first maximum of row i, as numpy's argmax. */
+export function argmax(logits: ArrayLike<number>, i: number, C: number): number {
+  let best = 0;
+  for (let j = 1; j < C; j++) if (logits[i * C + j] > logits[i * C + best]) best = j;
+  return best;
+}
+
+/** The number of rows whose argmax is their label, which forward adds to `correct`. */
+export function countCorrect(logits: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: number): number {
+  let correct = 0;
+  for (let i = 0; i < N; i++) if (argmax(logits, i, C) === labels[i]) correct++;
+  return correct;
+}
+
+/** One batch of a run of forward dispatches. */
+export interface Batch {
+  logits: ArrayLike<number>;
+  labels: ArrayLike<number>;
+  N: number;
+  C: number;
+}
+
+/**
+ * The sums forward keeps after a run of batches, from zero: Σ loss, the number
+ * correct, and [rows seen, Σ running mean loss, Σ running mean accuracy], each
+ * running mean taken after its batch.
+ */
+export function metricSums(batches: readonly Batch[]): { lossSum: number; correct: number; runningMeans: Float64Array } {
+  let lossSum = 0;
+  let correct = 0;
+  const runningMeans = new Float64Array(3);
+  for (const { logits, labels, N, C } of batches) {
+    lossSum += softmaxCrossEntropyForward(logits, labels, N, C);
+    correct += countCorrect(logits, labels, N, C);
+    runningMeans[0] += N;
+    runningMeans[1] += lossSum / runningMeans[0];
+    runningMeans[2] += correct / runningMeans[0];
+  }
+  return { lossSum, correct, runningMeans };
 }
 
 /** dLogits = (softmax(z) - onehot(label)) / N, the gradient of the unclipped mean loss. */
