@@ -1,127 +1,125 @@
-// A live chart of the running loss and accuracy during fit(), drawn on a 2D canvas.
+// The training chart, drawn with Chart.js: the running loss and accuracy at each
+// progress update of fit(), and the validation figures after each epoch when there are any.
+import { Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip, type ChartConfiguration, type TooltipItem } from 'chart.js';
 import type { Logs } from '../engine';
 
-interface Point extends Logs {
-  epoch: number;
-  /** Epochs done, fractional: 1.5 is halfway through the second epoch. */
+Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
+
+/** Each series' colour; the page's test looks for the loss colour on the canvas. */
+export const COLOURS = { loss: '#d9480f', accuracy: '#1864ab' } as const;
+
+/** x: epochs done, fractional (1.5 is halfway through the second epoch); y null breaks the line. */
+interface Point {
   x: number;
+  y: number | null;
+  /** The tooltip's title. */
+  where?: string;
 }
 
-const LOSS_COLOR = '#d9480f';
-const ACCURACY_COLOR = '#1864ab';
-const MARGIN = { left: 48, right: 48, top: 24, bottom: 30 };
+type Config = ChartConfiguration<'line', Point[]>;
 
-export class LiveChart {
-  private points: Point[] = [];
-  private epochs = 1;
+const series = (label: string, colour: string, axis: 'loss' | 'accuracy', validation: boolean): Config['data']['datasets'][number] => ({
+  label,
+  data: [],
+  yAxisID: axis,
+  borderColor: colour,
+  backgroundColor: colour,
+  borderWidth: 2,
+  // Validation figures are one point per epoch, drawn as diamonds without a line; the last is on the
+  // chart's right edge, and would be cut in half there.
+  ...(validation ? { showLine: false, pointStyle: 'rectRot', pointRadius: 6, pointHoverRadius: 8, clip: false } : { pointRadius: 2, pointHoverRadius: 4 }),
+});
+
+export class TrainingChart {
+  private readonly chart: Chart<'line', Point[]>;
+  private lastEpoch = -1;
 
   constructor(private readonly canvas: HTMLCanvasElement) {
-    new ResizeObserver(() => this.draw()).observe(canvas);
+    const config: Config = {
+      type: 'line',
+      data: {
+        datasets: [
+          series('loss (running mean)', COLOURS.loss, 'loss', false),
+          series('accuracy (running mean)', COLOURS.accuracy, 'accuracy', false),
+          series('validation loss', COLOURS.loss, 'loss', true),
+          series('validation accuracy', COLOURS.accuracy, 'accuracy', true),
+        ],
+      },
+      options: {
+        // Drawn at once, so that a screenshot or a test sees the chart as it is.
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        parsing: false,
+        interaction: { mode: 'nearest', intersect: false },
+        plugins: {
+          legend: { labels: { filter: (item, data) => data.datasets[item.datasetIndex ?? 0].data.length > 0 } },
+          tooltip: {
+            callbacks: {
+              title: (items: TooltipItem<'line'>[]) => (items[0]?.raw as Point | undefined)?.where ?? '',
+              label: (item: TooltipItem<'line'>) => `${item.dataset.label}: ${(item.raw as Point).y?.toFixed(4)}`,
+            },
+          },
+        },
+        scales: {
+          x: { type: 'linear', min: 0, max: 1, title: { display: true, text: 'epoch' }, ticks: { precision: 0 } },
+          loss: { type: 'linear', position: 'left', min: 0, title: { display: true, text: 'loss', color: COLOURS.loss } },
+          accuracy: {
+            type: 'linear',
+            position: 'right',
+            min: 0,
+            max: 1,
+            title: { display: true, text: 'accuracy', color: COLOURS.accuracy },
+            grid: { drawOnChartArea: false },
+          },
+        },
+      },
+    };
+    this.chart = new Chart(canvas, config);
+  }
+
+  private get datasets() {
+    return this.chart.data.datasets;
+  }
+
+  /** Progress updates plotted so far. */
+  get updates(): number {
+    return this.datasets[0].data.filter((p) => p.y !== null).length;
   }
 
   /** Clears the chart for a run of `epochs` epochs. */
   reset(epochs: number): void {
-    this.points = [];
-    this.epochs = Math.max(1, epochs);
+    for (const dataset of this.datasets) dataset.data = [];
+    this.lastEpoch = -1;
+    this.chart.options.scales!.x!.max = Math.max(1, epochs);
     this.draw();
   }
 
-  /** Adds the running means of `epoch` (0-based) after `fraction` of its steps. */
-  add(epoch: number, fraction: number, logs: Logs): void {
-    this.points.push({ epoch, x: epoch + fraction, loss: logs.loss, accuracy: logs.accuracy });
+  /** The running means of `epoch` (0-based) after `step` of its `steps` steps. */
+  add(epoch: number, step: number, steps: number, logs: Logs): void {
+    const x = epoch + step / steps;
+    const where = `epoch ${epoch + 1}, step ${step}/${steps}`;
+    const [loss, accuracy] = this.datasets;
+    // The running means restart with each epoch: a null point breaks the line there.
+    if (this.lastEpoch >= 0 && epoch !== this.lastEpoch) {
+      for (const dataset of [loss, accuracy]) dataset.data.push({ x: epoch, y: null });
+    }
+    this.lastEpoch = epoch;
+    loss.data.push({ x, y: logs.loss, where });
+    accuracy.data.push({ x, y: logs.accuracy, where });
     this.draw();
   }
 
-  draw(): void {
-    const { canvas } = this;
-    const scale = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    if (width === 0 || height === 0) return;
-    canvas.width = Math.round(width * scale);
-    canvas.height = Math.round(height * scale);
-    const ctx = canvas.getContext('2d')!;
-    ctx.setTransform(scale, 0, 0, scale, 0, 0);
-    ctx.clearRect(0, 0, width, height);
-    ctx.font = '11px system-ui, sans-serif';
-
-    const plotW = width - MARGIN.left - MARGIN.right;
-    const plotH = height - MARGIN.top - MARGIN.bottom;
-    const finite = this.points.filter((p) => Number.isFinite(p.loss));
-    // The loss axis starts at 0 and ends at a round number above the largest loss seen.
-    const maxLoss = niceCeil(Math.max(0.5, ...finite.map((p) => p.loss)));
-    const px = (x: number) => MARGIN.left + (x / this.epochs) * plotW;
-    const pyLoss = (loss: number) => MARGIN.top + plotH * (1 - loss / maxLoss);
-    const pyAccuracy = (accuracy: number) => MARGIN.top + plotH * (1 - accuracy);
-
-    // Grid: five horizontal lines, one vertical line per epoch.
-    ctx.strokeStyle = '#e5e5e5';
-    ctx.fillStyle = '#666';
-    ctx.lineWidth = 1;
-    for (let i = 0; i <= 4; i++) {
-      const y = MARGIN.top + (plotH * i) / 4;
-      line(ctx, MARGIN.left, y, MARGIN.left + plotW, y);
-      ctx.textAlign = 'right';
-      ctx.fillStyle = LOSS_COLOR;
-      ctx.fillText(formatTick(maxLoss * (1 - i / 4)), MARGIN.left - 6, y + 4);
-      ctx.textAlign = 'left';
-      ctx.fillStyle = ACCURACY_COLOR;
-      ctx.fillText((1 - i / 4).toFixed(2), MARGIN.left + plotW + 6, y + 4);
-    }
-    ctx.fillStyle = '#666';
-    ctx.textAlign = 'center';
-    const tickEvery = Math.ceil(this.epochs / 10);
-    for (let e = 0; e <= this.epochs; e += tickEvery) {
-      line(ctx, px(e), MARGIN.top, px(e), MARGIN.top + plotH);
-      ctx.fillText(String(e), px(e), MARGIN.top + plotH + 14);
-    }
-    ctx.fillText('epoch', MARGIN.left + plotW / 2, height - 4);
-
-    // Legend.
-    ctx.textAlign = 'left';
-    ctx.fillStyle = LOSS_COLOR;
-    ctx.fillText('━ loss (running mean)', MARGIN.left, 14);
-    ctx.fillStyle = ACCURACY_COLOR;
-    ctx.fillText('━ accuracy (running mean)', MARGIN.left + 150, 14);
-
-    // One line segment per epoch: the running means restart at each epoch.
-    ctx.lineWidth = 2;
-    for (const [color, y] of [
-      [LOSS_COLOR, (p: Point) => pyLoss(p.loss)],
-      [ACCURACY_COLOR, (p: Point) => pyAccuracy(p.accuracy)],
-    ] as const) {
-      ctx.strokeStyle = color;
-      ctx.fillStyle = color;
-      ctx.beginPath();
-      finite.forEach((p, i) => {
-        if (i === 0 || finite[i - 1].epoch !== p.epoch) ctx.moveTo(px(p.x), y(p));
-        else ctx.lineTo(px(p.x), y(p));
-      });
-      ctx.stroke();
-      for (const p of finite) {
-        ctx.beginPath();
-        ctx.arc(px(p.x), y(p), 2, 0, 2 * Math.PI);
-        ctx.fill();
-      }
-    }
+  /** The validation loss and accuracy after `epoch` (0-based). */
+  addValidation(epoch: number, loss: number, accuracy: number): void {
+    const where = `after epoch ${epoch + 1}`;
+    this.datasets[2].data.push({ x: epoch + 1, y: loss, where });
+    this.datasets[3].data.push({ x: epoch + 1, y: accuracy, where });
+    this.draw();
   }
-}
 
-function line(ctx: CanvasRenderingContext2D, x0: number, y0: number, x1: number, y1: number): void {
-  ctx.beginPath();
-  ctx.moveTo(x0, y0);
-  ctx.lineTo(x1, y1);
-  ctx.stroke();
-}
-
-/** A round axis maximum >= v with four equal, round steps below it (0.8 -> 1.6 -> 2.4 -> 3.2). */
-function niceCeil(v: number): number {
-  const quarter = v / 4;
-  const power = 10 ** Math.floor(Math.log10(quarter));
-  const step = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].find((m) => m * power >= quarter)! * power;
-  return 4 * step;
-}
-
-function formatTick(v: number): string {
-  return String(Number(v.toPrecision(3)));
+  private draw(): void {
+    this.chart.update('none');
+    this.canvas.setAttribute('aria-label', `Training chart: loss and accuracy at ${this.updates} progress updates`);
+  }
 }

@@ -8,21 +8,33 @@ export function imageOf(data: Dataset, index: number): Float32Array {
 }
 
 /**
- * A canvas showing one image with matplotlib's 'binary' colormap (0 white,
- * 1 black), as the tutorial's `plt.imshow(image, cmap='binary')`. CSS scales
- * it up with `image-rendering: pixelated`.
+ * A canvas showing `values` (width x height, row-major) in grey: `ink(v)` says
+ * how dark each value is, 0 white to 1 black. CSS scales it up with
+ * `image-rendering: pixelated`.
  */
-export function digitCanvas(pixels: Float32Array, width: number, height: number, canvas = document.createElement('canvas')): HTMLCanvasElement {
+export function grayCanvas(
+  values: ArrayLike<number>,
+  width: number,
+  height: number,
+  ink: (value: number) => number,
+  canvas = document.createElement('canvas'),
+): HTMLCanvasElement {
   canvas.width = width;
   canvas.height = height;
-  canvas.classList.add('digit');
   const ctx = canvas.getContext('2d')!;
   const image = ctx.createImageData(width, height);
   for (let i = 0; i < width * height; i++) {
-    const gray = Math.round(255 * (1 - Math.min(1, Math.max(0, pixels[i]))));
+    const gray = Math.round(255 * (1 - Math.min(1, Math.max(0, ink(values[i])))));
     image.data.set([gray, gray, gray, 255], 4 * i);
   }
   ctx.putImageData(image, 0, 0);
+  return canvas;
+}
+
+/** One image with matplotlib's 'binary' colormap (0 white, 1 black), as the tutorial's `plt.imshow(image, cmap='binary')`. */
+export function digitCanvas(pixels: ArrayLike<number>, width: number, height: number, canvas = document.createElement('canvas')): HTMLCanvasElement {
+  grayCanvas(pixels, width, height, (v) => v, canvas);
+  canvas.classList.add('digit');
   return canvas;
 }
 
@@ -38,15 +50,26 @@ export function showSamples(container: HTMLElement, data: Dataset, count = 10): 
   }
 }
 
-/** One bar per class, the argmax and the true label marked; returns the argmax. */
-export function showProbabilities(container: HTMLElement, probabilities: Float32Array, label: number): number {
-  let argmax = 0;
-  for (let c = 1; c < probabilities.length; c++) if (probabilities[c] > probabilities[argmax]) argmax = c;
+/** The class with the highest probability. */
+export function argmax(probabilities: ArrayLike<number>): number {
+  let best = 0;
+  for (let c = 1; c < probabilities.length; c++) if (probabilities[c] > probabilities[best]) best = c;
+  return best;
+}
+
+/**
+ * One bar per class, the argmax and the true label (if known) marked; returns
+ * the argmax. Each row carries its exact probability in `data-probability` (the bar shows it rounded).
+ */
+export function showProbabilities(container: HTMLElement, probabilities: Float32Array, label?: number): number {
+  const best = argmax(probabilities);
   container.replaceChildren();
   probabilities.forEach((p, c) => {
     const row = document.createElement('div');
     row.className = 'bar-row';
-    row.classList.toggle('argmax', c === argmax);
+    row.dataset.probability = String(p);
+    row.title = `class ${c}: p = ${p}`;
+    row.classList.toggle('argmax', c === best);
     row.classList.toggle('label', c === label);
     const name = document.createElement('span');
     name.className = 'bar-class';
@@ -63,5 +86,5 @@ export function showProbabilities(container: HTMLElement, probabilities: Float32
     row.append(name, track, value);
     container.append(row);
   });
-  return argmax;
+  return best;
 }

@@ -1,4 +1,5 @@
-// The training log: Keras' text output, one progress line per epoch, in a <pre>.
+// The training log: Keras' text output, one progress line per epoch, in a <pre>,
+// with the epoch mean beside the figures Keras would print.
 import type { Logs } from '../engine';
 
 const BAR_WIDTH = 20;
@@ -29,7 +30,9 @@ export class TrainingLog {
 
   /**
    * Shows `469/469 ━━━━━━━━━━━━━━━━━━━━ 4s 8ms/step - accuracy: 0.9939 - loss: 0.0196`,
-   * rewriting the current line; `done` finishes it.
+   * rewriting the current line; `done` finishes it. The figures are Keras' own
+   * (`logs.keras`, the mean of the running means), as its log reads; the epoch
+   * mean so far follows in brackets.
    */
   progress(step: number, steps: number, ms: number, logs: Logs, done = false): void {
     if (!this.current) {
@@ -44,7 +47,10 @@ export class TrainingLog {
     const rest = document.createElement('span');
     rest.className = 'bar-todo';
     rest.textContent = '━'.repeat(BAR_WIDTH - filled);
-    const tail = ` ${Math.round(ms / 1000)}s ${perStep(ms / step)} - accuracy: ${logs.accuracy.toFixed(4)} - loss: ${logs.loss.toFixed(4)}`;
+    const printed = logs.keras ?? logs;
+    const tail =
+      ` ${Math.round(ms / 1000)}s ${perStep(ms / step)} - accuracy: ${printed.accuracy.toFixed(4)} - loss: ${printed.loss.toFixed(4)}` +
+      (logs.keras ? ` (epoch mean: accuracy ${logs.accuracy.toFixed(4)} - loss ${logs.loss.toFixed(4)})` : '');
     this.current.replaceChildren(count, bar, rest, tail);
     if (done) this.current = undefined;
   }

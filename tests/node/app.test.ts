@@ -1,0 +1,386 @@
+// The training page (index.html) as a person uses it on the built site: `vite build`
+// into a temporary folder, `vite preview` of it, headless Chromium on SwiftShader (slow: small workloads).
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright';
+import { preview, type PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
+import { COLOURS } from '../../src/app/chart';
+import { chromiumLaunchOptions } from '../../scripts/chromium-options';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const screenshots = resolve(repo, '.vitest-attachments');
+// Vitest's variables would reach the build.
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
+
+const TEST_IMAGES = 500;
+
+let site: string;
+let server: PreviewServer | undefined;
+let browser: Browser | undefined;
+let page: Page;
+const pageErrors: string[] = [];
+const url = () => server!.resolvedUrls!.local[0];
+
+beforeAll(async () => {
+  // Its own folder, so that it never races another build of dist/app.
+  site = await mkdtemp(join(tmpdir(), 'app-site-'));
+  await promisify(execFile)(process.execPath, [resolve(repo, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', site, '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: repo,
+    env,
+    maxBuffer: 16 << 20,
+  });
+  // WebGPU needs a secure context: a page served from 127.0.0.1 is one.
+  server = await preview({ root: repo, logLevel: 'warn', build: { outDir: site }, preview: { host: '127.0.0.1', port: 0 } });
+  browser = await chromium.launch({ headless: true, ...chromiumLaunchOptions });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await mkdir(screenshots, { recursive: true });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (site) await rm(site, { recursive: true, force: true });
+});
+
+/** A screenshot of one view (by its data-testid), kept as the test's attachment. */
+async function shot(annotate: TestContext['annotate'], view: string, on: Page = page, name = view): Promise<void> {
+  const path = resolve(screenshots, `app-${name}.png`);
+  await on.getByTestId(view).screenshot({ path });
+  await annotate(`the ${view} view (${name})`, { path, contentType: 'image/png' });
+}
+
+/** Waits until no action runs: the Train button is enabled again (with a GPU and data). */
+async function idle(timeout: number): Promise<void> {
+  await page.waitForSelector('#train-button:not([disabled])', { timeout });
+}
+
+async function expectNoError(): Promise<void> {
+  expect(await page.locator('#error').isHidden(), await page.locator('#error').textContent() ?? '').toBe(true);
+}
+
+/** Fills the training form; fields not given keep their value. */
+async function settings(values: Record<string, string | boolean>): Promise<void> {
+  for (const [name, value] of Object.entries(values)) {
+    const field = page.locator(`#train-form [name=${name}]`);
+    if (typeof value === 'boolean') await field.setChecked(value);
+    else if ((await field.evaluate((e) => e.tagName)) === 'SELECT') await field.selectOption(value);
+    else await field.fill(value);
+  }
+}
+
+/** The probabilities of a bar chart of classes, exactly (from each row's data-probability). */
+const probabilities = (selector: string) => page.locator(`${selector} .bar-row`).evaluateAll((rows) => rows.map((r) => Number((r as HTMLElement).dataset.probability)));
+
+/** The epoch table's figures of an epoch (1-based), by their data-figure names. */
+async function epochFigures(epoch: number): Promise<Record<string, string>> {
+  const cells = page.locator('#epochs tbody tr').nth(epoch - 1).locator('td');
+  return Object.fromEntries(await cells.evaluateAll((all) => all.map((td) => [(td as HTMLElement).dataset.figure!, td.textContent!])));
+}
+
+/** Pixels of exactly `hex` on the canvas (Chart.js fills its points with their colour). */
+async function pixelsOf(selector: string, hex: string): Promise<number> {
+  return page.locator(selector).evaluate((element, hex) => {
+    const canvas = element as HTMLCanvasElement;
+    const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] === r && data[i + 1] === g && data[i + 2] === b && data[i + 3] === 255) count++;
+    return count;
+  }, hex);
+}
+
+describe.sequential('the training page on the built site', () => {
+  test('shows the adapter and loads the built-in MNIST', async ({ annotate }) => {
+    await page.goto(url());
+    await page.waitForFunction(() => !document.querySelector('#adapter')!.textContent!.includes('…'), null, { timeout: 30_000 });
+    expect(await page.locator('#adapter').textContent()).toMatch(/swiftshader/i);
+    expect(await page.locator('#train-adapter').textContent()).toMatch(/swiftshader/i);
+    await page.getByRole('button', { name: 'Load MNIST' }).click();
+    await page.waitForSelector('#data-status .ok', { timeout: 60_000 });
+    expect(await page.locator('#data-status').textContent()).toContain('60,000 training and 10,000 test images');
+    expect(await page.locator('#samples canvas').count()).toBe(10);
+    // The tutorial's optimizer and learning rate are the defaults.
+    expect(await page.locator('#train-form [name=optimizer]').inputValue()).toBe('rmsprop');
+    expect(await page.locator('#train-form [name=learningRate]').inputValue()).toBe('0.001');
+    await shot(annotate, 'data');
+    await shot(annotate, 'bench');
+    await expectNoError();
+  }, 90_000);
+
+  test('the optimizer choice sets its Keras default learning rate', async () => {
+    await settings({ optimizer: 'sgd' });
+    expect(await page.locator('#train-form [name=learningRate]').inputValue()).toBe('0.01');
+    await settings({ optimizer: 'rmsprop' });
+    expect(await page.locator('#train-form [name=learningRate]').inputValue()).toBe('0.001');
+  });
+
+  test('trains the dense model on 2000 images for an epoch: chart, figures, confusion matrix, gallery', async ({ annotate }) => {
+    await settings({ model: 'mlp', epochs: '1', batchSize: '32', trainLimit: '2000', testLimit: String(TEST_IMAGES), seed: '1', validate: true });
+    await page.locator('#train-button').click();
+    await idle(120_000);
+    await expectNoError();
+    expect(await page.locator('#train-status').textContent()).toBe('Done.');
+
+    // 63 steps, a progress update every 4: 16 points per series, and the validation points.
+    expect(await page.locator('#chart').getAttribute('aria-label')).toBe('Training chart: loss and accuracy at 16 progress updates');
+    expect(await pixelsOf('#chart', COLOURS.loss), 'pixels of the loss series').toBeGreaterThan(50);
+    expect(await pixelsOf('#chart', COLOURS.accuracy), 'pixels of the accuracy series').toBeGreaterThan(50);
+    expect(Number(await page.locator('#live-ms').textContent())).toBeGreaterThan(0);
+    expect(Number((await page.locator('#live-rate').textContent())!.replace(/,/g, ''))).toBeGreaterThan(0);
+
+    // Keras' printed figure is there, and is not the epoch mean.
+    const figures = await epochFigures(1);
+    expect(figures.steps).toBe('63');
+    for (const name of ['accuracy-mean', 'accuracy-keras', 'loss-mean', 'loss-keras', 'val-accuracy', 'val-loss']) {
+      expect(figures[name], name).toMatch(/^\d+\.\d{4}$/);
+    }
+    expect(figures['accuracy-keras']).not.toBe(figures['accuracy-mean']);
+    expect(figures['loss-keras']).not.toBe(figures['loss-mean']);
+    // Early in the epoch the model is worse: the mean of the running means is below the epoch mean.
+    expect(Number(figures['accuracy-keras'])).toBeLessThan(Number(figures['accuracy-mean']));
+    expect(await page.locator('#log').textContent()).toContain(
+      `accuracy: ${figures['accuracy-keras']} - loss: ${figures['loss-keras']} (epoch mean: accuracy ${figures['accuracy-mean']} - loss ${figures['loss-mean']})`,
+    );
+
+    // The confusion matrix: its cells, row sums, column sums and total all count the test images evaluated.
+    const matrix = await page.locator('[data-testid=confusion] tbody tr').evaluateAll((rows) =>
+      rows.map((row) => Array.from(row.querySelectorAll('td')).map((td) => Number(td.textContent))),
+    );
+    expect(matrix.length).toBe(10);
+    const cells = matrix.map((row) => row.slice(0, 10));
+    const total = cells.flat().reduce((a, b) => a + b, 0);
+    expect(total).toBe(TEST_IMAGES);
+    matrix.forEach((row, i) => expect(row[10], `row ${i}'s sum`).toBe(cells[i].reduce((a, b) => a + b, 0)));
+    const footer = await page.locator('[data-testid=confusion] tfoot td').allTextContents();
+    expect(footer.map(Number)).toEqual([...cells[0].map((_, j) => cells.reduce((sum, row) => sum + row[j], 0)), TEST_IMAGES]);
+    // Its diagonal is the accuracy evaluate() reports (one tie broken differently at most).
+    const right = cells.reduce((sum, row, i) => sum + row[i], 0);
+    const reported = Number(/test accuracy (\d\.\d+)/.exec((await page.locator('#test-result').textContent())!)![1]);
+    expect(Math.abs(right / TEST_IMAGES - reported)).toBeLessThanOrEqual(1 / TEST_IMAGES + 1e-4);
+
+    // The gallery: the most confident mistakes first.
+    const gallery = await page.locator('#gallery figure').evaluateAll((all) =>
+      all.map((f) => ({ wrong: f.classList.contains('mistake'), p: Number(/p = ([\d.]+)/.exec((f as HTMLElement).title)![1]) })),
+    );
+    expect(gallery.length).toBe(100);
+    const mistakes = TEST_IMAGES - right;
+    const shown = Math.min(mistakes, 100);
+    expect(gallery.slice(0, shown).every((f) => f.wrong)).toBe(true);
+    for (let i = 1; i < shown; i++) expect(gallery[i].p).toBeLessThanOrEqual(gallery[i - 1].p);
+    // A confusion cell shows its own images.
+    const [wrongCell] = await page.locator('[data-testid=confusion] td.wrong').all();
+    if (wrongCell) {
+      const n = Number(await wrongCell.textContent());
+      await wrongCell.click();
+      expect(await page.locator('#gallery figure').count()).toBe(Math.min(n, 100));
+      await page.locator('#gallery-all').click();
+    }
+
+    // Test image 0, a 7, with a bar per class.
+    const p = await probabilities('#bars');
+    expect(p.length).toBe(10);
+    expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-4);
+    expect(await page.locator('#prediction-text').textContent()).toMatch(/^Test image 0: argmax \d .*true label 7/);
+
+    // The dense network has nothing to show inside.
+    expect(await page.locator('#inside-status').textContent()).toContain('has no convolution layers');
+    expect(await page.locator('#inside-view canvas').count()).toBe(0);
+
+    await shot(annotate, 'train', page, 'train-mlp');
+    await shot(annotate, 'chart', page, 'chart-mlp');
+    await shot(annotate, 'results', page, 'results-mlp');
+    await shot(annotate, 'confusion', page, 'confusion-mlp');
+    await shot(annotate, 'inside', page, 'inside-mlp');
+  }, 180_000);
+
+  test('a digit drawn with the mouse is classified: 10 probabilities summing to 1', async ({ annotate }) => {
+    const pad = page.locator('#pad');
+    await pad.scrollIntoViewIfNeeded();
+    const box = (await pad.boundingBox())!;
+    const at = (x: number, y: number) => [box.x + x * box.width, box.y + y * box.height] as const;
+    // A 7: the top bar, then the slanted stroke down.
+    await page.mouse.move(...at(0.25, 0.2));
+    await page.mouse.down();
+    await page.mouse.move(...at(0.72, 0.2), { steps: 12 });
+    await page.mouse.move(...at(0.45, 0.85), { steps: 16 });
+    await page.mouse.up();
+    await page.waitForFunction(() => document.querySelectorAll('#draw-bars .bar-row').length === 10, null, { timeout: 30_000 });
+    const p = await probabilities('#draw-bars');
+    expect(p.length).toBe(10);
+    expect(p.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-4);
+    expect(await page.locator('#draw-text').textContent()).toMatch(/^Looks like a \d \(p = /);
+    expect(await page.locator('#pad-input').isVisible()).toBe(true);
+    await shot(annotate, 'draw');
+
+    await page.locator('#pad-clear').click();
+    expect(await page.locator('#draw-bars .bar-row').count()).toBe(0);
+    expect(await page.locator('#pad-input').isHidden()).toBe(true);
+  }, 60_000);
+
+  test('pause holds training at a step, resume goes on, stop ends it early', async () => {
+    // 500 steps of 8, a progress update every 25: long enough for the buttons to act mid-epoch.
+    await settings({ model: 'mlp', epochs: '1', batchSize: '8', trainLimit: '4000', validate: false });
+    await page.locator('#train-button').click();
+    await page.waitForSelector('#pause:not([disabled])');
+    await page.locator('#pause').click();
+    await page.waitForSelector('#resume:not([disabled])', { timeout: 60_000 });
+    expect(await page.locator('#train-status').textContent()).toMatch(/^Paused at step \d+\/500 of epoch 1\.$/);
+    const step = await page.locator('#live-step').textContent();
+    await page.waitForTimeout(500);
+    expect(await page.locator('#live-step').textContent(), 'the step while paused').toBe(step);
+
+    await page.locator('#resume').click();
+    await page.waitForSelector('#pause:not([disabled])');
+    await page.locator('#pause').click();
+    await page.waitForSelector('#resume:not([disabled])', { timeout: 60_000 });
+    expect(await page.locator('#live-step').textContent()).not.toBe(step);
+    await page.locator('#stop').click();
+    await idle(60_000);
+    await expectNoError();
+    expect(await page.locator('#train-status').textContent()).toBe('Stopped.');
+    expect((await epochFigures(1)).steps).toMatch(/^\d+ of 500 \(stopped\)$/);
+    expect(await page.locator('#log').textContent()).toMatch(/Stopped after \d+ of 500 steps\./);
+  }, 120_000);
+
+  test('trains the CNN on 200 images: filters, feature maps, and the profile of a step', async ({ annotate }) => {
+    await settings({ model: 'cnn', epochs: '1', batchSize: '32', trainLimit: '200', testLimit: String(TEST_IMAGES) });
+    await page.locator('#train-button').click();
+    await idle(240_000);
+    await expectNoError();
+    expect(await page.locator('#chart').getAttribute('aria-label')).toBe('Training chart: loss and accuracy at 7 progress updates');
+    expect(await page.locator('[data-testid=confusion] tfoot td.total').textContent()).toBe(String(TEST_IMAGES));
+
+    // 32 filters, then the maps of conv (32), pool (32), conv (64), pool (64).
+    const blocks = await page.locator('#inside-view .maps-block').evaluateAll((all) =>
+      all.map((b) => ({ title: b.querySelector('h3')!.textContent!, canvases: b.querySelectorAll('canvas').length })),
+    );
+    expect(blocks).toEqual([
+      { title: 'Filters of layer 0 (conv2d): 32 of 3x3', canvases: 32 },
+      { title: 'layer 0 (conv2d): 26x26x32', canvases: 32 },
+      { title: 'layer 1 (maxPooling2d): 13x13x32', canvases: 32 },
+      { title: 'layer 2 (conv2d): 11x11x64', canvases: 64 },
+      { title: 'layer 3 (maxPooling2d): 5x5x64', canvases: 64 },
+    ]);
+    // Another test image redraws them.
+    await page.locator('#inside-index').fill('1');
+    await page.locator('#inside-show').click();
+    await idle(60_000);
+    expect(await page.locator('#inside-status').textContent()).toContain('test image 1 (label 2)');
+    expect(await page.locator('#inside-view canvas').count()).toBe(224);
+
+    // Chromium here has timestamp queries: a table and a chart of the step's kernels.
+    await page.locator('#profile-batch').fill('16');
+    await page.locator('#profile-repeats').fill('2');
+    await page.locator('#profile-run').click();
+    await idle(120_000);
+    await expectNoError();
+    const rows = await page.locator('#profile-table tbody tr').evaluateAll((all) => all.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent!)));
+    expect(rows.length).toBeGreaterThan(10);
+    expect(rows.some((row) => row[1] === 'conv2d.wgsl:forward')).toBe(true);
+    for (const row of rows.slice(0, -1)) expect(Number(row[3]), `median of ${row[1]}`).toBeGreaterThanOrEqual(0);
+    expect(await page.locator('#profile-plot').isVisible()).toBe(true);
+    expect(await page.locator('#profile-status').textContent()).toMatch(/kernels of one training step of cnn at batch 16/);
+
+    await shot(annotate, 'train', page, 'train-cnn');
+    await shot(annotate, 'results', page, 'results-cnn');
+    await shot(annotate, 'inside', page, 'inside-cnn');
+    await shot(annotate, 'profile');
+    const full = resolve(screenshots, 'app-page.png');
+    await page.screenshot({ path: full, fullPage: true });
+    await annotate('the whole page after training the CNN', { path: full, contentType: 'image/png' });
+  }, 420_000);
+
+  test('a saved model loads back with the same predictions', async ({ annotate }) => {
+    await page.locator('#test-index').fill('0');
+    await page.locator('#predict').click();
+    await idle(30_000);
+    const before = await probabilities('#bars');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#save').click()]);
+    expect(download.suggestedFilename()).toBe('cnn.safetensors');
+    const file = resolve(site, 'cnn.safetensors');
+    await download.saveAs(file);
+    await page.locator('#load-model').setInputFiles(file);
+    await page.waitForFunction(() => document.querySelector('#model-name')!.textContent!.startsWith('Model: cnn,'), null, { timeout: 30_000 });
+    await idle(30_000);
+    expect(await page.locator('#bars .bar-row').count()).toBe(0);
+    await page.locator('#predict').click();
+    await idle(30_000);
+    await expectNoError();
+    const after = await probabilities('#bars');
+    expect(after.length).toBe(10);
+    after.forEach((p, c) => expect(Math.abs(p - before[c]), `class ${c}`).toBeLessThanOrEqual(1e-6));
+    await shot(annotate, 'model');
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+
+  test('the benchmark page is linked and built', async () => {
+    const link = page.getByTestId('bench').locator('a[href="bench.html"]');
+    expect(await link.count()).toBe(1);
+    const response = await page.request.get(new URL('bench.html', url()).href);
+    expect(response.status()).toBe(200);
+  });
+
+  test("without 'timestamp-query' the profile view says why", async ({ annotate }) => {
+    const other = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    // As an adapter without the feature would report it.
+    await other.addInitScript(() => {
+      // @webgpu/types declares GPUSupportedFeatures as a type only; the browser has the class.
+      const features = (window as unknown as { GPUSupportedFeatures: { prototype: GPUSupportedFeatures } }).GPUSupportedFeatures.prototype;
+      const has = features.has;
+      features.has = function (this: GPUSupportedFeatures, name: string) {
+        return name === 'timestamp-query' ? false : has.call(this, name);
+      };
+    });
+    await other.goto(url());
+    await other.waitForFunction(() => document.querySelector('#profile-status')!.textContent!.includes('timestamp-query'), null, { timeout: 30_000 });
+    expect(await other.locator('#profile-status').textContent()).toMatch(/has no 'timestamp-query' feature, so the page cannot time kernels on the GPU/);
+    expect(await other.locator('#profile-run').isDisabled()).toBe(true);
+    await shot(annotate, 'profile', other, 'profile-no-timestamps');
+    await other.close();
+  }, 60_000);
+
+  test('without WebGPU the page says so, and still loads data and takes drawings', async ({ annotate }) => {
+    const other = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    other.on('pageerror', (error) => errors.push(error.message));
+    await other.addInitScript(() => {
+      delete (Navigator.prototype as { gpu?: unknown }).gpu;
+    });
+    await other.goto(url());
+    const alert = other.locator('#gpu-error');
+    await alert.waitFor({ state: 'visible', timeout: 30_000 });
+    expect(await alert.textContent()).toBe(
+      'WebGPU: this browser has no WebGPU (navigator.gpu is missing). Use Chrome or Edge 113+, or Chromium with --enable-unsafe-webgpu.',
+    );
+    expect(await other.locator('#adapter').textContent()).toBe('WebGPU adapter: none');
+    expect(await other.locator('#profile-status').textContent()).toContain('Profiling needs WebGPU');
+
+    await other.getByRole('button', { name: 'Load MNIST' }).click();
+    await other.waitForSelector('#data-status .ok', { timeout: 60_000 });
+    expect(await other.locator('#train-button').isDisabled()).toBe(true);
+    // Loading data does not hide the message.
+    expect(await alert.isVisible()).toBe(true);
+
+    await other.locator('#pad').scrollIntoViewIfNeeded();
+    const box = (await other.locator('#pad').boundingBox())!;
+    await other.mouse.move(box.x + box.width / 2, box.y + box.height * 0.2);
+    await other.mouse.down();
+    await other.mouse.move(box.x + box.width / 2, box.y + box.height * 0.8, { steps: 10 });
+    await other.mouse.up();
+    await other.locator('#pad-input').waitFor({ state: 'visible' });
+    expect(await other.locator('#draw-text').textContent()).toBe('Without WebGPU there is no model to classify the drawing.');
+
+    const path = resolve(screenshots, 'app-no-webgpu.png');
+    await other.screenshot({ path, fullPage: true });
+    await annotate('the page without WebGPU', { path, contentType: 'image/png' });
+    expect(errors).toEqual([]);
+    await other.close();
+  }, 90_000);
+});
