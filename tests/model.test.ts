@@ -6,7 +6,9 @@ import { dense, flatten } from '../src/engine/layers';
 import { sequential } from '../src/engine/model';
 import { tutorialModel, type TutorialModel } from '../src/engine/tutorial';
 import { testMnist } from './mnist';
-import { expectClose, F32, testGpu } from './helpers';
+import { expectClose, F32, seededRandom, testGpu } from './helpers';
+import { Graph } from '../src/engine/graph';
+import { optimizerConfig } from '../src/engine/ops/optimizer';
 
 const TRAIN = 2000;
 const TEST = 1000;
@@ -199,6 +201,46 @@ describe('model', () => {
 });
 
 describe('model errors', () => {
+  /** The test device as one with smaller limits: only what the graph reads of them changes. */
+  async function deviceWithLimits(limits: Partial<Record<'maxStorageBufferBindingSize' | 'maxBufferSize', number>>): Promise<GPUDevice> {
+    const { device } = await testGpu();
+    return new Proxy(device, {
+      get: (target, key) => {
+        if (key === 'limits') return new Proxy(target.limits, { get: (l, name) => (name in limits ? limits[name as keyof typeof limits] : Reflect.get(l, name)) });
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  test("a tensor over the device's limits is refused when the model is built, naming the layer, the size and the limit", async () => {
+    const device = await deviceWithLimits({ maxStorageBufferBindingSize: 1 << 20 });
+    const layers = [flatten({ inputShape: [28, 28] }), dense({ units: 512, activation: 'relu' }), dense({ units: 10, activation: 'softmax' })];
+    // The total depends on the device's alignment padding between tensors.
+    expect(() => new Graph(device, layers, [28, 28], 32, optimizerConfig('sgd'), seededRandom(1))).toThrow(
+      /^the parameters of all layers take 1,6\d\d,\d\d\d bytes \(1\.6 MiB\), over this device's limit of 1,048,576 bytes \(1\.0 MiB\) for one buffer \(the largest is layer 1 \(dense\) kernel \[784, 512\], 1,605,632 bytes \(1\.5 MiB\)\)$/,
+    );
+    // Small parameters, but activations of 1000 rows x 512 floats: the layer's own buffer is named.
+    const small = await deviceWithLimits({ maxStorageBufferBindingSize: 1 << 20 });
+    const wide = [flatten({ inputShape: [4] }), dense({ units: 512, activation: 'relu' }), dense({ units: 2, activation: 'softmax' })];
+    expect(() => new Graph(small, wide, [4], 1000, optimizerConfig('sgd'), seededRandom(1))).toThrow(
+      "layer 1 (dense) z [1000, 512] takes 2,048,000 bytes (2.0 MiB), over this device's maxStorageBufferBindingSize of 1,048,576 bytes (1.0 MiB)",
+    );
+  });
+
+  test('a GPU error in a step surfaces from the run, naming the step, instead of silent zeros', async () => {
+    const { device } = await testGpu();
+    const layers = [flatten({ inputShape: [4] }), dense({ units: 3, activation: 'softmax' })];
+    const graph = new Graph(device, layers, [4], 8, optimizerConfig('sgd'), seededRandom(1));
+    const data = { x: new Float32Array(16 * 4), y: new Uint8Array(16), order: Uint32Array.from({ length: 16 }, (_, i) => i) };
+    // Zero inputs and zero biases: every logit is 0 and the loss log 3.
+    expect((await graph.run(data, 'evaluate', 8, 1)).loss).toBeCloseTo(Math.log(3), 5);
+    // A buffer the step uses, gone: every later submit is invalid.
+    graph.arena.buffer.destroy();
+    await expect(graph.run(data, 'train', 8, 1)).rejects.toThrow(/^train step 1\/2: .*parameters/s);
+    graph.destroy();
+  });
+
   test('inputs and labels that disagree are named', async () => {
     const model = await compiled('mlp', 1);
     await expect(model.fit(new Float32Array(784 * 3), new Uint8Array(2))).rejects.toThrow('fit(): x holds 3 inputs but y holds 2 labels');

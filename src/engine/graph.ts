@@ -68,6 +68,9 @@ export interface StepOptions {
   timestampWrites?: GPUComputePassTimestampWrites;
 }
 
+/** A byte count for an error message: `1,048,576 bytes (1.0 MiB)`. */
+const bytes = (n: number) => `${n.toLocaleString('en-US')} bytes (${(n / 2 ** 20).toFixed(1)} MiB)`;
+
 /** Metric readbacks that may be in flight at once: the GPU runs ahead while they map. */
 const READBACKS = 3;
 
@@ -106,7 +109,9 @@ export class Graph {
   readonly runningMeans: Tensor;
   readonly step: Tensor;
   private readonly tensors: Tensor[] = [];
-  private readonly readbacks: GPUBuffer[];
+  private readonly readbacks: GPUBuffer[] = [];
+  /** What the error scopes around each submit found, `what: message`, or null; read by checkErrors. */
+  private errors: Promise<string | null>[] = [];
   private readonly plans = new Map<number, Promise<Plan>>();
 
   constructor(
@@ -118,65 +123,81 @@ export class Graph {
     random: () => number,
   ) {
     const shapes = layerShapes(configs, inputShape);
-    // The arena layout, with each tensor aligned for binding.
-    const align = device.limits.minStorageBufferOffsetAlignment / 4;
-    let length = 0;
-    const placed = shapes.flatMap(({ params }, layer) =>
-      params.map((spec) => {
-        const start = length;
-        length += Math.ceil(sizeOf(spec.shape) / align) * align;
-        return { layer, spec, start };
-      }),
-    );
-    this.arenaLength = length;
-    const values = new Float32Array(length);
-    for (const { spec, start } of placed) values.set(initialValues(spec, random), start);
-    this.arena = this.tensor([length], 'parameters', 'f32', values);
-    this.gradArena = this.tensor([length], 'gradients');
-    this.stateArenas = Array.from({ length: stateSize(optimizer.kind) }, (_, i) => this.tensor([length], `${optimizer.kind} state ${i}`));
-    const slice = (arena: Tensor, start: number, shape: number[]): Tensor => ({ ...arena, shape, offset: arena.offset + start * 4 });
-    for (const { layer, spec, start } of placed) {
-      this.params.push({ layer, spec, start, value: slice(this.arena, start, spec.shape), grad: slice(this.gradArena, start, spec.shape) });
-    }
+    // Every buffer: the arenas, the inputs and metrics, and each layer's own;
+    // a device limit that one exceeds leaves nothing allocated.
+    try {
+      // The arena layout, with each tensor aligned for binding.
+      const align = device.limits.minStorageBufferOffsetAlignment / 4;
+      let length = 0;
+      const placed = shapes.flatMap(({ params }, layer) =>
+        params.map((spec) => {
+          const start = length;
+          length += Math.ceil(sizeOf(spec.shape) / align) * align;
+          return { layer, spec, start };
+        }),
+      );
+      this.arenaLength = length;
+      const largest = placed.reduce((a, b) => (sizeOf(b.spec.shape) > sizeOf(a.spec.shape) ? b : a), placed[0]);
+      const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+      if (length * 4 > limit) {
+        const name = `${layerName(configs[largest.layer], largest.layer)} ${largest.spec.name}`;
+        throw new Error(
+          `the parameters of all layers take ${bytes(length * 4)}, over this device's limit of ${bytes(limit)} for one buffer ` +
+            `(the largest is ${name} [${largest.spec.shape.join(', ')}], ${bytes(sizeOf(largest.spec.shape) * 4)})`,
+        );
+      }
+      const values = new Float32Array(length);
+      for (const { spec, start } of placed) values.set(initialValues(spec, random), start);
+      this.arena = this.tensor([length], 'parameters', 'f32', values);
+      this.gradArena = this.tensor([length], 'gradients');
+      this.stateArenas = Array.from({ length: stateSize(optimizer.kind) }, (_, i) => this.tensor([length], `${optimizer.kind} state ${i}`));
+      const slice = (arena: Tensor, start: number, shape: number[]): Tensor => ({ ...arena, shape, offset: arena.offset + start * 4 });
+      for (const { layer, spec, start } of placed) {
+        this.params.push({ layer, spec, start, value: slice(this.arena, start, spec.shape), grad: slice(this.gradArena, start, spec.shape) });
+      }
 
-    const B = maxBatch;
-    this.x = this.tensor([B, ...inputShape], 'input');
-    this.labels = this.tensor([B], 'labels', 'u32');
-    this.lossSum = this.tensor([1], 'loss sum');
-    this.correct = this.tensor([1], 'correct', 'u32');
-    this.runningMeans = this.tensor([3], 'running means');
-    this.step = this.tensor([1], 'optimizer step', 'u32');
-    this.readbacks = Array.from({ length: READBACKS }, (_, i) =>
-      device.createBuffer({ label: `metrics readback ${i}`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
-    );
+      const B = maxBatch;
+      this.x = this.tensor([B, ...inputShape], 'input');
+      this.labels = this.tensor([B], 'labels', 'u32');
+      this.lossSum = this.tensor([1], 'loss sum');
+      this.correct = this.tensor([1], 'correct', 'u32');
+      this.runningMeans = this.tensor([3], 'running means');
+      this.step = this.tensor([1], 'optimizer step', 'u32');
+      for (let i = 0; i < READBACKS; i++) {
+        this.readbacks.push(device.createBuffer({ label: `metrics readback ${i}`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+      }
 
-    // dLoss/dx is needed from the first layer with parameters on.
-    let x = this.x;
-    let dX: Tensor | null = null;
-    configs.forEach((config, i) => {
-      const name = layerName(config, i);
-      const { output, params: specs } = shapes[i];
-      const params = this.params.filter((p) => p.layer === i);
-      const last = i === configs.length - 1;
-      const built = layerKind(config, i).build(config, {
-        device,
-        name,
-        input: i === 0 ? [...inputShape] : shapes[i - 1].output,
-        output,
-        maxBatch: B,
-        params,
-        x,
-        dX,
-        needsOutputGradient: !last && (specs.length > 0 || dX !== null),
-        last,
-        tensor: (what, shape, dtype = 'f32') => this.tensor([B, ...shape], `${name} ${what}`, dtype),
-        state: (what, shape, dtype = 'f32') => this.tensor(shape, `${name} ${what}`, dtype),
-        seed: () => Math.floor(random() * 2 ** 32),
+      // dLoss/dx is needed from the first layer with parameters on.
+      let x = this.x;
+      let dX: Tensor | null = null;
+      configs.forEach((config, i) => {
+        const name = layerName(config, i);
+        const { output, params: specs } = shapes[i];
+        const params = this.params.filter((p) => p.layer === i);
+        const last = i === configs.length - 1;
+        const built = layerKind(config, i).build(config, {
+          device,
+          name,
+          input: i === 0 ? [...inputShape] : shapes[i - 1].output,
+          output,
+          maxBatch: B,
+          params,
+          x,
+          dX,
+          needsOutputGradient: !last && (specs.length > 0 || dX !== null),
+          last,
+          tensor: (what, shape, dtype = 'f32') => this.tensor([B, ...shape], `${name} ${what}`, dtype),
+          state: (what, shape, dtype = 'f32') => this.tensor(shape, `${name} ${what}`, dtype),
+          seed: () => Math.floor(random() * 2 ** 32),
+        });
+        this.layers.push({ name, config, input: i === 0 ? [...inputShape] : shapes[i - 1].output, output, params, built });
+        x = built.y;
+        dX = built.dY;
       });
-      this.layers.push({ name, config, input: i === 0 ? [...inputShape] : shapes[i - 1].output, output, params, built });
-      x = built.y;
-      dX = built.dY;
-    });
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
     const last = this.layers[this.layers.length - 1];
     if (!last.built.logits || last.output.length !== 1) {
       this.destroy();
@@ -186,7 +207,14 @@ export class Graph {
     this.probabilities = last.built.y;
   }
 
+  /** A buffer of the graph's, checked against the device's limits first: the error names it (and so its layer). */
   private tensor(shape: readonly number[], label: string, dtype: DType = 'f32', data?: ArrayLike<number>): Tensor {
+    const size = sizeOf(shape) * 4;
+    const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;
+    if (size > Math.min(maxStorageBufferBindingSize, maxBufferSize)) {
+      const [name, limit] = maxBufferSize < maxStorageBufferBindingSize ? ['maxBufferSize', maxBufferSize] : ['maxStorageBufferBindingSize', maxStorageBufferBindingSize];
+      throw new Error(`${label} [${shape.join(', ')}] takes ${bytes(size)}, over this device's ${name} of ${bytes(limit)}`);
+    }
     const tensor = createTensor(this.device, shape, { label, dtype, data });
     this.tensors.push(tensor);
     return tensor;
@@ -315,6 +343,7 @@ export class Graph {
     const settle = async () => {
       const snapshot = pending.shift()!;
       last = await snapshot.logs;
+      await this.checkErrors();
       await onUpdate?.(snapshot.step, last);
     };
     let seen = 0;
@@ -327,17 +356,40 @@ export class Graph {
         xBatch.set(x.subarray(index * rowSize, (index + 1) * rowSize), i * rowSize);
         yBatch[i] = y[index];
       }
-      this.writeBatch(xBatch.subarray(0, count * rowSize), yBatch.subarray(0, count));
       seen += count;
       const plan = await this.plan(count);
       const update = step === steps - 1 || (step + 1) % updateEvery === 0 || stop();
       if (update && pending.length === READBACKS) await settle();
       const snapshot = update ? { seen, ...(kind === 'train' && { steps: step + 1 }) } : undefined;
-      const logs = this.submit(plan[kind], { clear: step === 0, snapshot });
-      if (logs) pending.push({ step, logs });
+      this.scoped(`${kind} step ${step + 1}/${steps}`, () => {
+        this.writeBatch(xBatch.subarray(0, count * rowSize), yBatch.subarray(0, count));
+        const logs = this.submit(plan[kind], { clear: step === 0, snapshot });
+        if (logs) pending.push({ step, logs });
+      });
     }
     while (pending.length > 0) await settle();
+    await this.checkErrors();
     return { ...last, steps: step };
+  }
+
+  /**
+   * Runs `record`, which submits work, inside validation and out-of-memory
+   * error scopes, without waiting for them: `checkErrors` reports what they
+   * found, named `what`, so a step never fails silently and never waits.
+   */
+  private scoped(what: string, record: () => void): void {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    record();
+    const validation = this.device.popErrorScope();
+    const memory = this.device.popErrorScope();
+    this.errors.push(Promise.all([validation, memory]).then(([v, m]) => (v || m ? `${what}: ${(v ?? m)!.message}` : null)));
+  }
+
+  /** Throws the first error the scopes of the work submitted so far found. */
+  private async checkErrors(): Promise<void> {
+    const found = (await Promise.all(this.errors.splice(0))).find((message) => message !== null);
+    if (found) throw new Error(found);
   }
 
   /** Class probabilities of every row of x, [count, classes] row-major. */
@@ -349,13 +401,16 @@ export class Graph {
     try {
       for (let start = 0; start < count; start += batchSize) {
         const batch = Math.min(batchSize, count - start);
-        this.writeBatch(x.subarray(start * rowSize, (start + batch) * rowSize));
         const plan = await this.plan(batch);
-        const encoder = this.device.createCommandEncoder({ label: 'predict' });
-        encodeDispatches(encoder, plan.predict, 'predict');
-        encoder.copyBufferToBuffer(this.probabilities.buffer, this.probabilities.offset, result, start * classes * 4, batch * classes * 4);
-        this.device.queue.submit([encoder.finish()]);
+        this.scoped(`predict rows ${start + 1}-${start + batch}`, () => {
+          this.writeBatch(x.subarray(start * rowSize, (start + batch) * rowSize));
+          const encoder = this.device.createCommandEncoder({ label: 'predict' });
+          encodeDispatches(encoder, plan.predict, 'predict');
+          encoder.copyBufferToBuffer(this.probabilities.buffer, this.probabilities.offset, result, start * classes * 4, batch * classes * 4);
+          this.device.queue.submit([encoder.finish()]);
+        });
       }
+      await this.checkErrors();
       await result.mapAsync(GPUMapMode.READ);
       return new Float32Array(result.getMappedRange().slice(0));
     } finally {
@@ -366,11 +421,14 @@ export class Graph {
   /** Each layer's output for the rows of x, run as `predict` runs them: [rows, ...output] per layer. */
   async layerOutputs(x: Float32Array): Promise<Float32Array[]> {
     const count = x.length / sizeOf(this.inputShape);
-    this.writeBatch(x);
     const plan = await this.plan(count);
-    const encoder = this.device.createCommandEncoder({ label: 'layer outputs' });
-    encodeDispatches(encoder, plan.predict, 'layer outputs');
-    this.device.queue.submit([encoder.finish()]);
+    this.scoped('layer outputs', () => {
+      this.writeBatch(x);
+      const encoder = this.device.createCommandEncoder({ label: 'layer outputs' });
+      encodeDispatches(encoder, plan.predict, 'layer outputs');
+      this.device.queue.submit([encoder.finish()]);
+    });
+    await this.checkErrors();
     return Promise.all(this.layers.map(({ built }) => readTensor(this.device, rows(built.y, count)) as Promise<Float32Array>));
   }
 
