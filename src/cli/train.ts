@@ -47,14 +47,19 @@ function parse() {
   };
 }
 
-/** Keras' progress line: `469/469 ━━━━━━━━━━━━━━━━━━━━ 4s 8ms/step - accuracy: 0.9939 - loss: 0.0196`. */
+/**
+ * Keras' progress line, `469/469 ━━━━━━━━━━━━━━━━━━━━ 4s 8ms/step - accuracy: 0.9939 - loss: 0.0196`,
+ * with the figures Keras prints (logs.keras); at an epoch's end the epoch's mean follows.
+ */
 function progressLine(step: number, steps: number, seconds: number, msPerStep: number, logs: Logs & Partial<EpochLogs>): string {
   const width = 20;
   const done = Math.round((width * step) / steps);
   const bar = '━'.repeat(done) + (process.stdout.isTTY ? `\x1b[2m${'━'.repeat(width - done)}\x1b[0m` : ' '.repeat(width - done));
   const pad = String(steps).length;
   const validation = logs.valLoss === undefined ? '' : ` - val_accuracy: ${logs.valAccuracy!.toFixed(4)} - val_loss: ${logs.valLoss.toFixed(4)}`;
-  return `${String(step).padStart(pad)}/${steps} ${bar} ${Math.round(seconds)}s ${Math.round(msPerStep)}ms/step - accuracy: ${logs.accuracy.toFixed(4)} - loss: ${logs.loss.toFixed(4)}${validation}`;
+  const printed = logs.keras ?? logs;
+  const mean = logs.msPerStep === undefined ? '' : ` (epoch mean: accuracy ${logs.accuracy.toFixed(4)}, loss ${logs.loss.toFixed(4)})`;
+  return `${String(step).padStart(pad)}/${steps} ${bar} ${Math.round(seconds)}s ${Math.round(msPerStep)}ms/step - accuracy: ${printed.accuracy.toFixed(4)} - loss: ${printed.loss.toFixed(4)}${validation}${mean}`;
 }
 
 function take(data: Dataset, limit: number | undefined): { x: Float32Array; y: Uint8Array } {
