@@ -1,5 +1,5 @@
 // Vite serves and builds the web pages into dist/app: the training page (index.html,
-// src/app) and the benchmark page (bench.html, bench/page.ts).
+// src/app), the benchmark page (bench.html, bench/page.ts) and the shader workbench (workbench.html, src/app/workbench.ts).
 // MNIST is a static asset: public/mnist is served at /mnist/ and copied into the build.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
@@ -10,7 +10,7 @@ export default defineConfig({
   // dist/lib is the library's (vite.lib.config.ts).
   build: {
     outDir: 'dist/app',
-    rollupOptions: { input: { main: page('index.html'), bench: page('bench.html') } },
+    rollupOptions: { input: { main: page('index.html'), bench: page('bench.html'), workbench: page('workbench.html') } },
     // TensorFlow.js, which only the benchmark page loads and only when it runs, is a 950 kB chunk.
     chunkSizeWarningLimit: 1000,
   },

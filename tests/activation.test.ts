@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import { activationBackward, activationForward, type Activation } from '../src/engine/ops/activation';
 import { formatShape, sizeOf } from '../src/engine/buffers';
-import * as reference from './reference/activation';
+import * as reference from '../src/reference/activation';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
 
 const kinds: Activation[] = ['relu', 'sigmoid', 'tanh'];

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { averagePooling2d, dense, flatten } from '../src/engine/layers';
 import { sequential } from '../src/engine/model';
 import { avgPool2dBackward, avgPool2dForward, avgPool2dShape, type AvgPool2dOptions } from '../src/engine/ops/avgpool2d';
-import * as reference from './reference/avgpool2d';
+import * as reference from '../src/reference/avgpool2d';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
 
 // N images, H x W pixels, C channels; a PH x PW pool with strides SY, SX.

@@ -7,7 +7,7 @@ import { batchNormalization, dense, flatten } from '../src/engine/layers';
 import { sequential } from '../src/engine/model';
 import { batchNormBackward, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from '../src/engine/ops/batchnorm';
 import type { OptimizerKind } from '../src/engine/ops/optimizer';
-import * as reference from './reference/batchnorm';
+import * as reference from '../src/reference/batchnorm';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
 
 /** x's shape: a batch of vectors [N, C] or of images [N, H, W, C]; statistics are per channel C. */

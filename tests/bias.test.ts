@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { biasBackward, biasForward } from '../src/engine/ops/bias';
 import { sizeOf } from '../src/engine/buffers';
-import * as reference from './reference/bias';
+import * as reference from '../src/reference/bias';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
 
 // Dense outputs [N, C] and NHWC images [N, H, W, C]; channels that are not a

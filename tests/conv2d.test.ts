@@ -2,7 +2,7 @@
 // Letters: x [N, H, W, C_in], kernel [KH, KW, C_in, C_out], y [N, OH, OW, C_out].
 import { describe, expect, test } from 'vitest';
 import { conv2dBackward, conv2dForward, conv2dShape } from '../src/engine/ops/conv2d';
-import * as reference from './reference/conv2d';
+import * as reference from '../src/reference/conv2d';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
 
 type Case = reference.Conv2dCase;

@@ -6,8 +6,8 @@ import { sizeOf } from '../src/engine/buffers';
 import { dense, dropout, flatten, type LayerConfig } from '../src/engine/layers';
 import { sequential, type Model } from '../src/engine/model';
 import { dropoutAdvance, dropoutBackward, dropoutForward, dropoutInference } from '../src/engine/ops/dropout';
-import * as reference from './reference/dropout';
-import { modelLoss } from './reference/model';
+import * as reference from '../src/reference/dropout';
+import { modelLoss } from '../src/reference/model';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, uploadLabels, zeros } from './helpers';
 
 interface Case {

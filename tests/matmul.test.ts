@@ -1,7 +1,7 @@
 // matmul.wgsl against the float64 reference, forward and both gradients.
 import { describe, expect, test } from 'vitest';
 import { matmulBackward, matmulForward } from '../src/engine/ops/matmul';
-import * as reference from './reference/matmul';
+import * as reference from '../src/reference/matmul';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
 
 const shapes: [number, number, number][] = [

@@ -1,7 +1,7 @@
 // maxpool2d.wgsl against the float64 reference: outputs, argmax and gradient.
 import { describe, expect, test } from 'vitest';
 import { maxPool2dBackward, maxPool2dForward, maxPool2dShape, type MaxPool2dOptions } from '../src/engine/ops/maxpool2d';
-import * as reference from './reference/maxpool2d';
+import * as reference from '../src/reference/maxpool2d';
 import {
   expectClose,
   F32,

@@ -8,8 +8,8 @@ import { Graph } from '../src/engine/graph';
 import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type LayerConfig } from '../src/engine/layers';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 import { runDispatches } from '../src/engine/pipelines';
-import { modelGradients, modelLoss, modelParamShapes, type ModelCase } from './reference/model';
-import { countCorrect } from './reference/softmax_cross_entropy';
+import { modelGradients, modelLoss, modelParamShapes, type ModelCase } from '../src/reference/model';
+import { countCorrect } from '../src/reference/softmax_cross_entropy';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, seededRandom, testGpu } from './helpers';
 
 interface Case {

@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { readTensor, writeTensor } from '../src/engine/buffers';
 import { optimizerConfig, optimizerUpdate, stateNames, type OptimizerConfig } from '../src/engine/ops/optimizer';
-import * as reference from './reference/optimizer';
+import * as reference from '../src/reference/optimizer';
 import { expectClose, randomArray, run, seededRandom, testGpu, upload, zeros, type Tolerance } from './helpers';
 
 const configs: OptimizerConfig[] = [

@@ -2,7 +2,7 @@
 // moderate logits to ±1000.
 import { describe, expect, test } from 'vitest';
 import { softmaxBackward, softmaxForward } from '../src/engine/ops/softmax';
-import * as reference from './reference/softmax';
+import * as reference from '../src/reference/softmax';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
 
 /** The forward's output as the GPU stores it, for the backward's input. */

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../src/engine/buffers';
 import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../src/engine/ops/softmax_cross_entropy';
 import type { Dispatch } from '../src/engine/pipelines';
-import * as reference from './reference/softmax_cross_entropy';
+import * as reference from '../src/reference/softmax_cross_entropy';
 import {
   expectClose,
   F32,

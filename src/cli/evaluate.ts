@@ -1,9 +1,14 @@
 // `npm run evaluate`: a saved model on MNIST's test set, from the command line.
 // The file is checked whole before the data is read or the GPU started.
 import { parseArgs } from 'node:util';
-import { expectImagesFit } from '../engine/data';
-import { readModelFile } from '../engine/modelFile';
-import { defaultGpu, describeAdapter, loadMnist, loadModelBytes } from '../node';
+import {
+  defaultGpu,
+  describeAdapter,
+  expectImagesFit,
+  loadMnist,
+  loadModelBytes,
+  readModelFile,
+} from '../node';
 import { readNamedFile } from '../node/files';
 
 const USAGE = `usage: npm run evaluate -- --load FILE [--data DIR] [--batch-size 128] [--limit N]

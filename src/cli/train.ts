@@ -1,12 +1,47 @@
 // `npm run train`: the Keras MNIST tutorial on WebGPU, from the command line.
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { expectImagesFit } from '../engine/data';
-import { defaultGpu, describeAdapter, loadMnist, saveModel, tutorialModel, writeFileAtomically, type Dataset, type EpochLogs, type Logs, type TutorialModel } from '../node';
-import { checkOutputPath } from '../node/files';
+import {
+  defaultGpu,
+  describeAdapter,
+  expectImagesFit,
+  loadMnist,
+  readCheckpoint,
+  saveModel,
+  tutorialModel,
+  writeFileAtomically,
+  type CheckpointInfo,
+  type Dataset,
+  type EpochLogs,
+  type Logs,
+  type TutorialModel,
+} from '../node';
+import { checkOutputPath, readNamedFile } from '../node/files';
+
+/** The checkpoint's name in a --checkpoint directory: one file, replaced whole at each write. */
+const CHECKPOINT_FILE = 'checkpoint.safetensors';
+
+/**
+ * The checkpoint in `dir` to resume from. A run killed while writing one
+ * leaves its temporary file (and the previous checkpoint, whole): those are removed.
+ */
+async function readResume(dir: string): Promise<{ bytes: Uint8Array; source: string }> {
+  const source = join(dir, CHECKPOINT_FILE);
+  for (const name of await readdir(dir).catch(() => [])) {
+    if (name.startsWith(`${CHECKPOINT_FILE}.`) && name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
+  }
+  return { bytes: await readNamedFile(source, 'a checkpoint'), source };
+}
 
 const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
                         [--seed S] [--data DIR] [--validate] [--save FILE] [--report FILE]
-  --validate  also evaluate on the test set after every epoch (val_loss, val_accuracy)`;
+                        [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]
+  --validate          also evaluate on the test set after every epoch (val_loss, val_accuracy)
+  --checkpoint DIR    write DIR/${CHECKPOINT_FILE} (whole or not at all) after every epoch,
+                      and every N steps with --checkpoint-every N
+  --resume DIR        continue the run whose checkpoint is in DIR, exactly as it would have gone on
+                      (same --model, --limit and --batch-size); checkpoints go on into DIR`;
 
 function parse() {
   const { values } = parseArgs({
@@ -20,6 +55,9 @@ function parse() {
       validate: { type: 'boolean', default: false },
       save: { type: 'string' },
       report: { type: 'string' },
+      checkpoint: { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      resume: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -33,6 +71,9 @@ function parse() {
     if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer >= ${min}, got '${text}'`);
     return value;
   };
+  if (values['checkpoint-every'] !== undefined && values.checkpoint === undefined && values.resume === undefined) {
+    throw new Error('--checkpoint-every needs --checkpoint DIR (or --resume DIR)');
+  }
   if (values.model !== 'cnn' && values.model !== 'mlp') throw new Error(`--model must be cnn or mlp, got '${values.model}'`);
   return {
     model: values.model as TutorialModel,
@@ -44,6 +85,9 @@ function parse() {
     validate: values.validate ?? false,
     save: values.save,
     report: values.report,
+    checkpoint: values.checkpoint ?? values.resume,
+    checkpointEvery: integer('checkpoint-every', values['checkpoint-every'], 1),
+    resume: values.resume,
   };
 }
 
@@ -72,6 +116,10 @@ async function main() {
   // Checked now, not after the training whose result they are to hold.
   if (args.save) await checkOutputPath(args.save, '--save');
   if (args.report) await checkOutputPath(args.report, '--report');
+  if (args.checkpoint && !args.resume) await mkdir(args.checkpoint, { recursive: true }).catch(() => undefined);
+  if (args.checkpoint) await checkOutputPath(join(args.checkpoint, CHECKPOINT_FILE), args.resume ? '--resume' : '--checkpoint');
+  const resumeFrom = args.resume ? await readResume(args.resume) : undefined;
+  const resumed = resumeFrom && readCheckpoint(resumeFrom.bytes, resumeFrom.source).run;
   const mnist = await loadMnist({ dir: args.data });
   const model = tutorialModel(args.model, mnist.train.classes);
   expectImagesFit(mnist.train, model.inputShape, args.data || process.env.MNIST_DIR || 'MNIST');
@@ -84,12 +132,26 @@ async function main() {
   console.log(model.summary());
 
   const steps = Math.ceil(train.y.length / args.batchSize);
-  console.log(`Epoch 1/${args.epochs}`);
+  if (resumed) console.log(`resuming from ${resumeFrom.source}: epoch ${resumed.epoch + 1}, step ${resumed.step}/${resumed.steps}`);
+  if ((resumed?.epoch ?? 0) < args.epochs) console.log(`Epoch ${(resumed?.epoch ?? 0) + 1}/${args.epochs}`);
   let epochStart = performance.now();
   const history = await model.fit(train.x, train.y, {
     epochs: args.epochs,
     batchSize: args.batchSize,
     ...(args.validate && { validationData: [test.x, test.y] as [Float32Array, Uint8Array] }),
+    resumeFrom,
+    ...(args.checkpoint && {
+      checkpoint: {
+        everyEpoch: true,
+        everySteps: args.checkpointEvery,
+        write: async (bytes: Uint8Array, info: CheckpointInfo) => {
+          const path = join(args.checkpoint!, CHECKPOINT_FILE);
+          await writeFileAtomically(path, bytes);
+          const line = `checkpoint: epoch ${info.epoch + 1}, step ${info.step}/${info.steps} written to ${path}`;
+          process.stdout.write(process.stdout.isTTY ? `\r${line}\x1b[K\n` : `${line}\n`);
+        },
+      },
+    }),
     onBatchEnd: (step, logs) => {
       if (!process.stdout.isTTY) return;
       const seconds = (performance.now() - epochStart) / 1000;

@@ -13,7 +13,7 @@ import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
 import { softmaxForward } from './ops/softmax';
 import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
-import { destroyDispatches, encodeDispatches, type Dispatch } from './pipelines';
+import { applyOverride, destroyDispatches, encodeDispatches, type Dispatch, type KernelOverride } from './pipelines';
 
 /** A parameter tensor of one layer, placed in the arena. */
 export interface Param extends ParamTensors {
@@ -68,6 +68,34 @@ export interface StepOptions {
   timestampWrites?: GPUComputePassTimestampWrites;
 }
 
+/**
+ * What a training run keeps on the GPU, read back whole for a checkpoint and
+ * written back to resume: with the same plans, training then continues bit for bit.
+ */
+export interface GraphState {
+  /** The parameter arena, and each optimizer state arena (see `stateNames`), in arena layout. */
+  arena: Float32Array;
+  optimizer: Float32Array[];
+  /** Adam's step count t (0 for the other optimizers). */
+  optimizerStep: number;
+  /** Each layer's `state` tensor (dropout's step counter), in `Graph.states` order. */
+  layers: (Float32Array | Uint32Array)[];
+  /** The epoch's sums so far: Σ loss, number correct, and the running means' [rows, Σ loss, Σ accuracy]. */
+  lossSum: number;
+  correct: number;
+  runningMeans: Float32Array;
+}
+
+/** Where a `run` picks up (a resumed epoch) and what it does after each step (checkpoints). */
+export interface RunOptions {
+  /** Steps already done and rows already seen in this epoch; the sums must hold them (`writeState`). */
+  from?: { step: number; seen: number };
+  /** Called after step `step` (0-based) is submitted, with the rows seen so far; training waits for it. */
+  afterStep?: (step: number, seen: number) => Promise<void>;
+  /** Starts the message of a non-finite loss: `epoch 2/5`. */
+  label?: string;
+}
+
 /** A byte count for an error message: `1,048,576 bytes (1.0 MiB)`. */
 const bytes = (n: number) => `${n.toLocaleString('en-US')} bytes (${(n / 2 ** 20).toFixed(1)} MiB)`;
 
@@ -108,6 +136,8 @@ export class Graph {
   /** [rows seen, Σ running mean loss, Σ running mean accuracy] over the steps since the last clear (read in training only). */
   readonly runningMeans: Tensor;
   readonly step: Tensor;
+  /** What layers keep from step to step (context.state), named `layers.<i>.<what>`, in build order. */
+  readonly states: { name: string; tensor: Tensor }[] = [];
   private readonly tensors: Tensor[] = [];
   private readonly readbacks: GPUBuffer[] = [];
   /** What the error scopes around each submit found, `what: message`, or null; read by checkErrors. */
@@ -187,7 +217,11 @@ export class Graph {
           needsOutputGradient: !last && (specs.length > 0 || dX !== null),
           last,
           tensor: (what, shape, dtype = 'f32') => this.tensor([B, ...shape], `${name} ${what}`, dtype),
-          state: (what, shape, dtype = 'f32') => this.tensor(shape, `${name} ${what}`, dtype),
+          state: (what, shape, dtype = 'f32') => {
+            const tensor = this.tensor(shape, `${name} ${what}`, dtype);
+            this.states.push({ name: `layers.${i}.${what}`, tensor });
+            return tensor;
+          },
           seed: () => Math.floor(random() * 2 ** 32),
         });
         this.layers.push({ name, config, input: i === 0 ? [...inputShape] : shapes[i - 1].output, output, params, built });
@@ -223,6 +257,9 @@ export class Graph {
   get classes(): number {
     return this.logits.value.shape[1];
   }
+
+  /** Kernels replaced in every plan, by Kernel.name (`conv2d.wgsl:forward`): set before the first plan is made. */
+  kernels = new Map<string, KernelOverride>();
 
   /** The dispatches for a batch of `batch` rows, created on first use. */
   plan(batch: number): Promise<Plan> {
@@ -266,6 +303,17 @@ export class Graph {
       }),
     );
     const probabilities = mark('loss', [await softmaxForward(device, { x: logits, y: rows(this.probabilities, b) })]);
+    if (this.kernels.size > 0) {
+      const all = [...new Set([...training, ...inference, ...backward, ...metrics, ...lossGradient, ...update, ...probabilities])];
+      const names = new Set(all.map((d) => d.kernel.name));
+      for (const name of this.kernels.keys()) {
+        if (!names.has(name)) throw new Error(`kernels: '${name}' is not a kernel this model runs (it runs: ${[...names].join(', ')})`);
+      }
+      for (const dispatch of all) {
+        const override = this.kernels.get(dispatch.kernel.name);
+        if (override) await applyOverride(device, dispatch, override);
+      }
+    }
     return {
       batch: b,
       train: [...training, ...metrics, ...lossGradient, ...backward, ...update],
@@ -332,6 +380,7 @@ export class Graph {
     updateEvery: number,
     onUpdate?: (step: number, logs: Logs) => void | Promise<void>,
     stop: () => boolean = () => false,
+    options: RunOptions = {},
   ): Promise<Logs & { steps: number }> {
     const { x, y, order } = data;
     const rowSize = sizeOf(this.inputShape);
@@ -340,14 +389,41 @@ export class Graph {
     const steps = Math.ceil(order.length / batchSize);
     const pending: { step: number; logs: Promise<Logs> }[] = [];
     let last: Logs = { loss: NaN, accuracy: NaN };
+    // The last step whose loss was read back finite, and the rows of the last batch, for a non-finite loss' message.
+    let finite = (options.from?.step ?? 0) - 1;
+    let lastCount = 0;
     const settle = async () => {
       const snapshot = pending.shift()!;
       last = await snapshot.logs;
       await this.checkErrors();
+      if (kind === 'train' && !Number.isFinite(last.loss)) {
+        // Nothing more is submitted. The loss is read back every few steps: it
+        // went non-finite in one of the steps after the last one read finite.
+        while (pending.length > 0) await pending.shift()!.logs;
+        let first = finite + 1;
+        let culprit: string | undefined;
+        // A non-finite input is found exactly, on the CPU, from the rows those steps took.
+        for (let s = first; s <= snapshot.step && !culprit; s++) {
+          for (const index of order.subarray(s * batchSize, Math.min((s + 1) * batchSize, order.length))) {
+            const at = x.subarray(index * rowSize, (index + 1) * rowSize).findIndex((v) => !Number.isFinite(v));
+            if (at >= 0) {
+              [first, culprit] = [s, `the input of ${this.layers[0].name} (row ${index} of x, its element ${at} is ${x[index * rowSize + at]})`];
+              break;
+            }
+          }
+        }
+        // Otherwise what the buffers hold after the last step submitted; once an
+        // update has applied a non-finite gradient, every layer before it holds one too.
+        culprit ??= await this.firstNonFinite(lastCount);
+        const when = first === snapshot.step || culprit.startsWith('the input') ? `step ${first + 1}/${steps}` : `one of steps ${first + 1}-${snapshot.step + 1}/${steps}`;
+        const at = options.label ? `${options.label}, ${when}` : when;
+        throw new Error(`training stopped: the loss is ${last.loss} at ${at}; the first non-finite values: ${culprit}`);
+      }
+      finite = snapshot.step;
       await onUpdate?.(snapshot.step, last);
     };
-    let seen = 0;
-    let step = 0;
+    let seen = options.from?.seen ?? 0;
+    let step = options.from?.step ?? 0;
     for (; step < steps && !stop(); step++) {
       const start = step * batchSize;
       const count = Math.min(batchSize, order.length - start);
@@ -357,6 +433,7 @@ export class Graph {
         yBatch[i] = y[index];
       }
       seen += count;
+      lastCount = count;
       const plan = await this.plan(count);
       const update = step === steps - 1 || (step + 1) % updateEvery === 0 || stop();
       if (update && pending.length === READBACKS) await settle();
@@ -366,6 +443,7 @@ export class Graph {
         const logs = this.submit(plan[kind], { clear: step === 0, snapshot });
         if (logs) pending.push({ step, logs });
       });
+      await options.afterStep?.(step, seen);
     }
     while (pending.length > 0) await settle();
     await this.checkErrors();
@@ -390,6 +468,68 @@ export class Graph {
   private async checkErrors(): Promise<void> {
     const found = (await Promise.all(this.errors.splice(0))).find((message) => message !== null);
     if (found) throw new Error(found);
+  }
+
+  /**
+   * The first buffer holding a NaN or an infinity after the last step, in the
+   * order the step computes them: the input, then each layer's parameters and
+   * output, then the loss gradient and each layer's gradients from the last
+   * layer back. Read once, when the loss has gone non-finite, so no step pays for it.
+   */
+  private async firstNonFinite(batch: number): Promise<string> {
+    const candidates: [string, Tensor][] = [[`the input of ${this.layers[0].name}`, rows(this.x, batch)]];
+    for (const { name, params, built } of this.layers) {
+      for (const p of params) candidates.push([`${name} ${p.spec.name}`, p.value]);
+      candidates.push([`${name} output`, rows(built.y, batch)]);
+    }
+    candidates.push(['the loss gradient', rows(this.logits.grad, batch)]);
+    for (const { name, params, built } of [...this.layers].reverse()) {
+      if (built.dY && built.dY !== this.logits.grad) candidates.push([`${name} output gradient`, rows(built.dY, batch)]);
+      for (const p of params) candidates.push([`${name} ${p.spec.name} gradient`, p.grad]);
+    }
+    for (const [what, tensor] of candidates) {
+      const values = (await readTensor(this.device, tensor)) as Float32Array;
+      const index = values.findIndex((v) => !Number.isFinite(v));
+      if (index >= 0) return `${what} (element ${index} is ${values[index]})`;
+    }
+    return 'none left in the buffers after the last step';
+  }
+
+  /** Everything training keeps on the GPU (see GraphState), read after the work submitted so far. */
+  async readState(): Promise<GraphState> {
+    const read = (tensor: Tensor) => readTensor(this.device, tensor);
+    const [arena, step, lossSum, correct, runningMeans, ...rest] = await Promise.all([
+      read(this.arena),
+      read(this.step),
+      read(this.lossSum),
+      read(this.correct),
+      read(this.runningMeans),
+      ...this.stateArenas.map(read),
+      ...this.states.map(({ tensor }) => read(tensor)),
+    ]);
+    return {
+      arena: arena as Float32Array,
+      optimizer: rest.slice(0, this.stateArenas.length) as Float32Array[],
+      optimizerStep: step[0],
+      layers: rest.slice(this.stateArenas.length),
+      lossSum: lossSum[0],
+      correct: correct[0],
+      runningMeans: runningMeans as Float32Array,
+    };
+  }
+
+  /** Puts back what `readState` read (from this graph or one built the same way). */
+  writeState(state: GraphState): void {
+    if (state.optimizer.length !== this.stateArenas.length || state.layers.length !== this.states.length) {
+      throw new Error(`writeState(): ${state.optimizer.length} optimizer and ${state.layers.length} layer states given, the graph keeps ${this.stateArenas.length} and ${this.states.length}`);
+    }
+    writeTensor(this.device, this.arena, state.arena);
+    state.optimizer.forEach((values, i) => writeTensor(this.device, this.stateArenas[i], values));
+    writeTensor(this.device, this.step, Uint32Array.of(state.optimizerStep));
+    state.layers.forEach((values, i) => writeTensor(this.device, this.states[i].tensor, values));
+    writeTensor(this.device, this.lossSum, Float32Array.of(state.lossSum));
+    writeTensor(this.device, this.correct, Uint32Array.of(state.correct));
+    writeTensor(this.device, this.runningMeans, state.runningMeans);
   }
 
   /** Class probabilities of every row of x, [count, classes] row-major. */

@@ -6,6 +6,7 @@ export {
   loadModelBytes,
   sequential,
   Model,
+  type CheckpointInfo,
   type CompileOptions,
   type EpochLogs,
   type FitOptions,
@@ -15,9 +16,29 @@ export {
   type Weight,
 } from './model';
 export { Graph, type Plan, type StepOptions } from './graph';
-export { encodeDispatches, type Dispatch, type Work } from './pipelines';
+export { encodeDispatches, kernelName, type Dispatch, type KernelOverride, type KernelOverrides, type Work } from './pipelines';
 export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
 export { optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
-export { seededRandom } from './random';
+export { seededRandom, type Random } from './random';
 export { tutorialModel, type TutorialModel } from './tutorial';
-export { mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, type Dataset, type Mnist, type MnistPart } from './data';
+export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, type Dataset, type Mnist, type MnistPart } from './data';
+export { readModelFile } from './modelFile';
+export { readCheckpoint } from './checkpoint';
+export {
+  builtInSource,
+  checkKernel,
+  compileMessages,
+  convolveDigit,
+  fullShape,
+  gpuCapabilities,
+  kernelConstants,
+  timeKernel,
+  timestampRounding,
+  workbenchKernels,
+  type CheckResult,
+  type Comparison,
+  type Edit,
+  type Shape,
+  type Timing,
+  type WorkbenchKernel,
+} from './workbench';

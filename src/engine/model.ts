@@ -9,9 +9,12 @@ import { optimizerConfig, type OptimizerConfig } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
 import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
+import { encodeCheckpoint, readCheckpoint, restoreState, type Checkpoint, type CheckpointInfo } from './checkpoint';
 import type { Weight } from './safetensors';
+import { normalizeOverrides, type KernelOverride, type KernelOverrides } from './pipelines';
 
 export type { Logs } from './graph';
+export type { CheckpointInfo } from './checkpoint';
 
 /** One layer's output for the inputs given to `Model.layerOutputs`. */
 export interface LayerOutput {
@@ -45,6 +48,12 @@ export interface CompileOptions {
   seed?: number;
   /** The device to train on; by default the one `defaultGpu()` picks. */
   gpu?: Gpu;
+  /**
+   * Replacement WGSL for some kernels, by name (`conv2d:forward`): a source, or
+   * `{ source, constants }`. Each must use the built-in kernel's bindings and
+   * `params` (checked by reflection when the model is first run).
+   */
+  kernels?: KernelOverrides;
 }
 
 export interface EpochLogs extends Logs {
@@ -69,14 +78,28 @@ export interface FitOptions {
    */
   onBatchEnd?: (step: number, logs: Logs, epoch: number) => void | Promise<void>;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void;
+  /**
+   * Writes a checkpoint every `everySteps` steps (counted over the whole run)
+   * and/or at the end of every epoch: `write` gets the bytes (see
+   * checkpoint.ts) and where training is, and training waits for it.
+   */
+  checkpoint?: { everySteps?: number; everyEpoch?: boolean; write(bytes: Uint8Array, info: CheckpointInfo): Promise<void> };
+  /**
+   * A checkpoint `fit` wrote, to continue from: same model, optimizer, data
+   * size and batch size. Training then goes on exactly as it would have.
+   * `source` names it in errors (a file name).
+   */
+  resumeFrom?: Uint8Array | { bytes: Uint8Array; source: string };
 }
 
 export class Model {
-  private compiled: Required<Pick<CompileOptions, 'seed'>> & { optimizer: OptimizerConfig; gpu?: Gpu } = {
+  private compiled: Required<Pick<CompileOptions, 'seed'>> & { optimizer: OptimizerConfig; gpu?: Gpu; kernels?: Map<string, KernelOverride> } = {
     seed: Date.now() >>> 0,
     optimizer: optimizerConfig('rmsprop'),
   };
   private graph?: Graph;
+  /** The generator's state when the graph was built: a graph built again from it draws the same dropout seeds. */
+  private builtFrom = 0;
   private random = seededRandom(this.compiled.seed);
   /**
    * Set it during `fit` (from a callback or a button) to stop training, as in
@@ -107,6 +130,7 @@ export class Model {
       seed: options.seed ?? this.compiled.seed,
       optimizer: typeof optimizer === 'string' ? optimizerConfig(optimizer) : optimizer,
       gpu: options.gpu,
+      kernels: options.kernels && normalizeOverrides(options.kernels),
     };
     this.random = seededRandom(this.compiled.seed);
     this.destroy();
@@ -118,7 +142,9 @@ export class Model {
     const gpu = this.compiled.gpu ?? (await defaultGpu());
     const weights = await this.graph?.readArena();
     this.destroy();
+    this.builtFrom = this.random.state;
     const graph = new Graph(gpu.device, this.layers, this.inputShape, batch, this.compiled.optimizer, this.random);
+    if (this.compiled.kernels) graph.kernels = this.compiled.kernels;
     if (weights) graph.writeArena(weights);
     this.graph = graph;
     return graph;
@@ -166,22 +192,42 @@ export class Model {
     return order;
   }
 
-  /** Trains with sparse categorical cross-entropy; returns the logs of each epoch. */
+  /** Trains with sparse categorical cross-entropy; returns the logs of each epoch (with `resumeFrom`, those before it too). */
   async fit(x: Float32Array, y: ArrayLike<number>, options: FitOptions = {}): Promise<EpochLogs[]> {
-    const { epochs = 1, batchSize = 32, shuffle = true, validationData } = options;
+    const { epochs = 1, batchSize = 32, shuffle = true, validationData, checkpoint: checkpoints } = options;
     const count = this.checkData('fit()', x, y);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`fit(): batchSize must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit(): epochs must be a non-negative integer, got ${epochs}`);
     if (validationData) this.checkData('fit() validationData', validationData[0], validationData[1]);
-    const graph = await this.build(Math.min(batchSize, count));
+    const every = checkpoints?.everySteps;
+    if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new Error(`fit(): checkpoint.everySteps must be a positive integer, got ${every}`);
     const steps = Math.ceil(count / batchSize);
+    const resumed = options.resumeFrom && this.readResume(options.resumeFrom, batchSize, count);
+    if (resumed) {
+      // The graph is built again from the generator's state its first build started from.
+      this.destroy();
+      this.random.state = resumed.run.random.build;
+    }
+    const graph = await this.build(Math.min(batchSize, count));
+    if (resumed) {
+      graph.writeState(restoreState(resumed, graph));
+      this.random.state = resumed.run.random.epoch;
+    }
     const updateEvery = options.updateEvery ?? Math.max(1, Math.ceil(steps / 20));
     // Plans for the full and the partial last batch are made before timing starts.
     await graph.plan(Math.min(batchSize, count));
     if (count % batchSize) await graph.plan(count % batchSize);
-    const history: EpochLogs[] = [];
+    const history = (resumed?.run.history ?? []) as unknown as EpochLogs[];
+    const architecture = { inputShape: [...this.inputShape], layers: [...this.layers] };
+    const save = async (epoch: number, step: number, seen: number, epochRandom: number) => {
+      const info = { epoch, step, steps, globalStep: epoch * steps + step };
+      const run = { ...info, optimizer: this.compiled.optimizer, batchSize, samples: count, seen, random: { build: this.builtFrom, epoch: epochRandom }, history: JSON.parse(JSON.stringify(history)) };
+      await checkpoints!.write(encodeCheckpoint(graph, architecture, run, await graph.readState()), info);
+    };
+    let from = resumed && resumed.run.step > 0 ? { step: resumed.run.step, seen: resumed.run.seen } : undefined;
     this.stopTraining = false;
-    for (let epoch = 0; epoch < epochs && !this.stopTraining; epoch++) {
+    for (let epoch = resumed?.run.epoch ?? 0; epoch < epochs && !this.stopTraining; epoch++) {
+      const epochRandom = this.random.state;
       const order = this.shuffled(count, shuffle);
       const started = performance.now();
       let paused = 0;
@@ -190,17 +236,47 @@ export class Model {
         await options.onBatchEnd?.(step, logs, epoch);
         paused += performance.now() - called;
       };
-      const logs = await graph.run({ x, y, order }, 'train', Math.min(batchSize, count), updateEvery, onUpdate, () => this.stopTraining);
-      const epochLogs: EpochLogs = { ...logs, msPerStep: (performance.now() - started - paused) / logs.steps };
+      // A checkpoint that falls on an epoch's last step is written after the epoch's end (validation, onEpochEnd).
+      const afterStep = every
+        ? async (step: number, seen: number) => {
+            if (step + 1 < steps && (epoch * steps + step + 1) % every === 0) await save(epoch, step + 1, seen, epochRandom);
+          }
+        : undefined;
+      const label = `epoch ${epoch + 1}/${epochs}`;
+      const first = from?.step ?? 0;
+      const logs = await graph.run({ x, y, order }, 'train', Math.min(batchSize, count), updateEvery, onUpdate, () => this.stopTraining, { from, afterStep, label });
+      from = undefined;
+      const epochLogs: EpochLogs = { ...logs, msPerStep: (performance.now() - started - paused) / Math.max(1, logs.steps - first) };
       if (validationData) {
         const val = await this.evaluate(validationData[0], validationData[1], { batchSize });
         epochLogs.valLoss = val.loss;
         epochLogs.valAccuracy = val.accuracy;
       }
       history.push(epochLogs);
+      const whole = logs.steps === steps && !this.stopTraining;
+      if (checkpoints && whole && (checkpoints.everyEpoch || (every && ((epoch + 1) * steps) % every === 0))) {
+        await save(epoch + 1, 0, 0, this.random.state);
+      }
       options.onEpochEnd?.(epoch, epochLogs);
     }
     return history;
+  }
+
+  /** A checkpoint to resume from, checked against this model and this call's data and batch size. */
+  private readResume(from: Uint8Array | { bytes: Uint8Array; source: string }, batchSize: number, count: number): Checkpoint {
+    const { bytes, source } = from instanceof Uint8Array ? { bytes: from, source: 'resumeFrom' } : from;
+    const checkpoint = readCheckpoint(bytes, source);
+    const fail = (what: string): never => {
+      throw new Error(`fit(): cannot resume from ${source}: ${what}`);
+    };
+    const ours = JSON.stringify({ inputShape: this.inputShape, layers: this.layers });
+    if (JSON.stringify(checkpoint.architecture) !== ours) fail('it was written for another model (its architecture differs from this one)');
+    if (JSON.stringify(checkpoint.run.optimizer) !== JSON.stringify(this.compiled.optimizer)) {
+      fail(`it was written with the optimizer ${JSON.stringify(checkpoint.run.optimizer)}, this model is compiled with ${JSON.stringify(this.compiled.optimizer)}`);
+    }
+    const { batchSize: b, samples } = checkpoint.run;
+    if (b !== batchSize || samples !== count) fail(`it was written training on ${samples} samples in batches of ${b}, not ${count} in batches of ${batchSize}`);
+    return checkpoint;
   }
 
   /** Mean loss and accuracy over a dataset. */
@@ -252,6 +328,7 @@ export class Model {
     const batch = Math.min(batchSize, count);
     const weights = this.graph && (await this.graph.readArena());
     const graph = new Graph(gpu.device, this.layers, this.inputShape, batch, this.compiled.optimizer, seededRandom(this.compiled.seed));
+    if (this.compiled.kernels) graph.kernels = this.compiled.kernels;
     let profiler: KernelProfiler | undefined;
     try {
       if (weights) graph.writeArena(weights);

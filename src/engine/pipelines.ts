@@ -32,6 +32,8 @@ export interface Kernel {
   /** The members of the `params` uniform struct, when the entry point uses one. */
   params: { size: number; members: Map<string, UniformMember> } | null;
   workgroupSize: [number, number, number];
+  /** The bind group layout of its pipeline (an override's pipeline shares the built-in's). */
+  layout: GPUBindGroupLayout;
 }
 
 /**
@@ -55,6 +57,9 @@ export interface Dispatch {
   work: Work | null;
   /** What it belongs to in a model (`layer 2 (conv2d)`, `loss`, `optimizer`): set by the graph. */
   site?: string;
+  /** How it was sized and specialised, kept so that a kernel override can size it again. */
+  grid: Grid;
+  constants: Constants;
 }
 
 const reflections = new Map<string, WgslReflect>();
@@ -102,7 +107,10 @@ function resolveWorkgroupSize(entry: FunctionInfo, constants: Constants, where: 
 }
 
 async function compile(device: GPUDevice, shader: Shader): Promise<GPUShaderModule> {
+  // Reported below with file, line and column; Dawn would also print it as an uncaptured validation error.
+  device.pushErrorScope('validation');
   const module = device.createShaderModule({ label: shader.file, code: shader.source });
+  void device.popErrorScope();
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
   if (errors.length > 0) {
@@ -112,9 +120,8 @@ async function compile(device: GPUDevice, shader: Shader): Promise<GPUShaderModu
   return module;
 }
 
-async function createKernel(device: GPUDevice, shader: Shader, entryPoint: string, constants: Constants): Promise<Kernel> {
-  const name = `${shader.file}:${entryPoint}`;
-  const module = await compile(device, shader);
+/** The bindings an entry point uses, and its `params` members, by reflection. */
+function entryBindings(shader: Shader, entryPoint: string, name: string) {
   const entry = reflect(shader).entry.compute.find((e) => e.name === entryPoint);
   if (!entry) {
     const names = reflect(shader).entry.compute.map((e) => e.name).join(', ');
@@ -132,42 +139,89 @@ async function createKernel(device: GPUDevice, shader: Shader, entryPoint: strin
       params = { size: variable.size, members };
     }
   }
-  const bindGroupLayout = device.createBindGroupLayout({
-    label: name,
-    entries: [...bindings.values()].map((b) => ({
-      binding: b.binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: b.type },
-    })),
-  });
+  return { entry, bindings, params };
+}
+
+/**
+ * Throws unless a replacement kernel's bindings fit the built-in one's layout:
+ * each binding it uses declared by the built-in one at the same number with the
+ * same type, and each `params` member at the same offset with the same type. It
+ * may use fewer, so a simpler kernel can leave a binding unused.
+ */
+function checkFits(name: string, builtIn: Kernel, bindings: Map<string, BindingInfo>, params: Kernel['params']): void {
+  const declared = [...builtIn.bindings].map(([n, b]) => `${n} @binding(${b.binding}) ${b.type}`).join(', ');
+  for (const [binding, info] of bindings) {
+    const original = builtIn.bindings.get(binding);
+    if (!original) throw new Error(`${name}: binding '${binding}' is not one of ${builtIn.name}'s (${declared})`);
+    if (original.binding !== info.binding || original.type !== info.type) {
+      throw new Error(
+        `${name}: binding '${binding}' is @binding(${info.binding}) ${info.type} but ${builtIn.name} has it as @binding(${original.binding}) ${original.type}`,
+      );
+    }
+  }
+  if (!params) return;
+  if (!builtIn.params) throw new Error(`${name}: has a 'params' uniform but ${builtIn.name} has none`);
+  for (const [member, info] of params.members) {
+    const original = builtIn.params.members.get(member);
+    if (!original) {
+      const members = [...builtIn.params.members.keys()].join(', ');
+      throw new Error(`${name}: params member '${member}' is not one of ${builtIn.name}'s (${members})`);
+    }
+    if (original.offset !== info.offset || original.type !== info.type) {
+      throw new Error(
+        `${name}: params member '${member}' is ${info.type} at byte ${info.offset} but ${builtIn.name} has it as ${original.type} at byte ${original.offset}`,
+      );
+    }
+  }
+}
+
+/** Compiles an entry point; with `builtIn`, as a replacement for it that must fit its bind group layout (checkFits). */
+async function createKernel(device: GPUDevice, shader: Shader, entryPoint: string, constants: Constants, builtIn?: Kernel): Promise<Kernel> {
+  const name = `${shader.file}:${entryPoint}`;
+  const module = await compile(device, shader);
+  const { entry, bindings, params } = entryBindings(shader, entryPoint, name);
+  if (builtIn) checkFits(name, builtIn, bindings, params);
+  const layout =
+    builtIn?.layout ??
+    device.createBindGroupLayout({
+      label: name,
+      entries: [...bindings.values()].map((b) => ({
+        binding: b.binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: b.type },
+      })),
+    });
   const workgroupSize = resolveWorkgroupSize(entry, constants, name);
   // createComputePipelineAsync aborts the process in dawn.node 0.6; the
   // synchronous form inside an error scope reports the same errors.
   device.pushErrorScope('validation');
   const pipeline = device.createComputePipeline({
     label: name,
-    layout: device.createPipelineLayout({ label: name, bindGroupLayouts: [bindGroupLayout] }),
+    layout: device.createPipelineLayout({ label: name, bindGroupLayouts: [layout] }),
     compute: { module, entryPoint, constants },
   });
   const error = await device.popErrorScope();
   if (error) throw new Error(`${name}: pipeline creation failed: ${error.message}`);
-  return { name, pipeline, bindings, params, workgroupSize };
+  // A replacement is bound as the built-in one is.
+  if (builtIn) return { name, pipeline, bindings: builtIn.bindings, params: builtIn.params, workgroupSize, layout };
+  return { name, pipeline, bindings, params, workgroupSize, layout };
 }
 
 // Keyed by the shader source itself, the entry point and the constants, so a
 // key can never go stale when a shader changes.
 const kernelCache = new WeakMap<GPUDevice, Map<string, Map<string, Promise<Kernel>>>>();
 
-/** The compiled kernel for one entry point, created once per device. */
-export function getKernel(device: GPUDevice, shader: Shader, entryPoint: string, constants: Constants = {}): Promise<Kernel> {
+/** The compiled kernel for one entry point, created once per device; with `builtIn`, a replacement for that kernel. */
+export function getKernel(device: GPUDevice, shader: Shader, entryPoint: string, constants: Constants = {}, builtIn?: Kernel): Promise<Kernel> {
   let bySource = kernelCache.get(device);
   if (!bySource) kernelCache.set(device, (bySource = new Map()));
   let byEntry = bySource.get(shader.source);
   if (!byEntry) bySource.set(shader.source, (byEntry = new Map()));
-  const key = `${entryPoint} ${JSON.stringify(Object.entries(constants).sort())}`;
+  // A replacement differs from the same source compiled alone by its layout and its name.
+  const key = `${entryPoint} ${JSON.stringify(Object.entries(constants).sort())}${builtIn ? ` for ${builtIn.name} as ${shader.file}` : ''}`;
   let kernel = byEntry.get(key);
   if (!kernel) {
-    kernel = createKernel(device, shader, entryPoint, constants);
+    kernel = createKernel(device, shader, entryPoint, constants, builtIn);
     byEntry.set(key, kernel);
     // A failed compile should be reported again next time, not cached.
     kernel.catch(() => byEntry.delete(key));
@@ -193,7 +247,7 @@ export function createBindGroup(device: GPUDevice, kernel: Kernel, buffers: Reco
     // A GPUBufferBinding has a `buffer` member; a GPUBuffer does not.
     entries.push({ binding: info.binding, resource: 'buffer' in buffer ? buffer : { buffer } });
   }
-  return device.createBindGroup({ label: kernel.name, layout: kernel.pipeline.getBindGroupLayout(0), entries });
+  return device.createBindGroup({ label: kernel.name, layout: kernel.layout, entries });
 }
 
 /** The bytes of a kernel's `params` uniform, filled by member name. */
@@ -254,7 +308,18 @@ export async function prepareDispatch(device: GPUDevice, shader: Shader, entryPo
     buffers.params = createUniformBuffer(device, packParams(kernel, spec.params ?? {}), `${kernel.name} params`);
     owned.push(buffers.params);
   }
-  const grid = spec.grid;
+  return {
+    kernel,
+    bindGroup: createBindGroup(device, kernel, buffers),
+    workgroups: workgroupCount(device, kernel, spec.grid),
+    owned,
+    work: spec.work ?? null,
+    grid: spec.grid,
+    constants: spec.constants ?? {},
+  };
+}
+
+function workgroupCount(device: GPUDevice, kernel: Kernel, grid: Grid): [number, number, number] {
   const counts = 'threads' in grid
     ? grid.threads.map((n, i) => Math.ceil(n / kernel.workgroupSize[i]))
     : 'strided' in grid
@@ -265,7 +330,87 @@ export async function prepareDispatch(device: GPUDevice, shader: Shader, entryPo
   if (workgroups.some((n) => n > limit)) {
     throw new Error(`${kernel.name}: ${workgroups.join('x')} workgroups exceeds the device limit of ${limit} per dimension`);
   }
-  return { kernel, bindGroup: createBindGroup(device, kernel, buffers), workgroups, owned, work: spec.work ?? null };
+  return workgroups;
+}
+
+/** A replacement for one entry point: WGSL source and, optionally, `override` values and a file name for its errors. */
+export interface KernelOverride {
+  source: string;
+  /** Set over the built-in dispatch's own (WORKGROUP_SIZE, VECTORIZED, ...). */
+  constants?: Constants;
+  /** Names the source in compile errors; by default `<file> (override)`. */
+  file?: string;
+}
+
+/** Replacements by kernel name: `conv2d:forward` or `conv2d.wgsl:forward`. */
+export type KernelOverrides = Record<string, string | KernelOverride>;
+
+/** `conv2d:forward` and `conv2d.wgsl:forward` both name `conv2d.wgsl:forward`, as Kernel.name does. */
+export function kernelName(name: string): string {
+  const match = /^([\w-]+?)(\.wgsl)?:(\w+)$/.exec(name);
+  if (!match) throw new Error(`kernel name '${name}' is not <op>:<entry point> (e.g. conv2d:forward)`);
+  return `${match[1]}.wgsl:${match[3]}`;
+}
+
+/** The overrides keyed by Kernel.name, checked for their form. */
+export function normalizeOverrides(overrides: KernelOverrides): Map<string, KernelOverride> {
+  const byName = new Map<string, KernelOverride>();
+  for (const [name, value] of Object.entries(overrides)) {
+    const override = typeof value === 'string' ? { source: value } : value;
+    if (typeof override?.source !== 'string') throw new Error(`kernels['${name}']: needs WGSL source (a string, or { source, constants })`);
+    byName.set(kernelName(name), override);
+  }
+  return byName;
+}
+
+/** The `override` constants a shader declares, by reflection, with their WGSL types. */
+export function shaderOverrides(shader: Shader): { name: string; type: string }[] {
+  return reflect(shader).overrides.map((o) => ({ name: o.name, type: o.type?.name ?? 'unknown' }));
+}
+
+/**
+ * Swaps a dispatch's kernel for one compiled from `override`, in place: the
+ * same bind group (the replacement must fit its layout, see checkFits), the
+ * workgroup count sized again from the dispatch's grid for the replacement's
+ * workgroup size. Built-in constants the replacement does not declare are dropped.
+ */
+export async function applyOverride(device: GPUDevice, dispatch: Dispatch, override: KernelOverride): Promise<Dispatch> {
+  const builtIn = dispatch.kernel;
+  const [file, entryPoint] = builtIn.name.split(':');
+  const shader = { file: override.file ?? `${file} (override)`, source: override.source };
+  // Compile errors first, with their lines: reflection cannot parse a shader that does not compile.
+  await compile(device, shader);
+  const declared = new Set(shaderOverrides(shader).map((o) => o.name));
+  const constants = Object.fromEntries(Object.entries({ ...dispatch.constants, ...override.constants }).filter(([name]) => declared.has(name)));
+  for (const name of Object.keys(override.constants ?? {})) {
+    if (!declared.has(name)) throw new Error(`${shader.file}: constants.${name} is not an override the shader declares (${[...declared].join(', ') || 'none'})`);
+  }
+  const kernel = await getKernel(device, shader, entryPoint, constants, builtIn);
+  dispatch.workgroups = workgroupCount(device, kernel, dispatch.grid);
+  dispatch.kernel = kernel;
+  dispatch.constants = constants;
+  return dispatch;
+}
+
+/** A compiler message at its place in the source (lines and columns from 1). */
+export interface ShaderMessage {
+  type: GPUCompilationMessageType;
+  line: number;
+  column: number;
+  /** Offset and length in the source, in UTF-16 code units, for an editor's marks. */
+  offset: number;
+  length: number;
+  message: string;
+}
+
+/** The compiler's errors, warnings and notes for a shader, without throwing. */
+export async function shaderMessages(device: GPUDevice, shader: Shader): Promise<ShaderMessage[]> {
+  // Dawn also raises a shader that does not parse as a validation error; its messages say the same.
+  device.pushErrorScope('validation');
+  const module = device.createShaderModule({ label: shader.file, code: shader.source });
+  void device.popErrorScope();
+  const info = await module.getCompilationInfo();
+  return info.messages.map((m) => ({ type: m.type, line: m.lineNum, column: m.linePos, offset: m.offset, length: m.length, message: m.message }));
 }
 
 /** Records dispatches into one compute pass, optionally timed by the pass' timestamps. */

@@ -21,6 +21,15 @@ override WORKGROUP_SIZE: u32;
 @group(0) @binding(2) var<storage, read> d_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> d_input: array<f32>;
 
+// NaN rule: a NaN input gives a NaN output, and a NaN y a NaN gradient, so
+// that a NaN is never hidden (TensorFlow.js gives relu(NaN) = NaN too). WGSL
+// lets an implementation assume there are no NaNs, and its max and clamp
+// return the non-NaN operand, so the test is on the bits, which no compiler
+// may fold away: exponent all ones, mantissa not zero.
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 // exp is only ever taken of -|v|, so it cannot overflow: for v < 0 the form
 // e / (1 + e) with e = exp(v) replaces 1 / (1 + exp(-v)), whose exp(-v) is inf
 // for v below about -88 (and WGSL does not promise IEEE arithmetic on inf).
@@ -39,23 +48,26 @@ fn stable_tanh(v: f32) -> f32 {
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn relu_forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var i = id.x; i < arrayLength(&x); i += groups.x * WORKGROUP_SIZE) {
-    y[i] = max(x[i], 0.0);
+    let v = x[i];
+    y[i] = select(0.0, v, v > 0.0 || is_nan(v));
   }
 }
 
 // relu'(x) is 1 for x > 0 and 0 for x < 0; y > 0 exactly when x > 0. At the
-// kink x = 0 the gradient is taken as 0, as TensorFlow does.
+// kink x = 0 the gradient is taken as 0, as TensorFlow does. The mask selects
+// dOut rather than multiplying it, so where y <= 0 a NaN dOut gives 0 (as in
+// TensorFlow); a NaN y (the input was NaN) gives NaN.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn relu_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var i = id.x; i < arrayLength(&d_input); i += groups.x * WORKGROUP_SIZE) {
-    d_input[i] = select(0.0, d_out[i], y[i] > 0.0);
+    d_input[i] = select(select(0.0, d_out[i], y[i] > 0.0), y[i], is_nan(y[i]));
   }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn sigmoid_forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var i = id.x; i < arrayLength(&x); i += groups.x * WORKGROUP_SIZE) {
-    y[i] = sigmoid(x[i]);
+    y[i] = select(sigmoid(x[i]), x[i], is_nan(x[i]));
   }
 }
 
@@ -70,7 +82,7 @@ fn sigmoid_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workg
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn tanh_forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var i = id.x; i < arrayLength(&x); i += groups.x * WORKGROUP_SIZE) {
-    y[i] = stable_tanh(x[i]);
+    y[i] = select(stable_tanh(x[i]), x[i], is_nan(x[i]));
   }
 }
 

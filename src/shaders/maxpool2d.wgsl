@@ -39,6 +39,16 @@ struct Params {
 // y[n, oy, ox, c] = max over the window of x, and the index it came from. The
 // comparison is strict, so of equal values the first in row-major window
 // order wins, as in TensorFlow.
+//
+// NaN rule: a window holding a NaN gives NaN, wherever the NaN lies, and its
+// gradient goes to the first NaN. TensorFlow.js skips NaNs instead (a window
+// of 1, NaN, 3 gives 3); we do not, so that a NaN entering the model reaches
+// the loss and stops training (fit) rather than vanishing in a pooling layer.
+fn is_nan(v: f32) -> bool {
+  // On the bits: WGSL lets an implementation assume floats are never NaN.
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var p = id.x; p < arrayLength(&y) / params.C; p += groups.x * WORKGROUP_SIZE) {
@@ -52,7 +62,7 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
       for (var ky = 0u; ky < params.PH; ky++) {
         for (var kx = 0u; kx < params.PW; kx++) {
           let i = corner + (ky * params.W + kx) * params.C + c;
-          if (x[i] > best) {
+          if (!is_nan(best) && (x[i] > best || is_nan(x[i]))) {
             best = x[i];
             best_index = i;
           }

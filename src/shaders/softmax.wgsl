@@ -22,6 +22,19 @@ struct Params {
 @group(0) @binding(3) var<storage, read> d_out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> d_input: array<f32>;
 
+// NaN rule: a NaN anywhere in a row makes the whole row NaN, as the float64
+// arithmetic would. It is tested explicitly, on the bits: WGSL lets an
+// implementation assume there are no NaNs, and SwiftShader's max and division
+// then drop them (a row with one NaN came out with only that element NaN).
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn nan() -> f32 {
+  var bits = 0x7fc00000u;
+  return bitcast<f32>(bits);
+}
+
 // y_j = exp(x_j - m) / Σ_k exp(x_k - m) with m the row's maximum: the same
 // value as exp(x_j) / Σ_k exp(x_k), but every exponent is <= 0, so no exp
 // overflows and the largest term is exactly 1, so the sum is at least 1.
@@ -31,8 +44,16 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
     let start = row * params.C;
     let end = start + params.C;
     var m = x[start];
-    for (var k = start + 1u; k < end; k++) {
+    var poisoned = false;
+    for (var k = start; k < end; k++) {
       m = max(m, x[k]);
+      poisoned = poisoned || is_nan(x[k]);
+    }
+    if (poisoned) {
+      for (var k = start; k < end; k++) {
+        y[k] = nan();
+      }
+      continue;
     }
     var sum = 0.0;
     for (var k = start; k < end; k++) {
@@ -54,11 +75,13 @@ fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) g
     let start = row * params.C;
     let end = start + params.C;
     var dot = 0.0;
+    var poisoned = false;
     for (var k = start; k < end; k++) {
       dot += d_out[k] * y[k];
+      poisoned = poisoned || is_nan(d_out[k]) || is_nan(y[k]);
     }
     for (var k = start; k < end; k++) {
-      d_input[k] = y[k] * (d_out[k] - dot);
+      d_input[k] = select(y[k] * (d_out[k] - dot), nan(), poisoned);
     }
   }
 }

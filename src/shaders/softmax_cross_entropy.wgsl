@@ -39,6 +39,22 @@ fn nan() -> f32 {
   return bitcast<f32>(bits);
 }
 
+// NaN rule: a row with a NaN logit has a NaN loss and a NaN gradient row, so
+// that fit stops on it. Tested explicitly, on the bits: WGSL lets an
+// implementation assume floats are never NaN, and SwiftShader's max, exp and
+// log then lose them (a NaN logit gave a loss of 22.6).
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn row_has_nan(row: u32) -> bool {
+  var found = false;
+  for (var j = 0u; j < params.classes; j++) {
+    found = found || is_nan(logits[row * params.classes + j]);
+  }
+  return found;
+}
+
 // The index of the row's first maximum, as numpy's and TensorFlow's argmax:
 // only a strictly greater value replaces it. Its logit is the row's maximum.
 fn first_max(row: u32) -> u32 {
@@ -94,7 +110,9 @@ fn forward(@builtin(local_invocation_index) lane: u32) {
       let m = logits[i * params.classes + best];
       // lse - z_label as (m - z_label) + (lse - m): both terms are exact or
       // small, where lse itself could be large and round off a small loss.
-      loss = clamp((m - logits[i * params.classes + label]) + shifted_log_sum_exp(i, m), MIN_LOSS, MAX_LOSS);
+      let raw = (m - logits[i * params.classes + label]) + shifted_log_sum_exp(i, m);
+      // clamp would turn a NaN into a bound.
+      loss = select(clamp(raw, MIN_LOSS, MAX_LOSS), nan(), is_nan(raw) || row_has_nan(i));
       hits += select(0u, 1u, best == label);
     }
     loss_total += loss;
@@ -138,8 +156,9 @@ fn backward(@builtin(global_invocation_id) id: vec3u) {
   let label = labels[i];
   let m = logits[i * params.classes + first_max(i)];
   let shift = shifted_log_sum_exp(i, m);
+  let poisoned = row_has_nan(i);
   for (var j = 0u; j < params.classes; j++) {
     let p = exp(logits[i * params.classes + j] - m - shift);
-    dLogits[i * params.classes + j] = (p - select(0.0, 1.0, j == label)) / f32(params.rows);
+    dLogits[i * params.classes + j] = select((p - select(0.0, 1.0, j == label)) / f32(params.rows), nan(), poisoned);
   }
 }

@@ -132,7 +132,8 @@ export async function conv2dForward(device: GPUDevice, t: { x: Tensor; w: Tensor
     params: g,
     buffers: { ...ranges({ x: t.x, w: t.w, y: t.y }), ...views },
     scratch,
-    grid: { workgroups: [Math.ceil((g.N * g.OH * g.OW) / WORKGROUP_SIZE), Math.ceil(g.C_out / CELL)] },
+    // Threads, not workgroups, so that a kernel override with another WORKGROUP_SIZE is sized right.
+    grid: { threads: [g.N * g.OH * g.OW, Math.ceil(g.C_out / CELL)] },
     work: productWork(g),
   });
 }
@@ -169,8 +170,8 @@ export async function conv2dBackward(
       params: g,
       buffers: { ...ranges({ x: t.x, d_out: t.dOut, partial_d_weight: partial }), ...weight.views },
       scratch: weight.scratch,
-      grid: { workgroups: [...workgroups, slices] },
-        work: productWork(g),
+      grid: { threads: [rows, workgroups[1], slices] },
+      work: productWork(g),
     }),
   ];
   if (slices > 1) {
@@ -201,7 +202,7 @@ export async function conv2dBackward(
         params: g,
         buffers: { ...ranges({ d_out: t.dOut, w: transposed, d_input: t.dInput }), ...input.views },
         scratch: input.scratch,
-        grid: { workgroups: [Math.ceil((g.N * g.H * g.W) / WORKGROUP_SIZE), Math.ceil(g.C_in / CELL)] },
+        grid: { threads: [g.N * g.H * g.W, Math.ceil(g.C_in / CELL)] },
         work: productWork(g),
       }),
     );

@@ -2,7 +2,7 @@
 // (N images, H x W pixels, C channels) with a PH x PW window, strides SY, SX and
 // 'valid' or 'same' padding, where a window averages its in-image elements only
 // (TensorFlow's avg_pool); and the averagePooling2d layer.
-import type { AveragePooling2DConfig } from '../../src/engine/layers';
+import type { AveragePooling2DConfig } from '../engine/layers';
 import type { LayerReference } from './layers';
 import type { PoolShape } from './maxpool2d';
 

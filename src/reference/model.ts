@@ -6,7 +6,7 @@
 // (height, width, channels), a vector [features]; a batch of N is row-major with
 // N first. Parameters come in the order and layout of Model.getWeights(): layer
 // by layer, each layer's in the order its kind lists them.
-import type { LayerConfig } from '../../src/engine/layers';
+import type { LayerConfig } from '../engine/layers';
 import { layerReference, type LayerForward } from './layers';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './softmax_cross_entropy';
 

@@ -1,7 +1,7 @@
 // Float64 CPU reference for maxpool2d.wgsl: 'valid' max pooling over x [N, H, W, C]
 // (N images, H x W pixels, C channels) with a PH x PW window and strides SY, SX;
 // and the maxPooling2d layer.
-import type { MaxPooling2DConfig } from '../../src/engine/layers';
+import type { MaxPooling2DConfig } from '../engine/layers';
 import type { LayerReference } from './layers';
 
 export interface PoolShape {
@@ -33,7 +33,8 @@ export function maxPool2dForward(x: ArrayLike<number>, s: PoolShape): { y: Float
           for (let ky = 0; ky < s.PH; ky++) {
             for (let kx = 0; kx < s.PW; kx++) {
               const i = ((n * s.H + oy * s.SY + ky) * s.W + ox * s.SX + kx) * s.C + c;
-              if (x[i] > best) {
+              // A NaN wins, the first one (maxpool2d.wgsl's NaN rule).
+              if (!Number.isNaN(best) && (x[i] > best || Number.isNaN(x[i]))) {
                 best = x[i];
                 argmax[o] = i;
               }

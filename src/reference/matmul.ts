@@ -1,6 +1,6 @@
 // Float64 CPU reference for matmul.wgsl: y[M, N] = x[M, K] · w[K, N], row-major;
 // and the dense layer: that product, then bias and activation.
-import type { DenseConfig } from '../../src/engine/layers';
+import type { DenseConfig } from '../engine/layers';
 import type { LayerReference } from './layers';
 import { kernelAndBias, productForward } from './product';
 

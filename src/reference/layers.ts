@@ -4,7 +4,7 @@
 // Shapes leave out the batch dimension, as src/engine/layers does: an image is
 // [H, W, C] (height, width, channels), a vector [features]; a batch of N is
 // row-major with N first.
-import type { FlattenConfig, LayerConfig } from '../../src/engine/layers';
+import type { FlattenConfig, LayerConfig } from '../engine/layers';
 import { averagePooling2dLayer } from './avgpool2d';
 import { batchNormalizationLayer } from './batchnorm';
 import { conv2dLayer } from './conv2d';

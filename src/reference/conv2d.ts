@@ -2,7 +2,7 @@
 // w [KH, KW, C_in, C_out] (HWIO) gives y [N, OH, OW, C_out], with TensorFlow's
 // strides and 'valid'/'same' padding, written as the plain sum over every tap;
 // and the conv2d layer: that convolution, then bias and activation.
-import type { Conv2DConfig } from '../../src/engine/layers';
+import type { Conv2DConfig } from '../engine/layers';
 import type { LayerReference } from './layers';
 import { kernelAndBias, productForward } from './product';
 

@@ -1,6 +1,6 @@
 // Float64 CPU reference for dropout.wgsl: the shader's integer hash in
 // TypeScript, so the CPU draws the GPU's masks bit for bit; and the dropout layer.
-import type { DropoutConfig } from '../../src/engine/layers';
+import type { DropoutConfig } from '../engine/layers';
 import type { LayerReference } from './layers';
 
 /** Chris Wellons' lowbias32, in u32 arithmetic as WGSL does it. */

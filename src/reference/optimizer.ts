@@ -1,6 +1,6 @@
 // Float64 CPU reference for optimizer.wgsl: one step of each optimizer, with
 // Keras 3's formulas (keras/src/optimizers/{sgd,rmsprop,adam}.py).
-import type { OptimizerConfig } from '../../src/engine/ops/optimizer';
+import type { OptimizerConfig } from '../engine/ops/optimizer';
 
 /**
  * Updates `param` and `state` (in `stateNames` order) in place from `grad`;

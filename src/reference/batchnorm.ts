@@ -1,7 +1,7 @@
 // Float64 CPU reference for batchnorm.wgsl: batch normalization of x [rows, C]
 // (C channels, the last axis; a row per position in the others) with Keras'
 // formulas, its gradient, and the moving statistics' update; and the batchNormalization layer.
-import type { BatchNormalizationConfig } from '../../src/engine/layers';
+import type { BatchNormalizationConfig } from '../engine/layers';
 import type { LayerReference } from './layers';
 
 /** Each channel's mean and (biased) variance over the rows. */

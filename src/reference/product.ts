@@ -1,7 +1,7 @@
 // What the conv2d and dense references share, as src/engine/layers/product.ts
 // does on the GPU: z = a product of x and the kernel, u = z + bias, y = f(u)
 // (softmax over channels), and the backward of all three.
-import type { ActivationName } from '../../src/engine/layers';
+import type { ActivationName } from '../engine/layers';
 import { activationBackward, activationForward } from './activation';
 import { biasBackward, biasForward } from './bias';
 import type { LayerForward, LayerParam } from './layers';

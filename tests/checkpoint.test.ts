@@ -1,0 +1,84 @@
+// Checkpoints in the engine: fit resumed from any checkpoint (mid-epoch or at an
+// epoch's end) ends with the losses and weights of a run never interrupted, and bad ones are refused.
+import { describe, expect, test } from 'vitest';
+import { dense, dropout, flatten } from '../src/engine/layers';
+import { sequential, type EpochLogs, type Model } from '../src/engine/model';
+import type { CheckpointInfo } from '../src/engine/checkpoint';
+import { seededRandom, testGpu } from './helpers';
+
+// 90 rows in batches of 16: 6 steps an epoch, the last one partial.
+const ROWS = 90;
+const FEATURES = 12;
+const random = seededRandom(42);
+const x = Float32Array.from({ length: ROWS * FEATURES }, () => random() * 2 - 1);
+const y = Uint8Array.from({ length: ROWS }, (_, i) => (x[i * FEATURES] + x[i * FEATURES + 1] > 0 ? 1 : 0) + (i % 3 === 0 ? 2 : 0));
+
+/** Adam (a step count on the GPU) and dropout (a step counter, masks from the model's seed): every kind of state. */
+async function model(optimizer: 'adam' | 'rmsprop' = 'adam'): Promise<Model> {
+  const m = sequential([flatten({ inputShape: [FEATURES] }), dense({ units: 16, activation: 'relu' }), dropout({ rate: 0.25 }), dense({ units: 4, activation: 'softmax' })]);
+  m.compile({ optimizer, seed: 9, gpu: await testGpu() });
+  return m;
+}
+
+const losses = (history: EpochLogs[]) => history.map((h) => [h.loss, h.accuracy, h.keras?.loss, h.keras?.accuracy]);
+const weights = async (m: Model) => (await m.getWeights()).map((w) => [...w.values]);
+
+describe('checkpoints', () => {
+  test('every checkpoint, mid-epoch or at an epoch end, resumes to the same losses and bit-identical weights', async () => {
+    const reference = await model();
+    const saved: { bytes: Uint8Array; info: CheckpointInfo }[] = [];
+    const history = await reference.fit(x, y, {
+      epochs: 3,
+      batchSize: 16,
+      checkpoint: { everySteps: 4, everyEpoch: true, write: async (bytes, info) => void saved.push({ bytes, info }) },
+    });
+    // Steps 4, 8, 12, 16 of 18 (every 4), and each epoch's end (6, 12 and 18).
+    expect(saved.map(({ info }) => `${info.epoch}:${info.step}`)).toEqual(['0:4', '1:0', '1:2', '2:0', '2:4', '3:0']);
+    const want = await weights(reference);
+    // The same run without checkpoints: writing them changes nothing.
+    const plain = await model();
+    expect(losses(await plain.fit(x, y, { epochs: 3, batchSize: 16 }))).toEqual(losses(history));
+    expect(await weights(plain)).toEqual(want);
+    plain.destroy();
+
+    for (const { bytes, info } of saved) {
+      // A fresh model, compiled as the first was but trained on nothing yet.
+      const resumed = await model();
+      const epochs: number[] = [];
+      const got = await resumed.fit(x, y, { epochs: 3, batchSize: 16, resumeFrom: bytes, onEpochEnd: (epoch) => void epochs.push(epoch) });
+      expect(epochs, `from ${info.epoch}:${info.step}`).toEqual([0, 1, 2].filter((e) => e >= info.epoch));
+      expect(losses(got), `from ${info.epoch}:${info.step}`).toEqual(losses(history));
+      expect(await weights(resumed), `from ${info.epoch}:${info.step}`).toEqual(want);
+      resumed.destroy();
+    }
+    reference.destroy();
+  });
+
+  test('a checkpoint is refused for another model, optimizer, data size or batch size, and a model file is not one', async () => {
+    const m = await model();
+    let bytes!: Uint8Array;
+    await m.fit(x, y, { epochs: 1, batchSize: 16, checkpoint: { everySteps: 2, write: async (b) => void (bytes = b) } });
+    const other = sequential([flatten({ inputShape: [FEATURES] }), dense({ units: 4, activation: 'softmax' })]);
+    other.compile({ optimizer: 'adam', gpu: await testGpu() });
+    await expect(other.fit(x, y, { batchSize: 16, resumeFrom: { bytes, source: 'run.ckpt' } })).rejects.toThrow(
+      'fit(): cannot resume from run.ckpt: it was written for another model (its architecture differs from this one)',
+    );
+    const rmsprop = await model('rmsprop');
+    await expect(rmsprop.fit(x, y, { batchSize: 16, resumeFrom: bytes })).rejects.toThrow(
+      'fit(): cannot resume from resumeFrom: it was written with the optimizer {"kind":"adam"',
+    );
+    await expect(m.fit(x, y, { batchSize: 32, resumeFrom: bytes })).rejects.toThrow(
+      'fit(): cannot resume from resumeFrom: it was written training on 90 samples in batches of 16, not 90 in batches of 32',
+    );
+    await expect(m.fit(x.subarray(0, 80 * FEATURES), y.subarray(0, 80), { batchSize: 16, resumeFrom: bytes })).rejects.toThrow(
+      'it was written training on 90 samples in batches of 16, not 80 in batches of 16',
+    );
+    await expect(m.fit(x, y, { batchSize: 16, resumeFrom: await m.toBytes() })).rejects.toThrow(
+      "resumeFrom: not a checkpoint: format is \"webgpu-train/1\", expected 'webgpu-train-checkpoint/1'",
+    );
+    await expect(m.fit(x, y, { checkpoint: { everySteps: 0, write: async () => {} } })).rejects.toThrow('fit(): checkpoint.everySteps must be a positive integer, got 0');
+    m.destroy();
+    other.destroy();
+    rmsprop.destroy();
+  });
+});

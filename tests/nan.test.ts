@@ -1,0 +1,242 @@
+// NaN through every kernel, forward and backward: a NaN that enters an op
+// comes out where the float64 reference says (never turned into a number), so
+// fit's non-finite check sees it. ReLU and max pooling have explicit rules (see their shaders).
+import { describe, expect, test } from 'vitest';
+import { activationBackward, activationForward, type Activation } from '../src/engine/ops/activation';
+import { avgPool2dBackward, avgPool2dForward } from '../src/engine/ops/avgpool2d';
+import { biasBackward, biasForward } from '../src/engine/ops/bias';
+import { conv2dBackward, conv2dForward } from '../src/engine/ops/conv2d';
+import { matmulBackward, matmulForward } from '../src/engine/ops/matmul';
+import { maxPool2dBackward, maxPool2dForward } from '../src/engine/ops/maxpool2d';
+import { softmaxBackward, softmaxForward } from '../src/engine/ops/softmax';
+import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../src/engine/ops/softmax_cross_entropy';
+import { dense, flatten } from '../src/engine/layers';
+import { sequential } from '../src/engine/model';
+import * as activation from '../src/reference/activation';
+import * as avgpool from '../src/reference/avgpool2d';
+import * as bias from '../src/reference/bias';
+import * as conv from '../src/reference/conv2d';
+import * as matmul from '../src/reference/matmul';
+import * as maxpool from '../src/reference/maxpool2d';
+import * as softmax from '../src/reference/softmax';
+import * as sce from '../src/reference/softmax_cross_entropy';
+import { expectClose, F32, randomArray, run, seededRandom, testGpu, upload, uploadLabels, zeros } from './helpers';
+
+/** Copies `values` with NaN at `at`. */
+function withNaN(values: Float64Array, at: number[]): Float64Array {
+  const copy = Float64Array.from(values);
+  for (const i of at) copy[i] = NaN;
+  return copy;
+}
+
+/** NaN exactly where the reference has NaN, and the other values close to it. */
+function expectNaNsWhere(what: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
+  const nans = (values: ArrayLike<number>) => Array.from(values, (v, i) => (Number.isNaN(v) ? i : -1)).filter((i) => i >= 0);
+  const wanted = nans(want);
+  expect(wanted.length, `${what}: the reference has no NaN, so the case tests nothing`).toBeGreaterThan(0);
+  expect(nans(got), `${what}: the indices holding NaN`).toEqual(wanted);
+  const finite = Array.from(want, (_, i) => i).filter((i) => !Number.isNaN(want[i]));
+  expectClose(`${what} (the other values)`, finite.map((i) => got[i]), finite.map((i) => want[i]), F32);
+}
+
+const random = seededRandom(77);
+
+describe.each(['relu', 'sigmoid', 'tanh'] as Activation[])('%s', (kind) => {
+  // 130 elements: NaNs on both sides of the workgroup size (64), and at the ends.
+  const x = withNaN(randomArray(random, 130, -3, 3), [0, 63, 64, 129]);
+  test('forward: NaN in, NaN out', async () => {
+    const { device } = await testGpu();
+    const y = await zeros([x.length]);
+    const [got] = await run(await activationForward(device, kind, { x: await upload([x.length], x), y }), y);
+    expectNaNsWhere(`${kind} forward`, got, activation.activationForward(kind, x));
+  });
+  test('backward: a NaN y gives NaN, a NaN dOut passes where the derivative is not zero', async () => {
+    const { device } = await testGpu();
+    const y = new Float64Array(new Float32Array(activation.activationForward(kind, x)));
+    // dOut NaN at positions of both signs of x, and y NaN (from x) where dOut is a number.
+    const dOut = withNaN(randomArray(random, x.length), [1, 2, 3, 4, 70, 71]);
+    const dInput = await zeros([x.length]);
+    const [got] = await run(await activationBackward(device, kind, { y: await upload([x.length], y), dOut: await upload([x.length], dOut), dInput }), dInput);
+    const want = activation.activationBackward(kind, y, dOut);
+    expectNaNsWhere(`${kind} backward`, got, want);
+    for (const i of [0, 63, 64, 129]) expect(got[i], `dInput[${i}] where y is NaN`).toBeNaN();
+    if (kind === 'relu') {
+      // The mask selects: where y <= 0 a NaN dOut gives 0, as TensorFlow's ReluGrad does.
+      const blocked = [1, 2, 3, 4, 70, 71].filter((i) => y[i] <= 0);
+      expect(blocked.length).toBeGreaterThan(0);
+      for (const i of blocked) expect(got[i]).toBe(0);
+    }
+  });
+});
+
+describe('maxPool2d: a window holding a NaN gives NaN, wherever in the window', () => {
+  // N=1 H=4 W=6 C=2, 2x2 windows with stride 2: 2x3 windows per channel.
+  const s = { N: 1, H: 4, W: 6, C: 2, PH: 2, PW: 2, SY: 2, SX: 2 };
+  const index = (h: number, w: number, c: number) => (h * s.W + w) * s.C + c;
+  // NaN first in one window, second in another, last in a third (which also holds a large value), and two in a fourth.
+  const at = [index(0, 0, 0), index(0, 3, 1), index(3, 1, 0), index(2, 4, 1), index(3, 5, 1)];
+  const x = withNaN(randomArray(random, 48), at);
+  x[index(2, 0, 0)] = 100;
+  test('forward and backward', async () => {
+    const { device } = await testGpu();
+    const want = maxpool.maxPool2dForward(x, s);
+    expect([...want.y].filter(Number.isNaN)).toHaveLength(4);
+    const y = await zeros([1, 2, 3, 2]);
+    const argmax = await zeros([1, 2, 3, 2], 'argmax', 'u32');
+    const options = { poolSize: [2, 2] as [number, number], strides: [2, 2] as [number, number] };
+    const [gotY, gotArgmax] = await run(await maxPool2dForward(device, { x: await upload([1, 4, 6, 2], x), y, argmax }, options), y, argmax);
+    expectNaNsWhere('maxPool2d forward', gotY, want.y);
+    // The gradient goes to the window's first NaN.
+    expect([...gotArgmax]).toEqual([...want.argmax]);
+    expect(gotArgmax[(1 * 3 + 2) * 2 + 1]).toBe(index(2, 4, 1));
+    // A NaN dOut reaches the element it came from.
+    const dOut = withNaN(randomArray(random, 12), [3]);
+    const dInput = await zeros([1, 4, 6, 2]);
+    const [got] = await run(await maxPool2dBackward(device, { argmax, dOut: await upload([1, 2, 3, 2], dOut), dInput }, options), dInput);
+    expectNaNsWhere('maxPool2d backward', got, maxpool.maxPool2dBackward(want.argmax, dOut, s));
+  });
+});
+
+describe('ops whose arithmetic carries a NaN', () => {
+  test('matmul: a NaN in x or w spoils its row or column of y; in dOut, its row of dInput and column of dWeight', async () => {
+    const { device } = await testGpu();
+    const [M, K, N] = [5, 70, 9];
+    const x = withNaN(randomArray(random, M * K), [1 * K + 3]);
+    const w = withNaN(randomArray(random, K * N), [10 * N + 7]);
+    const dOut = withNaN(randomArray(random, M * N), [4 * N + 2]);
+    const y = await zeros([M, N]);
+    const tx = await upload([M, K], x);
+    const tw = await upload([K, N], w);
+    const [gotY] = await run(await matmulForward(device, { x: tx, w: tw, y }), y);
+    expectNaNsWhere('matmul forward', gotY, matmul.matmulForward(x, w, M, K, N));
+    const dInput = await zeros([M, K]);
+    const dWeight = await zeros([K, N]);
+    const [gotDx, gotDw] = await run(await matmulBackward(device, { x: tx, w: tw, dOut: await upload([M, N], dOut), dInput, dWeight }), dInput, dWeight);
+    const want = matmul.matmulBackward(x, w, dOut, M, K, N);
+    expectNaNsWhere('matmul dInput', gotDx, want.dInput);
+    expectNaNsWhere('matmul dWeight', gotDw, want.dWeight);
+  });
+
+  test('conv2d: a NaN pixel spoils the outputs whose window covers it; a NaN dOut the taps it reaches', async () => {
+    const { device } = await testGpu();
+    const c: conv.Conv2dCase = { N: 2, H: 7, W: 6, C_in: 3, KH: 3, KW: 3, C_out: 5, strides: [1, 1], padding: 'valid' };
+    const x = withNaN(randomArray(random, 2 * 7 * 6 * 3), [(3 * 6 + 2) * 3 + 1]);
+    const w = randomArray(random, 3 * 3 * 3 * 5);
+    const yShape = conv.conv2dOutputShape(c);
+    const dOut = withNaN(randomArray(random, yShape.reduce((a, b) => a * b)), [yShape.reduce((a, b) => a * b) - 1]);
+    const tx = await upload([2, 7, 6, 3], x);
+    const tw = await upload([3, 3, 3, 5], w);
+    const y = await zeros(yShape);
+    const [gotY] = await run(await conv2dForward(device, { x: tx, w: tw, y }), y);
+    expectNaNsWhere('conv2d forward', gotY, conv.conv2dForward(x, w, c));
+    const dInput = await zeros([2, 7, 6, 3]);
+    const dWeight = await zeros([3, 3, 3, 5]);
+    const [gotDx, gotDw] = await run(await conv2dBackward(device, { x: tx, w: tw, dOut: await upload(yShape, dOut), dInput, dWeight }), dInput, dWeight);
+    const want = conv.conv2dBackward(x, w, dOut, c);
+    expectNaNsWhere('conv2d dInput', gotDx, want.dInput);
+    expectNaNsWhere('conv2d dWeight', gotDw, want.dWeight);
+  });
+
+  test('bias and averagePooling2d', async () => {
+    const { device } = await testGpu();
+    const x = withNaN(randomArray(random, 4 * 6), [7]);
+    const b = withNaN(randomArray(random, 6), [2]);
+    const y = await zeros([4, 6]);
+    const [gotY] = await run(await biasForward(device, { x: await upload([4, 6], x), bias: await upload([6], b), y }), y);
+    expectNaNsWhere('bias forward', gotY, bias.biasForward(x, b, 4, 6));
+    const dOut = withNaN(randomArray(random, 4 * 6), [13]);
+    const dBias = await zeros([6]);
+    const [gotDb] = await run(await biasBackward(device, { dOut: await upload([4, 6], dOut), dBias }), dBias);
+    expectNaNsWhere('bias backward', gotDb, bias.biasBackward(dOut, 4, 6));
+
+    const s: avgpool.AvgPoolShape = { N: 1, H: 4, W: 4, C: 2, PH: 2, PW: 2, SY: 2, SX: 2, padding: 'valid' };
+    const px = withNaN(randomArray(random, 32), [5]);
+    const options = { poolSize: [2, 2] as [number, number], strides: [2, 2] as [number, number], padding: 'valid' as const };
+    const py = await zeros([1, 2, 2, 2]);
+    const [gotP] = await run(await avgPool2dForward(device, { x: await upload([1, 4, 4, 2], px), y: py }, options), py);
+    expectNaNsWhere('averagePooling2d forward', gotP, avgpool.avgPool2dForward(px, s));
+    const pd = withNaN(randomArray(random, 8), [6]);
+    const pdx = await zeros([1, 4, 4, 2]);
+    const [gotPd] = await run(await avgPool2dBackward(device, { dOut: await upload([1, 2, 2, 2], pd), dInput: pdx }, options), pdx);
+    expectNaNsWhere('averagePooling2d backward', gotPd, avgpool.avgPool2dBackward(pd, s));
+  });
+
+  test('softmax: a NaN spoils its row, forward and backward', async () => {
+    const { device } = await testGpu();
+    const [R, C] = [3, 10];
+    const x = withNaN(randomArray(random, R * C), [C + 4]);
+    const y = await zeros([R, C]);
+    const [gotY] = await run(await softmaxForward(device, { x: await upload([R, C], x), y }), y);
+    const wantY = softmax.softmaxForward(x, R, C);
+    expectNaNsWhere('softmax forward', gotY, wantY);
+    const dOut = withNaN(randomArray(random, R * C), [2 * C]);
+    const dInput = await zeros([R, C]);
+    const [gotD] = await run(await softmaxBackward(device, { y: await upload([R, C], wantY), dOut: await upload([R, C], dOut), dInput }), dInput);
+    expectNaNsWhere('softmax backward', gotD, softmax.softmaxBackward(wantY, dOut, R, C));
+  });
+
+  test('softmax cross-entropy: a NaN logit makes the loss NaN (not clipped to a bound) and its row of dLogits', async () => {
+    const { device } = await testGpu();
+    const [N, C] = [4, 10];
+    const logits = withNaN(randomArray(random, N * C), [2 * C + 5]);
+    const labels = Uint32Array.of(1, 2, 3, 4);
+    const t = { logits: await upload([N, C], logits), labels: await uploadLabels([N], labels) };
+    const lossSum = await zeros([1]);
+    const correct = await zeros([1], 'correct', 'u32');
+    const runningMeans = await zeros([3]);
+    const [gotLoss] = await run(await softmaxCrossEntropyForward(device, { ...t, lossSum, correct, runningMeans }), lossSum);
+    expect(sce.softmaxCrossEntropyForward(logits, labels, N, C)).toBeNaN();
+    expect(gotLoss[0]).toBeNaN();
+    const dLogits = await zeros([N, C]);
+    const [got] = await run(await softmaxCrossEntropyBackward(device, { ...t, dLogits }), dLogits);
+    expectNaNsWhere('softmax cross-entropy backward', got, sce.softmaxCrossEntropyBackward(logits, labels, N, C));
+  });
+});
+
+describe('fit stops on a non-finite loss (Keras TerminateOnNaN)', () => {
+  const layers = () => [flatten({ inputShape: [6] }), dense({ units: 8, activation: 'relu' }), dense({ units: 3, activation: 'softmax' })];
+  const data = (rows: number, nanRow: number) => {
+    const x = randomArray(seededRandom(rows), rows * 6);
+    x[nanRow * 6 + 2] = NaN;
+    return { x: new Float32Array(x), y: Uint8Array.from({ length: rows }, (_, i) => i % 3) };
+  };
+
+  test('an input holding a NaN: the error names the epoch, the step and the input of the first layer', async () => {
+    const model = sequential(layers());
+    model.compile({ seed: 1, gpu: await testGpu() });
+    const { x, y } = data(8, 5);
+    await expect(model.fit(x, y, { epochs: 2, batchSize: 8 })).rejects.toThrow(
+      'training stopped: the loss is NaN at epoch 1/2, step 1/1; the first non-finite values: the input of layer 0 (flatten) (row 5 of x, its element 2 is NaN)',
+    );
+    model.destroy();
+  });
+
+  test('a NaN in the input of step 3 of 10 is found exactly, though later steps ran before its loss was read', async () => {
+    const model = sequential(layers());
+    model.compile({ seed: 1, gpu: await testGpu() });
+    const { x, y } = data(40, 9);
+    const seen: number[] = [];
+    const fit = model.fit(x, y, { epochs: 1, batchSize: 4, shuffle: false, updateEvery: 4, onBatchEnd: (step) => void seen.push(step) });
+    await expect(fit).rejects.toThrow(
+      'training stopped: the loss is NaN at epoch 1/1, step 3/10; the first non-finite values: the input of layer 0 (flatten) (row 9 of x, its element 2 is NaN)',
+    );
+    // The loss is read every 4 steps: nothing was reported.
+    expect(seen).toEqual([]);
+    model.destroy();
+  });
+
+  // After the fact, an update has spread the NaN to every layer before the one it started in: the first layer holding one is named.
+  test('a weight that is NaN: the steps between two readbacks, and the first layer holding a NaN after them', async () => {
+    const model = sequential(layers());
+    model.compile({ seed: 1, gpu: await testGpu() });
+    const { x, y } = data(40, 0);
+    x[2] = 0;
+    const weights = await model.getWeights();
+    weights[2].values[5] = NaN;
+    await model.setWeights(weights);
+    await expect(model.fit(x, y, { epochs: 1, batchSize: 4, updateEvery: 5 })).rejects.toThrow(
+      /^training stopped: the loss is NaN at epoch 1\/1, one of steps 1-5\/10; the first non-finite values: layer 1 \(dense\) kernel/,
+    );
+    model.destroy();
+  });
+});

@@ -1,0 +1,135 @@
+// `npm run train -- --checkpoint DIR` killed with SIGKILL (mid-epoch, and around
+// a checkpoint's write) and continued with `--resume DIR` ends as a run never interrupted: same losses, same weight bytes.
+import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+// Vitest's variables would reach the child.
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
+
+// The dense model on 300 images in batches of 32: 10 steps an epoch, the last partial.
+const TRAIN = ['--model', 'mlp', '--epochs', '3', '--limit', '300', '--batch-size', '32', '--seed', '5'];
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `npm run train -- ...args` in a child process (the command package.json
+ * gives, without npm's start-up); `killWhen` sees the output and the child,
+ * and may kill it.
+ */
+async function train(args: string[], killWhen?: (stdout: string, kill: () => void) => void, onStart?: (kill: () => void) => void): Promise<Run> {
+  const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  const [command, ...node] = scripts.train.split(' ');
+  expect(command).toBe('node');
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [...node, ...args], { cwd: repo, env });
+    const kill = () => child.kill('SIGKILL');
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(kill, 120_000);
+    onStart?.(kill);
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      killWhen?.(stdout, kill);
+    });
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      done({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** What must match: each epoch's figures (not its timing), the test figures and the prediction. */
+async function outcome(report: string) {
+  const { epochs, test, prediction } = JSON.parse(await readFile(report, 'utf8'));
+  return { epochs: epochs.map(({ epoch, loss, accuracy, keras, steps }: Record<string, unknown>) => ({ epoch, loss, accuracy, keras, steps })), test, prediction };
+}
+
+let dir: string;
+let reference: { outcome: Awaited<ReturnType<typeof outcome>>; weights: Buffer };
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'checkpoint-test-'));
+  // The run never interrupted, and never checkpointed.
+  const run = await train([...TRAIN, '--report', join(dir, 'reference.json'), '--save', join(dir, 'reference.safetensors')]);
+  expect(run.stderr).not.toContain('error');
+  expect(run.code).toBe(0);
+  reference = { outcome: await outcome(join(dir, 'reference.json')), weights: await readFile(join(dir, 'reference.safetensors')) };
+  expect(reference.outcome.epochs).toHaveLength(3);
+}, 120_000);
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Resumes from `checkpoints` and expects the reference's figures and weight bytes; returns the resumed position. */
+async function resumeAndCompare(checkpoints: string, name: string): Promise<string> {
+  const report = join(dir, `${name}.json`);
+  const model = join(dir, `${name}.safetensors`);
+  const run = await train([...TRAIN, '--resume', checkpoints, '--report', report, '--save', model]);
+  expect(run.stderr).not.toContain('error');
+  expect(run.code).toBe(0);
+  const resumed = /resuming from .*: (epoch \d, step \d+\/10)\n/.exec(run.stdout);
+  expect(resumed).not.toBeNull();
+  expect(await outcome(report)).toEqual(reference.outcome);
+  expect((await readFile(model)).equals(reference.weights)).toBe(true);
+  // No temporary file is left behind.
+  expect((await readdir(checkpoints)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  return resumed![1];
+}
+
+describe('npm run train --checkpoint, killed, then --resume', () => {
+  test('killed with SIGKILL mid-epoch: the resumed run ends with the same losses and weight bytes', { timeout: 240_000 }, async () => {
+    const checkpoints = join(dir, 'mid-epoch');
+    // Killed as soon as the checkpoint after step 5 of epoch 2 is written, while steps after it run.
+    const killed = await train([...TRAIN, '--checkpoint', checkpoints, '--checkpoint-every', '3'], (stdout, kill) => {
+      if (stdout.includes('checkpoint: epoch 2, step 5/10')) kill();
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(killed.stdout).not.toContain('test loss');
+    const position = await resumeAndCompare(checkpoints, 'mid-epoch');
+    console.info(`killed mid-epoch, resumed from ${position}`);
+    expect(position).toMatch(/^epoch 2, step [58]\/10$/);
+  });
+
+  test('killed while a checkpoint is being written: the one before it is whole and the resumed run ends the same', { timeout: 240_000 }, async () => {
+    const checkpoints = join(dir, 'mid-save');
+    await mkdir(checkpoints);
+    // Killed as soon as the 4th checkpoint's temporary file appears: before, during or just after its write.
+    let temporaries = 0;
+    let watcher: ReturnType<typeof watch> | undefined;
+    const killed = await train([...TRAIN, '--checkpoint', checkpoints, '--checkpoint-every', '3'], undefined, (kill) => {
+      watcher = watch(checkpoints, (_event, name) => {
+        if (name?.endsWith('.tmp') && ++temporaries === 4) kill();
+      });
+    });
+    watcher?.close();
+    expect(killed.signal).toBe('SIGKILL');
+    const left = await readdir(checkpoints);
+    console.info(`killed around a checkpoint's write; left behind: ${left.join(', ')}`);
+    expect(left).toContain('checkpoint.safetensors');
+    // What a kill in the middle of the write leaves, whether or not this one landed there: half a temporary file.
+    const whole = await readFile(join(checkpoints, 'checkpoint.safetensors'));
+    await writeFile(join(checkpoints, 'checkpoint.safetensors.999999-0badf00d.tmp'), whole.subarray(0, whole.length >> 1));
+    await resumeAndCompare(checkpoints, 'mid-save');
+  });
+
+  test('--resume from a directory with no checkpoint, and --checkpoint-every alone, are refused', async () => {
+    const empty = join(dir, 'empty');
+    await mkdir(empty);
+    const [none, alone] = await Promise.all([train([...TRAIN, '--resume', empty]), train([...TRAIN, '--checkpoint-every', '3'])]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(new RegExp(`^error: ${join(empty, 'checkpoint.safetensors')}: cannot be read: ENOENT`));
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toBe('error: --checkpoint-every needs --checkpoint DIR (or --resume DIR)\n');
+  });
+});

@@ -1,0 +1,95 @@
+// `npm run workbench` as a user runs it, in child processes: --print, and the
+// three exit codes (matches, does not match, does not compile or fit) on small shapes.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+// Vitest's variables would reach the child.
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
+const SMALL_CONV = 'N=2,H=9,W=11,C_in=3,C_out=5,S=2,same=1';
+const STORE = 'y[m * params.C_out + first + j] = cell[j / 4u][j % 4u];';
+
+async function workbench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  const [command, ...node] = scripts.workbench.split(' ');
+  expect(command).toBe('node');
+  return new Promise((done) => {
+    execFile(process.execPath, [...node, ...args], { cwd: repo, env, timeout: 120_000 }, (error, stdout, stderr) => {
+      done({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+let conv2d: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'workbench-cli-'));
+  conv2d = await readFile(join(repo, 'src/shaders/conv2d.wgsl'), 'utf8');
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** conv2d.wgsl with one piece replaced, written to a file; fails if the piece is not there. */
+async function edited(name: string, from: string, to: string): Promise<string> {
+  expect(conv2d).toContain(from);
+  const path = join(dir, name);
+  await writeFile(path, conv2d.replace(from, to));
+  return path;
+}
+
+test('--print writes the built-in source', async () => {
+  const run = await workbench(['--kernel', 'conv2d:forward', '--print']);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toBe(conv2d);
+  // The benchmark's spelling of the name too.
+  expect((await workbench(['--kernel', 'matmul.wgsl:backward_input', '--print'])).stdout).toBe(await readFile(join(repo, 'src/shaders/matmul.wgsl'), 'utf8'));
+});
+
+test('exit 0: the built-in source, with another workgroup size, matches and is timed; --json has the figures', async () => {
+  const source = await edited('same.wgsl', STORE, STORE);
+  const json = join(dir, 'result.json');
+  const run = await workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV, '--constants', 'WORKGROUP_SIZE=16', '--time', '--trials', '3', '--json', json]);
+  expect(run.code, run.stderr).toBe(0);
+  expect(run.stdout).toMatch(/edited: max abs error \S+, max rel error \S+, 0 of 300 values outside the tolerance/);
+  expect(run.stdout).toMatch(/edited {2}: median [\d.]+ ms \(min [\d.]+, max [\d.]+, 3 trials\), [\d.]+ GFLOP\/s, [\d.]+ GB\/s/);
+  const result = JSON.parse(await readFile(json, 'utf8'));
+  expect(result.check.status).toBe('match');
+  expect(result.check.constants.edited.WORKGROUP_SIZE).toBe(16);
+  // 2 x 5 x 6 = 60 output pixels: one workgroup of 64, four of 16.
+  expect(result.check.workgroups).toEqual({ builtIn: [1, 1, 1], edited: [4, 1, 1] });
+  expect(result.timing.edited.ms.samples).toHaveLength(3);
+  // 2 FLOPs per multiply-add: 60 pixels x 9 taps x 3 channels x 5 filters.
+  expect(result.timing.builtIn.work.flops).toBe(2 * 60 * 9 * 3 * 5);
+});
+
+test('exit 1: a kernel that compiles but is wrong prints the first mismatches', async () => {
+  const source = await edited('half.wgsl', STORE, STORE.replace('= cell', '= 0.5 * cell'));
+  const run = await workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV]);
+  expect(run.code, run.stderr).toBe(1);
+  expect(run.stdout).toMatch(/built-in: .* 0 of 300 values outside/);
+  expect(run.stderr).toMatch(/edited: max abs error \S+, max rel error 5\.00e-1, 300 of 300 values outside the tolerance/);
+  expect(run.stderr).toMatch(/\[0, 0, 0, 0\] \(index 0\) got \S+, expected \S+/);
+});
+
+test('exit 2: a syntax error is printed at its file, line and column', async () => {
+  const source = await edited('syntax.wgsl', 'fn forward(', 'fn forward((');
+  const line = conv2d.split('\n').findIndex((l) => l.startsWith('fn forward(')) + 1;
+  const run = await workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV]);
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain(`${source}:${line}:12: error: expected ')'`);
+});
+
+test('exit 2: a renamed binding is named', async () => {
+  const renamed = conv2d.replace('var<storage, read_write> y: array<f32>;', 'var<storage, read_write> out: array<f32>;').replace(STORE, STORE.replace('y[', 'out['));
+  expect(renamed).not.toBe(conv2d);
+  const source = join(dir, 'renamed.wgsl');
+  await writeFile(source, renamed);
+  const run = await workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV]);
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain(`${source}:forward: binding 'out' is not one of conv2d.wgsl:forward's`);
+});

@@ -1,0 +1,183 @@
+// workbench.html as a person uses it on the built site (vite build, vite preview,
+// headless Chromium on SwiftShader): inline compile errors, check, time, share, train, and the convolution demo.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright';
+import { preview, type PreviewServer } from 'vite';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { chromiumLaunchOptions } from '../../scripts/chromium-options';
+import { conv2dForward } from '../../src/reference/conv2d';
+import { maxPool2dForward } from '../../src/reference/maxpool2d';
+import { expectClose, F32 } from '../helpers';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const shots = resolve(repo, '.vitest-attachments');
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
+const STORE = 'y[m * params.C_out + first + j] = cell[j / 4u][j % 4u];';
+const SMALL = { N: 2, H: 9, W: 11, C_in: 3, C_out: 5, S: 2, same: 1 };
+
+let site: string;
+let server: PreviewServer | undefined;
+let browser: Browser | undefined;
+let conv2d: string;
+
+beforeAll(async () => {
+  conv2d = await readFile(resolve(repo, 'src/shaders/conv2d.wgsl'), 'utf8');
+  site = await mkdtemp(join(tmpdir(), 'workbench-site-'));
+  await promisify(execFile)(process.execPath, [resolve(repo, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', site, '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: repo,
+    env,
+    maxBuffer: 16 << 20,
+  });
+  server = await preview({ root: repo, logLevel: 'warn', build: { outDir: site }, preview: { host: '127.0.0.1', port: 0 } });
+  browser = await chromium.launch({ headless: true, ...chromiumLaunchOptions });
+  await mkdir(shots, { recursive: true });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (site) await rm(site, { recursive: true, force: true });
+});
+
+async function open(hash = ''): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser!.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(new URL(`workbench.html${hash}`, server!.resolvedUrls!.local[0]).href);
+  await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+  return { page, errors };
+}
+
+/** Replaces the editor's text as typing a paste would. */
+async function type(page: Page, text: string): Promise<void> {
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText(text);
+}
+
+/** The editor's whole text, as its Download button saves it (the DOM holds only the lines in view). */
+async function editorText(page: Page): Promise<string> {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download').click()]);
+  return readFile((await download.path())!, 'utf8');
+}
+
+async function setShape(page: Page, shape: Record<string, number>): Promise<void> {
+  for (const [letter, value] of Object.entries(shape)) await page.locator(`input[data-letter="${letter}"]`).fill(String(value));
+  await page.locator(`input[data-letter="N"]`).dispatchEvent('change');
+}
+
+function edited(from: string, to: string): string {
+  expect(conv2d).toContain(from);
+  return conv2d.replace(from, to);
+}
+
+test('workbench.html: inline errors, check, time, share and train with conv2d:forward', { timeout: 300_000 }, async ({ annotate }) => {
+  const { page, errors } = await open();
+  expect(await page.locator('#kernel').inputValue()).toBe('conv2d.wgsl:forward');
+  expect(await editorText(page)).toBe(conv2d);
+  expect(await page.getByTestId('features').textContent()).toMatch(/timestamp-query: yes/);
+  // The constants found by reflection, with the built-in dispatch's values.
+  expect(await page.locator('input[data-constant=WORKGROUP_SIZE]').inputValue()).toBe('64');
+  await setShape(page, SMALL);
+
+  // A syntax error on one line is marked on that line.
+  const broken = 'override WORKGROUP_SIZE: u32 = ;';
+  await type(page, edited('override WORKGROUP_SIZE: u32;', broken));
+  const line = conv2d.split('\n').findIndex((l) => l === 'override WORKGROUP_SIZE: u32;') + 1;
+  const marked = page.locator('.cm-line', { has: page.locator('.cm-lintRange-error') });
+  // Back to the top, where the broken line is in view.
+  await page.keyboard.press('Control+Home');
+  await marked.first().waitFor({ timeout: 30_000 });
+  expect(await marked.count()).toBe(1);
+  expect(await marked.textContent()).toBe(broken);
+  expect(await page.getByTestId('compile-messages').textContent()).toContain(`edited.wgsl:${line}:`);
+  expect(await page.locator('.cm-lint-marker-error').count()).toBeGreaterThan(0);
+  await page.getByTestId('editor-view').screenshot({ path: join(shots, 'workbench-editor.png') });
+  await annotate('a syntax error marked inline', { path: join(shots, 'workbench-editor.png'), contentType: 'image/png' });
+
+  // A kernel that compiles but is wrong fails the check, with its first mismatches.
+  const wrong = edited(STORE, STORE.replace('= cell', '= 0.5 * cell'));
+  await type(page, wrong);
+  await page.waitForSelector('[data-testid=compile-status][data-errors="0"]', { timeout: 30_000 });
+  await page.getByTestId('check').click();
+  await page.getByTestId('check-verdict').waitFor({ timeout: 60_000 });
+  expect(await page.getByTestId('check-verdict').textContent()).toBe('Does not match the reference.');
+  expect(await page.getByTestId('mismatches').locator('li').count()).toBe(8);
+  expect(await page.getByTestId('mismatches').locator('li').first().textContent()).toMatch(/^\[0, 0, 0, 0\] got -?[\d.e-]+, expected -?[\d.e-]+$/);
+  const rows = await page.getByTestId('check-result').locator('tr').allTextContents();
+  expect(rows[1]).toMatch(/^built-in.*0 of 300$/);
+  expect(rows[2]).toMatch(/^edited.*300 of 300$/);
+  await page.getByTestId('check-view').screenshot({ path: join(shots, 'workbench-check.png') });
+  await annotate('a wrong kernel fails the check', { path: join(shots, 'workbench-check.png'), contentType: 'image/png' });
+
+  // Share: the address restores the source, shape and constants.
+  await page.locator('input[data-constant=WORKGROUP_SIZE]').fill('32');
+  await page.getByTestId('share').click();
+  await page.waitForFunction(() => location.hash.includes('source='));
+  const shared = page.url();
+  const restored = await open(new URL(shared).hash);
+  expect(await editorText(restored.page)).toBe(wrong);
+  expect(await restored.page.locator('input[data-letter=W]').inputValue()).toBe('11');
+  expect(await restored.page.locator('input[data-constant=WORKGROUP_SIZE]').inputValue()).toBe('32');
+  expect(restored.errors).toEqual([]);
+  await restored.page.close();
+
+  // The original passes and is timed.
+  await page.locator('#reset').click();
+  expect(await editorText(page)).toBe(conv2d);
+  await page.getByTestId('check').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=check-verdict]')?.textContent === 'Matches the reference.', undefined, { timeout: 60_000 });
+  await page.getByTestId('time').click();
+  const timing = page.getByTestId('timing-table');
+  await timing.waitFor({ timeout: 60_000 });
+  const cells = await timing.locator('tr').nth(2).locator('td').allTextContents();
+  expect(cells[0]).toBe('edited');
+  expect(Number(cells[1])).toBeGreaterThan(0);
+  expect(Number(cells[4])).toBeGreaterThan(0);
+  await page.getByTestId('time-view').screenshot({ path: join(shots, 'workbench-time.png') });
+  await annotate('the built-in kernel checked and timed', { path: join(shots, 'workbench-time.png'), contentType: 'image/png' });
+
+  // Train the dense model a few steps with matmul:forward's own source as the edit: from the same seed, the same losses.
+  await page.locator('#kernel').selectOption('matmul.wgsl:forward');
+  await page.locator('#train-model').selectOption('mlp');
+  await page.locator('#train-images').fill('128');
+  await page.locator('#train-batch').fill('32');
+  await page.getByTestId('train').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=train-status]')?.textContent?.startsWith('final running loss'), undefined, { timeout: 120_000 });
+  const [, builtInLoss, editedLoss] = /built-in ([\d.]+), edited ([\d.]+)/.exec((await page.getByTestId('train-status').textContent())!)!;
+  expect(Number(builtInLoss)).toBeGreaterThan(0);
+  expect(editedLoss).toBe(builtInLoss);
+  await page.getByTestId('train-view').screenshot({ path: join(shots, 'workbench-train.png') });
+  await annotate('training with the edited kernel', { path: join(shots, 'workbench-train.png'), contentType: 'image/png' });
+  await page.screenshot({ path: join(shots, 'workbench-page.png'), fullPage: true });
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
+test("workbench.html: the convolution demo's maps equal the CPU reference", { timeout: 180_000 }, async ({ annotate }) => {
+  const { page, errors } = await open();
+  await page.locator('#demo-digit').fill('7');
+  await page.locator('#demo-preset').selectOption('vertical edges (Sobel)');
+  await page.getByTestId('demo-run').click();
+  await page.waitForSelector('[data-testid=demo-pooled][data-values]', { timeout: 90_000 });
+  const read = (id: string, what = 'values') => page.getByTestId(id).evaluate((canvas, key) => JSON.parse((canvas as HTMLElement).dataset[key]!), what) as Promise<number[]>;
+  const image = await read('demo-image');
+  const kernel = await read('demo-image', 'kernel');
+  expect(kernel).toEqual([-1, 0, 1, -2, 0, 2, -1, 0, 1]);
+  expect(image).toHaveLength(784);
+  expect(Math.max(...image)).toBeGreaterThan(0.5);
+  const feature = conv2dForward(image, kernel, { N: 1, H: 28, W: 28, C_in: 1, KH: 3, KW: 3, C_out: 1, strides: [1, 1], padding: 'valid' });
+  const pooled = maxPool2dForward(feature, { N: 1, H: 26, W: 26, C: 1, PH: 2, PW: 2, SY: 2, SX: 2 }).y;
+  expectClose('feature map', await read('demo-feature'), feature, F32);
+  expectClose('pooled map', await read('demo-pooled'), pooled, F32);
+  expect(await page.getByTestId('demo-status').textContent()).toMatch(/^test image 7 \(label \d\)/);
+  await page.getByTestId('demo-view').screenshot({ path: join(shots, 'workbench-demo.png') });
+  await annotate('the convolution demo', { path: join(shots, 'workbench-demo.png'), contentType: 'image/png' });
+  expect(errors).toEqual([]);
+  await page.close();
+});
