@@ -1,56 +1,28 @@
 // The training page (index.html) as a person uses it on the built site: `vite build`
 // into a temporary folder, `vite preview` of it, headless Chromium on SwiftShader (slow: small workloads).
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright';
-import { preview, type PreviewServer } from 'vite';
+import { resolve } from 'node:path';
+import type { Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
+import { attachments, buildSite, type BuiltSite } from './site';
 import { COLOURS } from '../../src/app/chart';
-import { chromiumLaunchOptions } from '../../scripts/chromium-options';
-
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-const screenshots = resolve(repo, '.vitest-attachments');
-// Vitest's variables would reach the build.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
 
 const TEST_IMAGES = 500;
 
-let site: string;
-let server: PreviewServer | undefined;
-let browser: Browser | undefined;
+let site: BuiltSite;
 let page: Page;
 const pageErrors: string[] = [];
-const url = () => server!.resolvedUrls!.local[0];
+const url = () => site.url('');
 
 beforeAll(async () => {
-  // Its own folder, so that it never races another build of dist/app.
-  site = await mkdtemp(join(tmpdir(), 'app-site-'));
-  await promisify(execFile)(process.execPath, [resolve(repo, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', site, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: repo,
-    env,
-    maxBuffer: 16 << 20,
-  });
-  // WebGPU needs a secure context: a page served from 127.0.0.1 is one.
-  server = await preview({ root: repo, logLevel: 'warn', build: { outDir: site }, preview: { host: '127.0.0.1', port: 0 } });
-  browser = await chromium.launch({ headless: true, ...chromiumLaunchOptions });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  site = await buildSite('app');
+  page = await site.browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  await mkdir(screenshots, { recursive: true });
 }, 240_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  if (site) await rm(site, { recursive: true, force: true });
-});
+afterAll(() => site?.close());
 
 /** A screenshot of one view (by its data-testid), kept as the test's attachment. */
 async function shot(annotate: TestContext['annotate'], view: string, on: Page = page, name = view): Promise<void> {
-  const path = resolve(screenshots, `app-${name}.png`);
+  const path = resolve(attachments, `app-${name}.png`);
   await on.getByTestId(view).screenshot({ path });
   await annotate(`the ${view} view (${name})`, { path, contentType: 'image/png' });
 }
@@ -242,7 +214,7 @@ describe.sequential('the training page on the built site', () => {
     await page.waitForSelector('#resume:not([disabled])', { timeout: 60_000 });
     expect(await page.locator('#live-step').textContent()).not.toBe(step);
     await page.locator('#stop').click();
-    await idle(60_000);
+    await idle(120_000);
     await expectNoError();
     expect(await page.locator('#train-status').textContent()).toBe('Stopped.');
     expect((await epochFigures(1)).steps).toMatch(/^\d+ of 500 \(stopped\)$/);
@@ -271,7 +243,7 @@ describe.sequential('the training page on the built site', () => {
     // Another test image redraws them.
     await page.locator('#inside-index').fill('1');
     await page.locator('#inside-show').click();
-    await idle(60_000);
+    await idle(120_000);
     expect(await page.locator('#inside-status').textContent()).toContain('test image 1 (label 2)');
     expect(await page.locator('#inside-view canvas').count()).toBe(224);
 
@@ -292,7 +264,7 @@ describe.sequential('the training page on the built site', () => {
     await shot(annotate, 'results', page, 'results-cnn');
     await shot(annotate, 'inside', page, 'inside-cnn');
     await shot(annotate, 'profile');
-    const full = resolve(screenshots, 'app-page.png');
+    const full = resolve(attachments, 'app-page.png');
     await page.screenshot({ path: full, fullPage: true });
     await annotate('the whole page after training the CNN', { path: full, contentType: 'image/png' });
   }, 420_000);
@@ -300,25 +272,25 @@ describe.sequential('the training page on the built site', () => {
   test('a saved model loads back with the same predictions', async ({ annotate }) => {
     await page.locator('#test-index').fill('0');
     await page.locator('#predict').click();
-    await idle(30_000);
+    await idle(120_000);
     const before = await probabilities('#bars');
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#save').click()]);
     expect(download.suggestedFilename()).toBe('cnn.safetensors');
-    const file = resolve(site, 'cnn.safetensors');
+    const file = resolve(attachments, 'app-cnn.safetensors');
     await download.saveAs(file);
     await page.locator('#load-model').setInputFiles(file);
     await page.waitForFunction(() => document.querySelector('#model-name')!.textContent!.startsWith('Model: cnn,'), null, { timeout: 30_000 });
-    await idle(30_000);
+    await idle(120_000);
     expect(await page.locator('#bars .bar-row').count()).toBe(0);
     await page.locator('#predict').click();
-    await idle(30_000);
+    await idle(120_000);
     await expectNoError();
     const after = await probabilities('#bars');
     expect(after.length).toBe(10);
     after.forEach((p, c) => expect(Math.abs(p - before[c]), `class ${c}`).toBeLessThanOrEqual(1e-6));
     await shot(annotate, 'model');
     expect(pageErrors).toEqual([]);
-  }, 90_000);
+  }, 300_000);
 
   test('the benchmark page is linked and built', async () => {
     const link = page.getByTestId('bench').locator('a[href="bench.html"]');
@@ -328,7 +300,7 @@ describe.sequential('the training page on the built site', () => {
   });
 
   test("without 'timestamp-query' the profile view says why", async ({ annotate }) => {
-    const other = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    const other = await site.browser.newPage({ viewport: { width: 1280, height: 900 } });
     // As an adapter without the feature would report it.
     await other.addInitScript(() => {
       // @webgpu/types declares GPUSupportedFeatures as a type only; the browser has the class.
@@ -347,7 +319,7 @@ describe.sequential('the training page on the built site', () => {
   }, 60_000);
 
   test('without WebGPU the page says so, and still loads data and takes drawings', async ({ annotate }) => {
-    const other = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    const other = await site.browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     other.on('pageerror', (error) => errors.push(error.message));
     await other.addInitScript(() => {
@@ -377,7 +349,7 @@ describe.sequential('the training page on the built site', () => {
     await other.locator('#pad-input').waitFor({ state: 'visible' });
     expect(await other.locator('#draw-text').textContent()).toBe('Without WebGPU there is no model to classify the drawing.');
 
-    const path = resolve(screenshots, 'app-no-webgpu.png');
+    const path = resolve(attachments, 'app-no-webgpu.png');
     await other.screenshot({ path, fullPage: true });
     await annotate('the page without WebGPU', { path, contentType: 'image/png' });
     expect(errors).toEqual([]);

@@ -1,51 +1,25 @@
 // bench.html as a person uses it on the built site: `vite build` into a temporary
 // folder, `vite preview` of that folder alone, headless Chromium on SwiftShader; a quick run of the dense model.
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright';
-import { preview, type PreviewServer } from 'vite';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { attachments, buildSite, type BuiltSite } from './site';
 import { COLOURS } from '../../bench/charts';
 import type { BenchResult } from '../../bench/suite';
-import { chromiumLaunchOptions } from '../../scripts/chromium-options';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-const screenshot = resolve(repo, '.vitest-attachments/bench-page.png');
-// Vitest's variables would reach the build.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
+const screenshot = resolve(attachments, 'bench-page.png');
 
-let site: string;
-let server: PreviewServer | undefined;
-let browser: Browser | undefined;
-
+let site: BuiltSite;
 beforeAll(async () => {
-  // Its own folder, so that it never races another build of dist/app.
-  site = await mkdtemp(join(tmpdir(), 'bench-site-'));
-  await promisify(execFile)(process.execPath, [resolve(repo, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', site, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: repo,
-    env,
-    maxBuffer: 16 << 20,
-  });
-  // WebGPU needs a secure context: a page served from 127.0.0.1 is one.
-  server = await preview({ root: repo, logLevel: 'warn', build: { outDir: site }, preview: { host: '127.0.0.1', port: 0 } });
-  browser = await chromium.launch({ headless: true, ...chromiumLaunchOptions });
+  site = await buildSite('bench');
 }, 240_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  if (site) await rm(site, { recursive: true, force: true });
-});
+afterAll(() => site?.close());
 
 test('bench.html: quick mode on mlp gives the comparison table, the charts and the JSON', async ({ annotate }) => {
-  const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await site.browser.newPage({ viewport: { width: 1280, height: 900 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(new URL('bench.html', server!.resolvedUrls!.local[0]).href);
+  await page.goto(site.url('bench.html'));
 
   const run = page.getByTestId('bench-run');
   const runButton = run.locator('button[type=submit]');

@@ -1,54 +1,31 @@
 // workbench.html as a person uses it on the built site (vite build, vite preview,
 // headless Chromium on SwiftShader): inline compile errors, check, time, share, train, and the convolution demo.
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright';
-import { preview, type PreviewServer } from 'vite';
+import type { Page } from 'playwright';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { chromiumLaunchOptions } from '../../scripts/chromium-options';
+import { attachments, buildSite, repo, type BuiltSite } from './site';
 import { conv2dForward } from '../../src/reference/conv2d';
 import { maxPool2dForward } from '../../src/reference/maxpool2d';
 import { expectClose, F32 } from '../helpers';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-const shots = resolve(repo, '.vitest-attachments');
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
 const STORE = 'y[m * params.C_out + first + j] = cell[j / 4u][j % 4u];';
 const SMALL = { N: 2, H: 9, W: 11, C_in: 3, C_out: 5, S: 2, same: 1 };
 
-let site: string;
-let server: PreviewServer | undefined;
-let browser: Browser | undefined;
+let site: BuiltSite;
 let conv2d: string;
 
 beforeAll(async () => {
   conv2d = await readFile(resolve(repo, 'src/shaders/conv2d.wgsl'), 'utf8');
-  site = await mkdtemp(join(tmpdir(), 'workbench-site-'));
-  await promisify(execFile)(process.execPath, [resolve(repo, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', site, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: repo,
-    env,
-    maxBuffer: 16 << 20,
-  });
-  server = await preview({ root: repo, logLevel: 'warn', build: { outDir: site }, preview: { host: '127.0.0.1', port: 0 } });
-  browser = await chromium.launch({ headless: true, ...chromiumLaunchOptions });
-  await mkdir(shots, { recursive: true });
+  site = await buildSite('workbench');
 }, 240_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  if (site) await rm(site, { recursive: true, force: true });
-});
+afterAll(() => site?.close());
 
 async function open(hash = ''): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser!.newPage({ viewport: { width: 1280, height: 1000 } });
+  const page = await site.browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(new URL(`workbench.html${hash}`, server!.resolvedUrls!.local[0]).href);
+  await page.goto(site.url(`workbench.html${hash}`));
   await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
   return { page, errors };
 }
@@ -97,8 +74,8 @@ test('workbench.html: inline errors, check, time, share and train with conv2d:fo
   expect(await marked.textContent()).toBe(broken);
   expect(await page.getByTestId('compile-messages').textContent()).toContain(`edited.wgsl:${line}:`);
   expect(await page.locator('.cm-lint-marker-error').count()).toBeGreaterThan(0);
-  await page.getByTestId('editor-view').screenshot({ path: join(shots, 'workbench-editor.png') });
-  await annotate('a syntax error marked inline', { path: join(shots, 'workbench-editor.png'), contentType: 'image/png' });
+  await page.getByTestId('editor-view').screenshot({ path: join(attachments, 'workbench-editor.png') });
+  await annotate('a syntax error marked inline', { path: join(attachments, 'workbench-editor.png'), contentType: 'image/png' });
 
   // A kernel that compiles but is wrong fails the check, with its first mismatches.
   const wrong = edited(STORE, STORE.replace('= cell', '= 0.5 * cell'));
@@ -112,8 +89,8 @@ test('workbench.html: inline errors, check, time, share and train with conv2d:fo
   const rows = await page.getByTestId('check-result').locator('tr').allTextContents();
   expect(rows[1]).toMatch(/^built-in.*0 of 300$/);
   expect(rows[2]).toMatch(/^edited.*300 of 300$/);
-  await page.getByTestId('check-view').screenshot({ path: join(shots, 'workbench-check.png') });
-  await annotate('a wrong kernel fails the check', { path: join(shots, 'workbench-check.png'), contentType: 'image/png' });
+  await page.getByTestId('check-view').screenshot({ path: join(attachments, 'workbench-check.png') });
+  await annotate('a wrong kernel fails the check', { path: join(attachments, 'workbench-check.png'), contentType: 'image/png' });
 
   // Share: the address restores the source, shape and constants.
   await page.locator('input[data-constant=WORKGROUP_SIZE]').fill('32');
@@ -139,8 +116,8 @@ test('workbench.html: inline errors, check, time, share and train with conv2d:fo
   expect(cells[0]).toBe('edited');
   expect(Number(cells[1])).toBeGreaterThan(0);
   expect(Number(cells[4])).toBeGreaterThan(0);
-  await page.getByTestId('time-view').screenshot({ path: join(shots, 'workbench-time.png') });
-  await annotate('the built-in kernel checked and timed', { path: join(shots, 'workbench-time.png'), contentType: 'image/png' });
+  await page.getByTestId('time-view').screenshot({ path: join(attachments, 'workbench-time.png') });
+  await annotate('the built-in kernel checked and timed', { path: join(attachments, 'workbench-time.png'), contentType: 'image/png' });
 
   // Train the dense model a few steps with matmul:forward's own source as the edit: from the same seed, the same losses.
   await page.locator('#kernel').selectOption('matmul.wgsl:forward');
@@ -152,9 +129,9 @@ test('workbench.html: inline errors, check, time, share and train with conv2d:fo
   const [, builtInLoss, editedLoss] = /built-in ([\d.]+), edited ([\d.]+)/.exec((await page.getByTestId('train-status').textContent())!)!;
   expect(Number(builtInLoss)).toBeGreaterThan(0);
   expect(editedLoss).toBe(builtInLoss);
-  await page.getByTestId('train-view').screenshot({ path: join(shots, 'workbench-train.png') });
-  await annotate('training with the edited kernel', { path: join(shots, 'workbench-train.png'), contentType: 'image/png' });
-  await page.screenshot({ path: join(shots, 'workbench-page.png'), fullPage: true });
+  await page.getByTestId('train-view').screenshot({ path: join(attachments, 'workbench-train.png') });
+  await annotate('training with the edited kernel', { path: join(attachments, 'workbench-train.png'), contentType: 'image/png' });
+  await page.screenshot({ path: join(attachments, 'workbench-page.png'), fullPage: true });
   expect(errors).toEqual([]);
   await page.close();
 });
@@ -176,8 +153,8 @@ test("workbench.html: the convolution demo's maps equal the CPU reference", { ti
   expectClose('feature map', await read('demo-feature'), feature, F32);
   expectClose('pooled map', await read('demo-pooled'), pooled, F32);
   expect(await page.getByTestId('demo-status').textContent()).toMatch(/^test image 7 \(label \d\)/);
-  await page.getByTestId('demo-view').screenshot({ path: join(shots, 'workbench-demo.png') });
-  await annotate('the convolution demo', { path: join(shots, 'workbench-demo.png'), contentType: 'image/png' });
+  await page.getByTestId('demo-view').screenshot({ path: join(attachments, 'workbench-demo.png') });
+  await annotate('the convolution demo', { path: join(attachments, 'workbench-demo.png'), contentType: 'image/png' });
   expect(errors).toEqual([]);
   await page.close();
 });
