@@ -42,3 +42,4 @@ export {
   type Timing,
   type WorkbenchKernel,
 } from './workbench';
+export { fromTorch, modelFileFromTorch, modelFileToTorch, toTorch, torchFiles, TORCH_FORMAT } from './torch';

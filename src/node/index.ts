@@ -9,6 +9,7 @@ import { readNamedFile, writeFileAtomically } from './files';
 export * from '../engine';
 export { createGpu, type DawnOptions } from './dawn';
 export { writeFileAtomically } from './files';
+export { exportTorch, importTorch } from './torch';
 export { defaultCacheDir, loadMnist, mnistPaths, type LoadMnistOptions, type LogStream } from './mnist';
 
 setDefaultGpu(() => createGpu());

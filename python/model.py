@@ -1,0 +1,244 @@
+# The PyTorch module of a webgpu-train model: built from the architecture JSON that
+# model.safetensors carries in its metadata, with safetensors read and written by
+# a few lines of its own (the `safetensors` package is not needed).
+#
+# Layouts are PyTorch's: images NCHW, conv weight [out, in, kh, kw], linear
+# weight [out, in]. Module i of the nn.Sequential is layer i of the original
+# model, so its tensors are named `<i>.weight`, `<i>.bias`, `<i>.running_mean`...
+# The last layer gives logits: its softmax is the loss' (CrossEntropyLoss), and
+# `probabilities()` applies it.
+import json
+import math
+import os
+import struct
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["build", "load", "save", "probabilities", "to_input", "read_safetensors", "write_safetensors", "read_mnist"]
+
+
+def read_safetensors(path):
+    """The float32 tensors of a safetensors file and its metadata."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    metadata = header.pop("__metadata__", {})
+    body = memoryview(data)[8 + length :]
+    tensors = {}
+    for name, t in header.items():
+        if t["dtype"] != "F32":
+            raise ValueError(f"{path}: tensor {name} has dtype {t['dtype']}, only F32 is supported")
+        begin, end = t["data_offsets"]
+        tensors[name] = torch.frombuffer(bytearray(body[begin:end]), dtype=torch.float32).reshape(t["shape"])
+    return tensors, metadata
+
+
+def write_safetensors(path, tensors, metadata):
+    """Writes float32 tensors whole or not at all: to a temporary file, then renamed over `path`."""
+    header, blobs, offset = {"__metadata__": metadata}, [], 0
+    for name, t in tensors.items():
+        blob = t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header)
+    text += " " * (-(8 + len(text)) % 8)  # the data starts 8-byte aligned
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "wb") as f:
+        f.write(struct.pack("<Q", len(text.encode())) + text.encode() + b"".join(blobs))
+    os.replace(temporary, path)
+
+
+def _activate(name, x):
+    if name == "relu":
+        return F.relu(x)
+    if name == "sigmoid":
+        return torch.sigmoid(x)
+    if name == "tanh":
+        return torch.tanh(x)
+    if name == "softmax":
+        return F.softmax(x, dim=1)  # over features, or over channels of NCHW images
+    return x
+
+
+def _along(size, kernel, stride, padding):
+    """Output size and zero padding (before, after) along one dimension, as TensorFlow and webgpu-train compute them."""
+    if padding == "valid":
+        return (size - kernel) // stride + 1, 0, 0
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return out, total // 2, total - total // 2
+
+
+class Dense(nn.Linear):
+    def __init__(self, features, units, activation):
+        super().__init__(features, units)
+        self.activation = activation
+
+    def forward(self, x):
+        return _activate(self.activation, super().forward(x))
+
+
+class Conv2d(nn.Conv2d):
+    # Padding is explicit: 'same' may pad one pixel more after than before, which nn.Conv2d cannot.
+    def __init__(self, channels, filters, kernel, strides, pads, activation):
+        super().__init__(channels, filters, kernel, stride=strides)
+        self.pads = pads
+        self.activation = activation
+
+    def forward(self, x):
+        return _activate(self.activation, super().forward(F.pad(x, self.pads) if any(self.pads) else x))
+
+
+class AvgPool2d(nn.Module):
+    # Keras' 'same' averages only what lies inside the image: the window's sum over its count of real pixels.
+    def __init__(self, pool, strides, pads):
+        super().__init__()
+        self.pool, self.strides, self.pads = pool, strides, pads
+
+    def forward(self, x):
+        if not any(self.pads):
+            return F.avg_pool2d(x, self.pool, self.strides)
+        total = F.avg_pool2d(F.pad(x, self.pads), self.pool, self.strides, divisor_override=1)
+        ones = torch.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype, device=x.device)
+        count = F.avg_pool2d(F.pad(ones, self.pads), self.pool, self.strides, divisor_override=1)
+        return total / count
+
+
+def _keras_batch_norm(self, x):
+    # Keras' training step: the moving variance follows the biased batch variance
+    # (PyTorch's own would follow the unbiased one).
+    if not self.training:
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+    dims = [0] + list(range(2, x.dim()))
+    mean = x.mean(dims)
+    variance = x.var(dims, unbiased=False)
+    with torch.no_grad():
+        self.running_mean.lerp_(mean, self.momentum)
+        self.running_var.lerp_(variance, self.momentum)
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    scale = torch.rsqrt(variance + self.eps) * self.weight
+    return (x - mean.view(shape)) * scale.view(shape) + self.bias.view(shape)
+
+
+class BatchNorm1d(nn.BatchNorm1d):
+    forward = _keras_batch_norm
+
+
+class BatchNorm2d(nn.BatchNorm2d):
+    forward = _keras_batch_norm
+
+
+def to_input(architecture, images):
+    """Images [N, H, W] (or any N rows) as the model's input: NCHW for an [H, W, C] input shape."""
+    shape = architecture["inputShape"]
+    if len(shape) == 3:
+        height, width, channels = shape
+        return images.reshape(-1, height, width, channels).permute(0, 3, 1, 2).contiguous()
+    return images.reshape([-1] + shape)
+
+
+def build(architecture):
+    """An nn.Sequential whose module i is layer i of the architecture; refuses what it cannot map, naming the layer."""
+    shape = list(architecture["inputShape"])
+    if len(shape) == 3:
+        shape = [shape[2], shape[0], shape[1]]  # [C, H, W]
+    layers = architecture["layers"]
+    modules = []
+    for i, layer in enumerate(layers):
+        kind = layer["type"]
+        name = f"layer {i} ({kind})"
+        last = i == len(layers) - 1
+        if kind in ("conv2d", "maxPooling2d", "averagePooling2d") and len(shape) != 3:
+            raise ValueError(f"{name}: expects an image input, got {shape}")
+        if kind == "dense":
+            if len(shape) != 1:
+                raise ValueError(f"{name}: expects a flat input, got {shape}")
+            activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
+            modules.append(Dense(shape[0], layer["units"], activation))
+            shape = [layer["units"]]
+        elif kind == "conv2d":
+            (kh, kw), (sy, sx) = layer["kernelSize"], layer["strides"]
+            oh, top, bottom = _along(shape[1], kh, sy, layer["padding"])
+            ow, left, right = _along(shape[2], kw, sx, layer["padding"])
+            activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
+            modules.append(Conv2d(shape[0], layer["filters"], (kh, kw), (sy, sx), (left, right, top, bottom), activation))
+            shape = [layer["filters"], oh, ow]
+        elif kind == "maxPooling2d":
+            (ph, pw), (sy, sx) = layer["poolSize"], layer["strides"]
+            modules.append(nn.MaxPool2d((ph, pw), (sy, sx)))
+            shape = [shape[0], (shape[1] - ph) // sy + 1, (shape[2] - pw) // sx + 1]
+        elif kind == "averagePooling2d":
+            (ph, pw), (sy, sx) = layer["poolSize"], layer["strides"]
+            oh, top, bottom = _along(shape[1], ph, sy, layer["padding"])
+            ow, left, right = _along(shape[2], pw, sx, layer["padding"])
+            modules.append(AvgPool2d((ph, pw), (sy, sx), (left, right, top, bottom)))
+            shape = [shape[0], oh, ow]
+        elif kind == "flatten":
+            modules.append(nn.Flatten())
+            shape = [math.prod(shape)]
+        elif kind == "dropout":
+            modules.append(nn.Dropout(layer["rate"]))
+        elif kind == "batchNormalization":
+            # Keras' momentum weighs the old moving statistics, PyTorch's the batch's.
+            options = dict(eps=layer["epsilon"], momentum=1 - layer["momentum"])
+            if len(shape) == 1:
+                modules.append(BatchNorm1d(shape[0], **options))
+            elif len(shape) == 3:
+                modules.append(BatchNorm2d(shape[0], **options))
+            else:
+                raise ValueError(f"{name}: only [features] or [height, width, channels] inputs map to PyTorch's BatchNorm, got {shape}")
+        else:
+            raise ValueError(f"{name}: unknown layer type '{kind}'")
+    model = nn.Sequential(*modules)
+    model.softmax_output = layers[-1].get("activation") == "softmax"
+    return model
+
+
+def load(path):
+    """The model in `path` (a model.safetensors this export wrote, or train.py saved), and its architecture."""
+    tensors, metadata = read_safetensors(path)
+    if "architecture" not in metadata:
+        raise ValueError(f"{path}: no architecture in its metadata")
+    architecture = json.loads(metadata["architecture"])
+    model = build(architecture)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    # num_batches_tracked counts steps only for momentum=None, which these layers never use: it is not saved.
+    missing = [name for name in missing if not name.endswith(".num_batches_tracked")]
+    if missing or unexpected:
+        raise ValueError(f"{path}: missing tensors {missing}, unexpected tensors {unexpected}")
+    return model, architecture
+
+
+def save(model, architecture, path):
+    """Writes the weights as load() reads them, with the architecture, so webgpu-train can import them."""
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith(".num_batches_tracked")}
+    write_safetensors(path, state, {"format": "pt", "architecture": json.dumps(architecture)})
+
+
+def probabilities(model, outputs):
+    return F.softmax(outputs, dim=1) if model.softmax_output else outputs
+
+
+def read_mnist(directory, part, limit=None):
+    """Images [N, H, W] scaled to 0..1 and labels of an MNIST IDX pair ('train' or 't10k'), .gz or not."""
+    import gzip
+
+    def read(stem):
+        for path, opener in ((os.path.join(directory, stem), open), (os.path.join(directory, stem + ".gz"), gzip.open)):
+            if os.path.exists(path):
+                with opener(path, "rb") as f:
+                    return f.read()
+        raise FileNotFoundError(f"{directory}: neither {stem} nor {stem}.gz")
+
+    images, labels = read(f"{part}-images-idx3-ubyte"), read(f"{part}-labels-idx1-ubyte")
+    count, height, width = struct.unpack(">III", images[4:16])
+    count = min(count, struct.unpack(">I", labels[4:8])[0], limit or count)
+    pixels = torch.frombuffer(bytearray(images[16 : 16 + count * height * width]), dtype=torch.uint8)
+    # Divided in float64, then rounded once, as webgpu-train scales them.
+    x = (pixels.to(torch.float64) / 255).to(torch.float32).reshape(count, height, width)
+    y = torch.frombuffer(bytearray(labels[8 : 8 + count]), dtype=torch.uint8).to(torch.int64)
+    return x, y
