@@ -3,24 +3,29 @@
 // step, save and load it. It calls the engine; it makes no GPU calls.
 import './style.css';
 import type { Chart } from 'chart.js';
+import { zipSync } from 'fflate';
 import {
   defaultGpu,
   describeAdapter,
   loadModelBytes,
   mnistFromFiles,
+  MNIST_FILES,
+  MNIST_PARTS,
+  MNIST_SHA256,
   optimizerConfig,
+  torchFiles,
   tutorialModel,
   type Dataset,
   type EpochLogs,
   type Gpu,
   type Logs,
   type Mnist,
+  type MnistPart,
   type Model,
   type OptimizerConfig,
   type OptimizerKind,
   type TutorialModel,
 } from '../engine';
-import { MNIST_FILES, MNIST_PARTS, MNIST_SHA256, type MnistPart } from '../engine';
 import { TrainingChart } from './chart';
 import { mnistInput, MNIST_SIDE } from './digit-preprocess';
 import { digitCanvas, imageOf, showProbabilities, showSamples } from './digits';
@@ -84,6 +89,7 @@ const ui = {
   profileChart: byId<HTMLCanvasElement>('profile-chart'),
   profileTable: byId('profile-table'),
   save: byId<HTMLButtonElement>('save'),
+  exportTorch: byId<HTMLButtonElement>('export-torch'),
   loadModel: byId<HTMLInputElement>('load-model'),
   modelName: byId('model-name'),
   summary: byId('summary'),
@@ -140,7 +146,7 @@ function refresh(): void {
   ui.stop.disabled = !(training && !training.stopping);
   ui.evaluate.disabled = ui.predict.disabled = ui.insideShow.disabled = !ready;
   ui.profileRun.disabled = !(ready && state.gpu?.timestamps);
-  ui.save.disabled = !(idle && state.model);
+  ui.save.disabled = ui.exportTorch.disabled = !(idle && state.model);
   ui.loadModel.disabled = !(idle && state.gpu);
 }
 
@@ -715,15 +721,23 @@ async function profile(): Promise<void> {
 
 // ---- Saving and loading ---------------------------------------------------
 
-async function save(): Promise<void> {
-  const model = need(state.model, 'train or load a model first');
-  const bytes = await model.toBytes();
+function download(bytes: Uint8Array, name: string): void {
   const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
   const link = document.createElement('a');
   link.href = url;
-  link.download = `${state.modelName}.safetensors`;
+  link.download = name;
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+async function save(): Promise<void> {
+  download(await need(state.model, 'train or load a model first').toBytes(), `${state.modelName}.safetensors`);
+}
+
+/** The model for PyTorch (see the README's "When one machine is not enough"): the export's files in one zip. */
+async function exportTorch(): Promise<void> {
+  const files = await torchFiles(need(state.model, 'train or load a model first'), state.modelName);
+  download(zipSync(Object.fromEntries(files.map((f) => [`${state.modelName}-torch/${f.name}`, f.bytes]))), `${state.modelName}-torch.zip`);
 }
 
 async function load(file: File): Promise<void> {
@@ -777,6 +791,7 @@ ui.insideShow.addEventListener('click', () => action('Looking inside the model',
 ui.padClear.addEventListener('click', clearDrawing);
 ui.profileRun.addEventListener('click', () => action('Profiling', profile));
 ui.save.addEventListener('click', () => action('Saving the model', save));
+ui.exportTorch.addEventListener('click', () => action('Exporting the model to PyTorch', exportTorch));
 ui.loadModel.addEventListener('change', () => {
   const file = ui.loadModel.files?.[0];
   ui.loadModel.value = '';

@@ -1,10 +1,13 @@
 // The training page (index.html) as a person uses it on the built site: `vite build`
 // into a temporary folder, `vite preview` of it, headless Chromium on SwiftShader (slow: small workloads).
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { unzipSync } from 'fflate';
 import type { Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { attachments, buildSite, type BuiltSite } from './site';
 import { COLOURS } from '../../src/app/chart';
+import { decodeSafetensors } from '../../src/engine/safetensors';
 
 const TEST_IMAGES = 500;
 
@@ -297,6 +300,19 @@ describe.sequential('the training page on the built site', () => {
     await shot(annotate, 'model');
     expect(pageErrors).toEqual([]);
   }, 300_000);
+
+  test('Export to PyTorch downloads the weights in PyTorch layouts with model.py, predict.py and train.py', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export-torch').click()]);
+    // Named after the model: the loaded file's name.
+    const folder = download.suggestedFilename().replace(/\.zip$/, '');
+    expect(folder).toBe('app-cnn-torch');
+    const files = unzipSync(new Uint8Array(await readFile(await download.path())));
+    expect(Object.keys(files).sort()).toEqual(['README.md', 'model.py', 'model.safetensors', 'predict.py', 'train.py'].map((f) => `${folder}/${f}`));
+    const { weights } = decodeSafetensors(files[`${folder}/model.safetensors`], 'model.safetensors');
+    // The first conv kernel [3, 3, 1, 32] in PyTorch's [out, in, kh, kw].
+    expect(weights.find((w) => w.name === '0.weight')!.shape).toEqual([32, 1, 3, 3]);
+    await expectNoError();
+  }, 60_000);
 
   test('the benchmark page is linked and built', async () => {
     const link = page.getByTestId('bench').locator('a[href="bench.html"]');

@@ -4,6 +4,7 @@ import { rows } from '../buffers';
 import { avgPool2dBackward, avgPool2dForward, avgPool2dShape } from '../ops/avgpool2d';
 import type { Padding } from '../ops/conv2d';
 import { expectImage, expectOneOf, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
+import { imageLayer } from './torch';
 
 export interface AveragePooling2DConfig extends LayerConfigBase {
   type: 'averagePooling2d';
@@ -46,4 +47,6 @@ export const averagePooling2dLayer: LayerKind<AveragePooling2DConfig> = {
       backward: async (b) => (dX && dY ? [await avgPool2dBackward(device, { dOut: rows(dY, b), dInput: rows(dX, b) }, config)] : []),
     };
   },
+
+  torch: imageLayer,
 };

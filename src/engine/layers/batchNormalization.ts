@@ -1,9 +1,10 @@
 // BatchNormalization over the last axis: in training, each channel normalized by
 // the batch's mean and variance (which update the moving ones); in inference, by
 // the moving ones. Then scaled by gamma and shifted by beta.
-import { rows } from '../buffers';
+import { formatShape, rows } from '../buffers';
 import { batchNormBackward, batchNormCheck, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from '../ops/batchnorm';
 import { withLayerName, type LayerConfigBase, type LayerKind } from './layer';
+import { torchParam } from './torch';
 
 export interface BatchNormalizationConfig extends LayerConfigBase {
   type: 'batchNormalization';
@@ -64,5 +65,15 @@ export const batchNormalizationLayer: LayerKind<BatchNormalizationConfig> = {
         return batchNormBackward(device, { x: rows(x, b), dOut: rows(dY, b), gamma: gamma.value, mean, invStd, ...gradients }, config);
       },
     };
+  },
+
+  torch(_config, input, shape, order, at) {
+    // PyTorch's BatchNorm normalizes dimension 1: the features of [N, F], the channels of NCHW.
+    if (input.length !== 1 && input.length !== 3) {
+      throw new Error(`${at.name}: cannot export to PyTorch: its input ${formatShape(input)} is neither [features] nor [height, width, channels], and PyTorch's BatchNorm normalizes over dimension 1`);
+    }
+    const names: [string, string][] = [['gamma', 'weight'], ['beta', 'bias'], ['moving_mean', 'running_mean'], ['moving_variance', 'running_var']];
+    const params = names.map(([ours, torch], k) => torchParam(at, ours, torch, shape.params[k].shape, input.length === 1 ? order : null));
+    return { params, order: input.length === 1 ? order : null };
   },
 };

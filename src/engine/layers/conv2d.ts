@@ -1,8 +1,10 @@
 // Conv2D: a KH x KW convolution of [H, W, C_in] images into `filters` channels,
 // with Keras' strides and 'valid'/'same' padding, then bias and activation.
+import { sizeOf } from '../buffers';
 import { conv2dBackward, conv2dForward, conv2dShape, type Padding } from '../ops/conv2d';
 import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
 import { expectImage, expectOneOf, expectPositiveInteger, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
+import { torchParam } from './torch';
 
 export interface Conv2DConfig extends LayerConfigBase {
   type: 'conv2d';
@@ -51,4 +53,20 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
       forward: (t) => conv2dForward(context.device, t, config),
       backward: (t) => conv2dBackward(context.device, t, config),
     }),
+
+  torch(_config, _input, shape, _order, at) {
+    const [kernel, bias] = shape.params;
+    const [KH, KW, C_in, C_out] = kernel.shape;
+    const gather = new Uint32Array(sizeOf(kernel.shape));
+    let t = 0;
+    for (let co = 0; co < C_out; co++) {
+      for (let ci = 0; ci < C_in; ci++) {
+        for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) gather[t++] = ((kh * KW + kw) * C_in + ci) * C_out + co;
+      }
+    }
+    return {
+      params: [{ ...torchParam(at, 'kernel', 'weight', kernel.shape), torchShape: [C_out, C_in, KH, KW], gather }, torchParam(at, 'bias', 'bias', bias.shape)],
+      order: null,
+    };
+  },
 };

@@ -3,6 +3,7 @@ import { formatShape } from '../buffers';
 import { matmulBackward, matmulForward } from '../ops/matmul';
 import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
 import { expectPositiveInteger, type LayerConfigBase, type LayerKind } from './layer';
+import { torchParam } from './torch';
 
 export interface DenseConfig extends LayerConfigBase {
   type: 'dense';
@@ -32,4 +33,15 @@ export const denseLayer: LayerKind<DenseConfig> = {
       forward: (t) => matmulForward(context.device, t),
       backward: (t) => matmulBackward(context.device, t),
     }),
+
+  torch(_config, _input, shape, order, at) {
+    const [kernel, bias] = shape.params;
+    const [inputs, units] = kernel.shape;
+    const gather = new Uint32Array(inputs * units);
+    for (let o = 0; o < units; o++) for (let i = 0; i < inputs; i++) gather[o * inputs + i] = (order ? order[i] : i) * units + o;
+    return {
+      params: [{ ...torchParam(at, 'kernel', 'weight', kernel.shape), torchShape: [units, inputs], gather }, torchParam(at, 'bias', 'bias', bias.shape)],
+      order: null,
+    };
+  },
 };

@@ -3,6 +3,7 @@
 import { rows } from '../buffers';
 import { dropoutAdvance, dropoutBackward, dropoutCheck, dropoutForward, dropoutInference } from '../ops/dropout';
 import { withLayerName, type LayerConfigBase, type LayerKind } from './layer';
+import { keepsOrder } from './torch';
 
 export interface DropoutConfig extends LayerConfigBase {
   type: 'dropout';
@@ -41,4 +42,6 @@ export const dropoutLayer: LayerKind<DropoutConfig> = {
       backward: async (b) => (dX && dY ? [await dropoutBackward(device, { dOut: rows(dY, b), dInput: rows(dX, b), step }, options)] : []),
     };
   },
+
+  torch: keepsOrder,
 };

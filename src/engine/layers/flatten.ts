@@ -21,4 +21,14 @@ export const flattenLayer: LayerKind<FlattenConfig> = {
       backward: async () => [],
     };
   },
+
+  torch(_config, input, _shape, order) {
+    if (input.length === 1) return { params: [], order };
+    if (input.length !== 3 || input[2] === 1) return { params: [], order: null };
+    const [H, W, C] = input;
+    const flat = new Uint32Array(H * W * C);
+    let t = 0;
+    for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) flat[t++] = (h * W + w) * C + c;
+    return { params: [], order: flat };
+  },
 };

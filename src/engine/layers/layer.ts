@@ -6,6 +6,7 @@
 // channels), a vector [features]; tensors on the GPU carry the batch first.
 import { formatShape, type Tensor } from '../buffers';
 import { quoteJson } from '../safetensors';
+import type { TorchMapping } from './torch';
 import type { Dispatch } from '../pipelines';
 
 /** A layer config: its `type` names its kind in the registry (layers/index.ts). */
@@ -87,6 +88,8 @@ export interface LayerKind<C extends LayerConfigBase> {
   /** Checks the config against its input shape; errors start with `name`. */
   shape(config: C, input: readonly number[], name: string): LayerShape;
   build(config: C, context: LayerContext): BuiltLayer;
+  /** Its parameters in PyTorch's names and layouts (src/engine/torch.ts). */
+  torch: TorchMapping<C>;
 }
 
 export type Pair = number | [number, number];

@@ -3,6 +3,7 @@
 import { rows } from '../buffers';
 import { maxPool2dBackward, maxPool2dForward, maxPool2dShape } from '../ops/maxpool2d';
 import { expectImage, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
+import { imageLayer } from './torch';
 
 export interface MaxPooling2DConfig extends LayerConfigBase {
   type: 'maxPooling2d';
@@ -41,4 +42,6 @@ export const maxPooling2dLayer: LayerKind<MaxPooling2DConfig> = {
       backward: async (b) => (dX && dY ? [await maxPool2dBackward(device, { argmax: rows(argmax, b), dOut: rows(dY, b), dInput: rows(dX, b) }, config)] : []),
     };
   },
+
+  torch: imageLayer,
 };
