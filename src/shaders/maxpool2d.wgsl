@@ -49,6 +49,9 @@ fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
+// No NaN in the window: an index past any buffer.
+const NO_NAN = 0xffffffffu;
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var p = id.x; p < arrayLength(&y) / params.C; p += groups.x * WORKGROUP_SIZE) {
@@ -59,14 +62,23 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
     for (var c = 0u; c < params.C; c++) {
       var best = x[corner + c];
       var best_index = corner + c;
+      // The first NaN's index, if any: window indices grow in loop order, so
+      // it is the least. Kept without branches, beside the plain maximum: a
+      // branch on it in the loop made this kernel twice as slow on lavapipe.
+      var first_nan = NO_NAN;
       for (var ky = 0u; ky < params.PH; ky++) {
         for (var kx = 0u; kx < params.PW; kx++) {
           let i = corner + (ky * params.W + kx) * params.C + c;
-          if (!is_nan(best) && (x[i] > best || is_nan(x[i]))) {
-            best = x[i];
-            best_index = i;
-          }
+          let v = x[i];
+          let greater = v > best;
+          best = select(best, v, greater);
+          best_index = select(best_index, i, greater);
+          first_nan = min(first_nan, select(NO_NAN, i, is_nan(v)));
         }
+      }
+      if (first_nan != NO_NAN) {
+        best = x[first_nan];
+        best_index = first_nan;
       }
       y[p * params.C + c] = best;
       argmax[p * params.C + c] = best_index;
