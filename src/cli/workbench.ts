@@ -71,7 +71,7 @@ function describeTiming(what: string, t: Timing): string {
 async function main(): Promise<number> {
   const args = parse();
   if (args.list) {
-    for (const k of workbenchKernels()) console.log(`${k.shortName.padEnd(28)} ${Object.entries(k.presets[0].shape).map(([l, v]) => `${l}=${v}`).join(',')}   ${k.letters}`);
+    for (const k of workbenchKernels()) console.log(`${k.shortName.padEnd(32)} ${Object.entries(k.presets[0].shape).map(([l, v]) => `${l}=${v}`).join(',')}   ${k.letters}`);
     return 0;
   }
   const kernel = args.kernel!;

@@ -7,10 +7,25 @@
 import activationSource from '../shaders/activation.wgsl?raw';
 import conv2dSource from '../shaders/conv2d.wgsl?raw';
 import matmulSource from '../shaders/matmul.wgsl?raw';
+import biasSource from '../shaders/bias.wgsl?raw';
+import softmaxSource from '../shaders/softmax.wgsl?raw';
+import softmaxCrossEntropySource from '../shaders/softmax_cross_entropy.wgsl?raw';
+import maxPool2dSource from '../shaders/maxpool2d.wgsl?raw';
+import avgPool2dSource from '../shaders/avgpool2d.wgsl?raw';
+import dropoutSource from '../shaders/dropout.wgsl?raw';
+import batchNormSource from '../shaders/batchnorm.wgsl?raw';
+import optimizerSource from '../shaders/optimizer.wgsl?raw';
 import { conv2dBackward, conv2dForward } from './ops/conv2d';
 import { matmulBackward, matmulForward } from './ops/matmul';
 import { activationBackward, activationForward, type Activation } from './ops/activation';
-import { maxPool2dForward } from './ops/maxpool2d';
+import { maxPool2dBackward, maxPool2dForward } from './ops/maxpool2d';
+import { biasBackward, biasForward } from './ops/bias';
+import { softmaxBackward, softmaxForward } from './ops/softmax';
+import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
+import { avgPool2dBackward, avgPool2dForward } from './ops/avgpool2d';
+import { dropoutAdvance, dropoutBackward, dropoutForward, dropoutInference } from './ops/dropout';
+import { batchNormBackward, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from './ops/batchnorm';
+import { optimizerConfig, optimizerUpdate, type OptimizerKind } from './ops/optimizer';
 import { createTensor, readTensor, sizeOf, type Tensor } from './buffers';
 import type { Gpu } from './device';
 import {
@@ -30,18 +45,32 @@ import { seededRandom } from './random';
 import * as conv2dReference from '../reference/conv2d';
 import * as matmulReference from '../reference/matmul';
 import * as activationReference from '../reference/activation';
+import * as biasReference from '../reference/bias';
+import * as softmaxReference from '../reference/softmax';
+import * as softmaxCrossEntropyReference from '../reference/softmax_cross_entropy';
+import * as maxPool2dReference from '../reference/maxpool2d';
+import * as avgPool2dReference from '../reference/avgpool2d';
+import * as dropoutReference from '../reference/dropout';
+import * as batchNormReference from '../reference/batchnorm';
+import * as optimizerReference from '../reference/optimizer';
 
 /** A kernel's sizes by letter (`N`, `H`, ...), as the kernel table names them. */
 export type Shape = Record<string, number>;
 
 interface TensorSpec {
   shape: number[];
-  /** Random inputs are uniform in [low, high); outputs are zeros. */
+  dtype?: 'f32' | 'u32';
+  /** Random inputs are uniform in [low, high) (whole numbers for u32); outputs are zeros. */
   random?: [number, number];
+  /** An input that must agree with others (argmax from x, a step count): computed from those listed before it. */
+  derived?: (values: Record<string, Float64Array>) => ArrayLike<number>;
 }
 
 const uniform = (shape: number[], low = -1, high = 1): TensorSpec => ({ shape, random: [low, high] });
-const zeros = (shape: number[]): TensorSpec => ({ shape });
+const zeros = (shape: number[], dtype: 'f32' | 'u32' = 'f32'): TensorSpec => ({ shape, dtype });
+const derived = (shape: number[], from: TensorSpec['derived'], dtype: 'f32' | 'u32' = 'f32'): TensorSpec => ({ shape, dtype, derived: from });
+/** Class labels in 0..C-1. */
+const labels = (N: number, C: number): TensorSpec => ({ shape: [N], dtype: 'u32', random: [0, C] });
 
 interface KernelSpec {
   /** `conv2d.wgsl:forward`, as Kernel.name. */
@@ -52,8 +81,8 @@ interface KernelSpec {
   /** Named shapes; the first (the tutorial's) is the default. */
   presets: { name: string; shape: Shape }[];
   tensors(s: Shape): Record<string, TensorSpec>;
-  /** The tensor compared with the reference. */
-  checked: string;
+  /** The tensors compared with the reference, as one vector in this order (most kernels write one). */
+  checked: string | string[];
   dispatches(device: GPUDevice, t: Record<string, Tensor>, s: Shape): Promise<Dispatch[]>;
   reference(values: Record<string, Float64Array>, s: Shape): Float64Array;
   /** Terms summed into each output value, which float32 rounding grows with. */
@@ -73,11 +102,26 @@ const convCase = (s: Shape): conv2dReference.Conv2dCase => ({
 });
 const convOptions = (s: Shape) => ({ strides: [s.S, s.S] as [number, number], padding: s.same ? ('same' as const) : ('valid' as const) });
 
-function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'): KernelSpec {
+/**
+ * conv2d's entry points. Two are helpers of the backward that write only scratch
+ * or sums of it, so each is checked through the gradient it feeds, in the
+ * backward's own dispatches: sum_slices (which adds up backward_weight's slices,
+ * run when N·OH·OW >= 512) by dWeight, transpose_kernel (w as backward_input reads it) by dInput.
+ */
+function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight' | 'sum_slices' | 'transpose_kernel'): KernelSpec {
   // The tutorial's first convolution has no dX to compute, so backward_input starts from its second.
   const first = { N: 128, H: 28, W: 28, C_in: 1, KH: 3, KW: 3, C_out: 32, S: 1, same: 0 };
   const second = { N: 128, H: 13, W: 13, C_in: 32, KH: 3, KW: 3, C_out: 64, S: 1, same: 0 };
-  const tutorial = entryPoint === 'backward_input' ? [second, first] : [first, second];
+  const inputSide = entryPoint === 'backward_input' || entryPoint === 'transpose_kernel';
+  const tutorial = inputSide ? [second, first] : [first, second];
+  const weight = entryPoint === 'backward_weight' || entryPoint === 'sum_slices';
+  const small = [
+    { name: 'size 1: one pixel, 1x1 kernel', shape: { N: 1, H: 1, W: 1, C_in: 1, KH: 1, KW: 1, C_out: 1, S: 1, same: 0 } },
+    { name: 'odd sizes, stride 2, same', shape: { N: 3, H: 9, W: 11, C_in: 3, KH: 3, KW: 3, C_out: 5, S: 2, same: 1 } },
+    { name: 'C_out 70: not a multiple of the 16-channel cell', shape: { N: 7, H: 9, W: 9, C_in: 5, KH: 3, KW: 3, C_out: 70, S: 1, same: 1 } },
+  ];
+  // Too few output pixels for a second slice, so no sum_slices dispatch: it gets shapes with 512 or more instead.
+  const sliced = [{ name: 'two slices: N·OH·OW = 512', shape: { N: 2, H: 18, W: 18, C_in: 1, KH: 3, KW: 3, C_out: 4, S: 1, same: 0 } }];
   return {
     name: `conv2d.wgsl:${entryPoint}`,
     source: conv2dSource,
@@ -85,9 +129,7 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
     presets: [
       { name: `tutorial conv ${tutorial[0] === first ? 1 : 2} (batch 128)`, shape: tutorial[0] },
       { name: `tutorial conv ${tutorial[0] === first ? 2 : 1} (batch 128)`, shape: tutorial[1] },
-      { name: 'size 1: one pixel, 1x1 kernel', shape: { N: 1, H: 1, W: 1, C_in: 1, KH: 1, KW: 1, C_out: 1, S: 1, same: 0 } },
-      { name: 'odd sizes, stride 2, same', shape: { N: 3, H: 9, W: 11, C_in: 3, KH: 3, KW: 3, C_out: 5, S: 2, same: 1 } },
-      { name: 'C_out 70: not a multiple of the 16-channel cell', shape: { N: 7, H: 9, W: 9, C_in: 5, KH: 3, KW: 3, C_out: 70, S: 1, same: 1 } },
+      ...(entryPoint === 'sum_slices' ? sliced : small),
     ],
     tensors(s): Record<string, TensorSpec> {
       const [, OH, OW] = conv2dReference.conv2dOutputShape(convCase(s));
@@ -96,9 +138,9 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
       const y = [s.N, OH, OW, s.C_out];
       if (entryPoint === 'forward') return { x: uniform(x), w: uniform(w), y: zeros(y) };
       const inputs = { x: uniform(x), w: uniform(w), dOut: uniform(y), dWeight: zeros(w) };
-      return entryPoint === 'backward_weight' ? inputs : { ...inputs, dInput: zeros(x) };
+      return weight ? inputs : { ...inputs, dInput: zeros(x) };
     },
-    checked: { forward: 'y', backward_input: 'dInput', backward_weight: 'dWeight' }[entryPoint],
+    checked: entryPoint === 'forward' ? 'y' : weight ? 'dWeight' : 'dInput',
     async dispatches(device, t, s) {
       if (entryPoint === 'forward') return [await conv2dForward(device, { x: t.x, w: t.w, y: t.y }, convOptions(s))];
       return conv2dBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight: t.dWeight, dInput: t.dInput }, convOptions(s));
@@ -106,11 +148,11 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
     reference(v, s) {
       if (entryPoint === 'forward') return conv2dReference.conv2dForward(v.x, v.w, convCase(s));
       const gradients = conv2dReference.conv2dBackward(v.x, v.w, v.dOut, convCase(s));
-      return entryPoint === 'backward_input' ? gradients.dInput : gradients.dWeight;
+      return weight ? gradients.dWeight : gradients.dInput;
     },
     contraction(s) {
       const [, OH, OW] = conv2dReference.conv2dOutputShape(convCase(s));
-      return entryPoint === 'backward_weight' ? s.N * OH * OW : entryPoint === 'forward' ? s.KH * s.KW * s.C_in : s.KH * s.KW * s.C_out;
+      return weight ? s.N * OH * OW : entryPoint === 'forward' ? s.KH * s.KW * s.C_in : s.KH * s.KW * s.C_out;
     },
   };
 }
@@ -175,10 +217,354 @@ function activationSpec(kind: Activation, direction: 'forward' | 'backward'): Ke
   };
 }
 
+function biasSpec(direction: 'forward' | 'backward'): KernelSpec {
+  return {
+    name: `bias.wgsl:${direction}`,
+    source: biasSource,
+    letters: 'x [rows, C] + bias [C]: rows are every position but the channels (N·OH·OW for an image)',
+    presets: [
+      { name: 'tutorial conv 1 output (batch 128)', shape: { rows: 128 * 26 * 26, C: 32 } },
+      { name: 'tutorial dense 1 output (batch 128)', shape: { rows: 128, C: 128 } },
+      { name: 'size 1', shape: { rows: 1, C: 1 } },
+      // backward sums in chunks of 1024 rows, then adds the chunks up.
+      { name: 'odd sizes, two chunks of rows', shape: { rows: 1025, C: 17 } },
+    ],
+    tensors: ({ rows, C }): Record<string, TensorSpec> =>
+      direction === 'forward' ? { x: uniform([rows, C]), bias: uniform([C]), y: zeros([rows, C]) } : { dOut: uniform([rows, C]), dBias: zeros([C]) },
+    checked: direction === 'forward' ? 'y' : 'dBias',
+    dispatches: async (device, t) =>
+      direction === 'forward' ? [await biasForward(device, { x: t.x, bias: t.bias, y: t.y })] : biasBackward(device, { dOut: t.dOut, dBias: t.dBias }),
+    reference: (v, { rows, C }) => (direction === 'forward' ? biasReference.biasForward(v.x, v.bias, rows, C) : biasReference.biasBackward(v.dOut, rows, C)),
+    contraction: ({ rows }) => (direction === 'forward' ? 1 : rows),
+  };
+}
+
+function softmaxSpec(direction: 'forward' | 'backward'): KernelSpec {
+  return {
+    name: `softmax.wgsl:${direction}`,
+    source: softmaxSource,
+    letters: 'x [rows, C]: softmax along each row of C classes',
+    presets: [
+      { name: 'tutorial output layer (batch 128, 10 classes)', shape: { rows: 128, C: 10 } },
+      { name: 'size 1', shape: { rows: 1, C: 1 } },
+      { name: 'odd sizes, rows not a multiple of the 64-row workgroup', shape: { rows: 65, C: 7 } },
+    ],
+    tensors: ({ rows, C }): Record<string, TensorSpec> =>
+      direction === 'forward'
+        ? { x: uniform([rows, C], -4, 4), y: zeros([rows, C]) }
+        : // y is softmax's output: each row in (0, 1), summing to 1.
+          { x: uniform([rows, C], -4, 4), y: derived([rows, C], (v) => softmaxReference.softmaxForward(v.x, rows, C)), dOut: uniform([rows, C]), dInput: zeros([rows, C]) },
+    checked: direction === 'forward' ? 'y' : 'dInput',
+    dispatches: async (device, t) =>
+      direction === 'forward' ? [await softmaxForward(device, { x: t.x, y: t.y })] : [await softmaxBackward(device, { y: t.y, dOut: t.dOut, dInput: t.dInput })],
+    reference: (v, { rows, C }) => (direction === 'forward' ? softmaxReference.softmaxForward(v.x, rows, C) : softmaxReference.softmaxBackward(v.y, v.dOut, rows, C)),
+    contraction: ({ C }) => C,
+  };
+}
+
+function softmaxCrossEntropySpec(direction: 'forward' | 'backward'): KernelSpec {
+  return {
+    name: `softmax_cross_entropy.wgsl:${direction}`,
+    source: softmaxCrossEntropySource,
+    letters:
+      direction === 'forward'
+        ? 'logits [N, C] against labels [N] in 0..C-1; checks the loss sum, the rows right and the running means [N, mean loss, accuracy], from zero'
+        : 'logits [N, C] against labels [N] in 0..C-1; checks dLogits',
+    presets: [
+      { name: 'tutorial loss (batch 128, 10 classes)', shape: { N: 128, C: 10 } },
+      { name: 'size 1', shape: { N: 1, C: 1 } },
+      { name: 'odd sizes, more rows than the 256 invocations', shape: { N: 257, C: 3 } },
+    ],
+    tensors({ N, C }): Record<string, TensorSpec> {
+      const inputs = { logits: uniform([N, C], -4, 4), labels: labels(N, C) };
+      if (direction === 'backward') return { ...inputs, dLogits: zeros([N, C]) };
+      return { ...inputs, lossSum: zeros([1]), correct: zeros([1], 'u32'), runningMeans: zeros([3]) };
+    },
+    checked: direction === 'forward' ? ['lossSum', 'correct', 'runningMeans'] : 'dLogits',
+    dispatches: async (device, t) =>
+      direction === 'forward'
+        ? [await softmaxCrossEntropyForward(device, { logits: t.logits, labels: t.labels, lossSum: t.lossSum, correct: t.correct, runningMeans: t.runningMeans })]
+        : [await softmaxCrossEntropyBackward(device, { logits: t.logits, labels: t.labels, dLogits: t.dLogits })],
+    reference(v, { N, C }) {
+      if (direction === 'backward') return softmaxCrossEntropyReference.softmaxCrossEntropyBackward(v.logits, v.labels, N, C);
+      const { lossSum, correct, runningMeans } = softmaxCrossEntropyReference.metricSums([{ logits: v.logits, labels: v.labels, N, C }]);
+      return Float64Array.from([lossSum, correct, ...runningMeans]);
+    },
+    contraction: ({ N, C }) => (direction === 'forward' ? N * C : C),
+  };
+}
+
+const poolLetters = 'x [N, H, W, C] pooled in PH x PW windows, stride SY x SX';
+
+function maxPool2dSpec(direction: 'forward' | 'backward'): KernelSpec {
+  const pool = (s: Shape): maxPool2dReference.PoolShape => ({ N: s.N, H: s.H, W: s.W, C: s.C, PH: s.PH, PW: s.PW, SY: s.SY, SX: s.SX });
+  const options = (s: Shape) => ({ poolSize: [s.PH, s.PW] as [number, number], strides: [s.SY, s.SX] as [number, number] });
+  return {
+    name: `maxpool2d.wgsl:${direction}`,
+    source: maxPool2dSource,
+    letters: `${poolLetters} ('valid')${direction === 'forward' ? '; checks y and argmax' : '; argmax is forward\'s, from a random x'}`,
+    presets: [
+      { name: 'tutorial pool 1 (batch 128)', shape: { N: 128, H: 26, W: 26, C: 32, PH: 2, PW: 2, SY: 2, SX: 2 } },
+      { name: 'tutorial pool 2 (batch 128)', shape: { N: 128, H: 11, W: 11, C: 64, PH: 2, PW: 2, SY: 2, SX: 2 } },
+      { name: 'size 1', shape: { N: 1, H: 1, W: 1, C: 1, PH: 1, PW: 1, SY: 1, SX: 1 } },
+      { name: 'odd sizes, overlapping 3x3 windows, stride 2', shape: { N: 3, H: 9, W: 7, C: 5, PH: 3, PW: 3, SY: 2, SX: 2 } },
+    ],
+    tensors(s): Record<string, TensorSpec> {
+      const [OH, OW] = maxPool2dReference.outputSize(pool(s));
+      const x = [s.N, s.H, s.W, s.C];
+      const y = [s.N, OH, OW, s.C];
+      if (direction === 'forward') return { x: uniform(x), y: zeros(y), argmax: zeros(y, 'u32') };
+      return {
+        x: uniform(x),
+        argmax: derived(y, (v) => maxPool2dReference.maxPool2dForward(v.x, pool(s)).argmax, 'u32'),
+        dOut: uniform(y),
+        dInput: zeros(x),
+      };
+    },
+    checked: direction === 'forward' ? ['y', 'argmax'] : 'dInput',
+    dispatches: async (device, t, s) =>
+      direction === 'forward'
+        ? [await maxPool2dForward(device, { x: t.x, y: t.y, argmax: t.argmax }, options(s))]
+        : [await maxPool2dBackward(device, { argmax: t.argmax, dOut: t.dOut, dInput: t.dInput }, options(s))],
+    reference(v, s) {
+      if (direction === 'backward') return maxPool2dReference.maxPool2dBackward(v.argmax, v.dOut, pool(s));
+      const { y, argmax } = maxPool2dReference.maxPool2dForward(v.x, pool(s));
+      return Float64Array.from([...y, ...argmax]);
+    },
+    // Overlapping windows add up to ceil(PH/SY)·ceil(PW/SX) dOut values into one dInput.
+    contraction: (s) => (direction === 'forward' ? 1 : Math.ceil(s.PH / s.SY) * Math.ceil(s.PW / s.SX)),
+  };
+}
+
+function avgPool2dSpec(direction: 'forward' | 'backward'): KernelSpec {
+  const pool = (s: Shape): avgPool2dReference.AvgPoolShape => ({ N: s.N, H: s.H, W: s.W, C: s.C, PH: s.PH, PW: s.PW, SY: s.SY, SX: s.SX, padding: s.same ? 'same' : 'valid' });
+  const options = (s: Shape) => ({ poolSize: [s.PH, s.PW] as [number, number], strides: [s.SY, s.SX] as [number, number], padding: s.same ? ('same' as const) : ('valid' as const) });
+  return {
+    name: `avgpool2d.wgsl:${direction}`,
+    source: avgPool2dSource,
+    letters: `${poolLetters}, same=1 for padding "same"`,
+    presets: [
+      // The tutorial pools by maximum; average pooling at its first pool's shape.
+      { name: 'tutorial pool 1 shape (batch 128)', shape: { N: 128, H: 26, W: 26, C: 32, PH: 2, PW: 2, SY: 2, SX: 2, same: 0 } },
+      { name: 'size 1', shape: { N: 1, H: 1, W: 1, C: 1, PH: 1, PW: 1, SY: 1, SX: 1, same: 0 } },
+      { name: 'odd sizes, overlapping 3x3 windows, stride 2, same', shape: { N: 3, H: 9, W: 7, C: 5, PH: 3, PW: 3, SY: 2, SX: 2, same: 1 } },
+    ],
+    tensors(s): Record<string, TensorSpec> {
+      const [OH, OW] = avgPool2dReference.avgPoolOutputSize(pool(s));
+      const x = [s.N, s.H, s.W, s.C];
+      const y = [s.N, OH, OW, s.C];
+      return direction === 'forward' ? { x: uniform(x), y: zeros(y) } : { dOut: uniform(y), dInput: zeros(x) };
+    },
+    checked: direction === 'forward' ? 'y' : 'dInput',
+    dispatches: async (device, t, s) =>
+      direction === 'forward'
+        ? [await avgPool2dForward(device, { x: t.x, y: t.y }, options(s))]
+        : [await avgPool2dBackward(device, { dOut: t.dOut, dInput: t.dInput }, options(s))],
+    reference: (v, s) => (direction === 'forward' ? avgPool2dReference.avgPool2dForward(v.x, pool(s)) : avgPool2dReference.avgPool2dBackward(v.dOut, pool(s))),
+    contraction: (s) => (direction === 'forward' ? s.PH * s.PW : Math.ceil(s.PH / s.SY) * Math.ceil(s.PW / s.SX)),
+  };
+}
+
+function dropoutSpec(entryPoint: 'forward' | 'backward' | 'advance' | 'identity'): KernelSpec {
+  const options = (s: Shape) => ({ rate: s.rate / 100, seed: s.seed });
+  const mask = (s: Shape) => dropoutReference.dropoutMask(s.size, { rate: s.rate / 100, seed: s.seed, step: s.step });
+  const size = 128 * 128;
+  return {
+    name: `dropout.wgsl:${entryPoint}`,
+    source: dropoutSource,
+    letters:
+      entryPoint === 'advance'
+        ? 'step: the step counter before the kernel adds 1 (size, rate, seed unused)'
+        : entryPoint === 'identity'
+          ? 'size: elements, copied as in inference (rate, seed, step unused)'
+          : 'size: elements; rate: percent dropped; seed: the masks\' seed; step: the step counter the mask is drawn for',
+    presets: [
+      { name: 'a dense layer of 128 units (batch 128), rate 50%', shape: { size, rate: 50, seed: 7, step: 1 } },
+      { name: 'size 1', shape: { size: 1, rate: 50, seed: 7, step: 1 } },
+      { name: 'odd size, rate 20%, a later step', shape: { size: 4097, rate: 20, seed: 12345, step: 9 } },
+    ],
+    tensors(s): Record<string, TensorSpec> {
+      const step = derived([1], () => [s.step], 'u32');
+      if (entryPoint === 'advance') return { step };
+      if (entryPoint === 'identity') return { x: uniform([s.size]), y: zeros([s.size]) };
+      return entryPoint === 'forward' ? { x: uniform([s.size]), y: zeros([s.size]), step } : { dOut: uniform([s.size]), dInput: zeros([s.size]), step };
+    },
+    checked: { forward: 'y', backward: 'dInput', advance: 'step', identity: 'y' }[entryPoint],
+    async dispatches(device, t, s) {
+      if (entryPoint === 'advance') return [await dropoutAdvance(device, t.step)];
+      if (entryPoint === 'identity') return [await dropoutInference(device, { x: t.x, y: t.y })];
+      return entryPoint === 'forward'
+        ? [await dropoutForward(device, { x: t.x, y: t.y, step: t.step }, options(s))]
+        : [await dropoutBackward(device, { dOut: t.dOut, dInput: t.dInput, step: t.step }, options(s))];
+    },
+    reference(v, s) {
+      if (entryPoint === 'advance') return Float64Array.of(s.step + 1);
+      // The reference layer in inference is the identity.
+      if (entryPoint === 'identity') return Float64Array.from(v.x);
+      return entryPoint === 'forward'
+        ? dropoutReference.dropoutForward(v.x, mask(s), s.rate / 100)
+        : dropoutReference.dropoutBackward(v.dOut, mask(s), s.rate / 100);
+    },
+    contraction: () => 1,
+  };
+}
+
+type BatchNormEntry = 'statistics' | 'moving_statistics' | 'normalize' | 'backward_reduce' | 'backward_input';
+
+/** Keras' BatchNormalization defaults. */
+const BATCH_NORM = { momentum: 0.99, epsilon: 1e-3 };
+
+function batchNormSpec(entryPoint: BatchNormEntry): KernelSpec {
+  const { momentum, epsilon } = BATCH_NORM;
+  // The references take the variance; the kernels take 1 / sqrt(variance + epsilon).
+  const variance = (invStd: ArrayLike<number>) => Float64Array.from(invStd, (v) => 1 / (v * v) - epsilon);
+  const backward = entryPoint === 'backward_reduce' || entryPoint === 'backward_input';
+  return {
+    name: `batchnorm.wgsl:${entryPoint}`,
+    source: batchNormSource,
+    letters: `x [rows, C]: rows are every position but the channels; momentum ${momentum}, epsilon ${epsilon} (Keras' defaults)${
+      entryPoint === 'moving_statistics' ? '; rows unused' : backward ? "; mean and inv_std are x's batch statistics" : ''
+    }`,
+    presets: [
+      { name: 'conv 1 output of the tutorial (batch 128)', shape: { rows: 128 * 26 * 26, C: 32 } },
+      { name: 'dense 1 output of the tutorial (batch 128)', shape: { rows: 128, C: 128 } },
+      { name: 'size 1', shape: { rows: 1, C: 1 } },
+      { name: 'odd sizes, not multiples of the 16x16 workgroup', shape: { rows: 33, C: 17 } },
+    ],
+    tensors({ rows, C }): Record<string, TensorSpec> {
+      const x = [rows, C];
+      const moving = { movingMean: uniform([C]), movingVariance: uniform([C], 0.5, 2) };
+      const out = { mean: zeros([C]), invStd: zeros([C]) };
+      switch (entryPoint) {
+        case 'statistics':
+          return { x: uniform(x), ...out, ...moving };
+        case 'moving_statistics':
+          return { ...out, ...moving };
+        case 'normalize':
+          return { x: uniform(x), gamma: uniform([C], 0.5, 1.5), beta: uniform([C]), mean: uniform([C]), invStd: uniform([C], 0.5, 2), y: zeros(x) };
+        default: {
+          const statistics = (v: Record<string, Float64Array>) => batchNormReference.batchStatistics(v.x, rows, C);
+          const inputs = {
+            x: uniform(x),
+            dOut: uniform(x),
+            gamma: uniform([C], 0.5, 1.5),
+            mean: derived([C], (v) => statistics(v).mean),
+            invStd: derived([C], (v) => statistics(v).variance.map((s) => 1 / Math.sqrt(s + epsilon))),
+            dGamma: zeros([C]),
+            dBeta: zeros([C]),
+          };
+          return entryPoint === 'backward_input' ? { ...inputs, dInput: zeros(x) } : inputs;
+        }
+      }
+    },
+    checked: {
+      statistics: ['mean', 'invStd', 'movingMean', 'movingVariance'],
+      moving_statistics: ['mean', 'invStd'],
+      normalize: 'y',
+      backward_reduce: ['dGamma', 'dBeta'],
+      backward_input: 'dInput',
+    }[entryPoint],
+    async dispatches(device, t) {
+      switch (entryPoint) {
+        case 'statistics':
+          return [await batchNormStatistics(device, { x: t.x, mean: t.mean, invStd: t.invStd, movingMean: t.movingMean, movingVariance: t.movingVariance }, BATCH_NORM)];
+        case 'moving_statistics':
+          return [await batchNormMovingStatistics(device, { mean: t.mean, invStd: t.invStd, movingMean: t.movingMean, movingVariance: t.movingVariance }, BATCH_NORM)];
+        case 'normalize':
+          return [await batchNormForward(device, { x: t.x, gamma: t.gamma, beta: t.beta, mean: t.mean, invStd: t.invStd, y: t.y }, BATCH_NORM)];
+        default:
+          return batchNormBackward(
+            device,
+            { x: t.x, dOut: t.dOut, gamma: t.gamma, mean: t.mean, invStd: t.invStd, dGamma: t.dGamma, dBeta: t.dBeta, dInput: t.dInput },
+            BATCH_NORM,
+          );
+      }
+    },
+    reference(v, { rows, C }) {
+      const invStd = (s: Float64Array) => s.map((x) => 1 / Math.sqrt(x + epsilon));
+      switch (entryPoint) {
+        case 'statistics': {
+          const s = batchNormReference.batchStatistics(v.x, rows, C);
+          const movingMean = batchNormReference.movingUpdate(v.movingMean, s.mean, momentum);
+          const movingVariance = batchNormReference.movingUpdate(v.movingVariance, s.variance, momentum);
+          return Float64Array.from([...s.mean, ...invStd(s.variance), ...movingMean, ...movingVariance]);
+        }
+        case 'moving_statistics':
+          return Float64Array.from([...v.movingMean, ...invStd(v.movingVariance)]);
+        case 'normalize':
+          return batchNormReference.batchNormForward(v.x, { gamma: v.gamma, beta: v.beta, mean: v.mean, variance: variance(v.invStd), epsilon }, C);
+        default: {
+          const g = batchNormReference.batchNormBackward(v.x, v.dOut, { gamma: v.gamma, mean: v.mean, variance: variance(v.invStd), epsilon }, rows, C);
+          return entryPoint === 'backward_input' ? g.dInput : Float64Array.from([...g.dGamma, ...g.dBeta]);
+        }
+      }
+    },
+    contraction: ({ rows }) => (entryPoint === 'normalize' || entryPoint === 'moving_statistics' ? 1 : rows),
+  };
+}
+
+/** The shader's names of each optimizer's state, with the range of their random starting values. */
+const OPTIMIZER_STATE: Record<OptimizerKind, [string, [number, number]][]> = {
+  sgd: [],
+  momentum: [['velocity', [-0.1, 0.1]]],
+  rmsprop: [['mean_square', [0, 1]]],
+  adam: [
+    ['first_moment', [-0.1, 0.1]],
+    ['second_moment', [0, 1]],
+  ],
+};
+
+function optimizerSpec(entryPoint: OptimizerKind | 'adam_step'): KernelSpec {
+  const kind: OptimizerKind = entryPoint === 'adam_step' ? 'adam' : entryPoint;
+  const config = optimizerConfig(kind);
+  const state = OPTIMIZER_STATE[kind];
+  const adam = kind === 'adam';
+  // The tutorial's MLP: 784 -> 128 -> 10 with biases.
+  const tutorial = 784 * 128 + 128 + 128 * 10 + 10;
+  const withT = (shape: Shape) => (adam ? { ...shape, t: shape.t ?? 0 } : shape);
+  return {
+    name: `optimizer.wgsl:${entryPoint}`,
+    source: optimizerSource,
+    letters:
+      entryPoint === 'adam_step'
+        ? "t: Adam's step count before the kernel adds 1 (size: parameters of the update that follows)"
+        : `size: parameters, updated with Keras' defaults (learning rate ${config.learningRate})${adam ? "; t: Adam's step count before this step" : ''}; checks param${state.map(([n]) => `, ${n}`).join('')}`,
+    presets: [
+      { name: "the tutorial MLP's parameters", shape: withT({ size: tutorial }) },
+      { name: 'size 1', shape: withT({ size: 1 }) },
+      { name: 'odd size, a later step', shape: adam ? { size: 257, t: 4 } : { size: 257 } },
+    ],
+    tensors(s): Record<string, TensorSpec> {
+      const tensors: Record<string, TensorSpec> = { param: uniform([s.size]), grad: uniform([s.size]) };
+      for (const [name, [low, high]] of state) tensors[name] = uniform([s.size], low, high);
+      if (adam) tensors.step = derived([1], () => [s.t], 'u32');
+      return tensors;
+    },
+    checked: entryPoint === 'adam_step' ? 'step' : ['param', ...state.map(([name]) => name)],
+    dispatches: (device, t) => optimizerUpdate(device, config, { param: t.param, grad: t.grad, state: state.map(([name]) => t[name]), step: t.step }),
+    reference(v, s) {
+      if (entryPoint === 'adam_step') return Float64Array.of(s.t + 1);
+      const param = Float64Array.from(v.param);
+      const moments = state.map(([name]) => Float64Array.from(v[name]));
+      optimizerReference.optimizerStep(config, param, v.grad, moments, adam ? s.t + 1 : 1);
+      return Float64Array.from([param, ...moments].flatMap((a) => [...a]));
+    },
+    contraction: () => 1,
+  };
+}
+
 const SPECS: KernelSpec[] = [
-  ...(['forward', 'backward_input', 'backward_weight'] as const).map(conv2dSpec),
+  ...(['forward', 'backward_input', 'backward_weight', 'sum_slices', 'transpose_kernel'] as const).map(conv2dSpec),
   ...(['forward', 'backward_input', 'backward_weight'] as const).map(matmulSpec),
   ...(['relu', 'sigmoid', 'tanh'] as const).flatMap((kind) => (['forward', 'backward'] as const).map((direction) => activationSpec(kind, direction))),
+  ...(['forward', 'backward'] as const).map(biasSpec),
+  ...(['forward', 'backward'] as const).map(softmaxSpec),
+  ...(['forward', 'backward'] as const).map(softmaxCrossEntropySpec),
+  ...(['forward', 'backward'] as const).map(maxPool2dSpec),
+  ...(['forward', 'backward'] as const).map(avgPool2dSpec),
+  ...(['forward', 'backward', 'advance', 'identity'] as const).map(dropoutSpec),
+  ...(['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'] as const).map(batchNormSpec),
+  ...(['sgd', 'momentum', 'rmsprop', 'adam', 'adam_step'] as const).map(optimizerSpec),
 ];
 
 /** What the workbench offers for one kernel. */
@@ -261,9 +647,11 @@ async function withTensors<T>(
     for (const [name, t] of Object.entries(specs)) {
       if (t.random && !filled[name]) {
         const [low, high] = t.random;
-        filled[name] = Float64Array.from({ length: sizeOf(t.shape) }, () => Math.fround(low + (high - low) * random()));
+        const draw = t.dtype === 'u32' ? () => Math.floor(low + (high - low) * random()) : () => Math.fround(low + (high - low) * random());
+        filled[name] = Float64Array.from({ length: sizeOf(t.shape) }, draw);
       }
-      tensors[name] = createTensor(device, t.shape, { label: `workbench ${name}`, data: filled[name] });
+      if (t.derived && !filled[name]) filled[name] = Float64Array.from(t.derived(filled), t.dtype === 'u32' ? (v) => v : Math.fround);
+      tensors[name] = createTensor(device, t.shape, { label: `workbench ${name}`, data: filled[name], dtype: t.dtype });
     }
     const dispatches = await s.dispatches(device, tensors, shape);
     try {
@@ -359,7 +747,14 @@ export async function checkKernel(gpu: Gpu, name: string, edit: Edit, options: {
   const messages = await compileMessages(gpu, edit.source, file);
   if (messages.some((m) => m.type === 'error')) return { status: 'compile-error', file, messages: messages.filter((m) => m.type === 'error') };
   const device = gpu.device;
-  const outputShape = s.tensors(shape)[s.checked].shape;
+  const specs = s.tensors(shape);
+  const checked = typeof s.checked === 'string' ? [s.checked] : s.checked;
+  // Several checked tensors are compared as one vector, their values one after another.
+  const output =
+    checked.length === 1
+      ? { name: checked[0], shape: specs[checked[0]].shape }
+      : { name: checked.map((c) => `${c} [${specs[c].shape.join(', ')}]`).join(' + '), shape: [checked.reduce((n, c) => n + sizeOf(specs[c].shape), 0)] };
+  const outputShape = output.shape;
   const run = (values: Record<string, Float64Array> | undefined, override?: Edit) =>
     withTensors(
       device,
@@ -370,7 +765,8 @@ export async function checkKernel(gpu: Gpu, name: string, edit: Edit, options: {
         const dispatch = target(s, dispatches);
         if (override) await applyOverride(device, dispatch, { source: override.source, constants: override.constants, file });
         await runDispatches(device, dispatches);
-        const output = (await readTensor(device, tensors[s.checked])) as Float32Array;
+        const parts = await Promise.all(checked.map((c) => readTensor(device, tensors[c])));
+        const output = parts.length === 1 ? parts[0] : Float64Array.from(parts.flatMap((p) => [...p]));
         return { output, constants: { ...dispatch.constants }, workgroups: [...dispatch.workgroups] };
       },
       values,
@@ -390,7 +786,7 @@ export async function checkKernel(gpu: Gpu, name: string, edit: Edit, options: {
     status: editedComparison.count === 0 ? 'match' : 'mismatch',
     kernel: s.name,
     shape,
-    output: { name: s.checked, shape: outputShape },
+    output,
     tolerance: tol,
     builtIn: builtInComparison,
     edited: editedComparison,
