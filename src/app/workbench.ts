@@ -432,15 +432,35 @@ function setButtons(enabled: boolean): void {
   ui.time.disabled = !enabled || !state.gpu?.timestamps;
 }
 
-action(ui.check, async () => {
+async function check(): Promise<void> {
   ui.checkResult.replaceChildren(element('p', 'checking…', { class: 'muted' }));
   showCheck(await checkKernel(state.gpu!, selected().name, { source: source(), constants: currentConstants(), file: FILE }, { shape: currentShape() }));
-});
-action(ui.time, async () => {
+}
+
+async function time(): Promise<void> {
   ui.timeResult.replaceChildren(element('p', 'timing…', { class: 'muted' }));
   const result = await timeKernel(state.gpu!, selected().name, { source: source(), constants: currentConstants(), file: FILE }, { shape: currentShape(), trials: Number(ui.trials.value) });
   showRounding(result.roundingMs);
   showTiming(result);
+}
+
+action(ui.check, check);
+action(ui.time, time);
+// A changed override constant re-runs the check, and the timing where the device has timestamps.
+ui.constants.addEventListener('change', () => {
+  if (state.busy || !state.gpu) return;
+  state.busy = true;
+  setButtons(false);
+  ui.error.hidden = true;
+  (async () => {
+    await check();
+    if (state.gpu?.timestamps) await time();
+  })()
+    .catch(showError)
+    .finally(() => {
+      state.busy = false;
+      setButtons(true);
+    });
 });
 action(ui.train, train);
 action(ui.demoRun, convolve);

@@ -92,8 +92,15 @@ test('workbench.html: inline errors, check, time, share and train with conv2d:fo
   await page.getByTestId('check-view').screenshot({ path: join(attachments, 'workbench-check.png') });
   await annotate('a wrong kernel fails the check', { path: join(attachments, 'workbench-check.png'), contentType: 'image/png' });
 
+  // A changed override constant re-runs the check and the timing by itself.
+  const workgroupSize = page.locator('input[data-constant=WORKGROUP_SIZE]');
+  await workgroupSize.fill('32');
+  await workgroupSize.dispatchEvent('change');
+  await page.getByTestId('timing-table').waitFor({ timeout: 60_000 });
+  await page.waitForSelector('[data-testid=check]:not([disabled])', { timeout: 60_000 });
+  expect(await page.getByTestId('check-verdict').textContent()).not.toBe('Matches the reference.');
+
   // Share: the address restores the source, shape and constants.
-  await page.locator('input[data-constant=WORKGROUP_SIZE]').fill('32');
   await page.getByTestId('share').click();
   await page.waitForFunction(() => location.hash.includes('source='));
   const shared = page.url();
