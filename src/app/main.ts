@@ -7,6 +7,7 @@ import { zipSync } from 'fflate';
 import {
   defaultGpu,
   describeAdapter,
+  freshGpu,
   loadModelBytes,
   mnistFromFiles,
   MNIST_FILES,
@@ -50,6 +51,8 @@ const ui = {
   pause: byId<HTMLButtonElement>('pause'),
   resume: byId<HTMLButtonElement>('resume'),
   stop: byId<HTMLButtonElement>('stop'),
+  saveCheckpoint: byId<HTMLButtonElement>('save-checkpoint'),
+  resumeCheckpoint: byId<HTMLInputElement>('resume-checkpoint'),
   trainStatus: byId('train-status'),
   trainAdapter: byId('train-adapter'),
   liveStep: byId('live-step'),
@@ -119,6 +122,8 @@ const state: {
   modelName: string;
   busy: boolean;
   training?: Training;
+  /** The checkpoint training wrote at its last epoch's end, for "Save checkpoint". */
+  checkpoint?: { bytes: Uint8Array; name: string };
   predictions?: Predictions;
   gallery: { only?: { label: number; predicted: number }; limit: number };
   profileChart?: Chart;
@@ -144,6 +149,8 @@ function refresh(): void {
   ui.pause.disabled = !(training && !training.pausing && !training.resume && !training.stopping);
   ui.resume.disabled = !(training?.resume && !training.stopping);
   ui.stop.disabled = !(training && !training.stopping);
+  ui.saveCheckpoint.disabled = !(idle && state.checkpoint);
+  ui.resumeCheckpoint.disabled = !(idle && state.gpu && state.mnist);
   ui.evaluate.disabled = ui.predict.disabled = ui.insideShow.disabled = !ready;
   ui.profileRun.disabled = !(ready && state.gpu?.timestamps);
   ui.save.disabled = ui.exportTorch.disabled = !(idle && state.model);
@@ -419,12 +426,14 @@ function pauseTraining(training: Training, where: string, onResume: (pausedMs: n
   });
 }
 
-async function train(settings: Settings): Promise<void> {
+/** Trains with the form's settings; from a checkpoint file saved by the page (same settings) when `resumeFrom` is given. */
+async function train(settings: Settings, resumeFrom?: { bytes: Uint8Array; source: string }): Promise<void> {
   const gpu = need(state.gpu, 'no WebGPU device');
   const mnist = need(state.mnist, 'load MNIST first');
   const { epochs, batchSize } = settings;
   const model = tutorialModel(settings.model, mnist.train.classes);
-  model.compile({ optimizer: settings.optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: settings.seed, gpu });
+  const recreateGpu = async () => (state.gpu = await freshGpu());
+  model.compile({ optimizer: settings.optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: settings.seed, gpu, recreateGpu });
   setModel(model, settings.model);
 
   const data = take(mnist.train, settings.trainLimit);
@@ -433,7 +442,8 @@ async function train(settings: Settings): Promise<void> {
   const { kind, learningRate } = settings.optimizer;
   log.clear();
   log.line(`${settings.model}: ${count(data.count)} training images, batch size ${batchSize}, ${kind} (learning rate ${learningRate}), seed ${settings.seed}`);
-  log.line(`Epoch 1/${epochs}`);
+  if (resumeFrom) log.line(`Resuming from ${resumeFrom.source}`);
+  else log.line(`Epoch 1/${epochs}`);
   ui.chartBox.hidden = false;
   chart.reset(epochs);
   ui.epochs.tBodies[0].replaceChildren();
@@ -458,6 +468,21 @@ async function train(settings: Settings): Promise<void> {
       epochs,
       batchSize,
       validationData: validation && [validation.x, validation.y],
+      resumeFrom,
+      checkpoint: {
+        everyEpoch: true,
+        write: async (bytes, info) => {
+          state.checkpoint = { bytes, name: `${settings.model}-epoch${info.epoch}.checkpoint.safetensors` };
+        },
+      },
+      // A lost device (a driver reset) is replaced and training goes on from the last epoch's end, twice at most.
+      deviceLossRetries: 2,
+      onDeviceLost: (loss) => {
+        const what = `The GPU device was lost in epoch ${loss.epoch + 1} (${loss.reason}: ${loss.message})`;
+        const next = loss.resumedAt ? `training recovered on a new device from epoch ${loss.resumedAt.epoch + 1}, step ${loss.resumedAt.step}.` : 'training stopped.';
+        log.line(`${what}; ${next}`);
+        ui.trainStatus.textContent = `Device lost; ${next}`;
+      },
       onBatchEnd: (step, logs: Logs, epoch) => {
         const done = step + 1;
         const now = performance.now();
@@ -769,6 +794,14 @@ formField('optimizer').addEventListener('change', optimizerChanged);
 ui.pause.addEventListener('click', pause);
 ui.resume.addEventListener('click', () => state.training?.resume?.());
 ui.stop.addEventListener('click', stop);
+ui.saveCheckpoint.addEventListener('click', () => {
+  if (state.checkpoint) download(state.checkpoint.bytes, state.checkpoint.name);
+});
+ui.resumeCheckpoint.addEventListener('change', () => {
+  const file = ui.resumeCheckpoint.files?.[0];
+  ui.resumeCheckpoint.value = '';
+  if (file) void action('Resuming training', async () => train(readSettings(), { bytes: new Uint8Array(await file.arrayBuffer()), source: file.name }));
+});
 ui.evaluate.addEventListener('click', () =>
   action('Evaluating', async () => {
     await evaluate(integer('batchSize', 'Batch size', 1) ?? 128, integer('testLimit', 'Test images', 1));

@@ -100,6 +100,21 @@ export function defaultGpu(): Promise<Gpu> {
   return sharedGpu;
 }
 
+/** A new device from where `defaultGpu()` gets its own, not shared (to replace a lost one). */
+export function freshGpu(): Promise<Gpu> {
+  return makeDefault();
+}
+
+/** How `device` was lost, once it is, or undefined if it is not lost within `waitMs` (the loss settles soon after the errors it causes). */
+export function lostInfo(device: GPUDevice, waitMs = 250): Promise<GPUDeviceLostInfo | undefined> {
+  let stop = () => {};
+  const timeout = new Promise<undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), waitMs);
+    stop = () => clearTimeout(timer);
+  });
+  return Promise.race([device.lost, timeout]).finally(stop);
+}
+
 /** Where `defaultGpu()` gets its device from (the Node entry points it at Dawn). */
 export function setDefaultGpu(make: () => Promise<Gpu>): void {
   makeDefault = make;

@@ -441,6 +441,8 @@ export class Graph {
       this.scoped(`${kind} step ${step + 1}/${steps}`, () => {
         this.writeBatch(xBatch.subarray(0, count * rowSize), yBatch.subarray(0, count));
         const logs = this.submit(plan[kind], { clear: step === 0, snapshot });
+        // Marked handled now: when the device is lost, those after the one awaited fail before they are awaited.
+        logs?.catch(() => {});
         if (logs) pending.push({ step, logs });
       });
       await options.afterStep?.(step, seen);

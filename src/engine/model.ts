@@ -1,7 +1,7 @@
 // The Keras-like API: sequential(layers), compile, fit, evaluate, predict,
 // summary, and the model as safetensors bytes. A facade: it checks arguments
 // and walks epochs; the graph owns the GPU.
-import { defaultGpu, type Gpu } from './device';
+import { defaultGpu, freshGpu, lostInfo, type Gpu } from './device';
 import { sizeOf } from './buffers';
 import { Graph, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
@@ -49,6 +49,12 @@ export interface CompileOptions {
   /** The device to train on; by default the one `defaultGpu()` picks. */
   gpu?: Gpu;
   /**
+   * Makes the device that replaces a lost one when `fit` recovers (see
+   * `FitOptions.deviceLossRetries`); by default a new device from where
+   * `defaultGpu()` gets its own (`freshGpu`).
+   */
+  recreateGpu?: () => Promise<Gpu>;
+  /**
    * Replacement WGSL for some kernels, by name (`conv2d:forward`): a source, or
    * `{ source, constants }`. Each must use the built-in kernel's bindings and
    * `params` (checked by reflection when the model is first run).
@@ -90,10 +96,36 @@ export interface FitOptions {
    * `source` names it in errors (a file name).
    */
   resumeFrom?: Uint8Array | { bytes: Uint8Array; source: string };
+  /**
+   * How many times `fit` recovers when the GPU device is lost (a driver reset,
+   * `device.destroy()`): it makes a new device (`CompileOptions.recreateGpu`),
+   * rebuilds the model on it from the last checkpoint it wrote or else from
+   * the state it read back at the last epoch's end (once an epoch, only when
+   * this is above 0; at the start of fit too), and goes on from there. 0 (the
+   * default): the loss stops training with an error naming where it happened.
+   */
+  deviceLossRetries?: number;
+  /** Told of each device loss, recovered from or not, before training goes on (or the error is thrown). */
+  onDeviceLost?: (loss: DeviceLoss) => void;
+}
+
+/** A device loss during `fit`, as `onDeviceLost` is told of it. */
+export interface DeviceLoss {
+  /** Where training was (0-based epoch; steps of it submitted) when the loss was found. */
+  epoch: number;
+  step: number;
+  /** From `device.lost`: 'destroyed' or 'unknown', and the driver's message. */
+  reason: string;
+  message: string;
+  /** Whether training goes on, and from where: the epoch and step of the state it was rebuilt from. */
+  recovered: boolean;
+  resumedAt?: { epoch: number; step: number };
+  /** Losses so far in this fit, this one included. */
+  count: number;
 }
 
 export class Model {
-  private compiled: Required<Pick<CompileOptions, 'seed'>> & { optimizer: OptimizerConfig; gpu?: Gpu; kernels?: Map<string, KernelOverride> } = {
+  private compiled: Required<Pick<CompileOptions, 'seed'>> & { optimizer: OptimizerConfig; gpu?: Gpu; recreateGpu?: () => Promise<Gpu>; kernels?: Map<string, KernelOverride> } = {
     seed: Date.now() >>> 0,
     optimizer: optimizerConfig('rmsprop'),
   };
@@ -130,6 +162,7 @@ export class Model {
       seed: options.seed ?? this.compiled.seed,
       optimizer: typeof optimizer === 'string' ? optimizerConfig(optimizer) : optimizer,
       gpu: options.gpu,
+      recreateGpu: options.recreateGpu,
       kernels: options.kernels && normalizeOverrides(options.kernels),
     };
     this.random = seededRandom(this.compiled.seed);
@@ -201,63 +234,102 @@ export class Model {
     if (validationData) this.checkData('fit() validationData', validationData[0], validationData[1]);
     const every = checkpoints?.everySteps;
     if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new Error(`fit(): checkpoint.everySteps must be a positive integer, got ${every}`);
+    const retries = options.deviceLossRetries ?? 0;
+    if (!Number.isInteger(retries) || retries < 0) throw new Error(`fit(): deviceLossRetries must be a non-negative integer, got ${retries}`);
     const steps = Math.ceil(count / batchSize);
-    const resumed = options.resumeFrom && this.readResume(options.resumeFrom, batchSize, count);
-    if (resumed) {
+    const batch = Math.min(batchSize, count);
+    let graph!: Graph;
+    let history: EpochLogs[] = [];
+    let epoch = 0;
+    let from: { step: number; seen: number } | undefined;
+    /** Builds the graph again from a checkpoint (a resumed run, or a lost device's last state) and goes back to where it was taken. */
+    const restore = async (checkpoint: Checkpoint) => {
       // The graph is built again from the generator's state its first build started from.
       this.destroy();
-      this.random.state = resumed.run.random.build;
-    }
-    const graph = await this.build(Math.min(batchSize, count));
-    if (resumed) {
-      graph.writeState(restoreState(resumed, graph));
-      this.random.state = resumed.run.random.epoch;
-    }
+      this.random.state = checkpoint.run.random.build;
+      graph = await this.build(batch);
+      graph.writeState(restoreState(checkpoint, graph));
+      this.random.state = checkpoint.run.random.epoch;
+      history = checkpoint.run.history as unknown as EpochLogs[];
+      epoch = checkpoint.run.epoch;
+      from = checkpoint.run.step > 0 ? { step: checkpoint.run.step, seen: checkpoint.run.seen } : undefined;
+    };
+    if (options.resumeFrom) await restore(this.readResume(options.resumeFrom, batchSize, count));
+    else graph = await this.build(batch);
     const updateEvery = options.updateEvery ?? Math.max(1, Math.ceil(steps / 20));
     // Plans for the full and the partial last batch are made before timing starts.
-    await graph.plan(Math.min(batchSize, count));
-    if (count % batchSize) await graph.plan(count % batchSize);
-    const history = (resumed?.run.history ?? []) as unknown as EpochLogs[];
+    const plan = async () => {
+      await graph.plan(batch);
+      if (count % batchSize) await graph.plan(count % batchSize);
+    };
+    await plan();
     const architecture = { inputShape: [...this.inputShape], layers: [...this.layers] };
-    const save = async (epoch: number, step: number, seen: number, epochRandom: number) => {
+    const snapshot = async (epoch: number, step: number, seen: number, epochRandom: number) => {
       const info = { epoch, step, steps, globalStep: epoch * steps + step };
       const run = { ...info, optimizer: this.compiled.optimizer, batchSize, samples: count, seen, random: { build: this.builtFrom, epoch: epochRandom }, history: JSON.parse(JSON.stringify(history)) };
-      await checkpoints!.write(encodeCheckpoint(graph, architecture, run, await graph.readState()), info);
+      return { bytes: encodeCheckpoint(graph, architecture, run, await graph.readState()), info };
     };
-    let from = resumed && resumed.run.step > 0 ? { step: resumed.run.step, seen: resumed.run.seen } : undefined;
+    /** The state a lost device's replacement is rebuilt from: the last checkpoint written, or read back at the last epoch's end. */
+    let last: { bytes: Uint8Array; info: CheckpointInfo } | undefined;
+    const save = async (epoch: number, step: number, seen: number, epochRandom: number) => {
+      last = await snapshot(epoch, step, seen, epochRandom);
+      await checkpoints!.write(last.bytes, last.info);
+    };
+    if (retries > 0) last = await snapshot(epoch, from?.step ?? 0, from?.seen ?? 0, this.random.state);
+    let losses = 0;
     this.stopTraining = false;
-    for (let epoch = resumed?.run.epoch ?? 0; epoch < epochs && !this.stopTraining; epoch++) {
+    while (epoch < epochs && !this.stopTraining) {
       const epochRandom = this.random.state;
       const order = this.shuffled(count, shuffle);
       const started = performance.now();
       let paused = 0;
-      const onUpdate = async (step: number, logs: Logs) => {
-        const called = performance.now();
-        await options.onBatchEnd?.(step, logs, epoch);
-        paused += performance.now() - called;
-      };
-      // A checkpoint that falls on an epoch's last step is written after the epoch's end (validation, onEpochEnd).
-      const afterStep = every
-        ? async (step: number, seen: number) => {
-            if (step + 1 < steps && (epoch * steps + step + 1) % every === 0) await save(epoch, step + 1, seen, epochRandom);
-          }
-        : undefined;
-      const label = `epoch ${epoch + 1}/${epochs}`;
       const first = from?.step ?? 0;
-      const logs = await graph.run({ x, y, order }, 'train', Math.min(batchSize, count), updateEvery, onUpdate, () => this.stopTraining, { from, afterStep, label });
-      from = undefined;
-      const epochLogs: EpochLogs = { ...logs, msPerStep: (performance.now() - started - paused) / Math.max(1, logs.steps - first) };
-      if (validationData) {
-        const val = await this.evaluate(validationData[0], validationData[1], { batchSize });
-        epochLogs.valLoss = val.loss;
-        epochLogs.valAccuracy = val.accuracy;
+      let submitted = first;
+      try {
+        const onUpdate = async (step: number, logs: Logs) => {
+          const called = performance.now();
+          await options.onBatchEnd?.(step, logs, epoch);
+          paused += performance.now() - called;
+        };
+        // A checkpoint that falls on an epoch's last step is written after the epoch's end (validation, onEpochEnd).
+        const afterStep = async (step: number, seen: number) => {
+          submitted = step + 1;
+          if (every && step + 1 < steps && (epoch * steps + step + 1) % every === 0) await save(epoch, step + 1, seen, epochRandom);
+        };
+        const label = `epoch ${epoch + 1}/${epochs}`;
+        const logs = await graph.run({ x, y, order }, 'train', batch, updateEvery, onUpdate, () => this.stopTraining, { from, afterStep, label });
+        from = undefined;
+        const epochLogs: EpochLogs = { ...logs, msPerStep: (performance.now() - started - paused) / Math.max(1, logs.steps - first) };
+        if (validationData) {
+          const val = await this.evaluate(validationData[0], validationData[1], { batchSize });
+          epochLogs.valLoss = val.loss;
+          epochLogs.valAccuracy = val.accuracy;
+        }
+        history.push(epochLogs);
+        const whole = logs.steps === steps && !this.stopTraining;
+        if (checkpoints && whole && (checkpoints.everyEpoch || (every && ((epoch + 1) * steps) % every === 0))) {
+          await save(epoch + 1, 0, 0, this.random.state);
+        } else if (retries > 0 && whole) {
+          last = await snapshot(epoch + 1, 0, 0, this.random.state);
+        }
+        options.onEpochEnd?.(epoch, epochLogs);
+        epoch++;
+      } catch (error) {
+        const info = await lostInfo(graph.device);
+        if (!info) throw error;
+        losses++;
+        const recovered = losses <= retries && last !== undefined;
+        const at = { epoch: last?.info.epoch ?? 0, step: last?.info.step ?? 0 };
+        options.onDeviceLost?.({ epoch, step: submitted, reason: info.reason, message: info.message, recovered, ...(recovered && { resumedAt: at }), count: losses });
+        if (!recovered) {
+          const advice = retries > 0 ? `; gave up after ${retries} recover${retries === 1 ? 'y' : 'ies'}` : ' (set fit\'s deviceLossRetries to recover)';
+          throw new Error(`fit(): the GPU device was lost in epoch ${epoch + 1}/${epochs} after step ${submitted}/${steps} was submitted (${info.reason}: ${info.message})${advice}`, { cause: error });
+        }
+        this.destroy();
+        this.compiled.gpu = await (this.compiled.recreateGpu ?? freshGpu)();
+        await restore(readCheckpoint(last!.bytes, `the state of epoch ${at.epoch + 1}, step ${at.step}`));
+        await plan();
       }
-      history.push(epochLogs);
-      const whole = logs.steps === steps && !this.stopTraining;
-      if (checkpoints && whole && (checkpoints.everyEpoch || (every && ((epoch + 1) * steps) % every === 0))) {
-        await save(epoch + 1, 0, 0, this.random.state);
-      }
-      options.onEpochEnd?.(epoch, epochLogs);
     }
     return history;
   }

@@ -174,6 +174,25 @@ describe.sequential('the training page on the built site', () => {
     await shot(annotate, 'inside', page, 'inside-mlp');
   }, 180_000);
 
+  test("the dense run's checkpoint, saved and resumed, continues with the next epoch", async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#save-checkpoint').click()]);
+    expect(download.suggestedFilename()).toMatch(/^mlp-epoch\d+\.checkpoint\.safetensors$/);
+    const file = resolve(attachments, 'app-mlp.checkpoint.safetensors');
+    await download.saveAs(file);
+    // The same settings, one epoch more: training goes on from the end of epoch 1.
+    await settings({ epochs: '2' });
+    await page.locator('#resume-checkpoint').setInputFiles(file);
+    await page.waitForFunction(() => document.querySelector('#log')!.textContent!.includes('Resuming from'), null, { timeout: 60_000 });
+    await idle(120_000);
+    await expectNoError();
+    expect(await page.locator('#train-status').textContent()).toBe('Done.');
+    const log = (await page.locator('#log').textContent())!;
+    expect(log).toContain('Resuming from app-mlp.checkpoint.safetensors');
+    // Only the second epoch ran: one progress line of 63 steps.
+    expect(log.match(/63\/63/g)).toHaveLength(1);
+    await settings({ epochs: '1' });
+  }, 300_000);
+
   test('a digit drawn with the mouse is classified: 10 probabilities summing to 1', async ({ annotate }) => {
     const pad = page.locator('#pad');
     await pad.scrollIntoViewIfNeeded();
