@@ -5,6 +5,7 @@
 # DistributedDataParallel averages the gradients (gloo on CPU, nccl on GPUs).
 import argparse
 import os
+import sys
 import warnings
 
 import torch
@@ -126,3 +127,10 @@ def main():
 
 if __name__ == "__main__":
     main()
+    # With PyTorch 1.13 on Python 3.11 a worker can hang in the interpreter's
+    # teardown after its work is done and its process group destroyed (gloo's
+    # threads; seen now and then on Debian 12): everything is saved and
+    # flushed, so leave at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
