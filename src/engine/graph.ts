@@ -151,6 +151,8 @@ export class Graph {
     readonly maxBatch: number,
     readonly optimizer: OptimizerConfig,
     random: () => number,
+    /** Kernels replaced in every plan, by Kernel.name (`conv2d.wgsl:forward`). */
+    readonly kernels: ReadonlyMap<string, KernelOverride> = new Map(),
   ) {
     const shapes = layerShapes(configs, inputShape);
     // Every buffer: the arenas, the inputs and metrics, and each layer's own;
@@ -257,9 +259,6 @@ export class Graph {
   get classes(): number {
     return this.logits.value.shape[1];
   }
-
-  /** Kernels replaced in every plan, by Kernel.name (`conv2d.wgsl:forward`): set before the first plan is made. */
-  kernels = new Map<string, KernelOverride>();
 
   /** The dispatches for a batch of `batch` rows, created on first use. */
   plan(batch: number): Promise<Plan> {
@@ -534,6 +533,18 @@ export class Graph {
     writeTensor(this.device, this.runningMeans, state.runningMeans);
   }
 
+  /** Runs the predict plan on the rows of x (`then` records what follows it, a copy out), inside error scopes named `what`. */
+  private async submitPredict(what: string, x: Float32Array, then?: (encoder: GPUCommandEncoder) => void): Promise<void> {
+    const plan = await this.plan(x.length / sizeOf(this.inputShape));
+    this.scoped(what, () => {
+      this.writeBatch(x);
+      const encoder = this.device.createCommandEncoder({ label: what });
+      encodeDispatches(encoder, plan.predict, 'predict');
+      then?.(encoder);
+      this.device.queue.submit([encoder.finish()]);
+    });
+  }
+
   /** Class probabilities of every row of x, [count, classes] row-major. */
   async predict(x: Float32Array, batchSize: number): Promise<Float32Array> {
     const rowSize = sizeOf(this.inputShape);
@@ -543,14 +554,9 @@ export class Graph {
     try {
       for (let start = 0; start < count; start += batchSize) {
         const batch = Math.min(batchSize, count - start);
-        const plan = await this.plan(batch);
-        this.scoped(`predict rows ${start + 1}-${start + batch}`, () => {
-          this.writeBatch(x.subarray(start * rowSize, (start + batch) * rowSize));
-          const encoder = this.device.createCommandEncoder({ label: 'predict' });
-          encodeDispatches(encoder, plan.predict, 'predict');
-          encoder.copyBufferToBuffer(this.probabilities.buffer, this.probabilities.offset, result, start * classes * 4, batch * classes * 4);
-          this.device.queue.submit([encoder.finish()]);
-        });
+        await this.submitPredict(`predict rows ${start + 1}-${start + batch}`, x.subarray(start * rowSize, (start + batch) * rowSize), (encoder) =>
+          encoder.copyBufferToBuffer(this.probabilities.buffer, this.probabilities.offset, result, start * classes * 4, batch * classes * 4),
+        );
       }
       await this.checkErrors();
       await result.mapAsync(GPUMapMode.READ);
@@ -563,13 +569,7 @@ export class Graph {
   /** Each layer's output for the rows of x, run as `predict` runs them: [rows, ...output] per layer. */
   async layerOutputs(x: Float32Array): Promise<Float32Array[]> {
     const count = x.length / sizeOf(this.inputShape);
-    const plan = await this.plan(count);
-    this.scoped('layer outputs', () => {
-      this.writeBatch(x);
-      const encoder = this.device.createCommandEncoder({ label: 'layer outputs' });
-      encodeDispatches(encoder, plan.predict, 'layer outputs');
-      this.device.queue.submit([encoder.finish()]);
-    });
+    await this.submitPredict('layer outputs', x);
     await this.checkErrors();
     return Promise.all(this.layers.map(({ built }) => readTensor(this.device, rows(built.y, count)) as Promise<Float32Array>));
   }

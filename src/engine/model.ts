@@ -176,11 +176,14 @@ export class Model {
     const weights = await this.graph?.readArena();
     this.destroy();
     this.builtFrom = this.random.state;
-    const graph = new Graph(gpu.device, this.layers, this.inputShape, batch, this.compiled.optimizer, this.random);
-    if (this.compiled.kernels) graph.kernels = this.compiled.kernels;
+    const graph = this.newGraph(gpu, batch, this.random);
     if (weights) graph.writeArena(weights);
     this.graph = graph;
     return graph;
+  }
+
+  private newGraph(gpu: Gpu, batch: number, random: () => number): Graph {
+    return new Graph(gpu.device, this.layers, this.inputShape, batch, this.compiled.optimizer, random, this.compiled.kernels);
   }
 
   /** Frees the GPU buffers; the model builds them again when next used. */
@@ -399,8 +402,7 @@ export class Model {
     }
     const batch = Math.min(batchSize, count);
     const weights = this.graph && (await this.graph.readArena());
-    const graph = new Graph(gpu.device, this.layers, this.inputShape, batch, this.compiled.optimizer, seededRandom(this.compiled.seed));
-    if (this.compiled.kernels) graph.kernels = this.compiled.kernels;
+    const graph = this.newGraph(gpu, batch, seededRandom(this.compiled.seed));
     let profiler: KernelProfiler | undefined;
     try {
       if (weights) graph.writeArena(weights);
