@@ -10,6 +10,7 @@ import {
   readModelFile,
 } from '../node';
 import { readNamedFile } from '../node/files';
+import { integerOption } from './args';
 
 const USAGE = `usage: npm run evaluate -- --load FILE [--data DIR] [--batch-size 128] [--limit N]
   --load   a model file written by npm run train -- --save FILE (or the page's save)
@@ -29,14 +30,8 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
-  const integer = (name: string, text: string | undefined) => {
-    if (text === undefined) return undefined;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be an integer >= 1, got '${text}'`);
-    return value;
-  };
   if (!values.load) throw new Error(`--load FILE is required\n${USAGE}`);
-  return { load: values.load, data: values.data, batchSize: integer('batch-size', values['batch-size'])!, limit: integer('limit', values.limit) };
+  return { load: values.load, data: values.data, batchSize: integerOption('batch-size', values['batch-size'], 1)!, limit: integerOption('limit', values.limit, 1) };
 }
 
 async function main() {

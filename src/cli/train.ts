@@ -18,6 +18,7 @@ import {
   type TutorialModel,
 } from '../node';
 import { checkOutputPath, readNamedFile } from '../node/files';
+import { integerOption } from './args';
 
 /** The checkpoint's name in a --checkpoint directory: one file, replaced whole at each write. */
 const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -65,28 +66,22 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
-  const integer = (name: string, text: string | undefined, min: number) => {
-    if (text === undefined) return undefined;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer >= ${min}, got '${text}'`);
-    return value;
-  };
   if (values['checkpoint-every'] !== undefined && values.checkpoint === undefined && values.resume === undefined) {
     throw new Error('--checkpoint-every needs --checkpoint DIR (or --resume DIR)');
   }
   if (values.model !== 'cnn' && values.model !== 'mlp') throw new Error(`--model must be cnn or mlp, got '${values.model}'`);
   return {
     model: values.model as TutorialModel,
-    epochs: integer('epochs', values.epochs, 1)!,
-    batchSize: integer('batch-size', values['batch-size'], 1)!,
-    limit: integer('limit', values.limit, 1),
-    seed: integer('seed', values.seed, 0) ?? (Date.now() >>> 0),
+    epochs: integerOption('epochs', values.epochs, 1)!,
+    batchSize: integerOption('batch-size', values['batch-size'], 1)!,
+    limit: integerOption('limit', values.limit, 1),
+    seed: integerOption('seed', values.seed, 0) ?? (Date.now() >>> 0),
     data: values.data,
     validate: values.validate ?? false,
     save: values.save,
     report: values.report,
     checkpoint: values.checkpoint ?? values.resume,
-    checkpointEvery: integer('checkpoint-every', values['checkpoint-every'], 1),
+    checkpointEvery: integerOption('checkpoint-every', values['checkpoint-every'], 1),
     resume: values.resume,
   };
 }

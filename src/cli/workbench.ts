@@ -2,8 +2,20 @@
 // built-in one and the float64 reference, in Node on Dawn. Exit 0: it matches; 1: it does not; 2: it does not compile or fit.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { createGpu, describeAdapter, writeFileAtomically } from '../node';
-import { builtInSource, checkKernel, fullShape, timeKernel, workbenchKernels, type Comparison, type Shape, type Timing } from '../node';
+import {
+  builtInSource,
+  checkKernel,
+  createGpu,
+  describeAdapter,
+  fullShape,
+  timeKernel,
+  workbenchKernels,
+  writeFileAtomically,
+  type Comparison,
+  type Shape,
+  type Timing,
+} from '../node';
+import { integerOption } from './args';
 
 const USAGE = `usage: npm run workbench -- --kernel OP:ENTRY --source FILE [--shape N=..,H=..] [--constants NAME=V,..] [--time] [--trials 20] [--json FILE]
        npm run workbench -- --kernel OP:ENTRY --print      (writes the built-in WGSL to start from)
@@ -48,8 +60,7 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
-  const trials = Number(values.trials);
-  if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials must be an integer >= 1, got '${values.trials}'`);
+  const trials = integerOption('trials', values.trials, 1)!;
   if (!values.list && !values.kernel) throw new Error(`--kernel OP:ENTRY is required (--list shows them)\n${USAGE}`);
   if (!values.list && !values.print && !values.source) throw new Error(`--source FILE (or --print) is required\n${USAGE}`);
   return { ...values, shape: pairs(values.shape, 'shape'), constants: pairs(values.constants, 'constants'), trials, seed: Number(values.seed) };

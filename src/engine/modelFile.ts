@@ -72,11 +72,14 @@ export function checkWeights(layers: readonly LayerConfig[], shapes: readonly La
       byName.delete(name);
     }
   });
-  if (byName.size > 0) {
-    const extra = [...byName.keys()];
-    const more = extra.length > 5 ? ` and ${extra.length - 5} more` : '';
-    throw new Error(`${what}: the model has no parameter named ${extra.slice(0, 5).join(', ')}${more}`);
-  }
+  refuseExtraWeights([...byName.keys()], what);
+}
+
+/** Throws, naming the first five, when any weights are left over that no parameter of the model takes. */
+export function refuseExtraWeights(extra: readonly string[], what: string): void {
+  if (extra.length === 0) return;
+  const more = extra.length > 5 ? ` and ${extra.length - 5} more` : '';
+  throw new Error(`${what}: the model has no parameter named ${extra.slice(0, 5).join(', ')}${more}`);
 }
 
 /** A model file, checked whole; nothing is built. `source` names the file in errors. */

@@ -18,7 +18,7 @@ import { formatShape } from './buffers';
 import { layerKind, layerName, type LayerShape } from './layers';
 import type { TorchOrder, TorchParam } from './layers/torch';
 import { loadModelBytes, type Model } from './model';
-import { encodeModelFile, MODEL_FORMAT, readArchitecture, readModelFile, type Architecture } from './modelFile';
+import { encodeModelFile, MODEL_FORMAT, readArchitecture, readModelFile, refuseExtraWeights, type Architecture } from './modelFile';
 import { decodeSafetensors, encodeSafetensors, type Weight } from './safetensors';
 import type { Gpu } from './device';
 
@@ -82,10 +82,7 @@ export function modelFileFromTorch(bytes: Uint8Array, source: string): Uint8Arra
     byName.delete(p.torch);
     return { name: p.ours, shape: p.shape, values: permute(weight.values, p.gather, false) };
   });
-  if (byName.size > 0) {
-    const extra = [...byName.keys()];
-    throw new Error(`${source}: the model has no parameter named ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''}`);
-  }
+  refuseExtraWeights([...byName.keys()], source);
   return encodeModelFile({ inputShape: architecture.inputShape, layers: architecture.layers }, ours);
 }
 
