@@ -3,6 +3,7 @@
 import '../src/app/style.css';
 import './page.css';
 import type { Chart } from 'chart.js';
+import { byId, download, showErrorIn } from '../src/app/dom';
 import { createGpu, describeAdapter, timestampRoundingMs, type Gpu } from '../src/engine';
 import { comparisonChart, kernelChart } from './charts';
 import { reportBlocks, type Block } from './report';
@@ -15,7 +16,6 @@ interface Driver {
 }
 const driver = window as unknown as Partial<Driver>;
 
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const byTestId = <T extends HTMLElement = HTMLElement>(id: string) => document.querySelector(`[data-testid="${id}"]`) as T;
 
 const ui = {
@@ -41,11 +41,7 @@ function errorText(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
-function showError(what: string, error: unknown): void {
-  console.error(error);
-  ui.error.textContent = `${what}: ${error instanceof Error ? error.message : String(error)}`;
-  ui.error.hidden = false;
-}
+const showError = (what: string, error: unknown) => showErrorIn(ui.error, what, error);
 
 /** `npm run bench -- --out` writes the same text. */
 const resultJson = (result: BenchResult) => `${JSON.stringify(result, null, 2)}\n`;
@@ -163,13 +159,7 @@ function showResult(result: BenchResult): void {
 }
 
 ui.json.addEventListener('click', () => {
-  if (!state.result) return;
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(new Blob([resultJson(state.result)], { type: 'application/json' }));
-  link.download = `bench-${state.result.environment.date.replace(/[:.]/g, '-')}.json`;
-  link.click();
-  // The download has its own copy once the click is handled.
-  setTimeout(() => URL.revokeObjectURL(link.href), 0);
+  if (state.result) download(resultJson(state.result), `bench-${state.result.environment.date.replace(/[:.]/g, '-')}.json`, 'application/json');
 });
 
 // ---- Running -------------------------------------------------------------

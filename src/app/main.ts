@@ -30,13 +30,12 @@ import {
 import { TrainingChart } from './chart';
 import { mnistInput, MNIST_SIDE } from './digit-preprocess';
 import { digitCanvas, imageOf, showProbabilities, showSamples } from './digits';
+import { byId, download, messageOf, showErrorIn } from './dom';
 import { DrawingPad } from './draw';
 import { showInside } from './inside';
 import { TrainingLog } from './log';
 import { profileChart, profileTable } from './profile';
 import { predictionsOf, showConfusion, showGallery, sortedIndices, type Order, type Predictions } from './results';
-
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 const ui = {
   adapter: byId('adapter'),
@@ -131,12 +130,7 @@ const state: {
 
 // ---- Errors and the busy state -------------------------------------------
 
-function showError(what: string, error: unknown): void {
-  console.error(error);
-  const message = error instanceof Error ? error.message : String(error);
-  ui.error.textContent = `${what}: ${message}`;
-  ui.error.hidden = false;
-}
+const showError = (what: string, error: unknown) => showErrorIn(ui.error, what, error);
 
 /** Enables each control when what it needs is there and nothing else is running. */
 function refresh(): void {
@@ -199,7 +193,7 @@ async function initGpu(): Promise<void> {
     state.gpu = await defaultGpu();
   } catch (error) {
     console.error(error);
-    ui.gpuError.textContent = `WebGPU: ${error instanceof Error ? error.message : String(error)}`;
+    ui.gpuError.textContent = `WebGPU: ${messageOf(error)}`;
     ui.gpuError.hidden = false;
     ui.adapter.textContent = 'WebGPU adapter: none';
     ui.trainAdapter.textContent = 'none: training needs WebGPU';
@@ -746,23 +740,16 @@ async function profile(): Promise<void> {
 
 // ---- Saving and loading ---------------------------------------------------
 
-function download(bytes: Uint8Array, name: string): void {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
+const OCTETS = 'application/octet-stream';
 
 async function save(): Promise<void> {
-  download(await need(state.model, 'train or load a model first').toBytes(), `${state.modelName}.safetensors`);
+  download(await need(state.model, 'train or load a model first').toBytes(), `${state.modelName}.safetensors`, OCTETS);
 }
 
 /** The model for PyTorch (see the README's "When one machine is not enough"): the export's files in one zip. */
 async function exportTorch(): Promise<void> {
   const files = await torchFiles(need(state.model, 'train or load a model first'), state.modelName);
-  download(zipSync(Object.fromEntries(files.map((f) => [`${state.modelName}-torch/${f.name}`, f.bytes]))), `${state.modelName}-torch.zip`);
+  download(zipSync(Object.fromEntries(files.map((f) => [`${state.modelName}-torch/${f.name}`, f.bytes]))), `${state.modelName}-torch.zip`, OCTETS);
 }
 
 async function load(file: File): Promise<void> {
@@ -795,7 +782,7 @@ ui.pause.addEventListener('click', pause);
 ui.resume.addEventListener('click', () => state.training?.resume?.());
 ui.stop.addEventListener('click', stop);
 ui.saveCheckpoint.addEventListener('click', () => {
-  if (state.checkpoint) download(state.checkpoint.bytes, state.checkpoint.name);
+  if (state.checkpoint) download(state.checkpoint.bytes, state.checkpoint.name, OCTETS);
 });
 ui.resumeCheckpoint.addEventListener('change', () => {
   const file = ui.resumeCheckpoint.files?.[0];

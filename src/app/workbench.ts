@@ -33,10 +33,10 @@ import {
   type TutorialModel,
 } from '../engine';
 import { digitCanvas, grayCanvas } from './digits';
+import { byId, download, messageOf } from './dom';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const kernels = workbenchKernels();
 const FILE = 'edited.wgsl';
 
@@ -82,7 +82,7 @@ const state: { gpu?: Gpu; mnist?: Promise<Mnist>; busy: boolean; constantValues:
 
 function showError(error: unknown): void {
   ui.error.hidden = false;
-  ui.error.textContent = error instanceof Error ? error.message : String(error);
+  ui.error.textContent = messageOf(error);
 }
 
 function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, attributes: Record<string, string> = {}): HTMLElementTagNameMap[K] {
@@ -410,21 +410,23 @@ async function convolve(): Promise<void> {
 // ---- Wiring ------------------------------------------------------------------
 
 /** Runs one action at a time, with the buttons disabled, showing its error. */
+async function exclusive(run: () => Promise<void>): Promise<void> {
+  if (state.busy) return;
+  state.busy = true;
+  setButtons(false);
+  ui.error.hidden = true;
+  try {
+    await run();
+  } catch (error) {
+    showError(error);
+  } finally {
+    state.busy = false;
+    setButtons(true);
+  }
+}
+
 function action(button: HTMLButtonElement, run: () => Promise<void>): void {
-  button.addEventListener('click', async () => {
-    if (state.busy) return;
-    state.busy = true;
-    setButtons(false);
-    ui.error.hidden = true;
-    try {
-      await run();
-    } catch (error) {
-      showError(error);
-    } finally {
-      state.busy = false;
-      setButtons(true);
-    }
-  });
+  button.addEventListener('click', () => void exclusive(run));
 }
 
 function setButtons(enabled: boolean): void {
@@ -448,19 +450,11 @@ action(ui.check, check);
 action(ui.time, time);
 // A changed override constant re-runs the check, and the timing where the device has timestamps.
 ui.constants.addEventListener('change', () => {
-  if (state.busy || !state.gpu) return;
-  state.busy = true;
-  setButtons(false);
-  ui.error.hidden = true;
-  (async () => {
+  if (!state.gpu) return;
+  void exclusive(async () => {
     await check();
     if (state.gpu?.timestamps) await time();
-  })()
-    .catch(showError)
-    .finally(() => {
-      state.busy = false;
-      setButtons(true);
-    });
+  });
 });
 action(ui.train, train);
 action(ui.demoRun, convolve);
@@ -475,11 +469,7 @@ ui.reset.addEventListener('click', () => {
   void showConstants().catch(showError);
 });
 ui.share.addEventListener('click', () => void share().catch(showError));
-ui.download.addEventListener('click', () => {
-  const link = element('a', undefined, { href: URL.createObjectURL(new Blob([source()], { type: 'text/plain' })), download: `${selected().shortName.replace(':', '.')}.wgsl` });
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
-});
+ui.download.addEventListener('click', () => download(source(), `${selected().shortName.replace(':', '.')}.wgsl`, 'text/plain'));
 ui.demoPreset.addEventListener('change', () => demoKernelInputs(DEMO_KERNELS[ui.demoPreset.value]));
 
 async function start(): Promise<void> {
