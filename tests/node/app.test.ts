@@ -301,9 +301,9 @@ describe.sequential('the training page on the built site', () => {
     const file = resolve(attachments, 'app-cnn.safetensors');
     await download.saveAs(file);
     await page.locator('#load-model').setInputFiles(file);
-    // Loaded, or refused with a message: either ends the wait (a busy machine may take a while).
+    // Loaded (the page names the model after its file), or refused with a message: either ends the wait.
     await page.waitForFunction(
-      () => document.querySelector('#model-name')!.textContent!.startsWith('Model: cnn,') || !(document.querySelector('#error') as HTMLElement).hidden,
+      () => document.querySelector('#model-name')!.textContent!.startsWith('Model: app-cnn,') || !(document.querySelector('#error') as HTMLElement).hidden,
       null,
       { timeout: 120_000 },
     );
