@@ -16,13 +16,15 @@ export default defineConfig({
     globalSetup: ['tests/setup/mnist.ts'],
     projects: [
       // tests/node/ holds what only Node can do (files, the command line).
-      { test: { name: 'node', include, testTimeout, environment: 'node', setupFiles: ['tests/setup/node-gpu.ts'] } },
+      // Kernels run their default variants (autotune 'off'): here, and in the command-line tools the tests start.
+      { test: { name: 'node', include, testTimeout, environment: 'node', env: { WEBGPU_TRAIN_AUTOTUNE: 'off' }, setupFiles: ['tests/setup/node-gpu.ts'] } },
       {
         server: { fs: { allow: mnistDirs } },
         test: {
           name: 'chromium',
           include,
           exclude: ['tests/node/**'],
+          setupFiles: ['tests/setup/pinned-kernels.ts'],
           testTimeout,
           browser: {
             enabled: true,

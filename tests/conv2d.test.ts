@@ -2,8 +2,10 @@
 // Letters: x [N, H, W, C_in], kernel [KH, KW, C_in, C_out], y [N, OH, OW, C_out].
 import { describe, expect, test } from 'vitest';
 import { conv2dBackward, conv2dForward, conv2dShape } from '../src/engine/ops/conv2d';
+import * as activations from '../src/reference/activation';
+import * as biases from '../src/reference/bias';
 import * as reference from '../src/reference/conv2d';
-import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
+import { eachVariant, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, uploadWithBias, zeros } from './helpers';
 
 type Case = reference.Conv2dCase;
 
@@ -34,7 +36,10 @@ function caseName(c: Case): string {
   return `N=${c.N} H=${c.H} W=${c.W} C_in=${c.C_in} C_out=${c.C_out} k=${c.KH}x${c.KW} strides=${c.strides.join('x')} ${c.padding}`;
 }
 
-describe.each(cases.map((c) => [caseName(c), c] as const))('conv2d %s', (name, c) => {
+// Each case also runs as a Conv2D layer does, with its bias and one of the activations in turn.
+const ACTIVATIONS = ['relu', 'linear', 'sigmoid', 'tanh'] as const;
+
+describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.length]] as const))('conv2d %s', (name, c, activation) => {
   const options = { strides: c.strides, padding: c.padding };
   const xShape = [c.N, c.H, c.W, c.C_in];
   const wShape = [c.KH, c.KW, c.C_in, c.C_out];
@@ -54,8 +59,11 @@ describe.each(cases.map((c) => [caseName(c), c] as const))('conv2d %s', (name, c
   test('forward', async () => {
     const { device } = await testGpu();
     const y = await zeros(yShape);
-    const [got] = await run(await conv2dForward(device, { x: await upload(xShape, x), w: await upload(wShape, w), y }, options), y);
-    expectClose(`conv2d forward ${name}`, got, reference.conv2dForward(x, w, c), tolerance(c.KH * c.KW * c.C_in));
+    const dispatch = await conv2dForward(device, { x: await upload(xShape, x), w: await upload(wShape, w), y }, options);
+    for await (const variant of eachVariant(dispatch)) {
+      const [got] = await run(dispatch, y);
+      expectClose(`conv2d forward ${name} ${variant}`, got, reference.conv2dForward(x, w, c), tolerance(c.KH * c.KW * c.C_in));
+    }
   });
 
   test('backward', async () => {
@@ -67,10 +75,40 @@ describe.each(cases.map((c) => [caseName(c), c] as const))('conv2d %s', (name, c
       { x: await upload(xShape, x), w: await upload(wShape, w), dOut: await upload(yShape, dOut), dInput, dWeight },
       options,
     );
-    const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
     const want = reference.conv2dBackward(x, w, dOut, c);
-    expectClose(`conv2d backward_input ${name}`, gotInput, want.dInput, tolerance(c.KH * c.KW * c.C_out));
-    expectClose(`conv2d backward_weight ${name}`, gotWeight, want.dWeight, tolerance(c.N * OH * OW));
+    for await (const variant of eachVariant(dispatches)) {
+      const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
+      expectClose(`conv2d backward_input ${name} ${variant}`, gotInput, want.dInput, tolerance(c.KH * c.KW * c.C_out));
+      expectClose(`conv2d backward_weight ${name} ${variant}`, gotWeight, want.dWeight, tolerance(c.N * OH * OW));
+    }
+  });
+
+  test(`forward with a bias and ${activation}`, async () => {
+    const { device } = await testGpu();
+    const y = await zeros(yShape);
+    const b = randomArray(random, c.C_out);
+    const { w: tw, bias } = await uploadWithBias(wShape, w, b);
+    const dispatch = await conv2dForward(device, { x: await upload(xShape, x), w: tw, bias, y }, options, activation);
+    const u = biases.biasForward(reference.conv2dForward(x, w, c), b, c.N * OH * OW, c.C_out);
+    for await (const variant of eachVariant(dispatch)) {
+      const [got] = await run(dispatch, y);
+      expectClose(`conv2d ${activation} forward ${name} ${variant}`, got, activation === 'linear' ? u : activations.activationForward(activation, u), tolerance(c.KH * c.KW * c.C_in));
+    }
+  });
+
+  test('backward with dBias', async () => {
+    const { device } = await testGpu();
+    const size = wShape.reduce((a, b) => a * b);
+    const grads = await zeros([size + c.C_out], 'dWeight and dBias');
+    const dWeight = { ...grads, shape: wShape };
+    const dBias = { ...grads, shape: [c.C_out], offset: size * 4 };
+    const dispatches = await conv2dBackward(device, { x: await upload(xShape, x), w: await upload(wShape, w), dOut: await upload(yShape, dOut), dWeight, dBias }, options);
+    const tol = tolerance(c.N * OH * OW);
+    for await (const variant of eachVariant(dispatches)) {
+      const [got] = await run(dispatches, grads);
+      expectClose(`conv2d backward_weight ${name} ${variant}`, got.subarray(0, size), reference.conv2dBackward(x, w, dOut, c).dWeight, tol);
+      expectClose(`conv2d dBias ${name} ${variant}`, got.subarray(size), biases.biasBackward(dOut, c.N * OH * OW, c.C_out), tol);
+    }
   });
 
   // Finite differences cost two forwards per input and weight: only on the small cases.

@@ -2,7 +2,9 @@
 // file, seeded random inputs, and comparisons that print the first mismatches.
 import { defaultGpu, type Gpu } from '../src/engine/device';
 import { createTensor, readTensor, type Tensor } from '../src/engine/buffers';
-import { runDispatches, type Dispatch } from '../src/engine/pipelines';
+import type { Activation } from '../src/engine/ops/activation';
+import { matmulForward } from '../src/engine/ops/matmul';
+import { runDispatches, useVariant, type Dispatch } from '../src/engine/pipelines';
 
 export { seededRandom } from '../src/engine/random';
 
@@ -52,6 +54,25 @@ export async function upload(shape: number[], data: ArrayLike<number>, label = '
   return createTensor(device, shape, { data, label });
 }
 
+/**
+ * A kernel and its bias in one buffer, the bias right after the kernel (as a
+ * model's arenas keep a product layer's): what conv2d and matmul take with a bias.
+ */
+export async function uploadWithBias(shape: number[], kernel: ArrayLike<number>, bias: ArrayLike<number>, label = 'kernel and bias'): Promise<{ w: Tensor; bias: Tensor }> {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const both = await upload([size + bias.length], [...Array.from(kernel), ...Array.from(bias)], label);
+  return { w: { ...both, shape }, bias: { ...both, shape: [bias.length], offset: size * 4 } };
+}
+
+/** f(x) as a product's epilogue computes it (activate.wgsl's functions): x [n, 1] times 1, plus 0, through matmul. */
+export async function epilogue(kind: Activation, x: ArrayLike<number>): Promise<Float32Array> {
+  const { device } = await testGpu();
+  const y = await zeros([x.length, 1]);
+  const { w, bias } = await uploadWithBias([1, 1], [1], [0]);
+  const [got] = await run(await matmulForward(device, { x: await upload([x.length, 1], x), w, bias, y }, kind), y);
+  return got as Float32Array;
+}
+
 export async function uploadLabels(shape: number[], data: ArrayLike<number>, label = 'labels'): Promise<Tensor> {
   const { device } = await testGpu();
   return createTensor(device, shape, { data, label, dtype: 'u32' });
@@ -60,6 +81,22 @@ export async function uploadLabels(shape: number[], data: ArrayLike<number>, lab
 export async function zeros(shape: number[], label = 'output', dtype: 'f32' | 'u32' = 'f32'): Promise<Tensor> {
   const { device } = await testGpu();
   return createTensor(device, shape, { label, dtype });
+}
+
+/**
+ * Turns every tunable dispatch into its i-th variant (its last, where it has
+ * fewer), for i over the most any of them has, and yields the variants' names
+ * for each i: a kernel test runs and checks each set in turn, so that every
+ * variant the autotuner may pick is checked against the reference.
+ */
+export async function* eachVariant(dispatches: Dispatch | Dispatch[]): AsyncGenerator<string> {
+  const all = Array.isArray(dispatches) ? dispatches : [dispatches];
+  const tunable = all.filter((d) => d.tunable);
+  const count = Math.max(1, ...tunable.map((d) => d.tunable!.variants.length));
+  for (let i = 0; i < count; i++) {
+    for (const d of tunable) await useVariant(d, d.tunable!.variants[Math.min(i, d.tunable!.variants.length - 1)]);
+    yield tunable.map((d) => d.variant).join(' ') || 'default';
+  }
 }
 
 /** Runs the dispatches, then reads back each tensor. */

@@ -1,8 +1,11 @@
 // matmul.wgsl against the float64 reference, forward and both gradients.
 import { describe, expect, test } from 'vitest';
 import { matmulBackward, matmulForward } from '../src/engine/ops/matmul';
+import type { Activation } from '../src/engine/ops/activation';
+import * as activations from '../src/reference/activation';
+import * as biases from '../src/reference/bias';
 import * as reference from '../src/reference/matmul';
-import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
+import { eachVariant, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, uploadWithBias, zeros } from './helpers';
 
 const shapes: [number, number, number][] = [
   [1, 1, 1],
@@ -24,8 +27,11 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
   test('forward', async () => {
     const { device } = await testGpu();
     const y = await zeros([M, N]);
-    const [got] = await run(await matmulForward(device, { x: await upload([M, K], x), w: await upload([K, N], w), y }), y);
-    expectClose(`matmul forward M=${M} K=${K} N=${N}`, got, reference.matmulForward(x, w, M, K, N), tol);
+    const dispatch = await matmulForward(device, { x: await upload([M, K], x), w: await upload([K, N], w), y });
+    for await (const variant of eachVariant(dispatch)) {
+      const [got] = await run(dispatch, y);
+      expectClose(`matmul forward M=${M} K=${K} N=${N} ${variant}`, got, reference.matmulForward(x, w, M, K, N), tol);
+    }
   });
 
   test('backward', async () => {
@@ -39,10 +45,12 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
       dInput,
       dWeight,
     });
-    const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
     const want = reference.matmulBackward(x, w, dOut, M, K, N);
-    expectClose(`matmul backward_input M=${M} K=${K} N=${N}`, gotInput, want.dInput, { atol: F32.atol * Math.sqrt(N), rtol: F32.rtol });
-    expectClose(`matmul backward_weight M=${M} K=${K} N=${N}`, gotWeight, want.dWeight, { atol: F32.atol * Math.sqrt(M), rtol: F32.rtol });
+    for await (const variant of eachVariant(dispatches)) {
+      const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
+      expectClose(`matmul backward_input M=${M} K=${K} N=${N} ${variant}`, gotInput, want.dInput, { atol: F32.atol * Math.sqrt(N), rtol: F32.rtol });
+      expectClose(`matmul backward_weight M=${M} K=${K} N=${N} ${variant}`, gotWeight, want.dWeight, { atol: F32.atol * Math.sqrt(M), rtol: F32.rtol });
+    }
   });
 
   // Finite differences cost one forward per input: only on the small shapes.
@@ -51,6 +59,42 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
     const want = reference.matmulBackward(x, w, dOut, M, K, N);
     expectClose('d/dx', want.dInput, numericGradient((v) => reference.matmulForward(v, w, M, K, N), x, dOut), GRADCHECK);
     expectClose('d/dw', want.dWeight, numericGradient((v) => reference.matmulForward(x, v, M, K, N), w, dOut), GRADCHECK);
+  });
+});
+
+// A Dense layer in one dispatch: the bias (after the kernel in its buffer) and
+// the activation in forward's epilogue, the bias gradient as one more row of dW.
+describe.each([
+  [1, 1, 1],
+  [33, 17, 65],
+  [128, 784, 128],
+])('matmul with a bias M=%i K=%i N=%i', (M, K, N) => {
+  const random = seededRandom(M + K + N);
+  const x = randomArray(random, M * K);
+  const w = randomArray(random, K * N);
+  const b = randomArray(random, N);
+  const dOut = randomArray(random, M * N);
+  const tol = { atol: F32.atol * Math.sqrt(K), rtol: F32.rtol };
+
+  test.each(['linear', 'relu', 'sigmoid', 'tanh'] as const)('forward, %s', async (activation) => {
+    const { device } = await testGpu();
+    const y = await zeros([M, N]);
+    const { w: tw, bias } = await uploadWithBias([K, N], w, b);
+    const [got] = await run(await matmulForward(device, { x: await upload([M, K], x), w: tw, bias, y }, activation), y);
+    const u = biases.biasForward(reference.matmulForward(x, w, M, K, N), b, M, N);
+    expectClose(`matmul ${activation} forward M=${M} K=${K} N=${N}`, got, activation === 'linear' ? u : activations.activationForward(activation as Activation, u), tol);
+  });
+
+  test('backward: dWeight and dBias', async () => {
+    const { device } = await testGpu();
+    const grads = await zeros([K * N + N], 'dWeight and dBias');
+    const dWeight = { ...grads, shape: [K, N] };
+    const dBias = { ...grads, shape: [N], offset: K * N * 4 };
+    const dispatches = await matmulBackward(device, { x: await upload([M, K], x), w: await upload([K, N], w), dOut: await upload([M, N], dOut), dWeight, dBias });
+    const [got] = await run(dispatches, grads);
+    const tolM = { atol: F32.atol * Math.sqrt(M), rtol: F32.rtol };
+    expectClose(`matmul backward_weight M=${M} K=${K} N=${N}`, got.subarray(0, K * N), reference.matmulBackward(x, w, dOut, M, K, N).dWeight, tolM);
+    expectClose(`matmul dBias M=${M} N=${N}`, got.subarray(K * N), biases.biasBackward(dOut, M, N), tolM);
   });
 });
 
@@ -65,6 +109,12 @@ describe('matmul errors', () => {
     const { device } = await testGpu();
     await expect(matmulForward(device, { x: await zeros([2, 3]), w: await zeros([3, 5]), y: await zeros([5, 2]) })).rejects.toThrow(
       'matmul(): y has shape [5, 2] but [2, 5] was expected',
+    );
+  });
+  test('a bias that does not follow the kernel is refused', async () => {
+    const { device } = await testGpu();
+    await expect(matmulForward(device, { x: await zeros([2, 3]), w: await zeros([3, 5], 'w'), bias: await zeros([5]), y: await zeros([2, 5]) })).rejects.toThrow(
+      "matmul(): bias must follow w in its buffer (at byte 60 of 'w')",
     );
   });
 });

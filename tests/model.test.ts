@@ -224,7 +224,7 @@ describe('model errors', () => {
     const small = await deviceWithLimits({ maxStorageBufferBindingSize: 1 << 20 });
     const wide = [flatten({ inputShape: [4] }), dense({ units: 512, activation: 'relu' }), dense({ units: 2, activation: 'softmax' })];
     expect(() => new Graph(small, wide, [4], 1000, optimizerConfig('sgd'), seededRandom(1))).toThrow(
-      "layer 1 (dense) z [1000, 512] takes 2,048,000 bytes (2.0 MiB), over this device's maxStorageBufferBindingSize of 1,048,576 bytes (1.0 MiB)",
+      "layer 1 (dense) y [1000, 512] takes 2,048,000 bytes (2.0 MiB), over this device's maxStorageBufferBindingSize of 1,048,576 bytes (1.0 MiB)",
     );
   });
 

@@ -2,9 +2,8 @@
 // comes out where the float64 reference says (never turned into a number), so
 // fit's non-finite check sees it. ReLU and max pooling have explicit rules (see their shaders).
 import { describe, expect, test } from 'vitest';
-import { activationBackward, activationForward, type Activation } from '../src/engine/ops/activation';
+import { activationBackward, type Activation } from '../src/engine/ops/activation';
 import { avgPool2dBackward, avgPool2dForward } from '../src/engine/ops/avgpool2d';
-import { biasBackward, biasForward } from '../src/engine/ops/bias';
 import { conv2dBackward, conv2dForward } from '../src/engine/ops/conv2d';
 import { matmulBackward, matmulForward } from '../src/engine/ops/matmul';
 import { maxPool2dBackward, maxPool2dForward } from '../src/engine/ops/maxpool2d';
@@ -20,7 +19,7 @@ import * as matmul from '../src/reference/matmul';
 import * as maxpool from '../src/reference/maxpool2d';
 import * as softmax from '../src/reference/softmax';
 import * as sce from '../src/reference/softmax_cross_entropy';
-import { expectClose, F32, randomArray, run, seededRandom, testGpu, upload, uploadLabels, zeros } from './helpers';
+import { epilogue, expectClose, F32, randomArray, run, seededRandom, testGpu, upload, uploadLabels, uploadWithBias, zeros } from './helpers';
 
 /** Copies `values` with NaN at `at`. */
 function withNaN(values: Float64Array, at: number[]): Float64Array {
@@ -44,11 +43,8 @@ const random = seededRandom(77);
 describe.each(['relu', 'sigmoid', 'tanh'] as Activation[])('%s', (kind) => {
   // 130 elements: NaNs on both sides of the workgroup size (64), and at the ends.
   const x = withNaN(randomArray(random, 130, -3, 3), [0, 63, 64, 129]);
-  test('forward: NaN in, NaN out', async () => {
-    const { device } = await testGpu();
-    const y = await zeros([x.length]);
-    const [got] = await run(await activationForward(device, kind, { x: await upload([x.length], x), y }), y);
-    expectNaNsWhere(`${kind} forward`, got, activation.activationForward(kind, x));
+  test('forward (a product\'s epilogue): NaN in, NaN out', async () => {
+    expectNaNsWhere(`${kind} forward`, await epilogue(kind, x), activation.activationForward(kind, x));
   });
   test('backward: a NaN y gives NaN, a NaN dOut passes where the derivative is not zero', async () => {
     const { device } = await testGpu();
@@ -137,17 +133,21 @@ describe('ops whose arithmetic carries a NaN', () => {
     expectNaNsWhere('conv2d dWeight', gotDw, want.dWeight);
   });
 
-  test('bias and averagePooling2d', async () => {
+  test('a bias (matmul\'s, after the kernel) and averagePooling2d', async () => {
     const { device } = await testGpu();
-    const x = withNaN(randomArray(random, 4 * 6), [7]);
+    const x = withNaN(randomArray(random, 4 * 3), [7]);
+    const k = randomArray(random, 3 * 6);
     const b = withNaN(randomArray(random, 6), [2]);
     const y = await zeros([4, 6]);
-    const [gotY] = await run(await biasForward(device, { x: await upload([4, 6], x), bias: await upload([6], b), y }), y);
-    expectNaNsWhere('bias forward', gotY, bias.biasForward(x, b, 4, 6));
+    const { w, bias: tb } = await uploadWithBias([3, 6], k, b);
+    const [gotY] = await run(await matmulForward(device, { x: await upload([4, 3], x), w, bias: tb, y }), y);
+    expectNaNsWhere('bias forward', gotY, bias.biasForward(matmul.matmulForward(x, k, 4, 3, 6), b, 4, 6));
     const dOut = withNaN(randomArray(random, 4 * 6), [13]);
-    const dBias = await zeros([6]);
-    const [gotDb] = await run(await biasBackward(device, { dOut: await upload([4, 6], dOut), dBias }), dBias);
-    expectNaNsWhere('bias backward', gotDb, bias.biasBackward(dOut, 4, 6));
+    const grads = await zeros([3 * 6 + 6]);
+    const dBias = { ...grads, shape: [6], offset: 3 * 6 * 4 };
+    const dispatches = await matmulBackward(device, { x: await upload([4, 3], randomArray(random, 12)), w, dOut: await upload([4, 6], dOut), dWeight: { ...grads, shape: [3, 6] }, dBias });
+    const [gotGrads] = await run(dispatches, grads);
+    expectNaNsWhere('bias backward', gotGrads.subarray(18), bias.biasBackward(dOut, 4, 6));
 
     const s: avgpool.AvgPoolShape = { N: 1, H: 4, W: 4, C: 2, PH: 2, PW: 2, SY: 2, SX: 2, padding: 'valid' };
     const px = withNaN(randomArray(random, 32), [5]);

@@ -98,7 +98,7 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, a
 async function lint(view: EditorView): Promise<Diagnostic[]> {
   if (!state.gpu) return [];
   const source = view.state.doc.toString();
-  const messages = await compileMessages(state.gpu, source, FILE);
+  const messages = await compileMessages(state.gpu, selected().name, source, FILE);
   const length = view.state.doc.length;
   ui.compileMessages.replaceChildren(
     ...messages.map((m) => element('li', `${FILE}:${m.line}:${m.column}: ${m.type}: ${m.message}`, { class: m.type === 'error' ? 'error-text' : 'warning' })),

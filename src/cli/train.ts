@@ -3,14 +3,17 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  AUTOTUNE_MODES,
   defaultGpu,
   describeAdapter,
   expectImagesFit,
+  formatChoices,
   loadMnist,
   readCheckpoint,
   saveModel,
   tutorialModel,
   writeFileAtomically,
+  type AutotuneMode,
   type CheckpointInfo,
   type Dataset,
   type EpochLogs,
@@ -37,12 +40,15 @@ async function readResume(dir: string): Promise<{ bytes: Uint8Array; source: str
 
 const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
                         [--seed S] [--data DIR] [--validate] [--save FILE] [--report FILE]
-                        [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]
+                        [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
   --validate          also evaluate on the test set after every epoch (val_loss, val_accuracy)
   --checkpoint DIR    write DIR/${CHECKPOINT_FILE} (whole or not at all) after every epoch,
                       and every N steps with --checkpoint-every N
   --resume DIR        continue the run whose checkpoint is in DIR, exactly as it would have gone on
-                      (same --model, --limit and --batch-size); checkpoints go on into DIR`;
+                      (same --model, --limit and --batch-size); checkpoints go on into DIR
+  --autotune MODE     how kernel variants are chosen on this adapter: cached (the default: the
+                      choices kept in ~/.cache/webgpu-train/autotune.json, timing what is not
+                      there), full (time them all again) or off (the defaults)`;
 
 function parse() {
   const { values } = parseArgs({
@@ -59,6 +65,7 @@ function parse() {
       checkpoint: { type: 'string' },
       'checkpoint-every': { type: 'string' },
       resume: { type: 'string' },
+      autotune: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -70,6 +77,9 @@ function parse() {
     throw new Error('--checkpoint-every needs --checkpoint DIR (or --resume DIR)');
   }
   if (values.model !== 'cnn' && values.model !== 'mlp') throw new Error(`--model must be cnn or mlp, got '${values.model}'`);
+  if (values.autotune !== undefined && !AUTOTUNE_MODES.includes(values.autotune as AutotuneMode)) {
+    throw new Error(`--autotune must be one of ${AUTOTUNE_MODES.join(', ')}, got '${values.autotune}'`);
+  }
   return {
     model: values.model as TutorialModel,
     epochs: integerOption('epochs', values.epochs, 1)!,
@@ -83,6 +93,7 @@ function parse() {
     checkpoint: values.checkpoint ?? values.resume,
     checkpointEvery: integerOption('checkpoint-every', values['checkpoint-every'], 1),
     resume: values.resume,
+    autotune: values.autotune as AutotuneMode | undefined,
   };
 }
 
@@ -123,7 +134,7 @@ async function main() {
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  model.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu });
+  model.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune });
   console.log(model.summary());
 
   const steps = Math.ceil(train.y.length / args.batchSize);
@@ -160,6 +171,12 @@ async function main() {
     },
   });
 
+  const tuning = model.tuning;
+  if (tuning && tuning.mode !== 'off') {
+    const seconds = tuning.timedRuns > 0 ? `${tuning.timedRuns} timed runs in ${(tuning.spentMs / 1000).toFixed(1)} s` : 'all from the cache';
+    console.log(`Kernel variants (autotune ${tuning.mode}, ${seconds}):\n  ${formatChoices(tuning.choices).join('\n  ')}`);
+  }
+
   const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize });
   console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)}`);
 
@@ -183,6 +200,7 @@ async function main() {
       epochs: history.map((h, i) => ({ epoch: i + 1, ...h })),
       test: evaluation,
       prediction: { image: 0, probabilities, argmax, label: test.y[0] },
+      tuning,
     };
     await writeFileAtomically(args.report, JSON.stringify(report, null, 2) + '\n');
     console.log(`report written to ${args.report}`);

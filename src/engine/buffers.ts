@@ -28,6 +28,23 @@ export function expectTensor(op: string, name: string, tensor: Tensor, shape: re
   }
 }
 
+/**
+ * A kernel with its bias as one more row: the matrix [rows + 1, columns] that
+ * conv2d and matmul bind when the bias (or its gradient) follows the kernel
+ * (or its gradient) in the same buffer, as a model's arenas keep them. Without
+ * a bias, the kernel as that matrix.
+ */
+export function withBiasRow(op: string, names: [string, string], kernel: Tensor, bias: Tensor | undefined): Tensor {
+  const columns = kernel.shape[kernel.shape.length - 1];
+  const rows = sizeOf(kernel.shape) / columns;
+  if (!bias) return { ...kernel, shape: [rows, columns] };
+  expectTensor(op, names[1], bias, [columns]);
+  if (bias.buffer !== kernel.buffer || bias.offset !== kernel.offset + rows * columns * 4) {
+    throw new Error(`${op}(): ${names[1]} must follow ${names[0]} in its buffer (at byte ${kernel.offset + rows * columns * 4} of '${kernel.buffer.label}')`);
+  }
+  return { ...kernel, shape: [rows + 1, columns] };
+}
+
 /** Checks scores [N, C] f32 (logits or probabilities) against labels [N] u32 and returns [N, C]. */
 export function expectScoresAndLabels(op: string, name: string, scores: Tensor, labels: Tensor): [number, number] {
   const fail = (message: string): never => {

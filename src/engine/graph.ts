@@ -13,6 +13,7 @@ import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
 import { softmaxForward } from './ops/softmax';
 import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
+import type { Autotuner } from './autotune';
 import { applyOverride, destroyDispatches, encodeDispatches, type Dispatch, type KernelOverride } from './pipelines';
 
 /** A parameter tensor of one layer, placed in the arena. */
@@ -153,21 +154,25 @@ export class Graph {
     random: () => number,
     /** Kernels replaced in every plan, by Kernel.name (`conv2d.wgsl:forward`). */
     readonly kernels: ReadonlyMap<string, KernelOverride> = new Map(),
+    /** Chooses each plan's kernel variants; without it, the defaults run. */
+    readonly tuner?: Autotuner,
   ) {
     const shapes = layerShapes(configs, inputShape);
     // Every buffer: the arenas, the inputs and metrics, and each layer's own;
     // a device limit that one exceeds leaves nothing allocated.
     try {
-      // The arena layout, with each tensor aligned for binding.
+      // The arena layout, with each tensor aligned for binding (but for one adjacent to the one before it).
       const align = device.limits.minStorageBufferOffsetAlignment / 4;
       let length = 0;
       const placed = shapes.flatMap(({ params }, layer) =>
         params.map((spec) => {
+          if (!spec.adjacent) length = Math.ceil(length / align) * align;
           const start = length;
-          length += Math.ceil(sizeOf(spec.shape) / align) * align;
+          length += sizeOf(spec.shape);
           return { layer, spec, start };
         }),
       );
+      length = Math.ceil(length / align) * align;
       this.arenaLength = length;
       const largest = placed.reduce((a, b) => (sizeOf(b.spec.shape) > sizeOf(a.spec.shape) ? b : a), placed[0]);
       const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
@@ -302,8 +307,8 @@ export class Graph {
       }),
     );
     const probabilities = mark('loss', [await softmaxForward(device, { x: logits, y: rows(this.probabilities, b) })]);
+    const all = [...new Set([...training, ...inference, ...backward, ...metrics, ...lossGradient, ...update, ...probabilities])];
     if (this.kernels.size > 0) {
-      const all = [...new Set([...training, ...inference, ...backward, ...metrics, ...lossGradient, ...update, ...probabilities])];
       const names = new Set(all.map((d) => d.kernel.name));
       for (const name of this.kernels.keys()) {
         if (!names.has(name)) throw new Error(`kernels: '${name}' is not a kernel this model runs (it runs: ${[...names].join(', ')})`);
@@ -313,6 +318,8 @@ export class Graph {
         if (override) await applyOverride(device, dispatch, override);
       }
     }
+    // After the overrides, which are never tuned.
+    await this.tuner?.tune(all);
     return {
       batch: b,
       train: [...training, ...metrics, ...lossGradient, ...backward, ...update],

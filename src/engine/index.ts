@@ -18,6 +18,16 @@ export {
 export { Graph, type Plan, type StepOptions } from './graph';
 export { encodeDispatches, kernelName, type Dispatch, type KernelOverride, type KernelOverrides, type Work } from './pipelines';
 export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
+export {
+  AUTOTUNE_MODES,
+  browserStore,
+  formatChoices,
+  memoryStore,
+  setTuningDefaults,
+  type AutotuneMode,
+  type TuningChoice,
+  type TuningStore,
+} from './autotune';
 export { optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 export { seededRandom, type Random } from './random';
 export { tutorialModel, type TutorialModel } from './tutorial';

@@ -1,6 +1,7 @@
 // The Keras-like API: sequential(layers), compile, fit, evaluate, predict,
 // summary, and the model as safetensors bytes. A facade: it checks arguments
 // and walks epochs; the graph owns the GPU.
+import { Autotuner, AUTOTUNE_MODES, tuningDefaults, type AutotuneMode, type TuningChoice, type TuningStore } from './autotune';
 import { defaultGpu, freshGpu, lostInfo, type Gpu } from './device';
 import { sizeOf } from './buffers';
 import { Graph, type Logs } from './graph';
@@ -60,6 +61,16 @@ export interface CompileOptions {
    * `params` (checked by reflection when the model is first run).
    */
   kernels?: KernelOverrides;
+  /**
+   * How kernel variants are chosen (autotune.ts): 'cached' (the default) uses
+   * the choices kept for this adapter and times those it has none for, within a
+   * few seconds; 'full' times every variant again; 'off' runs the defaults.
+   */
+  autotune?: AutotuneMode;
+  /** Where the choices are kept: by default localStorage in a browser, a file in the cache directory in Node (`webgpu-train/node`). */
+  tuningStore?: TuningStore;
+  /** Told of what tuning found worth saying (a cache entry ignored, its budget spent); console.warn by default. */
+  onTuningNotice?: (message: string) => void;
 }
 
 export interface EpochLogs extends Logs {
@@ -125,10 +136,13 @@ export interface DeviceLoss {
 }
 
 export class Model {
-  private compiled: Required<Pick<CompileOptions, 'seed'>> & { optimizer: OptimizerConfig; gpu?: Gpu; recreateGpu?: () => Promise<Gpu>; kernels?: Map<string, KernelOverride> } = {
+  private compiled: Required<Pick<CompileOptions, 'seed'>> &
+    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice'> & { optimizer: OptimizerConfig; kernels?: Map<string, KernelOverride> } = {
     seed: Date.now() >>> 0,
     optimizer: optimizerConfig('rmsprop'),
   };
+  /** The kernel variants chosen on the current device, kept across rebuilds on it. */
+  private tuner?: Autotuner;
   private graph?: Graph;
   /** The generator's state when the graph was built: a graph built again from it draws the same dropout seeds. */
   private builtFrom = 0;
@@ -164,7 +178,14 @@ export class Model {
       gpu: options.gpu,
       recreateGpu: options.recreateGpu,
       kernels: options.kernels && normalizeOverrides(options.kernels),
+      autotune: options.autotune,
+      tuningStore: options.tuningStore,
+      onTuningNotice: options.onTuningNotice,
     };
+    if (options.autotune !== undefined && !AUTOTUNE_MODES.includes(options.autotune)) {
+      throw new Error(`compile(): autotune must be one of ${AUTOTUNE_MODES.join(', ')}, got '${options.autotune}'`);
+    }
+    this.tuner = undefined;
     this.random = seededRandom(this.compiled.seed);
     this.destroy();
   }
@@ -183,7 +204,18 @@ export class Model {
   }
 
   private newGraph(gpu: Gpu, batch: number, random: () => number): Graph {
-    return new Graph(gpu.device, this.layers, this.inputShape, batch, this.compiled.optimizer, random, this.compiled.kernels);
+    if (this.tuner?.device !== gpu.device) {
+      const defaults = tuningDefaults();
+      const { autotune = defaults.mode, tuningStore = defaults.store(), onTuningNotice } = this.compiled;
+      this.tuner = new Autotuner(gpu, autotune, tuningStore, onTuningNotice);
+    }
+    return new Graph(gpu.device, this.layers, this.inputShape, batch, this.compiled.optimizer, random, this.compiled.kernels, this.tuner);
+  }
+
+  /** Which variant of each kernel the model's plans run, how it was chosen, and the time each variant took (see autotune.ts). */
+  get tuning(): { mode: AutotuneMode; choices: TuningChoice[]; timedRuns: number; spentMs: number } | null {
+    const tuner = this.tuner;
+    return tuner ? { mode: tuner.mode, choices: tuner.choices, timedRuns: tuner.timedRuns, spentMs: tuner.spentMs } : null;
   }
 
   /** Frees the GPU buffers; the model builds them again when next used. */

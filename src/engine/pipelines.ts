@@ -8,6 +8,17 @@ import { WgslReflect, type FunctionInfo, type VariableInfo } from 'wgsl_reflect/
 export interface Shader {
   file: string;
   source: string;
+  /**
+   * Functions it uses from a shared file (activate.wgsl), appended to the
+   * source when compiled (after it, so that messages keep the file's line
+   * numbers); a kernel override of this shader gets them too.
+   */
+  library?: string;
+}
+
+/** What is compiled: the source and its library. */
+function code(shader: Shader): string {
+  return shader.library ? `${shader.source}\n${shader.library}` : shader.source;
 }
 
 /** WGSL `override` values, set when the pipeline is created. */
@@ -34,6 +45,8 @@ export interface Kernel {
   workgroupSize: [number, number, number];
   /** The bind group layout of its pipeline (an override's pipeline shares the built-in's). */
   layout: GPUBindGroupLayout;
+  /** The shader's library (Shader.library), which an override of this kernel is compiled with too. */
+  library?: string;
 }
 
 /**
@@ -60,15 +73,81 @@ export interface Dispatch {
   /** How it was sized and specialised, kept so that a kernel override can size it again. */
   grid: Grid;
   constants: Constants;
+  /** Other ways to compute the same (the kernel's variants), for the autotuner (autotune.ts). */
+  tunable?: Tunable;
+  /** Which of them this is: tunable.variants[0] until the autotuner picks another. */
+  variant?: string;
+}
+
+/** A dispatch's variants: the same bindings and results, another kernel (a block size, a workgroup size) and grid. */
+export interface Tunable {
+  /** What the choice depends on besides the kernel and the adapter: `N=128 H=13 W=13 C_in=32 C_out=64 k=3x3`. */
+  shape: string;
+  /** Their names, the default first. */
+  variants: string[];
+  /** The dispatch as `variant` computes it; it owns only its uniform (shared scratch stays with the dispatch). */
+  build(variant: string): Promise<Dispatch>;
+  /** Buffers every variant binds (scratch made once by the op), owned by the dispatch whatever its variant. */
+  shared: GPUBuffer[];
+}
+
+/** Turns a tunable dispatch into its `variant`, in place: the same object, so plans that hold it run the variant. */
+export async function useVariant(dispatch: Dispatch, variant: string): Promise<void> {
+  const tunable = dispatch.tunable;
+  if (!tunable) throw new Error(`${dispatch.kernel.name}: has no variants`);
+  if ((dispatch.variant ?? tunable.variants[0]) === variant) return;
+  const next = await tunable.build(variant);
+  for (const buffer of dispatch.owned) if (!tunable.shared.includes(buffer)) buffer.destroy();
+  Object.assign(dispatch, { kernel: next.kernel, bindGroup: next.bindGroup, workgroups: next.workgroups, grid: next.grid, constants: next.constants, variant });
+  dispatch.owned = [...tunable.shared, ...next.owned];
+}
+
+/**
+ * A dispatch with variants (see Tunable), prepared as the first of them:
+ * `make(variant)` gives each one's shader and spec; `shared` are scratch
+ * buffers that every variant binds, made once by the op.
+ */
+export async function prepareTunable(
+  device: GPUDevice,
+  entryPoint: string,
+  shape: string,
+  variants: string[],
+  make: (variant: string) => { shader: Shader; spec: DispatchSpec },
+  shared: GPUBuffer[] = [],
+): Promise<Dispatch> {
+  const build = (variant: string) => {
+    const { shader, spec } = make(variant);
+    return prepareDispatch(device, shader, entryPoint, { ...spec, scratch: [] });
+  };
+  const first = make(variants[0]);
+  const dispatch = await prepareDispatch(device, first.shader, entryPoint, { ...first.spec, scratch: shared });
+  dispatch.tunable = { shape, variants, build, shared };
+  dispatch.variant = variants[0];
+  return dispatch;
+}
+
+/**
+ * The shader with some of its `const` declarations given other values: a
+ * variant whose sizes WGSL needs as constants (an array's length), which an
+ * `override` cannot set. Throws if the shader does not declare one of them.
+ */
+export function withConsts(shader: Shader, consts: Record<string, number>): Shader {
+  let source = shader.source;
+  for (const [name, value] of Object.entries(consts)) {
+    const declaration = new RegExp(`^const ${name} = \\d+u;$`, 'm');
+    if (!declaration.test(source)) throw new Error(`${shader.file}: no line 'const ${name} = <n>u;' to set`);
+    source = source.replace(declaration, `const ${name} = ${value}u;`);
+  }
+  return { ...shader, source };
 }
 
 const reflections = new Map<string, WgslReflect>();
 
 function reflect(shader: Shader): WgslReflect {
-  let reflection = reflections.get(shader.source);
+  let reflection = reflections.get(code(shader));
   if (!reflection) {
-    reflection = new WgslReflect(shader.source);
-    reflections.set(shader.source, reflection);
+    reflection = new WgslReflect(code(shader));
+    reflections.set(code(shader), reflection);
   }
   return reflection;
 }
@@ -109,7 +188,7 @@ function resolveWorkgroupSize(entry: FunctionInfo, constants: Constants, where: 
 async function compile(device: GPUDevice, shader: Shader): Promise<GPUShaderModule> {
   // Reported below with file, line and column; Dawn would also print it as an uncaptured validation error.
   device.pushErrorScope('validation');
-  const module = device.createShaderModule({ label: shader.file, code: shader.source });
+  const module = device.createShaderModule({ label: shader.file, code: code(shader) });
   void device.popErrorScope();
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
@@ -203,8 +282,8 @@ async function createKernel(device: GPUDevice, shader: Shader, entryPoint: strin
   const error = await device.popErrorScope();
   if (error) throw new Error(`${name}: pipeline creation failed: ${error.message}`);
   // A replacement is bound as the built-in one is.
-  if (builtIn) return { name, pipeline, bindings: builtIn.bindings, params: builtIn.params, workgroupSize, layout };
-  return { name, pipeline, bindings, params, workgroupSize, layout };
+  if (builtIn) return { name, pipeline, bindings: builtIn.bindings, params: builtIn.params, workgroupSize, layout, library: shader.library };
+  return { name, pipeline, bindings, params, workgroupSize, layout, library: shader.library };
 }
 
 // Keyed by the shader source itself, the entry point and the constants, so a
@@ -215,8 +294,8 @@ const kernelCache = new WeakMap<GPUDevice, Map<string, Map<string, Promise<Kerne
 export function getKernel(device: GPUDevice, shader: Shader, entryPoint: string, constants: Constants = {}, builtIn?: Kernel): Promise<Kernel> {
   let bySource = kernelCache.get(device);
   if (!bySource) kernelCache.set(device, (bySource = new Map()));
-  let byEntry = bySource.get(shader.source);
-  if (!byEntry) bySource.set(shader.source, (byEntry = new Map()));
+  let byEntry = bySource.get(code(shader));
+  if (!byEntry) bySource.set(code(shader), (byEntry = new Map()));
   // A replacement differs from the same source compiled alone by its layout and its name.
   const key = `${entryPoint} ${JSON.stringify(Object.entries(constants).sort())}${builtIn ? ` for ${builtIn.name} as ${shader.file}` : ''}`;
   let kernel = byEntry.get(key);
@@ -377,7 +456,7 @@ export function shaderOverrides(shader: Shader): { name: string; type: string }[
 export async function applyOverride(device: GPUDevice, dispatch: Dispatch, override: KernelOverride): Promise<Dispatch> {
   const builtIn = dispatch.kernel;
   const [file, entryPoint] = builtIn.name.split(':');
-  const shader = { file: override.file ?? `${file} (override)`, source: override.source };
+  const shader = { file: override.file ?? `${file} (override)`, source: override.source, library: builtIn.library };
   // Compile errors first, with their lines: reflection cannot parse a shader that does not compile.
   await compile(device, shader);
   const declared = new Set(shaderOverrides(shader).map((o) => o.name));
@@ -386,6 +465,8 @@ export async function applyOverride(device: GPUDevice, dispatch: Dispatch, overr
     if (!declared.has(name)) throw new Error(`${shader.file}: constants.${name} is not an override the shader declares (${[...declared].join(', ') || 'none'})`);
   }
   const kernel = await getKernel(device, shader, entryPoint, constants, builtIn);
+  // The edited kernel is the one that runs: no variant of the built-in one replaces it.
+  delete dispatch.tunable;
   dispatch.workgroups = workgroupCount(device, kernel, dispatch.grid);
   dispatch.kernel = kernel;
   dispatch.constants = constants;
@@ -407,7 +488,7 @@ export interface ShaderMessage {
 export async function shaderMessages(device: GPUDevice, shader: Shader): Promise<ShaderMessage[]> {
   // Dawn also raises a shader that does not parse as a validation error; its messages say the same.
   device.pushErrorScope('validation');
-  const module = device.createShaderModule({ label: shader.file, code: shader.source });
+  const module = device.createShaderModule({ label: shader.file, code: code(shader) });
   void device.popErrorScope();
   const info = await module.getCompilationInfo();
   return info.messages.map((m) => ({ type: m.type, line: m.lineNum, column: m.linePos, offset: m.offset, length: m.length, message: m.message }));

@@ -4,10 +4,10 @@
 // A check runs the op as the engine does (its own dispatches, bind groups and
 // constants) twice on the same seeded inputs: once as built, once with the
 // edited source swapped in by applyOverride, as compile({ kernels }) does.
+import activateLibrary from '../shaders/activate.wgsl?raw';
 import activationSource from '../shaders/activation.wgsl?raw';
 import conv2dSource from '../shaders/conv2d.wgsl?raw';
 import matmulSource from '../shaders/matmul.wgsl?raw';
-import biasSource from '../shaders/bias.wgsl?raw';
 import softmaxSource from '../shaders/softmax.wgsl?raw';
 import softmaxCrossEntropySource from '../shaders/softmax_cross_entropy.wgsl?raw';
 import maxPool2dSource from '../shaders/maxpool2d.wgsl?raw';
@@ -17,9 +17,8 @@ import batchNormSource from '../shaders/batchnorm.wgsl?raw';
 import optimizerSource from '../shaders/optimizer.wgsl?raw';
 import { conv2dBackward, conv2dForward } from './ops/conv2d';
 import { matmulBackward, matmulForward } from './ops/matmul';
-import { activationBackward, activationForward, type Activation } from './ops/activation';
+import { activationBackward, type Activation } from './ops/activation';
 import { maxPool2dBackward, maxPool2dForward } from './ops/maxpool2d';
-import { biasBackward, biasForward } from './ops/bias';
 import { softmaxBackward, softmaxForward } from './ops/softmax';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
 import { avgPool2dBackward, avgPool2dForward } from './ops/avgpool2d';
@@ -45,7 +44,6 @@ import { seededRandom } from './random';
 import * as conv2dReference from '../reference/conv2d';
 import * as matmulReference from '../reference/matmul';
 import * as activationReference from '../reference/activation';
-import * as biasReference from '../reference/bias';
 import * as softmaxReference from '../reference/softmax';
 import * as softmaxCrossEntropyReference from '../reference/softmax_cross_entropy';
 import * as maxPool2dReference from '../reference/maxpool2d';
@@ -76,6 +74,8 @@ interface KernelSpec {
   /** `conv2d.wgsl:forward`, as Kernel.name. */
   name: string;
   source: string;
+  /** Functions appended to the source when compiled (Shader.library): activate.wgsl for the products and activation gradients. */
+  library?: string;
   /** What the shape's letters mean. */
   letters: string;
   /** Named shapes; the first (the tutorial's) is the default. */
@@ -125,6 +125,7 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
   return {
     name: `conv2d.wgsl:${entryPoint}`,
     source: conv2dSource,
+    library: activateLibrary,
     letters: 'x [N, H, W, C_in] ⊛ w [KH, KW, C_in, C_out], stride S, same=1 for padding "same"',
     presets: [
       { name: `tutorial conv ${tutorial[0] === first ? 1 : 2} (batch 128)`, shape: tutorial[0] },
@@ -165,6 +166,7 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
   return {
     name: `matmul.wgsl:${entryPoint}`,
     source: matmulSource,
+    library: activateLibrary,
     letters: 'x [M, K] · w [K, N]: M rows (the batch), K inputs, N units',
     presets: [
       { name: `tutorial dense ${tutorial[0] === first ? 1 : 2} (batch 128)`, shape: tutorial[0] },
@@ -192,50 +194,23 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
   };
 }
 
-function activationSpec(kind: Activation, direction: 'forward' | 'backward'): KernelSpec {
+function activationSpec(kind: Activation): KernelSpec {
   return {
-    name: `activation.wgsl:${kind}_${direction}`,
+    name: `activation.wgsl:${kind}_backward`,
     source: activationSource,
+    library: activateLibrary,
     letters: 'size: elements',
     presets: [
       { name: 'tutorial conv 1 output (batch 128)', shape: { size: 128 * 26 * 26 * 32 } },
       { name: 'size 1', shape: { size: 1 } },
       { name: 'odd size', shape: { size: 4097 } },
     ],
-    tensors: ({ size }): Record<string, TensorSpec> =>
-      direction === 'forward'
-        ? { x: uniform([size], -4, 4), y: zeros([size]) }
-        : // y is an output of f: [0, 1) holds outputs of every activation.
-          { y: uniform([size], 0, 1), dOut: uniform([size]), dInput: zeros([size]) },
-    checked: direction === 'forward' ? 'y' : 'dInput',
-    dispatches: async (device, t) =>
-      direction === 'forward'
-        ? [await activationForward(device, kind, { x: t.x, y: t.y })]
-        : [await activationBackward(device, kind, { y: t.y, dOut: t.dOut, dInput: t.dInput })],
-    reference: (v) => (direction === 'forward' ? activationReference.activationForward(kind, v.x) : activationReference.activationBackward(kind, v.y, v.dOut)),
+    // y is an output of f: [0, 1) holds outputs of every activation.
+    tensors: ({ size }): Record<string, TensorSpec> => ({ y: uniform([size], 0, 1), dOut: uniform([size]), dInput: zeros([size]) }),
+    checked: 'dInput',
+    dispatches: async (device, t) => [await activationBackward(device, kind, { y: t.y, dOut: t.dOut, dInput: t.dInput })],
+    reference: (v) => activationReference.activationBackward(kind, v.y, v.dOut),
     contraction: () => 1,
-  };
-}
-
-function biasSpec(direction: 'forward' | 'backward'): KernelSpec {
-  return {
-    name: `bias.wgsl:${direction}`,
-    source: biasSource,
-    letters: 'x [rows, C] + bias [C]: rows are every position but the channels (N·OH·OW for an image)',
-    presets: [
-      { name: 'tutorial conv 1 output (batch 128)', shape: { rows: 128 * 26 * 26, C: 32 } },
-      { name: 'tutorial dense 1 output (batch 128)', shape: { rows: 128, C: 128 } },
-      { name: 'size 1', shape: { rows: 1, C: 1 } },
-      // backward sums in chunks of 1024 rows, then adds the chunks up.
-      { name: 'odd sizes, two chunks of rows', shape: { rows: 1025, C: 17 } },
-    ],
-    tensors: ({ rows, C }): Record<string, TensorSpec> =>
-      direction === 'forward' ? { x: uniform([rows, C]), bias: uniform([C]), y: zeros([rows, C]) } : { dOut: uniform([rows, C]), dBias: zeros([C]) },
-    checked: direction === 'forward' ? 'y' : 'dBias',
-    dispatches: async (device, t) =>
-      direction === 'forward' ? [await biasForward(device, { x: t.x, bias: t.bias, y: t.y })] : biasBackward(device, { dOut: t.dOut, dBias: t.dBias }),
-    reference: (v, { rows, C }) => (direction === 'forward' ? biasReference.biasForward(v.x, v.bias, rows, C) : biasReference.biasBackward(v.dOut, rows, C)),
-    contraction: ({ rows }) => (direction === 'forward' ? 1 : rows),
   };
 }
 
@@ -556,8 +531,7 @@ function optimizerSpec(entryPoint: OptimizerKind | 'adam_step'): KernelSpec {
 const SPECS: KernelSpec[] = [
   ...(['forward', 'backward_input', 'backward_weight', 'sum_slices', 'transpose_kernel'] as const).map(conv2dSpec),
   ...(['forward', 'backward_input', 'backward_weight'] as const).map(matmulSpec),
-  ...(['relu', 'sigmoid', 'tanh'] as const).flatMap((kind) => (['forward', 'backward'] as const).map((direction) => activationSpec(kind, direction))),
-  ...(['forward', 'backward'] as const).map(biasSpec),
+  ...(['relu', 'sigmoid', 'tanh'] as const).map(activationSpec),
   ...(['forward', 'backward'] as const).map(softmaxSpec),
   ...(['forward', 'backward'] as const).map(softmaxCrossEntropySpec),
   ...(['forward', 'backward'] as const).map(maxPool2dSpec),
@@ -604,9 +578,9 @@ export function fullShape(name: string, given: Shape = {}): Shape {
   return shape;
 }
 
-/** The compiler's messages for an edited source (lines and columns from 1). */
-export function compileMessages(gpu: Gpu, source: string, file = 'edited.wgsl'): Promise<ShaderMessage[]> {
-  return shaderMessages(gpu.device, { file, source });
+/** The compiler's messages for an edited source of kernel `name` (lines and columns from 1). */
+export function compileMessages(gpu: Gpu, name: string, source: string, file = 'edited.wgsl'): Promise<ShaderMessage[]> {
+  return shaderMessages(gpu.device, { file, source, library: spec(name).library });
 }
 
 /** The `override` constants the source declares (found by reflection), with the values the built-in dispatch gives them at this shape. */
@@ -615,9 +589,9 @@ export async function kernelConstants(gpu: Gpu, name: string, shape: Shape, sour
   const built = await withTensors(gpu.device, s, fullShape(name, shape), seededRandom(1), async (_t, dispatches) => target(s, dispatches).constants);
   let declared: { name: string; type: string }[];
   try {
-    declared = shaderOverrides({ file: 'edited.wgsl', source });
+    declared = shaderOverrides({ file: 'edited.wgsl', source, library: s.library });
   } catch {
-    declared = shaderOverrides({ file: s.name, source: s.source });
+    declared = shaderOverrides({ file: s.name, source: s.source, library: s.library });
   }
   return declared.map((o) => ({ ...o, value: built.result[o.name] ?? null }));
 }
@@ -744,7 +718,7 @@ export async function checkKernel(gpu: Gpu, name: string, edit: Edit, options: {
   const s = spec(name);
   const shape = fullShape(name, options.shape);
   const file = edit.file ?? 'edited.wgsl';
-  const messages = await compileMessages(gpu, edit.source, file);
+  const messages = await compileMessages(gpu, name, edit.source, file);
   if (messages.some((m) => m.type === 'error')) return { status: 'compile-error', file, messages: messages.filter((m) => m.type === 'error') };
   const device = gpu.device;
   const specs = s.tensors(shape);

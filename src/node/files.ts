@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { TuningStore } from '../engine/autotune';
 
 const isDirectory = async (path: string) => (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
 
@@ -56,4 +58,22 @@ export async function writeFileAtomically(path: string, data: string | Uint8Arra
     if (ours) await rm(temporary, { force: true }).catch(() => undefined);
     throw error;
   }
+}
+
+/** `$XDG_CACHE_HOME/webgpu-train`, or `~/.cache/webgpu-train`: where downloads and the kernel choices are kept. */
+export function cacheHome(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'webgpu-train');
+}
+
+/** The autotuner's choices in a file (by default `autotune.json` in cacheHome()), written whole or not at all. */
+export function fileTuningStore(path = join(cacheHome(), 'autotune.json')): TuningStore {
+  return {
+    name: path,
+    read: () =>
+      readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return null;
+        throw error;
+      }),
+    write: (text) => writeFileAtomically(path, text),
+  };
 }

@@ -1,18 +1,25 @@
 // The Node entry: the engine, on Dawn, with files. Importing it makes
-// `defaultGpu()` (and so every model not given a device) use Dawn.
+// `defaultGpu()` (and so every model not given a device) use Dawn, and keeps
+// the autotuner's choices in a file in the cache directory.
+import { AUTOTUNE_MODES, setTuningDefaults, type AutotuneMode } from '../engine/autotune';
 import { setDefaultGpu } from '../engine/device';
 import { loadModelBytes, type Model } from '../engine/model';
 import type { Gpu } from '../engine/device';
 import { createGpu } from './dawn';
-import { readNamedFile, writeFileAtomically } from './files';
+import { fileTuningStore, readNamedFile, writeFileAtomically } from './files';
 
 export * from '../engine';
 export { createGpu, type DawnOptions } from './dawn';
-export { writeFileAtomically } from './files';
+export { cacheHome, fileTuningStore, writeFileAtomically } from './files';
 export { exportTorch, importTorch } from './torch';
 export { defaultCacheDir, loadMnist, mnistPaths, type LoadMnistOptions, type LogStream } from './mnist';
 
 setDefaultGpu(() => createGpu());
+// Kernel choices outlive the process: the next run on this adapter times nothing.
+// WEBGPU_TRAIN_AUTOTUNE=off|cached|full sets the mode of models compiled without one (the tests pin 'off').
+const mode = process.env.WEBGPU_TRAIN_AUTOTUNE as AutotuneMode | undefined;
+if (mode !== undefined && !AUTOTUNE_MODES.includes(mode)) throw new Error(`WEBGPU_TRAIN_AUTOTUNE must be one of ${AUTOTUNE_MODES.join(', ')}, got '${mode}'`);
+setTuningDefaults({ store: () => fileTuningStore(), ...(mode && { mode }) });
 
 /** Writes the model file whole or not at all: to a temporary file, then renamed over `path`. */
 export async function saveModel(model: Model, path: string): Promise<void> {

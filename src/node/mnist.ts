@@ -3,11 +3,10 @@
 // filled from the public mirrors on first use.
 import { createHash } from 'node:crypto';
 import { access, mkdir, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isGzip, MNIST_FILES, MNIST_GZ_SHA256, MNIST_PARTS, MNIST_SHA256, mnistFromFiles, type Mnist, type MnistPart } from '../engine/data';
-import { readNamedFile, writeFileAtomically } from './files';
+import { cacheHome, readNamedFile, writeFileAtomically } from './files';
 
 /** Public mirrors of the original `.gz` files, tried in order. */
 export const MNIST_MIRRORS: readonly string[] = [
@@ -52,8 +51,7 @@ export const BUILT_IN_MNIST_DIR = fileURLToPath(new URL('../../public/mnist', im
 
 /** `$XDG_CACHE_HOME/webgpu-train/mnist`, or `~/.cache/webgpu-train/mnist`. */
 export function defaultCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'webgpu-train', 'mnist');
+  return join(cacheHome(), 'mnist');
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));

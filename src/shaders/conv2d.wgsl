@@ -29,11 +29,29 @@
 // backward_input reads the kernel transposed, [KH, KW, C_out, C_in], so that
 // its shared rows lie along C_in: transpose_kernel writes that once per step,
 // and backward_input is given it as w.
+//
+// A layer's bias rides along as one more row of the kernel (BIAS): w is then
+// the matrix [KH*KW*C_in + 1, C_out] whose last row is the bias (the engine
+// keeps a layer's kernel and bias side by side). forward starts each sum at
+// the bias and applies the activation (activate.wgsl, appended) before it
+// stores, so a layer is one dispatch; backward_weight computes the bias
+// gradient as that last row, the product of dY with an input that is 1.
 
 override WORKGROUP_SIZE: u32;
+// The activation forward applies: activate.wgsl's LINEAR, RELU, SIGMOID or TANH.
+override ACTIVATION: u32 = 0u;
+// Whether w ends with the bias row (forward) and d_weight with its gradient (backward_weight, sum_slices).
+override BIAS: bool = false;
 
 // Channels per invocation: four vec4 accumulators. More spill registers on a CPU.
 const CELL = 16u;
+
+// Rows of a product per invocation, each a cell of its own (output pixels in
+// forward, input pixels in backward_input, rows of dW in backward_weight):
+// they share each load of the CELL values every invocation reads, so more rows
+// do more multiply-adds per load, for more registers. A variant of the kernel
+// (TypeScript rewrites this line; the autotuner times 1, 2 and 4).
+const ROWS = 1u;
 
 struct Params {
   N: u32,
@@ -62,7 +80,7 @@ override VECTORIZED: bool;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read> d_out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> d_input: array<f32>;
-// [slices, KH*KW*C_in, C_out]: backward_weight's partial sums, one per slice of
+// [slices, KH*KW*C_in (+ 1 with BIAS), C_out]: backward_weight's partial sums, one per slice of
 // its contraction (or dW itself when there is one slice).
 @group(0) @binding(6) var<storage, read_write> partial_d_weight: array<f32>;
 @group(0) @binding(7) var<storage, read_write> d_weight: array<f32>;
@@ -133,27 +151,44 @@ fn input_pixel(n: u32, ih: i32, iw: i32) -> Tap {
 }
 
 // y(n, oh, ow, co) = Σ_{kh, kw, c} x(n, oh*SY + kh - pad_top, ow*SX + kw - pad_left, c) w(kh, kw, c, co).
-// One output pixel per invocation (global x); the workgroup's y picks the cell.
-fn forward_cell(pixel: u32, first: u32) {
+// ROWS adjacent output pixels per invocation (global x); the workgroup's y picks the cell.
+fn forward_block(invocation: u32, first: u32) {
   let pixels = params.N * params.OH * params.OW;
-  let m = min(pixel, pixels - 1u);
-  let ow = m % params.OW;
-  let oh = (m / params.OW) % params.OH;
-  let n = m / (params.OW * params.OH);
-  var cell: Cell;
+  var cells: array<Cell, ROWS>;
+  var n: array<u32, ROWS>;
+  var oh: array<u32, ROWS>;
+  var ow: array<u32, ROWS>;
+  for (var r = 0u; r < ROWS; r++) {
+    let m = min(invocation * ROWS + r, pixels - 1u);
+    ow[r] = m % params.OW;
+    oh[r] = (m / params.OW) % params.OH;
+    n[r] = m / (params.OW * params.OH);
+    if (BIAS) {
+      cells[r] = w_row(params.KH * params.KW * params.C_in, first, params.C_out);
+    }
+  }
   for (var kh = 0u; kh < params.KH; kh++) {
     for (var kw = 0u; kw < params.KW; kw++) {
-      let tap = input_pixel(n, i32(oh * params.SY + kh) - i32(params.pad_top), i32(ow * params.SX + kw) - i32(params.pad_left));
+      var taps: array<Tap, ROWS>;
+      for (var r = 0u; r < ROWS; r++) {
+        taps[r] = input_pixel(n[r], i32(oh[r] * params.SY + kh) - i32(params.pad_top), i32(ow[r] * params.SX + kw) - i32(params.pad_left));
+      }
       let k = (kh * params.KW + kw) * params.C_in;
       for (var c = 0u; c < params.C_in; c++) {
-        add_scaled(&cell, x[tap.at + c] * tap.scale, w_row(k + c, first, params.C_out));
+        let row = w_row(k + c, first, params.C_out);
+        for (var r = 0u; r < ROWS; r++) {
+          add_scaled(&cells[r], x[taps[r].at + c] * taps[r].scale, row);
+        }
       }
     }
   }
-  if (pixel < pixels) {
-    for (var j = 0u; j < CELL; j++) {
-      if (first + j < params.C_out) {
-        y[m * params.C_out + first + j] = cell[j / 4u][j % 4u];
+  for (var r = 0u; r < ROWS; r++) {
+    let m = invocation * ROWS + r;
+    if (m < pixels) {
+      for (var j = 0u; j < CELL; j++) {
+        if (first + j < params.C_out) {
+          y[m * params.C_out + first + j] = activate(cells[r][j / 4u][j % 4u], ACTIVATION);
+        }
       }
     }
   }
@@ -161,28 +196,39 @@ fn forward_cell(pixel: u32, first: u32) {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) group: vec3u) {
-  forward_cell(id.x, group.y * CELL);
+  forward_block(id.x, group.y * CELL);
 }
 
 // dW = Pᵀ · dY, where P[N*OH*OW, KH*KW*C_in] is the im2col matrix of x,
 // P(m, k) = x(n, oh*SY + kh - pad_top, ow*SX + kw - pad_left, c) for m = (n, oh, ow)
 // and k = (kh, kw, c): from y(m, co) = Σ_k P(m, k) w(k, co),
 //   dL/dw(k, co) = Σ_m P(m, k) dY(m, co).
-// One row k of dW per invocation (global x) and a cell of CELL columns per
-// workgroup y, so per step m an invocation gathers P(m, k) and multiplies it by
-// CELL values of row m of dY, the same for the whole workgroup.
+// ROWS rows k of dW per invocation (global x) and a cell of CELL columns per
+// workgroup y, so per step m an invocation gathers P(m, k) for each of its rows
+// and multiplies them by CELL values of row m of dY, the same for the whole workgroup.
 //
 // dW is small (KH*KW*C_in x C_out) but its contraction is long (N*OH*OW): too
 // few workgroups to fill a GPU, or both cores of a CPU. So it is also split
 // along the contraction into one slice per workgroup layer z, each writing its
 // partial sums to partial_d_weight[z]; sum_slices adds them. The last slices
 // may be short, or empty (then they add zero).
-fn backward_weight_cell(row: u32, first: u32, z: u32, slices: u32) {
-  let rows = params.KH * params.KW * params.C_in;
-  let k = min(row, rows - 1u);
-  let c = k % params.C_in;
-  let kw = (k / params.C_in) % params.KW;
-  let kh = k / (params.C_in * params.KW);
+//
+// With BIAS, row KH*KW*C_in is the bias': dL/dbias(co) = Σ_m dY(m, co), as if
+// P(m, k) were 1 there. Its (kh, kw) fall past the kernel, so its taps are
+// computed all the same, times zero, and replaced by 1.
+fn backward_weight_block(invocation: u32, first: u32, z: u32, slices: u32) {
+  let weights = params.KH * params.KW * params.C_in;
+  let rows = weights + select(0u, 1u, BIAS);
+  var k: array<u32, ROWS>;
+  var c: array<u32, ROWS>;
+  var kw: array<u32, ROWS>;
+  var kh: array<u32, ROWS>;
+  for (var r = 0u; r < ROWS; r++) {
+    k[r] = min(invocation * ROWS + r, rows - 1u);
+    c[r] = k[r] % params.C_in;
+    kw[r] = (k[r] / params.C_in) % params.KW;
+    kh[r] = k[r] / (params.C_in * params.KW);
+  }
   let pixels = params.N * params.OH * params.OW;
   let slice = (pixels + slices - 1u) / slices;
   let m_begin = min(z * slice, pixels);
@@ -191,10 +237,13 @@ fn backward_weight_cell(row: u32, first: u32, z: u32, slices: u32) {
   var ow = m_begin % params.OW;
   var oh = (m_begin / params.OW) % params.OH;
   var n = m_begin / (params.OW * params.OH);
-  var cell: Cell;
+  var cells: array<Cell, ROWS>;
   for (var m = m_begin; m < m_end; m++) {
-    let tap = input_pixel(n, i32(oh * params.SY + kh) - i32(params.pad_top), i32(ow * params.SX + kw) - i32(params.pad_left));
-    add_scaled(&cell, x[tap.at + c] * tap.scale, d_out_row(m, first));
+    let row = d_out_row(m, first);
+    for (var r = 0u; r < ROWS; r++) {
+      let tap = input_pixel(n, i32(oh * params.SY + kh[r]) - i32(params.pad_top), i32(ow * params.SX + kw[r]) - i32(params.pad_left));
+      add_scaled(&cells[r], select(x[tap.at + c[r]] * tap.scale, 1.0, k[r] == weights), row);
+    }
     ow++;
     if (ow == params.OW) {
       ow = 0u;
@@ -205,10 +254,12 @@ fn backward_weight_cell(row: u32, first: u32, z: u32, slices: u32) {
       }
     }
   }
-  if (row < rows) {
-    for (var j = 0u; j < CELL; j++) {
-      if (first + j < params.C_out) {
-        partial_d_weight[(z * rows + k) * params.C_out + first + j] = cell[j / 4u][j % 4u];
+  for (var r = 0u; r < ROWS; r++) {
+    if (invocation * ROWS + r < rows) {
+      for (var j = 0u; j < CELL; j++) {
+        if (first + j < params.C_out) {
+          partial_d_weight[(z * rows + k[r]) * params.C_out + first + j] = cells[r][j / 4u][j % 4u];
+        }
       }
     }
   }
@@ -220,14 +271,14 @@ fn backward_weight(
   @builtin(workgroup_id) group: vec3u,
   @builtin(num_workgroups) groups: vec3u,
 ) {
-  backward_weight_cell(id.x, group.y * CELL, group.z, groups.z);
+  backward_weight_block(id.x, group.y * CELL, group.z, groups.z);
 }
 
 // dW(k, co) = Σ_z partial_d_weight(z, k, co); the number of slices is what the
 // bound range holds.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn sum_slices(@builtin(global_invocation_id) id: vec3u) {
-  let size = params.KH * params.KW * params.C_in * params.C_out;
+  let size = (params.KH * params.KW * params.C_in + select(0u, 1u, BIAS)) * params.C_out;
   if (id.x >= size) {
     return;
   }
@@ -255,40 +306,55 @@ fn transpose_kernel(@builtin(global_invocation_id) id: vec3u) {
 // ih = oh*SY + kh - pad_top and iw = ow*SX + kw - pad_left, so
 //   dL/dx(n, ih, iw, c) = Σ_{kh, kw, co} dY(n, oh, ow, co) w(kh, kw, c, co)
 // over the taps for which such whole, in-range (oh, ow) exist.
-// One input pixel per invocation (global x) and a cell of CELL input channels
-// per workgroup y: per step co an invocation gathers dY(n, oh, ow, co) and
+// ROWS adjacent input pixels per invocation (global x) and a cell of CELL input
+// channels per workgroup y: per step co an invocation gathers dY(n, oh, ow, co) and
 // multiplies it by w(kh, kw, c, co) for the cell's channels c, the same for the
 // whole workgroup, read from the transposed kernel where they are adjacent.
 // With strides, a fraction 1 - 1/(SY*SX) of the taps have no (oh, ow): they are
 // computed all the same, times zero, which keeps the invocations in step.
-fn backward_input_cell(pixel: u32, first: u32) {
+fn backward_input_block(invocation: u32, first: u32) {
   let pixels = params.N * params.H * params.W;
-  let i = min(pixel, pixels - 1u);
-  let iw = i % params.W;
-  let ih = (i / params.W) % params.H;
-  let n = i / (params.W * params.H);
-  var cell: Cell;
+  var ih: array<u32, ROWS>;
+  var iw: array<u32, ROWS>;
+  var n: array<u32, ROWS>;
+  for (var r = 0u; r < ROWS; r++) {
+    let i = min(invocation * ROWS + r, pixels - 1u);
+    iw[r] = i % params.W;
+    ih[r] = (i / params.W) % params.H;
+    n[r] = i / (params.W * params.H);
+  }
+  var cells: array<Cell, ROWS>;
   for (var kh = 0u; kh < params.KH; kh++) {
     for (var kw = 0u; kw < params.KW; kw++) {
-      // oh * SY = ih + pad_top - kh must have a whole, in-range solution oh; likewise ow.
-      let oh_sy = i32(ih + params.pad_top) - i32(kh);
-      let ow_sx = i32(iw + params.pad_left) - i32(kw);
-      let oh = u32(oh_sy) / params.SY;
-      let ow = u32(ow_sx) / params.SX;
-      let reached = oh_sy >= 0 && ow_sx >= 0 && u32(oh_sy) % params.SY == 0u && u32(ow_sx) % params.SX == 0u
-        && oh < params.OH && ow < params.OW;
-      let at = select(0u, ((n * params.OH + oh) * params.OW + ow) * params.C_out, reached);
-      let scale = select(0.0, 1.0, reached);
+      var at: array<u32, ROWS>;
+      var scale: array<f32, ROWS>;
+      for (var r = 0u; r < ROWS; r++) {
+        // oh * SY = ih + pad_top - kh must have a whole, in-range solution oh; likewise ow.
+        let oh_sy = i32(ih[r] + params.pad_top) - i32(kh);
+        let ow_sx = i32(iw[r] + params.pad_left) - i32(kw);
+        let oh = u32(oh_sy) / params.SY;
+        let ow = u32(ow_sx) / params.SX;
+        let reached = oh_sy >= 0 && ow_sx >= 0 && u32(oh_sy) % params.SY == 0u && u32(ow_sx) % params.SX == 0u
+          && oh < params.OH && ow < params.OW;
+        at[r] = select(0u, ((n[r] * params.OH + oh) * params.OW + ow) * params.C_out, reached);
+        scale[r] = select(0.0, 1.0, reached);
+      }
       let k = (kh * params.KW + kw) * params.C_out;
       for (var co = 0u; co < params.C_out; co++) {
-        add_scaled(&cell, d_out[at + co] * scale, w_row(k + co, first, params.C_in));
+        let row = w_row(k + co, first, params.C_in);
+        for (var r = 0u; r < ROWS; r++) {
+          add_scaled(&cells[r], d_out[at[r] + co] * scale[r], row);
+        }
       }
     }
   }
-  if (pixel < pixels) {
-    for (var j = 0u; j < CELL; j++) {
-      if (first + j < params.C_in) {
-        d_input[i * params.C_in + first + j] = cell[j / 4u][j % 4u];
+  for (var r = 0u; r < ROWS; r++) {
+    let i = invocation * ROWS + r;
+    if (i < pixels) {
+      for (var j = 0u; j < CELL; j++) {
+        if (first + j < params.C_in) {
+          d_input[i * params.C_in + first + j] = cells[r][j / 4u][j % 4u];
+        }
       }
     }
   }
@@ -296,5 +362,5 @@ fn backward_input_cell(pixel: u32, first: u32) {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) group: vec3u) {
-  backward_input_cell(id.x, group.y * CELL);
+  backward_input_block(id.x, group.y * CELL);
 }

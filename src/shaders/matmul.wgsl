@@ -20,9 +20,20 @@
 // backward_weight) and rows of B start on a vec4 (N a multiple of 4), they are
 // read as one vec4 through the view b4 (VECTORIZED) instead of four gathered
 // floats: about 10% faster on lavapipe at the dense model's 128x784x128.
+//
+// A Dense layer's bias rides along as one more row of its kernel (BIAS): W is
+// then [K + 1, N] with the bias last (the engine keeps a layer's kernel and
+// bias side by side). forward starts each sum at the bias and applies the
+// activation (activate.wgsl, appended) before it stores, so a layer is one
+// dispatch; backward_weight computes the bias gradient as that last row, the
+// product of dY with a row of ones.
 
 override WORKGROUP_SIZE: u32;
 override VECTORIZED: bool;
+// The activation forward applies: activate.wgsl's LINEAR, RELU, SIGMOID or TANH.
+override ACTIVATION: u32 = 0u;
+// Whether b ends with the bias row (forward) and c with its gradient (backward_weight).
+override BIAS: bool = false;
 
 // Rows and columns of C per invocation: four vec4 accumulators (the code below
 // is written for this size; TypeScript reads it to size the grid).
@@ -41,16 +52,20 @@ struct Params {
 // The same buffer as b, bound a second time to be read as vec4s.
 @group(0) @binding(4) var<storage, read> b4: array<vec4f>;
 
-fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32) {
+// C = A · B, plus `init` in every row (the bias, or zero), then `activation`;
+// C has `M` rows, and A's rows at `ones` or past it are ones (a bias row).
+fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32, M: u32, ones: u32, init: vec4f, activation: u32) {
   let row = id.y * BLOCK;
   let col = id.x * BLOCK;
-  if (row >= params.M || col >= params.N) {
+  if (row >= M || col >= params.N) {
     return;
   }
   // Clamped indices read valid memory; what they compute is never stored.
-  let rows = min(vec4u(row) + vec4u(0u, 1u, 2u, 3u), vec4u(params.M - 1u)) * a_row;
+  let row4 = min(vec4u(row) + vec4u(0u, 1u, 2u, 3u), vec4u(M - 1u));
+  let rows = min(row4, vec4u(ones - 1u)) * a_row;
+  let is_one = row4 >= vec4u(ones);
   let cols = min(vec4u(col) + vec4u(0u, 1u, 2u, 3u), vec4u(params.N - 1u)) * b_col;
-  var acc: array<vec4f, BLOCK>;
+  var acc = array<vec4f, BLOCK>(init, init, init, init);
   for (var k = 0u; k < params.K; k++) {
     let bk = k * b_row;
     var b_values: vec4f;
@@ -60,38 +75,46 @@ fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32) {
       b_values = vec4f(b[bk + cols.x], b[bk + cols.y], b[bk + cols.z], b[bk + cols.w]);
     }
     let ak = k * a_col;
-    acc[0] += a[rows.x + ak] * b_values;
-    acc[1] += a[rows.y + ak] * b_values;
-    acc[2] += a[rows.z + ak] * b_values;
-    acc[3] += a[rows.w + ak] * b_values;
+    let a_values = select(vec4f(a[rows.x + ak], a[rows.y + ak], a[rows.z + ak], a[rows.w + ak]), vec4f(1.0), is_one);
+    acc[0] += a_values.x * b_values;
+    acc[1] += a_values.y * b_values;
+    acc[2] += a_values.z * b_values;
+    acc[3] += a_values.w * b_values;
   }
   for (var i = 0u; i < BLOCK; i++) {
-    if (row + i < params.M) {
+    if (row + i < M) {
       for (var j = 0u; j < BLOCK; j++) {
         if (col + j < params.N) {
-          c[(row + i) * params.N + col + j] = acc[i][j];
+          c[(row + i) * params.N + col + j] = activate(acc[i][j], activation);
         }
       }
     }
   }
 }
 
-// Y = X · W with X [M, K] and W [K, N].
+// Y = f(X · W + bias) with X [M, K] and W [K, N] (then the bias, with BIAS).
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward(@builtin(global_invocation_id) id: vec3u) {
-  block_product(id, params.K, 1u, params.N, 1u);
+  var bias = vec4f();
+  if (BIAS) {
+    let at = params.K * params.N;
+    let cols = min(vec4u(id.x * BLOCK) + vec4u(0u, 1u, 2u, 3u), vec4u(params.N - 1u));
+    bias = vec4f(b[at + cols.x], b[at + cols.y], b[at + cols.z], b[at + cols.w]);
+  }
+  block_product(id, params.K, 1u, params.N, 1u, params.M, params.M, bias, ACTIVATION);
 }
 
 // dX = dY · Wᵀ: from Y = X · W, dL/dX(m, k) = Σ_n dY(m, n) W(k, n).
 // Here a = dY [M, K'] with K' the contraction, b = W stored [N, K'] read transposed.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_input(@builtin(global_invocation_id) id: vec3u) {
-  block_product(id, params.K, 1u, 1u, params.K);
+  block_product(id, params.K, 1u, 1u, params.K, params.M, params.M, vec4f(), LINEAR);
 }
 
-// dW = Xᵀ · dY: dL/dW(k, n) = Σ_m X(m, k) dY(m, n).
+// dW = Xᵀ · dY: dL/dW(k, n) = Σ_m X(m, k) dY(m, n). With BIAS, row M (one past
+// X's columns) is the bias': dL/dbias(n) = Σ_m dY(m, n), as if X had a column of ones.
 // Here a = X stored [K', M] read transposed, b = dY [K', N].
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_weight(@builtin(global_invocation_id) id: vec3u) {
-  block_product(id, 1u, params.M, params.N, 1u);
+  block_product(id, 1u, params.M, params.N, 1u, params.M + select(0u, 1u, BIAS), params.M, vec4f(), LINEAR);
 }

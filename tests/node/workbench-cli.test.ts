@@ -11,7 +11,7 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 // Vitest's variables would reach the child.
 const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
 const SMALL_CONV = 'N=2,H=9,W=11,C_in=3,C_out=5,S=2,same=1';
-const STORE = 'y[m * params.C_out + first + j] = cell[j / 4u][j % 4u];';
+const STORE = 'y[m * params.C_out + first + j] = activate(cells[r][j / 4u][j % 4u], ACTIVATION);';
 
 async function workbench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
@@ -68,7 +68,7 @@ test('exit 0: the built-in source, with another workgroup size, matches and is t
 });
 
 test('exit 1: a kernel that compiles but is wrong prints the first mismatches', async () => {
-  const source = await edited('half.wgsl', STORE, STORE.replace('= cell', '= 0.5 * cell'));
+  const source = await edited('half.wgsl', STORE, STORE.replace('activate(cells', 'activate(0.5 * cells'));
   const run = await workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV]);
   expect(run.code, run.stderr).toBe(1);
   expect(run.stdout).toMatch(/built-in: .* 0 of 300 values outside/);

@@ -9,7 +9,7 @@ import { conv2dForward } from '../../src/reference/conv2d';
 import { maxPool2dForward } from '../../src/reference/maxpool2d';
 import { expectClose, F32 } from '../helpers';
 
-const STORE = 'y[m * params.C_out + first + j] = cell[j / 4u][j % 4u];';
+const STORE = 'y[m * params.C_out + first + j] = activate(cells[r][j / 4u][j % 4u], ACTIVATION);';
 const SMALL = { N: 2, H: 9, W: 11, C_in: 3, C_out: 5, S: 2, same: 1 };
 
 let site: BuiltSite;
@@ -78,7 +78,7 @@ test('workbench.html: inline errors, check, time, share and train with conv2d:fo
   await annotate('a syntax error marked inline', { path: join(attachments, 'workbench-editor.png'), contentType: 'image/png' });
 
   // A kernel that compiles but is wrong fails the check, with its first mismatches.
-  const wrong = edited(STORE, STORE.replace('= cell', '= 0.5 * cell'));
+  const wrong = edited(STORE, STORE.replace('activate(cells', 'activate(0.5 * cells'));
   await type(page, wrong);
   await page.waitForSelector('[data-testid=compile-status][data-errors="0"]', { timeout: 30_000 });
   await page.getByTestId('check').click();

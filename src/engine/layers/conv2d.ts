@@ -50,7 +50,7 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
 
   build: (config, context) =>
     productLayer(context, config.activation, {
-      forward: (t) => conv2dForward(context.device, t, config),
+      forward: (t, activation) => conv2dForward(context.device, t, config, activation),
       backward: (t) => conv2dBackward(context.device, t, config),
     }),
 

@@ -30,7 +30,7 @@ export const denseLayer: LayerKind<DenseConfig> = {
 
   build: (config, context) =>
     productLayer(context, config.activation, {
-      forward: (t) => matmulForward(context.device, t),
+      forward: (t, activation) => matmulForward(context.device, t, activation),
       backward: (t) => matmulBackward(context.device, t),
     }),
 

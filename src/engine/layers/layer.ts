@@ -27,6 +27,11 @@ export interface ParamSpec {
    * statistics): its gradient stays zero, which leaves it as it is under every optimizer.
    */
   trainable?: boolean;
+  /**
+   * Placed right after the parameter before it in the arenas, with no alignment
+   * between: a product's bias after its kernel, so that the two bind as one matrix.
+   */
+  adjacent?: boolean;
 }
 
 export interface LayerShape {

@@ -1,8 +1,10 @@
-// What conv2d and dense share: z = a product of x and the kernel, u = z + bias,
-// y = f(u), and the backward of all three. The two layers differ only in the product.
+// What conv2d and dense share: y = f(x · kernel + bias), a product with its
+// bias and activation in one dispatch (softmax, over channels, is a dispatch of
+// its own), and the backward: dU = dLoss/du from dY, then the product's
+// backward from dU, which gives the bias gradient with the kernel's. The two
+// layers differ only in the product.
 import { reshape, rows, sizeOf, type Tensor } from '../buffers';
-import { activationBackward, activationForward } from '../ops/activation';
-import { biasBackward, biasForward } from '../ops/bias';
+import { activationBackward, type Activation } from '../ops/activation';
 import { softmaxBackward, softmaxForward } from '../ops/softmax';
 import type { Dispatch } from '../pipelines';
 import { expectOneOf, type BuiltLayer, type LayerContext, type ParamSpec } from './layer';
@@ -18,36 +20,41 @@ export function expectActivation(name: string, activation: unknown): void {
 /** Softmax runs over channels: each pixel of an image is a row. */
 const channelRows = (t: Tensor) => reshape(t, [sizeOf(t.shape) / t.shape[t.shape.length - 1], t.shape[t.shape.length - 1]]);
 
-/** A product layer's parameters: its kernel (Keras' glorot_uniform with these fans) and a bias of `units` zeros. */
+/**
+ * A product layer's parameters: its kernel (Keras' glorot_uniform with these
+ * fans) and a bias of `units` zeros, right after it (the kernel's matrix gains
+ * the bias as a last row, which the products read and write as one).
+ */
 export function kernelAndBias(kernel: number[], fanIn: number, fanOut: number): ParamSpec[] {
   return [
     { name: 'kernel', shape: kernel, init: { kind: 'glorotUniform', fanIn, fanOut } },
-    { name: 'bias', shape: [kernel[kernel.length - 1]], init: { kind: 'zeros' } },
+    { name: 'bias', shape: [kernel[kernel.length - 1]], init: { kind: 'zeros' }, adjacent: true },
   ];
 }
 
 /** The product of a layer: conv2d's or matmul's forward and backward, given the layer's tensors. */
 export interface Product {
-  forward(t: { x: Tensor; w: Tensor; y: Tensor }): Promise<Dispatch>;
-  /** dWeight and, when dInput is given, dX. */
-  backward(t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor }): Promise<Dispatch[]>;
+  /** y = f(x · w + bias). */
+  forward(t: { x: Tensor; w: Tensor; bias: Tensor; y: Tensor }, activation: Activation | 'linear'): Promise<Dispatch>;
+  /** dWeight, dBias and, when dInput is given, dX. */
+  backward(t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor; dBias: Tensor }): Promise<Dispatch[]>;
 }
 
 /**
- * Builds a product layer: the product into z, then bias and activation. Its
- * backward runs the other way: dU = dLoss/du (which is also dLoss/dz) from dY,
- * dBias, then the product's backward from dU.
+ * Builds a product layer: u = x · kernel + bias, and y = f(u) in the same
+ * dispatch for an elementwise activation. Its backward runs the other way:
+ * dU = dLoss/du from dY, then the product's backward from dU.
  */
 export function productLayer(context: LayerContext, activation: ActivationName, product: Product): BuiltLayer {
   const [kernel, bias] = context.params;
   const { device, output, last, x, dX } = context;
-  const z = context.tensor('z', output);
-  const u = context.tensor('u', output);
   // The last layer's softmax is the loss' (fused with it): its u are the logits.
   const fused = last && activation === 'softmax';
   const softmax = activation === 'softmax' && !fused;
   const elementwise = activation === 'relu' || activation === 'sigmoid' || activation === 'tanh' ? activation : null;
-  const y = softmax || elementwise || fused ? context.tensor('y', output) : u;
+  // What the product writes: y itself, unless a softmax follows.
+  const u = context.tensor(softmax || fused ? 'u' : 'y', output);
+  const y = softmax || fused ? context.tensor('y', output) : u;
   const dY = context.needsOutputGradient ? context.tensor('dY', output) : null;
   // The logits' gradient comes from the loss; a linear layer's dU is dY itself.
   const dLogits = fused ? context.tensor('dLogits', output) : null;
@@ -59,12 +66,8 @@ export function productLayer(context: LayerContext, activation: ActivationName, 
     logits: dLogits ? { value: u, grad: dLogits } : undefined,
 
     async forward(b) {
-      const dispatches = [
-        await product.forward({ x: rows(x, b), w: kernel.value, y: rows(z, b) }),
-        await biasForward(device, { x: rows(z, b), bias: bias.value, y: rows(u, b) }),
-      ];
+      const dispatches = [await product.forward({ x: rows(x, b), w: kernel.value, bias: bias.value, y: rows(u, b) }, elementwise ?? 'linear')];
       if (softmax) dispatches.push(await softmaxForward(device, { x: channelRows(rows(u, b)), y: channelRows(rows(y, b)) }));
-      if (elementwise) dispatches.push(await activationForward(device, elementwise, { x: rows(u, b), y: rows(y, b) }));
       return dispatches;
     },
 
@@ -72,8 +75,9 @@ export function productLayer(context: LayerContext, activation: ActivationName, 
       const dispatches: Dispatch[] = [];
       if (dY && softmax) dispatches.push(await softmaxBackward(device, { y: channelRows(rows(y, b)), dOut: channelRows(rows(dY, b)), dInput: channelRows(rows(dU, b)) }));
       if (dY && elementwise) dispatches.push(await activationBackward(device, elementwise, { y: rows(y, b), dOut: rows(dY, b), dInput: rows(dU, b) }));
-      dispatches.push(...(await biasBackward(device, { dOut: rows(dU, b), dBias: bias.grad })));
-      dispatches.push(...(await product.backward({ x: rows(x, b), w: kernel.value, dOut: rows(dU, b), dInput: dX ? rows(dX, b) : undefined, dWeight: kernel.grad })));
+      dispatches.push(
+        ...(await product.backward({ x: rows(x, b), w: kernel.value, dOut: rows(dU, b), dInput: dX ? rows(dX, b) : undefined, dWeight: kernel.grad, dBias: bias.grad })),
+      );
       return dispatches;
     },
   };

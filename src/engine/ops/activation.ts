@@ -1,13 +1,23 @@
-// Elementwise activations (relu, sigmoid, tanh) and their gradients, which are
-// computed from the forward's output y rather than its input.
+// Elementwise activations (relu, sigmoid, tanh): applied in the epilogue of the
+// product before them (conv2d, matmul), and their gradients, which are computed
+// from the forward's output y rather than its input.
+import library from '../../shaders/activate.wgsl?raw';
 import source from '../../shaders/activation.wgsl?raw';
 import { bufferRange, expectTensor, sizeOf, type Tensor } from '../buffers';
 import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
 
-const shader: Shader = { file: 'activation.wgsl', source };
+/** A shader that applies activations: activate.wgsl's functions are its library. */
+export function withActivations(file: string, source: string): Shader {
+  return { file, source, library };
+}
 
-/** The activation; `<kind>_forward` and `<kind>_backward` are its entry points in activation.wgsl. */
+const shader = withActivations('activation.wgsl', source);
+
+/** The activation; `<kind>_backward` is its gradient's entry point in activation.wgsl. */
 export type Activation = 'relu' | 'sigmoid' | 'tanh';
+
+/** An epilogue's activation: activate.wgsl's code for it, the value of a product's ACTIVATION constant. */
+export const ACTIVATION_CODES: Readonly<Record<Activation | 'linear', number>> = { linear: 0, relu: 1, sigmoid: 2, tanh: 3 };
 
 /** Invocations per workgroup: a multiple of every GPU's SIMD width. */
 const WORKGROUP_SIZE = 64;
@@ -31,13 +41,6 @@ function elementwise(device: GPUDevice, entryPoint: string, buffers: Record<stri
     grid: { strided: count },
     work: { flops: count, bytes: 4 * Object.keys(buffers).length * count },
   });
-}
-
-/** y = f(x), elementwise; x and y must not share memory. */
-export async function activationForward(device: GPUDevice, kind: Activation, t: { x: Tensor; y: Tensor }): Promise<Dispatch> {
-  expectTensor(kind, 'y', t.y, t.x.shape);
-  expectDisjoint(kind, ['y', t.y], ['x', t.x]);
-  return elementwise(device, `${kind}_forward`, { x: bufferRange(t.x), y: bufferRange(t.y) }, sizeOf(t.x.shape));
 }
 
 /** dInput = f'(x) ⊙ dOut, with f' computed from the forward's output y. */

@@ -1,12 +1,15 @@
 // 2D convolution y = x ⊛ w of NHWC images x [N, H, W, C_in] with a kernel
 // w [KH, KW, C_in, C_out] (Keras' layouts, so Keras weights load as they are),
 // giving y [N, OH, OW, C_out], with Keras' strides and 'valid'/'same' padding,
-// and its gradients. Bias and activation are separate ops.
+// and its gradients. With a bias (kept after the kernel in its buffer) and an
+// activation, the forward is a Conv2D layer in one dispatch, and backward_weight
+// gives the bias gradient as one more row of dW.
 import source from '../../shaders/conv2d.wgsl?raw';
-import { bufferRange, createTensor, expectTensor, formatShape, vec4View, type Tensor } from '../buffers';
-import { prepareDispatch, shaderConstant, type Dispatch, type Shader, type Work } from '../pipelines';
+import { bufferRange, createTensor, expectTensor, formatShape, sizeOf, vec4View, withBiasRow, type Tensor } from '../buffers';
+import { prepareDispatch, prepareTunable, shaderConstant, withConsts, type Dispatch, type DispatchSpec, type Work } from '../pipelines';
+import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
-const shader: Shader = { file: 'conv2d.wgsl', source };
+const shader = withActivations('conv2d.wgsl', source);
 
 /**
  * Channels each invocation computes: a cell of four vec4s, fixed by
@@ -118,24 +121,49 @@ function productWork(g: Geometry): Work {
   return { flops: 2 * N * OH * OW * KH * KW * C_in * C_out, bytes: 4 * (N * H * W * C_in + KH * KW * C_in * C_out + N * OH * OW * C_out) };
 }
 
+/** Rows per invocation (conv2d.wgsl's ROWS) that the autotuner tries; the default first. */
+const ROW_VARIANTS = [1, 2, 4];
+
+/** A dispatch of the three products, with a variant for each of ROW_VARIANTS: `spec(rows)` describes it for that many rows per invocation. */
+function tunable(device: GPUDevice, entryPoint: string, g: Geometry, bias: boolean, spec: (rows: number) => DispatchSpec, shared: GPUBuffer[]): Promise<Dispatch> {
+  const shape = `${Object.entries(g).map(([letter, value]) => `${letter}=${value}`).join(' ')}${bias ? ' bias' : ''}`;
+  return prepareTunable(
+    device,
+    entryPoint,
+    shape,
+    ROW_VARIANTS.map((rows) => `rows=${rows}`),
+    (variant) => {
+      const rows = Number(variant.slice('rows='.length));
+      return { shader: withConsts(shader, { ROWS: rows }), spec: spec(rows) };
+    },
+    shared,
+  );
+}
+
 function ranges(buffers: Record<string, Tensor>) {
   return Object.fromEntries(Object.entries(buffers).map(([name, t]) => [name, bufferRange(t)]));
 }
 
-/** y = x ⊛ w. */
-export async function conv2dForward(device: GPUDevice, t: { x: Tensor; w: Tensor; y: Tensor }, options: Conv2dOptions = {}): Promise<Dispatch> {
+/** y = f(x ⊛ w + bias): the bias (when given) must follow w in its buffer; the activation defaults to linear. */
+export async function conv2dForward(
+  device: GPUDevice,
+  t: { x: Tensor; w: Tensor; bias?: Tensor; y: Tensor },
+  options: Conv2dOptions = {},
+  activation: Activation | 'linear' = 'linear',
+): Promise<Dispatch> {
   const g = checkedGeometry(t.x, t.w, options);
   expectTensor('conv2d', 'y', t.y, [g.N, g.OH, g.OW, g.C_out]);
-  const { constants, views, scratch } = specialize(device, g.C_out, 'w4', t.w);
-  return prepareDispatch(device, shader, 'forward', {
-    constants: { WORKGROUP_SIZE, ...constants },
+  const w = withBiasRow('conv2d', ['w', 'bias'], t.w, t.bias);
+  const { constants, views, scratch } = specialize(device, g.C_out, 'w4', w);
+  const spec = (rows: number): DispatchSpec => ({
+    constants: { WORKGROUP_SIZE, ...constants, BIAS: Number(t.bias !== undefined), ACTIVATION: ACTIVATION_CODES[activation] },
     params: g,
-    buffers: { ...ranges({ x: t.x, w: t.w, y: t.y }), ...views },
-    scratch,
+    buffers: { ...ranges({ x: t.x, w, y: t.y }), ...views },
     // Threads, not workgroups, so that a kernel override with another WORKGROUP_SIZE is sized right.
-    grid: { threads: [g.N * g.OH * g.OW, Math.ceil(g.C_out / CELL)] },
+    grid: { threads: [Math.ceil((g.N * g.OH * g.OW) / rows), Math.ceil(g.C_out / CELL)] },
     work: productWork(g),
   });
+  return tunable(device, 'forward', g, t.bias !== undefined, spec, scratch);
 }
 
 /** How many slices backward_weight splits its contraction of `steps` into, given its other workgroups. */
@@ -144,48 +172,54 @@ function weightSlices(workgroups: number, steps: number): number {
 }
 
 /**
- * dW and, when dInput is given, dX (a model's first layer needs no dX). When
- * dW's contraction is long, it is summed in slices into a buffer created here,
+ * dW, dBias (when given; it must follow dWeight in its buffer) and, when
+ * dInput is given, dX (a model's first layer needs no dX). When dW's
+ * contraction is long, it is summed in slices into a buffer created here,
  * once, and a second dispatch adds the slices up.
  */
 export async function conv2dBackward(
   device: GPUDevice,
-  t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor },
+  t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor; dBias?: Tensor },
   options: Conv2dOptions = {},
 ): Promise<Dispatch[]> {
   const g = checkedGeometry(t.x, t.w, options);
   expectTensor('conv2d', 'dOut', t.dOut, [g.N, g.OH, g.OW, g.C_out]);
   expectTensor('conv2d', 'dWeight', t.dWeight, t.w.shape);
   if (t.dInput) expectTensor('conv2d', 'dInput', t.dInput, t.x.shape);
+  const dWeight = withBiasRow('conv2d', ['dWeight', 'dBias'], t.dWeight, t.dBias);
+  const BIAS = Number(t.dBias !== undefined);
 
-  const rows = g.KH * g.KW * g.C_in;
+  // Rows of dW, with the bias' last.
+  const rows = dWeight.shape[0];
   const rowGroup = Math.min(WORKGROUP_SIZE, Math.ceil(rows / ROW_GRANULE) * ROW_GRANULE);
   const workgroups = [Math.ceil(rows / rowGroup), Math.ceil(g.C_out / CELL)];
   const slices = weightSlices(workgroups[0] * workgroups[1], g.N * g.OH * g.OW);
-  const partial = slices === 1 ? t.dWeight : createTensor(device, [slices, rows, g.C_out], { label: 'conv2d dWeight slices' });
+  const partial = slices === 1 ? dWeight : createTensor(device, [slices, rows, g.C_out], { label: 'conv2d dWeight slices' });
   const weight = specialize(device, g.C_out, 'd_out4', t.dOut);
-  const dispatches = [
-    prepareDispatch(device, shader, 'backward_weight', {
-      constants: { WORKGROUP_SIZE: rowGroup, ...weight.constants },
+  const weightSpec = (perInvocation: number): DispatchSpec => {
+    const threads = Math.ceil(rows / perInvocation);
+    return {
+      constants: { WORKGROUP_SIZE: Math.min(WORKGROUP_SIZE, Math.ceil(threads / ROW_GRANULE) * ROW_GRANULE), ...weight.constants, BIAS },
       params: g,
       buffers: { ...ranges({ x: t.x, d_out: t.dOut, partial_d_weight: partial }), ...weight.views },
-      scratch: weight.scratch,
-      grid: { threads: [rows, workgroups[1], slices] },
+      grid: { threads: [threads, workgroups[1], slices] },
       work: productWork(g),
-    }),
-  ];
+    };
+  };
+  const dispatches = [tunable(device, 'backward_weight', g, BIAS === 1, weightSpec, weight.scratch)];
   if (slices > 1) {
     dispatches.push(
       prepareDispatch(device, shader, 'sum_slices', {
-        constants: { WORKGROUP_SIZE },
+        constants: { WORKGROUP_SIZE, BIAS },
         params: g,
-        buffers: ranges({ partial_d_weight: partial, d_weight: t.dWeight }),
+        buffers: ranges({ partial_d_weight: partial, d_weight: dWeight }),
         grid: { threads: [rows * g.C_out] },
         scratch: [partial.buffer],
       }),
     );
   }
-  if (t.dInput) {
+  const dInput = t.dInput;
+  if (dInput) {
     // backward_input reads the kernel transposed, written here each step from w.
     const transposed = createTensor(device, [g.KH, g.KW, g.C_out, g.C_in], { label: 'conv2d transposed kernel' });
     const input = specialize(device, g.C_in, 'w4', transposed);
@@ -194,17 +228,23 @@ export async function conv2dBackward(
         constants: { WORKGROUP_SIZE },
         params: g,
         buffers: ranges({ w: t.w, w_t: transposed }),
-        grid: { threads: [rows * g.C_out] },
+        grid: { threads: [sizeOf(t.w.shape)] },
         scratch: [transposed.buffer],
       }),
-      prepareDispatch(device, shader, 'backward_input', {
-        constants: { WORKGROUP_SIZE, ...input.constants },
-        params: g,
-        buffers: { ...ranges({ d_out: t.dOut, w: transposed, d_input: t.dInput }), ...input.views },
-        scratch: input.scratch,
-        grid: { threads: [g.N * g.H * g.W, Math.ceil(g.C_in / CELL)] },
-        work: productWork(g),
-      }),
+      tunable(
+        device,
+        'backward_input',
+        g,
+        false,
+        (rows) => ({
+          constants: { WORKGROUP_SIZE, ...input.constants },
+          params: g,
+          buffers: { ...ranges({ d_out: t.dOut, w: transposed, d_input: dInput }), ...input.views },
+          grid: { threads: [Math.ceil((g.N * g.H * g.W) / rows), Math.ceil(g.C_in / CELL)] },
+          work: productWork(g),
+        }),
+        input.scratch,
+      ),
     );
   }
   return Promise.all(dispatches);

@@ -1,12 +1,16 @@
 // Matrix product Y[M, N] = X[M, K] · W[K, N] (a Dense layer's kernel) and its gradients.
+// With a bias (kept after the kernel in its buffer) and an activation, the
+// forward is a Dense layer in one dispatch, and backward_weight gives the bias
+// gradient as one more row of dW.
 import source from '../../shaders/matmul.wgsl?raw';
-import { bufferRange, expectTensor, formatShape, vec4View, type Tensor } from '../buffers';
-import { prepareDispatch, shaderConstant, type Dispatch, type Shader } from '../pipelines';
+import { bufferRange, expectTensor, formatShape, vec4View, withBiasRow, type Tensor } from '../buffers';
+import { prepareTunable, shaderConstant, type Dispatch } from '../pipelines';
+import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
-const shader: Shader = { file: 'matmul.wgsl', source };
+const shader = withActivations('matmul.wgsl', source);
 
-/** Invocations per workgroup (a row of them along the output's columns). */
-const WORKGROUP_SIZE = 16;
+/** Invocations per workgroup (a row of them along the output's columns) that the autotuner tries; the default first. */
+const WORKGROUP_VARIANTS = [16, 64, 4];
 /** Each invocation computes a BLOCK x BLOCK block of the output: matmul.wgsl's four vec4 accumulators. */
 const BLOCK = shaderConstant(shader, 'BLOCK');
 
@@ -21,40 +25,59 @@ export function matmulShape(x: readonly number[], w: readonly number[]): [number
   return [x[0], x[1], w[1]];
 }
 
-function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number) {
+/**
+ * C [M, N] from A and B with a contraction of K; with `bias`, b (forward) or
+ * c (backward_weight) holds one more row, the bias or its gradient.
+ */
+function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number, bias: boolean, activation: Activation | 'linear' = 'linear') {
   // B's rows are read as vec4s where its columns are adjacent and rows start on a vec4.
   const vectorized = entryPoint !== 'backward_input' && N % BLOCK === 0;
   const b4 = vec4View(device, b, vectorized);
-  return prepareDispatch(device, shader, entryPoint, {
-    constants: { WORKGROUP_SIZE, VECTORIZED: Number(vectorized) },
-    params: { M, N, K },
-    buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range },
-    scratch: b4.scratch,
-    grid: { threads: [Math.ceil(N / BLOCK), Math.ceil(M / BLOCK)] },
-    // The same multiply-adds in all three products, reading two operands and writing the third.
-    work: { flops: 2 * M * N * K, bytes: 4 * (M * K + K * N + M * N) },
-  });
+  const rows = entryPoint === 'backward_weight' && bias ? M + 1 : M;
+  return prepareTunable(
+    device,
+    entryPoint,
+    `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}`,
+    WORKGROUP_VARIANTS.map((size) => `workgroup=${size}`),
+    (variant) => ({
+      shader,
+      spec: {
+        constants: { WORKGROUP_SIZE: Number(variant.slice('workgroup='.length)), VECTORIZED: Number(vectorized), BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation] },
+        params: { M, N, K },
+        buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range },
+        grid: { threads: [Math.ceil(N / BLOCK), Math.ceil(rows / BLOCK)] },
+        // The same multiply-adds in all three products, reading two operands and writing the third.
+        work: { flops: 2 * rows * N * K, bytes: 4 * (M * K + K * N + rows * N) },
+      },
+    }),
+    b4.scratch,
+  );
 }
 
-/** y = x · w. */
-export async function matmulForward(device: GPUDevice, t: { x: Tensor; w: Tensor; y: Tensor }): Promise<Dispatch> {
+/** y = f(x · w + bias): the bias (when given) must follow w in its buffer; the activation defaults to linear. */
+export async function matmulForward(device: GPUDevice, t: { x: Tensor; w: Tensor; bias?: Tensor; y: Tensor }, activation: Activation | 'linear' = 'linear'): Promise<Dispatch> {
   const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
   expectTensor('matmul', 'y', t.y, [M, N]);
-  return product(device, 'forward', t.x, t.w, t.y, M, N, K);
+  const w = withBiasRow('matmul', ['w', 'bias'], t.w, t.bias);
+  return product(device, 'forward', t.x, w, t.y, M, N, K, t.bias !== undefined, activation);
 }
 
-/** dW = xᵀ · dY and, when dInput is given, dX = dY · wᵀ (a first layer needs no dX). */
+/**
+ * dW = xᵀ · dY, dBias (when given; it must follow dWeight in its buffer) and,
+ * when dInput is given, dX = dY · wᵀ (a first layer needs no dX).
+ */
 export async function matmulBackward(
   device: GPUDevice,
-  t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor },
+  t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor; dBias?: Tensor },
 ): Promise<Dispatch[]> {
   const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
   expectTensor('matmul', 'dOut', t.dOut, [M, N]);
   expectTensor('matmul', 'dWeight', t.dWeight, [K, N]);
-  const dispatches = [product(device, 'backward_weight', t.x, t.dOut, t.dWeight, K, N, M)];
+  const dWeight = withBiasRow('matmul', ['dWeight', 'dBias'], t.dWeight, t.dBias);
+  const dispatches = [product(device, 'backward_weight', t.x, t.dOut, dWeight, K, N, M, t.dBias !== undefined)];
   if (t.dInput) {
     expectTensor('matmul', 'dInput', t.dInput, [M, K]);
-    dispatches.push(product(device, 'backward_input', t.dOut, t.w, t.dInput, M, K, N));
+    dispatches.push(product(device, 'backward_input', t.dOut, t.w, t.dInput, M, K, N, false));
   }
   return Promise.all(dispatches);
 }

@@ -1,0 +1,255 @@
+// Kernels chosen by measurement: a dispatch that has variants (Dispatch.tunable,
+// e.g. conv2d's rows per invocation, matmul's workgroup size) is timed in each
+// of them on this adapter when a model's plan is built, and the fastest is
+// used. The choice is cached per adapter, kernel and shape, so that the next
+// build on the same adapter times nothing.
+//
+// Timing: each variant's dispatch alone, repeated in one compute pass until the
+// pass takes a few milliseconds (a kernel of microseconds on a GPU must outlast
+// the timestamps' rounding), timed by the pass' timestamps where the device has
+// them, else by the wall time to onSubmittedWorkDone. A variant that fails to
+// build on this adapter (a limit it exceeds) is skipped. Every variant computes
+// the same values: each passes the kernel tests against the float64 reference.
+import { describeAdapter, type Gpu } from './device';
+import { Timestamps } from './profile';
+import { encodeDispatches, useVariant, type Dispatch } from './pipelines';
+
+/** 'off': the default variants; 'cached': cached choices, tuning (within a time budget) what is not cached; 'full': tune everything again. */
+export type AutotuneMode = 'off' | 'cached' | 'full';
+
+export const AUTOTUNE_MODES: readonly AutotuneMode[] = ['off', 'cached', 'full'];
+
+/** Where the choices are kept between runs: a file in Node (src/node), localStorage in a browser. */
+export interface TuningStore {
+  /** Names it in notices: a path, or `localStorage`. */
+  name: string;
+  read(): Promise<string | null>;
+  write(text: string): Promise<void>;
+}
+
+/** The choice for one dispatch of a plan. */
+export interface TuningChoice {
+  /** Where the graph placed the dispatch: `layer 2 (conv2d)`. */
+  site: string;
+  kernel: string;
+  shape: string;
+  variant: string;
+  /** How the variant was chosen: timed now, read from the cache, or the default (autotune 'off', or the budget was spent). */
+  from: 'timed' | 'cache' | 'default';
+  /** Milliseconds per dispatch of each variant timed (now or when cached); empty for a default. */
+  ms: Record<string, number>;
+}
+
+const FORMAT = 'webgpu-train-autotune/1';
+
+interface Entry {
+  variant: string;
+  ms: Record<string, number>;
+}
+
+/** The dispatches of a pass are repeated until it takes at least this long... */
+const MIN_PASS_MS = 2;
+/** ...but never more than this many times. */
+const MAX_REPEATS = 256;
+/** A first build with 'cached' tunes for at most this long; what is left keeps its default until the next build. */
+export const TUNING_BUDGET_MS = 5_000;
+
+/** An in-memory store: choices last as long as the page or process. */
+export function memoryStore(): TuningStore {
+  let text: string | null = null;
+  return {
+    name: 'memory',
+    read: async () => text,
+    write: async (t) => {
+      text = t;
+    },
+  };
+}
+
+/** localStorage where the browser has it (under `key`), else memory. */
+export function browserStore(key = 'webgpu-train-autotune'): TuningStore {
+  const storage = (globalThis as { localStorage?: Storage }).localStorage;
+  if (!storage) return memoryStore();
+  return {
+    name: 'localStorage',
+    read: async () => storage.getItem(key),
+    write: async (text) => storage.setItem(key, text),
+  };
+}
+
+let defaults: { mode: AutotuneMode; store: () => TuningStore } = { mode: 'cached', store: () => browserStore() };
+
+/**
+ * What a model compiled without `autotune` or `tuningStore` uses: 'cached'
+ * with localStorage (or memory) unless changed here. The Node entry keeps the
+ * choices in a file; the tests pin every kernel to its default with 'off'.
+ */
+export function setTuningDefaults(options: { mode?: AutotuneMode; store?: () => TuningStore }): void {
+  defaults = { ...defaults, ...options };
+}
+
+export function tuningDefaults(): { mode: AutotuneMode; store: () => TuningStore } {
+  return defaults;
+}
+
+export class Autotuner {
+  /** Every choice made for this model, in plan order. */
+  readonly choices: TuningChoice[] = [];
+  /** Dispatches timed so far (each variant's pass counts one): a build from the cache times none. */
+  timedRuns = 0;
+  /** Milliseconds spent timing. */
+  spentMs = 0;
+  private entries?: Promise<Record<string, Entry>>;
+  private readonly adapter: string;
+
+  get device(): GPUDevice {
+    return this.gpu.device;
+  }
+
+  constructor(
+    private readonly gpu: Gpu,
+    readonly mode: AutotuneMode,
+    private readonly store: TuningStore,
+    /** Told of what the user should know: a cache entry ignored, a budget spent. */
+    private readonly notice: (message: string) => void = (message) => console.warn(message),
+    private readonly budgetMs = mode === 'full' ? Infinity : TUNING_BUDGET_MS,
+  ) {
+    this.adapter = describeAdapter(gpu.adapter);
+  }
+
+  /** Chooses the variant of every tunable dispatch, in place (see useVariant). */
+  async tune(dispatches: readonly Dispatch[]): Promise<void> {
+    if (this.mode === 'off') return;
+    const entries = await this.load();
+    // Dispatches of one shape in a plan are chosen for once.
+    const chosen = new Map<string, { entry: Entry | null; from: TuningChoice['from'] }>();
+    let changed = false;
+    for (const dispatch of dispatches) {
+      const tunable = dispatch.tunable;
+      if (!tunable) continue;
+      const key = `${this.adapter}|${dispatch.kernel.name}|${tunable.shape}`;
+      if (!chosen.has(key)) {
+        let entry = this.mode === 'cached' ? (entries[key] ?? null) : null;
+        if (entry && !tunable.variants.includes(entry.variant)) {
+          this.notice(`autotune: ignored the cached choice '${entry.variant}' for ${dispatch.kernel.name} ${tunable.shape}: not one of its variants (${tunable.variants.join(', ')})`);
+          entry = null;
+        }
+        if (entry) chosen.set(key, { entry, from: 'cache' });
+        else {
+          entry = await this.time(dispatch);
+          if (entry) {
+            entries[key] = entry;
+            changed = true;
+          }
+          chosen.set(key, { entry, from: entry ? 'timed' : 'default' });
+        }
+      }
+      const { entry, from } = chosen.get(key)!;
+      if (entry) await useVariant(dispatch, entry.variant);
+      this.choices.push({
+        site: dispatch.site ?? '',
+        kernel: dispatch.kernel.name,
+        shape: tunable.shape,
+        variant: dispatch.variant ?? tunable.variants[0],
+        from,
+        ms: entry?.ms ?? {},
+      });
+    }
+    if (changed) await this.store.write(JSON.stringify({ format: FORMAT, entries }, null, 1));
+  }
+
+  /** Times every variant of the dispatch; null when the budget ran out before all were timed. */
+  private async time(dispatch: Dispatch): Promise<Entry | null> {
+    const tunable = dispatch.tunable!;
+    const ms: Record<string, number> = {};
+    for (const variant of tunable.variants) {
+      if (this.spentMs >= this.budgetMs) {
+        this.notice(`autotune: the ${this.budgetMs / 1000} s budget is spent; ${dispatch.kernel.name} ${tunable.shape} keeps its default until the next build`);
+        return null;
+      }
+      let candidate: Dispatch;
+      try {
+        candidate = await tunable.build(variant);
+      } catch {
+        continue;
+      }
+      const started = performance.now();
+      try {
+        ms[variant] = await this.measure(candidate);
+      } finally {
+        for (const buffer of candidate.owned) buffer.destroy();
+        this.spentMs += performance.now() - started;
+      }
+    }
+    const timed = Object.keys(ms);
+    if (timed.length === 0) return null;
+    return { variant: timed.reduce((best, v) => (ms[v] < ms[best] ? v : best)), ms };
+  }
+
+  /**
+   * Milliseconds per dispatch, from passes repeated until they last
+   * MIN_PASS_MS, after one untimed pass (a driver may compile a pipeline when
+   * it first runs it: lavapipe does).
+   */
+  private async measure(dispatch: Dispatch): Promise<number> {
+    const device = this.gpu.device;
+    const timestamps = this.gpu.timestamps ? new Timestamps(device, 2) : null;
+    try {
+      let repeats = 1;
+      for (let warm = false; ; warm = true) {
+        const encoder = device.createCommandEncoder({ label: `autotune ${dispatch.kernel.name}` });
+        encodeDispatches(encoder, Array(repeats).fill(dispatch), 'autotune', timestamps?.around(0));
+        await device.queue.onSubmittedWorkDone();
+        const started = performance.now();
+        device.queue.submit([encoder.finish()]);
+        await device.queue.onSubmittedWorkDone();
+        const wall = performance.now() - started;
+        const [begin, end] = timestamps ? await timestamps.read() : [0, wall];
+        this.timedRuns += 1;
+        const ms = end - begin;
+        if (!warm) continue;
+        if (ms >= MIN_PASS_MS || repeats >= MAX_REPEATS) return ms / repeats;
+        repeats = Math.min(MAX_REPEATS, repeats * Math.max(2, Math.ceil(MIN_PASS_MS / Math.max(ms, 0.01))));
+      }
+    } finally {
+      timestamps?.destroy();
+    }
+  }
+
+  /** The cached choices, read once; a file that is not the tuner's is ignored with a notice. */
+  private load(): Promise<Record<string, Entry>> {
+    this.entries ??= this.store.read().then(
+      (text) => {
+        if (text === null) return {};
+        try {
+          const parsed = JSON.parse(text) as { format?: unknown; entries?: unknown };
+          if (parsed?.format !== FORMAT || typeof parsed.entries !== 'object' || parsed.entries === null) throw new Error(`not ${FORMAT}`);
+          const entries: Record<string, Entry> = {};
+          for (const [key, entry] of Object.entries(parsed.entries as Record<string, Partial<Entry>>)) {
+            if (typeof entry?.variant === 'string' && typeof entry.ms === 'object' && entry.ms !== null) entries[key] = { variant: entry.variant, ms: entry.ms };
+            else this.notice(`autotune: ignored a malformed entry of ${this.store.name} (${key})`);
+          }
+          return entries;
+        } catch (error) {
+          this.notice(`autotune: ignored ${this.store.name}, which is not a tuning cache (${(error as Error).message}); it will be rewritten`);
+          return {};
+        }
+      },
+      (error: Error) => {
+        this.notice(`autotune: could not read ${this.store.name} (${error.message}); tuning from scratch`);
+        return {};
+      },
+    );
+    return this.entries;
+  }
+}
+
+/** The choices as a table: one line per dispatch, its variant, and each variant's time. */
+export function formatChoices(choices: readonly TuningChoice[]): string[] {
+  return choices.map((c) => {
+    const times = Object.entries(c.ms)
+      .map(([variant, ms]) => `${variant} ${ms.toPrecision(3)} ms`)
+      .join(', ');
+    return `${c.site} ${c.kernel} ${c.shape}: ${c.variant} (${c.from}${times ? `: ${times}` : ''})`;
+  });
+}
