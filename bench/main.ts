@@ -1,8 +1,9 @@
-// `npm run bench`: times our kernels and training steps against TensorFlow.js'
-// in Node (Dawn) or, with --browser, in headless Chromium; prints Markdown, writes JSON.
+// `npm run bench`: times our kernels and training steps against TensorFlow.js' (and, in Node,
+// PyTorch's on the CPU) in Node (Dawn) or, with --browser, in headless Chromium; prints Markdown, writes JSON.
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { createGpu, writeFileAtomically } from '../src/node';
+import { PytorchTrainer } from './pytorch';
 import { markdownReport, topKernels } from './report';
 import { parseBenchOptions, runSuite, type BenchOptions, type BenchResult } from './suite';
 
@@ -11,7 +12,9 @@ const USAGE = `npm run bench -- [--quick] [--browser] [--models cnn,mlp] [--batc
   --browser   run in headless Chromium (BROWSER_EXECUTABLE, BROWSER_WEBGPU_ADAPTER) instead of Node
   --models    which of the tutorial's models (default cnn,mlp)
   --batches   batch sizes for the step sweep (default 32,64,128,256,512; --quick: 128)
-  --out       write every figure as JSON; --markdown writes the printed report`;
+  --out       write every figure as JSON; --markdown writes the printed report
+In Node, PyTorch trains the same models on the CPU in the same rounds, with the Python that
+BENCH_PYTHON names (default /usr/bin/python3); without Python or torch its column is empty.`;
 
 const started = performance.now();
 const log = (line: string) => console.error(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${line}`);
@@ -49,12 +52,12 @@ function packageVersion(name: string): string {
   }
 }
 
-/** Node: Dawn from the `webgpu` package, with the adapter WEBGPU_ADAPTER names (see the README). */
+/** Node: Dawn from the `webgpu` package, with the adapter WEBGPU_ADAPTER names (see the README); PyTorch from BENCH_PYTHON. */
 async function runInNode(options: BenchOptions): Promise<BenchResult> {
   const versions = { node: process.version, webgpu: packageVersion('webgpu'), '@tensorflow/tfjs-backend-webgpu': packageVersion('@tensorflow/tfjs-backend-webgpu') };
   // Dawn rounds timestamps to 65.5 µs unless told not to.
   const gpu = await createGpu({ dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
-  return runSuite(gpu, options, 'node', versions, log);
+  return runSuite(gpu, options, 'node', versions, (model, batch, data) => PytorchTrainer.start(model, batch, data), log);
 }
 
 async function main(): Promise<void> {

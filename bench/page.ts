@@ -37,6 +37,9 @@ const batchesInput = () => ui.form.elements.namedItem('batches') as HTMLInputEle
 
 const state: { gpu?: Gpu; result?: BenchResult; charts: Chart[] } = { charts: [] };
 
+/** Why the PyTorch column is empty here. */
+const NO_PYTHON = 'not available in a browser page: PyTorch runs as a Python process beside `npm run bench` in Node';
+
 function errorText(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
@@ -178,7 +181,7 @@ async function run(): Promise<BenchResult> {
   };
   try {
     const versions = { 'user agent': navigator.userAgent, 'cross-origin isolated (5 µs timers)': String(crossOriginIsolated) };
-    const result = await runSuite(gpu, options, 'browser', versions, log);
+    const result = await runSuite(gpu, options, 'browser', versions, { unavailable: NO_PYTHON }, log);
     log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
     state.result = result;
     showResult(result);

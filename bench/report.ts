@@ -51,18 +51,40 @@ function environmentTable(result: BenchResult, caveat: string): Block {
 }
 
 function comparisonTable(models: ModelResult[], caveat: string): Block {
+  const imagesPerSecond = (m: ModelResult, ms: number | null) => (ms ? num((m.batch * 1000) / ms) : '—');
   return table(
-    [`Model${caveat}`, 'Ours ms/step', 'TF.js ms/step', 'TF.js / ours', 'Ours images/s', 'TF.js images/s', 'Steps per round (ours, TF.js)'],
+    [
+      `Model${caveat}`,
+      'Ours ms/step',
+      'TF.js ms/step',
+      'TF.js / ours',
+      'PyTorch CPU ms/step',
+      'PyTorch / ours',
+      'Ours images/s',
+      'TF.js images/s',
+      'PyTorch images/s',
+      'Steps per round (ours, TF.js, PyTorch)',
+    ],
     models.map((m) => [
       m.model,
       `${num(m.oursMsPerStep)} (${range(m.ours.msPerStep)})`,
       m.tfjs.msPerStep ? `${num(m.tfjsMsPerStep)} (${range(m.tfjs.msPerStep)})` : `failed: ${m.tfjs.error ?? 'not run'}`,
       m.ratio === null ? '—' : `${num(m.ratio)}×`,
+      m.pytorch.msPerStep ? `${num(m.pytorchMsPerStep)} (${range(m.pytorch.msPerStep)})` : '—',
+      m.pytorchRatio === null ? '—' : `${num(m.pytorchRatio)}×`,
       num(m.ours.imagesPerSecond),
-      m.tfjsMsPerStep ? num((m.batch * 1000) / m.tfjsMsPerStep) : '—',
-      `${m.ours.stepsPerRound}, ${m.tfjs.stepsPerRound}`,
+      imagesPerSecond(m, m.tfjsMsPerStep),
+      imagesPerSecond(m, m.pytorchMsPerStep),
+      `${m.ours.stepsPerRound}, ${m.tfjs.stepsPerRound}, ${m.pytorch.msPerStep ? m.pytorch.stepsPerRound : '—'}`,
     ]),
   );
+}
+
+/** One line for the models PyTorch did not run on, by reason; none when it ran on all. */
+function pytorchNotes(models: ModelResult[]): Block[] {
+  const byReason = new Map<string, string[]>();
+  for (const m of models) if (m.pytorch.reason !== null) byReason.set(m.pytorch.reason, [...(byReason.get(m.pytorch.reason) ?? []), m.model]);
+  return [...byReason].map(([reason, names]): Block => ({ kind: 'paragraph', text: `PyTorch CPU, no figures for ${names.join(', ')}: ${reason}.` }));
 }
 
 function stepTable(models: ModelResult[], caveat: string): Block {
@@ -146,12 +168,14 @@ export function reportBlocks(result: BenchResult): Block[] {
       ? [warning('**These figures come from a software adapter** (a CPU emulating a GPU). They are not GPU figures; run on a machine with a GPU for those.')]
       : []),
     environmentTable(result, caveat),
-    heading(2, `Training step at batch ${batch}, ours and TensorFlow.js' interleaved`),
+    heading(2, `Training step at batch ${batch}, ours, TensorFlow.js' and PyTorch's interleaved`),
     paragraph(
-      'RMSprop (lr 0.001, rho 0.9, epsilon 1e-7), sparse categorical cross-entropy, the same layers, one random batch, ' +
-        'on the same device. ms/step: wall time of a stretch of steps with one drain at the end, over the steps; median (min–max) over rounds.',
+      'RMSprop (lr 0.001, rho 0.9, epsilon 1e-7), sparse categorical cross-entropy, the same layers, one random batch; ' +
+        'TensorFlow.js on the same device, PyTorch natively on the CPU (Keras\' RMSprop from `python/train.py`, cross-entropy on the logits), ' +
+        'in a Python process beside Node. ms/step: wall time of a stretch of steps with one drain at the end, over the steps; median (min–max) over rounds.',
     ),
     comparisonTable(result.models, caveat),
+    ...pytorchNotes(result.models),
     heading(2, 'Our training step by batch size'),
     paragraph('CPU ms to record: encoding one step, finishing its command buffer and submitting it. GPU ms/step: timestamps around the step.'),
     stepTable(result.models, caveat),

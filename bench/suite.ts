@@ -1,7 +1,7 @@
 // The whole benchmark, the same in Node and in a browser page: for each model,
-// its kernels one by one, its training step interleaved with TensorFlow.js',
-// and a sweep of batch sizes. It only measures and returns figures; nothing here fails on a time.
-import { describeAdapter, stats, timestampRoundingMs, tutorialModel, type AdapterDescription, type Gpu, type Stats, type TutorialModel } from '../src/engine';
+// its kernels one by one, its training step interleaved with TensorFlow.js' (and,
+// in Node, PyTorch's on the CPU), and a sweep of batch sizes. It only measures and returns figures; nothing here fails on a time.
+import { describeAdapter, stats, timestampRoundingMs, tutorialModel, type AdapterDescription, type Gpu, type Model, type Stats, type TutorialModel } from '../src/engine';
 import { OPTIMIZER, OurTrainer, randomBatch, type KernelTimes, type Steps } from './ours';
 import { tfjsOn, TfjsTrainer } from './tfjs';
 import { repeatsFor } from './timing';
@@ -70,9 +70,17 @@ export interface ModelResult {
   tfjsMsPerStep: number | null;
   /** TensorFlow.js' ms/step over ours: above 1, ours is faster. */
   ratio: number | null;
+  /** PyTorch's ms/step on the CPU, and over ours (above 1, ours is faster); null where it did not run. */
+  pytorchMsPerStep: number | null;
+  pytorchRatio: number | null;
   ours: StepResult;
   /** Null figures and the error's message when TensorFlow.js could not train the model. */
   tfjs: { msPerStep: Stats | null; stepsPerRound: number; error: string | null };
+  /**
+   * Null figures and the reason when PyTorch did not run: a browser page, no
+   * Python or no torch in it (BENCH_PYTHON), or a failure; `about` names its versions and threads.
+   */
+  pytorch: { msPerStep: Stats | null; stepsPerRound: number; about: string | null; reason: string | null };
   sweep: StepResult[];
   kernels: { method: KernelTimes['method']; roundingMs: number | null; repeats: number; rows: KernelResult[] };
 }
@@ -97,6 +105,21 @@ export interface BenchResult {
 }
 
 type Log = (line: string) => void;
+
+/** A trainer outside WebGPU timed in the same rounds: PyTorch on the CPU, in a process beside Node (bench/pytorch.ts). */
+export interface CpuTrainer {
+  /** Versions and threads, for the report. */
+  readonly about: string;
+  /** `count` training steps; their wall time. */
+  steps(count: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a CpuTrainer on the first `batch` rows of `data` (rejecting with the
+ * reason it cannot), or, where there is none (a browser page), the reason.
+ */
+export type CpuSide = ((model: Model, batch: number, data: { x: Float32Array; labels: Uint32Array }) => Promise<CpuTrainer>) | { unavailable: string };
 
 function kernelRows(times: KernelTimes): KernelResult[] {
   return times.kernels.map(({ run, ms }) => {
@@ -137,7 +160,21 @@ async function interleave(rounds: number, turns: (() => Promise<void>)[]): Promi
   }
 }
 
-async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, log: Log): Promise<ModelResult> {
+/** PyTorch started, warmed up (one untimed step) and its stretches sized, or the reason it is not there. */
+async function startPytorch(side: CpuSide, model: Model, data: { x: Float32Array; labels: Uint32Array }, stretchMs: number, maxSteps: number) {
+  if ('unavailable' in side) return { reason: side.unavailable };
+  let trainer: CpuTrainer | undefined;
+  try {
+    trainer = await side(model, BATCH, data);
+    await trainer.steps(1);
+    return { trainer, perRound: repeatsFor(stretchMs, await trainer.steps(1), 1, maxSteps) };
+  } catch (error) {
+    await trainer?.close();
+    return { reason: (error as Error).message };
+  }
+}
+
+async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, pytorchSide: CpuSide, log: Log): Promise<ModelResult> {
   const budget = options.quick ? BUDGETS.quick : BUDGETS.full;
   const model = tutorialModel(kind);
   const batches = [...new Set([BATCH, ...options.batches])].sort((a, b) => a - b);
@@ -149,9 +186,9 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
     const kernels = { method: times.method, roundingMs: times.roundingMs, repeats: times.repeats, rows: kernelRows(times) };
 
     // The kernels warmed our side up and tell how long its step takes; TensorFlow.js
-    // gets one step untimed and one to size its stretches. Then the two take
-    // turns, round after round, so that drift hits both.
-    log(`${kind}: training steps at batch ${BATCH}, ours interleaved with TensorFlow.js'`);
+    // and PyTorch get one step untimed and one to size their stretches. Then the
+    // three take turns, round after round, so that drift hits all of them.
+    log(`${kind}: training steps at batch ${BATCH}, ours interleaved with TensorFlow.js'${'unavailable' in pytorchSide ? '' : " and PyTorch's"}`);
     await ours.useBatch(BATCH);
     const kernelSum = times.kernels.reduce((sum, k) => sum + k.ms.median, 0);
     const oursPerRound = repeatsFor(budget.stretchMs, kernelSum, 1, budget.maxSteps);
@@ -168,15 +205,33 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
       theirs?.dispose();
       theirs = undefined;
     }
+    const pytorch = await startPytorch(pytorchSide, model, data, budget.stretchMs, budget.maxSteps);
+    let pytorchReason = pytorch.reason ?? null;
+    if (pytorchReason) log(`${kind}: PyTorch not run: ${pytorchReason}`);
     const ourStretches: Steps[] = [];
     const theirMs: number[] = [];
+    const pytorchMs: number[] = [];
     const turns = [async () => void ourStretches.push(await ours.steps(oursPerRound))];
     if (theirs) {
       const tfjs = theirs;
       turns.push(async () => void theirMs.push((await tfjs.steps(theirsPerRound)) / theirsPerRound));
     }
+    if (pytorch.trainer) {
+      const { trainer, perRound } = pytorch;
+      // A process that dies midway costs its column, not the benchmark.
+      turns.push(async () => {
+        if (pytorchReason) return;
+        try {
+          pytorchMs.push((await trainer.steps(perRound)) / perRound);
+        } catch (error) {
+          pytorchReason = `failed after ${pytorchMs.length} rounds: ${(error as Error).message}`;
+          log(`${kind}: PyTorch ${pytorchReason}`);
+        }
+      });
+    }
     await interleave(budget.rounds, turns);
     theirs?.dispose();
+    await pytorch.trainer?.close();
     const atBatch = summarise(ours, BATCH, oursPerRound, ourStretches);
 
     const sweep: StepResult[] = [];
@@ -195,14 +250,18 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
     }
 
     const tfjsMs = theirMs.length ? stats(theirMs) : null;
+    const torchMs = pytorchReason === null && pytorchMs.length ? stats(pytorchMs) : null;
     return {
       model: kind,
       batch: BATCH,
       oursMsPerStep: atBatch.msPerStep.median,
       tfjsMsPerStep: tfjsMs?.median ?? null,
       ratio: tfjsMs ? tfjsMs.median / atBatch.msPerStep.median : null,
+      pytorchMsPerStep: torchMs?.median ?? null,
+      pytorchRatio: torchMs ? torchMs.median / atBatch.msPerStep.median : null,
       ours: atBatch,
       tfjs: { msPerStep: tfjsMs, stepsPerRound: theirsPerRound, error: tfjsError },
+      pytorch: { msPerStep: torchMs, stepsPerRound: pytorch.perRound ?? 0, about: pytorch.trainer?.about ?? null, reason: pytorchReason },
       sweep,
       kernels,
     };
@@ -211,8 +270,18 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
   }
 }
 
-/** Runs every benchmark on `gpu`; `runtime` and `versions` describe where. */
-export async function runSuite(gpu: Gpu, options: BenchOptions, runtime: Environment['runtime'], versions: Record<string, string>, log: Log): Promise<BenchResult> {
+/**
+ * Runs every benchmark on `gpu`; `runtime` and `versions` describe where.
+ * `pytorch` starts PyTorch's side (Node), or says why there is none (a browser page).
+ */
+export async function runSuite(
+  gpu: Gpu,
+  options: BenchOptions,
+  runtime: Environment['runtime'],
+  versions: Record<string, string>,
+  pytorch: CpuSide,
+  log: Log,
+): Promise<BenchResult> {
   log(`adapter: ${describeAdapter(gpu.adapter)}; timestamp queries: ${gpu.timestamps ? 'yes' : 'no'}`);
   const tfjsVersion = await tfjsOn(gpu).then(
     (tf) => tf.version.tfjs,
@@ -228,6 +297,9 @@ export async function runSuite(gpu: Gpu, options: BenchOptions, runtime: Environ
     date: new Date().toISOString(),
   };
   const models: ModelResult[] = [];
-  for (const kind of options.models) models.push(await benchModel(gpu, kind, options, log));
+  for (const kind of options.models) models.push(await benchModel(gpu, kind, options, pytorch, log));
+  // Known once a process has started: its torch, its Python and its threads.
+  const torch = models.find((m) => m.pytorch.about)?.pytorch;
+  environment.versions['PyTorch (CPU)'] = torch?.about ?? `not run: ${models[0]?.pytorch.reason}`;
   return { environment, options, models };
 }

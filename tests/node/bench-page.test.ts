@@ -1,5 +1,6 @@
 // bench.html as a person uses it on the built site: `vite build` into a temporary
-// folder, `vite preview` of that folder alone, headless Chromium on SwiftShader; a quick run of the dense model.
+// folder, `vite preview` of that folder alone, headless Chromium on SwiftShader; a quick run of the dense model
+// (no PyTorch column: a page has no Python).
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -44,6 +45,9 @@ test('bench.html: quick mode on mlp gives the comparison table, the charts and t
   expect(ours).toBeGreaterThan(0);
   expect(theirs).toBeGreaterThan(0);
   expect(cell('TF.js / ours')).toMatch(/^\d+(\.\d+)?×$/);
+  // A page has no Python: the PyTorch column is empty, and a line under the table says why.
+  expect(cell('PyTorch CPU ms/step')).toBe('—');
+  expect(await page.getByTestId('bench-table').textContent()).toContain('PyTorch CPU, no figures for mlp: not available in a browser page');
 
   // The comparison chart has a bar of each side's colour (charts.ts), and the kernel chart its bars.
   const canvases = page.getByTestId('bench-chart').locator('canvas');
@@ -72,6 +76,7 @@ test('bench.html: quick mode on mlp gives the comparison table, the charts and t
   expect(result.options).toEqual({ quick: true, models: ['mlp'], batches: [128] });
   expect(result.environment.runtime).toBe('browser');
   expect(result.models[0].oursMsPerStep).toBeGreaterThan(0);
+  expect(result.models[0].pytorch).toMatchObject({ msPerStep: null, reason: expect.stringMatching(/^not available in a browser page: /) });
   // The table shows the JSON's figures, to three significant figures.
   expect(Math.abs(ours / result.models[0].oursMsPerStep - 1)).toBeLessThan(0.01);
   expect(result.models[0].ratio).toBeCloseTo(result.models[0].tfjsMsPerStep! / result.models[0].oursMsPerStep, 6);

@@ -1,12 +1,12 @@
-// `npm run train -- --checkpoint DIR` killed with SIGKILL (mid-epoch, and around
+// `npm run train -- --checkpoint DIR` killed with SIGKILL (mid-epoch, and inside
 // a checkpoint's write) and continued with `--resume DIR` ends as a run never interrupted: same losses, same weight bytes.
 import { spawn } from 'node:child_process';
-import { watch } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readCheckpoint } from '../../src/engine/checkpoint';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 // Vitest's variables would reach the child.
@@ -22,22 +22,28 @@ interface Run {
   stderr: string;
 }
 
+interface Options {
+  /** Sees the output so far and may kill the child. */
+  killWhen?: (stdout: string, kill: () => void) => void;
+  /** A module for node to load first (`--import`), and variables for it. */
+  preload?: { module: string; env: Record<string, string> };
+}
+
 /**
  * `npm run train -- ...args` in a child process (the command package.json
- * gives, without npm's start-up); `killWhen` sees the output and the child,
- * and may kill it.
+ * gives, without npm's start-up).
  */
-async function train(args: string[], killWhen?: (stdout: string, kill: () => void) => void, onStart?: (kill: () => void) => void): Promise<Run> {
+async function train(args: string[], { killWhen, preload }: Options = {}): Promise<Run> {
   const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
   const [command, ...node] = scripts.train.split(' ');
   expect(command).toBe('node');
   return new Promise((done) => {
-    const child = spawn(process.execPath, [...node, ...args], { cwd: repo, env });
+    const flags = preload ? ['--import', preload.module] : [];
+    const child = spawn(process.execPath, [...flags, ...node, ...args], { cwd: repo, env: { ...env, ...preload?.env } });
     const kill = () => child.kill('SIGKILL');
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(kill, 120_000);
-    onStart?.(kill);
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
       killWhen?.(stdout, kill);
@@ -91,8 +97,10 @@ describe('npm run train --checkpoint, killed, then --resume', () => {
   test('killed with SIGKILL mid-epoch: the resumed run ends with the same losses and weight bytes', { timeout: 240_000 }, async () => {
     const checkpoints = join(dir, 'mid-epoch');
     // Killed as soon as the checkpoint after step 5 of epoch 2 is written, while steps after it run.
-    const killed = await train([...TRAIN, '--checkpoint', checkpoints, '--checkpoint-every', '3'], (stdout, kill) => {
-      if (stdout.includes('checkpoint: epoch 2, step 5/10')) kill();
+    const killed = await train([...TRAIN, '--checkpoint', checkpoints, '--checkpoint-every', '3'], {
+      killWhen: (stdout, kill) => {
+        if (stdout.includes('checkpoint: epoch 2, step 5/10')) kill();
+      },
     });
     expect(killed.signal).toBe('SIGKILL');
     expect(killed.stdout).not.toContain('test loss');
@@ -101,26 +109,34 @@ describe('npm run train --checkpoint, killed, then --resume', () => {
     expect(position).toMatch(/^epoch 2, step [58]\/10$/);
   });
 
-  test('killed while a checkpoint is being written: the one before it is whole and the resumed run ends the same', { timeout: 240_000 }, async () => {
-    const checkpoints = join(dir, 'mid-save');
-    await mkdir(checkpoints);
-    // Killed as soon as the 4th checkpoint's temporary file appears: before, during or just after its write.
-    let temporaries = 0;
-    let watcher: ReturnType<typeof watch> | undefined;
-    const killed = await train([...TRAIN, '--checkpoint', checkpoints, '--checkpoint-every', '3'], undefined, (kill) => {
-      watcher = watch(checkpoints, (_event, name) => {
-        if (name?.endsWith('.tmp') && ++temporaries === 4) kill();
-      });
+  // The child kills itself inside writeFileAtomically's 4th checkpoint write (tests/fixtures/kill-mid-save.mjs wraps
+  // fs/promises' writeFile and rename): half-way through the temporary file, or once it is whole but not yet renamed.
+  test.each([
+    { at: 'partial', whole: false },
+    { at: 'before-rename', whole: true },
+  ])('killed with SIGKILL inside a checkpoint write (at=$at): the one before it is whole, and the resumed run ends the same', { timeout: 240_000 }, async ({ at, whole }) => {
+    const checkpoints = join(dir, `mid-save-${at}`);
+    const killed = await train([...TRAIN, '--checkpoint', checkpoints, '--checkpoint-every', '3'], {
+      preload: { module: './tests/fixtures/kill-mid-save.mjs', env: { KILL_MID_SAVE: at, KILL_MID_SAVE_AT: '4' } },
     });
-    watcher?.close();
     expect(killed.signal).toBe('SIGKILL');
-    const left = await readdir(checkpoints);
-    console.info(`killed around a checkpoint's write; left behind: ${left.join(', ')}`);
-    expect(left).toContain('checkpoint.safetensors');
-    // What a kill in the middle of the write leaves, whether or not this one landed there: half a temporary file.
-    const whole = await readFile(join(checkpoints, 'checkpoint.safetensors'));
-    await writeFile(join(checkpoints, 'checkpoint.safetensors.999999-0badf00d.tmp'), whole.subarray(0, whole.length >> 1));
-    await resumeAndCompare(checkpoints, 'mid-save');
+    // The kill landed where it was meant to: the preload said what it left, and the file is that.
+    const said = /^kill-mid-save: SIGKILL with (\d+) of (\d+) bytes in (\S+)$/m.exec(killed.stderr);
+    expect(said, killed.stderr).not.toBeNull();
+    const [written, total, temporary] = [Number(said![1]), Number(said![2]), said![3]];
+    expect(written).toBe(whole ? total : total >> 1);
+    // Three checkpoints were written whole; the last of them is the one in place, and it loads.
+    const done = [...killed.stdout.matchAll(/^checkpoint: (epoch \d, step \d+\/10) written/gm)].map((m) => m[1]);
+    expect(done).toHaveLength(3);
+    const { run } = readCheckpoint(await readFile(join(checkpoints, 'checkpoint.safetensors')), 'checkpoint.safetensors');
+    expect(`epoch ${run.epoch + 1}, step ${run.step}/${run.steps}`).toBe(done[2]);
+    // Beside it, the temporary file the kill left, as long as the preload said.
+    expect(temporary).toMatch(/^checkpoint\.safetensors\.\d+-[0-9a-f]+\.tmp$/);
+    expect((await readdir(checkpoints)).sort()).toEqual(['checkpoint.safetensors', temporary]);
+    expect((await stat(join(checkpoints, temporary))).size).toBe(written);
+    const position = await resumeAndCompare(checkpoints, `mid-save-${at}`);
+    console.info(`killed inside the 4th checkpoint's write (${written} of ${total} bytes written), resumed from ${position}`);
+    expect(position).toBe(done[2]);
   });
 
   test('--resume from a directory with no checkpoint, and --checkpoint-every alone, are refused', async () => {
