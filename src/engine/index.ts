@@ -21,7 +21,7 @@ export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, typ
 export { optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 export { seededRandom, type Random } from './random';
 export { tutorialModel, type TutorialModel } from './tutorial';
-export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, type Dataset, type Mnist, type MnistPart } from './data';
+export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';
 export { readModelFile } from './modelFile';
 export { readCheckpoint } from './checkpoint';
 export {
