@@ -19,10 +19,12 @@ const cases: Case[] = [
   { rows: 1, R: 1, N: 1 },
   // Rows of 7 bytes start inside a word; 91 bytes leave a word three quarters padded.
   { rows: 13, R: 7, N: 5 },
-  // 63, 64 and 65 values around the workgroup size, rows picked more than once.
-  { rows: 10, R: 1, N: 63 },
-  { rows: 10, R: 1, N: 64 },
-  { rows: 10, R: 1, N: 65 },
+  // Rows of 63, 64 and 65 values around the workgroup size (64), which strides along a row.
+  { rows: 10, R: 63, N: 3 },
+  { rows: 10, R: 64, N: 3 },
+  { rows: 10, R: 65, N: 3 },
+  // Rows of one word, picked more than once.
+  { rows: 6, R: 4, N: 9 },
   // MNIST's rows, a batch of the tutorial's size.
   { rows: 300, R: 784, N: 128 },
 ];

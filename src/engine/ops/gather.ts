@@ -10,6 +10,12 @@ import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'gather.wgsl', source };
 
+/** The entry point for each form of data set. */
+const ENTRY_POINTS = { f32: 'forward', bytes: 'forward_bytes' } as const;
+
+/** The kernels' names (Kernel.name), for the overrides a graph accepts. */
+export const GATHER_KERNELS: readonly string[] = Object.values(ENTRY_POINTS).map((entry) => `${shader.file}:${entry}`);
+
 /** Invocations per workgroup: a multiple of every GPU's SIMD width. */
 const WORKGROUP_SIZE = 64;
 
@@ -48,23 +54,25 @@ export async function gatherForward(device: GPUDevice, t: { source: GatherSource
   expectTensor('gather', 'labels', source.labels, [rows], 'u32');
   const buffers = { indices: bufferRange(indices), labels: bufferRange(source.labels), y: bufferRange(y), y_labels: bufferRange(yLabels) };
   const moved = 4 * N + 2 * 4 * N + 4 * N * R;
+  // A workgroup a row; past the device's limit they stride over the rows.
+  const grid = { workgroups: [Math.min(N, device.limits.maxComputeWorkgroupsPerDimension)] };
   if (!source.bytes) {
     expectTensor('gather', 'x', source.x, [rows, ...y.shape.slice(1)]);
-    return prepareDispatch(device, shader, 'forward', {
+    return prepareDispatch(device, shader, ENTRY_POINTS.f32, {
       constants: { WORKGROUP_SIZE },
       params: { row_size: R },
       buffers: { ...buffers, x: bufferRange(source.x) },
-      grid: { strided: N * R },
+      grid,
       work: { flops: 0, bytes: moved + 4 * N * R },
     });
   }
   expectTensor('gather', 'x (bytes)', source.x, [packedWords(rows * R)], 'u32');
   const table = createTensor(device, [256], { label: 'gather byte values', data: BYTE_VALUES });
-  return prepareDispatch(device, shader, 'forward_bytes', {
+  return prepareDispatch(device, shader, ENTRY_POINTS.bytes, {
     constants: { WORKGROUP_SIZE },
     params: { row_size: R },
     buffers: { ...buffers, x_bytes: bufferRange(source.x), byte_values: bufferRange(table) },
-    grid: { strided: N * R },
+    grid,
     scratch: [table.buffer],
     work: { flops: 0, bytes: moved + N * R },
   });
