@@ -8,6 +8,7 @@ import { tutorialModel, type TutorialModel } from '../src/engine/tutorial';
 import { testMnist } from './mnist';
 import { expectClose, F32, seededRandom, testGpu } from './helpers';
 import { Graph } from '../src/engine/graph';
+import { pixelValues } from '../src/engine/data';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 
 const TRAIN = 2000;
@@ -185,6 +186,68 @@ describe('model', () => {
     model.destroy();
   });
 
+  test('pixel bytes train as their floats: the same losses, evaluation and predictions as x = byte / 255', async () => {
+    const mnist = await testMnist();
+    const bytes = mnist.train.pixels.subarray(0, 300 * 784);
+    const y = mnist.train.labels.subarray(0, 300);
+    const testBytes = mnist.test.pixels.subarray(0, 100 * 784);
+    const yTest = mnist.test.labels.subarray(0, 100);
+    const run = async (x: Uint8Array | Float32Array, xTest: Uint8Array | Float32Array) => {
+      const model = await compiled('mlp', 4);
+      // Two epochs of three steps, the last partial, with validation.
+      const history = await model.fit(x, y, { epochs: 2, batchSize: 128, validationData: [xTest, yTest] });
+      const result = {
+        history: history.map(({ msPerStep: _, ...logs }) => logs),
+        evaluation: await model.evaluate(xTest, yTest),
+        predictions: [...(await model.predict(xTest.subarray(0, 5 * 784)))],
+      };
+      model.destroy();
+      return result;
+    };
+    const floats = await run(pixelValues(bytes), pixelValues(testBytes));
+    expect(await run(bytes, testBytes)).toEqual(floats);
+  });
+
+  test('the data goes to the GPU once: kept across epochs, fits and evaluations of the same arrays, replaced by others, freed with the model', async () => {
+    const mnist = await testMnist();
+    const gpu = await testGpu();
+    const model = await compiled('mlp', 1);
+    const live = new Set<GPUBuffer>();
+    let uploads = 0;
+    const createBuffer = gpu.device.createBuffer;
+    gpu.device.createBuffer = function (descriptor: GPUBufferDescriptor) {
+      const buffer = createBuffer.call(this, descriptor);
+      if (descriptor.label?.startsWith('data set inputs')) {
+        uploads++;
+        live.add(buffer);
+        const destroy = buffer.destroy;
+        buffer.destroy = function () {
+          live.delete(buffer);
+          return destroy.call(this);
+        };
+      }
+      return buffer;
+    };
+    const x = mnist.train.pixels.subarray(0, 300 * 784);
+    const y = mnist.train.labels.subarray(0, 300);
+    // Views of the same bytes taken again, as the page takes them for each call.
+    const test = () => [mnist.test.pixels.subarray(0, 100 * 784), mnist.test.labels.subarray(0, 100)] as const;
+    try {
+      await model.fit(x, y, { epochs: 2, batchSize: 128, validationData: [...test()] });
+      expect(uploads).toBe(2);
+      await model.fit(x, y, { epochs: 1, batchSize: 128, validationData: [...test()] });
+      await model.evaluate(...test());
+      expect(uploads).toBe(2);
+      // A third data set replaces the one used least recently (the training set).
+      await model.evaluate(mnist.test.pixels.subarray(784, 51 * 784), mnist.test.labels.subarray(1, 51));
+      expect([uploads, live.size]).toEqual([3, 2]);
+      model.destroy();
+      expect(live.size).toBe(0);
+    } finally {
+      gpu.device.createBuffer = createBuffer;
+    }
+  });
+
   test('a saved model predicts exactly what the original did', async () => {
     const { x, y, xTest } = await slices();
     const model = await compiled('mlp', 3);
@@ -226,6 +289,18 @@ describe('model errors', () => {
     expect(() => new Graph(small, wide, [4], 1000, optimizerConfig('sgd'), seededRandom(1))).toThrow(
       "layer 1 (dense) z [1000, 512] takes 2,048,000 bytes (2.0 MiB), over this device's maxStorageBufferBindingSize of 1,048,576 bytes (1.0 MiB)",
     );
+  });
+
+  test("a data set over the device's limits is refused when it is uploaded, naming its size and the limit; as bytes it fits", async () => {
+    const device = await deviceWithLimits({ maxStorageBufferBindingSize: 1 << 20 });
+    const graph = new Graph(device, [flatten({ inputShape: [28, 28] }), dense({ units: 10, activation: 'softmax' })], [28, 28], 32, optimizerConfig('sgd'), seededRandom(1));
+    const y = new Uint8Array(400);
+    expect(() => graph.upload(new Float32Array(400 * 784), y)).toThrow(
+      "the data set [400, 28, 28] as float32 takes 1,254,400 bytes (1.2 MiB), over this device's maxStorageBufferBindingSize of 1,048,576 bytes (1.0 MiB): " +
+        'fit and evaluate hold their data on the GPU whole; give pixels as bytes (a Uint8Array, a quarter of the size), or fewer rows',
+    );
+    expect(graph.upload(new Uint8Array(400 * 784), y).rows).toBe(400);
+    graph.destroy();
   });
 
   test('a GPU error in a step surfaces from the run, naming the step, instead of silent zeros', async () => {

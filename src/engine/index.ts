@@ -15,7 +15,7 @@ export {
   type Logs,
   type Weight,
 } from './model';
-export { Graph, type Plan, type StepOptions } from './graph';
+export { Graph, type DeviceData, type Inputs, type Pass, type Plan, type StepOptions } from './graph';
 export { encodeDispatches, kernelName, type Dispatch, type KernelOverride, type KernelOverrides, type Work } from './pipelines';
 export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
 export { optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
