@@ -1,7 +1,7 @@
 // The Keras-like API end to end: summary, training on a slice of MNIST,
 // reproducibility, steady GPU memory, saving and loading, and bad input.
 import { describe, expect, test } from 'vitest';
-import { loadModelBytes, type Logs, type Model } from '../src/engine/model';
+import { loadModelBytes, type FitOptions, type Logs, type Model } from '../src/engine/model';
 import { dense, flatten } from '../src/engine/layers';
 import { sequential } from '../src/engine/model';
 import { tutorialModel, type TutorialModel } from '../src/engine/tutorial';
@@ -91,6 +91,36 @@ describe('model', () => {
     expect(running[2].keras!.loss).toBeCloseTo(printed(running.slice(0, 3).map((r) => r.loss)), 5);
     expect(epoch.keras!.loss).not.toBeCloseTo(epoch.loss, 3);
     model.destroy();
+  });
+
+  test('the steps between two progress updates go to the GPU in one command buffer, a checkpoint ends one too, and the losses do not change', async () => {
+    const { x, y } = await slices();
+    const gpu = await testGpu();
+    const encoders: string[] = [];
+    const createCommandEncoder = gpu.device.createCommandEncoder;
+    gpu.device.createCommandEncoder = function (descriptor?: GPUCommandEncoderDescriptor) {
+      if (descriptor?.label?.startsWith('train')) encoders.push(descriptor.label);
+      return createCommandEncoder.call(this, descriptor);
+    };
+    // 7 steps of 100 rows.
+    const fit = async (options: FitOptions) => {
+      encoders.length = 0;
+      const model = await compiled('mlp', 6);
+      const [epoch] = await model.fit(x.subarray(0, 700 * 784), y.subarray(0, 700), { batchSize: 100, ...options });
+      model.destroy();
+      return { encoders: [...encoders], loss: epoch.loss, accuracy: epoch.accuracy };
+    };
+    try {
+      const chunked = await fit({ updateEvery: 3 });
+      expect(chunked.encoders).toEqual(['train steps 1-3', 'train steps 4-6', 'train steps 7-7']);
+      const checkpointed = await fit({ updateEvery: 3, checkpoint: { everySteps: 2, write: async () => {} } });
+      expect(checkpointed.encoders).toEqual(['train steps 1-2', 'train steps 3-3', 'train steps 4-4', 'train steps 5-6', 'train steps 7-7']);
+      const single = await fit({ updateEvery: 1 });
+      expect(single.encoders).toHaveLength(7);
+      for (const run of [checkpointed, single]) expect([run.loss, run.accuracy]).toEqual([chunked.loss, chunked.accuracy]);
+    } finally {
+      gpu.device.createCommandEncoder = createCommandEncoder;
+    }
   });
 
   test('stopTraining ends fit after the steps already submitted; a promise from onBatchEnd pauses it', async () => {

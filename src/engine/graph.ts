@@ -140,12 +140,14 @@ export interface GraphState {
   runningMeans: Float32Array;
 }
 
-/** Where a `run` picks up (a resumed epoch) and what it does after each step (checkpoints). */
+/** Where a `run` picks up (a resumed epoch) and where its command buffers end (checkpoints). */
 export interface RunOptions {
   /** Steps already done and rows already seen in this epoch; the sums must hold them (`writeState`). */
   from?: { step: number; seen: number };
-  /** Called after step `step` (0-based) is submitted, with the rows seen so far; training waits for it. */
-  afterStep?: (step: number, seen: number) => Promise<void>;
+  /** Whether a command buffer must end after step `step` (0-based), as at a checkpoint. */
+  endChunk?: (step: number) => boolean;
+  /** Called after each command buffer is submitted, with its last step (0-based) and the rows seen so far; training waits for it. */
+  afterChunk?: (step: number, seen: number) => Promise<void>;
   /** Starts the message of a non-finite loss: `epoch 2/5`. */
   label?: string;
 }
@@ -516,9 +518,11 @@ export class Graph {
   /**
    * Trains on (or evaluates) the rows of x and y in `order`, `batchSize` at a
    * time, from x and y held on the GPU (`upload`), keeping the GPU busy: the
-   * metrics are read back every `updateEvery` steps and after the last,
-   * without waiting on each. `onUpdate` may return a promise (a paused run)
-   * that is awaited; when `stop()` turns true no further step is submitted.
+   * steps up to each progress update (every `updateEvery` steps, and the
+   * last), or up to a step where `options.endChunk` says so, go into one
+   * command buffer, whose metrics are read back without waiting on them.
+   * `onUpdate` may return a promise (a paused run) that is awaited; `stop()` is
+   * asked between command buffers, and once it is true none is submitted.
    * Returns the last running means and the steps run.
    */
   async run(
@@ -573,20 +577,23 @@ export class Graph {
     };
     let seen = options.from?.seen ?? 0;
     let step = options.from?.step ?? 0;
-    for (; step < steps && !stop(); step++) {
-      const count = batchAt(pass, step).count;
-      seen += count;
-      lastCount = count;
-      const update = step === steps - 1 || (step + 1) % updateEvery === 0 || stop();
+    while (step < steps && !stop()) {
+      let end = step;
+      while (end < steps - 1 && (end + 1) % updateEvery !== 0 && !options.endChunk?.(end)) end++;
+      for (let s = step; s <= end; s++) seen += batchAt(pass, s).count;
+      const update = end === steps - 1 || (end + 1) % updateEvery === 0 || stop();
       if (update && pending.length === READBACKS) await settle();
-      const snapshot = update ? { seen, ...(kind === 'train' && { steps: step + 1 }) } : undefined;
-      this.scoped(`${kind} step ${step + 1}/${steps}`, () => {
-        const logs = this.submit(pass, kind, step, step, { clear: step === 0, snapshot });
+      const snapshot = update ? { seen, ...(kind === 'train' && { steps: end + 1 }) } : undefined;
+      const first = step;
+      this.scoped(`${kind} ${first === end ? `step ${end + 1}` : `steps ${first + 1}-${end + 1}`}/${steps}`, () => {
+        const logs = this.submit(pass, kind, first, end, { clear: first === 0, snapshot });
         // Marked handled now: when the device is lost, those after the one awaited fail before they are awaited.
         logs?.catch(() => {});
-        if (logs) pending.push({ step, logs });
+        if (logs) pending.push({ step: end, logs });
       });
-      await options.afterStep?.(step, seen);
+      lastCount = batchAt(pass, end).count;
+      step = end + 1;
+      await options.afterChunk?.(end, seen);
     }
     while (pending.length > 0) await settle();
     await this.checkErrors();

@@ -77,7 +77,11 @@ export interface FitOptions {
   batchSize?: number;
   shuffle?: boolean;
   validationData?: [Inputs, ArrayLike<number>];
-  /** Steps between progress updates (each reads the running loss and accuracy back once). */
+  /**
+   * Steps between progress updates (each reads the running loss and accuracy
+   * back once). The steps between two updates (or checkpoints) are recorded
+   * into one command buffer, so training stops and pauses at an update.
+   */
   updateEvery?: number;
   /**
    * Called at each progress update with the running means of the epoch so far;
@@ -136,7 +140,8 @@ export class Model {
   private random = seededRandom(this.compiled.seed);
   /**
    * Set it during `fit` (from a callback or a button) to stop training, as in
-   * Keras: after the steps already submitted (at most a few, as the GPU runs ahead of the readbacks).
+   * Keras: at the next progress update, after the steps already submitted (a
+   * few updates' worth at most, as the GPU runs ahead of the readbacks).
    */
   stopTraining = false;
 
@@ -300,12 +305,13 @@ export class Model {
           paused += performance.now() - called;
         };
         // A checkpoint that falls on an epoch's last step is written after the epoch's end (validation, onEpochEnd).
-        const afterStep = async (step: number, seen: number) => {
+        const checkpointAfter = (step: number) => every !== undefined && step + 1 < steps && (epoch * steps + step + 1) % every === 0;
+        const afterChunk = async (step: number, seen: number) => {
           submitted = step + 1;
-          if (every && step + 1 < steps && (epoch * steps + step + 1) % every === 0) await save(epoch, step + 1, seen, epochRandom);
+          if (checkpointAfter(step)) await save(epoch, step + 1, seen, epochRandom);
         };
         const label = `epoch ${epoch + 1}/${epochs}`;
-        const logs = await graph.run({ x, y, order }, 'train', batch, updateEvery, onUpdate, () => this.stopTraining, { from, afterStep, label });
+        const logs = await graph.run({ x, y, order }, 'train', batch, updateEvery, onUpdate, () => this.stopTraining, { from, endChunk: checkpointAfter, afterChunk, label });
         from = undefined;
         const epochLogs: EpochLogs = { ...logs, msPerStep: (performance.now() - started - paused) / Math.max(1, logs.steps - first) };
         if (validationData) {
