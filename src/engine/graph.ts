@@ -409,7 +409,7 @@ export class Graph {
     }
     const rowSize = sizeOf(this.inputShape);
     const count = x.length / rowSize;
-    if (!Number.isInteger(count) || count !== y.length) throw new Error(`upload(): ${x.length} inputs of ${rowSize} values do not make ${y.length} rows`);
+    if (!Number.isInteger(count) || count !== y.length) throw new Error(`upload(): x holds ${x.length} values, not ${y.length} rows of ${rowSize}`);
     const bytes = x instanceof Uint8Array;
     const shape = bytes ? [packedWords(x.length)] : [count, ...this.inputShape];
     const advice = bytes ? '' : ': fit and evaluate hold their data on the GPU whole; give pixels as bytes (a Uint8Array, a quarter of the size), or fewer rows';
@@ -422,8 +422,8 @@ export class Graph {
     try {
       labels = createTensor(this.device, [count], { label: 'data set labels', dtype: 'u32', data: y });
       const order = createTensor(this.device, [count], { label: 'data set order', dtype: 'u32' });
-      const source = { x: { buffer, shape, dtype: bytes ? 'u32' : 'f32', offset: 0 } as Tensor, labels, bytes };
-      const data: DeviceData = { x, y, rows: count, source, order, gathers: new Map() };
+      const inputs: Tensor = { buffer, shape, dtype: bytes ? 'u32' : 'f32', offset: 0 };
+      const data: DeviceData = { x, y, rows: count, source: { x: inputs, labels, bytes }, order, gathers: new Map() };
       this.dataSets.push(data);
       if (this.dataSets.length > KEPT_DATA_SETS) this.destroyData(this.dataSets.shift()!);
       return data;
