@@ -1,6 +1,22 @@
-// Our side of the benchmark: a model's graph trained on one batch of random
-// data written once, timed as whole steps (as training runs them) and kernel by kernel.
-import { encodeDispatches, Graph, KernelProfiler, kernelRuns, optimizerConfig, seededRandom, stats, Timestamps, type Gpu, type KernelRun, type Model, type Plan, type Stats } from '../src/engine';
+// Our side of the benchmark: a model's graph trained on a data set of random
+// pixel bytes held on the GPU, timed as whole steps (as training runs them:
+// each gathers its batch there) and kernel by kernel.
+import {
+  encodeDispatches,
+  Graph,
+  KernelProfiler,
+  kernelRuns,
+  optimizerConfig,
+  seededRandom,
+  stats,
+  Timestamps,
+  type DeviceData,
+  type Gpu,
+  type KernelRun,
+  type Model,
+  type Pass,
+  type Stats,
+} from '../src/engine';
 import { repeatsFor } from './timing';
 
 /** RMSprop lr 0.001, rho 0.9, epsilon 1e-7: the tutorial's optimizer, and TensorFlow.js' in the comparison. */
@@ -13,8 +29,8 @@ const MAX_STEPS = 256;
 export interface Steps {
   /** Wall time from the first step's recording to the drain after the last. */
   wallMs: number;
-  /** CPU time to record each step (encode and finish its command buffer). */
-  recordMs: number[];
+  /** CPU time to record the stretch's command buffer (encode, finish, submit), over its steps. */
+  recordMs: number;
   /** GPU time of each step, where the device has timestamp queries. */
   gpuMs: number[] | null;
 }
@@ -32,7 +48,7 @@ export interface KernelTimes {
   kernels: KernelTime[];
 }
 
-/** A random batch: inputs uniform in [0, 1), labels uniform over the classes. */
+/** A random batch for TensorFlow.js: inputs uniform in [0, 1), labels uniform over the classes. */
 export function randomBatch(model: Model, rows: number, seed = 1): { x: Float32Array; labels: Uint32Array } {
   const random = seededRandom(seed);
   const x = Float32Array.from({ length: rows * model.inputShape.reduce((a, b) => a * b, 1) }, random);
@@ -41,61 +57,78 @@ export function randomBatch(model: Model, rows: number, seed = 1): { x: Float32A
   return { x, labels };
 }
 
+/** `rows` rows of random pixel bytes and labels: a data set like MNIST as the command line and the page give it to fit. */
+function randomPixels(model: Model, rows: number, seed = 1): { x: Uint8Array; labels: Uint32Array; order: Uint32Array } {
+  const random = seededRandom(seed);
+  const count = rows * model.inputShape.reduce((a, b) => a * b, 1);
+  const words = Uint32Array.from({ length: Math.ceil(count / 4) }, () => Math.floor(random() * 2 ** 32));
+  const classes = model.outputShape[0];
+  const labels = Uint32Array.from({ length: rows }, () => Math.floor(random() * classes));
+  // An epoch's shuffle (Fisher-Yates), so that steps gather rows from all over the data set.
+  const order = Uint32Array.from({ length: rows }, (_, i) => i);
+  for (let i = rows - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return { x: new Uint8Array(words.buffer, 0, count), labels, order };
+}
+
 export class OurTrainer {
-  private plan?: Plan;
+  private pass?: Pass;
   private readonly stepTimes: Timestamps | null;
 
   private constructor(
     readonly gpu: Gpu,
     readonly graph: Graph,
+    readonly data: DeviceData,
   ) {
     this.stepTimes = gpu.timestamps ? new Timestamps(gpu.device, 2 * MAX_STEPS) : null;
   }
 
-  /** A graph for batches of up to `maxBatch` rows, holding `data` (maxBatch rows of it). */
-  static create(gpu: Gpu, model: Model, maxBatch: number, data: { x: Float32Array; labels: Uint32Array }): OurTrainer {
+  /** A graph for batches of up to `maxBatch` rows, holding `rows` rows of random pixel bytes on the GPU, in a shuffled order. */
+  static create(gpu: Gpu, model: Model, maxBatch: number, rows: number): OurTrainer {
     const graph = new Graph(gpu.device, model.layers, model.inputShape, maxBatch, OPTIMIZER, seededRandom(1));
-    graph.writeBatch(data.x, data.labels);
-    return new OurTrainer(gpu, graph);
+    const { x, labels, order } = randomPixels(model, rows);
+    const data = graph.upload(x, labels);
+    graph.writeOrder(data, order);
+    return new OurTrainer(gpu, graph, data);
   }
 
   /** Makes (once) and selects the dispatches for batches of `batch` rows. */
-  async useBatch(batch: number): Promise<Plan> {
-    this.plan = await this.graph.plan(batch);
-    return this.plan;
+  async useBatch(batch: number): Promise<Pass> {
+    this.pass = await this.graph.prepare(this.data, batch);
+    return this.pass;
   }
 
-  private get current(): Plan {
-    if (!this.plan) throw new Error('OurTrainer: call useBatch() first');
-    return this.plan;
+  private get current(): Pass {
+    if (!this.pass) throw new Error('OurTrainer: call useBatch() first');
+    return this.pass;
   }
 
-  /** Dispatches a step records (those with no workgroups are skipped). */
+  /** Dispatches a step records, its gather included (those with no workgroups are skipped). */
   get dispatchesPerStep(): number {
-    return this.current.train.filter((d) => d.workgroups.every((n) => n > 0)).length;
+    return this.current.full.train.filter((d) => d.workgroups.every((n) => n > 0)).length;
   }
 
   /**
-   * `count` training steps back to back, as `fit` records them, the last one
-   * with a metrics snapshot that the wall time waits for, as training does.
+   * `count` training steps back to back, recorded as `fit` records the steps
+   * between two progress updates: into one command buffer, with a metrics
+   * snapshot after the last that the wall time waits for.
    */
   async steps(count: number): Promise<Steps> {
-    const train = this.current.train;
+    const pass = this.current;
+    if (count > pass.steps - 1) throw new Error(`OurTrainer: ${count} steps of ${pass.batchSize} rows, but the data set holds ${pass.steps - 1} full batches`);
     const timed = Math.min(count, MAX_STEPS);
-    const recordMs: number[] = [];
+    const stepTimes = this.stepTimes;
+    const timestampWrites = stepTimes ? (step: number) => (step < timed ? stepTimes.around(2 * step) : undefined) : undefined;
     const started = performance.now();
-    let drained: Promise<unknown> | null = null;
-    for (let i = 0; i < count; i++) {
-      const recording = performance.now();
-      const timestampWrites = this.stepTimes && i < timed ? this.stepTimes.around(2 * i) : undefined;
-      drained = this.graph.submit(train, { timestampWrites, snapshot: i === count - 1 ? { seen: this.current.batch } : undefined });
-      recordMs.push(performance.now() - recording);
-    }
+    const drained = this.graph.submit(pass, 'train', 0, count - 1, { timestampWrites, snapshot: { seen: count * pass.batchSize } });
+    const recordMs = (performance.now() - started) / count;
     await drained;
     const wallMs = performance.now() - started;
     let gpuMs: number[] | null = null;
-    if (this.stepTimes) {
-      const marks = await this.stepTimes.read(2 * timed);
+    if (stepTimes) {
+      const marks = await stepTimes.read(2 * timed);
       gpuMs = Array.from({ length: timed }, (_, i) => marks[2 * i + 1] - marks[2 * i]);
     }
     return { wallMs, recordMs, gpuMs };
@@ -108,15 +141,15 @@ export class OurTrainer {
    */
   async kernelTimes(batch: number, budgetMs: number, minRepeats: number, maxRepeats: number): Promise<KernelTimes> {
     const { device } = this.gpu;
-    const plan = await this.useBatch(batch);
-    const runs = kernelRuns(plan.train);
+    const { full } = await this.useBatch(batch);
+    const runs = kernelRuns(full.train);
     const samples = runs.map((): number[] => []);
     let repeats: number;
     let method: KernelTimes['method'];
     let roundingMs: number | null = null;
     if (this.gpu.timestamps) {
       method = 'timestamp-query';
-      const profiler = new KernelProfiler(device, plan.train);
+      const profiler = new KernelProfiler(device, full.train);
       const warmup = await profiler.step();
       repeats = repeatsFor(budgetMs, warmup.reduce((a, b) => a + b, 0), minRepeats, maxRepeats);
       for (let r = 0; r < repeats; r++) (await profiler.step()).forEach((ms, i) => samples[i].push(ms));

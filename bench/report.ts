@@ -177,7 +177,7 @@ export function reportBlocks(result: BenchResult): Block[] {
     comparisonTable(result.models, caveat),
     ...pytorchNotes(result.models),
     heading(2, 'Our training step by batch size'),
-    paragraph('CPU ms to record: encoding one step, finishing its command buffer and submitting it. GPU ms/step: timestamps around the step.'),
+    paragraph('CPU ms to record: encoding a stretch of steps into one command buffer (as fit records the steps between two progress updates), finishing and submitting it, over its steps. GPU ms/step: timestamps around each step\'s compute pass (its gather and its kernels).'),
     stepTable(result.models, caveat),
     ...result.models.flatMap((m) => [heading(2, `Kernels of ${m.model} at batch ${m.batch}`), paragraph(kernelNotes(m)), kernelTable(m, caveat)]),
   ];

@@ -44,7 +44,7 @@ export interface StepResult {
   imagesPerSecond: number;
   stepsPerRound: number;
   dispatchesPerStep: number;
-  /** CPU time to record and submit one step's command buffer. */
+  /** CPU time to record and submit a stretch's command buffer, over its steps. */
   recordMs: Stats;
   /** GPU time of one step (timestamp queries), or null without them. */
   gpuMs: Stats | null;
@@ -148,7 +148,7 @@ function summarise(ours: OurTrainer, batch: number, perRound: number, stretches:
     imagesPerSecond: (batch * 1000) / ms.median,
     stepsPerRound: perRound,
     dispatchesPerStep: ours.dispatchesPerStep,
-    recordMs: stats(stretches.flatMap((s) => s.recordMs)),
+    recordMs: stats(stretches.map((s) => s.recordMs)),
     gpuMs: gpuMs.length ? stats(gpuMs) : null,
   };
 }
@@ -179,7 +179,8 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
   const model = tutorialModel(kind);
   const batches = [...new Set([BATCH, ...options.batches])].sort((a, b) => a - b);
   const data = randomBatch(model, Math.max(...batches));
-  const ours = OurTrainer.create(gpu, model, Math.max(...batches), data);
+  // Enough rows for the longest stretch at the largest batch, plus one batch (the pass' last step is partial or not: it is never timed).
+  const ours = OurTrainer.create(gpu, model, Math.max(...batches), (budget.maxSteps + 1) * Math.max(...batches));
   try {
     log(`${kind}: kernels at batch ${BATCH}`);
     const times = await ours.kernelTimes(BATCH, budget.kernelMs, budget.minKernelRepeats, budget.maxKernelRepeats);

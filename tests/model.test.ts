@@ -1,13 +1,14 @@
 // The Keras-like API end to end: summary, training on a slice of MNIST,
 // reproducibility, steady GPU memory, saving and loading, and bad input.
 import { describe, expect, test } from 'vitest';
-import { loadModelBytes, type Logs, type Model } from '../src/engine/model';
+import { loadModelBytes, type FitOptions, type Logs, type Model } from '../src/engine/model';
 import { dense, flatten } from '../src/engine/layers';
 import { sequential } from '../src/engine/model';
 import { tutorialModel, type TutorialModel } from '../src/engine/tutorial';
 import { testMnist } from './mnist';
 import { expectClose, F32, seededRandom, testGpu } from './helpers';
 import { Graph } from '../src/engine/graph';
+import { pixelValues } from '../src/engine/data';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 
 const TRAIN = 2000;
@@ -90,6 +91,36 @@ describe('model', () => {
     expect(running[2].keras!.loss).toBeCloseTo(printed(running.slice(0, 3).map((r) => r.loss)), 5);
     expect(epoch.keras!.loss).not.toBeCloseTo(epoch.loss, 3);
     model.destroy();
+  });
+
+  test('the steps between two progress updates go to the GPU in one command buffer, a checkpoint ends one too, and the losses do not change', async () => {
+    const { x, y } = await slices();
+    const gpu = await testGpu();
+    const encoders: string[] = [];
+    const createCommandEncoder = gpu.device.createCommandEncoder;
+    gpu.device.createCommandEncoder = function (descriptor?: GPUCommandEncoderDescriptor) {
+      if (descriptor?.label?.startsWith('train')) encoders.push(descriptor.label);
+      return createCommandEncoder.call(this, descriptor);
+    };
+    // 7 steps of 100 rows.
+    const fit = async (options: FitOptions) => {
+      encoders.length = 0;
+      const model = await compiled('mlp', 6);
+      const [epoch] = await model.fit(x.subarray(0, 700 * 784), y.subarray(0, 700), { batchSize: 100, ...options });
+      model.destroy();
+      return { encoders: [...encoders], loss: epoch.loss, accuracy: epoch.accuracy };
+    };
+    try {
+      const chunked = await fit({ updateEvery: 3 });
+      expect(chunked.encoders).toEqual(['train steps 1-3', 'train steps 4-6', 'train steps 7-7']);
+      const checkpointed = await fit({ updateEvery: 3, checkpoint: { everySteps: 2, write: async () => {} } });
+      expect(checkpointed.encoders).toEqual(['train steps 1-2', 'train steps 3-3', 'train steps 4-4', 'train steps 5-6', 'train steps 7-7']);
+      const single = await fit({ updateEvery: 1 });
+      expect(single.encoders).toHaveLength(7);
+      for (const run of [checkpointed, single]) expect([run.loss, run.accuracy]).toEqual([chunked.loss, chunked.accuracy]);
+    } finally {
+      gpu.device.createCommandEncoder = createCommandEncoder;
+    }
   });
 
   test('stopTraining ends fit after the steps already submitted; a promise from onBatchEnd pauses it', async () => {
@@ -185,6 +216,68 @@ describe('model', () => {
     model.destroy();
   });
 
+  test('pixel bytes train as their floats: the same losses, evaluation and predictions as x = byte / 255', async () => {
+    const mnist = await testMnist();
+    const bytes = mnist.train.pixels.subarray(0, 300 * 784);
+    const y = mnist.train.labels.subarray(0, 300);
+    const testBytes = mnist.test.pixels.subarray(0, 100 * 784);
+    const yTest = mnist.test.labels.subarray(0, 100);
+    const run = async (x: Uint8Array | Float32Array, xTest: Uint8Array | Float32Array) => {
+      const model = await compiled('mlp', 4);
+      // Two epochs of three steps, the last partial, with validation.
+      const history = await model.fit(x, y, { epochs: 2, batchSize: 128, validationData: [xTest, yTest] });
+      const result = {
+        history: history.map(({ msPerStep: _, ...logs }) => logs),
+        evaluation: await model.evaluate(xTest, yTest),
+        predictions: [...(await model.predict(xTest.subarray(0, 5 * 784)))],
+      };
+      model.destroy();
+      return result;
+    };
+    const floats = await run(pixelValues(bytes), pixelValues(testBytes));
+    expect(await run(bytes, testBytes)).toEqual(floats);
+  });
+
+  test('the data goes to the GPU once: kept across epochs, fits and evaluations of the same arrays, replaced by others, freed with the model', async () => {
+    const mnist = await testMnist();
+    const gpu = await testGpu();
+    const model = await compiled('mlp', 1);
+    const live = new Set<GPUBuffer>();
+    let uploads = 0;
+    const createBuffer = gpu.device.createBuffer;
+    gpu.device.createBuffer = function (descriptor: GPUBufferDescriptor) {
+      const buffer = createBuffer.call(this, descriptor);
+      if (descriptor.label?.startsWith('data set inputs')) {
+        uploads++;
+        live.add(buffer);
+        const destroy = buffer.destroy;
+        buffer.destroy = function () {
+          live.delete(buffer);
+          return destroy.call(this);
+        };
+      }
+      return buffer;
+    };
+    const x = mnist.train.pixels.subarray(0, 300 * 784);
+    const y = mnist.train.labels.subarray(0, 300);
+    // Views of the same bytes taken again, as the page takes them for each call.
+    const test = () => [mnist.test.pixels.subarray(0, 100 * 784), mnist.test.labels.subarray(0, 100)] as const;
+    try {
+      await model.fit(x, y, { epochs: 2, batchSize: 128, validationData: [...test()] });
+      expect(uploads).toBe(2);
+      await model.fit(x, y, { epochs: 1, batchSize: 128, validationData: [...test()] });
+      await model.evaluate(...test());
+      expect(uploads).toBe(2);
+      // A third data set replaces the one used least recently (the training set).
+      await model.evaluate(mnist.test.pixels.subarray(784, 51 * 784), mnist.test.labels.subarray(1, 51));
+      expect([uploads, live.size]).toEqual([3, 2]);
+      model.destroy();
+      expect(live.size).toBe(0);
+    } finally {
+      gpu.device.createBuffer = createBuffer;
+    }
+  });
+
   test('a saved model predicts exactly what the original did', async () => {
     const { x, y, xTest } = await slices();
     const model = await compiled('mlp', 3);
@@ -226,6 +319,18 @@ describe('model errors', () => {
     expect(() => new Graph(small, wide, [4], 1000, optimizerConfig('sgd'), seededRandom(1))).toThrow(
       "layer 1 (dense) y [1000, 512] takes 2,048,000 bytes (2.0 MiB), over this device's maxStorageBufferBindingSize of 1,048,576 bytes (1.0 MiB)",
     );
+  });
+
+  test("a data set over the device's limits is refused when it is uploaded, naming its size and the limit; as bytes it fits", async () => {
+    const device = await deviceWithLimits({ maxStorageBufferBindingSize: 1 << 20 });
+    const graph = new Graph(device, [flatten({ inputShape: [28, 28] }), dense({ units: 10, activation: 'softmax' })], [28, 28], 32, optimizerConfig('sgd'), seededRandom(1));
+    const y = new Uint8Array(400);
+    expect(() => graph.upload(new Float32Array(400 * 784), y)).toThrow(
+      "the data set [400, 28, 28] as float32 takes 1,254,400 bytes (1.2 MiB), over this device's maxStorageBufferBindingSize of 1,048,576 bytes (1.0 MiB): " +
+        'fit and evaluate hold their data on the GPU whole; give pixels as bytes (a Uint8Array, a quarter of the size), or fewer rows',
+    );
+    expect(graph.upload(new Uint8Array(400 * 784), y).rows).toBe(400);
+    graph.destroy();
   });
 
   test('a GPU error in a step surfaces from the run, naming the step, instead of silent zeros', async () => {

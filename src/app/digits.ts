@@ -1,10 +1,10 @@
 // Drawing MNIST digits and a prediction's class probabilities (2D canvas and DOM).
-import type { Dataset } from '../engine';
+import { pixelValues, type Dataset } from '../engine';
 
-/** The pixels of image `index` of `data`, H*W values in 0..1. */
+/** The pixels of image `index` of `data`, H*W values in 0..1 (made from its bytes: the page never makes the whole set's floats). */
 export function imageOf(data: Dataset, index: number): Float32Array {
   const size = data.height * data.width;
-  return data.images.subarray(index * size, (index + 1) * size);
+  return pixelValues(data.pixels.subarray(index * size, (index + 1) * size));
 }
 
 /**

@@ -346,9 +346,10 @@ function readSettings(): Settings {
 }
 
 /** The first `limit` examples of a dataset (all of them without a limit). */
-function take(data: Dataset, limit: number | undefined): { x: Float32Array; y: Uint8Array; count: number } {
+function take(data: Dataset, limit: number | undefined): { x: Uint8Array; y: Uint8Array; count: number } {
   const n = Math.min(limit ?? data.count, data.count);
-  return { x: data.images.subarray(0, n * data.height * data.width), y: data.labels.subarray(0, n), count: n };
+  // The pixels as bytes: the model keeps them on the GPU as bytes, a quarter of their floats.
+  return { x: data.pixels.subarray(0, n * data.height * data.width), y: data.labels.subarray(0, n), count: n };
 }
 
 function setModel(model: Model, name: string): void {

@@ -19,6 +19,7 @@ import {
   MNIST_FILES,
   MNIST_PARTS,
   mnistFromFiles,
+  pixelValues,
   timeKernel,
   timestampRounding,
   tutorialModel,
@@ -332,7 +333,7 @@ async function train(): Promise<void> {
   const data = await mnist();
   const count = Math.min(Number(ui.trainImages.value), data.train.count);
   const batchSize = Number(ui.trainBatch.value);
-  const x = data.train.images.subarray(0, count * 784);
+  const x = data.train.pixels.subarray(0, count * 784);
   const y = data.train.labels.subarray(0, count);
   const kind = ui.trainModel.value as TutorialModel;
   const runs: { label: string; colour: string; losses: { x: number; y: number }[] }[] = [];
@@ -396,7 +397,7 @@ function mapCanvas(values: Float32Array, side: number, canvas: HTMLCanvasElement
 async function convolve(): Promise<void> {
   const data = await mnist();
   const index = Math.max(0, Math.min(data.test.count - 1, Number(ui.demoDigit.value)));
-  const image = data.test.images.slice(index * 784, (index + 1) * 784);
+  const image = pixelValues(data.test.pixels.subarray(index * 784, (index + 1) * 784));
   const kernel = Array.from(ui.demoKernel.querySelectorAll('input')).map((input) => Number(input.value));
   const { feature, pooled } = await convolveDigit(state.gpu!, image, kernel);
   digitCanvas(image, 28, 28, ui.demoImage);

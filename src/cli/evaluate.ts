@@ -45,7 +45,7 @@ async function main() {
   if (outputs < test.classes) throw new Error(`${args.load}: the model has ${outputs} outputs but the test labels go up to ${test.classes - 1}`);
   const count = Math.min(args.limit ?? test.count, test.count);
   const rowSize = test.height * test.width;
-  const x = test.images.subarray(0, count * rowSize);
+  const x = test.pixels.subarray(0, count * rowSize);
   const y = test.labels.subarray(0, count);
 
   const gpu = await defaultGpu();

@@ -45,8 +45,10 @@ export interface Idx {
 }
 
 export interface Dataset {
-  /** N*H*W pixels, row-major, scaled from 0..255 to 0..1. */
-  images: Float32Array;
+  /** N*H*W pixels, row-major, as the file holds them (0..255): what `fit` and `evaluate` take as they are. */
+  pixels: Uint8Array;
+  /** The same scaled to 0..1 (`pixelValues`), made on first use. */
+  readonly images: Float32Array;
   /** N labels, 0 .. classes-1. */
   labels: Uint8Array;
   count: number;
@@ -226,12 +228,29 @@ function checkRank(idx: Idx, rank: number, kind: string, file: string): void {
   }
 }
 
+/** Pixel bytes as the model's inputs: byte / 255, as the tutorial scales MNIST. */
+export function pixelValues(bytes: Uint8Array): Float32Array {
+  const values = new Float32Array(bytes.length);
+  for (let i = 0; i < values.length; i++) values[i] = bytes[i] / 255;
+  return values;
+}
+
 function dataset(images: Idx, labels: Idx, classes: number): Dataset {
   const [count, height, width] = images.dims;
-  const pixels = new Float32Array(images.data.length);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = images.data[i] / 255;
-  // A copy, so the labels do not hold on to the caller's file bytes.
-  return { images: pixels, labels: labels.data.slice(), count, height, width, classes };
+  // Copies, so the data set does not hold on to the caller's file bytes.
+  const pixels = images.data.slice();
+  let scaled: Float32Array | undefined;
+  return {
+    pixels,
+    get images() {
+      return (scaled ??= pixelValues(pixels));
+    },
+    labels: labels.data.slice(),
+    count,
+    height,
+    width,
+    classes,
+  };
 }
 
 /**

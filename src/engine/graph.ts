@@ -8,8 +8,10 @@
 // buffers, sized for the largest batch; a smaller batch (the last of an epoch)
 // uses the first rows of the same buffers with dispatches of its own.
 import { createTensor, readTensor, rows, sizeOf, writeTensor, type DType, type Tensor } from './buffers';
+import { pixelValues } from './data';
 import { layerKind, layerName, layerShapes, type LayerConfig } from './layers';
 import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
+import { GATHER_KERNELS, gatherForward, packedWords, type GatherSource } from './ops/gather';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
 import { softmaxForward } from './ops/softmax';
 import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
@@ -46,6 +48,58 @@ export interface Plan {
   predict: Dispatch[];
 }
 
+/** Inputs laid end to end: float32 values, or pixel bytes that stand for byte / 255 (`pixelValues`). */
+export type Inputs = Float32Array | Uint8Array;
+
+/**
+ * A data set held on the GPU for `run`: its inputs (as they were given, f32 or
+ * bytes), its labels, the order a pass takes its rows in, and the dispatches
+ * that gather its batches into the graph's input and label tensors.
+ */
+export interface DeviceData {
+  /** The arrays it was uploaded from: kept on the GPU while the same ones are given. */
+  x: Inputs;
+  y: ArrayLike<number>;
+  rows: number;
+  source: GatherSource;
+  /** u32 [rows]: the rows of a pass in the order it takes them, written once a pass (`writeOrder`). */
+  order: Tensor;
+  /** The gather of a batch of each size, made on first use. */
+  gathers: Map<number, Promise<Dispatch>>;
+}
+
+/** What a step of a pass records: it gathers `count` rows, then runs the plan for `count` rows. */
+interface Batch {
+  count: number;
+  train: Dispatch[];
+  evaluate: Dispatch[];
+}
+
+/** A pass over a data set on the GPU in batches, with everything its steps record, made before the first. */
+export interface Pass {
+  data: DeviceData;
+  batchSize: number;
+  steps: number;
+  /** Every step but the last, and the last (partial or not). */
+  full: Batch;
+  last: Batch;
+}
+
+/** The batch step `step` of a pass takes. */
+function batchAt(pass: Pass, step: number): Batch {
+  return step === pass.steps - 1 ? pass.last : pass.full;
+}
+
+/** The same array, or views of the same bytes as the same type (a subarray taken twice). */
+function sameArray(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a === b) return true;
+  if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b)) return false;
+  return a.constructor === b.constructor && a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
+}
+
+/** Data sets a graph keeps on the GPU: a training set and its validation set. */
+const KEPT_DATA_SETS = 2;
+
 /** Running means since the sums were last cleared. */
 export interface Logs {
   loss: number;
@@ -65,8 +119,8 @@ export interface StepOptions {
    * rows; in training (`steps` given, the steps since the sums were cleared) Keras' figures too.
    */
   snapshot?: { seen: number; steps?: number };
-  /** GPU timestamps at the start and end of the step's compute pass (benchmarks). */
-  timestampWrites?: GPUComputePassTimestampWrites;
+  /** GPU timestamps at the start and end of each step's compute pass, by step (benchmarks). */
+  timestampWrites?: (step: number) => GPUComputePassTimestampWrites | undefined;
 }
 
 /**
@@ -87,12 +141,14 @@ export interface GraphState {
   runningMeans: Float32Array;
 }
 
-/** Where a `run` picks up (a resumed epoch) and what it does after each step (checkpoints). */
+/** Where a `run` picks up (a resumed epoch) and where its command buffers end (checkpoints). */
 export interface RunOptions {
   /** Steps already done and rows already seen in this epoch; the sums must hold them (`writeState`). */
   from?: { step: number; seen: number };
-  /** Called after step `step` (0-based) is submitted, with the rows seen so far; training waits for it. */
-  afterStep?: (step: number, seen: number) => Promise<void>;
+  /** Whether a command buffer must end after step `step` (0-based), as at a checkpoint. */
+  endChunk?: (step: number) => boolean;
+  /** Called after each command buffer is submitted, with its last step (0-based) and the rows seen so far; training waits for it. */
+  afterChunk?: (step: number, seen: number) => Promise<void>;
   /** Starts the message of a non-finite loss: `epoch 2/5`. */
   label?: string;
 }
@@ -128,6 +184,8 @@ export class Graph {
   readonly stateArenas: Tensor[];
   readonly x: Tensor;
   readonly labels: Tensor;
+  /** The rows of the data set a step gathers into x and labels: copied from a pass' order on the GPU. */
+  readonly indices: Tensor;
   /** The logits and their gradient, from the last layer. */
   readonly logits: { value: Tensor; grad: Tensor };
   readonly probabilities: Tensor;
@@ -144,6 +202,8 @@ export class Graph {
   /** What the error scopes around each submit found, `what: message`, or null; read by checkErrors. */
   private errors: Promise<string | null>[] = [];
   private readonly plans = new Map<number, Promise<Plan>>();
+  /** Held on the GPU, the one used least recently first. */
+  private readonly dataSets: DeviceData[] = [];
 
   constructor(
     readonly device: GPUDevice,
@@ -196,6 +256,7 @@ export class Graph {
       const B = maxBatch;
       this.x = this.tensor([B, ...inputShape], 'input');
       this.labels = this.tensor([B], 'labels', 'u32');
+      this.indices = this.tensor([B], 'batch indices', 'u32');
       this.lossSum = this.tensor([1], 'loss sum');
       this.correct = this.tensor([1], 'correct', 'u32');
       this.runningMeans = this.tensor([3], 'running means');
@@ -248,14 +309,18 @@ export class Graph {
     this.probabilities = last.built.y;
   }
 
-  /** A buffer of the graph's, checked against the device's limits first: the error names it (and so its layer). */
-  private tensor(shape: readonly number[], label: string, dtype: DType = 'f32', data?: ArrayLike<number>): Tensor {
-    const size = sizeOf(shape) * 4;
+  /** Throws unless a buffer of `size` bytes can be made and bound on this device, naming `what`, the size and the limit. */
+  private checkSize(what: string, size: number, advice = ''): void {
     const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;
     if (size > Math.min(maxStorageBufferBindingSize, maxBufferSize)) {
       const [name, limit] = maxBufferSize < maxStorageBufferBindingSize ? ['maxBufferSize', maxBufferSize] : ['maxStorageBufferBindingSize', maxStorageBufferBindingSize];
-      throw new Error(`${label} [${shape.join(', ')}] takes ${bytes(size)}, over this device's ${name} of ${bytes(limit)}`);
+      throw new Error(`${what} takes ${bytes(size)}, over this device's ${name} of ${bytes(limit)}${advice}`);
     }
+  }
+
+  /** A buffer of the graph's, checked against the device's limits first: the error names it (and so its layer). */
+  private tensor(shape: readonly number[], label: string, dtype: DType = 'f32', data?: ArrayLike<number>): Tensor {
+    this.checkSize(`${label} [${shape.join(', ')}]`, sizeOf(shape) * 4);
     const tensor = createTensor(this.device, shape, { label, dtype, data });
     this.tensors.push(tensor);
     return tensor;
@@ -309,7 +374,8 @@ export class Graph {
     const probabilities = mark('loss', [await softmaxForward(device, { x: logits, y: rows(this.probabilities, b) })]);
     const all = [...new Set([...training, ...inference, ...backward, ...metrics, ...lossGradient, ...update, ...probabilities])];
     if (this.kernels.size > 0) {
-      const names = new Set(all.map((d) => d.kernel.name));
+      // A data set's gather is made with it (see `gather`), and takes its override there.
+      const names = new Set([...all.map((d) => d.kernel.name), ...GATHER_KERNELS]);
       for (const name of this.kernels.keys()) {
         if (!names.has(name)) throw new Error(`kernels: '${name}' is not a kernel this model runs (it runs: ${[...names].join(', ')})`);
       }
@@ -329,24 +395,108 @@ export class Graph {
     };
   }
 
-  /** Copies a batch of inputs (and labels) into the graph's input buffers. */
+  /** Copies a batch of inputs (and labels) into the graph's input buffers (predict; training gathers its batches on the GPU). */
   writeBatch(x: Float32Array, labels?: Uint32Array): void {
     writeTensor(this.device, rows(this.x, x.length / sizeOf(this.inputShape)), x);
     if (labels) writeTensor(this.device, rows(this.labels, labels.length), labels);
   }
 
   /**
-   * Records one step (a plan's dispatches) into a command buffer and submits
-   * it. With `snapshot`, the running sums are copied out too, and the result
-   * resolves to their means once the GPU gets there; at most READBACKS may be
-   * pending, so a caller that keeps the GPU busy waits for the oldest first.
+   * x and y on the GPU, uploaded the first time they are given and kept while
+   * the same arrays (or views of the same bytes) are given again: across epochs
+   * and calls. Two data sets are kept, a training and a validation set; a
+   * third replaces the one used least recently. Bytes stay bytes, four to a word.
    */
-  submit(dispatches: readonly Dispatch[], options: StepOptions = {}): Promise<Logs> | null {
+  upload(x: Inputs, y: ArrayLike<number>): DeviceData {
+    const kept = this.dataSets.findIndex((data) => sameArray(data.x, x) && sameArray(data.y, y));
+    if (kept >= 0) {
+      const [data] = this.dataSets.splice(kept, 1);
+      this.dataSets.push(data);
+      return data;
+    }
+    const rowSize = sizeOf(this.inputShape);
+    const count = x.length / rowSize;
+    if (!Number.isInteger(count) || count !== y.length) throw new Error(`upload(): x holds ${x.length} values, not ${y.length} rows of ${rowSize}`);
+    const bytes = x instanceof Uint8Array;
+    const shape = bytes ? [packedWords(x.length)] : [count, ...this.inputShape];
+    const advice = bytes ? '' : ': fit and evaluate hold their data on the GPU whole; give pixels as bytes (a Uint8Array, a quarter of the size), or fewer rows';
+    this.checkSize(`the data set [${[count, ...this.inputShape].join(', ')}] as ${bytes ? 'bytes' : 'float32'}`, sizeOf(shape) * 4, advice);
+    const buffer = this.device.createBuffer({ label: `data set inputs (${bytes ? 'bytes' : 'f32'})`, size: sizeOf(shape) * 4, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
+    if (bytes) new Uint8Array(buffer.getMappedRange()).set(x);
+    else new Float32Array(buffer.getMappedRange()).set(x);
+    buffer.unmap();
+    let labels: Tensor | undefined;
+    try {
+      labels = createTensor(this.device, [count], { label: 'data set labels', dtype: 'u32', data: y });
+      const order = createTensor(this.device, [count], { label: 'data set order', dtype: 'u32' });
+      const inputs: Tensor = { buffer, shape, dtype: bytes ? 'u32' : 'f32', offset: 0 };
+      const data: DeviceData = { x, y, rows: count, source: { x: inputs, labels, bytes }, order, gathers: new Map() };
+      this.dataSets.push(data);
+      if (this.dataSets.length > KEPT_DATA_SETS) this.destroyData(this.dataSets.shift()!);
+      return data;
+    } catch (error) {
+      buffer.destroy();
+      labels?.buffer.destroy();
+      throw error;
+    }
+  }
+
+  private destroyData(data: DeviceData): void {
+    for (const tensor of [data.source.x, data.source.labels, data.order]) tensor.buffer.destroy();
+    for (const gather of data.gathers.values()) gather.then((dispatch) => destroyDispatches([dispatch]), () => {});
+  }
+
+  /** Puts the order of a pass (a permutation of the data set's rows: an epoch's shuffle) on the GPU. */
+  writeOrder(data: DeviceData, order: Uint32Array): void {
+    if (order.length !== data.rows) throw new Error(`writeOrder(): an order of ${order.length} rows for a data set of ${data.rows}`);
+    writeTensor(this.device, data.order, order);
+  }
+
+  /** The dispatch that gathers `b` rows of a data set into x and labels, made on first use. */
+  private gather(data: DeviceData, b: number): Promise<Dispatch> {
+    let gather = data.gathers.get(b);
+    if (!gather) {
+      gather = (async () => {
+        const [dispatch] = mark('input', [await gatherForward(this.device, { source: data.source, indices: rows(this.indices, b), y: rows(this.x, b), yLabels: rows(this.labels, b) })]);
+        const override = this.kernels.get(dispatch.kernel.name);
+        return override ? applyOverride(this.device, dispatch, override) : dispatch;
+      })();
+      data.gathers.set(b, gather);
+    }
+    return gather;
+  }
+
+  /** A pass over `data` in batches of `batchSize`: the plans and gathers of its full and last batch, made now if they are not yet. */
+  async prepare(data: DeviceData, batchSize: number): Promise<Pass> {
+    const steps = Math.ceil(data.rows / batchSize);
+    const batch = async (count: number): Promise<Batch> => {
+      const [plan, gather] = await Promise.all([this.plan(count), this.gather(data, count)]);
+      return { count, train: [gather, ...plan.train], evaluate: [gather, ...plan.evaluate] };
+    };
+    const full = await batch(Math.min(batchSize, data.rows));
+    const last = data.rows - (steps - 1) * batchSize === full.count ? full : await batch(data.rows - (steps - 1) * batchSize);
+    return { data, batchSize, steps, full, last };
+  }
+
+  /**
+   * Records steps `first` to `last` (0-based, inclusive) of a pass into one
+   * command buffer and submits it: for each, a copy of its rows' indices from
+   * the pass' order (a copy command: nothing is written from the CPU), then the
+   * gather and the plan's dispatches in one compute pass. With `snapshot`, the
+   * running sums are copied out after the last, and the result resolves to
+   * their means once the GPU gets there; at most READBACKS may be pending, so
+   * a caller that keeps the GPU busy waits for the oldest first.
+   */
+  submit(pass: Pass, kind: 'train' | 'evaluate', first: number, last: number, options: StepOptions = {}): Promise<Logs> | null {
     const readback = options.snapshot === undefined ? undefined : this.readbacks.pop();
     if (options.snapshot !== undefined && !readback) throw new Error(`submit(): more than ${READBACKS} metric snapshots pending`);
-    const encoder = this.device.createCommandEncoder({ label: 'step' });
+    const encoder = this.device.createCommandEncoder({ label: `${kind} steps ${first + 1}-${last + 1}` });
     if (options.clear) for (const sum of [this.lossSum, this.correct, this.runningMeans]) encoder.clearBuffer(sum.buffer);
-    encodeDispatches(encoder, dispatches, 'step', options.timestampWrites);
+    for (let step = first; step <= last; step++) {
+      const batch = batchAt(pass, step);
+      encoder.copyBufferToBuffer(pass.data.order.buffer, step * pass.batchSize * 4, this.indices.buffer, 0, batch.count * 4);
+      encodeDispatches(encoder, batch[kind], `${kind} step ${step + 1}`, options.timestampWrites?.(step));
+    }
     if (readback) {
       encoder.copyBufferToBuffer(this.lossSum.buffer, 0, readback, 0, 4);
       encoder.copyBufferToBuffer(this.correct.buffer, 0, readback, 4, 4);
@@ -374,13 +524,16 @@ export class Graph {
 
   /**
    * Trains on (or evaluates) the rows of x and y in `order`, `batchSize` at a
-   * time, keeping the GPU busy: the metrics are read back every `updateEvery`
-   * steps and after the last, without waiting on each. `onUpdate` may return a
-   * promise (a paused run) that is awaited; when `stop()` turns true no further
-   * step is submitted. Returns the last running means and the steps run.
+   * time, from x and y held on the GPU (`upload`), keeping the GPU busy: the
+   * steps up to each progress update (every `updateEvery` steps, and the
+   * last), or up to a step where `options.endChunk` says so, go into one
+   * command buffer, whose metrics are read back without waiting on them.
+   * `onUpdate` may return a promise (a paused run) that is awaited; `stop()` is
+   * asked between command buffers, and once it is true none is submitted.
+   * Returns the last running means and the steps run.
    */
   async run(
-    data: { x: Float32Array; y: ArrayLike<number>; order: Uint32Array },
+    data: { x: Inputs; y: ArrayLike<number>; order: Uint32Array },
     kind: 'train' | 'evaluate',
     batchSize: number,
     updateEvery: number,
@@ -388,11 +541,12 @@ export class Graph {
     stop: () => boolean = () => false,
     options: RunOptions = {},
   ): Promise<Logs & { steps: number }> {
-    const { x, y, order } = data;
+    const { x, order } = data;
     const rowSize = sizeOf(this.inputShape);
-    const xBatch = new Float32Array(batchSize * rowSize);
-    const yBatch = new Uint32Array(batchSize);
-    const steps = Math.ceil(order.length / batchSize);
+    const onGpu = this.upload(x, data.y);
+    this.writeOrder(onGpu, order);
+    const pass = await this.prepare(onGpu, batchSize);
+    const steps = pass.steps;
     const pending: { step: number; logs: Promise<Logs> }[] = [];
     let last: Logs = { loss: NaN, accuracy: NaN };
     // The last step whose loss was read back finite, and the rows of the last batch, for a non-finite loss' message.
@@ -408,8 +562,8 @@ export class Graph {
         while (pending.length > 0) await pending.shift()!.logs;
         let first = finite + 1;
         let culprit: string | undefined;
-        // A non-finite input is found exactly, on the CPU, from the rows those steps took.
-        for (let s = first; s <= snapshot.step && !culprit; s++) {
+        // A non-finite input is found exactly, on the CPU, from the rows those steps took (bytes are always finite).
+        for (let s = first; s <= snapshot.step && !culprit && x instanceof Float32Array; s++) {
           for (const index of order.subarray(s * batchSize, Math.min((s + 1) * batchSize, order.length))) {
             const at = x.subarray(index * rowSize, (index + 1) * rowSize).findIndex((v) => !Number.isFinite(v));
             if (at >= 0) {
@@ -430,28 +584,23 @@ export class Graph {
     };
     let seen = options.from?.seen ?? 0;
     let step = options.from?.step ?? 0;
-    for (; step < steps && !stop(); step++) {
-      const start = step * batchSize;
-      const count = Math.min(batchSize, order.length - start);
-      for (let i = 0; i < count; i++) {
-        const index = order[start + i];
-        xBatch.set(x.subarray(index * rowSize, (index + 1) * rowSize), i * rowSize);
-        yBatch[i] = y[index];
-      }
-      seen += count;
-      lastCount = count;
-      const plan = await this.plan(count);
-      const update = step === steps - 1 || (step + 1) % updateEvery === 0 || stop();
+    while (step < steps && !stop()) {
+      let end = step;
+      while (end < steps - 1 && (end + 1) % updateEvery !== 0 && !options.endChunk?.(end)) end++;
+      for (let s = step; s <= end; s++) seen += batchAt(pass, s).count;
+      const update = end === steps - 1 || (end + 1) % updateEvery === 0 || stop();
       if (update && pending.length === READBACKS) await settle();
-      const snapshot = update ? { seen, ...(kind === 'train' && { steps: step + 1 }) } : undefined;
-      this.scoped(`${kind} step ${step + 1}/${steps}`, () => {
-        this.writeBatch(xBatch.subarray(0, count * rowSize), yBatch.subarray(0, count));
-        const logs = this.submit(plan[kind], { clear: step === 0, snapshot });
+      const snapshot = update ? { seen, ...(kind === 'train' && { steps: end + 1 }) } : undefined;
+      const first = step;
+      this.scoped(`${kind} ${first === end ? `step ${end + 1}` : `steps ${first + 1}-${end + 1}`}/${steps}`, () => {
+        const logs = this.submit(pass, kind, first, end, { clear: first === 0, snapshot });
         // Marked handled now: when the device is lost, those after the one awaited fail before they are awaited.
         logs?.catch(() => {});
-        if (logs) pending.push({ step, logs });
+        if (logs) pending.push({ step: end, logs });
       });
-      await options.afterStep?.(step, seen);
+      lastCount = batchAt(pass, end).count;
+      step = end + 1;
+      await options.afterChunk?.(end, seen);
     }
     while (pending.length > 0) await settle();
     await this.checkErrors();
@@ -553,7 +702,7 @@ export class Graph {
   }
 
   /** Class probabilities of every row of x, [count, classes] row-major. */
-  async predict(x: Float32Array, batchSize: number): Promise<Float32Array> {
+  async predict(x: Inputs, batchSize: number): Promise<Float32Array> {
     const rowSize = sizeOf(this.inputShape);
     const count = x.length / rowSize;
     const classes = this.classes;
@@ -561,7 +710,8 @@ export class Graph {
     try {
       for (let start = 0; start < count; start += batchSize) {
         const batch = Math.min(batchSize, count - start);
-        await this.submitPredict(`predict rows ${start + 1}-${start + batch}`, x.subarray(start * rowSize, (start + batch) * rowSize), (encoder) =>
+        const values = x.subarray(start * rowSize, (start + batch) * rowSize);
+        await this.submitPredict(`predict rows ${start + 1}-${start + batch}`, values instanceof Uint8Array ? pixelValues(values) : values, (encoder) =>
           encoder.copyBufferToBuffer(this.probabilities.buffer, this.probabilities.offset, result, start * classes * 4, batch * classes * 4),
         );
       }
@@ -590,9 +740,10 @@ export class Graph {
     writeTensor(this.device, this.arena, values);
   }
 
-  /** Destroys every buffer the graph created. */
+  /** Destroys every buffer the graph created, and the data sets it holds. */
   destroy(): void {
     for (const tensor of this.tensors) tensor.buffer.destroy();
+    for (const data of this.dataSets.splice(0)) this.destroyData(data);
     for (const buffer of this.readbacks) buffer.destroy();
     for (const plan of this.plans.values()) {
       plan.then((p) => destroyDispatches([...new Set([...p.train, ...p.evaluate, ...p.predict])]), () => {});

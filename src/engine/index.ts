@@ -15,7 +15,7 @@ export {
   type Logs,
   type Weight,
 } from './model';
-export { Graph, type Plan, type StepOptions } from './graph';
+export { Graph, type DeviceData, type Inputs, type Pass, type Plan, type StepOptions } from './graph';
 export { encodeDispatches, kernelName, type Dispatch, type KernelOverride, type KernelOverrides, type Work } from './pipelines';
 export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
 export {
@@ -31,7 +31,7 @@ export {
 export { optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 export { seededRandom, type Random } from './random';
 export { tutorialModel, type TutorialModel } from './tutorial';
-export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, type Dataset, type Mnist, type MnistPart } from './data';
+export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';
 export { readModelFile } from './modelFile';
 export { readCheckpoint } from './checkpoint';
 export {

@@ -4,7 +4,8 @@
 import { Autotuner, AUTOTUNE_MODES, tuningDefaults, type AutotuneMode, type TuningChoice, type TuningStore } from './autotune';
 import { defaultGpu, freshGpu, lostInfo, type Gpu } from './device';
 import { sizeOf } from './buffers';
-import { Graph, type Logs } from './graph';
+import { Graph, type Inputs, type Logs } from './graph';
+import { pixelValues } from './data';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
 import { optimizerConfig, type OptimizerConfig } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
@@ -14,7 +15,7 @@ import { encodeCheckpoint, readCheckpoint, restoreState, type Checkpoint, type C
 import type { Weight } from './safetensors';
 import { normalizeOverrides, type KernelOverride, type KernelOverrides } from './pipelines';
 
-export type { Logs } from './graph';
+export type { Inputs, Logs } from './graph';
 export type { CheckpointInfo } from './checkpoint';
 
 /** One layer's output for the inputs given to `Model.layerOutputs`. */
@@ -86,8 +87,12 @@ export interface FitOptions {
   epochs?: number;
   batchSize?: number;
   shuffle?: boolean;
-  validationData?: [Float32Array, ArrayLike<number>];
-  /** Steps between progress updates (each reads the running loss and accuracy back once). */
+  validationData?: [Inputs, ArrayLike<number>];
+  /**
+   * Steps between progress updates (each reads the running loss and accuracy
+   * back once). The steps between two updates (or checkpoints) are recorded
+   * into one command buffer, so training stops and pauses at an update.
+   */
   updateEvery?: number;
   /**
    * Called at each progress update with the running means of the epoch so far;
@@ -149,7 +154,8 @@ export class Model {
   private random = seededRandom(this.compiled.seed);
   /**
    * Set it during `fit` (from a callback or a button) to stop training, as in
-   * Keras: after the steps already submitted (at most a few, as the GPU runs ahead of the readbacks).
+   * Keras: at the next progress update, after the steps already submitted (a
+   * few updates' worth at most, as the GPU runs ahead of the readbacks).
    */
   stopTraining = false;
 
@@ -232,7 +238,7 @@ export class Model {
     return this.shapes.reduce((n, { params }) => n + params.reduce((m, p) => m + sizeOf(p.shape), 0), 0);
   }
 
-  private checkData(what: string, x: Float32Array, y?: ArrayLike<number>): number {
+  private checkData(what: string, x: Inputs, y?: ArrayLike<number>): number {
     const rowSize = sizeOf(this.inputShape);
     if (x.length % rowSize !== 0) {
       throw new Error(`${what}: x has ${x.length} values, not a whole number of inputs of shape [${this.inputShape.join(', ')}] (${rowSize} values each)`);
@@ -260,8 +266,13 @@ export class Model {
     return order;
   }
 
-  /** Trains with sparse categorical cross-entropy; returns the logs of each epoch (with `resumeFrom`, those before it too). */
-  async fit(x: Float32Array, y: ArrayLike<number>, options: FitOptions = {}): Promise<EpochLogs[]> {
+  /**
+   * Trains with sparse categorical cross-entropy; returns the logs of each
+   * epoch (with `resumeFrom`, those before it too). x and y go to the GPU once
+   * and stay there while the same arrays are given (see `Graph.upload`): an
+   * array changed in place between two calls is not sent again; give a new one.
+   */
+  async fit(x: Inputs, y: ArrayLike<number>, options: FitOptions = {}): Promise<EpochLogs[]> {
     const { epochs = 1, batchSize = 32, shuffle = true, validationData, checkpoint: checkpoints } = options;
     const count = this.checkData('fit()', x, y);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`fit(): batchSize must be a positive integer, got ${batchSize}`);
@@ -292,10 +303,9 @@ export class Model {
     if (options.resumeFrom) await restore(this.readResume(options.resumeFrom, batchSize, count));
     else graph = await this.build(batch);
     const updateEvery = options.updateEvery ?? Math.max(1, Math.ceil(steps / 20));
-    // Plans for the full and the partial last batch are made before timing starts.
+    // The data goes to the GPU, and the plans and gathers for the full and the partial last batch are made, before timing starts.
     const plan = async () => {
-      await graph.plan(batch);
-      if (count % batchSize) await graph.plan(count % batchSize);
+      await graph.prepare(graph.upload(x, y), batch);
     };
     await plan();
     const architecture = { inputShape: [...this.inputShape], layers: [...this.layers] };
@@ -327,12 +337,13 @@ export class Model {
           paused += performance.now() - called;
         };
         // A checkpoint that falls on an epoch's last step is written after the epoch's end (validation, onEpochEnd).
-        const afterStep = async (step: number, seen: number) => {
+        const checkpointAfter = (step: number) => every !== undefined && step + 1 < steps && (epoch * steps + step + 1) % every === 0;
+        const afterChunk = async (step: number, seen: number) => {
           submitted = step + 1;
-          if (every && step + 1 < steps && (epoch * steps + step + 1) % every === 0) await save(epoch, step + 1, seen, epochRandom);
+          if (checkpointAfter(step)) await save(epoch, step + 1, seen, epochRandom);
         };
         const label = `epoch ${epoch + 1}/${epochs}`;
-        const logs = await graph.run({ x, y, order }, 'train', batch, updateEvery, onUpdate, () => this.stopTraining, { from, afterStep, label });
+        const logs = await graph.run({ x, y, order }, 'train', batch, updateEvery, onUpdate, () => this.stopTraining, { from, endChunk: checkpointAfter, afterChunk, label });
         from = undefined;
         const epochLogs: EpochLogs = { ...logs, msPerStep: (performance.now() - started - paused) / Math.max(1, logs.steps - first) };
         if (validationData) {
@@ -387,7 +398,7 @@ export class Model {
   }
 
   /** Mean loss and accuracy over a dataset. */
-  async evaluate(x: Float32Array, y: ArrayLike<number>, options: { batchSize?: number } = {}): Promise<Logs> {
+  async evaluate(x: Inputs, y: ArrayLike<number>, options: { batchSize?: number } = {}): Promise<Logs> {
     const count = this.checkData('evaluate()', x, y);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
     const batchSize = Math.min(graph.maxBatch, options.batchSize ?? graph.maxBatch);
@@ -396,7 +407,7 @@ export class Model {
   }
 
   /** Class probabilities, [count, classes] row-major. */
-  async predict(x: Float32Array, options: { batchSize?: number } = {}): Promise<Float32Array> {
+  async predict(x: Inputs, options: { batchSize?: number } = {}): Promise<Float32Array> {
     const count = this.checkData('predict()', x);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
     return graph.predict(x, Math.min(graph.maxBatch, options.batchSize ?? graph.maxBatch));
@@ -422,7 +433,7 @@ export class Model {
    * Needs the 'timestamp-query' feature; `Gpu.timestamps` says whether the device has it.
    */
   async profile(
-    x: Float32Array,
+    x: Inputs,
     y: ArrayLike<number>,
     options: { batchSize?: number; repeats?: number } = {},
   ): Promise<{ kernels: KernelProfile[]; roundingMs: number | null }> {
@@ -439,7 +450,8 @@ export class Model {
     try {
       if (weights) graph.writeArena(weights);
       const rowSize = sizeOf(this.inputShape);
-      graph.writeBatch(x.subarray(0, batch * rowSize), Uint32Array.from({ length: batch }, (_, i) => y[i]));
+      const first = x.subarray(0, batch * rowSize);
+      graph.writeBatch(first instanceof Uint8Array ? pixelValues(first) : first, Uint32Array.from({ length: batch }, (_, i) => y[i]));
       profiler = new KernelProfiler(gpu.device, (await graph.plan(batch)).train);
       await profiler.step();
       const samples: number[][] = profiler.runs.map(() => []);

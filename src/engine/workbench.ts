@@ -15,6 +15,7 @@ import avgPool2dSource from '../shaders/avgpool2d.wgsl?raw';
 import dropoutSource from '../shaders/dropout.wgsl?raw';
 import batchNormSource from '../shaders/batchnorm.wgsl?raw';
 import optimizerSource from '../shaders/optimizer.wgsl?raw';
+import gatherSource from '../shaders/gather.wgsl?raw';
 import { conv2dBackward, conv2dForward } from './ops/conv2d';
 import { matmulBackward, matmulForward } from './ops/matmul';
 import { activationBackward, type Activation } from './ops/activation';
@@ -25,6 +26,7 @@ import { avgPool2dBackward, avgPool2dForward } from './ops/avgpool2d';
 import { dropoutAdvance, dropoutBackward, dropoutForward, dropoutInference } from './ops/dropout';
 import { batchNormBackward, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from './ops/batchnorm';
 import { optimizerConfig, optimizerUpdate, type OptimizerKind } from './ops/optimizer';
+import { gatherForward, packedWords } from './ops/gather';
 import { createTensor, readTensor, sizeOf, type Tensor } from './buffers';
 import type { Gpu } from './device';
 import {
@@ -51,6 +53,7 @@ import * as avgPool2dReference from '../reference/avgpool2d';
 import * as dropoutReference from '../reference/dropout';
 import * as batchNormReference from '../reference/batchnorm';
 import * as optimizerReference from '../reference/optimizer';
+import * as gatherReference from '../reference/gather';
 
 /** A kernel's sizes by letter (`N`, `H`, ...), as the kernel table names them. */
 export type Shape = Record<string, number>;
@@ -528,6 +531,34 @@ function optimizerSpec(entryPoint: OptimizerKind | 'adam_step'): KernelSpec {
   };
 }
 
+function gatherSpec(entryPoint: 'forward' | 'forward_bytes'): KernelSpec {
+  const bytes = entryPoint === 'forward_bytes';
+  return {
+    name: `gather.wgsl:${entryPoint}`,
+    source: gatherSource,
+    letters: `N rows picked by index from a data set of \`rows\` rows of R values${bytes ? ' held as bytes, four to a word' : ''}, and their labels; checks y and its labels`,
+    presets: [
+      { name: 'a batch of the tutorial (batch 128 of 1,000 MNIST images)', shape: { rows: 1000, R: 784, N: 128 } },
+      { name: 'size 1', shape: { rows: 1, R: 1, N: 1 } },
+      { name: 'odd sizes, rows that start inside a word, rows picked twice', shape: { rows: 13, R: 7, N: 65 } },
+    ],
+    tensors: ({ rows, R, N }): Record<string, TensorSpec> => ({
+      x: bytes ? { shape: [packedWords(rows * R)], dtype: 'u32', random: [0, 2 ** 32] } : uniform([rows, R]),
+      labels: labels(rows, 10),
+      indices: { shape: [N], dtype: 'u32', random: [0, rows] },
+      y: zeros([N, R]),
+      yLabels: zeros([N], 'u32'),
+    }),
+    checked: ['y', 'yLabels'],
+    dispatches: async (device, t) => [await gatherForward(device, { source: { x: t.x, labels: t.labels, bytes }, indices: t.indices, y: t.y, yLabels: t.yLabels })],
+    reference(v, { rows, R }) {
+      const { y, yLabels } = gatherReference.gather(bytes ? gatherReference.unpackBytes(v.x, rows * R) : v.x, v.labels, v.indices, R);
+      return Float64Array.from([...y, ...yLabels]);
+    },
+    contraction: () => 1,
+  };
+}
+
 const SPECS: KernelSpec[] = [
   ...(['forward', 'backward_input', 'backward_weight', 'sum_slices', 'transpose_kernel'] as const).map(conv2dSpec),
   ...(['forward', 'backward_input', 'backward_weight'] as const).map(matmulSpec),
@@ -539,6 +570,7 @@ const SPECS: KernelSpec[] = [
   ...(['forward', 'backward', 'advance', 'identity'] as const).map(dropoutSpec),
   ...(['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'] as const).map(batchNormSpec),
   ...(['sgd', 'momentum', 'rmsprop', 'adam', 'adam_step'] as const).map(optimizerSpec),
+  ...(['forward', 'forward_bytes'] as const).map(gatherSpec),
 ];
 
 /** What the workbench offers for one kernel. */

@@ -144,6 +144,10 @@ describe('mnistFromFiles', () => {
     expect([...mnist.train.labels]).toEqual([0, 1, 6, 2]);
     expect(mnist.train.images.length).toBe(4 * 5 * 3);
     expect(mnist.train.images[1]).toBeCloseTo(37 / 255, 7);
+    // The bytes are kept as the file holds them, a copy of the caller's: the floats are made from them when asked for.
+    expect(mnist.train.pixels[1]).toBe(37);
+    expect(mnist.train.pixels.buffer).not.toBe(files['train-images'].buffer);
+    expect(mnist.train.images).toBe(mnist.train.images);
     expect(mnist.digests['test-labels']).toBe(sha256(files['test-labels']));
   });
 
