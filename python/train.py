@@ -122,15 +122,17 @@ def main():
         webgpu_model.save(model, architecture, args.save)
         log(f"saved {args.save}")
     if distributed:
-        dist.destroy_process_group()
+        # Every rank leaves together, once rank 0 has saved. No destroy_process_group:
+        # under load a rank of PyTorch 1.13 spun in it forever after the other had
+        # left (gloo); the process' exit below releases the group.
+        dist.barrier()
 
 
 if __name__ == "__main__":
     main()
     # With PyTorch 1.13 on Python 3.11 a worker can hang in the interpreter's
-    # teardown after its work is done and its process group destroyed (gloo's
-    # threads; seen now and then on Debian 12): everything is saved and
-    # flushed, so leave at once.
+    # teardown after its work is done (gloo's threads; seen now and then on
+    # Debian 12): everything is saved and flushed, so leave at once.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
