@@ -7,11 +7,14 @@ import { PytorchTrainer } from './pytorch';
 import { markdownReport, topKernels } from './report';
 import { parseBenchOptions, runSuite, type BenchOptions, type BenchResult } from './suite';
 
-const USAGE = `npm run bench -- [--quick] [--browser] [--models cnn,mlp] [--batches 32,64,128,256,512] [--out FILE.json] [--markdown FILE.md]
+const USAGE = `npm run bench -- [--quick] [--browser] [--models cnn,mlp] [--batches 32,64,128,256,512] [--autotune cached|full|off]
+                       [--out FILE.json] [--markdown FILE.md]
   --quick     batch 128 only and fewer repeats (a few minutes at most, even on a software adapter)
   --browser   run in headless Chromium (BROWSER_EXECUTABLE, BROWSER_WEBGPU_ADAPTER) instead of Node
   --models    which of the tutorial's models (default cnn,mlp)
   --batches   batch sizes for the step sweep (default 32,64,128,256,512; --quick: 128)
+  --autotune  how our kernels' variants are chosen: cached (default: the choices kept for this
+              adapter, timing those missing), full (time every variant again) or off (the defaults)
   --out       write every figure as JSON; --markdown writes the printed report
 In Node, PyTorch trains the same models on the CPU in the same rounds, with the Python that
 BENCH_PYTHON names (default /usr/bin/python3); without Python or torch its column is empty.`;
@@ -26,6 +29,7 @@ function parseOptions(): BenchOptions & { out?: string; markdown?: string; brows
       browser: { type: 'boolean', default: false },
       models: { type: 'string', default: 'cnn,mlp' },
       batches: { type: 'string' },
+      autotune: { type: 'string', default: 'cached' },
       out: { type: 'string' },
       markdown: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -37,7 +41,7 @@ function parseOptions(): BenchOptions & { out?: string; markdown?: string; brows
   }
   let suite: BenchOptions;
   try {
-    suite = parseBenchOptions(values.quick, values.models, values.batches);
+    suite = parseBenchOptions(values.quick, values.models, values.batches, values.autotune);
   } catch (error) {
     throw new Error(`--${(error as Error).message}\n${USAGE}`);
   }
@@ -62,7 +66,7 @@ async function runInNode(options: BenchOptions): Promise<BenchResult> {
 
 async function main(): Promise<void> {
   const options = parseOptions();
-  const suiteOptions: BenchOptions = { quick: options.quick, models: options.models, batches: options.batches };
+  const suiteOptions: BenchOptions = { quick: options.quick, models: options.models, batches: options.batches, autotune: options.autotune };
   let result: BenchResult;
   if (options.browser) {
     const { runInChromium } = await import('./chromium');

@@ -2,6 +2,7 @@
 // pixel bytes held on the GPU, timed as whole steps (as training runs them:
 // each gathers its batch there) and kernel by kernel.
 import {
+  Autotuner,
   encodeDispatches,
   Graph,
   KernelProfiler,
@@ -10,6 +11,8 @@ import {
   seededRandom,
   stats,
   Timestamps,
+  tuningDefaults,
+  type AutotuneMode,
   type DeviceData,
   type Gpu,
   type KernelRun,
@@ -81,17 +84,24 @@ export class OurTrainer {
     readonly gpu: Gpu,
     readonly graph: Graph,
     readonly data: DeviceData,
+    /** The kernel variants the plans run, chosen as `fit` chooses them (see autotune.ts). */
+    readonly tuner: Autotuner,
   ) {
     this.stepTimes = gpu.timestamps ? new Timestamps(gpu.device, 2 * MAX_STEPS) : null;
   }
 
-  /** A graph for batches of up to `maxBatch` rows, holding `rows` rows of random pixel bytes on the GPU, in a shuffled order. */
-  static create(gpu: Gpu, model: Model, maxBatch: number, rows: number): OurTrainer {
-    const graph = new Graph(gpu.device, model.layers, model.inputShape, maxBatch, OPTIMIZER, seededRandom(1));
+  /**
+   * A graph for batches of up to `maxBatch` rows, holding `rows` rows of random
+   * pixel bytes on the GPU, in a shuffled order; its kernels chosen by `autotune`
+   * with the store a model uses by default (a file in Node, localStorage on the page).
+   */
+  static create(gpu: Gpu, model: Model, maxBatch: number, rows: number, autotune: AutotuneMode, notice?: (message: string) => void): OurTrainer {
+    const tuner = new Autotuner(gpu, autotune, tuningDefaults().store(), notice);
+    const graph = new Graph(gpu.device, model.layers, model.inputShape, maxBatch, OPTIMIZER, seededRandom(1), undefined, tuner);
     const { x, labels, order } = randomPixels(model, rows);
     const data = graph.upload(x, labels);
     graph.writeOrder(data, order);
-    return new OurTrainer(gpu, graph, data);
+    return new OurTrainer(gpu, graph, data, tuner);
   }
 
   /** Makes (once) and selects the dispatches for batches of `batch` rows. */
@@ -103,6 +113,11 @@ export class OurTrainer {
   private get current(): Pass {
     if (!this.pass) throw new Error('OurTrainer: call useBatch() first');
     return this.pass;
+  }
+
+  /** The FLOPs of a step: its kernels' work (see Dispatch.work), counted from the layer shapes. */
+  get flopsPerStep(): number {
+    return kernelRuns(this.current.full.train).reduce((sum, run) => sum + (run.work?.flops ?? 0), 0);
   }
 
   /** Dispatches a step records, its gather included (those with no workgroups are skipped). */

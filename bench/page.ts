@@ -88,13 +88,14 @@ function formOptions(): BenchOptions {
   const data = new FormData(ui.form);
   const models = data.getAll('model').map(String);
   if (!models.length) throw new Error('pick at least one model');
-  return parseBenchOptions(data.get('mode') === 'quick', models.join(','), String(data.get('batches')));
+  return parseBenchOptions(data.get('mode') === 'quick', models.join(','), String(data.get('batches')), String(data.get('autotune')));
 }
 
 function fillForm(options: BenchOptions): void {
   ui.form.querySelectorAll<HTMLInputElement>('input[name=model]').forEach((box) => (box.checked = (options.models as string[]).includes(box.value)));
   ui.form.querySelectorAll<HTMLInputElement>('input[name=mode]').forEach((radio) => (radio.checked = radio.value === (options.quick ? 'quick' : 'full')));
   batchesInput().value = options.batches.join(',');
+  ui.form.querySelector<HTMLSelectElement>('select[name=autotune]')!.value = options.autotune ?? 'cached';
 }
 
 // Each mode comes with the CLI's batch sizes for it.

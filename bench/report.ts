@@ -99,13 +99,41 @@ function stepTable(models: ModelResult[], caveat: string): Block {
       num(s.recordMs.median),
       num(s.gpuMs?.median),
       range(s.gpuMs),
+      num(s.gflops),
+      s.batch === m.batch ? num(bestKernelGflops(m)) : '',
       `${s.stepsPerRound} × ${s.msPerStep.samples.length}`,
     ]),
   );
   return table(
-    [`Model${caveat}`, 'Batch', 'ms/step', 'min–max', 'images/s', 'Dispatches/step', 'CPU ms to record', 'GPU ms/step', 'GPU min–max', 'Steps × rounds'],
+    [
+      `Model${caveat}`,
+      'Batch',
+      'ms/step',
+      'min–max',
+      'images/s',
+      'Dispatches/step',
+      'CPU ms to record',
+      'GPU ms/step',
+      'GPU min–max',
+      'Step GFLOP/s',
+      'Best kernel GFLOP/s',
+      'Steps × rounds',
+    ],
     rows,
   );
+}
+
+/** The highest GFLOP/s of the model's kernels at the benchmark's batch: what the step's own GFLOP/s is held against. */
+export function bestKernelGflops(m: ModelResult): number | null {
+  const rates = m.kernels.rows.flatMap((k) => (k.gflops === null ? [] : [k.gflops]));
+  return rates.length ? Math.max(...rates) : null;
+}
+
+/** `rows=4 (rows=1 245, rows=2 67.8, rows=4 60.4 ms)`: the variant and each variant's time when it was chosen. */
+function variantCell(k: KernelResult): string {
+  if (k.variant === null) return '—';
+  const times = Object.entries(k.variants).map(([variant, ms]) => `${variant} ${num(ms)}`);
+  return times.length ? `${k.variant} (${times.join(', ')} ms)` : k.variant;
 }
 
 function kernelTable(m: ModelResult, caveat: string): Block {
@@ -123,9 +151,10 @@ function kernelTable(m: ModelResult, caveat: string): Block {
     k.flops === 0 ? '0' : num(k.flops === null ? null : k.flops / 1e6),
     num(k.gflops),
     num(k.gbPerSecond),
+    variantCell(k),
   ]);
   return table(
-    ['#', `Kernel${caveat}`, 'Layer', 'Dispatches', 'Workgroups', 'ms', 'mean', 'min–max', 'Share', 'MFLOP', 'GFLOP/s', 'GB/s'],
+    ['#', `Kernel${caveat}`, 'Layer', 'Dispatches', 'Workgroups', 'ms', 'mean', 'min–max', 'Share', 'MFLOP', 'GFLOP/s', 'GB/s', 'Variant (each variant\'s ms when chosen)'],
     rows,
   );
 }

@@ -1,7 +1,20 @@
 // The whole benchmark, the same in Node and in a browser page: for each model,
 // its kernels one by one, its training step interleaved with TensorFlow.js' (and,
 // in Node, PyTorch's on the CPU), and a sweep of batch sizes. It only measures and returns figures; nothing here fails on a time.
-import { describeAdapter, stats, timestampRoundingMs, tutorialModel, type AdapterDescription, type Gpu, type Model, type Stats, type TutorialModel } from '../src/engine';
+import {
+  AUTOTUNE_MODES,
+  describeAdapter,
+  stats,
+  timestampRoundingMs,
+  tutorialModel,
+  type AdapterDescription,
+  type AutotuneMode,
+  type Gpu,
+  type Model,
+  type Stats,
+  type TuningChoice,
+  type TutorialModel,
+} from '../src/engine';
 import { OPTIMIZER, OurTrainer, randomBatch, type KernelTimes, type Steps } from './ours';
 import { tfjsOn, TfjsTrainer } from './tfjs';
 import { repeatsFor } from './timing';
@@ -13,6 +26,8 @@ export interface BenchOptions {
   quick: boolean;
   models: TutorialModel[];
   batches: number[];
+  /** How our kernels' variants are chosen (autotune.ts), as `compile({ autotune })`: 'cached' by default. */
+  autotune: AutotuneMode;
 }
 
 export const MODELS: readonly TutorialModel[] = ['cnn', 'mlp'];
@@ -23,12 +38,13 @@ export const DEFAULT_BATCHES = { quick: [BATCH], full: [32, 64, 128, 256, 512] }
  * Options from what a person typed, in the command line's flags or the page's
  * form: models and batch sizes as comma-separated lists. Throws on a bad value.
  */
-export function parseBenchOptions(quick: boolean, models: string, batches?: string): BenchOptions {
+export function parseBenchOptions(quick: boolean, models: string, batches?: string, autotune: string = 'cached'): BenchOptions {
+  if (!AUTOTUNE_MODES.includes(autotune as AutotuneMode)) throw new Error(`autotune: '${autotune}' is not one of ${AUTOTUNE_MODES.join(', ')}`);
   const modelList = models.split(',').map((m) => m.trim());
   for (const m of modelList) if (!MODELS.includes(m as TutorialModel)) throw new Error(`models: unknown model '${m}' (use ${MODELS.join(', ')})`);
   const batchList = batches?.trim() ? batches.split(',').map((b) => Number(b.trim())) : [...DEFAULT_BATCHES[quick ? 'quick' : 'full']];
   for (const b of batchList) if (!Number.isInteger(b) || b < 1) throw new Error(`batches: '${batches}' must be positive integers`);
-  return { quick, models: modelList as TutorialModel[], batches: batchList };
+  return { quick, models: modelList as TutorialModel[], batches: batchList, autotune: autotune as AutotuneMode };
 }
 
 /** How long each kind of measurement may take, and how many repeats it gets. */
@@ -48,6 +64,8 @@ export interface StepResult {
   recordMs: Stats;
   /** GPU time of one step (timestamp queries), or null without them. */
   gpuMs: Stats | null;
+  /** The step's FLOPs (its kernels' work) over its median wall time. */
+  gflops: number;
 }
 
 export interface KernelResult {
@@ -61,6 +79,9 @@ export interface KernelResult {
   bytes: number | null;
   gflops: number | null;
   gbPerSecond: number | null;
+  /** The variant its dispatches run (autotune.ts), and the milliseconds each variant took when it was chosen; null for a kernel without variants. */
+  variant: string | null;
+  variants: Record<string, number>;
 }
 
 export interface ModelResult {
@@ -121,10 +142,14 @@ export interface CpuTrainer {
  */
 export type CpuSide = ((model: Model, batch: number, data: { x: Float32Array; labels: Uint32Array }) => Promise<CpuTrainer>) | { unavailable: string };
 
-function kernelRows(times: KernelTimes): KernelResult[] {
+function kernelRows(times: KernelTimes, choices: readonly TuningChoice[]): KernelResult[] {
   return times.kernels.map(({ run, ms }) => {
     const seconds = ms.median / 1000;
+    const variant = run.dispatches.find((d) => d.variant)?.variant ?? null;
+    const choice = choices.find((c) => c.site === run.site && c.kernel === run.kernel && c.variant === variant);
     return {
+      variant,
+      variants: choice?.ms ?? {},
       kernel: run.kernel,
       site: run.site,
       dispatches: run.dispatches.length,
@@ -150,6 +175,7 @@ function summarise(ours: OurTrainer, batch: number, perRound: number, stretches:
     dispatchesPerStep: ours.dispatchesPerStep,
     recordMs: stats(stretches.map((s) => s.recordMs)),
     gpuMs: gpuMs.length ? stats(gpuMs) : null,
+    gflops: ours.flopsPerStep / ms.median / 1e6,
   };
 }
 
@@ -180,11 +206,13 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
   const batches = [...new Set([BATCH, ...options.batches])].sort((a, b) => a - b);
   const data = randomBatch(model, Math.max(...batches));
   // Enough rows for the longest stretch at the largest batch, plus one batch (the pass' last step is partial or not: it is never timed).
-  const ours = OurTrainer.create(gpu, model, Math.max(...batches), (budget.maxSteps + 1) * Math.max(...batches));
+  const ours = OurTrainer.create(gpu, model, Math.max(...batches), (budget.maxSteps + 1) * Math.max(...batches), options.autotune, (notice) => log(`${kind}: ${notice}`));
   try {
     log(`${kind}: kernels at batch ${BATCH}`);
     const times = await ours.kernelTimes(BATCH, budget.kernelMs, budget.minKernelRepeats, budget.maxKernelRepeats);
-    const kernels = { method: times.method, roundingMs: times.roundingMs, repeats: times.repeats, rows: kernelRows(times) };
+    const { tuner } = ours;
+    if (tuner.mode !== 'off') log(`${kind}: kernel variants (autotune ${tuner.mode}): ${tuner.timedRuns ? `${tuner.timedRuns} timed runs in ${(tuner.spentMs / 1000).toFixed(1)} s` : 'all from the cache'}`);
+    const kernels = { method: times.method, roundingMs: times.roundingMs, repeats: times.repeats, rows: kernelRows(times, tuner.choices) };
 
     // The kernels warmed our side up and tell how long its step takes; TensorFlow.js
     // and PyTorch get one step untimed and one to size their stretches. Then the

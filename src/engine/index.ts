@@ -20,10 +20,12 @@ export { encodeDispatches, kernelName, type Dispatch, type KernelOverride, type 
 export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
 export {
   AUTOTUNE_MODES,
+  Autotuner,
   browserStore,
   formatChoices,
   memoryStore,
   setTuningDefaults,
+  tuningDefaults,
   type AutotuneMode,
   type TuningChoice,
   type TuningStore,

@@ -73,7 +73,7 @@ test('bench.html: quick mode on mlp gives the comparison table, the charts and t
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('bench-json').click()]);
   const result = JSON.parse(await readFile(await download.path(), 'utf8')) as BenchResult;
-  expect(result.options).toEqual({ quick: true, models: ['mlp'], batches: [128] });
+  expect(result.options).toEqual({ quick: true, models: ['mlp'], batches: [128], autotune: 'cached' });
   expect(result.environment.runtime).toBe('browser');
   expect(result.models[0].oursMsPerStep).toBeGreaterThan(0);
   expect(result.models[0].pytorch).toMatchObject({ msPerStep: null, reason: expect.stringMatching(/^not available in a browser page: /) });

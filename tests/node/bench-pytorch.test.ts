@@ -60,7 +60,7 @@ describe('PyTorch in the benchmark', () => {
     const logs: string[] = [];
     const result = await runSuite(
       await testGpu(),
-      { quick: true, models: ['mlp'], batches: [128] },
+      { quick: true, models: ['mlp'], batches: [128], autotune: 'off' },
       'node',
       {},
       (model, batch, data) => PytorchTrainer.start(model, batch, data, MISSING),
