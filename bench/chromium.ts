@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright';
 import { createServer } from 'vite';
 import { chromiumLaunchOptions } from '../scripts/chromium-options';
+import { TUNING_STORAGE_KEY } from '../src/engine';
+import { fileTuningStore } from '../src/node/files';
 import type { BenchOptions, BenchResult } from './suite';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -37,11 +39,18 @@ export async function runInChromium(options: BenchOptions, versions: Record<stri
     await page.exposeFunction('benchFailed', (message: string) => settle.reject(new Error(`the benchmark page failed: ${message}`)));
     page.on('crash', () => settle.reject(new Error('the benchmark page crashed')));
     page.on('pageerror', (error) => settle.reject(error));
+    // The kernel choices the page makes are kept with Node's (one file, keyed by adapter): the page
+    // starts from them in its localStorage, and what it adds goes back, so the next run times nothing.
+    const store = fileTuningStore();
+    const kept = await store.read().catch(() => null);
+    if (kept) await page.addInitScript(([key, text]) => localStorage.getItem(key) ?? localStorage.setItem(key, text), [TUNING_STORAGE_KEY, kept]);
     const url = new URL('bench.html', server.resolvedUrls?.local[0]);
     url.searchParams.set('options', JSON.stringify(options));
     log(`Chromium ${browser.version()} at ${url.origin}`);
     await page.goto(url.href);
     const result = await finished;
+    const tuned = await page.evaluate((key) => localStorage.getItem(key), TUNING_STORAGE_KEY);
+    if (tuned && tuned !== kept) await store.write(tuned);
     result.environment.runtime = 'chromium';
     result.environment.versions = { ...versions, chromium: browser.version(), ...result.environment.versions };
     return result;

@@ -225,8 +225,9 @@ describe('fit stops on a non-finite loss (Keras TerminateOnNaN)', () => {
     model.destroy();
   });
 
-  // After the fact, an update has spread the NaN to every layer before the one it started in: the first layer holding one is named.
-  test('a weight that is NaN: the steps between two readbacks, and the first layer holding a NaN after them', async () => {
+  // After the fact an update has spread a NaN to every layer before the one it
+  // started in; the steps since the last finite loss are run again to find where.
+  test('a weight that is NaN: the step, and that weight, found by running the steps again', async () => {
     const model = sequential(layers());
     model.compile({ seed: 1, gpu: await testGpu() });
     const { x, y } = data(40, 0);
@@ -235,8 +236,26 @@ describe('fit stops on a non-finite loss (Keras TerminateOnNaN)', () => {
     weights[2].values[5] = NaN;
     await model.setWeights(weights);
     await expect(model.fit(x, y, { epochs: 1, batchSize: 4, updateEvery: 5 })).rejects.toThrow(
-      /^training stopped: the loss is NaN at epoch 1\/1, one of steps 1-5\/10; the first non-finite values: layer 1 \(dense\) kernel/,
+      'training stopped: the loss is NaN at epoch 1/1, step 1/10; the first non-finite values: layer 2 (dense) kernel (element 5 is NaN)',
     );
+    model.destroy();
+  });
+
+  test('activations that overflow in a hidden layer, after steps read finite: the step and the layer whose output went non-finite', async () => {
+    const model = sequential(layers());
+    model.compile({ seed: 1, gpu: await testGpu() });
+    const { x, y } = data(40, 0);
+    x[2] = 0;
+    // Finite for the first rows; row 22 (step 6, after the loss was read finite at step 5) overflows layer 1.
+    x.fill(1e30, 22 * 6, 23 * 6);
+    const weights = await model.getWeights();
+    weights[0].values.fill(1e10);
+    await model.setWeights(weights);
+    const seen: number[] = [];
+    const fit = model.fit(x, y, { epochs: 1, batchSize: 4, shuffle: false, updateEvery: 5, onBatchEnd: (step, logs) => void seen.push(step, logs.loss) });
+    await expect(fit).rejects.toThrow(/^training stopped: the loss is NaN at epoch 1\/1, step 6\/10; the first non-finite values: layer 1 \(dense\) output \(element 1\d is Infinity\)$/);
+    expect(seen[0]).toBe(4);
+    expect(Number.isFinite(seen[1])).toBe(true);
     model.destroy();
   });
 });

@@ -66,8 +66,11 @@ export function memoryStore(): TuningStore {
   };
 }
 
+/** The localStorage key of a browser's choices. */
+export const TUNING_STORAGE_KEY = 'webgpu-train-autotune';
+
 /** localStorage where the browser has it (under `key`), else memory. */
-export function browserStore(key = 'webgpu-train-autotune'): TuningStore {
+export function browserStore(key = TUNING_STORAGE_KEY): TuningStore {
   const storage = (globalThis as { localStorage?: Storage }).localStorage;
   if (!storage) return memoryStore();
   return {
@@ -124,6 +127,7 @@ export class Autotuner {
     // Dispatches of one shape in a plan are chosen for once.
     const chosen = new Map<string, { entry: Entry | null; from: TuningChoice['from'] }>();
     let changed = false;
+    let untimed = 0;
     for (const dispatch of dispatches) {
       const tunable = dispatch.tunable;
       if (!tunable) continue;
@@ -142,6 +146,7 @@ export class Autotuner {
             changed = true;
           }
           chosen.set(key, { entry, from: entry ? 'timed' : 'default' });
+          if (!entry) untimed += 1;
         }
       }
       const { entry, from } = chosen.get(key)!;
@@ -155,6 +160,9 @@ export class Autotuner {
         ms: entry?.ms ?? {},
       });
     }
+    if (untimed > 0) {
+      this.notice(`autotune: the ${this.budgetMs / 1000} s budget is spent; ${untimed} kernel shape${untimed > 1 ? 's keep their' : ' keeps its'} default variant until the next build`);
+    }
     if (changed) await this.store.write(JSON.stringify({ format: FORMAT, entries }, null, 1));
   }
 
@@ -163,10 +171,7 @@ export class Autotuner {
     const tunable = dispatch.tunable!;
     const ms: Record<string, number> = {};
     for (const variant of tunable.variants) {
-      if (this.spentMs >= this.budgetMs) {
-        this.notice(`autotune: the ${this.budgetMs / 1000} s budget is spent; ${dispatch.kernel.name} ${tunable.shape} keeps its default until the next build`);
-        return null;
-      }
+      if (this.spentMs >= this.budgetMs) return null;
       let candidate: Dispatch;
       try {
         candidate = await tunable.build(variant);

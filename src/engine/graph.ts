@@ -42,6 +42,8 @@ export interface Plan {
   train: Dispatch[];
   /** Forward, loss gradient and backward, leaving every gradient in the gradient arena. */
   gradients: Dispatch[];
+  /** The optimizer's update: `gradients` then `update` is `train` without the metrics. */
+  update: Dispatch[];
   /** Forward to the logits, loss and accuracy accumulated. */
   evaluate: Dispatch[];
   /** Forward to the probabilities. */
@@ -73,6 +75,9 @@ interface Batch {
   count: number;
   train: Dispatch[];
   evaluate: Dispatch[];
+  /** A training step in two parts, to look between them (see `replay`). */
+  gradients: Dispatch[];
+  update: Dispatch[];
 }
 
 /** A pass over a data set on the GPU in batches, with everything its steps record, made before the first. */
@@ -119,6 +124,8 @@ export interface StepOptions {
    * rows; in training (`steps` given, the steps since the sums were cleared) Keras' figures too.
    */
   snapshot?: { seen: number; steps?: number };
+  /** Copy the training state into this slot of the saved states after the steps (see `replay`). */
+  save?: number;
   /** GPU timestamps at the start and end of each step's compute pass, by step (benchmarks). */
   timestampWrites?: (step: number) => GPUComputePassTimestampWrites | undefined;
 }
@@ -158,6 +165,8 @@ const bytes = (n: number) => `${n.toLocaleString('en-US')} bytes (${(n / 2 ** 20
 
 /** Metric readbacks that may be in flight at once: the GPU runs ahead while they map. */
 const READBACKS = 3;
+/** Copies of the training state kept for `replay`: the last update read finite, and each pending one. */
+const SAVED_STATES = READBACKS + 1;
 
 /** Keras' glorot_uniform: U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)); or zeros, or ones. */
 function initialValues(spec: ParamSpec, random: () => number): Float32Array {
@@ -199,6 +208,8 @@ export class Graph {
   readonly states: { name: string; tensor: Tensor }[] = [];
   private readonly tensors: Tensor[] = [];
   private readonly readbacks: GPUBuffer[] = [];
+  /** Copies of the training state at recent progress updates, made on the first training run (see `replay`). */
+  private saved?: GPUBuffer[];
   /** What the error scopes around each submit found, `what: message`, or null; read by checkErrors. */
   private errors: Promise<string | null>[] = [];
   private readonly plans = new Map<number, Promise<Plan>>();
@@ -390,6 +401,7 @@ export class Graph {
       batch: b,
       train: [...training, ...metrics, ...lossGradient, ...backward, ...update],
       gradients: [...training, ...lossGradient, ...backward],
+      update,
       evaluate: [...inference, ...metrics],
       predict: [...inference, ...probabilities],
     };
@@ -471,7 +483,7 @@ export class Graph {
     const steps = Math.ceil(data.rows / batchSize);
     const batch = async (count: number): Promise<Batch> => {
       const [plan, gather] = await Promise.all([this.plan(count), this.gather(data, count)]);
-      return { count, train: [gather, ...plan.train], evaluate: [gather, ...plan.evaluate] };
+      return { count, train: [gather, ...plan.train], evaluate: [gather, ...plan.evaluate], gradients: [gather, ...plan.gradients], update: plan.update };
     };
     const full = await batch(Math.min(batchSize, data.rows));
     const last = data.rows - (steps - 1) * batchSize === full.count ? full : await batch(data.rows - (steps - 1) * batchSize);
@@ -497,6 +509,7 @@ export class Graph {
       encoder.copyBufferToBuffer(pass.data.order.buffer, step * pass.batchSize * 4, this.indices.buffer, 0, batch.count * 4);
       encodeDispatches(encoder, batch[kind], `${kind} step ${step + 1}`, options.timestampWrites?.(step));
     }
+    if (options.save !== undefined) this.copyState(encoder, 'save', options.save);
     if (readback) {
       encoder.copyBufferToBuffer(this.lossSum.buffer, 0, readback, 0, 4);
       encoder.copyBufferToBuffer(this.correct.buffer, 0, readback, 4, 4);
@@ -547,11 +560,17 @@ export class Graph {
     this.writeOrder(onGpu, order);
     const pass = await this.prepare(onGpu, batchSize);
     const steps = pass.steps;
-    const pending: { step: number; logs: Promise<Logs> }[] = [];
+    const pending: { step: number; logs: Promise<Logs>; slot?: number }[] = [];
     let last: Logs = { loss: NaN, accuracy: NaN };
-    // The last step whose loss was read back finite, and the rows of the last batch, for a non-finite loss' message.
+    // The last step whose loss was read back finite, and the saved state after it, for a non-finite loss' message.
     let finite = (options.from?.step ?? 0) - 1;
-    let lastCount = 0;
+    let finiteSlot = 0;
+    let nextSlot = 1;
+    if (kind === 'train') {
+      const encoder = this.device.createCommandEncoder({ label: 'save the training state' });
+      this.copyState(encoder, 'save', 0);
+      this.device.queue.submit([encoder.finish()]);
+    }
     const settle = async () => {
       const snapshot = pending.shift()!;
       last = await snapshot.logs;
@@ -560,26 +579,31 @@ export class Graph {
         // Nothing more is submitted. The loss is read back every few steps: it
         // went non-finite in one of the steps after the last one read finite.
         while (pending.length > 0) await pending.shift()!.logs;
-        let first = finite + 1;
-        let culprit: string | undefined;
-        // A non-finite input is found exactly, on the CPU, from the rows those steps took (bytes are always finite).
-        for (let s = first; s <= snapshot.step && !culprit && x instanceof Float32Array; s++) {
+        // Found where the step it happened in is known exactly: a non-finite
+        // input on the CPU, from the rows those steps took (bytes are always finite)...
+        let found: [number, string] | null = null;
+        for (let s = finite + 1; s <= snapshot.step && !found && x instanceof Float32Array; s++) {
           for (const index of order.subarray(s * batchSize, Math.min((s + 1) * batchSize, order.length))) {
             const at = x.subarray(index * rowSize, (index + 1) * rowSize).findIndex((v) => !Number.isFinite(v));
             if (at >= 0) {
-              [first, culprit] = [s, `the input of ${this.layers[0].name} (row ${index} of x, its element ${at} is ${x[index * rowSize + at]})`];
+              found = [s, `the input of ${this.layers[0].name} (row ${index} of x, its element ${at} is ${x[index * rowSize + at]})`];
               break;
             }
           }
         }
-        // Otherwise what the buffers hold after the last step submitted; once an
-        // update has applied a non-finite gradient, every layer before it holds one too.
-        culprit ??= await this.firstNonFinite(lastCount);
-        const when = first === snapshot.step || culprit.startsWith('the input') ? `step ${first + 1}/${steps}` : `one of steps ${first + 1}-${snapshot.step + 1}/${steps}`;
+        // ...else by running those steps again, one at a time, from the state
+        // saved after the last one read finite, and looking at every buffer
+        // between each step's backward pass and its update: the first to hold
+        // a non-finite value is where it was born (after an update it would
+        // have spread to every layer before it).
+        found ??= await this.replay(pass, finiteSlot, finite + 1, snapshot.step);
+        const when = found ? `step ${found[0] + 1}/${steps}` : `one of steps ${finite + 2}-${snapshot.step + 1}/${steps}`;
+        const culprit = found?.[1] ?? 'none, when those steps were run again from the state saved before them';
         const at = options.label ? `${options.label}, ${when}` : when;
         throw new Error(`training stopped: the loss is ${last.loss} at ${at}; the first non-finite values: ${culprit}`);
       }
       finite = snapshot.step;
+      finiteSlot = snapshot.slot ?? finiteSlot;
       await onUpdate?.(snapshot.step, last);
     };
     let seen = options.from?.seen ?? 0;
@@ -592,13 +616,15 @@ export class Graph {
       if (update && pending.length === READBACKS) await settle();
       const snapshot = update ? { seen, ...(kind === 'train' && { steps: end + 1 }) } : undefined;
       const first = step;
+      // A training update saves the state in a slot of its own: the last one read finite, and each pending, keep theirs.
+      const save = snapshot && kind === 'train' ? nextSlot : undefined;
+      if (save !== undefined) nextSlot = (nextSlot + 1) % SAVED_STATES;
       this.scoped(`${kind} ${first === end ? `step ${end + 1}` : `steps ${first + 1}-${end + 1}`}/${steps}`, () => {
-        const logs = this.submit(pass, kind, first, end, { clear: first === 0, snapshot });
+        const logs = this.submit(pass, kind, first, end, { clear: first === 0, snapshot, save });
         // Marked handled now: when the device is lost, those after the one awaited fail before they are awaited.
         logs?.catch(() => {});
-        if (logs) pending.push({ step: end, logs });
+        if (logs) pending.push({ step: end, logs, slot: save });
       });
-      lastCount = batchAt(pass, end).count;
       step = end + 1;
       await options.afterChunk?.(end, seen);
     }
@@ -628,12 +654,62 @@ export class Graph {
   }
 
   /**
-   * The first buffer holding a NaN or an infinity after the last step, in the
-   * order the step computes them: the input, then each layer's parameters and
-   * output, then the loss gradient and each layer's gradients from the last
-   * layer back. Read once, when the loss has gone non-finite, so no step pays for it.
+   * What training keeps from step to step, in one list: the parameters, the
+   * optimizer's state and step, and each layer's state.
    */
-  private async firstNonFinite(batch: number): Promise<string> {
+  private trainingState(): Tensor[] {
+    return [this.arena, ...this.stateArenas, this.step, ...this.states.map(({ tensor }) => tensor)];
+  }
+
+  /** Records a copy of the training state into saved slot `slot` ('save'), or back from it ('restore'). */
+  private copyState(encoder: GPUCommandEncoder, direction: 'save' | 'restore', slot: number): void {
+    const tensors = this.trainingState();
+    const size = (t: Tensor) => sizeOf(t.shape) * 4;
+    this.saved ??= Array.from({ length: SAVED_STATES }, (_, i) =>
+      this.device.createBuffer({ label: `saved training state ${i}`, size: tensors.reduce((n, t) => n + size(t), 0), usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }),
+    );
+    let offset = 0;
+    for (const t of tensors) {
+      if (direction === 'save') encoder.copyBufferToBuffer(t.buffer, t.offset, this.saved[slot], offset, size(t));
+      else encoder.copyBufferToBuffer(this.saved[slot], offset, t.buffer, t.offset, size(t));
+      offset += size(t);
+    }
+  }
+
+  /**
+   * Runs steps `first` to `last` of a pass again from the state saved in
+   * `slot` (the state before `first`), each in two submissions: its forward,
+   * loss gradient and backward, then, once every buffer has been found
+   * finite, its update. Returns the step and the first buffer holding a
+   * non-finite value, in the order the step computes them, or null.
+   */
+  private async replay(pass: Pass, slot: number, first: number, last: number): Promise<[number, string] | null> {
+    const restore = this.device.createCommandEncoder({ label: 'restore the training state' });
+    this.copyState(restore, 'restore', slot);
+    this.device.queue.submit([restore.finish()]);
+    for (let step = first; step <= last; step++) {
+      const batch = batchAt(pass, step);
+      const encoder = this.device.createCommandEncoder({ label: `replay step ${step + 1}` });
+      encoder.copyBufferToBuffer(pass.data.order.buffer, step * pass.batchSize * 4, this.indices.buffer, 0, batch.count * 4);
+      encodeDispatches(encoder, batch.gradients, `replay step ${step + 1}`);
+      this.device.queue.submit([encoder.finish()]);
+      const culprit = await this.firstNonFinite(batch.count);
+      if (culprit) return [step, culprit];
+      const update = this.device.createCommandEncoder({ label: `replay update ${step + 1}` });
+      encodeDispatches(update, batch.update, `replay update ${step + 1}`);
+      this.device.queue.submit([update.finish()]);
+    }
+    return null;
+  }
+
+  /**
+   * The first buffer holding a NaN or an infinity after a step's backward pass
+   * (before its update), in the order the step computes them: the input, then
+   * each layer's parameters and output, then the loss gradient and each layer's
+   * gradients from the last layer back; or null. Read only in `replay`, once the
+   * loss has gone non-finite, so no step pays for it.
+   */
+  private async firstNonFinite(batch: number): Promise<string | null> {
     const candidates: [string, Tensor][] = [[`the input of ${this.layers[0].name}`, rows(this.x, batch)]];
     for (const { name, params, built } of this.layers) {
       for (const p of params) candidates.push([`${name} ${p.spec.name}`, p.value]);
@@ -649,7 +725,7 @@ export class Graph {
       const index = values.findIndex((v) => !Number.isFinite(v));
       if (index >= 0) return `${what} (element ${index} is ${values[index]})`;
     }
-    return 'none left in the buffers after the last step';
+    return null;
   }
 
   /** Everything training keeps on the GPU (see GraphState), read after the work submitted so far. */
@@ -745,6 +821,7 @@ export class Graph {
     for (const tensor of this.tensors) tensor.buffer.destroy();
     for (const data of this.dataSets.splice(0)) this.destroyData(data);
     for (const buffer of this.readbacks) buffer.destroy();
+    for (const buffer of this.saved ?? []) buffer.destroy();
     for (const plan of this.plans.values()) {
       plan.then((p) => destroyDispatches([...new Set([...p.train, ...p.evaluate, ...p.predict])]), () => {});
     }

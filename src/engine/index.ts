@@ -26,6 +26,7 @@ export {
   memoryStore,
   setTuningDefaults,
   tuningDefaults,
+  TUNING_STORAGE_KEY,
   type AutotuneMode,
   type TuningChoice,
   type TuningStore,
