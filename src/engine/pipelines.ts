@@ -89,6 +89,15 @@ export interface Tunable {
   build(variant: string): Promise<Dispatch>;
   /** Buffers every variant binds (scratch made once by the op), owned by the dispatch whatever its variant. */
   shared: GPUBuffer[];
+  /** A hash of the default variant's WGSL: a choice made for other code is not used for this. */
+  source: string;
+}
+
+/** FNV-1a, 32 bits, in hex: a short name for a shader's text. */
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
 }
 
 /** Turns a tunable dispatch into its `variant`, in place: the same object, so plans that hold it run the variant. */
@@ -121,7 +130,7 @@ export async function prepareTunable(
   };
   const first = make(variants[0]);
   const dispatch = await prepareDispatch(device, first.shader, entryPoint, { ...first.spec, scratch: shared });
-  dispatch.tunable = { shape, variants, build, shared };
+  dispatch.tunable = { shape, variants, build, shared, source: hash(code(first.shader)) };
   dispatch.variant = variants[0];
   return dispatch;
 }

@@ -42,6 +42,9 @@ override WORKGROUP_SIZE: u32;
 override ACTIVATION: u32 = 0u;
 // Whether w ends with the bias row (forward) and d_weight with its gradient (backward_weight, sum_slices).
 override BIAS: bool = false;
+// Whether some tap of forward or backward_weight falls outside the input (in
+// the padding): without, input_pixel skips its bounds checks.
+override PADDED: bool = true;
 
 // Channels per invocation: four vec4 accumulators. More spill registers on a CPU.
 const CELL = 16u;
@@ -92,49 +95,44 @@ override VECTORIZED: bool;
 
 alias Cell = array<vec4f, CELL / 4u>;
 
-// Column j of a cell starting at channel `first`, clamped to the last of
-// `count`: a cell past the edge reads valid memory, and is never stored.
-fn column(first: u32, j: u32, count: u32) -> u32 {
-  return min(first + j, count - 1u);
+// Columns c..c+3 of the row of a `width`-column matrix that starts at `at`,
+// each clamped to the last column: a cell past the edge reads valid memory,
+// and is never stored. The four cells' reads and sums below are written out
+// rather than looped over: SwiftShader keeps a looped-over array in memory.
+fn w_quad(at: u32, c: u32, width: u32) -> vec4f {
+  if (VECTORIZED) {
+    return w4[(at + min(c, width - 1u)) / 4u];
+  }
+  let last = width - 1u;
+  return vec4f(w[at + min(c, last)], w[at + min(c + 1u, last)], w[at + min(c + 2u, last)], w[at + min(c + 3u, last)]);
+}
+
+fn d_out_quad(at: u32, c: u32) -> vec4f {
+  if (VECTORIZED) {
+    return d_out4[(at + min(c, params.C_out - 1u)) / 4u];
+  }
+  let last = params.C_out - 1u;
+  return vec4f(d_out[at + min(c, last)], d_out[at + min(c + 1u, last)], d_out[at + min(c + 2u, last)], d_out[at + min(c + 3u, last)]);
 }
 
 // Row `k` of w read as a matrix of `width` columns (forward: [KH*KW*C_in, C_out];
 // backward_input, given the transpose: [KH*KW*C_out, C_in]), columns first..first+CELL.
 fn w_row(k: u32, first: u32, width: u32) -> Cell {
-  var row: Cell;
   let at = k * width;
-  for (var j = 0u; j < 4u; j++) {
-    if (VECTORIZED) {
-      row[j] = w4[(at + column(first, 4u * j, width)) / 4u];
-    } else {
-      for (var i = 0u; i < 4u; i++) {
-        row[j][i] = w[at + column(first, 4u * j + i, width)];
-      }
-    }
-  }
-  return row;
+  return Cell(w_quad(at, first, width), w_quad(at, first + 4u, width), w_quad(at, first + 8u, width), w_quad(at, first + 12u, width));
 }
 
 // Row `m` of dY read as the matrix [N*OH*OW, C_out], columns first..first+CELL.
 fn d_out_row(m: u32, first: u32) -> Cell {
-  var row: Cell;
   let at = m * params.C_out;
-  for (var j = 0u; j < 4u; j++) {
-    if (VECTORIZED) {
-      row[j] = d_out4[(at + column(first, 4u * j, params.C_out)) / 4u];
-    } else {
-      for (var i = 0u; i < 4u; i++) {
-        row[j][i] = d_out[at + column(first, 4u * j + i, params.C_out)];
-      }
-    }
-  }
-  return row;
+  return Cell(d_out_quad(at, first), d_out_quad(at, first + 4u), d_out_quad(at, first + 8u), d_out_quad(at, first + 12u));
 }
 
 fn add_scaled(cell: ptr<function, Cell>, value: f32, row: Cell) {
-  for (var j = 0u; j < 4u; j++) {
-    (*cell)[j] += value * row[j];
-  }
+  (*cell)[0] += value * row[0];
+  (*cell)[1] += value * row[1];
+  (*cell)[2] += value * row[2];
+  (*cell)[3] += value * row[3];
 }
 
 // Where input pixel (ih, iw) of image n starts in x, and 1; or, when it lies in
@@ -145,6 +143,9 @@ struct Tap {
 }
 
 fn input_pixel(n: u32, ih: i32, iw: i32) -> Tap {
+  if (!PADDED) {
+    return Tap(((n * params.H + u32(ih)) * params.W + u32(iw)) * params.C_in, 1.0);
+  }
   let inside = ih >= 0 && iw >= 0 && ih < i32(params.H) && iw < i32(params.W);
   let at = ((n * params.H + u32(ih)) * params.W + u32(iw)) * params.C_in;
   return Tap(select(0u, at, inside), select(0.0, 1.0, inside));
@@ -214,8 +215,7 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) grou
 // may be short, or empty (then they add zero).
 //
 // With BIAS, row KH*KW*C_in is the bias': dL/dbias(co) = Σ_m dY(m, co), as if
-// P(m, k) were 1 there. Its (kh, kw) fall past the kernel, so its taps are
-// computed all the same, times zero, and replaced by 1.
+// P(m, k) were 1 there: its taps are read all the same, and replaced by 1.
 fn backward_weight_block(invocation: u32, first: u32, z: u32, slices: u32) {
   let weights = params.KH * params.KW * params.C_in;
   let rows = weights + select(0u, 1u, BIAS);
@@ -227,7 +227,8 @@ fn backward_weight_block(invocation: u32, first: u32, z: u32, slices: u32) {
     k[r] = min(invocation * ROWS + r, rows - 1u);
     c[r] = k[r] % params.C_in;
     kw[r] = (k[r] / params.C_in) % params.KW;
-    kh[r] = k[r] / (params.C_in * params.KW);
+    // The bias row's taps, past the kernel, are read at (0, 0): inside the input, and not used.
+    kh[r] = select(k[r] / (params.C_in * params.KW), 0u, k[r] == weights);
   }
   let pixels = params.N * params.OH * params.OW;
   let slice = (pixels + slices - 1u) / slices;

@@ -115,6 +115,11 @@ function specialize(device: GPUDevice, width: number, view: 'w4' | 'd_out4', ten
   return { constants: { VECTORIZED: Number(vectorized) }, views: { [view]: range }, scratch };
 }
 
+/** conv2d.wgsl's PADDED: whether some tap of an output pixel falls outside the input. */
+function padded(g: Geometry): number {
+  return Number(g.pad_top > 0 || g.pad_left > 0 || (g.OH - 1) * g.SY + g.KH > g.H || (g.OW - 1) * g.SX + g.KW > g.W);
+}
+
 /** Each of the three products does the same multiply-adds, reading two of x, w, y (or their gradients) and writing the third. */
 function productWork(g: Geometry): Work {
   const { N, H, W, C_in, KH, KW, OH, OW, C_out } = g;
@@ -156,7 +161,7 @@ export async function conv2dForward(
   const w = withBiasRow('conv2d', ['w', 'bias'], t.w, t.bias);
   const { constants, views, scratch } = specialize(device, g.C_out, 'w4', w);
   const spec = (rows: number): DispatchSpec => ({
-    constants: { WORKGROUP_SIZE, ...constants, BIAS: Number(t.bias !== undefined), ACTIVATION: ACTIVATION_CODES[activation] },
+    constants: { WORKGROUP_SIZE, ...constants, BIAS: Number(t.bias !== undefined), ACTIVATION: ACTIVATION_CODES[activation], PADDED: padded(g) },
     params: g,
     buffers: { ...ranges({ x: t.x, w, y: t.y }), ...views },
     // Threads, not workgroups, so that a kernel override with another WORKGROUP_SIZE is sized right.
@@ -199,7 +204,7 @@ export async function conv2dBackward(
   const weightSpec = (perInvocation: number): DispatchSpec => {
     const threads = Math.ceil(rows / perInvocation);
     return {
-      constants: { WORKGROUP_SIZE: Math.min(WORKGROUP_SIZE, Math.ceil(threads / ROW_GRANULE) * ROW_GRANULE), ...weight.constants, BIAS },
+      constants: { WORKGROUP_SIZE: Math.min(WORKGROUP_SIZE, Math.ceil(threads / ROW_GRANULE) * ROW_GRANULE), ...weight.constants, BIAS, PADDED: padded(g) },
       params: g,
       buffers: { ...ranges({ x: t.x, d_out: t.dOut, partial_d_weight: partial }), ...weight.views },
       grid: { threads: [threads, workgroups[1], slices] },
