@@ -1,8 +1,8 @@
 // Kernels chosen by measurement: a dispatch that has variants (Dispatch.tunable,
 // e.g. conv2d's rows per invocation, matmul's workgroup size) is timed in each
 // of them on this adapter when a model's plan is built, and the fastest is
-// used. The choice is cached per adapter, kernel (its code) and shape, so that
-// the next build on the same adapter times nothing.
+// used. The choice is cached per adapter, kernel (its code and variants) and
+// shape, so that the next build on the same adapter times nothing.
 //
 // Timing: each variant's dispatch alone, repeated in one compute pass until the
 // pass takes a few milliseconds (a kernel of microseconds on a GPU must outlast
@@ -131,7 +131,8 @@ export class Autotuner {
     for (const dispatch of dispatches) {
       const tunable = dispatch.tunable;
       if (!tunable) continue;
-      const key = `${this.adapter}|${dispatch.kernel.name}|${tunable.source}|${tunable.shape}`;
+      // A choice made among other variants, or for other code, is not this one's.
+      const key = `${this.adapter}|${dispatch.kernel.name}|${tunable.source}|${tunable.variants.join(',')}|${tunable.shape}`;
       if (!chosen.has(key)) {
         let entry = this.mode === 'cached' ? (entries[key] ?? null) : null;
         if (entry && !tunable.variants.includes(entry.variant)) {

@@ -53,7 +53,7 @@ const CELL = 16u;
 // forward, input pixels in backward_input, rows of dW in backward_weight):
 // they share each load of the CELL values every invocation reads, so more rows
 // do more multiply-adds per load, for more registers. A variant of the kernel
-// (TypeScript rewrites this line; the autotuner times 1, 2 and 4).
+// (TypeScript rewrites this line; the autotuner times 1, 2, 4 and 8).
 const ROWS = 1u;
 
 struct Params {

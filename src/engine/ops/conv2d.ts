@@ -127,7 +127,7 @@ function productWork(g: Geometry): Work {
 }
 
 /** Rows per invocation (conv2d.wgsl's ROWS) that the autotuner tries; the default first. */
-const ROW_VARIANTS = [1, 2, 4];
+const ROW_VARIANTS = [1, 2, 4, 8];
 
 /** A dispatch of the three products, with a variant for each of ROW_VARIANTS: `spec(rows)` describes it for that many rows per invocation. */
 function tunable(device: GPUDevice, entryPoint: string, g: Geometry, bias: boolean, spec: (rows: number) => DispatchSpec, shared: GPUBuffer[]): Promise<Dispatch> {
