@@ -135,6 +135,11 @@ fn add_scaled(cell: ptr<function, Cell>, value: f32, row: Cell) {
   (*cell)[3] += value * row[3];
 }
 
+// Image n, row and column of pixel m of images of height x width, as (n, row, column).
+fn pixel_at(m: u32, height: u32, width: u32) -> vec3u {
+  return vec3u(m / (width * height), (m / width) % height, m % width);
+}
+
 // Where input pixel (ih, iw) of image n starts in x, and 1; or, when it lies in
 // the padding (ih, iw are signed for that), a valid address and 0.
 struct Tap {
@@ -156,14 +161,10 @@ fn input_pixel(n: u32, ih: i32, iw: i32) -> Tap {
 fn forward_block(invocation: u32, first: u32) {
   let pixels = params.N * params.OH * params.OW;
   var cells: array<Cell, ROWS>;
-  var n: array<u32, ROWS>;
-  var oh: array<u32, ROWS>;
-  var ow: array<u32, ROWS>;
+  // (n, oh, ow) of each row's pixel.
+  var at: array<vec3u, ROWS>;
   for (var r = 0u; r < ROWS; r++) {
-    let m = min(invocation * ROWS + r, pixels - 1u);
-    ow[r] = m % params.OW;
-    oh[r] = (m / params.OW) % params.OH;
-    n[r] = m / (params.OW * params.OH);
+    at[r] = pixel_at(min(invocation * ROWS + r, pixels - 1u), params.OH, params.OW);
     if (BIAS) {
       cells[r] = w_row(params.KH * params.KW * params.C_in, first, params.C_out);
     }
@@ -172,7 +173,7 @@ fn forward_block(invocation: u32, first: u32) {
     for (var kw = 0u; kw < params.KW; kw++) {
       var taps: array<Tap, ROWS>;
       for (var r = 0u; r < ROWS; r++) {
-        taps[r] = input_pixel(n[r], i32(oh[r] * params.SY + kh) - i32(params.pad_top), i32(ow[r] * params.SX + kw) - i32(params.pad_left));
+        taps[r] = input_pixel(at[r].x, i32(at[r].y * params.SY + kh) - i32(params.pad_top), i32(at[r].z * params.SX + kw) - i32(params.pad_left));
       }
       let k = (kh * params.KW + kw) * params.C_in;
       for (var c = 0u; c < params.C_in; c++) {
@@ -315,36 +316,32 @@ fn transpose_kernel(@builtin(global_invocation_id) id: vec3u) {
 // computed all the same, times zero, which keeps the invocations in step.
 fn backward_input_block(invocation: u32, first: u32) {
   let pixels = params.N * params.H * params.W;
-  var ih: array<u32, ROWS>;
-  var iw: array<u32, ROWS>;
-  var n: array<u32, ROWS>;
+  // (n, ih, iw) of each row's pixel.
+  var at: array<vec3u, ROWS>;
   for (var r = 0u; r < ROWS; r++) {
-    let i = min(invocation * ROWS + r, pixels - 1u);
-    iw[r] = i % params.W;
-    ih[r] = (i / params.W) % params.H;
-    n[r] = i / (params.W * params.H);
+    at[r] = pixel_at(min(invocation * ROWS + r, pixels - 1u), params.H, params.W);
   }
   var cells: array<Cell, ROWS>;
   for (var kh = 0u; kh < params.KH; kh++) {
     for (var kw = 0u; kw < params.KW; kw++) {
-      var at: array<u32, ROWS>;
+      var tap_at: array<u32, ROWS>;
       var scale: array<f32, ROWS>;
       for (var r = 0u; r < ROWS; r++) {
         // oh * SY = ih + pad_top - kh must have a whole, in-range solution oh; likewise ow.
-        let oh_sy = i32(ih[r] + params.pad_top) - i32(kh);
-        let ow_sx = i32(iw[r] + params.pad_left) - i32(kw);
+        let oh_sy = i32(at[r].y + params.pad_top) - i32(kh);
+        let ow_sx = i32(at[r].z + params.pad_left) - i32(kw);
         let oh = u32(oh_sy) / params.SY;
         let ow = u32(ow_sx) / params.SX;
         let reached = oh_sy >= 0 && ow_sx >= 0 && u32(oh_sy) % params.SY == 0u && u32(ow_sx) % params.SX == 0u
           && oh < params.OH && ow < params.OW;
-        at[r] = select(0u, ((n[r] * params.OH + oh) * params.OW + ow) * params.C_out, reached);
+        tap_at[r] = select(0u, ((at[r].x * params.OH + oh) * params.OW + ow) * params.C_out, reached);
         scale[r] = select(0.0, 1.0, reached);
       }
       let k = (kh * params.KW + kw) * params.C_out;
       for (var co = 0u; co < params.C_out; co++) {
         let row = w_row(k + co, first, params.C_in);
         for (var r = 0u; r < ROWS; r++) {
-          add_scaled(&cells[r], d_out[at[r] + co] * scale[r], row);
+          add_scaled(&cells[r], d_out[tap_at[r] + co] * scale[r], row);
         }
       }
     }
