@@ -95,6 +95,8 @@ function stepTable(models: ModelResult[], caveat: string): Block {
       num(s.msPerStep.median),
       range(s.msPerStep),
       num(s.imagesPerSecond),
+      num(s.tfjsMsPerStep?.median),
+      s.tfjsMsPerStep ? `${num(s.tfjsMsPerStep.median / s.msPerStep.median)}×` : '—',
       s.dispatchesPerStep,
       num(s.recordMs.median),
       num(s.gpuMs?.median),
@@ -111,6 +113,8 @@ function stepTable(models: ModelResult[], caveat: string): Block {
       'ms/step',
       'min–max',
       'images/s',
+      'TF.js ms/step',
+      'TF.js / ours',
       'Dispatches/step',
       'CPU ms to record',
       'GPU ms/step',
@@ -206,7 +210,12 @@ export function reportBlocks(result: BenchResult): Block[] {
     comparisonTable(result.models, caveat),
     ...pytorchNotes(result.models),
     heading(2, 'Our training step by batch size'),
-    paragraph('CPU ms to record: encoding a stretch of steps into one command buffer (as fit records the steps between two progress updates), finishing and submitting it, over its steps. GPU ms/step: timestamps around each step\'s compute pass (its gather and its kernels).'),
+    paragraph(
+      'TF.js ms/step: TensorFlow.js at the same batch, in rounds interleaved with ours. ' +
+        'CPU ms to record: encoding a stretch of steps into one command buffer (as fit records the steps between two progress updates), finishing and submitting it, over its steps. ' +
+        'GPU ms/step: timestamps around each step\'s compute pass (its gather and its kernels). ' +
+        'Step GFLOP/s: the step\'s FLOPs (its kernels\' work) over its ms/step, beside the best kernel\'s GFLOP/s at the comparison\'s batch.',
+    ),
     stepTable(result.models, caveat),
     ...result.models.flatMap((m) => [heading(2, `Kernels of ${m.model} at batch ${m.batch}`), paragraph(kernelNotes(m)), kernelTable(m, caveat)]),
   ];

@@ -66,6 +66,8 @@ export interface StepResult {
   gpuMs: Stats | null;
   /** The step's FLOPs (its kernels' work) over its median wall time. */
   gflops: number;
+  /** TensorFlow.js' ms/step at the same batch, from rounds interleaved with ours; null where it did not run. */
+  tfjsMsPerStep: Stats | null;
 }
 
 export interface KernelResult {
@@ -164,7 +166,7 @@ function kernelRows(times: KernelTimes, choices: readonly TuningChoice[]): Kerne
 }
 
 /** Our figures from stretches of `perRound` steps at one batch size. */
-function summarise(ours: OurTrainer, batch: number, perRound: number, stretches: Steps[]): StepResult {
+function summarise(ours: OurTrainer, batch: number, perRound: number, stretches: Steps[], tfjsMs: number[]): StepResult {
   const ms = stats(stretches.map((s) => s.wallMs / perRound));
   const gpuMs = stretches.flatMap((s) => s.gpuMs ?? []);
   return {
@@ -176,6 +178,7 @@ function summarise(ours: OurTrainer, batch: number, perRound: number, stretches:
     recordMs: stats(stretches.map((s) => s.recordMs)),
     gpuMs: gpuMs.length ? stats(gpuMs) : null,
     gflops: ours.flopsPerStep / ms.median / 1e6,
+    tfjsMsPerStep: tfjsMs.length ? stats(tfjsMs) : null,
   };
 }
 
@@ -261,7 +264,7 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
     await interleave(budget.rounds, turns);
     theirs?.dispose();
     await pytorch.trainer?.close();
-    const atBatch = summarise(ours, BATCH, oursPerRound, ourStretches);
+    const atBatch = summarise(ours, BATCH, oursPerRound, ourStretches, theirMs);
 
     const sweep: StepResult[] = [];
     for (const batch of batches) {
@@ -269,13 +272,23 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
         sweep.push(atBatch);
         continue;
       }
-      log(`${kind}: training steps at batch ${batch}`);
+      log(`${kind}: training steps at batch ${batch}${tfjsError ? '' : ", ours interleaved with TensorFlow.js'"}`);
       await ours.useBatch(batch);
       // Pipelines are compiled already: one untimed step both warms up and sizes the stretches.
       const perRound = repeatsFor(budget.stretchMs, (await ours.steps(1)).wallMs, 1, budget.maxSteps);
       const stretches: Steps[] = [];
-      await interleave(budget.rounds, [async () => void stretches.push(await ours.steps(perRound))]);
-      sweep.push(summarise(ours, batch, perRound, stretches));
+      const tfjsMs: number[] = [];
+      const sweepTurns = [async () => void stretches.push(await ours.steps(perRound))];
+      // TensorFlow.js at the same batch, where it ran at the comparison's; a failure here costs only its column.
+      const other = tfjsError ? undefined : await TfjsTrainer.create(gpu, model, OPTIMIZER, batch, data).catch(() => undefined);
+      if (other) {
+        await other.steps(1);
+        const otherPerRound = repeatsFor(budget.stretchMs, await other.steps(1), 1, budget.maxSteps);
+        sweepTurns.push(async () => void tfjsMs.push((await other.steps(otherPerRound)) / otherPerRound));
+      }
+      await interleave(budget.rounds, sweepTurns);
+      other?.dispose();
+      sweep.push(summarise(ours, batch, perRound, stretches, tfjsMs));
     }
 
     const tfjsMs = theirMs.length ? stats(theirMs) : null;
