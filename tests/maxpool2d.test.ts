@@ -1,6 +1,7 @@
 // maxpool2d.wgsl against the float64 reference: outputs, argmax and gradient.
 import { describe, expect, test } from 'vitest';
 import { maxPool2dBackward, maxPool2dForward, maxPool2dShape, type MaxPool2dOptions } from '../src/engine/ops/maxpool2d';
+import * as activation from '../src/reference/activation';
 import * as reference from '../src/reference/maxpool2d';
 import {
   expectClose,
@@ -69,6 +70,17 @@ async function checkPool(what: string, s: reference.PoolShape, x: Float64Array, 
   );
   const [gotInput] = await run(dispatch, dInput);
   expectClose(`maxPool2d backward ${what}`, gotInput, reference.maxPool2dBackward(want.argmax, dOut, s), F32);
+
+  // With the gradient of the ReLU that wrote x (backward_relu): x's signs (and NaNs) mask it, as relu_backward would.
+  const reluDInput = await upload(input, new Float64Array(x.length).fill(NaN), 'dInput');
+  const relu = await maxPool2dBackward(
+    device,
+    { argmax: await uploadLabels(output, want.argmax, 'argmax'), dOut: await upload(output, dOut), dInput: reluDInput, reluOf: await upload(input, x) },
+    optionsOf(s),
+  );
+  const [gotRelu] = await run(relu, reluDInput);
+  const wantRelu = activation.activationBackward('relu', x, reference.maxPool2dBackward(want.argmax, dOut, s));
+  expectClose(`maxPool2d backward_relu ${what}`, gotRelu, wantRelu, F32);
 }
 
 describe.each(cases.map((s) => [describeCase(s), s] as const))('maxPool2d %s', (name, s) => {

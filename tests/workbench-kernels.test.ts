@@ -14,6 +14,7 @@ test('the table holds every entry point of the engine', () => {
       ...['forward', 'backward_input', 'backward_weight'].map((e) => `matmul:${e}`),
       ...['relu', 'sigmoid', 'tanh'].map((a) => `activation:${a}_backward`),
       ...['softmax', 'softmax_cross_entropy', 'maxpool2d', 'avgpool2d'].flatMap((op) => [`${op}:forward`, `${op}:backward`]),
+      'maxpool2d:backward_relu',
       ...['forward', 'backward', 'advance', 'identity'].map((e) => `dropout:${e}`),
       ...['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'].map((e) => `batchnorm:${e}`),
       ...['sgd', 'momentum', 'rmsprop', 'adam', 'adam_step'].map((e) => `optimizer:${e}`),

@@ -279,6 +279,10 @@ export class Graph {
       // dLoss/dx is needed from the first layer with parameters on.
       let x = this.x;
       let dX: Tensor | null = null;
+      // Where a layer ends in a ReLU whose gradient the next one applies in its own backward (LayerContext.inputRelu).
+      const reluFolded = configs.map(
+        (config, i) => i + 1 < configs.length && !!layerKind(config, i).endsInRelu?.(config) && !!layerKind(configs[i + 1], i + 1).foldsInputRelu,
+      );
       configs.forEach((config, i) => {
         const name = layerName(config, i);
         const { output, params: specs } = shapes[i];
@@ -295,6 +299,8 @@ export class Graph {
           dX,
           needsOutputGradient: !last && (specs.length > 0 || dX !== null),
           last,
+          inputRelu: i > 0 && reluFolded[i - 1] && dX !== null,
+          outputReluFolded: reluFolded[i],
           tensor: (what, shape, dtype = 'f32') => this.tensor([B, ...shape], `${name} ${what}`, dtype),
           state: (what, shape, dtype = 'f32') => {
             const tensor = this.tensor(shape, `${name} ${what}`, dtype);

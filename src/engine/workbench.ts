@@ -274,13 +274,13 @@ function softmaxCrossEntropySpec(direction: 'forward' | 'backward'): KernelSpec 
 
 const poolLetters = 'x [N, H, W, C] pooled in PH x PW windows, stride SY x SX';
 
-function maxPool2dSpec(direction: 'forward' | 'backward'): KernelSpec {
+function maxPool2dSpec(direction: 'forward' | 'backward' | 'backward_relu'): KernelSpec {
   const pool = (s: Shape): maxPool2dReference.PoolShape => ({ N: s.N, H: s.H, W: s.W, C: s.C, PH: s.PH, PW: s.PW, SY: s.SY, SX: s.SX });
   const options = (s: Shape) => ({ poolSize: [s.PH, s.PW] as [number, number], strides: [s.SY, s.SX] as [number, number] });
   return {
     name: `maxpool2d.wgsl:${direction}`,
     source: maxPool2dSource,
-    letters: `${poolLetters} ('valid')${direction === 'forward' ? '; checks y and argmax' : '; argmax is forward\'s, from a random x'}`,
+    letters: `${poolLetters} ('valid')${direction === 'forward' ? '; checks y and argmax' : `; argmax is forward's, from a random x${direction === 'backward_relu' ? ", and x masks the gradient as a ReLU's would" : ''}`}`,
     presets: [
       { name: 'tutorial pool 1 (batch 128)', shape: { N: 128, H: 26, W: 26, C: 32, PH: 2, PW: 2, SY: 2, SX: 2 } },
       { name: 'tutorial pool 2 (batch 128)', shape: { N: 128, H: 11, W: 11, C: 64, PH: 2, PW: 2, SY: 2, SX: 2 } },
@@ -303,9 +303,10 @@ function maxPool2dSpec(direction: 'forward' | 'backward'): KernelSpec {
     dispatches: async (device, t, s) =>
       direction === 'forward'
         ? [await maxPool2dForward(device, { x: t.x, y: t.y, argmax: t.argmax }, options(s))]
-        : [await maxPool2dBackward(device, { argmax: t.argmax, dOut: t.dOut, dInput: t.dInput }, options(s))],
+        : [await maxPool2dBackward(device, { argmax: t.argmax, dOut: t.dOut, dInput: t.dInput, ...(direction === 'backward_relu' && { reluOf: t.x }) }, options(s))],
     reference(v, s) {
       if (direction === 'backward') return maxPool2dReference.maxPool2dBackward(v.argmax, v.dOut, pool(s));
+      if (direction === 'backward_relu') return activationReference.activationBackward('relu', v.x, maxPool2dReference.maxPool2dBackward(v.argmax, v.dOut, pool(s)));
       const { y, argmax } = maxPool2dReference.maxPool2dForward(v.x, pool(s));
       return Float64Array.from([...y, ...argmax]);
     },
@@ -565,7 +566,7 @@ const SPECS: KernelSpec[] = [
   ...(['relu', 'sigmoid', 'tanh'] as const).map(activationSpec),
   ...(['forward', 'backward'] as const).map(softmaxSpec),
   ...(['forward', 'backward'] as const).map(softmaxCrossEntropySpec),
-  ...(['forward', 'backward'] as const).map(maxPool2dSpec),
+  ...(['forward', 'backward', 'backward_relu'] as const).map(maxPool2dSpec),
   ...(['forward', 'backward'] as const).map(avgPool2dSpec),
   ...(['forward', 'backward', 'advance', 'identity'] as const).map(dropoutSpec),
   ...(['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'] as const).map(batchNormSpec),

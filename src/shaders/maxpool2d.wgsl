@@ -95,29 +95,63 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
 //
 // Window oy covers rows oy * SY .. oy * SY + PH - 1, so row h lies in the
 // windows with (h - PH) / SY < oy <= h / SY that exist; columns likewise.
+// The windows that cover an input pixel: its image n, and their first and last rows and columns.
+struct Windows {
+  n: u32,
+  oy_first: u32,
+  oy_last: u32,
+  ox_first: u32,
+  ox_last: u32,
+}
+
+fn windows_of(p: u32) -> Windows {
+  let w = p % params.W;
+  let h = (p / params.W) % params.H;
+  // h - PH would wrap around in u32; rows h < PH lie in windows from 0 on.
+  return Windows(
+    p / (params.W * params.H),
+    select(0u, (h - params.PH) / params.SY + 1u, h >= params.PH),
+    min(h / params.SY, params.OH - 1u),
+    select(0u, (w - params.PW) / params.SX + 1u, w >= params.PW),
+    min(w / params.SX, params.OW - 1u),
+  );
+}
+
+// dInput[i] for element i (channel c) of a pixel in `windows`.
+fn input_gradient(windows: Windows, i: u32, c: u32) -> f32 {
+  var sum = 0.0;
+  for (var oy = windows.oy_first; oy <= windows.oy_last; oy++) {
+    for (var ox = windows.ox_first; ox <= windows.ox_last; ox++) {
+      let o = ((windows.n * params.OH + oy) * params.OW + ox) * params.C + c;
+      if (argmax[o] == i) {
+        sum += d_out[o];
+      }
+    }
+  }
+  return sum;
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var p = id.x; p < arrayLength(&d_input) / params.C; p += groups.x * WORKGROUP_SIZE) {
-    let w = p % params.W;
-    let h = (p / params.W) % params.H;
-    let n = p / (params.W * params.H);
-    // h - PH would wrap around in u32; rows h < PH lie in windows from 0 on.
-    let oy_first = select(0u, (h - params.PH) / params.SY + 1u, h >= params.PH);
-    let ox_first = select(0u, (w - params.PW) / params.SX + 1u, w >= params.PW);
-    let oy_last = min(h / params.SY, params.OH - 1u);
-    let ox_last = min(w / params.SX, params.OW - 1u);
+    let windows = windows_of(p);
+    for (var c = 0u; c < params.C; c++) {
+      d_input[p * params.C + c] = input_gradient(windows, p * params.C + c, c);
+    }
+  }
+}
+
+// backward, then the gradient of the ReLU that wrote x, in the same pass: a
+// layer ending in ReLU before the pooling leaves its relu_backward out (see
+// activation.wgsl: the mask selects, and a NaN x gives NaN), and reads dInput
+// as the gradient before its ReLU.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var p = id.x; p < arrayLength(&d_input) / params.C; p += groups.x * WORKGROUP_SIZE) {
+    let windows = windows_of(p);
     for (var c = 0u; c < params.C; c++) {
       let i = p * params.C + c;
-      var sum = 0.0;
-      for (var oy = oy_first; oy <= oy_last; oy++) {
-        for (var ox = ox_first; ox <= ox_last; ox++) {
-          let o = ((n * params.OH + oy) * params.OW + ox) * params.C + c;
-          if (argmax[o] == i) {
-            sum += d_out[o];
-          }
-        }
-      }
-      d_input[i] = sum;
+      d_input[i] = select(select(0.0, input_gradient(windows, i, c), x[i] > 0.0), x[i], is_nan(x[i]));
     }
   }
 }

@@ -48,6 +48,8 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
     return { output, params: kernelAndBias(kernel, KH * KW * input[2], KH * KW * config.filters) };
   },
 
+  endsInRelu: (config) => config.activation === 'relu',
+
   build: (config, context) =>
     productLayer(context, config.activation, {
       forward: (t, activation) => conv2dForward(context.device, t, config, activation),

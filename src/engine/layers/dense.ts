@@ -28,6 +28,8 @@ export const denseLayer: LayerKind<DenseConfig> = {
     return { output: [config.units], params: kernelAndBias([input[0], config.units], input[0], config.units) };
   },
 
+  endsInRelu: (config) => config.activation === 'relu',
+
   build: (config, context) =>
     productLayer(context, config.activation, {
       forward: (t, activation) => matmulForward(context.device, t, activation),

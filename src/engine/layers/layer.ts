@@ -64,6 +64,13 @@ export interface LayerContext {
   needsOutputGradient: boolean;
   /** The model's last layer: a softmax there is the loss' (fused with it), so it exposes its logits. */
   last: boolean;
+  /**
+   * The layer before ends in a ReLU whose gradient this one applies to the dX
+   * it writes (its kind `foldsInputRelu`): dX is then relu'(x) ⊙ dLoss/dx.
+   */
+  inputRelu: boolean;
+  /** This layer ends in a ReLU whose gradient the next layer applies: its dY arrives as the gradient before the ReLU. */
+  outputReluFolded: boolean;
   /** A tensor of [maxBatch, ...shape], owned by the graph, labelled with the layer and `what`. */
   tensor(what: string, shape: readonly number[], dtype?: 'f32' | 'u32'): Tensor;
   /** A tensor of exactly `shape`, zero-filled, owned by the graph: what a layer keeps from step to step (dropout's step counter). */
@@ -93,6 +100,10 @@ export interface LayerKind<C extends LayerConfigBase> {
   /** Checks the config against its input shape; errors start with `name`. */
   shape(config: C, input: readonly number[], name: string): LayerShape;
   build(config: C, context: LayerContext): BuiltLayer;
+  /** Whether its output is a ReLU's (so that the next layer may apply the ReLU's gradient: LayerContext.inputRelu). */
+  endsInRelu?(config: C): boolean;
+  /** Whether it can apply the gradient of a ReLU before it to the dX it writes, in the same dispatch (max pooling can). */
+  foldsInputRelu?: boolean;
   /** Its parameters in PyTorch's names and layouts (src/engine/torch.ts). */
   torch: TorchMapping<C>;
 }

@@ -39,9 +39,14 @@ export const maxPooling2dLayer: LayerKind<MaxPooling2DConfig> = {
       y,
       dY,
       forward: async (b) => [await maxPool2dForward(device, { x: rows(x, b), y: rows(y, b), argmax: rows(argmax, b) }, config)],
-      backward: async (b) => (dX && dY ? [await maxPool2dBackward(device, { argmax: rows(argmax, b), dOut: rows(dY, b), dInput: rows(dX, b) }, config)] : []),
+      backward: async (b) =>
+        dX && dY
+          ? [await maxPool2dBackward(device, { argmax: rows(argmax, b), dOut: rows(dY, b), dInput: rows(dX, b), ...(context.inputRelu && { reluOf: rows(x, b) }) }, config)]
+          : [],
     };
   },
+
+  foldsInputRelu: true,
 
   torch: imageLayer,
 };

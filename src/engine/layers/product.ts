@@ -56,9 +56,11 @@ export function productLayer(context: LayerContext, activation: ActivationName, 
   const u = context.tensor(softmax || fused ? 'u' : 'y', output);
   const y = softmax || fused ? context.tensor('y', output) : u;
   const dY = context.needsOutputGradient ? context.tensor('dY', output) : null;
-  // The logits' gradient comes from the loss; a linear layer's dU is dY itself.
+  // A ReLU's gradient the next layer applies (max pooling's backward) leaves none to apply here.
+  const activationGradient = elementwise && !(elementwise === 'relu' && context.outputReluFolded) ? elementwise : null;
+  // The logits' gradient comes from the loss; a linear layer's dU is dY itself, and so is a folded ReLU's.
   const dLogits = fused ? context.tensor('dLogits', output) : null;
-  const dU = dLogits ?? ((softmax || elementwise ? null : dY) ?? context.tensor('dU', output));
+  const dU = dLogits ?? ((softmax || activationGradient ? null : dY) ?? context.tensor('dU', output));
 
   return {
     y,
@@ -74,7 +76,7 @@ export function productLayer(context: LayerContext, activation: ActivationName, 
     async backward(b) {
       const dispatches: Dispatch[] = [];
       if (dY && softmax) dispatches.push(await softmaxBackward(device, { y: channelRows(rows(y, b)), dOut: channelRows(rows(dY, b)), dInput: channelRows(rows(dU, b)) }));
-      if (dY && elementwise) dispatches.push(await activationBackward(device, elementwise, { y: rows(y, b), dOut: rows(dY, b), dInput: rows(dU, b) }));
+      if (dY && activationGradient) dispatches.push(await activationBackward(device, activationGradient, { y: rows(y, b), dOut: rows(dY, b), dInput: rows(dU, b) }));
       dispatches.push(
         ...(await product.backward({ x: rows(x, b), w: kernel.value, dOut: rows(dU, b), dInput: dX ? rows(dX, b) : undefined, dWeight: kernel.grad, dBias: bias.grad })),
       );

@@ -69,9 +69,14 @@ export async function maxPool2dForward(
 }
 
 /** dInput = each dOut routed to the input element its window's maximum came from; zero elsewhere. */
+/**
+ * dInput from dOut through each window's argmax; given `reluOf`, the pooling's
+ * input x, which a ReLU wrote, dInput is that ReLU's gradient too (relu'(x) ⊙ ...),
+ * in the same dispatch (the entry point backward_relu).
+ */
 export async function maxPool2dBackward(
   device: GPUDevice,
-  t: { argmax: Tensor; dOut: Tensor; dInput: Tensor },
+  t: { argmax: Tensor; dOut: Tensor; dInput: Tensor; reluOf?: Tensor },
   options: MaxPool2dOptions,
 ): Promise<Dispatch> {
   const output = maxPool2dShape(t.dInput.shape, options);
@@ -79,5 +84,7 @@ export async function maxPool2dBackward(
   expectTensor('maxPool2d', 'dOut', t.dOut, output, 'f32');
   expectTensor('maxPool2d', 'argmax', t.argmax, output, 'u32');
   const buffers = { argmax: bufferRange(t.argmax), d_out: bufferRange(t.dOut), d_input: bufferRange(t.dInput) };
-  return pool(device, 'backward', t.dInput.shape, options, buffers, sizeOf(t.dInput.shape.slice(0, 3)));
+  if (!t.reluOf) return pool(device, 'backward', t.dInput.shape, options, buffers, sizeOf(t.dInput.shape.slice(0, 3)));
+  expectTensor('maxPool2d', 'reluOf', t.reluOf, t.dInput.shape, 'f32');
+  return pool(device, 'backward_relu', t.dInput.shape, options, { ...buffers, x: bufferRange(t.reluOf) }, sizeOf(t.dInput.shape.slice(0, 3)));
 }
