@@ -23,8 +23,6 @@ interface Run {
 }
 
 interface Options {
-  /** Sees the output so far and may kill the child. */
-  killWhen?: (stdout: string, kill: () => void) => void;
   /** A module for node to load first (`--import`), and variables for it. */
   preload?: { module: string; env: Record<string, string> };
 }
@@ -33,7 +31,7 @@ interface Options {
  * `npm run train -- ...args` in a child process (the command package.json
  * gives, without npm's start-up).
  */
-async function train(args: string[], { killWhen, preload }: Options = {}): Promise<Run> {
+async function train(args: string[], { preload }: Options = {}): Promise<Run> {
   const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
   const [command, ...node] = scripts.train.split(' ');
   expect(command).toBe('node');
@@ -44,10 +42,7 @@ async function train(args: string[], { killWhen, preload }: Options = {}): Promi
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(kill, 120_000);
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      killWhen?.(stdout, kill);
-    });
+    child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -96,17 +91,18 @@ async function resumeAndCompare(checkpoints: string, name: string): Promise<stri
 describe('npm run train --checkpoint, killed, then --resume', () => {
   test('killed with SIGKILL mid-epoch: the resumed run ends with the same losses and weight bytes', { timeout: 240_000 }, async () => {
     const checkpoints = join(dir, 'mid-epoch');
-    // Killed as soon as the checkpoint after step 5 of epoch 2 is written, while steps after it run.
+    // The child kills itself as soon as its 6th checkpoint (after steps 3, 6, 9, 10 (the epoch's end), 12 and 15:
+    // step 5 of epoch 2) is in place, before step 6:
+    // killing it from here when its output says so would land steps later, as fast as it trains.
     const killed = await train([...TRAIN, '--checkpoint', checkpoints, '--checkpoint-every', '3'], {
-      killWhen: (stdout, kill) => {
-        if (stdout.includes('checkpoint: epoch 2, step 5/10')) kill();
-      },
+      preload: { module: './tests/fixtures/kill-mid-save.mjs', env: { KILL_MID_SAVE: 'after-rename', KILL_MID_SAVE_AT: '6' } },
     });
     expect(killed.signal).toBe('SIGKILL');
+    expect(killed.stderr).toMatch(/^kill-mid-save: SIGKILL with \d+ of \d+ bytes in checkpoint\.safetensors$/m);
     expect(killed.stdout).not.toContain('test loss');
     const position = await resumeAndCompare(checkpoints, 'mid-epoch');
     console.info(`killed mid-epoch, resumed from ${position}`);
-    expect(position).toMatch(/^epoch 2, step [58]\/10$/);
+    expect(position).toBe('epoch 2, step 5/10');
   });
 
   // The child kills itself inside writeFileAtomically's 4th checkpoint write (tests/fixtures/kill-mid-save.mjs wraps
