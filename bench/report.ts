@@ -1,6 +1,6 @@
 // The benchmark's figures as a report: headings, paragraphs and tables that the
 // command line prints as Markdown and bench.html shows as HTML.
-import type { Stats } from '../src/engine';
+import { formatVariantTimes, type Stats } from '../src/engine';
 import type { BenchResult, Environment, KernelResult, ModelResult, StepResult } from './suite';
 
 /** A piece of the report. Its text may hold `code` and **bold**, Markdown's marks, the only ones it uses. */
@@ -136,8 +136,7 @@ export function bestKernelGflops(m: ModelResult): number | null {
 /** `rows=4 (rows=1 245, rows=2 67.8, rows=4 60.4 ms)`: the variant and each variant's time when it was chosen. */
 function variantCell(k: KernelResult): string {
   if (k.variant === null) return '—';
-  const times = Object.entries(k.variants).map(([variant, ms]) => `${variant} ${num(ms)}`);
-  return times.length ? `${k.variant} (${times.join(', ')} ms)` : k.variant;
+  return Object.keys(k.variants).length ? `${k.variant} (${formatVariantTimes(k.variants, num)})` : k.variant;
 }
 
 function kernelTable(m: ModelResult, caveat: string): Block {

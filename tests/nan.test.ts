@@ -10,7 +10,7 @@ import { maxPool2dBackward, maxPool2dForward } from '../src/engine/ops/maxpool2d
 import { softmaxBackward, softmaxForward } from '../src/engine/ops/softmax';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../src/engine/ops/softmax_cross_entropy';
 import { dense, flatten } from '../src/engine/layers';
-import { sequential } from '../src/engine/model';
+import { sequential, type Weight } from '../src/engine/model';
 import * as activation from '../src/reference/activation';
 import * as avgpool from '../src/reference/avgpool2d';
 import * as bias from '../src/reference/bias';
@@ -225,16 +225,22 @@ describe('fit stops on a non-finite loss (Keras TerminateOnNaN)', () => {
     model.destroy();
   });
 
-  // After the fact an update has spread a NaN to every layer before the one it
-  // started in; the steps since the last finite loss are run again to find where.
-  test('a weight that is NaN: the step, and that weight, found by running the steps again', async () => {
+  /** The model with its weights changed by `change`, and 40 rows of finite data. */
+  async function changed(change: (weights: Weight[]) => void) {
     const model = sequential(layers());
     model.compile({ seed: 1, gpu: await testGpu() });
     const { x, y } = data(40, 0);
     x[2] = 0;
     const weights = await model.getWeights();
-    weights[2].values[5] = NaN;
+    change(weights);
     await model.setWeights(weights);
+    return { model, x, y };
+  }
+
+  // After the fact an update has spread a NaN to every layer before the one it
+  // started in; the steps since the last finite loss are run again to find where.
+  test('a weight that is NaN: the step, and that weight, found by running the steps again', async () => {
+    const { model, x, y } = await changed((weights) => (weights[2].values[5] = NaN));
     await expect(model.fit(x, y, { epochs: 1, batchSize: 4, updateEvery: 5 })).rejects.toThrow(
       'training stopped: the loss is NaN at epoch 1/1, step 1/10; the first non-finite values: layer 2 (dense) kernel (element 5 is NaN)',
     );
@@ -242,15 +248,9 @@ describe('fit stops on a non-finite loss (Keras TerminateOnNaN)', () => {
   });
 
   test('activations that overflow in a hidden layer, after steps read finite: the step and the layer whose output went non-finite', async () => {
-    const model = sequential(layers());
-    model.compile({ seed: 1, gpu: await testGpu() });
-    const { x, y } = data(40, 0);
-    x[2] = 0;
+    const { model, x, y } = await changed((weights) => weights[0].values.fill(1e10));
     // Finite for the first rows; row 22 (step 6, after the loss was read finite at step 5) overflows layer 1.
     x.fill(1e30, 22 * 6, 23 * 6);
-    const weights = await model.getWeights();
-    weights[0].values.fill(1e10);
-    await model.setWeights(weights);
     const seen: number[] = [];
     const fit = model.fit(x, y, { epochs: 1, batchSize: 4, shuffle: false, updateEvery: 5, onBatchEnd: (step, logs) => void seen.push(step, logs.loss) });
     await expect(fit).rejects.toThrow(/^training stopped: the loss is NaN at epoch 1\/1, step 6\/10; the first non-finite values: layer 1 \(dense\) output \(element 1\d is Infinity\)$/);

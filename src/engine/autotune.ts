@@ -104,6 +104,8 @@ export class Autotuner {
   spentMs = 0;
   private entries?: Promise<Record<string, Entry>>;
   private readonly adapter: string;
+  /** The query set passes are timed with: made on the first measurement of a `tune`, freed at its end. */
+  private timestamps?: Timestamps;
 
   get device(): GPUDevice {
     return this.gpu.device;
@@ -123,6 +125,15 @@ export class Autotuner {
   /** Chooses the variant of every tunable dispatch, in place (see useVariant). */
   async tune(dispatches: readonly Dispatch[]): Promise<void> {
     if (this.mode === 'off') return;
+    try {
+      await this.choose(dispatches);
+    } finally {
+      this.timestamps?.destroy();
+      this.timestamps = undefined;
+    }
+  }
+
+  private async choose(dispatches: readonly Dispatch[]): Promise<void> {
     const entries = await this.load();
     // Dispatches of one shape in a plan are chosen for once.
     const chosen = new Map<string, { entry: Entry | null; from: TuningChoice['from'] }>();
@@ -199,26 +210,22 @@ export class Autotuner {
    */
   private async measure(dispatch: Dispatch): Promise<number> {
     const device = this.gpu.device;
-    const timestamps = this.gpu.timestamps ? new Timestamps(device, 2) : null;
-    try {
-      let repeats = 1;
-      for (let warm = false; ; warm = true) {
-        const encoder = device.createCommandEncoder({ label: `autotune ${dispatch.kernel.name}` });
-        encodeDispatches(encoder, Array(repeats).fill(dispatch), 'autotune', timestamps?.around(0));
-        await device.queue.onSubmittedWorkDone();
-        const started = performance.now();
-        device.queue.submit([encoder.finish()]);
-        await device.queue.onSubmittedWorkDone();
-        const wall = performance.now() - started;
-        const [begin, end] = timestamps ? await timestamps.read() : [0, wall];
-        this.timedRuns += 1;
-        const ms = end - begin;
-        if (!warm) continue;
-        if (ms >= MIN_PASS_MS || repeats >= MAX_REPEATS) return ms / repeats;
-        repeats = Math.min(MAX_REPEATS, repeats * Math.max(2, Math.ceil(MIN_PASS_MS / Math.max(ms, 0.01))));
-      }
-    } finally {
-      timestamps?.destroy();
+    const timestamps = this.gpu.timestamps ? (this.timestamps ??= new Timestamps(device, 2)) : null;
+    let repeats = 1;
+    for (let warm = false; ; warm = true) {
+      const encoder = device.createCommandEncoder({ label: `autotune ${dispatch.kernel.name}` });
+      encodeDispatches(encoder, Array(repeats).fill(dispatch), 'autotune', timestamps?.around(0));
+      await device.queue.onSubmittedWorkDone();
+      const started = performance.now();
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      const wall = performance.now() - started;
+      const [begin, end] = timestamps ? await timestamps.read() : [0, wall];
+      this.timedRuns += 1;
+      const ms = end - begin;
+      if (!warm) continue;
+      if (ms >= MIN_PASS_MS || repeats >= MAX_REPEATS) return ms / repeats;
+      repeats = Math.min(MAX_REPEATS, repeats * Math.max(2, Math.ceil(MIN_PASS_MS / Math.max(ms, 0.01))));
     }
   }
 
@@ -252,10 +259,12 @@ export class Autotuner {
 
 /** The choices as a table: one line per dispatch, its variant, and each variant's time. */
 export function formatChoices(choices: readonly TuningChoice[]): string[] {
-  return choices.map((c) => {
-    const times = Object.entries(c.ms)
-      .map(([variant, ms]) => `${variant} ${ms.toPrecision(3)} ms`)
-      .join(', ');
-    return `${c.site} ${c.kernel} ${c.shape}: ${c.variant} (${c.from}${times ? `: ${times}` : ''})`;
-  });
+  return choices.map((c) => `${c.site} ${c.kernel} ${c.shape}: ${c.variant} (${c.from}${Object.keys(c.ms).length ? `: ${formatVariantTimes(c.ms)}` : ''})`);
+}
+
+/** `rows=1 61.6, rows=2 34.7 ms`: each variant's time, as the command line and the benchmark print them. */
+export function formatVariantTimes(ms: Record<string, number>, digits = (value: number) => value.toPrecision(3)): string {
+  return `${Object.entries(ms)
+    .map(([variant, time]) => `${variant} ${digits(time)}`)
+    .join(', ')} ms`;
 }

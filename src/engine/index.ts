@@ -23,6 +23,7 @@ export {
   Autotuner,
   browserStore,
   formatChoices,
+  formatVariantTimes,
   memoryStore,
   setTuningDefaults,
   tuningDefaults,

@@ -177,6 +177,9 @@ export class Model {
     for (const metric of options.metrics ?? []) {
       if (metric !== 'accuracy') throw new Error(`compile(): unknown metric '${metric}' (only 'accuracy')`);
     }
+    if (options.autotune !== undefined && !AUTOTUNE_MODES.includes(options.autotune)) {
+      throw new Error(`compile(): autotune must be one of ${AUTOTUNE_MODES.join(', ')}, got '${options.autotune}'`);
+    }
     const optimizer = options.optimizer ?? 'rmsprop';
     this.compiled = {
       seed: options.seed ?? this.compiled.seed,
@@ -188,9 +191,6 @@ export class Model {
       tuningStore: options.tuningStore,
       onTuningNotice: options.onTuningNotice,
     };
-    if (options.autotune !== undefined && !AUTOTUNE_MODES.includes(options.autotune)) {
-      throw new Error(`compile(): autotune must be one of ${AUTOTUNE_MODES.join(', ')}, got '${options.autotune}'`);
-    }
     this.tuner = undefined;
     this.random = seededRandom(this.compiled.seed);
     this.destroy();
