@@ -43,6 +43,7 @@ import {
 } from './pipelines';
 import { KernelProfiler, stats, timestampRoundingMs, type Stats } from './profile';
 import { seededRandom } from './random';
+import * as biasReference from '../reference/bias';
 import * as conv2dReference from '../reference/conv2d';
 import * as matmulReference from '../reference/matmul';
 import * as activationReference from '../reference/activation';
@@ -92,6 +93,13 @@ interface KernelSpec {
   contraction(s: Shape): number;
 }
 
+/** A kernel of `shape` and its bias, as views of one tensor [rows + 1, columns] that holds the bias as its last row (as the arenas keep them). */
+function kernelAndBias(both: Tensor, shape: number[]): { w: Tensor; bias: Tensor } {
+  const columns = shape[shape.length - 1];
+  const size = shape.reduce((a, b) => a * b, 1);
+  return { w: { ...both, shape }, bias: { ...both, shape: [columns], offset: both.offset + size * 4 } };
+}
+
 const convCase = (s: Shape): conv2dReference.Conv2dCase => ({
   N: s.N,
   H: s.H,
@@ -135,24 +143,38 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
       { name: `tutorial conv ${tutorial[0] === first ? 2 : 1} (batch 128)`, shape: tutorial[1] },
       ...(entryPoint === 'sum_slices' ? sliced : small),
     ],
+    // As a Conv2D layer runs them: forward with its bias (the last row of wb; its activation is a
+    // constant, ACTIVATION, linear here), the weight
+    // gradient with the bias' (the last row of dWb); backward_input reads the kernel alone.
     tensors(s): Record<string, TensorSpec> {
       const [, OH, OW] = conv2dReference.conv2dOutputShape(convCase(s));
       const x = [s.N, s.H, s.W, s.C_in];
       const w = [s.KH, s.KW, s.C_in, s.C_out];
+      const wb = [s.KH * s.KW * s.C_in + 1, s.C_out];
       const y = [s.N, OH, OW, s.C_out];
-      if (entryPoint === 'forward') return { x: uniform(x), w: uniform(w), y: zeros(y) };
-      const inputs = { x: uniform(x), w: uniform(w), dOut: uniform(y), dWeight: zeros(w) };
-      return weight ? inputs : { ...inputs, dInput: zeros(x) };
+      if (entryPoint === 'forward') return { x: uniform(x), wb: uniform(wb), y: zeros(y) };
+      if (weight) return { x: uniform(x), w: uniform(w), dOut: uniform(y), dWb: zeros(wb) };
+      return { x: uniform(x), w: uniform(w), dOut: uniform(y), dWeight: zeros(w), dInput: zeros(x) };
     },
-    checked: entryPoint === 'forward' ? 'y' : weight ? 'dWeight' : 'dInput',
+    checked: entryPoint === 'forward' ? 'y' : weight ? 'dWb' : 'dInput',
     async dispatches(device, t, s) {
-      if (entryPoint === 'forward') return [await conv2dForward(device, { x: t.x, w: t.w, y: t.y }, convOptions(s))];
+      const w = [s.KH, s.KW, s.C_in, s.C_out];
+      if (entryPoint === 'forward') return [await conv2dForward(device, { x: t.x, ...kernelAndBias(t.wb, w), y: t.y }, convOptions(s))];
+      if (weight) {
+        const { w: dWeight, bias: dBias } = kernelAndBias(t.dWb, w);
+        return conv2dBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight, dBias }, convOptions(s));
+      }
       return conv2dBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight: t.dWeight, dInput: t.dInput }, convOptions(s));
     },
     reference(v, s) {
-      if (entryPoint === 'forward') return conv2dReference.conv2dForward(v.x, v.w, convCase(s));
+      const rows = s.KH * s.KW * s.C_in;
+      if (entryPoint === 'forward') {
+        const z = conv2dReference.conv2dForward(v.x, v.wb.subarray(0, rows * s.C_out), convCase(s));
+        return biasReference.biasForward(z, v.wb.subarray(rows * s.C_out), z.length / s.C_out, s.C_out);
+      }
       const gradients = conv2dReference.conv2dBackward(v.x, v.w, v.dOut, convCase(s));
-      return weight ? gradients.dWeight : gradients.dInput;
+      if (!weight) return gradients.dInput;
+      return Float64Array.from([...gradients.dWeight, ...biasReference.biasBackward(v.dOut, v.dOut.length / s.C_out, s.C_out)]);
     },
     contraction(s) {
       const [, OH, OW] = conv2dReference.conv2dOutputShape(convCase(s));
@@ -177,21 +199,31 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
       { name: 'size 1', shape: { M: 1, K: 1, N: 1 } },
       { name: 'odd sizes, not multiples of the 4x4 block', shape: { M: 33, K: 17, N: 65 } },
     ],
+    // As a Dense layer runs them: forward with its bias (the last row of wb; its activation is a
+    // constant, ACTIVATION, linear here), the weight
+    // gradient with the bias' (the last row of dWb); backward_input reads the kernel alone.
     tensors(s): Record<string, TensorSpec> {
-      const inputs = { x: uniform([s.M, s.K]), w: uniform([s.K, s.N]) };
-      if (entryPoint === 'forward') return { ...inputs, y: zeros([s.M, s.N]) };
-      const backward = { ...inputs, dOut: uniform([s.M, s.N]), dWeight: zeros([s.K, s.N]) };
-      return entryPoint === 'backward_weight' ? backward : { ...backward, dInput: zeros([s.M, s.K]) };
+      if (entryPoint === 'forward') return { x: uniform([s.M, s.K]), wb: uniform([s.K + 1, s.N]), y: zeros([s.M, s.N]) };
+      const backward = { x: uniform([s.M, s.K]), w: uniform([s.K, s.N]), dOut: uniform([s.M, s.N]) };
+      return entryPoint === 'backward_weight' ? { ...backward, dWb: zeros([s.K + 1, s.N]) } : { ...backward, dWeight: zeros([s.K, s.N]), dInput: zeros([s.M, s.K]) };
     },
-    checked: { forward: 'y', backward_input: 'dInput', backward_weight: 'dWeight' }[entryPoint],
-    async dispatches(device, t) {
-      if (entryPoint === 'forward') return [await matmulForward(device, { x: t.x, w: t.w, y: t.y })];
+    checked: { forward: 'y', backward_input: 'dInput', backward_weight: 'dWb' }[entryPoint],
+    async dispatches(device, t, s) {
+      if (entryPoint === 'forward') return [await matmulForward(device, { x: t.x, ...kernelAndBias(t.wb, [s.K, s.N]), y: t.y })];
+      if (entryPoint === 'backward_weight') {
+        const { w: dWeight, bias: dBias } = kernelAndBias(t.dWb, [s.K, s.N]);
+        return matmulBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight, dBias });
+      }
       return matmulBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight: t.dWeight, dInput: t.dInput });
     },
     reference(v, s) {
-      if (entryPoint === 'forward') return matmulReference.matmulForward(v.x, v.w, s.M, s.K, s.N);
+      if (entryPoint === 'forward') {
+        const z = matmulReference.matmulForward(v.x, v.wb.subarray(0, s.K * s.N), s.M, s.K, s.N);
+        return biasReference.biasForward(z, v.wb.subarray(s.K * s.N), s.M, s.N);
+      }
       const gradients = matmulReference.matmulBackward(v.x, v.w, v.dOut, s.M, s.K, s.N);
-      return entryPoint === 'backward_input' ? gradients.dInput : gradients.dWeight;
+      if (entryPoint === 'backward_input') return gradients.dInput;
+      return Float64Array.from([...gradients.dWeight, ...biasReference.biasBackward(v.dOut, s.M, s.N)]);
     },
     contraction: (s) => ({ forward: s.K, backward_input: s.N, backward_weight: s.M })[entryPoint],
   };
