@@ -53,6 +53,19 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
     }
   });
 
+  // With the gradient of the ReLU that wrote x (backward_input_relu): x's signs mask dX as relu_backward would.
+  test('backward through the ReLU before it', async () => {
+    const { device } = await testGpu();
+    const dInput = await upload([M, K], new Float64Array(M * K).fill(NaN), 'dInput');
+    const [dx] = (await matmulBackward(device, { x: await upload([M, K], x), w: await upload([K, N], w), dOut: await upload([M, N], dOut), dInput, dWeight: await zeros([K, N]), reluOf: await upload([M, K], x) })).slice(1);
+    expect(dx.kernel.name).toBe('matmul.wgsl:backward_input_relu');
+    const want = activations.activationBackward('relu', x, reference.matmulBackward(x, w, dOut, M, K, N).dInput);
+    for await (const variant of eachVariant(dx)) {
+      const [got] = await run(dx, dInput);
+      expectClose(`matmul backward_input_relu M=${M} K=${K} N=${N} ${variant}`, got, want, { atol: F32.atol * Math.sqrt(N), rtol: F32.rtol });
+    }
+  });
+
   // Finite differences cost one forward per input: only on the small shapes.
   if (M * K * N > 20000) return;
   test('reference backward matches central differences', () => {

@@ -145,7 +145,8 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
     ],
     // As a Conv2D layer runs them: forward with its bias (the last row of wb; its activation is a
     // constant, ACTIVATION, linear here), the weight
-    // gradient with the bias' (the last row of dWb); backward_input reads the kernel alone.
+    // gradient with the bias' (the last row of dWb); backward_input reads the kernel alone,
+    // and backward_input_relu masks dX by x's signs, as if a ReLU had written x.
     tensors(s): Record<string, TensorSpec> {
       const [, OH, OW] = conv2dReference.conv2dOutputShape(convCase(s));
       const x = [s.N, s.H, s.W, s.C_in];
@@ -183,11 +184,12 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
   };
 }
 
-function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'): KernelSpec {
+function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_input_relu' | 'backward_weight'): KernelSpec {
   // The tutorial's first dense layer needs no dX either.
   const first = { M: 128, K: 784, N: 128 };
   const second = { M: 128, K: 128, N: 10 };
-  const tutorial = entryPoint === 'backward_input' ? [second, first] : [first, second];
+  const dX = entryPoint === 'backward_input' || entryPoint === 'backward_input_relu';
+  const tutorial = dX ? [second, first] : [first, second];
   return {
     name: `matmul.wgsl:${entryPoint}`,
     source: matmulSource,
@@ -201,20 +203,21 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
     ],
     // As a Dense layer runs them: forward with its bias (the last row of wb; its activation is a
     // constant, ACTIVATION, linear here), the weight
-    // gradient with the bias' (the last row of dWb); backward_input reads the kernel alone.
+    // gradient with the bias' (the last row of dWb); backward_input reads the kernel alone,
+    // and backward_input_relu masks dX by x's signs, as if a ReLU had written x.
     tensors(s): Record<string, TensorSpec> {
       if (entryPoint === 'forward') return { x: uniform([s.M, s.K]), wb: uniform([s.K + 1, s.N]), y: zeros([s.M, s.N]) };
       const backward = { x: uniform([s.M, s.K]), w: uniform([s.K, s.N]), dOut: uniform([s.M, s.N]) };
       return entryPoint === 'backward_weight' ? { ...backward, dWb: zeros([s.K + 1, s.N]) } : { ...backward, dWeight: zeros([s.K, s.N]), dInput: zeros([s.M, s.K]) };
     },
-    checked: { forward: 'y', backward_input: 'dInput', backward_weight: 'dWb' }[entryPoint],
+    checked: { forward: 'y', backward_input: 'dInput', backward_input_relu: 'dInput', backward_weight: 'dWb' }[entryPoint],
     async dispatches(device, t, s) {
       if (entryPoint === 'forward') return [await matmulForward(device, { x: t.x, ...kernelAndBias(t.wb, [s.K, s.N]), y: t.y })];
       if (entryPoint === 'backward_weight') {
         const { w: dWeight, bias: dBias } = kernelAndBias(t.dWb, [s.K, s.N]);
         return matmulBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight, dBias });
       }
-      return matmulBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight: t.dWeight, dInput: t.dInput });
+      return matmulBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight: t.dWeight, dInput: t.dInput, ...(entryPoint === 'backward_input_relu' && { reluOf: t.x }) });
     },
     reference(v, s) {
       if (entryPoint === 'forward') {
@@ -223,9 +226,10 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
       }
       const gradients = matmulReference.matmulBackward(v.x, v.w, v.dOut, s.M, s.K, s.N);
       if (entryPoint === 'backward_input') return gradients.dInput;
+      if (entryPoint === 'backward_input_relu') return activationReference.activationBackward('relu', v.x, gradients.dInput);
       return Float64Array.from([...gradients.dWeight, ...biasReference.biasBackward(v.dOut, s.M, s.N)]);
     },
-    contraction: (s) => ({ forward: s.K, backward_input: s.N, backward_weight: s.M })[entryPoint],
+    contraction: (s) => ({ forward: s.K, backward_input: s.N, backward_input_relu: s.N, backward_weight: s.M })[entryPoint],
   };
 }
 
@@ -594,7 +598,7 @@ function gatherSpec(entryPoint: 'forward' | 'forward_bytes'): KernelSpec {
 
 const SPECS: KernelSpec[] = [
   ...(['forward', 'backward_input', 'backward_weight', 'sum_slices', 'transpose_kernel'] as const).map(conv2dSpec),
-  ...(['forward', 'backward_input', 'backward_weight'] as const).map(matmulSpec),
+  ...(['forward', 'backward_input', 'backward_input_relu', 'backward_weight'] as const).map(matmulSpec),
   ...(['relu', 'sigmoid', 'tanh'] as const).map(activationSpec),
   ...(['forward', 'backward'] as const).map(softmaxSpec),
   ...(['forward', 'backward'] as const).map(softmaxCrossEntropySpec),

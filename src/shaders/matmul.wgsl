@@ -27,6 +27,10 @@
 // activation (activate.wgsl, appended) before it stores, so a layer is one
 // dispatch; backward_weight computes the bias gradient as that last row, the
 // product of dY with a row of ones.
+//
+// backward_input_relu is backward_input followed by the gradient of the ReLU
+// that wrote the layer's input X: a Dense layer ending in ReLU before this one
+// leaves its relu_backward out and reads dX as the gradient before its ReLU.
 
 override WORKGROUP_SIZE: u32;
 override VECTORIZED: bool;
@@ -51,10 +55,23 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 // The same buffer as b, bound a second time to be read as vec4s.
 @group(0) @binding(4) var<storage, read> b4: array<vec4f>;
+// backward_input_relu's X, the output of a ReLU, whose signs mask dX.
+@group(0) @binding(5) var<storage, read> relu_of: array<f32>;
 
-// C = A · B, plus `init` in every row (the bias, or zero), then `activation`;
-// C has `M` rows, and A's rows at `ones` or past it are ones (a bias row).
-fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32, M: u32, ones: u32, init: vec4f, activation: u32) {
+// What a product stores at c[i]: f(v) in forward; in backward_input_relu, the
+// ReLU's gradient applied to v as activation.wgsl's relu_backward applies it
+// (the mask selects, so a NaN v where X <= 0 gives 0, and a NaN X gives NaN).
+fn output(i: u32, v: f32, activation: u32, relu_mask: bool) -> f32 {
+  if (relu_mask) {
+    return select(select(0.0, v, relu_of[i] > 0.0), relu_of[i], is_nan(relu_of[i]));
+  }
+  return activate(v, activation);
+}
+
+// C = A · B, plus `init` in every row (the bias, or zero), then `activation`
+// (or the ReLU mask, see output); C has `M` rows, and A's rows at `ones` or
+// past it are ones (a bias row).
+fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32, M: u32, ones: u32, init: vec4f, activation: u32, relu_mask: bool) {
   let row = id.y * BLOCK;
   let col = id.x * BLOCK;
   if (row >= M || col >= params.N) {
@@ -85,7 +102,8 @@ fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32, M: u
     if (row + i < M) {
       for (var j = 0u; j < BLOCK; j++) {
         if (col + j < params.N) {
-          c[(row + i) * params.N + col + j] = activate(acc[i][j], activation);
+          let at = (row + i) * params.N + col + j;
+          c[at] = output(at, acc[i][j], activation, relu_mask);
         }
       }
     }
@@ -101,14 +119,21 @@ fn forward(@builtin(global_invocation_id) id: vec3u) {
     let cols = min(vec4u(id.x * BLOCK) + vec4u(0u, 1u, 2u, 3u), vec4u(params.N - 1u));
     bias = vec4f(b[at + cols.x], b[at + cols.y], b[at + cols.z], b[at + cols.w]);
   }
-  block_product(id, params.K, 1u, params.N, 1u, params.M, params.M, bias, ACTIVATION);
+  block_product(id, params.K, 1u, params.N, 1u, params.M, params.M, bias, ACTIVATION, false);
 }
 
 // dX = dY · Wᵀ: from Y = X · W, dL/dX(m, k) = Σ_n dY(m, n) W(k, n).
 // Here a = dY [M, K'] with K' the contraction, b = W stored [N, K'] read transposed.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_input(@builtin(global_invocation_id) id: vec3u) {
-  block_product(id, params.K, 1u, 1u, params.K, params.M, params.M, vec4f(), LINEAR);
+  block_product(id, params.K, 1u, 1u, params.K, params.M, params.M, vec4f(), LINEAR, false);
+}
+
+// dX = relu'(X) ⊙ (dY · Wᵀ), where X is a ReLU's output: relu'(x) is [x > 0],
+// and x > 0 exactly when the ReLU's own input was (activation.wgsl).
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_input_relu(@builtin(global_invocation_id) id: vec3u) {
+  block_product(id, params.K, 1u, 1u, params.K, params.M, params.M, vec4f(), LINEAR, true);
 }
 
 // dW = Xᵀ · dY: dL/dW(k, n) = Σ_m X(m, k) dY(m, n). With BIAS, row M (one past
@@ -116,5 +141,5 @@ fn backward_input(@builtin(global_invocation_id) id: vec3u) {
 // Here a = X stored [K', M] read transposed, b = dY [K', N].
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_weight(@builtin(global_invocation_id) id: vec3u) {
-  block_product(id, 1u, params.M, params.N, 1u, params.M + select(0u, 1u, BIAS), params.M, vec4f(), LINEAR);
+  block_product(id, 1u, params.M, params.N, 1u, params.M + select(0u, 1u, BIAS), params.M, vec4f(), LINEAR, false);
 }

@@ -30,6 +30,8 @@ export const denseLayer: LayerKind<DenseConfig> = {
 
   endsInRelu: (config) => config.activation === 'relu',
 
+  foldsInputRelu: true,
+
   build: (config, context) =>
     productLayer(context, config.activation, {
       forward: (t, activation) => matmulForward(context.device, t, activation),

@@ -102,7 +102,7 @@ export interface LayerKind<C extends LayerConfigBase> {
   build(config: C, context: LayerContext): BuiltLayer;
   /** Whether its output is a ReLU's (so that the next layer may apply the ReLU's gradient: LayerContext.inputRelu). */
   endsInRelu?(config: C): boolean;
-  /** Whether it can apply the gradient of a ReLU before it to the dX it writes, in the same dispatch (max pooling can). */
+  /** Whether it can apply the gradient of a ReLU before it to the dX it writes, in the same dispatch (max pooling and dense can). */
   foldsInputRelu?: boolean;
   /** Its parameters in PyTorch's names and layouts (src/engine/torch.ts). */
   torch: TorchMapping<C>;

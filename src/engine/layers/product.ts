@@ -36,8 +36,11 @@ export function kernelAndBias(kernel: number[], fanIn: number, fanOut: number): 
 export interface Product {
   /** y = f(x · w + bias). */
   forward(t: { x: Tensor; w: Tensor; bias: Tensor; y: Tensor }, activation: Activation | 'linear'): Promise<Dispatch>;
-  /** dWeight, dBias and, when dInput is given, dX. */
-  backward(t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor; dBias: Tensor }): Promise<Dispatch[]>;
+  /**
+   * dWeight, dBias and, when dInput is given, dX; with `reluOf` (x, a ReLU's
+   * output: only for a layer kind that `foldsInputRelu`), dX times the ReLU's gradient.
+   */
+  backward(t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor; dBias: Tensor; reluOf?: Tensor }): Promise<Dispatch[]>;
 }
 
 /**
@@ -78,7 +81,15 @@ export function productLayer(context: LayerContext, activation: ActivationName, 
       if (dY && softmax) dispatches.push(await softmaxBackward(device, { y: channelRows(rows(y, b)), dOut: channelRows(rows(dY, b)), dInput: channelRows(rows(dU, b)) }));
       if (dY && activationGradient) dispatches.push(await activationBackward(device, activationGradient, { y: rows(y, b), dOut: rows(dY, b), dInput: rows(dU, b) }));
       dispatches.push(
-        ...(await product.backward({ x: rows(x, b), w: kernel.value, dOut: rows(dU, b), dInput: dX ? rows(dX, b) : undefined, dWeight: kernel.grad, dBias: bias.grad })),
+        ...(await product.backward({
+          x: rows(x, b),
+          w: kernel.value,
+          dOut: rows(dU, b),
+          dInput: dX ? rows(dX, b) : undefined,
+          dWeight: kernel.grad,
+          dBias: bias.grad,
+          ...(context.inputRelu && { reluOf: rows(x, b) }),
+        })),
       );
       return dispatches;
     },

@@ -27,11 +27,12 @@ export function matmulShape(x: readonly number[], w: readonly number[]): [number
 
 /**
  * C [M, N] from A and B with a contraction of K; with `bias`, b (forward) or
- * c (backward_weight) holds one more row, the bias or its gradient.
+ * c (backward_weight) holds one more row, the bias or its gradient; with
+ * `reluOf` (backward_input_relu), the ReLU output whose signs mask C.
  */
-function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number, bias: boolean, activation: Activation | 'linear' = 'linear') {
+function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number, bias: boolean, activation: Activation | 'linear' = 'linear', reluOf?: Tensor) {
   // B's rows are read as vec4s where its columns are adjacent and rows start on a vec4.
-  const vectorized = entryPoint !== 'backward_input' && N % BLOCK === 0;
+  const vectorized = !entryPoint.startsWith('backward_input') && N % BLOCK === 0;
   const b4 = vec4View(device, b, vectorized);
   const rows = entryPoint === 'backward_weight' && bias ? M + 1 : M;
   return prepareTunable(
@@ -44,10 +45,11 @@ function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c:
       spec: {
         constants: { WORKGROUP_SIZE: Number(variant.slice('workgroup='.length)), VECTORIZED: Number(vectorized), BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation] },
         params: { M, N, K },
-        buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range },
+        // Every entry point declares relu_of (through the shared epilogue); those that never read it get a.
+        buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range, relu_of: bufferRange(reluOf ?? a) },
         grid: { threads: [Math.ceil(N / BLOCK), Math.ceil(rows / BLOCK)] },
         // The same multiply-adds in all three products, reading two operands and writing the third.
-        work: { flops: 2 * rows * N * K, bytes: 4 * (M * K + K * N + rows * N) },
+        work: { flops: 2 * rows * N * K, bytes: 4 * (M * K + K * N + rows * N * (reluOf ? 2 : 1)) },
       },
     }),
     b4.scratch,
@@ -64,20 +66,24 @@ export async function matmulForward(device: GPUDevice, t: { x: Tensor; w: Tensor
 
 /**
  * dW = xᵀ · dY, dBias (when given; it must follow dWeight in its buffer) and,
- * when dInput is given, dX = dY · wᵀ (a first layer needs no dX).
+ * when dInput is given, dX = dY · wᵀ (a first layer needs no dX). Given
+ * `reluOf`, the output of the ReLU that wrote x, dX is then multiplied by the
+ * ReLU's gradient in the same dispatch (backward_input_relu).
  */
 export async function matmulBackward(
   device: GPUDevice,
-  t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor; dBias?: Tensor },
+  t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor; dBias?: Tensor; reluOf?: Tensor },
 ): Promise<Dispatch[]> {
   const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
   expectTensor('matmul', 'dOut', t.dOut, [M, N]);
   expectTensor('matmul', 'dWeight', t.dWeight, [K, N]);
   const dWeight = withBiasRow('matmul', ['dWeight', 'dBias'], t.dWeight, t.dBias);
+  if (t.reluOf && !t.dInput) throw new Error('matmul(): reluOf masks dInput, which was not given');
   const dispatches = [product(device, 'backward_weight', t.x, t.dOut, dWeight, K, N, M, t.dBias !== undefined)];
   if (t.dInput) {
     expectTensor('matmul', 'dInput', t.dInput, [M, K]);
-    dispatches.push(product(device, 'backward_input', t.dOut, t.w, t.dInput, M, K, N, false));
+    if (t.reluOf) expectTensor('matmul', 'reluOf', t.reluOf, [M, K]);
+    dispatches.push(product(device, t.reluOf ? 'backward_input_relu' : 'backward_input', t.dOut, t.w, t.dInput, M, K, N, false, 'linear', t.reluOf));
   }
   return Promise.all(dispatches);
 }
