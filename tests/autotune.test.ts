@@ -85,6 +85,24 @@ describe('autotune', () => {
     expect(run.tuning.choices.every((c) => c.variant !== 'rows=99')).toBe(true);
   });
 
+  test("a choice made for another version of a kernel is dropped when that kernel's shape is timed again", async () => {
+    const store = memoryStore();
+    await train('full', store);
+    const cache = JSON.parse((await store.read())!);
+    const key = Object.keys(cache.entries).find((k) => k.includes('|matmul.wgsl:forward|'))!;
+    // The same adapter, kernel and shape, another source hash (the key's third field from the end).
+    const parts = key.split('|');
+    const stale = [...parts.slice(0, -3), 'deadbeef', ...parts.slice(-2)].join('|');
+    cache.entries[stale] = { variant: 'workgroup=8', ms: { 'workgroup=8': 1 } };
+    delete cache.entries[key];
+    await store.write(JSON.stringify(cache));
+    await train('cached', store);
+    const entries = Object.keys(JSON.parse((await store.read())!).entries);
+    expect(entries).toContain(key);
+    expect(entries).not.toContain(stale);
+    expect(entries.length).toBe(Object.keys(cache.entries).length);
+  });
+
   test('an unknown mode is refused', () => {
     expect(() => sequential(layers()).compile({ autotune: 'fast' as AutotuneMode })).toThrow("compile(): autotune must be one of off, cached, full, got 'fast'");
   });

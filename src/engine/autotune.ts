@@ -143,7 +143,8 @@ export class Autotuner {
       const tunable = dispatch.tunable;
       if (!tunable) continue;
       // A choice made among other variants, or for other code, is not this one's.
-      const key = `${this.adapter}|${dispatch.kernel.name}|${tunable.source}|${tunable.variants.join(',')}|${tunable.shape}`;
+      const site = { start: `${this.adapter}|${dispatch.kernel.name}|`, end: `|${tunable.shape}` };
+      const key = `${site.start}${tunable.source}|${tunable.variants.join(',')}${site.end}`;
       if (!chosen.has(key)) {
         let entry = this.mode === 'cached' ? (entries[key] ?? null) : null;
         if (entry && !tunable.variants.includes(entry.variant)) {
@@ -154,6 +155,8 @@ export class Autotuner {
         else {
           entry = await this.time(dispatch);
           if (entry) {
+            // This adapter's choices for the same kernel and shape among other code or variants are stale now.
+            for (const other of Object.keys(entries)) if (other.startsWith(site.start) && other.endsWith(site.end)) delete entries[other];
             entries[key] = entry;
             changed = true;
           }
