@@ -28,7 +28,7 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
     const { device } = await testGpu();
     const y = await zeros([M, N]);
     const dispatch = await matmulForward(device, { x: await upload([M, K], x), w: await upload([K, N], w), y });
-    for await (const variant of eachVariant(dispatch)) {
+    for await (const variant of eachVariant(dispatch, y)) {
       const [got] = await run(dispatch, y);
       expectClose(`matmul forward M=${M} K=${K} N=${N} ${variant}`, got, reference.matmulForward(x, w, M, K, N), tol);
     }
@@ -46,7 +46,7 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
       dWeight,
     });
     const want = reference.matmulBackward(x, w, dOut, M, K, N);
-    for await (const variant of eachVariant(dispatches)) {
+    for await (const variant of eachVariant(dispatches, dInput, dWeight)) {
       const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
       expectClose(`matmul backward_input M=${M} K=${K} N=${N} ${variant}`, gotInput, want.dInput, { atol: F32.atol * Math.sqrt(N), rtol: F32.rtol });
       expectClose(`matmul backward_weight M=${M} K=${K} N=${N} ${variant}`, gotWeight, want.dWeight, { atol: F32.atol * Math.sqrt(M), rtol: F32.rtol });
@@ -80,9 +80,12 @@ describe.each([
     const { device } = await testGpu();
     const y = await zeros([M, N]);
     const { w: tw, bias } = await uploadWithBias([K, N], w, b);
-    const [got] = await run(await matmulForward(device, { x: await upload([M, K], x), w: tw, bias, y }, activation), y);
+    const dispatch = await matmulForward(device, { x: await upload([M, K], x), w: tw, bias, y }, activation);
     const u = biases.biasForward(reference.matmulForward(x, w, M, K, N), b, M, N);
-    expectClose(`matmul ${activation} forward M=${M} K=${K} N=${N}`, got, activation === 'linear' ? u : activations.activationForward(activation as Activation, u), tol);
+    for await (const variant of eachVariant(dispatch, y)) {
+      const [got] = await run(dispatch, y);
+      expectClose(`matmul ${activation} forward M=${M} K=${K} N=${N} ${variant}`, got, activation === 'linear' ? u : activations.activationForward(activation as Activation, u), tol);
+    }
   });
 
   test('backward: dWeight and dBias', async () => {
@@ -91,10 +94,12 @@ describe.each([
     const dWeight = { ...grads, shape: [K, N] };
     const dBias = { ...grads, shape: [N], offset: K * N * 4 };
     const dispatches = await matmulBackward(device, { x: await upload([M, K], x), w: await upload([K, N], w), dOut: await upload([M, N], dOut), dWeight, dBias });
-    const [got] = await run(dispatches, grads);
     const tolM = { atol: F32.atol * Math.sqrt(M), rtol: F32.rtol };
-    expectClose(`matmul backward_weight M=${M} K=${K} N=${N}`, got.subarray(0, K * N), reference.matmulBackward(x, w, dOut, M, K, N).dWeight, tolM);
-    expectClose(`matmul dBias M=${M} N=${N}`, got.subarray(K * N), biases.biasBackward(dOut, M, N), tolM);
+    for await (const variant of eachVariant(dispatches, grads)) {
+      const [got] = await run(dispatches, grads);
+      expectClose(`matmul backward_weight M=${M} K=${K} N=${N} ${variant}`, got.subarray(0, K * N), reference.matmulBackward(x, w, dOut, M, K, N).dWeight, tolM);
+      expectClose(`matmul dBias M=${M} N=${N} ${variant}`, got.subarray(K * N), biases.biasBackward(dOut, M, N), tolM);
+    }
   });
 });
 
