@@ -1,17 +1,27 @@
 // matmul.wgsl against the float64 reference, forward and both gradients.
 import { describe, expect, test } from 'vitest';
 import { matmulBackward, matmulForward } from '../src/engine/ops/matmul';
+import { useVariant } from '../src/engine/pipelines';
 import type { Activation } from '../src/engine/ops/activation';
 import * as activations from '../src/reference/activation';
 import * as biases from '../src/reference/bias';
 import * as reference from '../src/reference/matmul';
 import { eachVariant, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, uploadWithBias, zeros } from './helpers';
 
+// Each of the three products takes its own two of M, K and N as C's rows and
+// columns and the third as its contraction (forward: M x N over K;
+// backward_input: M x K over N; backward_weight: K x N over M). The shapes put
+// those on both sides of the tiled variants' 32 and 64 (rows and columns) and
+// TILE_K = 16 (contraction), and N both a multiple of 4 (vec4 loads) and not.
 const shapes: [number, number, number][] = [
   [1, 1, 1],
   [7, 13, 5],
   [16, 16, 16],
   [33, 17, 65],
+  [65, 7, 31],
+  [32, 100, 130],
+  [64, 33, 64],
+  [1, 63, 132],
   [128, 1600, 128],
   [128, 128, 10],
 ];
@@ -63,10 +73,15 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
 });
 
 // A Dense layer in one dispatch: the bias (after the kernel in its buffer) and
-// the activation in forward's epilogue, the bias gradient as one more row of dW.
+// the activation in forward's epilogue, the bias gradient as one more row of dW
+// (K + 1 rows: 32 and 33, 64 and 65 put it on both sides of a tile's edge).
 describe.each([
   [1, 1, 1],
   [33, 17, 65],
+  [20, 31, 36],
+  [65, 32, 33],
+  [9, 63, 64],
+  [3, 64, 7],
   [128, 784, 128],
 ])('matmul with a bias M=%i K=%i N=%i', (M, K, N) => {
   const random = seededRandom(M + K + N);
@@ -115,6 +130,11 @@ describe('matmul errors', () => {
     await expect(matmulForward(device, { x: await zeros([2, 3]), w: await zeros([3, 5]), y: await zeros([5, 2]) })).rejects.toThrow(
       'matmul(): y has shape [5, 2] but [2, 5] was expected',
     );
+  });
+  test('a variant it does not have is named, with those it has', async () => {
+    const { device } = await testGpu();
+    const dispatch = await matmulForward(device, { x: await zeros([2, 3]), w: await zeros([3, 5]), y: await zeros([2, 5]) });
+    await expect(useVariant(dispatch, 'tiled=48')).rejects.toThrow(`matmul(): no variant 'tiled=48' (it has: ${dispatch.tunable!.variants.join(', ')})`);
   });
   test('a bias that does not follow the kernel is refused', async () => {
     const { device } = await testGpu();

@@ -4,15 +4,39 @@
 // gradient as one more row of dW.
 import source from '../../shaders/matmul.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, vec4View, withBiasRow, type Tensor } from '../buffers';
-import { prepareTunable, shaderConstant, type Dispatch } from '../pipelines';
+import { prepareTunable, shaderConstant, type Constants, type Dispatch, type Shader } from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
 const shader = withActivations('matmul.wgsl', source);
 
-/** Invocations per workgroup (a row of them along the output's columns) that the autotuner tries; the default first. */
-const WORKGROUP_VARIANTS = [16, 64, 4];
 /** Each invocation computes a BLOCK x BLOCK block of the output: matmul.wgsl's four vec4 accumulators. */
 const BLOCK = shaderConstant(shader, 'BLOCK');
+/** Invocations per workgroup of the register-blocked variants (a row of them along the output's columns); the first is the default. */
+const WORKGROUP_VARIANTS = [16, 64, 4];
+/** Rows and columns of the output per workgroup of the tiled variants (square: (TILE / BLOCK)² invocations). */
+const TILE_VARIANTS = [32, 64];
+
+/** How one variant computes a product: its shader, and the `override` values that choose its algorithm and shape. */
+interface Variant {
+  shader: Shader;
+  constants: Constants;
+}
+
+/**
+ * The variants the autotuner times, by name, the default first: register
+ * blocking at each of WORKGROUP_VARIANTS, then workgroup-memory tiles of each
+ * of TILE_VARIANTS; all read B's rows as vec4s where they can (`vectorized`).
+ */
+function variants(vectorized: boolean): Map<string, Variant> {
+  const all = new Map<string, Variant>();
+  for (const size of WORKGROUP_VARIANTS) {
+    all.set(`workgroup=${size}`, { shader, constants: { WORKGROUP_SIZE: size, WORKGROUP_ROWS: 1, TILED: 0, VECTORIZED: Number(vectorized) } });
+  }
+  for (const tile of TILE_VARIANTS) {
+    all.set(`tiled=${tile}`, { shader, constants: { WORKGROUP_SIZE: tile / BLOCK, WORKGROUP_ROWS: tile / BLOCK, TILED: 1, VECTORIZED: Number(vectorized) } });
+  }
+  return all;
+}
 
 /** Checks that x [M, K] and w [K, N] can be multiplied and returns [M, K, N]. */
 export function matmulShape(x: readonly number[], w: readonly number[]): [number, number, number] {
@@ -30,26 +54,31 @@ export function matmulShape(x: readonly number[], w: readonly number[]): [number
  * c (backward_weight) holds one more row, the bias or its gradient.
  */
 function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number, bias: boolean, activation: Activation | 'linear' = 'linear') {
-  // B's rows are read as vec4s where its columns are adjacent and rows start on a vec4.
+  // B's rows can be read as vec4s where its columns are adjacent and rows start on a vec4.
   const vectorized = entryPoint !== 'backward_input' && N % BLOCK === 0;
   const b4 = vec4View(device, b, vectorized);
   const rows = entryPoint === 'backward_weight' && bias ? M + 1 : M;
+  const byName = variants(vectorized);
   return prepareTunable(
     device,
     entryPoint,
     `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}`,
-    WORKGROUP_VARIANTS.map((size) => `workgroup=${size}`),
-    (variant) => ({
-      shader,
-      spec: {
-        constants: { WORKGROUP_SIZE: Number(variant.slice('workgroup='.length)), VECTORIZED: Number(vectorized), BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation] },
-        params: { M, N, K },
-        buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range },
-        grid: { threads: [Math.ceil(N / BLOCK), Math.ceil(rows / BLOCK)] },
-        // The same multiply-adds in all three products, reading two operands and writing the third.
-        work: { flops: 2 * rows * N * K, bytes: 4 * (M * K + K * N + rows * N) },
-      },
-    }),
+    [...byName.keys()],
+    (name) => {
+      const variant = byName.get(name);
+      if (!variant) throw new Error(`matmul(): no variant '${name}' (it has: ${[...byName.keys()].join(', ')})`);
+      return {
+        shader: variant.shader,
+        spec: {
+          constants: { ...variant.constants, BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation] },
+          params: { M, N, K },
+          buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range },
+          grid: { threads: [Math.ceil(N / BLOCK), Math.ceil(rows / BLOCK)] },
+          // The same multiply-adds in all three products, reading two operands and writing the third.
+          work: { flops: 2 * rows * N * K, bytes: 4 * (M * K + K * N + rows * N) },
+        },
+      };
+    },
     b4.scratch,
   );
 }
