@@ -118,6 +118,26 @@ describe.each([
   });
 });
 
+// What the autotuner chooses from: scalar loads only where vec4 loads are
+// possible (B's columns adjacent, N a multiple of 4).
+describe('matmul variants', () => {
+  test.each([
+    [8, 'forward', ['workgroup=16', 'workgroup=64', 'workgroup=4', 'workgroup=64 scalar', 'tiled=32', 'tiled=64']],
+    [8, 'backward_weight', ['workgroup=16', 'workgroup=64', 'workgroup=4', 'workgroup=64 scalar', 'tiled=32', 'tiled=64']],
+    [8, 'backward_input', ['workgroup=16', 'workgroup=64', 'workgroup=4', 'tiled=32', 'tiled=64']],
+    [6, 'forward', ['workgroup=16', 'workgroup=64', 'workgroup=4', 'tiled=32', 'tiled=64']],
+  ] as const)('N=%i %s', async (N, entryPoint, want) => {
+    const { device } = await testGpu();
+    const [M, K] = [3, 5];
+    const x = await zeros([M, K]);
+    const w = await zeros([K, N]);
+    const dOut = await zeros([M, N]);
+    const dispatches = [await matmulForward(device, { x, w, y: await zeros([M, N]) }), ...(await matmulBackward(device, { x, w, dOut, dWeight: await zeros([K, N]), dInput: await zeros([M, K]) }))];
+    const dispatch = dispatches.find((d) => d.kernel.name === `matmul.wgsl:${entryPoint}`)!;
+    expect(dispatch.tunable!.variants).toEqual(want);
+  });
+});
+
 describe('matmul errors', () => {
   test('mismatched inner dimensions name the op and the shapes', async () => {
     const { device } = await testGpu();

@@ -15,6 +15,8 @@ const BLOCK = shaderConstant(shader, 'BLOCK');
 const WORKGROUP_VARIANTS = [16, 64, 4];
 /** Rows and columns of the output per workgroup of the tiled variants (square: (TILE / BLOCK)² invocations). */
 const TILE_VARIANTS = [32, 64];
+/** The workgroup size at which scalar loads are also tried: a warp or wavefront on most GPUs. */
+const SCALAR_WORKGROUP = 64;
 
 /** How one variant computes a product: its shader, and the `override` values that choose its algorithm and shape. */
 interface Variant {
@@ -25,13 +27,17 @@ interface Variant {
 /**
  * The variants the autotuner times, by name, the default first: register
  * blocking at each of WORKGROUP_VARIANTS, then workgroup-memory tiles of each
- * of TILE_VARIANTS; all read B's rows as vec4s where they can (`vectorized`).
+ * of TILE_VARIANTS. Not every combination: where B's rows can be read as vec4s
+ * (`vectorized`), scalar loads are tried at one workgroup size only, since the
+ * choice is about memory transactions, which the size of a row of invocations
+ * barely changes; the tiles copy B as vec4s where they can, a copy that is
+ * coalesced either way.
  */
 function variants(vectorized: boolean): Map<string, Variant> {
   const all = new Map<string, Variant>();
-  for (const size of WORKGROUP_VARIANTS) {
-    all.set(`workgroup=${size}`, { shader, constants: { WORKGROUP_SIZE: size, WORKGROUP_ROWS: 1, TILED: 0, VECTORIZED: Number(vectorized) } });
-  }
+  const blocked = (size: number, vec4: boolean): Variant => ({ shader, constants: { WORKGROUP_SIZE: size, WORKGROUP_ROWS: 1, TILED: 0, VECTORIZED: Number(vec4) } });
+  for (const size of WORKGROUP_VARIANTS) all.set(`workgroup=${size}`, blocked(size, vectorized));
+  if (vectorized) all.set(`workgroup=${SCALAR_WORKGROUP} scalar`, blocked(SCALAR_WORKGROUP, false));
   for (const tile of TILE_VARIANTS) {
     all.set(`tiled=${tile}`, { shader, constants: { WORKGROUP_SIZE: tile / BLOCK, WORKGROUP_ROWS: tile / BLOCK, TILED: 1, VECTORIZED: Number(vectorized) } });
   }
