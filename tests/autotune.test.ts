@@ -85,6 +85,25 @@ describe('autotune', () => {
     expect(run.tuning.choices.every((c) => c.variant !== 'rows=99')).toBe(true);
   });
 
+  // matmul's subgroup variant is compiled from matmul_subgroups.wgsl; lavapipe has subgroups, SwiftShader may not.
+  test("a variant from another file is chosen, cached and reported under the kernel's own name", async ({ skip }) => {
+    if (!(await testGpu()).device.features.has('subgroups')) skip('the device has no subgroups');
+    const store = memoryStore();
+    const pinned = await train('full', store);
+    const cache = JSON.parse((await store.read())!);
+    for (const key of Object.keys(cache.entries).filter((k) => k.includes('|matmul.wgsl:'))) cache.entries[key].variant = 'workgroup=64 subgroups';
+    await store.write(JSON.stringify(cache));
+    for (let build = 0; build < 2; build++) {
+      const run = await train('cached', store);
+      const matmuls = run.tuning.choices.filter((c) => c.kernel.startsWith('matmul'));
+      expect(matmuls.map((c) => [c.kernel, c.variant, c.from])).toEqual(
+        ['forward', 'backward_weight', 'backward_input'].map((entry) => [`matmul.wgsl:${entry}`, 'workgroup=64 subgroups', 'cache']),
+      );
+      expect(run.notices).toEqual([]);
+      expect(run.losses).toEqual(pinned.losses);
+    }
+  });
+
   test('an unknown mode is refused', () => {
     expect(() => sequential(layers()).compile({ autotune: 'fast' as AutotuneMode })).toThrow("compile(): autotune must be one of off, cached, full, got 'fast'");
   });

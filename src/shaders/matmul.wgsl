@@ -23,11 +23,13 @@
 // Within a workgroup of `block_product` (a row of invocations along N) the four
 // A values of a step are the same for every invocation: a GPU broadcasts them
 // from cache, and a CPU-emulated one proves them uniform and loads them once.
-// The four B values are each invocation's own. Where they are adjacent (b_col =
-// 1, in forward and backward_weight) and rows of B start on a vec4 (N a
-// multiple of 4), they can be read as one vec4 through the view b4
-// (VECTORIZED) instead of four gathered floats: about 10% faster on
-// lavapipe at the dense model's 128x784x128.
+// (matmul_subgroups.wgsl, for a device with subgroups, has each lane of a
+// subgroup load those of a different step and shares them by shuffles.) The
+// four B values are each invocation's own. Where they are adjacent (b_col = 1,
+// in forward and backward_weight) and rows of B start on a vec4 (N a multiple
+// of 4), they can be read as one vec4 through the view b4 (VECTORIZED) instead
+// of four gathered floats: about 10% faster on lavapipe at the dense model's
+// 128x784x128.
 //
 // A Dense layer's bias rides along as one more row of its kernel (BIAS): W is
 // then [K + 1, N] with the bias last (the engine keeps a layer's kernel and
