@@ -68,10 +68,11 @@ struct Params {
 // The same buffer as b, bound a second time to be read as vec4s.
 @group(0) @binding(4) var<storage, read> b4: array<vec4f>;
 
-// TILED's tiles of A and B, TILE_K steps deep, stored k-major: a_tile[k * WORKGROUP_ROWS + i]
-// holds A's four rows of block row i at step k, b_tile[k * WORKGROUP_SIZE + j] B's four
-// columns of block column j. Sized one element when not TILED, so that the
-// register-blocked variants hold no workgroup memory.
+// TILED's tiles of A and B, TILE_K steps deep, stored k-major:
+// a_tile[k * WORKGROUP_ROWS + i] holds A's four rows of block row i at step k,
+// b_tile[k * WORKGROUP_SIZE + j] B's four columns of block column j. Sized one
+// element when not TILED, so that the register-blocked variants hold no
+// workgroup memory.
 var<workgroup> a_tile: array<vec4f, select(1u, TILE_K * WORKGROUP_ROWS, TILED)>;
 var<workgroup> b_tile: array<vec4f, select(1u, TILE_K * WORKGROUP_SIZE, TILED)>;
 
@@ -122,9 +123,9 @@ fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32, M: u
 // WORKGROUP_SIZE columns, each invocation the same 4 x 4 block as
 // block_product. The workgroup walks K in steps of TILE_K: together its
 // invocations copy the A tile [tile rows x TILE_K] and the B tile [TILE_K x
-// tile columns] into workgroup memory, a vec4 at a time (as few each as there
-// are vec4s per invocation), wait at a barrier, do TILE_K steps of 16
-// multiply-adds from workgroup memory, and wait again before the next copy
+// tile columns] into workgroup memory, a vec4 at a time, each taking its turn
+// at every `invocations`-th vec4; wait at a barrier; do TILE_K steps of 16
+// multiply-adds from workgroup memory; and wait again before the next copy
 // overwrites the tiles. Each value of A and B is read from memory once per
 // workgroup rather than once per invocation that uses it. Neighbouring
 // invocations copy neighbouring addresses: along k where the operand is

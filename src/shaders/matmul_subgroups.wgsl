@@ -1,13 +1,16 @@
 // matmul.wgsl's register-blocked product with the A values of each step shared
 // through the subgroup: a variant that ops/matmul.ts offers where the device
-// has the 'subgroups' feature. A file of its own because a module that calls
-// subgroup built-ins must say `enable subgroups;` before anything else, and a
-// module that says it does not compile on a device without the feature, which
-// matmul.wgsl must. It declares the bindings, params and override constants of
-// matmul.wgsl that it uses (no tiles), so a dispatch binds the same buffers and
-// sets the same constants, and its entry points pass the same strides: see
-// matmul.wgsl for the layouts, the bias row and the backward derivations.
-// activate.wgsl is appended to both.
+// has the 'subgroups' feature. A file of its own, not a transform of
+// matmul.wgsl, because code that calls subgroup built-ins compiles only in a
+// module that opens with `enable subgroups;`, and such a module fails on a
+// device without the feature, where matmul.wgsl must compile; so the subgroup
+// code cannot sit in matmul.wgsl, and this file repeats the few
+// declarations and entry points it needs rather than assembling a module from
+// fragments. It declares the same bindings and params as matmul.wgsl, so a
+// dispatch binds the same buffers to it, and the override constants it uses
+// (no tiles); its entry points pass the same strides: see matmul.wgsl for the
+// layouts, the bias row and the backward derivations. activate.wgsl is
+// appended to both.
 //
 // Algorithm: as in block_product, each invocation computes a 4 x 4 block of C
 // and a workgroup is a row of invocations along N, so every lane of a subgroup
