@@ -148,7 +148,9 @@ function kernelRows(times: KernelTimes, choices: readonly TuningChoice[]): Kerne
   return times.kernels.map(({ run, ms }) => {
     const seconds = ms.median / 1000;
     const variant = run.dispatches.find((d) => d.variant)?.variant ?? null;
-    const choice = choices.find((c) => c.site === run.site && c.kernel === run.kernel && c.variant === variant);
+    // A choice names the kernel tuned, which its variant may compile from another file (matmul_subgroups.wgsl).
+    const tuned = run.dispatches.find((d) => d.tunable)?.tunable?.kernel ?? run.kernel;
+    const choice = choices.find((c) => c.site === run.site && c.kernel === tuned && c.variant === variant);
     return {
       variant,
       variants: choice?.ms ?? {},

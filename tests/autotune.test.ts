@@ -103,6 +103,31 @@ describe('autotune', () => {
     expect(entries.length).toBe(Object.keys(cache.entries).length);
   });
 
+  // matmul's subgroup variant is compiled from matmul_subgroups.wgsl where the device has subgroups
+  // (lavapipe and SwiftShader do); elsewhere it is not offered, and a cached choice of it is ignored.
+  test("a variant from another file is chosen, cached and reported under the kernel's own name; without subgroups it is not offered", async () => {
+    const subgroups = (await testGpu()).device.features.has('subgroups');
+    const store = memoryStore();
+    const pinned = await train('full', store);
+    const cache = JSON.parse((await store.read())!);
+    for (const key of Object.keys(cache.entries).filter((k) => k.includes('|matmul.wgsl:'))) cache.entries[key].variant = 'workgroup=64 subgroups';
+    await store.write(JSON.stringify(cache));
+    for (let build = 0; build < 2; build++) {
+      const run = await train('cached', store);
+      const matmuls = run.tuning.choices.filter((c) => c.kernel.startsWith('matmul'));
+      if (!subgroups) {
+        expect(matmuls.every((c) => c.variant !== 'workgroup=64 subgroups')).toBe(true);
+        if (build === 0) expect(run.notices[0]).toMatch(/^autotune: ignored the cached choice 'workgroup=64 subgroups' for matmul\.wgsl:/);
+        continue;
+      }
+      expect(matmuls.map((c) => [c.kernel, c.variant, c.from])).toEqual(
+        ['forward', 'backward_weight', 'backward_input'].map((entry) => [`matmul.wgsl:${entry}`, 'workgroup=64 subgroups', 'cache']),
+      );
+      expect(run.notices).toEqual([]);
+      expect(run.losses).toEqual(pinned.losses);
+    }
+  });
+
   test('an unknown mode is refused', () => {
     expect(() => sequential(layers()).compile({ autotune: 'fast' as AutotuneMode })).toThrow("compile(): autotune must be one of off, cached, full, got 'fast'");
   });

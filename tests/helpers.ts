@@ -1,7 +1,7 @@
 // Shared by the kernel tests, in Node and in the browser: one device per test
 // file, seeded random inputs, and comparisons that print the first mismatches.
 import { defaultGpu, type Gpu } from '../src/engine/device';
-import { createTensor, readTensor, type Tensor } from '../src/engine/buffers';
+import { createTensor, readTensor, sizeOf, writeTensor, type Tensor } from '../src/engine/buffers';
 import type { Activation } from '../src/engine/ops/activation';
 import { matmulForward } from '../src/engine/ops/matmul';
 import { runDispatches, useVariant, type Dispatch } from '../src/engine/pipelines';
@@ -87,14 +87,19 @@ export async function zeros(shape: number[], label = 'output', dtype: 'f32' | 'u
  * Turns every tunable dispatch into its i-th variant (its last, where it has
  * fewer), for i over the most any of them has, and yields the variants' names
  * for each i: a kernel test runs and checks each set in turn, so that every
- * variant the autotuner may pick is checked against the reference.
+ * variant the autotuner may pick is checked against the reference. The
+ * `outputs` given are filled with NaN before each set, so that a value a
+ * variant leaves unwritten fails the check instead of passing on what the
+ * variant before it wrote.
  */
-export async function* eachVariant(dispatches: Dispatch | Dispatch[]): AsyncGenerator<string> {
+export async function* eachVariant(dispatches: Dispatch | Dispatch[], ...outputs: Tensor[]): AsyncGenerator<string> {
+  const { device } = await testGpu();
   const all = Array.isArray(dispatches) ? dispatches : [dispatches];
   const tunable = all.filter((d) => d.tunable);
   const count = Math.max(1, ...tunable.map((d) => d.tunable!.variants.length));
   for (let i = 0; i < count; i++) {
     for (const d of tunable) await useVariant(d, d.tunable!.variants[Math.min(i, d.tunable!.variants.length - 1)]);
+    for (const t of outputs) writeTensor(device, t, t.dtype === 'u32' ? new Uint32Array(sizeOf(t.shape)).fill(0xffffffff) : new Float32Array(sizeOf(t.shape)).fill(NaN));
     yield tunable.map((d) => d.variant).join(' ') || 'default';
   }
 }

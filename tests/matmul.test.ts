@@ -1,17 +1,27 @@
 // matmul.wgsl against the float64 reference, forward and both gradients.
 import { describe, expect, test } from 'vitest';
 import { matmulBackward, matmulForward } from '../src/engine/ops/matmul';
+import { useVariant } from '../src/engine/pipelines';
 import type { Activation } from '../src/engine/ops/activation';
 import * as activations from '../src/reference/activation';
 import * as biases from '../src/reference/bias';
 import * as reference from '../src/reference/matmul';
 import { eachVariant, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, uploadWithBias, zeros } from './helpers';
 
+// Each of the three products takes its own two of M, K and N as C's rows and
+// columns and the third as its contraction (forward: M x N over K;
+// backward_input: M x K over N; backward_weight: K x N over M). The shapes put
+// those on both sides of the tiled variants' 32 and 64 (rows and columns) and
+// TILE_K = 16 (contraction), and N both a multiple of 4 (vec4 loads) and not.
 const shapes: [number, number, number][] = [
   [1, 1, 1],
   [7, 13, 5],
   [16, 16, 16],
   [33, 17, 65],
+  [65, 7, 31],
+  [32, 100, 130],
+  [64, 33, 64],
+  [1, 63, 132],
   [128, 1600, 128],
   [128, 128, 10],
 ];
@@ -28,7 +38,7 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
     const { device } = await testGpu();
     const y = await zeros([M, N]);
     const dispatch = await matmulForward(device, { x: await upload([M, K], x), w: await upload([K, N], w), y });
-    for await (const variant of eachVariant(dispatch)) {
+    for await (const variant of eachVariant(dispatch, y)) {
       const [got] = await run(dispatch, y);
       expectClose(`matmul forward M=${M} K=${K} N=${N} ${variant}`, got, reference.matmulForward(x, w, M, K, N), tol);
     }
@@ -46,7 +56,7 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
       dWeight,
     });
     const want = reference.matmulBackward(x, w, dOut, M, K, N);
-    for await (const variant of eachVariant(dispatches)) {
+    for await (const variant of eachVariant(dispatches, dInput, dWeight)) {
       const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
       expectClose(`matmul backward_input M=${M} K=${K} N=${N} ${variant}`, gotInput, want.dInput, { atol: F32.atol * Math.sqrt(N), rtol: F32.rtol });
       expectClose(`matmul backward_weight M=${M} K=${K} N=${N} ${variant}`, gotWeight, want.dWeight, { atol: F32.atol * Math.sqrt(M), rtol: F32.rtol });
@@ -60,7 +70,7 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
     const [dx] = (await matmulBackward(device, { x: await upload([M, K], x), w: await upload([K, N], w), dOut: await upload([M, N], dOut), dInput, dWeight: await zeros([K, N]), reluOf: await upload([M, K], x) })).slice(1);
     expect(dx.kernel.name).toBe('matmul.wgsl:backward_input_relu');
     const want = activations.activationBackward('relu', x, reference.matmulBackward(x, w, dOut, M, K, N).dInput);
-    for await (const variant of eachVariant(dx)) {
+    for await (const variant of eachVariant(dx, dInput)) {
       const [got] = await run(dx, dInput);
       expectClose(`matmul backward_input_relu M=${M} K=${K} N=${N} ${variant}`, got, want, { atol: F32.atol * Math.sqrt(N), rtol: F32.rtol });
     }
@@ -76,10 +86,15 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
 });
 
 // A Dense layer in one dispatch: the bias (after the kernel in its buffer) and
-// the activation in forward's epilogue, the bias gradient as one more row of dW.
+// the activation in forward's epilogue, the bias gradient as one more row of dW
+// (K + 1 rows: 32 and 33, 64 and 65 put it on both sides of a tile's edge).
 describe.each([
   [1, 1, 1],
   [33, 17, 65],
+  [20, 31, 36],
+  [65, 32, 33],
+  [9, 63, 64],
+  [3, 64, 7],
   [128, 784, 128],
 ])('matmul with a bias M=%i K=%i N=%i', (M, K, N) => {
   const random = seededRandom(M + K + N);
@@ -93,9 +108,12 @@ describe.each([
     const { device } = await testGpu();
     const y = await zeros([M, N]);
     const { w: tw, bias } = await uploadWithBias([K, N], w, b);
-    const [got] = await run(await matmulForward(device, { x: await upload([M, K], x), w: tw, bias, y }, activation), y);
+    const dispatch = await matmulForward(device, { x: await upload([M, K], x), w: tw, bias, y }, activation);
     const u = biases.biasForward(reference.matmulForward(x, w, M, K, N), b, M, N);
-    expectClose(`matmul ${activation} forward M=${M} K=${K} N=${N}`, got, activation === 'linear' ? u : activations.activationForward(activation as Activation, u), tol);
+    for await (const variant of eachVariant(dispatch, y)) {
+      const [got] = await run(dispatch, y);
+      expectClose(`matmul ${activation} forward M=${M} K=${K} N=${N} ${variant}`, got, activation === 'linear' ? u : activations.activationForward(activation as Activation, u), tol);
+    }
   });
 
   test('backward: dWeight and dBias', async () => {
@@ -104,10 +122,33 @@ describe.each([
     const dWeight = { ...grads, shape: [K, N] };
     const dBias = { ...grads, shape: [N], offset: K * N * 4 };
     const dispatches = await matmulBackward(device, { x: await upload([M, K], x), w: await upload([K, N], w), dOut: await upload([M, N], dOut), dWeight, dBias });
-    const [got] = await run(dispatches, grads);
     const tolM = { atol: F32.atol * Math.sqrt(M), rtol: F32.rtol };
-    expectClose(`matmul backward_weight M=${M} K=${K} N=${N}`, got.subarray(0, K * N), reference.matmulBackward(x, w, dOut, M, K, N).dWeight, tolM);
-    expectClose(`matmul dBias M=${M} N=${N}`, got.subarray(K * N), biases.biasBackward(dOut, M, N), tolM);
+    for await (const variant of eachVariant(dispatches, grads)) {
+      const [got] = await run(dispatches, grads);
+      expectClose(`matmul backward_weight M=${M} K=${K} N=${N} ${variant}`, got.subarray(0, K * N), reference.matmulBackward(x, w, dOut, M, K, N).dWeight, tolM);
+      expectClose(`matmul dBias M=${M} N=${N} ${variant}`, got.subarray(K * N), biases.biasBackward(dOut, M, N), tolM);
+    }
+  });
+});
+
+// What the autotuner chooses from: scalar loads only where vec4 loads are
+// possible (B's columns adjacent, N a multiple of 4), subgroups only where the
+// device has them (lavapipe does).
+describe('matmul variants', () => {
+  test.each([
+    [8, 'forward', ['workgroup=16', 'workgroup=64', 'workgroup=4', 'workgroup=64 scalar', 'tiled=32', 'tiled=64']],
+    [8, 'backward_weight', ['workgroup=16', 'workgroup=64', 'workgroup=4', 'workgroup=64 scalar', 'tiled=32', 'tiled=64']],
+    [8, 'backward_input', ['workgroup=16', 'workgroup=64', 'workgroup=4', 'tiled=32', 'tiled=64']],
+    [6, 'forward', ['workgroup=16', 'workgroup=64', 'workgroup=4', 'tiled=32', 'tiled=64']],
+  ] as const)('N=%i %s', async (N, entryPoint, want) => {
+    const { device } = await testGpu();
+    const [M, K] = [3, 5];
+    const x = await zeros([M, K]);
+    const w = await zeros([K, N]);
+    const dOut = await zeros([M, N]);
+    const dispatches = [await matmulForward(device, { x, w, y: await zeros([M, N]) }), ...(await matmulBackward(device, { x, w, dOut, dWeight: await zeros([K, N]), dInput: await zeros([M, K]) }))];
+    const dispatch = dispatches.find((d) => d.kernel.name === `matmul.wgsl:${entryPoint}`)!;
+    expect(dispatch.tunable!.variants).toEqual([...want, ...(device.features.has('subgroups') ? ['workgroup=64 subgroups'] : [])]);
   });
 });
 
@@ -123,6 +164,11 @@ describe('matmul errors', () => {
     await expect(matmulForward(device, { x: await zeros([2, 3]), w: await zeros([3, 5]), y: await zeros([5, 2]) })).rejects.toThrow(
       'matmul(): y has shape [5, 2] but [2, 5] was expected',
     );
+  });
+  test('a variant it does not have is named, with those it has', async () => {
+    const { device } = await testGpu();
+    const dispatch = await matmulForward(device, { x: await zeros([2, 3]), w: await zeros([3, 5]), y: await zeros([2, 5]) });
+    await expect(useVariant(dispatch, 'tiled=48')).rejects.toThrow(`matmul(): no variant 'tiled=48' (it has: ${dispatch.tunable!.variants.join(', ')})`);
   });
   test('a bias that does not follow the kernel is refused', async () => {
     const { device } = await testGpu();

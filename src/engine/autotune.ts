@@ -31,6 +31,7 @@ export interface TuningStore {
 export interface TuningChoice {
   /** Where the graph placed the dispatch: `layer 2 (conv2d)`. */
   site: string;
+  /** The kernel tuned, by its built-in name (Tunable.kernel), though its variant may run code from another file. */
   kernel: string;
   shape: string;
   variant: string;
@@ -143,12 +144,12 @@ export class Autotuner {
       const tunable = dispatch.tunable;
       if (!tunable) continue;
       // A choice made among other variants, or for other code, is not this one's.
-      const site = { start: `${this.adapter}|${dispatch.kernel.name}|`, end: `|${tunable.shape}` };
+      const site = { start: `${this.adapter}|${tunable.kernel}|`, end: `|${tunable.shape}` };
       const key = `${site.start}${tunable.source}|${tunable.variants.join(',')}${site.end}`;
       if (!chosen.has(key)) {
         let entry = this.mode === 'cached' ? (entries[key] ?? null) : null;
         if (entry && !tunable.variants.includes(entry.variant)) {
-          this.notice(`autotune: ignored the cached choice '${entry.variant}' for ${dispatch.kernel.name} ${tunable.shape}: not one of its variants (${tunable.variants.join(', ')})`);
+          this.notice(`autotune: ignored the cached choice '${entry.variant}' for ${tunable.kernel} ${tunable.shape}: not one of its variants (${tunable.variants.join(', ')})`);
           entry = null;
         }
         if (entry) chosen.set(key, { entry, from: 'cache' });
@@ -168,7 +169,7 @@ export class Autotuner {
       if (entry) await useVariant(dispatch, entry.variant);
       this.choices.push({
         site: dispatch.site ?? '',
-        kernel: dispatch.kernel.name,
+        kernel: tunable.kernel,
         shape: tunable.shape,
         variant: dispatch.variant ?? tunable.variants[0],
         from,

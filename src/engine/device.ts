@@ -58,10 +58,13 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
   const requiredLimits: Record<string, number> = {};
   for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
   const timestamps = adapter.features.has('timestamp-query');
+  // Subgroup operations, where the adapter has them, for the kernels that have a
+  // variant using them (ops/matmul.ts offers it when device.features has 'subgroups').
+  const features: GPUFeatureName[] = ['timestamp-query', 'subgroups'];
   const device = await adapter.requestDevice({
     label: 'webgpu-train',
     requiredLimits,
-    requiredFeatures: timestamps ? ['timestamp-query'] : [],
+    requiredFeatures: features.filter((feature) => adapter.features.has(feature)),
   });
   device.lost.then((info) => {
     if (info.reason !== 'destroyed') console.error(`WebGPU device lost: ${info.message}`);

@@ -81,6 +81,11 @@ export interface Dispatch {
 
 /** A dispatch's variants: the same bindings and results, another kernel (a block size, a workgroup size) and grid. */
 export interface Tunable {
+  /**
+   * The kernel's name as built, the default variant's (`matmul.wgsl:forward`):
+   * what a choice is for, whichever file the chosen variant is compiled from.
+   */
+  kernel: string;
   /** What the choice depends on besides the kernel and the adapter: `N=128 H=13 W=13 C_in=32 C_out=64 k=3x3`. */
   shape: string;
   /** Their names, the default first. */
@@ -130,7 +135,7 @@ export async function prepareTunable(
   };
   const first = make(variants[0]);
   const dispatch = await prepareDispatch(device, first.shader, entryPoint, { ...first.spec, scratch: shared });
-  dispatch.tunable = { shape, variants, build, shared, source: hash(code(first.shader)) };
+  dispatch.tunable = { kernel: dispatch.kernel.name, shape, variants, build, shared, source: hash(code(first.shader)) };
   dispatch.variant = variants[0];
   return dispatch;
 }

@@ -316,6 +316,7 @@ function maxPool2dSpec(direction: 'forward' | 'backward' | 'backward_relu'): Ker
   return {
     name: `maxpool2d.wgsl:${direction}`,
     source: maxPool2dSource,
+    library: activateLibrary,
     letters: `${poolLetters} ('valid')${direction === 'forward' ? '; checks y and argmax' : `; argmax is forward's, from a random x${direction === 'backward_relu' ? ", and x masks the gradient as a ReLU's would" : ''}`}`,
     presets: [
       { name: 'tutorial pool 1 (batch 128)', shape: { N: 128, H: 26, W: 26, C: 32, PH: 2, PW: 2, SY: 2, SX: 2 } },

@@ -1,6 +1,7 @@
 // The activation functions, appended by TypeScript (ops/activation.ts) to the
 // shaders that apply them: the epilogues of conv2d.wgsl and matmul.wgsl, and
-// activation.wgsl's gradients. A library, with no bindings or entry points.
+// the gradients in activation.wgsl, maxpool2d.wgsl and matmul.wgsl. A library,
+// with no bindings or entry points.
 
 const LINEAR = 0u;
 const RELU = 1u;
@@ -47,4 +48,14 @@ fn activate(v: f32, kind: u32) -> f32 {
       return v;
     }
   }
+}
+
+// The gradient `dy` through a ReLU whose output was `relu_y`: relu'(x) is 1
+// for x > 0 and 0 for x < 0, and relu_y > 0 exactly when x > 0; at the kink
+// x = 0 it is taken as 0, as TensorFlow does. The mask selects dy rather than
+// multiplying it, so where relu_y <= 0 a NaN dy gives 0 (as in TensorFlow); a
+// NaN relu_y (the input was NaN) gives NaN. (Names here must differ from the
+// bindings of the shaders this is appended to, which reflection would see.)
+fn relu_gradient(dy: f32, relu_y: f32) -> f32 {
+  return select(select(0.0, dy, relu_y > 0.0), relu_y, is_nan(relu_y));
 }

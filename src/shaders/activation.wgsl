@@ -19,14 +19,11 @@ override WORKGROUP_SIZE: u32;
 @group(0) @binding(1) var<storage, read> d_out: array<f32>;
 @group(0) @binding(2) var<storage, read_write> d_input: array<f32>;
 
-// relu'(x) is 1 for x > 0 and 0 for x < 0; y > 0 exactly when x > 0. At the
-// kink x = 0 the gradient is taken as 0, as TensorFlow does. The mask selects
-// dOut rather than multiplying it, so where y <= 0 a NaN dOut gives 0 (as in
-// TensorFlow); a NaN y (the input was NaN) gives NaN.
+// relu'(x) = [x > 0] = [y > 0], NaNs as activate.wgsl's relu_gradient says.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn relu_backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var i = id.x; i < arrayLength(&d_input); i += groups.x * WORKGROUP_SIZE) {
-    d_input[i] = select(select(0.0, d_out[i], y[i] > 0.0), y[i], is_nan(y[i]));
+    d_input[i] = relu_gradient(d_out[i], y[i]);
   }
 }
 

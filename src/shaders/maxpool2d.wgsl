@@ -44,10 +44,7 @@ struct Params {
 // gradient goes to the first NaN. TensorFlow.js skips NaNs instead (a window
 // of 1, NaN, 3 gives 3); we do not, so that a NaN entering the model reaches
 // the loss and stops training (fit) rather than vanishing in a pooling layer.
-fn is_nan(v: f32) -> bool {
-  // On the bits: WGSL lets an implementation assume floats are never NaN.
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
+// (is_nan and relu_gradient are activate.wgsl's, appended.)
 
 // No NaN in the window: an index past any buffer.
 const NO_NAN = 0xffffffffu;
@@ -142,16 +139,16 @@ fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) g
 }
 
 // backward, then the gradient of the ReLU that wrote x, in the same pass: a
-// layer ending in ReLU before the pooling leaves its relu_backward out (see
-// activation.wgsl: the mask selects, and a NaN x gives NaN), and reads dInput
-// as the gradient before its ReLU.
+// layer ending in ReLU before the pooling leaves its relu_backward out (the
+// same relu_gradient: the mask selects, and a NaN x gives NaN), and reads
+// dInput as the gradient before its ReLU.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var p = id.x; p < arrayLength(&d_input) / params.C; p += groups.x * WORKGROUP_SIZE) {
     let windows = windows_of(p);
     for (var c = 0u; c < params.C; c++) {
       let i = p * params.C + c;
-      d_input[i] = select(select(0.0, input_gradient(windows, i, c), x[i] > 0.0), x[i], is_nan(x[i]));
+      d_input[i] = relu_gradient(input_gradient(windows, i, c), x[i]);
     }
   }
 }

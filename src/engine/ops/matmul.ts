@@ -3,16 +3,57 @@
 // forward is a Dense layer in one dispatch, and backward_weight gives the bias
 // gradient as one more row of dW.
 import source from '../../shaders/matmul.wgsl?raw';
+import subgroupSource from '../../shaders/matmul_subgroups.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, vec4View, withBiasRow, type Tensor } from '../buffers';
-import { prepareTunable, shaderConstant, type Dispatch } from '../pipelines';
+import { prepareTunable, shaderConstant, type Constants, type Dispatch, type Shader } from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
 const shader = withActivations('matmul.wgsl', source);
+/** The register-blocked product sharing A's values through subgroups: only for a device with the 'subgroups' feature. */
+const subgroupShader = withActivations('matmul_subgroups.wgsl', subgroupSource);
 
-/** Invocations per workgroup (a row of them along the output's columns) that the autotuner tries; the default first. */
-const WORKGROUP_VARIANTS = [16, 64, 4];
 /** Each invocation computes a BLOCK x BLOCK block of the output: matmul.wgsl's four vec4 accumulators. */
 const BLOCK = shaderConstant(shader, 'BLOCK');
+/** Invocations per workgroup of the register-blocked variants (a row of them along the output's columns); the first is the default. */
+const WORKGROUP_VARIANTS = [16, 64, 4];
+/** Rows and columns of the output per workgroup of the tiled variants (square: (TILE / BLOCK)² invocations). */
+const TILE_VARIANTS = [32, 64];
+/**
+ * The workgroup size at which scalar loads and subgroups are also tried: a
+ * warp or wavefront on most GPUs, and a multiple of every subgroup size up to it.
+ */
+const GPU_WORKGROUP = 64;
+
+/** How one variant computes a product: its shader, and the `override` values that choose its algorithm and shape. */
+interface Variant {
+  shader: Shader;
+  constants: Constants;
+}
+
+/**
+ * The variants the autotuner times, by name, the default first: register
+ * blocking at each of WORKGROUP_VARIANTS, then workgroup-memory tiles of each
+ * of TILE_VARIANTS, then, where the device has subgroups, register blocking
+ * with A's values shared through them. Not every combination: where B's rows
+ * can be read as vec4s (`vectorized`), scalar loads are tried at one workgroup
+ * size only, since the choice is about memory transactions, which the size of
+ * a row of invocations barely changes; the tiles copy B as vec4s where they
+ * can, a copy that is coalesced either way; and subgroups are tried at one
+ * size, with vec4 loads where they can be.
+ */
+function variants(device: GPUDevice, vectorized: boolean): Map<string, Variant> {
+  const all = new Map<string, Variant>();
+  const blocked = (size: number, vec4: boolean): Variant => ({ shader, constants: { WORKGROUP_SIZE: size, WORKGROUP_ROWS: 1, TILED: 0, VECTORIZED: Number(vec4) } });
+  for (const size of WORKGROUP_VARIANTS) all.set(`workgroup=${size}`, blocked(size, vectorized));
+  if (vectorized) all.set(`workgroup=${GPU_WORKGROUP} scalar`, blocked(GPU_WORKGROUP, false));
+  for (const tile of TILE_VARIANTS) {
+    all.set(`tiled=${tile}`, { shader, constants: { WORKGROUP_SIZE: tile / BLOCK, WORKGROUP_ROWS: tile / BLOCK, TILED: 1, VECTORIZED: Number(vectorized) } });
+  }
+  if (device.features.has('subgroups')) {
+    all.set(`workgroup=${GPU_WORKGROUP} subgroups`, { shader: subgroupShader, constants: { WORKGROUP_SIZE: GPU_WORKGROUP, VECTORIZED: Number(vectorized) } });
+  }
+  return all;
+}
 
 /** Checks that x [M, K] and w [K, N] can be multiplied and returns [M, K, N]. */
 export function matmulShape(x: readonly number[], w: readonly number[]): [number, number, number] {
@@ -31,27 +72,34 @@ export function matmulShape(x: readonly number[], w: readonly number[]): [number
  * `reluOf` (backward_input_relu), the ReLU output whose signs mask C.
  */
 function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number, bias: boolean, activation: Activation | 'linear' = 'linear', reluOf?: Tensor) {
-  // B's rows are read as vec4s where its columns are adjacent and rows start on a vec4.
+  // B's rows can be read as vec4s where its columns are adjacent and rows start on a vec4.
   const vectorized = !entryPoint.startsWith('backward_input') && N % BLOCK === 0;
   const b4 = vec4View(device, b, vectorized);
   const rows = entryPoint === 'backward_weight' && bias ? M + 1 : M;
+  const byName = variants(device, vectorized);
   return prepareTunable(
     device,
     entryPoint,
     `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}`,
-    WORKGROUP_VARIANTS.map((size) => `workgroup=${size}`),
-    (variant) => ({
-      shader,
-      spec: {
-        constants: { WORKGROUP_SIZE: Number(variant.slice('workgroup='.length)), VECTORIZED: Number(vectorized), BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation] },
-        params: { M, N, K },
-        // Every entry point declares relu_of (through the shared epilogue); those that never read it get a.
-        buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range, relu_of: bufferRange(reluOf ?? a) },
-        grid: { threads: [Math.ceil(N / BLOCK), Math.ceil(rows / BLOCK)] },
-        // The same multiply-adds in all three products, reading two operands and writing the third.
-        work: { flops: 2 * rows * N * K, bytes: 4 * (M * K + K * N + rows * N * (reluOf ? 2 : 1)) },
-      },
-    }),
+    [...byName.keys()],
+    (name) => {
+      const variant = byName.get(name);
+      if (!variant) throw new Error(`matmul(): no variant '${name}' (it has: ${[...byName.keys()].join(', ')})`);
+      // An invocation computes a block of its own shader's size.
+      const block = shaderConstant(variant.shader, 'BLOCK');
+      return {
+        shader: variant.shader,
+        spec: {
+          constants: { ...variant.constants, BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation] },
+          params: { M, N, K },
+          // Every entry point declares relu_of (through the shared epilogue); those that never read it get a.
+          buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range, relu_of: bufferRange(reluOf ?? a) },
+          grid: { threads: [Math.ceil(N / block), Math.ceil(rows / block)] },
+          // The same multiply-adds in all three products, reading two operands and writing the third.
+          work: { flops: 2 * rows * N * K, bytes: 4 * (M * K + K * N + rows * N * (reluOf ? 2 : 1)) },
+        },
+      };
+    },
     b4.scratch,
   );
 }
