@@ -23,17 +23,17 @@
 // The staged variants (STAGED), for GPUs, where each invocation's read of the
 // shared values is a trip to the cache as its gathers are, keep them in
 // workgroup memory instead. The contraction is walked in chunks of up to CHUNK
-// steps; per chunk the workgroup's invocations first copy the chunk's rows of
-// the shared operand (the workgroup's CELL columns of each) into `slab`, a quad
-// each at a time; after a barrier every invocation multiplies its gathered
-// values by the rows read from there, and a second barrier keeps the next
-// chunk from overwriting rows still being read. A chunk lies within one kernel
-// tap (forward, backward_input) or one slice (backward_weight), so with few
-// channels per tap (a first layer's C_in = 1) chunks are short, and the
-// direct kernel wins. Every invocation reaches every barrier: those past the
-// edge clamp their reads and skip their stores, as in the direct kernel, which
-// walks the same chunks with nothing to stage. Both add the same products in
-// the same order, so they give the same bits.
+// steps: at the start of each, once all invocations are done with the last
+// (a barrier), they copy the chunk's rows of the shared operand (the
+// workgroup's CELL columns of each) into `slab`, a quad each at a time, and
+// after a second barrier every invocation multiplies its gathered values by
+// the rows it reads from there. A chunk lies within one kernel tap (forward,
+// backward_input) or one slice (backward_weight), so with few channels per tap
+// (a first layer's C_in = 1) chunks are short, and the direct kernel wins.
+// Every invocation reaches every barrier: those past the edge clamp their
+// reads and skip their stores, as in the direct kernel. That is the same loop
+// with STAGED false, which compiles the staging away; both add the same
+// products in the same order, so they give the same bits.
 //
 // When the shared rows have a multiple of 4 columns (VECTORIZED), they are read
 // as vec4s: a quarter of the loads, each bounds-checked once; otherwise one
@@ -154,20 +154,25 @@ fn d_out_row(m: u32, first: u32) -> Cell {
 
 // Copies `steps` rows of w, read as a matrix of `width` columns, from row k on
 // into the slab, columns first..first+CELL: the workgroup's invocations share
-// the copying a quad at a time. Called by every invocation of the workgroup.
+// the copying a quad at a time. Called by every invocation of the workgroup,
+// it waits for all to be done with the last chunk, and for the slab to be full.
 fn stage_w(k: u32, steps: u32, first: u32, width: u32, lane: u32) {
+  workgroupBarrier();
   let quads = CELL / 4u;
   for (var q = lane; q < steps * quads; q += WORKGROUP_SIZE) {
     slab[q / quads][q % quads] = w_quad((k + q / quads) * width, first + q % quads * 4u, width);
   }
+  workgroupBarrier();
 }
 
 // Likewise `steps` rows of dY, read as the matrix [N*OH*OW, C_out], from row m on.
 fn stage_d_out(m: u32, steps: u32, first: u32, lane: u32) {
+  workgroupBarrier();
   let quads = CELL / 4u;
   for (var q = lane; q < steps * quads; q += WORKGROUP_SIZE) {
     slab[q / quads][q % quads] = d_out_quad((m + q / quads) * params.C_out, first + q % quads * 4u);
   }
+  workgroupBarrier();
 }
 
 // Row k of w as w_row reads it; a staged variant has it in the slab, as row i of the chunk.
@@ -216,7 +221,7 @@ fn input_pixel(n: u32, ih: i32, iw: i32) -> Tap {
 
 // y(n, oh, ow, co) = Σ_{kh, kw, c} x(n, oh*SY + kh - pad_top, ow*SX + kw - pad_left, c) w(kh, kw, c, co).
 // ROWS adjacent output pixels per invocation (global x); the workgroup's y picks
-// the cell. The contraction goes by chunks of channels of a tap.
+// the cell. Staged, a chunk is up to CHUNK channels of a tap.
 fn forward_block(invocation: u32, lane: u32, first: u32) {
   let pixels = params.N * params.OH * params.OW;
   var cells: array<Cell, ROWS>;
@@ -235,20 +240,14 @@ fn forward_block(invocation: u32, lane: u32, first: u32) {
         taps[r] = input_pixel(at[r].x, i32(at[r].y * params.SY + kh) - i32(params.pad_top), i32(at[r].z * params.SX + kw) - i32(params.pad_left));
       }
       let k = (kh * params.KW + kw) * params.C_in;
-      for (var c0 = 0u; c0 < params.C_in; c0 += CHUNK) {
-        let steps = min(CHUNK, params.C_in - c0);
-        if (STAGED) {
-          stage_w(k + c0, steps, first, params.C_out, lane);
-          workgroupBarrier();
+      for (var c = 0u; c < params.C_in; c++) {
+        let i = c % CHUNK;
+        if (STAGED && i == 0u) {
+          stage_w(k + c, min(CHUNK, params.C_in - c), first, params.C_out, lane);
         }
-        for (var c = c0; c < c0 + steps; c++) {
-          let row = w_cell(k + c, c - c0, first, params.C_out);
-          for (var r = 0u; r < ROWS; r++) {
-            add_scaled(&cells[r], x[taps[r].at + c] * taps[r].scale, row);
-          }
-        }
-        if (STAGED) {
-          workgroupBarrier();
+        let row = w_cell(k + c, i, first, params.C_out);
+        for (var r = 0u; r < ROWS; r++) {
+          add_scaled(&cells[r], x[taps[r].at + c] * taps[r].scale, row);
         }
       }
     }
@@ -277,7 +276,7 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(local_invocation_i
 // ROWS rows k of dW per invocation (global x) and a cell of CELL columns per
 // workgroup y, so per step m an invocation gathers P(m, k) for each of its rows
 // and multiplies them by CELL values of row m of dY, the same for the whole
-// workgroup. The contraction goes by chunks of a slice.
+// workgroup. Staged, a chunk is up to CHUNK steps of a slice.
 //
 // dW is small (KH*KW*C_in x C_out) but its contraction is long (N*OH*OW): too
 // few workgroups to fill a GPU, or both cores of a CPU. So it is also split
@@ -310,30 +309,24 @@ fn backward_weight_block(invocation: u32, lane: u32, first: u32, z: u32, slices:
   var oh = (m_begin / params.OW) % params.OH;
   var n = m_begin / (params.OW * params.OH);
   var cells: array<Cell, ROWS>;
-  for (var m0 = m_begin; m0 < m_end; m0 += CHUNK) {
-    let steps = min(CHUNK, m_end - m0);
-    if (STAGED) {
-      stage_d_out(m0, steps, first, lane);
-      workgroupBarrier();
+  for (var m = m_begin; m < m_end; m++) {
+    let i = (m - m_begin) % CHUNK;
+    if (STAGED && i == 0u) {
+      stage_d_out(m, min(CHUNK, m_end - m), first, lane);
     }
-    for (var m = m0; m < m0 + steps; m++) {
-      let row = d_out_cell(m, m - m0, first);
-      for (var r = 0u; r < ROWS; r++) {
-        let tap = input_pixel(n, i32(oh * params.SY + kh[r]) - i32(params.pad_top), i32(ow * params.SX + kw[r]) - i32(params.pad_left));
-        add_scaled(&cells[r], select(x[tap.at + c[r]] * tap.scale, 1.0, k[r] == weights), row);
-      }
-      ow++;
-      if (ow == params.OW) {
-        ow = 0u;
-        oh++;
-        if (oh == params.OH) {
-          oh = 0u;
-          n++;
-        }
-      }
+    let row = d_out_cell(m, i, first);
+    for (var r = 0u; r < ROWS; r++) {
+      let tap = input_pixel(n, i32(oh * params.SY + kh[r]) - i32(params.pad_top), i32(ow * params.SX + kw[r]) - i32(params.pad_left));
+      add_scaled(&cells[r], select(x[tap.at + c[r]] * tap.scale, 1.0, k[r] == weights), row);
     }
-    if (STAGED) {
-      workgroupBarrier();
+    ow++;
+    if (ow == params.OW) {
+      ow = 0u;
+      oh++;
+      if (oh == params.OH) {
+        oh = 0u;
+        n++;
+      }
     }
   }
   for (var r = 0u; r < ROWS; r++) {
@@ -395,7 +388,7 @@ fn transpose_kernel(@builtin(global_invocation_id) id: vec3u) {
 // whole workgroup, read from the transposed kernel where they are adjacent.
 // With strides, a fraction 1 - 1/(SY*SX) of the taps have no (oh, ow): they are
 // computed all the same, times zero, which keeps the invocations in step.
-// The contraction goes by chunks of channels of a tap.
+// Staged, a chunk is up to CHUNK channels co of a tap.
 fn backward_input_block(invocation: u32, lane: u32, first: u32) {
   let pixels = params.N * params.H * params.W;
   // (n, ih, iw) of each row's pixel.
@@ -420,20 +413,14 @@ fn backward_input_block(invocation: u32, lane: u32, first: u32) {
         scale[r] = select(0.0, 1.0, reached);
       }
       let k = (kh * params.KW + kw) * params.C_out;
-      for (var co0 = 0u; co0 < params.C_out; co0 += CHUNK) {
-        let steps = min(CHUNK, params.C_out - co0);
-        if (STAGED) {
-          stage_w(k + co0, steps, first, params.C_in, lane);
-          workgroupBarrier();
+      for (var co = 0u; co < params.C_out; co++) {
+        let i = co % CHUNK;
+        if (STAGED && i == 0u) {
+          stage_w(k + co, min(CHUNK, params.C_out - co), first, params.C_in, lane);
         }
-        for (var co = co0; co < co0 + steps; co++) {
-          let row = w_cell(k + co, co - co0, first, params.C_in);
-          for (var r = 0u; r < ROWS; r++) {
-            add_scaled(&cells[r], d_out[tap_at[r] + co] * scale[r], row);
-          }
-        }
-        if (STAGED) {
-          workgroupBarrier();
+        let row = w_cell(k + co, i, first, params.C_in);
+        for (var r = 0u; r < ROWS; r++) {
+          add_scaled(&cells[r], d_out[tap_at[r] + co] * scale[r], row);
         }
       }
     }
