@@ -14,8 +14,8 @@ type Case = reference.Conv2dCase;
 /**
  * Contraction steps per chunk of the staged variants: forward's chunks hold up
  * to CHUNK of a tap's C_in channels, backward_input's of its C_out, and
- * backward_weight's of a slice's output pixels (all of N*OH*OW here, but for
- * the two cases with slices of 267).
+ * backward_weight's of a slice's output pixels (N*OH*OW, or the 267 to 290 of
+ * a slice in the four cases long enough to slice).
  */
 const CHUNK = shaderConstant({ file: 'conv2d.wgsl', source }, 'CHUNK');
 
