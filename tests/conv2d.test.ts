@@ -5,9 +5,19 @@ import { conv2dBackward, conv2dForward, conv2dShape } from '../src/engine/ops/co
 import * as activations from '../src/reference/activation';
 import * as biases from '../src/reference/bias';
 import * as reference from '../src/reference/conv2d';
+import { shaderConstant, useVariant } from '../src/engine/pipelines';
+import source from '../src/shaders/conv2d.wgsl?raw';
 import { eachVariant, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, uploadWithBias, zeros } from './helpers';
 
 type Case = reference.Conv2dCase;
+
+/**
+ * Contraction steps per chunk of the staged variants: forward's chunks hold up
+ * to CHUNK of a tap's C_in channels, backward_input's of its C_out, and
+ * backward_weight's of a slice's output pixels (N*OH*OW, or the 267 to 290 of
+ * a slice in the four cases long enough to slice).
+ */
+const CHUNK = shaderConstant({ file: 'conv2d.wgsl', source }, 'CHUNK');
 
 const cases: Case[] = [
   // A 1x1 kernel on a single image.
@@ -30,6 +40,15 @@ const cases: Case[] = [
   // read as vec4s; and a first layer's 9 rows of dW with a long contraction.
   { N: 3, H: 11, W: 10, C_in: 20, KH: 3, KW: 2, C_out: 12, strides: [2, 3], padding: 'same' },
   { N: 40, H: 12, W: 12, C_in: 1, KH: 3, KW: 3, C_out: 8, strides: [1, 1], padding: 'valid' },
+  // Both sides of the staged variants' chunk boundaries, C_in, C_out and N*OH*OW each one
+  // short or one over a chunk (rows read one float at a time)...
+  { N: 1, H: 3, W: 5, C_in: CHUNK - 1, KH: 1, KW: 1, C_out: CHUNK + 1, strides: [1, 1], padding: 'valid' },
+  { N: 1, H: 1, W: CHUNK + 1, C_in: CHUNK + 1, KH: 1, KW: 1, C_out: CHUNK - 1, strides: [1, 1], padding: 'valid' },
+  // ...a whole chunk of each, with strides and padding (read as vec4s)...
+  { N: 1, H: 8, W: 8, C_in: CHUNK, KH: 3, KW: 3, C_out: CHUNK + 4, strides: [2, 2], padding: 'same' },
+  // ...and one short and one over two chunks, C_out a multiple of 4 but not of a cell.
+  { N: 3, H: 3, W: 13, C_in: 2 * CHUNK + 1, KH: 3, KW: 3, C_out: 2 * CHUNK - 4, strides: [1, 1], padding: 'valid' },
+  { N: 1, H: 2, W: 2 * CHUNK - 1, C_in: 2 * CHUNK - 1, KH: 2, KW: 3, C_out: 2 * CHUNK + 1, strides: [2, 1], padding: 'same' },
 ];
 
 function caseName(c: Case): string {
@@ -60,7 +79,7 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
     const { device } = await testGpu();
     const y = await zeros(yShape);
     const dispatch = await conv2dForward(device, { x: await upload(xShape, x), w: await upload(wShape, w), y }, options);
-    for await (const variant of eachVariant(dispatch)) {
+    for await (const variant of eachVariant(dispatch, y)) {
       const [got] = await run(dispatch, y);
       expectClose(`conv2d forward ${name} ${variant}`, got, reference.conv2dForward(x, w, c), tolerance(c.KH * c.KW * c.C_in));
     }
@@ -76,7 +95,7 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
       options,
     );
     const want = reference.conv2dBackward(x, w, dOut, c);
-    for await (const variant of eachVariant(dispatches)) {
+    for await (const variant of eachVariant(dispatches, dInput, dWeight)) {
       const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
       expectClose(`conv2d backward_input ${name} ${variant}`, gotInput, want.dInput, tolerance(c.KH * c.KW * c.C_out));
       expectClose(`conv2d backward_weight ${name} ${variant}`, gotWeight, want.dWeight, tolerance(c.N * OH * OW));
@@ -90,7 +109,7 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
     const { w: tw, bias } = await uploadWithBias(wShape, w, b);
     const dispatch = await conv2dForward(device, { x: await upload(xShape, x), w: tw, bias, y }, options, activation);
     const u = biases.biasForward(reference.conv2dForward(x, w, c), b, c.N * OH * OW, c.C_out);
-    for await (const variant of eachVariant(dispatch)) {
+    for await (const variant of eachVariant(dispatch, y)) {
       const [got] = await run(dispatch, y);
       expectClose(`conv2d ${activation} forward ${name} ${variant}`, got, activation === 'linear' ? u : activations.activationForward(activation, u), tolerance(c.KH * c.KW * c.C_in));
     }
@@ -104,7 +123,7 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
     const dBias = { ...grads, shape: [c.C_out], offset: size * 4 };
     const dispatches = await conv2dBackward(device, { x: await upload(xShape, x), w: await upload(wShape, w), dOut: await upload(yShape, dOut), dWeight, dBias }, options);
     const tol = tolerance(c.N * OH * OW);
-    for await (const variant of eachVariant(dispatches)) {
+    for await (const variant of eachVariant(dispatches, grads)) {
       const [got] = await run(dispatches, grads);
       expectClose(`conv2d backward_weight ${name} ${variant}`, got.subarray(0, size), reference.conv2dBackward(x, w, dOut, c).dWeight, tol);
       expectClose(`conv2d dBias ${name} ${variant}`, got.subarray(size), biases.biasBackward(dOut, c.N * OH * OW, c.C_out), tol);
@@ -118,6 +137,17 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
     const want = reference.conv2dBackward(x, w, dOut, c);
     expectClose('d/dx', want.dInput, numericGradient((v) => reference.conv2dForward(v, w, c), x, dOut), GRADCHECK);
     expectClose('d/dw', want.dWeight, numericGradient((v) => reference.conv2dForward(x, v, c), w, dOut), GRADCHECK);
+  });
+});
+
+describe('conv2d variants', () => {
+  test('the direct kernel first, then the staged ones, which set STAGED', async () => {
+    const { device } = await testGpu();
+    const dispatch = await conv2dForward(device, { x: await zeros([1, 5, 5, 2]), w: await zeros([3, 3, 2, 4]), y: await zeros([1, 3, 3, 4]) });
+    expect(dispatch.tunable?.variants).toEqual(['rows=1', 'rows=2', 'rows=4', 'rows=8', 'rows=1 staged', 'rows=4 staged']);
+    expect(dispatch.constants.STAGED).toBe(0);
+    await useVariant(dispatch, 'rows=4 staged');
+    expect(dispatch.constants.STAGED).toBe(1);
   });
 });
 

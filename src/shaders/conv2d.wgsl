@@ -8,17 +8,32 @@
 //
 // Algorithm (direct, register-blocked): each of the three products is computed
 // as it is written, as sums over kernel taps and channels, with no im2col
-// matrix and no workgroup memory. Each invocation computes a cell of CELL
-// channels (four vec4 accumulators) of one pixel (forward: an output pixel;
-// backward_input: an input pixel) or of one kernel row (backward_weight). Which
-// CELL channels depends on the workgroup only, so per contraction step an
-// invocation gathers one value of its own (a pixel's channel) and multiplies it
-// by CELL channels that every invocation of the workgroup reads at the same
-// address: a GPU serves those from cache as a broadcast, and a CPU-emulated one
-// (lavapipe runs 8 invocations in SIMD lanes) proves them uniform and loads them
-// once for all lanes, where a load per invocation would be a gather. That, and
-// no barriers (which make a CPU-emulated GPU several times slower, see
-// matmul.wgsl), makes this faster there than tiles in workgroup memory.
+// matrix. Each invocation computes a cell of CELL channels (four vec4
+// accumulators) of one pixel (forward: an output pixel; backward_input: an
+// input pixel) or of one kernel row (backward_weight). Which CELL channels
+// depends on the workgroup only, so per contraction step an invocation gathers
+// one value of its own (a pixel's channel) and multiplies it by CELL channels
+// that every invocation of the workgroup reads at the same address: a GPU
+// serves those from cache as a broadcast, and a CPU-emulated one (lavapipe runs
+// 8 invocations in SIMD lanes) proves them uniform and loads them once for all
+// lanes, where a load per invocation would be a gather. That, and no barriers
+// (which make a CPU-emulated GPU several times slower, see matmul.wgsl), makes
+// this faster there than tiles in workgroup memory: the default variants use none.
+//
+// The staged variants (STAGED), for GPUs, where each invocation's read of the
+// shared values is a trip to the cache as its gathers are, keep them in
+// workgroup memory instead. The contraction is walked in chunks of up to CHUNK
+// steps: at the start of each, once all invocations are done with the last
+// (a barrier), they copy the chunk's rows of the shared operand (the
+// workgroup's CELL columns of each) into `slab`, a quad each at a time, and
+// after a second barrier every invocation multiplies its gathered values by
+// the rows it reads from there. A chunk lies within one kernel tap (forward,
+// backward_input) or one slice (backward_weight), so with few channels per tap
+// (a first layer's C_in = 1) chunks are short, and the direct kernel wins.
+// Every invocation reaches every barrier: those past the edge clamp their
+// reads and skip their stores, as in the direct kernel. That is the same loop
+// with STAGED false, which compiles the staging away; both add the same
+// products in the same order, so they give the same bits.
 //
 // When the shared rows have a multiple of 4 columns (VECTORIZED), they are read
 // as vec4s: a quarter of the loads, each bounds-checked once; otherwise one
@@ -45,6 +60,8 @@ override BIAS: bool = false;
 // Whether some tap of forward or backward_weight falls outside the input (in
 // the padding): without, input_pixel skips its bounds checks.
 override PADDED: bool = true;
+// Whether the shared rows are staged in workgroup memory (see above): a variant of the kernel.
+override STAGED: bool = false;
 
 // Channels per invocation: four vec4 accumulators. More spill registers on a CPU.
 const CELL = 16u;
@@ -53,8 +70,12 @@ const CELL = 16u;
 // forward, input pixels in backward_input, rows of dW in backward_weight):
 // they share each load of the CELL values every invocation reads, so more rows
 // do more multiply-adds per load, for more registers. A variant of the kernel
-// (TypeScript rewrites this line; the autotuner times 1, 2, 4 and 8).
+// (TypeScript rewrites this line; ops/conv2d.ts lists those the autotuner times).
 const ROWS = 1u;
+
+// Contraction steps per chunk of the staged variants: with a workgroup of 64
+// invocations (ops/conv2d.ts), one quad of the slab each.
+const CHUNK = 16u;
 
 struct Params {
   N: u32,
@@ -95,6 +116,9 @@ override VECTORIZED: bool;
 
 alias Cell = array<vec4f, CELL / 4u>;
 
+// The staged variants' copy of a chunk of the shared rows: the workgroup's CELL columns of each.
+var<workgroup> slab: array<Cell, CHUNK>;
+
 // Columns c..c+3 of the row of a `width`-column matrix that starts at `at`,
 // each clamped to the last column: a cell past the edge reads valid memory,
 // and is never stored. The four cells' reads and sums below are written out
@@ -128,6 +152,45 @@ fn d_out_row(m: u32, first: u32) -> Cell {
   return Cell(d_out_quad(at, first), d_out_quad(at, first + 4u), d_out_quad(at, first + 8u), d_out_quad(at, first + 12u));
 }
 
+// Copies `steps` rows of w, read as a matrix of `width` columns, from row k on
+// into the slab, columns first..first+CELL: the workgroup's invocations share
+// the copying a quad at a time. Called by every invocation of the workgroup,
+// it waits for all to be done with the last chunk, and for the slab to be full.
+fn stage_w(k: u32, steps: u32, first: u32, width: u32, lane: u32) {
+  workgroupBarrier();
+  let quads = CELL / 4u;
+  for (var q = lane; q < steps * quads; q += WORKGROUP_SIZE) {
+    slab[q / quads][q % quads] = w_quad((k + q / quads) * width, first + q % quads * 4u, width);
+  }
+  workgroupBarrier();
+}
+
+// Likewise `steps` rows of dY, read as the matrix [N*OH*OW, C_out], from row m on.
+fn stage_d_out(m: u32, steps: u32, first: u32, lane: u32) {
+  workgroupBarrier();
+  let quads = CELL / 4u;
+  for (var q = lane; q < steps * quads; q += WORKGROUP_SIZE) {
+    slab[q / quads][q % quads] = d_out_quad((m + q / quads) * params.C_out, first + q % quads * 4u);
+  }
+  workgroupBarrier();
+}
+
+// Row k of w as w_row reads it; a staged variant has it in the slab, as row i of the chunk.
+fn w_cell(k: u32, i: u32, first: u32, width: u32) -> Cell {
+  if (STAGED) {
+    return slab[i];
+  }
+  return w_row(k, first, width);
+}
+
+// Row m of dY as d_out_row reads it; a staged variant has it in the slab, as row i of the chunk.
+fn d_out_cell(m: u32, i: u32, first: u32) -> Cell {
+  if (STAGED) {
+    return slab[i];
+  }
+  return d_out_row(m, first);
+}
+
 fn add_scaled(cell: ptr<function, Cell>, value: f32, row: Cell) {
   (*cell)[0] += value * row[0];
   (*cell)[1] += value * row[1];
@@ -157,8 +220,9 @@ fn input_pixel(n: u32, ih: i32, iw: i32) -> Tap {
 }
 
 // y(n, oh, ow, co) = Σ_{kh, kw, c} x(n, oh*SY + kh - pad_top, ow*SX + kw - pad_left, c) w(kh, kw, c, co).
-// ROWS adjacent output pixels per invocation (global x); the workgroup's y picks the cell.
-fn forward_block(invocation: u32, first: u32) {
+// ROWS adjacent output pixels per invocation (global x); the workgroup's y picks
+// the cell. Staged, a chunk is up to CHUNK channels of a tap.
+fn forward_block(invocation: u32, lane: u32, first: u32) {
   let pixels = params.N * params.OH * params.OW;
   var cells: array<Cell, ROWS>;
   // (n, oh, ow) of each row's pixel.
@@ -177,7 +241,11 @@ fn forward_block(invocation: u32, first: u32) {
       }
       let k = (kh * params.KW + kw) * params.C_in;
       for (var c = 0u; c < params.C_in; c++) {
-        let row = w_row(k + c, first, params.C_out);
+        let i = c % CHUNK;
+        if (STAGED && i == 0u) {
+          stage_w(k + c, min(CHUNK, params.C_in - c), first, params.C_out, lane);
+        }
+        let row = w_cell(k + c, i, first, params.C_out);
         for (var r = 0u; r < ROWS; r++) {
           add_scaled(&cells[r], x[taps[r].at + c] * taps[r].scale, row);
         }
@@ -197,8 +265,8 @@ fn forward_block(invocation: u32, first: u32) {
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) group: vec3u) {
-  forward_block(id.x, group.y * CELL);
+fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) group: vec3u) {
+  forward_block(id.x, lane, group.y * CELL);
 }
 
 // dW = Pᵀ · dY, where P[N*OH*OW, KH*KW*C_in] is the im2col matrix of x,
@@ -207,7 +275,8 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) grou
 //   dL/dw(k, co) = Σ_m P(m, k) dY(m, co).
 // ROWS rows k of dW per invocation (global x) and a cell of CELL columns per
 // workgroup y, so per step m an invocation gathers P(m, k) for each of its rows
-// and multiplies them by CELL values of row m of dY, the same for the whole workgroup.
+// and multiplies them by CELL values of row m of dY, the same for the whole
+// workgroup. Staged, a chunk is up to CHUNK steps of a slice.
 //
 // dW is small (KH*KW*C_in x C_out) but its contraction is long (N*OH*OW): too
 // few workgroups to fill a GPU, or both cores of a CPU. So it is also split
@@ -217,7 +286,7 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) grou
 //
 // With BIAS, row KH*KW*C_in is the bias': dL/dbias(co) = Σ_m dY(m, co), as if
 // P(m, k) were 1 there: its taps are read all the same, and replaced by 1.
-fn backward_weight_block(invocation: u32, first: u32, z: u32, slices: u32) {
+fn backward_weight_block(invocation: u32, lane: u32, first: u32, z: u32, slices: u32) {
   let weights = params.KH * params.KW * params.C_in;
   let rows = weights + select(0u, 1u, BIAS);
   var k: array<u32, ROWS>;
@@ -241,7 +310,11 @@ fn backward_weight_block(invocation: u32, first: u32, z: u32, slices: u32) {
   var n = m_begin / (params.OW * params.OH);
   var cells: array<Cell, ROWS>;
   for (var m = m_begin; m < m_end; m++) {
-    let row = d_out_row(m, first);
+    let i = (m - m_begin) % CHUNK;
+    if (STAGED && i == 0u) {
+      stage_d_out(m, min(CHUNK, m_end - m), first, lane);
+    }
+    let row = d_out_cell(m, i, first);
     for (var r = 0u; r < ROWS; r++) {
       let tap = input_pixel(n, i32(oh * params.SY + kh[r]) - i32(params.pad_top), i32(ow * params.SX + kw[r]) - i32(params.pad_left));
       add_scaled(&cells[r], select(x[tap.at + c[r]] * tap.scale, 1.0, k[r] == weights), row);
@@ -270,10 +343,11 @@ fn backward_weight_block(invocation: u32, first: u32, z: u32, slices: u32) {
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_weight(
   @builtin(global_invocation_id) id: vec3u,
+  @builtin(local_invocation_index) lane: u32,
   @builtin(workgroup_id) group: vec3u,
   @builtin(num_workgroups) groups: vec3u,
 ) {
-  backward_weight_block(id.x, group.y * CELL, group.z, groups.z);
+  backward_weight_block(id.x, lane, group.y * CELL, group.z, groups.z);
 }
 
 // dW(k, co) = Σ_z partial_d_weight(z, k, co); the number of slices is what the
@@ -314,7 +388,8 @@ fn transpose_kernel(@builtin(global_invocation_id) id: vec3u) {
 // whole workgroup, read from the transposed kernel where they are adjacent.
 // With strides, a fraction 1 - 1/(SY*SX) of the taps have no (oh, ow): they are
 // computed all the same, times zero, which keeps the invocations in step.
-fn backward_input_block(invocation: u32, first: u32) {
+// Staged, a chunk is up to CHUNK channels co of a tap.
+fn backward_input_block(invocation: u32, lane: u32, first: u32) {
   let pixels = params.N * params.H * params.W;
   // (n, ih, iw) of each row's pixel.
   var at: array<vec3u, ROWS>;
@@ -339,7 +414,11 @@ fn backward_input_block(invocation: u32, first: u32) {
       }
       let k = (kh * params.KW + kw) * params.C_out;
       for (var co = 0u; co < params.C_out; co++) {
-        let row = w_row(k + co, first, params.C_in);
+        let i = co % CHUNK;
+        if (STAGED && i == 0u) {
+          stage_w(k + co, min(CHUNK, params.C_out - co), first, params.C_in, lane);
+        }
+        let row = w_cell(k + co, i, first, params.C_in);
         for (var r = 0u; r < ROWS; r++) {
           add_scaled(&cells[r], d_out[tap_at[r] + co] * scale[r], row);
         }
@@ -359,6 +438,6 @@ fn backward_input_block(invocation: u32, first: u32) {
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) group: vec3u) {
-  backward_input_block(id.x, group.y * CELL);
+fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) group: vec3u) {
+  backward_input_block(id.x, lane, group.y * CELL);
 }

@@ -126,20 +126,40 @@ function productWork(g: Geometry): Work {
   return { flops: 2 * N * OH * OW * KH * KW * C_in * C_out, bytes: 4 * (N * H * W * C_in + KH * KW * C_in * C_out + N * OH * OW * C_out) };
 }
 
-/** Rows per invocation (conv2d.wgsl's ROWS) that the autotuner tries; the default first. */
-const ROW_VARIANTS = [1, 2, 4, 8];
+/**
+ * The variants the autotuner tries, the default first: rows per invocation
+ * (conv2d.wgsl's ROWS), and whether the shared rows are staged in workgroup
+ * memory (STAGED, for GPUs). Staged only with 1 row, the most invocations to
+ * hide memory behind, and 4, where each row read from workgroup memory does 4
+ * cells' multiply-adds: every variant is compiled and timed when a model is
+ * tuned, and 2 and 8 lie between or past those for the registers they take.
+ */
+const VARIANTS: readonly { rows: number; staged: boolean }[] = [
+  { rows: 1, staged: false },
+  { rows: 2, staged: false },
+  { rows: 4, staged: false },
+  { rows: 8, staged: false },
+  { rows: 1, staged: true },
+  { rows: 4, staged: true },
+];
 
-/** A dispatch of the three products, with a variant for each of ROW_VARIANTS: `spec(rows)` describes it for that many rows per invocation. */
+/** `rows=4`, `rows=4 staged`. */
+const variantName = ({ rows, staged }: { rows: number; staged: boolean }) => `rows=${rows}${staged ? ' staged' : ''}`;
+
+/** A dispatch of the three products, with each of VARIANTS: `spec(rows)` describes it for that many rows per invocation. */
 function tunable(device: GPUDevice, entryPoint: string, g: Geometry, bias: boolean, spec: (rows: number) => DispatchSpec, shared: GPUBuffer[]): Promise<Dispatch> {
   const shape = `${Object.entries(g).map(([letter, value]) => `${letter}=${value}`).join(' ')}${bias ? ' bias' : ''}`;
   return prepareTunable(
     device,
     entryPoint,
     shape,
-    ROW_VARIANTS.map((rows) => `rows=${rows}`),
-    (variant) => {
-      const rows = Number(variant.slice('rows='.length));
-      return { shader: withConsts(shader, { ROWS: rows }), spec: spec(rows) };
+    VARIANTS.map(variantName),
+    (name) => {
+      const variant = VARIANTS.find((v) => variantName(v) === name);
+      if (!variant) throw new Error(`conv2d ${entryPoint}: no variant '${name}' (it has ${VARIANTS.map(variantName).join(', ')})`);
+      const { rows, staged } = variant;
+      const base = spec(rows);
+      return { shader: withConsts(shader, { ROWS: rows }), spec: { ...base, constants: { ...base.constants, STAGED: Number(staged) } } };
     },
     shared,
   );
