@@ -141,13 +141,18 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
 });
 
 describe('conv2d variants', () => {
-  test('the direct kernel first, then the staged ones, which set STAGED', async () => {
+  test('the direct kernel first, then the staged ones, which set STAGED, then floats where vec4s can be read', async () => {
     const { device } = await testGpu();
     const dispatch = await conv2dForward(device, { x: await zeros([1, 5, 5, 2]), w: await zeros([3, 3, 2, 4]), y: await zeros([1, 3, 3, 4]) });
-    expect(dispatch.tunable?.variants).toEqual(['rows=1', 'rows=2', 'rows=4', 'rows=8', 'rows=1 staged', 'rows=4 staged']);
-    expect(dispatch.constants.STAGED).toBe(0);
+    expect(dispatch.tunable?.variants).toEqual(['rows=1', 'rows=2', 'rows=4', 'rows=8', 'rows=1 staged', 'rows=4 staged', 'rows=1 scalar']);
+    expect(dispatch.constants).toMatchObject({ STAGED: 0, VECTORIZED: 1 });
     await useVariant(dispatch, 'rows=4 staged');
-    expect(dispatch.constants.STAGED).toBe(1);
+    expect(dispatch.constants).toMatchObject({ STAGED: 1, VECTORIZED: 1 });
+    await useVariant(dispatch, 'rows=1 scalar');
+    expect(dispatch.constants).toMatchObject({ STAGED: 0, VECTORIZED: 0 });
+    // 5 output channels are not read as vec4s: no scalar variant to offer.
+    const odd = await conv2dForward(device, { x: await zeros([1, 5, 5, 2]), w: await zeros([3, 3, 2, 5]), y: await zeros([1, 3, 3, 5]) });
+    expect(odd.tunable?.variants).toEqual(['rows=1', 'rows=2', 'rows=4', 'rows=8', 'rows=1 staged', 'rows=4 staged']);
   });
 });
 

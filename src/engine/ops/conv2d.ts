@@ -126,40 +126,59 @@ function productWork(g: Geometry): Work {
   return { flops: 2 * N * OH * OW * KH * KW * C_in * C_out, bytes: 4 * (N * H * W * C_in + KH * KW * C_in * C_out + N * OH * OW * C_out) };
 }
 
+/** A variant of the three products: rows per invocation, and how the rows every invocation shares are read. */
+interface Variant {
+  rows: number;
+  /** Staged in workgroup memory (STAGED), for GPUs. */
+  staged?: boolean;
+  /** Read as floats where they could be read as vec4s (VECTORIZED off). */
+  scalar?: boolean;
+}
+
 /**
  * The variants the autotuner tries, the default first: rows per invocation
- * (conv2d.wgsl's ROWS), and whether the shared rows are staged in workgroup
- * memory (STAGED, for GPUs). Staged only with 1 row, the most invocations to
- * hide memory behind, and 4, where each row read from workgroup memory does 4
- * cells' multiply-adds: every variant is compiled and timed when a model is
- * tuned, and 2 and 8 lie between or past those for the registers they take.
+ * (conv2d.wgsl's ROWS), whether the shared rows are staged in workgroup
+ * memory (STAGED, for GPUs), and whether they are read as floats where they
+ * could be read as vec4s. Not every combination, as every variant is compiled
+ * and timed when a model is tuned: staged only with 1 row, the most
+ * invocations to hide memory behind, and 4, where each row read from workgroup
+ * memory does 4 cells' multiply-adds (2 and 8 lie between or past those for
+ * the registers they take); floats at 1 row only, since the choice is about
+ * memory transactions, which the rows an invocation computes barely change.
  */
-const VARIANTS: readonly { rows: number; staged: boolean }[] = [
-  { rows: 1, staged: false },
-  { rows: 2, staged: false },
-  { rows: 4, staged: false },
-  { rows: 8, staged: false },
+const VARIANTS: readonly Variant[] = [
+  { rows: 1 },
+  { rows: 2 },
+  { rows: 4 },
+  { rows: 8 },
   { rows: 1, staged: true },
   { rows: 4, staged: true },
+  { rows: 1, scalar: true },
 ];
 
-/** `rows=4`, `rows=4 staged`. */
-const variantName = ({ rows, staged }: { rows: number; staged: boolean }) => `rows=${rows}${staged ? ' staged' : ''}`;
+/** `rows=4`, `rows=4 staged`, `rows=1 scalar`. */
+const variantName = ({ rows, staged, scalar }: Variant) => `rows=${rows}${staged ? ' staged' : ''}${scalar ? ' scalar' : ''}`;
 
-/** A dispatch of the three products, with each of VARIANTS: `spec(rows)` describes it for that many rows per invocation. */
+/**
+ * A dispatch of the three products, with each of VARIANTS that applies (floats
+ * only where vec4s can be read): `spec(rows)` describes it for that many rows per invocation.
+ */
 function tunable(device: GPUDevice, entryPoint: string, g: Geometry, bias: boolean, spec: (rows: number) => DispatchSpec, shared: GPUBuffer[]): Promise<Dispatch> {
   const shape = `${Object.entries(g).map(([letter, value]) => `${letter}=${value}`).join(' ')}${bias ? ' bias' : ''}`;
+  const vectorized = spec(1).constants?.VECTORIZED === 1;
+  const offered = VARIANTS.filter((v) => !v.scalar || vectorized);
   return prepareTunable(
     device,
     entryPoint,
     shape,
-    VARIANTS.map(variantName),
+    offered.map(variantName),
     (name) => {
-      const variant = VARIANTS.find((v) => variantName(v) === name);
-      if (!variant) throw new Error(`conv2d ${entryPoint}: no variant '${name}' (it has ${VARIANTS.map(variantName).join(', ')})`);
-      const { rows, staged } = variant;
+      const variant = offered.find((v) => variantName(v) === name);
+      if (!variant) throw new Error(`conv2d ${entryPoint}: no variant '${name}' (it has ${offered.map(variantName).join(', ')})`);
+      const { rows, staged = false, scalar = false } = variant;
       const base = spec(rows);
-      return { shader: withConsts(shader, { ROWS: rows }), spec: { ...base, constants: { ...base.constants, STAGED: Number(staged) } } };
+      const constants = { ...base.constants, STAGED: Number(staged), ...(scalar && { VECTORIZED: 0 }) };
+      return { shader: withConsts(shader, { ROWS: rows }), spec: { ...base, constants } };
     },
     shared,
   );
