@@ -67,8 +67,9 @@ test('workbench.html: inline errors, check, time, share and train with conv2d:fo
   await type(page, edited('override WORKGROUP_SIZE: u32;', broken));
   const line = conv2d.split('\n').findIndex((l) => l === 'override WORKGROUP_SIZE: u32;') + 1;
   const marked = page.locator('.cm-line', { has: page.locator('.cm-lintRange-error') });
-  // Back to the top, where the broken line is in view.
+  // The cursor to the broken line, which scrolls it into view (the editor draws only the lines in view).
   await page.keyboard.press('Control+Home');
+  for (let i = 1; i < line; i++) await page.keyboard.press('ArrowDown');
   await marked.first().waitFor({ timeout: 30_000 });
   expect(await marked.count()).toBe(1);
   expect(await marked.textContent()).toBe(broken);
