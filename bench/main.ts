@@ -52,7 +52,8 @@ function packageVersion(name: string): string {
   try {
     return (createRequire(import.meta.url)(`${name}/package.json`) as { version: string }).version;
   } catch {
-    return 'not installed';
+    // Not installed, or bundled into this script (npm run build:gpu): TensorFlow.js' own line says which.
+    return 'no package.json found';
   }
 }
 
