@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import broken from './fixtures/broken.wgsl?raw';
 import scale from './fixtures/scale.wgsl?raw';
 import { bufferRange } from '../src/engine/buffers';
-import { getKernel, prepareDispatch } from '../src/engine/pipelines';
+import { getKernel, prepareDispatch, prepareTunable } from '../src/engine/pipelines';
 import { run, testGpu, upload, zeros } from './helpers';
 
 const scaleShader = { file: 'scale.wgsl', source: scale };
@@ -30,6 +30,23 @@ describe('pipelines', () => {
   test('an unknown entry point lists the ones there are', async () => {
     const { device } = await testGpu();
     await expect(getKernel(device, scaleShader, 'backward')).rejects.toThrow("scale.wgsl: no compute entry point 'backward' (it has: forward)");
+  });
+
+  test("a tunable dispatch's source hash covers every variant's code, so that a choice goes stale when any of them changes", async () => {
+    const { device } = await testGpu();
+    const buffers = { x: bufferRange(await zeros([4])), y: bufferRange(await zeros([4])) };
+    // Variant 'b' compiles from its own file, as matmul's subgroup variant does.
+    const tunable = async (b: string) =>
+      (
+        await prepareTunable(device, 'forward', 'n=4', ['a', 'b'], (variant) => ({
+          shader: variant === 'a' ? scaleShader : { file: 'other.wgsl', source: b },
+          spec: { params: { factor: 1, count: 4 }, buffers, grid: { threads: [4] } },
+        }))
+      ).tunable!;
+    const same = await tunable(scale);
+    expect(same.kernel).toBe('scale.wgsl:forward');
+    expect((await tunable(scale)).source).toBe(same.source);
+    expect((await tunable(scale.replace('params.factor', '2.0 * params.factor'))).source).not.toBe(same.source);
   });
 
   test('a missing binding is named', async () => {

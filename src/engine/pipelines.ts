@@ -94,7 +94,7 @@ export interface Tunable {
   build(variant: string): Promise<Dispatch>;
   /** Buffers every variant binds (scratch made once by the op), owned by the dispatch whatever its variant. */
   shared: GPUBuffer[];
-  /** A hash of the default variant's WGSL: a choice made for other code is not used for this. */
+  /** A hash of the variants' WGSL (each file once): a choice made for other code is not used for this. */
   source: string;
 }
 
@@ -135,7 +135,9 @@ export async function prepareTunable(
   };
   const first = make(variants[0]);
   const dispatch = await prepareDispatch(device, first.shader, entryPoint, { ...first.spec, scratch: shared });
-  dispatch.tunable = { kernel: dispatch.kernel.name, shape, variants, build, shared, source: hash(code(first.shader)) };
+  // Every variant's code, once each (most share a file): a change to any of them makes the choice stale.
+  const codes = new Set(variants.map((variant) => code(make(variant).shader)));
+  dispatch.tunable = { kernel: dispatch.kernel.name, shape, variants, build, shared, source: hash([...codes].join('\n')) };
   dispatch.variant = variants[0];
   return dispatch;
 }
