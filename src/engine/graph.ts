@@ -413,9 +413,12 @@ export class Graph {
     };
   }
 
-  /** Copies a batch of inputs (and labels) into the graph's input buffers (predict; training gathers its batches on the GPU). */
-  writeBatch(x: Float32Array, labels?: Uint32Array): void {
-    writeTensor(this.device, rows(this.x, x.length / sizeOf(this.inputShape)), x);
+  /**
+   * Copies a batch of inputs (and labels) into the graph's input buffers, pixel
+   * bytes as their values (predict, profile; training gathers its batches on the GPU).
+   */
+  writeBatch(x: Inputs, labels?: Uint32Array): void {
+    writeTensor(this.device, rows(this.x, x.length / sizeOf(this.inputShape)), x instanceof Uint8Array ? pixelValues(x) : x);
     if (labels) writeTensor(this.device, rows(this.labels, labels.length), labels);
   }
 
@@ -772,7 +775,7 @@ export class Graph {
   }
 
   /** Runs the predict plan on the rows of x (`then` records what follows it, a copy out), inside error scopes named `what`. */
-  private async submitPredict(what: string, x: Float32Array, then?: (encoder: GPUCommandEncoder) => void): Promise<void> {
+  private async submitPredict(what: string, x: Inputs, then?: (encoder: GPUCommandEncoder) => void): Promise<void> {
     const plan = await this.plan(x.length / sizeOf(this.inputShape));
     this.scoped(what, () => {
       this.writeBatch(x);
@@ -792,8 +795,7 @@ export class Graph {
     try {
       for (let start = 0; start < count; start += batchSize) {
         const batch = Math.min(batchSize, count - start);
-        const values = x.subarray(start * rowSize, (start + batch) * rowSize);
-        await this.submitPredict(`predict rows ${start + 1}-${start + batch}`, values instanceof Uint8Array ? pixelValues(values) : values, (encoder) =>
+        await this.submitPredict(`predict rows ${start + 1}-${start + batch}`, x.subarray(start * rowSize, (start + batch) * rowSize), (encoder) =>
           encoder.copyBufferToBuffer(this.probabilities.buffer, this.probabilities.offset, result, start * classes * 4, batch * classes * 4),
         );
       }

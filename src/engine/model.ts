@@ -5,7 +5,6 @@ import { Autotuner, AUTOTUNE_MODES, tuningDefaults, type AutotuneMode, type Tuni
 import { defaultGpu, freshGpu, lostInfo, type Gpu } from './device';
 import { sizeOf } from './buffers';
 import { Graph, type Inputs, type Logs } from './graph';
-import { pixelValues } from './data';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
 import { optimizerConfig, type OptimizerConfig } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
@@ -450,8 +449,7 @@ export class Model {
     try {
       if (weights) graph.writeArena(weights);
       const rowSize = sizeOf(this.inputShape);
-      const first = x.subarray(0, batch * rowSize);
-      graph.writeBatch(first instanceof Uint8Array ? pixelValues(first) : first, Uint32Array.from({ length: batch }, (_, i) => y[i]));
+      graph.writeBatch(x.subarray(0, batch * rowSize), Uint32Array.from({ length: batch }, (_, i) => y[i]));
       profiler = new KernelProfiler(gpu.device, (await graph.plan(batch)).train);
       await profiler.step();
       const samples: number[][] = profiler.runs.map(() => []);
