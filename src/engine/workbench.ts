@@ -144,9 +144,8 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
       ...(entryPoint === 'sum_slices' ? sliced : small),
     ],
     // As a Conv2D layer runs them: forward with its bias (the last row of wb; its activation is a
-    // constant, ACTIVATION, linear here), the weight
-    // gradient with the bias' (the last row of dWb); backward_input reads the kernel alone,
-    // and backward_input_relu masks dX by x's signs, as if a ReLU had written x.
+    // constant, ACTIVATION, linear here), the weight gradient with the bias' (the last row of
+    // dWb); backward_input reads the kernel alone.
     tensors(s): Record<string, TensorSpec> {
       const [, OH, OW] = conv2dReference.conv2dOutputShape(convCase(s));
       const x = [s.N, s.H, s.W, s.C_in];
@@ -202,9 +201,9 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_input_r
       { name: 'odd sizes, not multiples of the 4x4 block', shape: { M: 33, K: 17, N: 65 } },
     ],
     // As a Dense layer runs them: forward with its bias (the last row of wb; its activation is a
-    // constant, ACTIVATION, linear here), the weight
-    // gradient with the bias' (the last row of dWb); backward_input reads the kernel alone,
-    // and backward_input_relu masks dX by x's signs, as if a ReLU had written x.
+    // constant, ACTIVATION, linear here), the weight gradient with the bias' (the last row of
+    // dWb); backward_input reads the kernel alone, and backward_input_relu masks dX by x's
+    // signs, as if a ReLU had written x.
     tensors(s): Record<string, TensorSpec> {
       if (entryPoint === 'forward') return { x: uniform([s.M, s.K]), wb: uniform([s.K + 1, s.N]), y: zeros([s.M, s.N]) };
       const backward = { x: uniform([s.M, s.K]), w: uniform([s.K, s.N]), dOut: uniform([s.M, s.N]) };

@@ -206,7 +206,12 @@ fn store_block(row: u32, col: u32, M: u32, acc: array<vec4f, BLOCK>, activation:
       for (var j = 0u; j < BLOCK; j++) {
         if (col + j < params.N) {
           let at = (row + i) * params.N + col + j;
-          c[at] = select(activate(acc[i][j], activation), relu_gradient(acc[i][j], relu_of[at]), relu_mask);
+          // An if, not a select (which evaluates both): relu_of is read only where it is bound to X.
+          if (relu_mask) {
+            c[at] = relu_gradient(acc[i][j], relu_of[at]);
+          } else {
+            c[at] = activate(acc[i][j], activation);
+          }
         }
       }
     }

@@ -87,7 +87,12 @@ fn subgroup_product(id: vec3u, lane: u32, width: u32, a_row: u32, a_col: u32, b_
       for (var j = 0u; j < BLOCK; j++) {
         if (col + j < params.N) {
           let at = (row + i) * params.N + col + j;
-          c[at] = select(activate(acc[i][j], activation), relu_gradient(acc[i][j], relu_of[at]), relu_mask);
+          // An if, not a select (which evaluates both): relu_of is read only where it is bound to X.
+          if (relu_mask) {
+            c[at] = relu_gradient(acc[i][j], relu_of[at]);
+          } else {
+            c[at] = activate(acc[i][j], activation);
+          }
         }
       }
     }

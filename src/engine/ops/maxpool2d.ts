@@ -69,11 +69,11 @@ export async function maxPool2dForward(
   return pool(device, 'forward', t.x.shape, options, buffers, sizeOf(output.slice(0, 3)));
 }
 
-/** dInput = each dOut routed to the input element its window's maximum came from; zero elsewhere. */
 /**
- * dInput from dOut through each window's argmax; given `reluOf`, the pooling's
- * input x, which a ReLU wrote, dInput is that ReLU's gradient too (relu'(x) ⊙ ...),
- * in the same dispatch (the entry point backward_relu).
+ * dInput = each dOut routed to the input element its window's maximum came
+ * from, zero elsewhere. Given `reluOf`, the pooling's input x, which a ReLU
+ * wrote, dInput is that ReLU's gradient too (relu'(x) ⊙ ...), in the same
+ * dispatch (the entry point backward_relu).
  */
 export async function maxPool2dBackward(
   device: GPUDevice,
