@@ -7,6 +7,7 @@ import * as biases from '../src/reference/bias';
 import * as reference from '../src/reference/conv2d';
 import { shaderConstant, useVariant } from '../src/engine/pipelines';
 import source from '../src/shaders/conv2d.wgsl?raw';
+import { splitBiasRow } from '../src/engine/buffers';
 import { eachVariant, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, uploadWithBias, zeros } from './helpers';
 
 type Case = reference.Conv2dCase;
@@ -119,8 +120,7 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
     const { device } = await testGpu();
     const size = wShape.reduce((a, b) => a * b);
     const grads = await zeros([size + c.C_out], 'dWeight and dBias');
-    const dWeight = { ...grads, shape: wShape };
-    const dBias = { ...grads, shape: [c.C_out], offset: size * 4 };
+    const { w: dWeight, bias: dBias } = splitBiasRow(grads, wShape);
     const dispatches = await conv2dBackward(device, { x: await upload(xShape, x), w: await upload(wShape, w), dOut: await upload(yShape, dOut), dWeight, dBias }, options);
     const tol = tolerance(c.N * OH * OW);
     for await (const variant of eachVariant(dispatches, grads)) {

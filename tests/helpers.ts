@@ -1,7 +1,7 @@
 // Shared by the kernel tests, in Node and in the browser: one device per test
 // file, seeded random inputs, and comparisons that print the first mismatches.
 import { defaultGpu, type Gpu } from '../src/engine/device';
-import { createTensor, readTensor, sizeOf, writeTensor, type Tensor } from '../src/engine/buffers';
+import { createTensor, readTensor, sizeOf, splitBiasRow, writeTensor, type Tensor } from '../src/engine/buffers';
 import type { Activation } from '../src/engine/ops/activation';
 import { matmulForward } from '../src/engine/ops/matmul';
 import { runDispatches, useVariant, type Dispatch } from '../src/engine/pipelines';
@@ -59,9 +59,8 @@ export async function upload(shape: number[], data: ArrayLike<number>, label = '
  * model's arenas keep a product layer's): what conv2d and matmul take with a bias.
  */
 export async function uploadWithBias(shape: number[], kernel: ArrayLike<number>, bias: ArrayLike<number>, label = 'kernel and bias'): Promise<{ w: Tensor; bias: Tensor }> {
-  const size = shape.reduce((a, b) => a * b, 1);
-  const both = await upload([size + bias.length], [...Array.from(kernel), ...Array.from(bias)], label);
-  return { w: { ...both, shape }, bias: { ...both, shape: [bias.length], offset: size * 4 } };
+  const both = await upload([kernel.length + bias.length], [...Array.from(kernel), ...Array.from(bias)], label);
+  return splitBiasRow(both, shape);
 }
 
 /** f(x) as a product's epilogue computes it (activate.wgsl's functions): x [n, 1] times 1, plus 0, through matmul. */

@@ -6,6 +6,7 @@ import type { Activation } from '../src/engine/ops/activation';
 import * as activations from '../src/reference/activation';
 import * as biases from '../src/reference/bias';
 import * as reference from '../src/reference/matmul';
+import { splitBiasRow } from '../src/engine/buffers';
 import { eachVariant, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, uploadWithBias, zeros } from './helpers';
 
 // Each of the three products takes its own two of M, K and N as C's rows and
@@ -119,8 +120,7 @@ describe.each([
   test('backward: dWeight and dBias', async () => {
     const { device } = await testGpu();
     const grads = await zeros([K * N + N], 'dWeight and dBias');
-    const dWeight = { ...grads, shape: [K, N] };
-    const dBias = { ...grads, shape: [N], offset: K * N * 4 };
+    const { w: dWeight, bias: dBias } = splitBiasRow(grads, [K, N]);
     const dispatches = await matmulBackward(device, { x: await upload([M, K], x), w: await upload([K, N], w), dOut: await upload([M, N], dOut), dWeight, dBias });
     const tolM = { atol: F32.atol * Math.sqrt(M), rtol: F32.rtol };
     for await (const variant of eachVariant(dispatches, grads)) {

@@ -45,6 +45,15 @@ export function withBiasRow(op: string, names: [string, string], kernel: Tensor,
   return { ...kernel, shape: [rows + 1, columns] };
 }
 
+/**
+ * The other way: views of one tensor that holds a kernel of `shape` and then
+ * its bias (one value per column, the kernel's last dimension), as the arenas
+ * keep them and as withBiasRow binds them.
+ */
+export function splitBiasRow(both: Tensor, shape: readonly number[]): { w: Tensor; bias: Tensor } {
+  return { w: { ...both, shape: [...shape] }, bias: { ...both, shape: [shape[shape.length - 1]], offset: both.offset + sizeOf(shape) * 4 } };
+}
+
 /** Checks scores [N, C] f32 (logits or probabilities) against labels [N] u32 and returns [N, C]. */
 export function expectScoresAndLabels(op: string, name: string, scores: Tensor, labels: Tensor): [number, number] {
   const fail = (message: string): never => {

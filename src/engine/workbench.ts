@@ -27,7 +27,7 @@ import { dropoutAdvance, dropoutBackward, dropoutForward, dropoutInference } fro
 import { batchNormBackward, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from './ops/batchnorm';
 import { optimizerConfig, optimizerUpdate, type OptimizerKind } from './ops/optimizer';
 import { gatherForward, packedWords } from './ops/gather';
-import { createTensor, readTensor, sizeOf, type Tensor } from './buffers';
+import { createTensor, readTensor, sizeOf, splitBiasRow, type Tensor } from './buffers';
 import type { Gpu } from './device';
 import {
   applyOverride,
@@ -93,13 +93,6 @@ interface KernelSpec {
   contraction(s: Shape): number;
 }
 
-/** A kernel of `shape` and its bias, as views of one tensor [rows + 1, columns] that holds the bias as its last row (as the arenas keep them). */
-function kernelAndBias(both: Tensor, shape: number[]): { w: Tensor; bias: Tensor } {
-  const columns = shape[shape.length - 1];
-  const size = shape.reduce((a, b) => a * b, 1);
-  return { w: { ...both, shape }, bias: { ...both, shape: [columns], offset: both.offset + size * 4 } };
-}
-
 const convCase = (s: Shape): conv2dReference.Conv2dCase => ({
   N: s.N,
   H: s.H,
@@ -159,9 +152,9 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
     checked: entryPoint === 'forward' ? 'y' : weight ? 'dWb' : 'dInput',
     async dispatches(device, t, s) {
       const w = [s.KH, s.KW, s.C_in, s.C_out];
-      if (entryPoint === 'forward') return [await conv2dForward(device, { x: t.x, ...kernelAndBias(t.wb, w), y: t.y }, convOptions(s))];
+      if (entryPoint === 'forward') return [await conv2dForward(device, { x: t.x, ...splitBiasRow(t.wb, w), y: t.y }, convOptions(s))];
       if (weight) {
-        const { w: dWeight, bias: dBias } = kernelAndBias(t.dWb, w);
+        const { w: dWeight, bias: dBias } = splitBiasRow(t.dWb, w);
         return conv2dBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight, dBias }, convOptions(s));
       }
       return conv2dBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight: t.dWeight, dInput: t.dInput }, convOptions(s));
@@ -211,9 +204,9 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_input_r
     },
     checked: { forward: 'y', backward_input: 'dInput', backward_input_relu: 'dInput', backward_weight: 'dWb' }[entryPoint],
     async dispatches(device, t, s) {
-      if (entryPoint === 'forward') return [await matmulForward(device, { x: t.x, ...kernelAndBias(t.wb, [s.K, s.N]), y: t.y })];
+      if (entryPoint === 'forward') return [await matmulForward(device, { x: t.x, ...splitBiasRow(t.wb, [s.K, s.N]), y: t.y })];
       if (entryPoint === 'backward_weight') {
-        const { w: dWeight, bias: dBias } = kernelAndBias(t.dWb, [s.K, s.N]);
+        const { w: dWeight, bias: dBias } = splitBiasRow(t.dWb, [s.K, s.N]);
         return matmulBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight, dBias });
       }
       return matmulBackward(device, { x: t.x, w: t.w, dOut: t.dOut, dWeight: t.dWeight, dInput: t.dInput, ...(entryPoint === 'backward_input_relu' && { reluOf: t.x }) });
