@@ -2,10 +2,11 @@
 // its kernels one by one, its training step interleaved with TensorFlow.js' (and,
 // in Node, PyTorch's on the CPU), and a sweep of batch sizes. It only measures and returns figures; nothing here fails on a time.
 import {
-  AUTOTUNE_MODES,
+  autotuneMode,
   describeAdapter,
   stats,
   timestampRoundingMs,
+  tuningSummary,
   tutorialModel,
   type AdapterDescription,
   type AutotuneMode,
@@ -39,12 +40,11 @@ export const DEFAULT_BATCHES = { quick: [BATCH], full: [32, 64, 128, 256, 512] }
  * form: models and batch sizes as comma-separated lists. Throws on a bad value.
  */
 export function parseBenchOptions(quick: boolean, models: string, batches?: string, autotune: string = 'cached'): BenchOptions {
-  if (!AUTOTUNE_MODES.includes(autotune as AutotuneMode)) throw new Error(`autotune: '${autotune}' is not one of ${AUTOTUNE_MODES.join(', ')}`);
   const modelList = models.split(',').map((m) => m.trim());
   for (const m of modelList) if (!MODELS.includes(m as TutorialModel)) throw new Error(`models: unknown model '${m}' (use ${MODELS.join(', ')})`);
   const batchList = batches?.trim() ? batches.split(',').map((b) => Number(b.trim())) : [...DEFAULT_BATCHES[quick ? 'quick' : 'full']];
   for (const b of batchList) if (!Number.isInteger(b) || b < 1) throw new Error(`batches: '${batches}' must be positive integers`);
-  return { quick, models: modelList as TutorialModel[], batches: batchList, autotune: autotune as AutotuneMode };
+  return { quick, models: modelList as TutorialModel[], batches: batchList, autotune: autotuneMode('autotune', autotune) };
 }
 
 /** How long each kind of measurement may take, and how many repeats it gets. */
@@ -216,7 +216,7 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
     log(`${kind}: kernels at batch ${BATCH}`);
     const times = await ours.kernelTimes(BATCH, budget.kernelMs, budget.minKernelRepeats, budget.maxKernelRepeats);
     const { tuner } = ours;
-    if (tuner.mode !== 'off') log(`${kind}: kernel variants (autotune ${tuner.mode}): ${tuner.timedRuns ? `${tuner.timedRuns} timed runs in ${(tuner.spentMs / 1000).toFixed(1)} s` : 'all from the cache'}`);
+    if (tuner.mode !== 'off') log(`${kind}: kernel variants (${tuningSummary(tuner)})`);
     const kernels = { method: times.method, roundingMs: times.roundingMs, repeats: times.repeats, rows: kernelRows(times, tuner.choices) };
 
     // The kernels warmed our side up and tell how long its step takes; TensorFlow.js

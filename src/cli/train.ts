@@ -3,7 +3,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  AUTOTUNE_MODES,
+  autotuneMode,
   defaultGpu,
   describeAdapter,
   expectImagesFit,
@@ -11,9 +11,9 @@ import {
   loadMnist,
   readCheckpoint,
   saveModel,
+  tuningSummary,
   tutorialModel,
   writeFileAtomically,
-  type AutotuneMode,
   type CheckpointInfo,
   type Dataset,
   type EpochLogs,
@@ -77,9 +77,6 @@ function parse() {
     throw new Error('--checkpoint-every needs --checkpoint DIR (or --resume DIR)');
   }
   if (values.model !== 'cnn' && values.model !== 'mlp') throw new Error(`--model must be cnn or mlp, got '${values.model}'`);
-  if (values.autotune !== undefined && !AUTOTUNE_MODES.includes(values.autotune as AutotuneMode)) {
-    throw new Error(`--autotune must be one of ${AUTOTUNE_MODES.join(', ')}, got '${values.autotune}'`);
-  }
   return {
     model: values.model as TutorialModel,
     epochs: integerOption('epochs', values.epochs, 1)!,
@@ -93,7 +90,7 @@ function parse() {
     checkpoint: values.checkpoint ?? values.resume,
     checkpointEvery: integerOption('checkpoint-every', values['checkpoint-every'], 1),
     resume: values.resume,
-    autotune: values.autotune as AutotuneMode | undefined,
+    autotune: values.autotune === undefined ? undefined : autotuneMode('--autotune', values.autotune),
   };
 }
 
@@ -173,10 +170,7 @@ async function main() {
   });
 
   const tuning = model.tuning;
-  if (tuning && tuning.mode !== 'off') {
-    const seconds = tuning.timedRuns > 0 ? `${tuning.timedRuns} timed runs in ${(tuning.spentMs / 1000).toFixed(1)} s` : 'all from the cache';
-    console.log(`Kernel variants (autotune ${tuning.mode}, ${seconds}):\n  ${formatChoices(tuning.choices).join('\n  ')}`);
-  }
+  if (tuning && tuning.mode !== 'off') console.log(`Kernel variants (${tuningSummary(tuning)}):\n  ${formatChoices(tuning.choices).join('\n  ')}`);
 
   const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize });
   console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)}`);

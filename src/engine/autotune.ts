@@ -19,6 +19,12 @@ export type AutotuneMode = 'off' | 'cached' | 'full';
 
 export const AUTOTUNE_MODES: readonly AutotuneMode[] = ['off', 'cached', 'full'];
 
+/** `value` as a mode, or an error that names `what` was given it (`compile(): autotune`, `--autotune`). */
+export function autotuneMode(what: string, value: string): AutotuneMode {
+  if (!(AUTOTUNE_MODES as readonly string[]).includes(value)) throw new Error(`${what} must be one of ${AUTOTUNE_MODES.join(', ')}, got '${value}'`);
+  return value as AutotuneMode;
+}
+
 /** Where the choices are kept between runs: a file in Node (src/node), localStorage in a browser. */
 export interface TuningStore {
   /** Names it in notices: a path, or `localStorage`. */
@@ -259,6 +265,11 @@ export class Autotuner {
     );
     return this.entries;
   }
+}
+
+/** `autotune cached, 247 timed runs in 4.3 s`: how a tuner chose, for the command line and the benchmark's log. */
+export function tuningSummary(tuner: { mode: AutotuneMode; timedRuns: number; spentMs: number }): string {
+  return `autotune ${tuner.mode}, ${tuner.timedRuns > 0 ? `${tuner.timedRuns} timed runs in ${(tuner.spentMs / 1000).toFixed(1)} s` : 'all from the cache'}`;
 }
 
 /** The choices as a table: one line per dispatch, its variant, and each variant's time. */

@@ -20,6 +20,7 @@ export { encodeDispatches, kernelName, type Dispatch, type KernelOverride, type 
 export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
 export {
   AUTOTUNE_MODES,
+  autotuneMode,
   Autotuner,
   browserStore,
   formatChoices,
@@ -28,6 +29,7 @@ export {
   setTuningDefaults,
   tuningDefaults,
   TUNING_STORAGE_KEY,
+  tuningSummary,
   type AutotuneMode,
   type TuningChoice,
   type TuningStore,

@@ -1,7 +1,7 @@
 // The Keras-like API: sequential(layers), compile, fit, evaluate, predict,
 // summary, and the model as safetensors bytes. A facade: it checks arguments
 // and walks epochs; the graph owns the GPU.
-import { Autotuner, AUTOTUNE_MODES, tuningDefaults, type AutotuneMode, type TuningChoice, type TuningStore } from './autotune';
+import { Autotuner, autotuneMode, tuningDefaults, type AutotuneMode, type TuningChoice, type TuningStore } from './autotune';
 import { defaultGpu, freshGpu, lostInfo, type Gpu } from './device';
 import { sizeOf } from './buffers';
 import { Graph, type Inputs, type Logs } from './graph';
@@ -176,9 +176,7 @@ export class Model {
     for (const metric of options.metrics ?? []) {
       if (metric !== 'accuracy') throw new Error(`compile(): unknown metric '${metric}' (only 'accuracy')`);
     }
-    if (options.autotune !== undefined && !AUTOTUNE_MODES.includes(options.autotune)) {
-      throw new Error(`compile(): autotune must be one of ${AUTOTUNE_MODES.join(', ')}, got '${options.autotune}'`);
-    }
+    if (options.autotune !== undefined) autotuneMode('compile(): autotune', options.autotune);
     const optimizer = options.optimizer ?? 'rmsprop';
     this.compiled = {
       seed: options.seed ?? this.compiled.seed,

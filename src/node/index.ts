@@ -1,7 +1,7 @@
 // The Node entry: the engine, on Dawn, with files. Importing it makes
 // `defaultGpu()` (and so every model not given a device) use Dawn, and keeps
 // the autotuner's choices in a file in the cache directory.
-import { AUTOTUNE_MODES, setTuningDefaults, type AutotuneMode } from '../engine/autotune';
+import { autotuneMode, setTuningDefaults } from '../engine/autotune';
 import { setDefaultGpu } from '../engine/device';
 import { loadModelBytes, type Model } from '../engine/model';
 import type { Gpu } from '../engine/device';
@@ -17,8 +17,7 @@ export { defaultCacheDir, loadMnist, mnistPaths, type LoadMnistOptions, type Log
 setDefaultGpu(() => createGpu());
 // Kernel choices outlive the process: the next run on this adapter times nothing.
 // WEBGPU_TRAIN_AUTOTUNE=off|cached|full sets the mode of models compiled without one (the tests pin 'off').
-const mode = process.env.WEBGPU_TRAIN_AUTOTUNE as AutotuneMode | undefined;
-if (mode !== undefined && !AUTOTUNE_MODES.includes(mode)) throw new Error(`WEBGPU_TRAIN_AUTOTUNE must be one of ${AUTOTUNE_MODES.join(', ')}, got '${mode}'`);
+const mode = process.env.WEBGPU_TRAIN_AUTOTUNE === undefined ? undefined : autotuneMode('WEBGPU_TRAIN_AUTOTUNE', process.env.WEBGPU_TRAIN_AUTOTUNE);
 setTuningDefaults({ store: () => fileTuningStore(), ...(mode && { mode }) });
 
 /** Writes the model file whole or not at all: to a temporary file, then renamed over `path`. */

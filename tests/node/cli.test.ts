@@ -22,12 +22,12 @@ interface Run {
 }
 
 /** Runs `npm run <script> -- ...args`: the command package.json gives, without npm's start-up. */
-async function cli(script: 'train' | 'evaluate', args: string[]): Promise<Run> {
+async function cli(script: 'train' | 'evaluate', args: string[], variables: Record<string, string> = {}): Promise<Run> {
   const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
   const [command, ...node] = scripts[script].split(' ');
   expect(command).toBe('node');
   return new Promise((done) => {
-    execFile(process.execPath, [...node, ...args], { cwd: repo, env, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...node, ...args], { cwd: repo, env: { ...env, ...variables }, timeout: 120_000 }, (error, stdout, stderr) => {
       done({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
     });
   });
@@ -47,6 +47,17 @@ function weightless(architecture: object): Uint8Array {
 }
 
 describe('npm run train checks before it trains', () => {
+  test('an unknown autotune mode, as --autotune or WEBGPU_TRAIN_AUTOTUNE, is refused, naming it', async () => {
+    const flag = await cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '10', '--autotune', 'fast']);
+    expect(flag.code).toBe(1);
+    expect(flag.stderr).toContain("--autotune must be one of off, cached, full, got 'fast'");
+    expect(flag.stdout).not.toContain('Epoch');
+    const variable = await cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '10'], { WEBGPU_TRAIN_AUTOTUNE: 'fast' });
+    expect(variable.code).toBe(1);
+    expect(variable.stderr).toContain("WEBGPU_TRAIN_AUTOTUNE must be one of off, cached, full, got 'fast'");
+    expect(variable.stdout).not.toContain('Epoch');
+  });
+
   test('--save to a directory: refused before training, nothing left behind', async () => {
     const target = join(dir, 'a-directory');
     await mkdir(target);
