@@ -501,9 +501,7 @@ export class Graph {
 
   /**
    * Records steps `first` to `last` (0-based, inclusive) of a pass into one
-   * command buffer and submits it: for each, a copy of its rows' indices from
-   * the pass' order (a copy command: nothing is written from the CPU), then the
-   * gather and the plan's dispatches in one compute pass. With `snapshot`, the
+   * command buffer (`encodeStep`) and submits it. With `snapshot`, the
    * running sums are copied out after the last, and the result resolves to
    * their means once the GPU gets there; at most READBACKS may be pending, so
    * a caller that keeps the GPU busy waits for the oldest first.
@@ -513,11 +511,7 @@ export class Graph {
     if (options.snapshot !== undefined && !readback) throw new Error(`submit(): more than ${READBACKS} metric snapshots pending`);
     const encoder = this.device.createCommandEncoder({ label: `${kind} steps ${first + 1}-${last + 1}` });
     if (options.clear) for (const sum of [this.lossSum, this.correct, this.runningMeans]) encoder.clearBuffer(sum.buffer);
-    for (let step = first; step <= last; step++) {
-      const batch = batchAt(pass, step);
-      encoder.copyBufferToBuffer(pass.data.order.buffer, step * pass.batchSize * 4, this.indices.buffer, 0, batch.count * 4);
-      encodeDispatches(encoder, batch[kind], `${kind} step ${step + 1}`, options.timestampWrites?.(step));
-    }
+    for (let step = first; step <= last; step++) this.encodeStep(encoder, pass, step, kind, `${kind} step ${step + 1}`, options.timestampWrites?.(step));
     if (options.save !== undefined) this.copyState(encoder, 'save', options.save);
     if (readback) {
       encoder.copyBufferToBuffer(this.lossSum.buffer, 0, readback, 0, 4);
@@ -542,6 +536,17 @@ export class Graph {
     } finally {
       this.readbacks.push(buffer);
     }
+  }
+
+  /**
+   * Records step `step` of a pass: a copy of its rows' indices from the pass'
+   * order (a copy command: nothing is written from the CPU), then the gather
+   * and the dispatches of `kind` in one compute pass.
+   */
+  private encodeStep(encoder: GPUCommandEncoder, pass: Pass, step: number, kind: 'train' | 'evaluate' | 'gradients', label: string, timestampWrites?: GPUComputePassTimestampWrites): void {
+    const batch = batchAt(pass, step);
+    encoder.copyBufferToBuffer(pass.data.order.buffer, step * pass.batchSize * 4, this.indices.buffer, 0, batch.count * 4);
+    encodeDispatches(encoder, batch[kind], label, timestampWrites);
   }
 
   /**
@@ -697,15 +702,13 @@ export class Graph {
     this.copyState(restore, 'restore', slot);
     this.device.queue.submit([restore.finish()]);
     for (let step = first; step <= last; step++) {
-      const batch = batchAt(pass, step);
       const encoder = this.device.createCommandEncoder({ label: `replay step ${step + 1}` });
-      encoder.copyBufferToBuffer(pass.data.order.buffer, step * pass.batchSize * 4, this.indices.buffer, 0, batch.count * 4);
-      encodeDispatches(encoder, batch.gradients, `replay step ${step + 1}`);
+      this.encodeStep(encoder, pass, step, 'gradients', `replay step ${step + 1}`);
       this.device.queue.submit([encoder.finish()]);
-      const culprit = await this.firstNonFinite(batch.count);
+      const culprit = await this.firstNonFinite(batchAt(pass, step).count);
       if (culprit) return [step, culprit];
       const update = this.device.createCommandEncoder({ label: `replay update ${step + 1}` });
-      encodeDispatches(update, batch.update, `replay update ${step + 1}`);
+      encodeDispatches(update, batchAt(pass, step).update, `replay update ${step + 1}`);
       this.device.queue.submit([update.finish()]);
     }
     return null;
