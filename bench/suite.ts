@@ -191,14 +191,22 @@ async function interleave(rounds: number, turns: (() => Promise<void>)[]): Promi
   }
 }
 
-/** PyTorch started, warmed up (one untimed step) and its stretches sized, or the reason it is not there. */
+/**
+ * The steps of another engine's stretch: one untimed step warms it up, a
+ * second tells how many fill a stretch of `stretchMs` (at most `maxSteps`).
+ */
+async function stepsPerRound(trainer: { steps(count: number): Promise<number> }, stretchMs: number, maxSteps: number): Promise<number> {
+  await trainer.steps(1);
+  return repeatsFor(stretchMs, await trainer.steps(1), 1, maxSteps);
+}
+
+/** PyTorch started, warmed up and its stretches sized, or the reason it is not there. */
 async function startPytorch(side: CpuSide, model: Model, data: { x: Float32Array; labels: Uint32Array }, stretchMs: number, maxSteps: number) {
   if ('unavailable' in side) return { reason: side.unavailable };
   let trainer: CpuTrainer | undefined;
   try {
     trainer = await side(model, BATCH, data);
-    await trainer.steps(1);
-    return { trainer, perRound: repeatsFor(stretchMs, await trainer.steps(1), 1, maxSteps) };
+    return { trainer, perRound: await stepsPerRound(trainer, stretchMs, maxSteps) };
   } catch (error) {
     await trainer?.close();
     return { reason: (error as Error).message };
@@ -231,8 +239,7 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
     let tfjsError: string | null = null;
     try {
       theirs = await TfjsTrainer.create(gpu, model, OPTIMIZER, BATCH, data);
-      await theirs.steps(1);
-      theirsPerRound = repeatsFor(budget.stretchMs, await theirs.steps(1), 1, budget.maxSteps);
+      theirsPerRound = await stepsPerRound(theirs, budget.stretchMs, budget.maxSteps);
     } catch (error) {
       tfjsError = (error as Error).message;
       log(`${kind}: TensorFlow.js failed, comparing nothing: ${tfjsError}`);
@@ -284,8 +291,7 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
       // TensorFlow.js at the same batch, where it ran at the comparison's; a failure here costs only its column.
       const other = tfjsError ? undefined : await TfjsTrainer.create(gpu, model, OPTIMIZER, batch, data).catch(() => undefined);
       if (other) {
-        await other.steps(1);
-        const otherPerRound = repeatsFor(budget.stretchMs, await other.steps(1), 1, budget.maxSteps);
+        const otherPerRound = await stepsPerRound(other, budget.stretchMs, budget.maxSteps);
         sweepTurns.push(async () => void tfjsMs.push((await other.steps(otherPerRound)) / otherPerRound));
       }
       await interleave(budget.rounds, sweepTurns);
