@@ -168,7 +168,7 @@ describe('matmul errors', () => {
   test('a variant it does not have is named, with those it has', async () => {
     const { device } = await testGpu();
     const dispatch = await matmulForward(device, { x: await zeros([2, 3]), w: await zeros([3, 5]), y: await zeros([2, 5]) });
-    await expect(useVariant(dispatch, 'tiled=48')).rejects.toThrow(`matmul(): no variant 'tiled=48' (it has: ${dispatch.tunable!.variants.join(', ')})`);
+    await expect(useVariant(dispatch, 'tiled=48')).rejects.toThrow(`matmul.wgsl:forward: no variant 'tiled=48' (it has: ${dispatch.tunable!.variants.join(', ')})`);
   });
   test('a bias that does not follow the kernel is refused', async () => {
     const { device } = await testGpu();

@@ -90,7 +90,7 @@ export interface Tunable {
   shape: string;
   /** Their names, the default first. */
   variants: string[];
-  /** The dispatch as `variant` computes it; it owns only its uniform (shared scratch stays with the dispatch). */
+  /** The dispatch as `variant` (one of `variants`) computes it; it owns only its uniform (shared scratch stays with the dispatch). */
   build(variant: string): Promise<Dispatch>;
   /** Buffers every variant binds (scratch made once by the op), owned by the dispatch whatever its variant. */
   shared: GPUBuffer[];
@@ -109,6 +109,7 @@ function hash(text: string): string {
 export async function useVariant(dispatch: Dispatch, variant: string): Promise<void> {
   const tunable = dispatch.tunable;
   if (!tunable) throw new Error(`${dispatch.kernel.name}: has no variants`);
+  if (!tunable.variants.includes(variant)) throw new Error(`${tunable.kernel}: no variant '${variant}' (it has: ${tunable.variants.join(', ')})`);
   if ((dispatch.variant ?? tunable.variants[0]) === variant) return;
   const next = await tunable.build(variant);
   for (const buffer of dispatch.owned) if (!tunable.shared.includes(buffer)) buffer.destroy();

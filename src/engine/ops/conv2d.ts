@@ -173,9 +173,7 @@ function tunable(device: GPUDevice, entryPoint: string, g: Geometry, bias: boole
     shape,
     offered.map(variantName),
     (name) => {
-      const variant = offered.find((v) => variantName(v) === name);
-      if (!variant) throw new Error(`conv2d ${entryPoint}: no variant '${name}' (it has ${offered.map(variantName).join(', ')})`);
-      const { rows, staged = false, scalar = false } = variant;
+      const { rows, staged = false, scalar = false } = offered.find((v) => variantName(v) === name)!;
       const base = spec(rows);
       const constants = { ...base.constants, STAGED: Number(staged), ...(scalar && { VECTORIZED: 0 }) };
       return { shader: withConsts(shader, { ROWS: rows }), spec: { ...base, constants } };

@@ -83,8 +83,7 @@ function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c:
     `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}`,
     [...byName.keys()],
     (name) => {
-      const variant = byName.get(name);
-      if (!variant) throw new Error(`matmul(): no variant '${name}' (it has: ${[...byName.keys()].join(', ')})`);
+      const variant = byName.get(name)!;
       // An invocation computes a block of its own shader's size.
       const block = shaderConstant(variant.shader, 'BLOCK');
       return {
