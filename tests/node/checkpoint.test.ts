@@ -4,13 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readCheckpoint } from '../../src/engine/checkpoint';
-
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-// Vitest's variables would reach the child.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
+import { childEnv, repo, scriptArgs } from './child';
 
 // The dense model on 300 images in batches of 32: 10 steps an epoch, the last partial.
 const TRAIN = ['--model', 'mlp', '--epochs', '3', '--limit', '300', '--batch-size', '32', '--seed', '5'];
@@ -32,12 +28,10 @@ interface Options {
  * gives, without npm's start-up).
  */
 async function train(args: string[], { preload }: Options = {}): Promise<Run> {
-  const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
-  const [command, ...node] = scripts.train.split(' ');
-  expect(command).toBe('node');
+  const node = await scriptArgs('train');
   return new Promise((done) => {
     const flags = preload ? ['--import', preload.module] : [];
-    const child = spawn(process.execPath, [...flags, ...node, ...args], { cwd: repo, env: { ...env, ...preload?.env } });
+    const child = spawn(process.execPath, [...flags, ...node, ...args], { cwd: repo, env: { ...childEnv, ...preload?.env } });
     const kill = () => child.kill('SIGKILL');
     let stdout = '';
     let stderr = '';

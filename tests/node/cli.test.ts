@@ -5,15 +5,12 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MNIST_FILES, MNIST_PARTS } from '../../src/engine/data';
 import { dense } from '../../src/engine/layers';
 import { encodeSafetensors } from '../../src/engine/safetensors';
+import { childEnv, repo, scriptArgs } from './child';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-// Vitest's variables would reach the child.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
 
 interface Run {
   code: number;
@@ -23,11 +20,9 @@ interface Run {
 
 /** Runs `npm run <script> -- ...args`: the command package.json gives, without npm's start-up. */
 async function cli(script: 'train' | 'evaluate', args: string[], variables: Record<string, string> = {}): Promise<Run> {
-  const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
-  const [command, ...node] = scripts[script].split(' ');
-  expect(command).toBe('node');
+  const node = await scriptArgs(script);
   return new Promise((done) => {
-    execFile(process.execPath, [...node, ...args], { cwd: repo, env: { ...env, ...variables }, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...node, ...args], { cwd: repo, env: { ...childEnv, ...variables }, timeout: 120_000 }, (error, stdout, stderr) => {
       done({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
     });
   });

@@ -2,28 +2,13 @@
 // folder that holds only them, the shipped MNIST and Dawn (node_modules/webgpu),
 // the training command trains and the benchmark times ours against TensorFlow.js
 // (bundled in). A device session is short: what it runs must work the first time.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { repo, sh } from './child';
 
-const run = promisify(execFile);
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 const timeout = 300_000;
-// Vitest's variables would reach the build; the tests' pinned kernels reach the scripts.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
-
-async function sh(command: string, args: string[], cwd: string): Promise<string> {
-  try {
-    return (await run(command, args, { cwd, env, maxBuffer: 64 << 20, timeout })).stdout;
-  } catch (error) {
-    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}: ${(error as Error).message}\n${stdout ?? ''}\n${stderr ?? ''}`);
-  }
-}
 
 let folder: string;
 
@@ -41,7 +26,7 @@ afterAll(async () => {
 });
 
 test('the bundled training command trains on the shipped MNIST with only Dawn beside it', { timeout }, async () => {
-  const out = await sh('node', ['dist/gpu/train.mjs', '--model', 'mlp', '--epochs', '1', '--limit', '512', '--seed', '1'], folder);
+  const { stdout: out } = await sh('node', ['dist/gpu/train.mjs', '--model', 'mlp', '--epochs', '1', '--limit', '512', '--seed', '1'], folder);
   expect(out).toMatch(/^4\/4 .* accuracy: [\d.]+ - loss: [\d.]+/m);
   const accuracy = Number(/test accuracy: ([\d.]+)/.exec(out)?.[1]);
   // 512 images, one epoch: well above chance (0.1).

@@ -2,31 +2,15 @@
 // installed into an empty folder, and plain Node scripts there that import
 // `webgpu-train/node` to train a small model and `webgpu-train` to show that the
 // browser entry loads without Node's built-ins.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { repo, sh } from './child';
 
-const run = promisify(execFile);
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 // Packing builds the library (vite and tsc) and installing copies Dawn's binaries.
 const timeout = 300_000;
-
-// Vitest's variables would reach the build that `npm pack` runs and the scripts.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
-
-async function sh(command: string, args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
-  try {
-    return await run(command, args, { cwd, env, maxBuffer: 64 << 20, timeout });
-  } catch (error) {
-    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}: ${(error as Error).message}\n${stdout ?? ''}\n${stderr ?? ''}`);
-  }
-}
 
 // Trains on labels that a fixed linear rule gives to seeded random inputs, so
 // the model can learn them; exits itself, as a live Dawn device keeps Node running.

@@ -2,17 +2,15 @@
 // own (so that it never races another build of dist/app), `vite preview` of
 // that folder on 127.0.0.1 (a secure context, as WebGPU needs), and headless
 // Chromium as scripts/chromium-options.ts launches it.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright';
 import { preview } from 'vite';
 import { chromiumLaunchOptions } from '../../scripts/chromium-options';
+import { repo, sh } from './child';
 
-export const repo = fileURLToPath(new URL('../..', import.meta.url));
+export { repo };
 /** Where the tests keep their screenshots (gitignored). */
 export const attachments = resolve(repo, '.vitest-attachments');
 
@@ -25,13 +23,7 @@ export interface BuiltSite {
 
 export async function buildSite(name: string): Promise<BuiltSite> {
   const folder = await mkdtemp(join(tmpdir(), `${name}-site-`));
-  // Vitest's variables would reach the build.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'NODE_ENV' && !key.startsWith('VITEST')));
-  await promisify(execFile)(process.execPath, [resolve(repo, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', folder, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: repo,
-    env,
-    maxBuffer: 16 << 20,
-  });
+  await sh(process.execPath, [resolve(repo, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', folder, '--emptyOutDir', '--logLevel', 'warn'], repo);
   const server = await preview({ root: repo, logLevel: 'warn', build: { outDir: folder }, preview: { host: '127.0.0.1', port: 0 } });
   const browser = await chromium.launch({ headless: true, ...chromiumLaunchOptions });
   await mkdir(attachments, { recursive: true });

@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type LayerConfig } from '../../src/engine/layers';
 import { loadModelBytes, Model } from '../../src/engine/model';
@@ -14,6 +13,7 @@ import { tutorialModel, type TutorialModel } from '../../src/engine/tutorial';
 import { exportTorch, importTorch } from '../../src/node/torch';
 import { seededRandom } from '../helpers';
 import { testMnist } from '../mnist';
+import { childEnv, repo, scriptArgs } from './child';
 
 /** Images: the handoff is checked on few, to keep the test short on two CPU cores. */
 const TRAIN_HERE = 300;
@@ -197,14 +197,8 @@ describe('the round trip through PyTorch', () => {
 });
 
 describe('npm run export', () => {
-  const repo = fileURLToPath(new URL('../..', import.meta.url));
-  // Vitest's variables would reach the child.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
   async function cli(args: string[]) {
-    const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
-    const [command, ...node] = scripts.export.split(' ');
-    expect(command).toBe('node');
-    return run(process.execPath, [...node, ...args], { cwd: repo, env });
+    return run(process.execPath, [...(await scriptArgs('export')), ...args], { cwd: repo, env: childEnv });
   }
 
   test('--load FILE --torch DIR, then --from-torch DIR --save FILE: the same file back', async () => {

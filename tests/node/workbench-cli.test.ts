@@ -4,21 +4,16 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { childEnv, repo, scriptArgs } from './child';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-// Vitest's variables would reach the child.
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV' && !name.startsWith('VITEST')));
 const SMALL_CONV = 'N=2,H=9,W=11,C_in=3,C_out=5,S=2,same=1';
 const STORE = 'y[m * params.C_out + first + j] = activate(cells[r][j / 4u][j % 4u], ACTIVATION);';
 
 async function workbench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
-  const [command, ...node] = scripts.workbench.split(' ');
-  expect(command).toBe('node');
+  const node = await scriptArgs('workbench');
   return new Promise((done) => {
-    execFile(process.execPath, [...node, ...args], { cwd: repo, env, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...node, ...args], { cwd: repo, env: childEnv, timeout: 120_000 }, (error, stdout, stderr) => {
       done({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
     });
   });
