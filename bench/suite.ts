@@ -148,7 +148,7 @@ function kernelRows(times: KernelTimes, choices: readonly TuningChoice[]): Kerne
   return times.kernels.map(({ run, ms }) => {
     const seconds = ms.median / 1000;
     const variant = run.dispatches.find((d) => d.variant)?.variant ?? null;
-    // A choice names the kernel tuned, which its variant may compile from another file (matmul_subgroups.wgsl).
+    // A choice names the kernel tuned, which its variant may compile from another file (matmulSubgroups.wgsl).
     const tuned = run.dispatches.find((d) => d.tunable)?.tunable?.kernel ?? run.kernel;
     const choice = choices.find((c) => c.site === run.site && c.kernel === tuned && c.variant === variant);
     return {

@@ -103,7 +103,7 @@ describe('autotune', () => {
     expect(entries.length).toBe(Object.keys(cache.entries).length);
   });
 
-  // matmul's subgroup variant is compiled from matmul_subgroups.wgsl where the device has subgroups
+  // matmul's subgroup variant is compiled from matmulSubgroups.wgsl where the device has subgroups
   // (lavapipe and SwiftShader do); elsewhere it is not offered, and a cached choice of it is ignored.
   test("a variant from another file is chosen, cached and reported under the kernel's own name; without subgroups it is not offered", async () => {
     const subgroups = (await testGpu()).device.features.has('subgroups');

@@ -1,7 +1,7 @@
-// The page's drawing to MNIST input (src/app/digit-preprocess.ts): blobs of known
+// The page's drawing to MNIST input (src/app/digitPreprocess.ts): blobs of known
 // shape and place come out scaled into 20 px and centred by their centre of mass in 28x28.
 import { describe, expect, test } from 'vitest';
-import { INK_BOX, inkExtent, mnistInput, MNIST_SIDE } from '../src/app/digit-preprocess';
+import { INK_BOX, inkExtent, mnistInput, MNIST_SIDE } from '../src/app/digitPreprocess';
 
 const SIDE = 280;
 

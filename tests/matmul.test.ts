@@ -41,7 +41,7 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
     const dispatch = await matmulForward(device, { x: await upload([M, K], x), w: await upload([K, N], w), y });
     for await (const variant of eachVariant(dispatch, y)) {
       const [got] = await run(dispatch, y);
-      expectClose(`matmul forward M=${M} K=${K} N=${N} ${variant}`, got, reference.matmulForward(x, w, M, K, N), tol);
+      expectClose(`matmul forward M=${M} K=${K} N=${N} ${variant}`, got, reference.matmulForward(x, w, { M, K, N }), tol);
     }
   });
 
@@ -56,7 +56,7 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
       dInput,
       dWeight,
     });
-    const want = reference.matmulBackward(x, w, dOut, M, K, N);
+    const want = reference.matmulBackward(x, w, dOut, { M, K, N });
     for await (const variant of eachVariant(dispatches, dInput, dWeight)) {
       const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
       expectClose(`matmul backward_input M=${M} K=${K} N=${N} ${variant}`, gotInput, want.dInput, { atol: F32.atol * Math.sqrt(N), rtol: F32.rtol });
@@ -70,7 +70,7 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
     const dInput = await upload([M, K], new Float64Array(M * K).fill(NaN), 'dInput');
     const [dx] = (await matmulBackward(device, { x: await upload([M, K], x), w: await upload([K, N], w), dOut: await upload([M, N], dOut), dInput, dWeight: await zeros([K, N]), reluOf: await upload([M, K], x) })).slice(1);
     expect(dx.kernel.name).toBe('matmul.wgsl:backward_input_relu');
-    const want = activations.activationBackward('relu', x, reference.matmulBackward(x, w, dOut, M, K, N).dInput);
+    const want = activations.activationBackward('relu', x, reference.matmulBackward(x, w, dOut, { M, K, N }).dInput);
     for await (const variant of eachVariant(dx, dInput)) {
       const [got] = await run(dx, dInput);
       expectClose(`matmul backward_input_relu M=${M} K=${K} N=${N} ${variant}`, got, want, { atol: F32.atol * Math.sqrt(N), rtol: F32.rtol });
@@ -80,9 +80,9 @@ describe.each(shapes)('matmul M=%i K=%i N=%i', (M, K, N) => {
   // Finite differences cost one forward per input: only on the small shapes.
   if (M * K * N > 20000) return;
   test('reference backward matches central differences', () => {
-    const want = reference.matmulBackward(x, w, dOut, M, K, N);
-    expectClose('d/dx', want.dInput, numericGradient((v) => reference.matmulForward(v, w, M, K, N), x, dOut), GRADCHECK);
-    expectClose('d/dw', want.dWeight, numericGradient((v) => reference.matmulForward(x, v, M, K, N), w, dOut), GRADCHECK);
+    const want = reference.matmulBackward(x, w, dOut, { M, K, N });
+    expectClose('d/dx', want.dInput, numericGradient((v) => reference.matmulForward(v, w, { M, K, N }), x, dOut), GRADCHECK);
+    expectClose('d/dw', want.dWeight, numericGradient((v) => reference.matmulForward(x, v, { M, K, N }), w, dOut), GRADCHECK);
   });
 });
 
@@ -110,7 +110,7 @@ describe.each([
     const y = await zeros([M, N]);
     const { w: tw, bias } = await uploadWithBias([K, N], w, b);
     const dispatch = await matmulForward(device, { x: await upload([M, K], x), w: tw, bias, y }, activation);
-    const u = biases.biasForward(reference.matmulForward(x, w, M, K, N), b, M, N);
+    const u = biases.biasForward(reference.matmulForward(x, w, { M, K, N }), b, M, N);
     for await (const variant of eachVariant(dispatch, y)) {
       const [got] = await run(dispatch, y);
       expectClose(`matmul ${activation} forward M=${M} K=${K} N=${N} ${variant}`, got, activation === 'linear' ? u : activations.activationForward(activation as Activation, u), tol);
@@ -125,7 +125,7 @@ describe.each([
     const tolM = { atol: F32.atol * Math.sqrt(M), rtol: F32.rtol };
     for await (const variant of eachVariant(dispatches, grads)) {
       const [got] = await run(dispatches, grads);
-      expectClose(`matmul backward_weight M=${M} K=${K} N=${N} ${variant}`, got.subarray(0, K * N), reference.matmulBackward(x, w, dOut, M, K, N).dWeight, tolM);
+      expectClose(`matmul backward_weight M=${M} K=${K} N=${N} ${variant}`, got.subarray(0, K * N), reference.matmulBackward(x, w, dOut, { M, K, N }).dWeight, tolM);
       expectClose(`matmul dBias M=${M} N=${N} ${variant}`, got.subarray(K * N), biases.biasBackward(dOut, M, N), tolM);
     }
   });

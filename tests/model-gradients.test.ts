@@ -9,7 +9,7 @@ import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, 
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 import { runDispatches } from '../src/engine/pipelines';
 import { modelGradients, modelLoss, modelParamShapes, type ModelCase } from '../src/reference/model';
-import { countCorrect } from '../src/reference/softmax_cross_entropy';
+import { countCorrect } from '../src/reference/softmaxCrossEntropy';
 import { expectClose, F32, GRADCHECK, numericGradient, randomArray, seededRandom, testGpu } from './helpers';
 
 interface Case {

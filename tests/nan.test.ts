@@ -8,7 +8,7 @@ import { conv2dBackward, conv2dForward } from '../src/engine/ops/conv2d';
 import { matmulBackward, matmulForward } from '../src/engine/ops/matmul';
 import { maxPool2dBackward, maxPool2dForward } from '../src/engine/ops/maxpool2d';
 import { softmaxBackward, softmaxForward } from '../src/engine/ops/softmax';
-import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../src/engine/ops/softmax_cross_entropy';
+import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../src/engine/ops/softmaxCrossEntropy';
 import { dense, flatten } from '../src/engine/layers';
 import { sequential, type Weight } from '../src/engine/model';
 import * as activation from '../src/reference/activation';
@@ -18,7 +18,7 @@ import * as conv from '../src/reference/conv2d';
 import * as matmul from '../src/reference/matmul';
 import * as maxpool from '../src/reference/maxpool2d';
 import * as softmax from '../src/reference/softmax';
-import * as sce from '../src/reference/softmax_cross_entropy';
+import * as sce from '../src/reference/softmaxCrossEntropy';
 import { epilogue, expectClose, F32, randomArray, run, seededRandom, testGpu, upload, uploadLabels, uploadWithBias, zeros } from './helpers';
 
 /** Copies `values` with NaN at `at`. */
@@ -104,11 +104,11 @@ describe('ops whose arithmetic carries a NaN', () => {
     const tx = await upload([M, K], x);
     const tw = await upload([K, N], w);
     const [gotY] = await run(await matmulForward(device, { x: tx, w: tw, y }), y);
-    expectNaNsWhere('matmul forward', gotY, matmul.matmulForward(x, w, M, K, N));
+    expectNaNsWhere('matmul forward', gotY, matmul.matmulForward(x, w, { M, K, N }));
     const dInput = await zeros([M, K]);
     const dWeight = await zeros([K, N]);
     const [gotDx, gotDw] = await run(await matmulBackward(device, { x: tx, w: tw, dOut: await upload([M, N], dOut), dInput, dWeight }), dInput, dWeight);
-    const want = matmul.matmulBackward(x, w, dOut, M, K, N);
+    const want = matmul.matmulBackward(x, w, dOut, { M, K, N });
     expectNaNsWhere('matmul dInput', gotDx, want.dInput);
     expectNaNsWhere('matmul dWeight', gotDw, want.dWeight);
   });
@@ -141,7 +141,7 @@ describe('ops whose arithmetic carries a NaN', () => {
     const y = await zeros([4, 6]);
     const { w, bias: tb } = await uploadWithBias([3, 6], k, b);
     const [gotY] = await run(await matmulForward(device, { x: await upload([4, 3], x), w, bias: tb, y }), y);
-    expectNaNsWhere('bias forward', gotY, bias.biasForward(matmul.matmulForward(x, k, 4, 3, 6), b, 4, 6));
+    expectNaNsWhere('bias forward', gotY, bias.biasForward(matmul.matmulForward(x, k, { M: 4, K: 3, N: 6 }), b, 4, 6));
     const dOut = withNaN(randomArray(random, 4 * 6), [13]);
     const grads = await zeros([3 * 6 + 6]);
     const dBias = { ...grads, shape: [6], offset: 3 * 6 * 4 };

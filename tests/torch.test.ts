@@ -5,7 +5,7 @@ import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, 
 import { Model } from '../src/engine/model';
 import { encodeModelFile, readModelFile } from '../src/engine/modelFile';
 import { decodeSafetensors, encodeSafetensors, type Weight } from '../src/engine/safetensors';
-import { modelFileFromTorch, modelFileToTorch, torchFiles } from '../src/engine/torch';
+import { modelFileFromTorch, modelFileToTorch, torchFiles } from '../src/engine/torchConvert';
 import { seededRandom } from './helpers';
 
 /** A model file with seeded random weights (no GPU): every value distinct, so a misplaced one shows. */

@@ -13,7 +13,7 @@ test('the table holds every entry point of the engine', () => {
       ...['forward', 'backward_input', 'backward_weight', 'sum_slices', 'transpose_kernel'].map((e) => `conv2d:${e}`),
       ...['forward', 'backward_input', 'backward_input_relu', 'backward_weight'].map((e) => `matmul:${e}`),
       ...['relu', 'sigmoid', 'tanh'].map((a) => `activation:${a}_backward`),
-      ...['softmax', 'softmax_cross_entropy', 'maxpool2d', 'avgpool2d'].flatMap((op) => [`${op}:forward`, `${op}:backward`]),
+      ...['softmax', 'softmaxCrossEntropy', 'maxpool2d', 'avgpool2d'].flatMap((op) => [`${op}:forward`, `${op}:backward`]),
       'maxpool2d:backward_relu',
       ...['forward', 'backward', 'advance', 'identity'].map((e) => `dropout:${e}`),
       ...['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'].map((e) => `batchnorm:${e}`),

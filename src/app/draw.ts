@@ -1,5 +1,5 @@
 // The Draw view's pad: a canvas drawn on with a mouse, pen or finger (pointer
-// events), whose ink is read back as values 0..1 for digit-preprocess.ts.
+// events), whose ink is read back as values 0..1 for digitPreprocess.ts.
 
 /** Stroke width as a share of the pad's side: about MNIST's 2-3 px strokes once the digit is scaled to 20 px. */
 const STROKE = 0.075;

@@ -28,7 +28,7 @@ import {
   type TutorialModel,
 } from '../engine';
 import { TrainingChart } from './chart';
-import { mnistInput, MNIST_SIDE } from './digit-preprocess';
+import { mnistInput, MNIST_SIDE } from './digitPreprocess';
 import { digitCanvas, imageOf, showProbabilities, showSamples } from './digits';
 import { byId, download, messageOf, showErrorIn } from './dom';
 import { DrawingPad } from './draw';

@@ -5,8 +5,8 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readModelFile } from '../engine/modelFile';
-import { modelFileFromTorch } from '../engine/torch';
-import { exportTorch } from '../node/torch';
+import { modelFileFromTorch } from '../engine/torchConvert';
+import { exportTorch } from '../node/torchDirectory';
 import { checkOutputPath, readNamedFile, writeFileAtomically } from '../node/files';
 
 const USAGE = `usage: npm run export -- --load FILE --torch DIR

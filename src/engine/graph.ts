@@ -14,7 +14,7 @@ import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
 import { GATHER_KERNELS, gatherForward, packedWords, type GatherSource } from './ops/gather';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
 import { softmaxForward } from './ops/softmax';
-import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
+import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmaxCrossEntropy';
 import type { Autotuner } from './autotune';
 import { applyOverride, destroyDispatches, encodeDispatches, type Dispatch, type KernelOverride } from './pipelines';
 

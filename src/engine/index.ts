@@ -58,4 +58,4 @@ export {
   type Timing,
   type WorkbenchKernel,
 } from './workbench';
-export { fromTorch, modelFileFromTorch, modelFileToTorch, toTorch, torchFiles, TORCH_FORMAT } from './torch';
+export { fromTorch, modelFileFromTorch, modelFileToTorch, toTorch, torchFiles, TORCH_FORMAT } from './torchConvert';

@@ -9,7 +9,7 @@ import activationSource from '../shaders/activation.wgsl?raw';
 import conv2dSource from '../shaders/conv2d.wgsl?raw';
 import matmulSource from '../shaders/matmul.wgsl?raw';
 import softmaxSource from '../shaders/softmax.wgsl?raw';
-import softmaxCrossEntropySource from '../shaders/softmax_cross_entropy.wgsl?raw';
+import softmaxCrossEntropySource from '../shaders/softmaxCrossEntropy.wgsl?raw';
 import maxPool2dSource from '../shaders/maxpool2d.wgsl?raw';
 import avgPool2dSource from '../shaders/avgpool2d.wgsl?raw';
 import dropoutSource from '../shaders/dropout.wgsl?raw';
@@ -21,7 +21,7 @@ import { matmulBackward, matmulForward } from './ops/matmul';
 import { activationBackward, type Activation } from './ops/activation';
 import { maxPool2dBackward, maxPool2dForward } from './ops/maxpool2d';
 import { softmaxBackward, softmaxForward } from './ops/softmax';
-import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmax_cross_entropy';
+import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmaxCrossEntropy';
 import { avgPool2dBackward, avgPool2dForward } from './ops/avgpool2d';
 import { dropoutAdvance, dropoutBackward, dropoutForward, dropoutInference } from './ops/dropout';
 import { batchNormBackward, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from './ops/batchnorm';
@@ -48,7 +48,7 @@ import * as conv2dReference from '../reference/conv2d';
 import * as matmulReference from '../reference/matmul';
 import * as activationReference from '../reference/activation';
 import * as softmaxReference from '../reference/softmax';
-import * as softmaxCrossEntropyReference from '../reference/softmax_cross_entropy';
+import * as softmaxCrossEntropyReference from '../reference/softmaxCrossEntropy';
 import * as maxPool2dReference from '../reference/maxpool2d';
 import * as avgPool2dReference from '../reference/avgpool2d';
 import * as dropoutReference from '../reference/dropout';
@@ -213,10 +213,10 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_input_r
     },
     reference(v, s) {
       if (entryPoint === 'forward') {
-        const z = matmulReference.matmulForward(v.x, v.wb.subarray(0, s.K * s.N), s.M, s.K, s.N);
+        const z = matmulReference.matmulForward(v.x, v.wb.subarray(0, s.K * s.N), { M: s.M, K: s.K, N: s.N });
         return biasReference.biasForward(z, v.wb.subarray(s.K * s.N), s.M, s.N);
       }
-      const gradients = matmulReference.matmulBackward(v.x, v.w, v.dOut, s.M, s.K, s.N);
+      const gradients = matmulReference.matmulBackward(v.x, v.w, v.dOut, { M: s.M, K: s.K, N: s.N });
       if (entryPoint === 'backward_input') return gradients.dInput;
       if (entryPoint === 'backward_input_relu') return activationReference.activationBackward('relu', v.x, gradients.dInput);
       return Float64Array.from([...gradients.dWeight, ...biasReference.biasBackward(v.dOut, s.M, s.N)]);
@@ -270,7 +270,7 @@ function softmaxSpec(direction: 'forward' | 'backward'): KernelSpec {
 
 function softmaxCrossEntropySpec(direction: 'forward' | 'backward'): KernelSpec {
   return {
-    name: `softmax_cross_entropy.wgsl:${direction}`,
+    name: `softmaxCrossEntropy.wgsl:${direction}`,
     source: softmaxCrossEntropySource,
     letters:
       direction === 'forward'

@@ -11,7 +11,7 @@ import { fileTuningStore, readNamedFile, writeFileAtomically } from './files';
 export * from '../engine';
 export { createGpu, type DawnOptions } from './dawn';
 export { cacheHome, fileTuningStore, writeFileAtomically } from './files';
-export { exportTorch, importTorch } from './torch';
+export { exportTorch, importTorch } from './torchDirectory';
 export { defaultCacheDir, loadMnist, mnistPaths, type LoadMnistOptions, type LogStream } from './mnist';
 
 setDefaultGpu(() => createGpu());

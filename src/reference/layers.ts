@@ -9,7 +9,7 @@ import { averagePooling2dLayer } from './avgpool2d';
 import { batchNormalizationLayer } from './batchnorm';
 import { conv2dLayer } from './conv2d';
 import { dropoutLayer } from './dropout';
-import { denseLayer } from './matmul';
+import { denseLayer } from './dense';
 import { maxPooling2dLayer } from './maxpool2d';
 
 /** A parameter of a layer, as its ParamSpec names and shapes it. */

@@ -8,7 +8,7 @@
 // by layer, each layer's in the order its kind lists them.
 import type { LayerConfig } from '../engine/layers';
 import { layerReference, type LayerForward } from './layers';
-import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './softmax_cross_entropy';
+import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './softmaxCrossEntropy';
 
 /** A parameter of the model, where Model.getWeights() names it `layers.<layer>.<name>`. */
 export interface ParamShape {

@@ -23,7 +23,7 @@
 // Within a workgroup of `block_product` (a row of invocations along N) the four
 // A values of a step are the same for every invocation: a GPU broadcasts them
 // from cache, and a CPU-emulated one proves them uniform and loads them once.
-// (matmul_subgroups.wgsl, for a device with subgroups, has each lane of a
+// (matmulSubgroups.wgsl, for a device with subgroups, has each lane of a
 // subgroup load those of a different step and shares them by shuffles.) The
 // four B values are each invocation's own. Where they are adjacent (b_col = 1,
 // in forward and backward_weight) and rows of B start on a vec4 (N a multiple

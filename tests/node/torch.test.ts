@@ -10,7 +10,7 @@ import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, 
 import { loadModelBytes, Model } from '../../src/engine/model';
 import { encodeModelFile } from '../../src/engine/modelFile';
 import { tutorialModel, type TutorialModel } from '../../src/engine/tutorial';
-import { exportTorch, importTorch } from '../../src/node/torch';
+import { exportTorch, importTorch } from '../../src/node/torchDirectory';
 import { seededRandom } from '../helpers';
 import { testMnist } from '../mnist';
 import { childEnv, repo, scriptArgs } from './child';

@@ -4,7 +4,7 @@ import { rows } from '../buffers';
 import { avgPool2dBackward, avgPool2dForward, avgPool2dShape } from '../ops/avgpool2d';
 import type { Padding } from '../ops/conv2d';
 import { expectImage, expectOneOf, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
-import { imageLayer } from './torch';
+import { imageLayer } from './torchMapping';
 
 export interface AveragePooling2DConfig extends LayerConfigBase {
   type: 'averagePooling2d';

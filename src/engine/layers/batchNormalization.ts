@@ -4,7 +4,7 @@
 import { formatShape, rows } from '../buffers';
 import { batchNormBackward, batchNormCheck, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from '../ops/batchnorm';
 import { withLayerName, type LayerConfigBase, type LayerKind } from './layer';
-import { torchParam } from './torch';
+import { torchParam } from './torchMapping';
 
 export interface BatchNormalizationConfig extends LayerConfigBase {
   type: 'batchNormalization';

@@ -4,7 +4,7 @@ import { sizeOf } from '../buffers';
 import { conv2dBackward, conv2dForward, conv2dShape, type Padding } from '../ops/conv2d';
 import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
 import { expectImage, expectOneOf, expectPositiveInteger, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
-import { torchParam } from './torch';
+import { torchParam } from './torchMapping';
 
 export interface Conv2DConfig extends LayerConfigBase {
   type: 'conv2d';

@@ -3,7 +3,7 @@ import { formatShape } from '../buffers';
 import { matmulBackward, matmulForward } from '../ops/matmul';
 import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
 import { expectPositiveInteger, type LayerConfigBase, type LayerKind } from './layer';
-import { torchParam } from './torch';
+import { torchParam } from './torchMapping';
 
 export interface DenseConfig extends LayerConfigBase {
   type: 'dense';

@@ -3,7 +3,7 @@
 import { rows } from '../buffers';
 import { dropoutAdvance, dropoutBackward, dropoutCheck, dropoutForward, dropoutInference } from '../ops/dropout';
 import { withLayerName, type LayerConfigBase, type LayerKind } from './layer';
-import { keepsOrder } from './torch';
+import { keepsOrder } from './torchMapping';
 
 export interface DropoutConfig extends LayerConfigBase {
   type: 'dropout';

@@ -6,7 +6,6 @@
 // channels), a vector [features]; tensors on the GPU carry the batch first.
 import { formatShape, type Tensor } from '../buffers';
 import { quoteJson } from '../safetensors';
-import type { TorchMapping } from './torch';
 import type { Dispatch } from '../pipelines';
 
 /** A layer config: its `type` names its kind in the registry (layers/index.ts). */
@@ -95,6 +94,32 @@ export interface BuiltLayer {
   backward(batch: number): Promise<Dispatch[]>;
 }
 
+// How a layer kind maps its parameters to PyTorch's names and layouts.
+
+/**
+ * For a flat tensor: where each value in PyTorch's order sits in ours, or null
+ * where the two orders agree.
+ */
+export type TorchOrder = Uint32Array | null;
+
+/** One parameter: our name and shape, PyTorch's, and `gather[t]`, the index in ours of PyTorch's value t (null: the same). */
+export interface TorchParam {
+  ours: string;
+  shape: number[];
+  torch: string;
+  torchShape: number[];
+  gather: Uint32Array | null;
+}
+
+export interface TorchLayer {
+  params: TorchParam[];
+  /** The order of the layer's output, when it is flat. */
+  order: TorchOrder;
+}
+
+/** Layer `index` of a model (named `name` in errors), given its input shape and the order of its flat input. */
+export type TorchMapping<C> = (config: C, input: readonly number[], shape: LayerShape, order: TorchOrder, at: { index: number; name: string }) => TorchLayer;
+
 /** A layer kind: the functions the registry holds for one `type`. */
 export interface LayerKind<C extends LayerConfigBase> {
   /** Checks the config against its input shape; errors start with `name`. */
@@ -104,7 +129,7 @@ export interface LayerKind<C extends LayerConfigBase> {
   endsInRelu?(config: C): boolean;
   /** Whether it can apply the gradient of a ReLU before it to the dX it writes, in the same dispatch (max pooling and dense can). */
   foldsInputRelu?: boolean;
-  /** Its parameters in PyTorch's names and layouts (src/engine/torch.ts). */
+  /** Its parameters in PyTorch's names and layouts (src/engine/torchConvert.ts). */
   torch: TorchMapping<C>;
 }
 

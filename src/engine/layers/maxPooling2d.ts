@@ -3,7 +3,7 @@
 import { rows } from '../buffers';
 import { maxPool2dBackward, maxPool2dForward, maxPool2dShape } from '../ops/maxpool2d';
 import { expectImage, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
-import { imageLayer } from './torch';
+import { imageLayer } from './torchMapping';
 
 export interface MaxPooling2DConfig extends LayerConfigBase {
   type: 'maxPooling2d';

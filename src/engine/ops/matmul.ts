@@ -3,14 +3,14 @@
 // forward is a Dense layer in one dispatch, and backward_weight gives the bias
 // gradient as one more row of dW.
 import source from '../../shaders/matmul.wgsl?raw';
-import subgroupSource from '../../shaders/matmul_subgroups.wgsl?raw';
+import subgroupSource from '../../shaders/matmulSubgroups.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, vec4View, withBiasRow, type Tensor } from '../buffers';
 import { prepareTunable, shaderConstant, type Constants, type Dispatch, type Shader } from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
 const shader = withActivations('matmul.wgsl', source);
 /** The register-blocked product sharing A's values through subgroups: only for a device with the 'subgroups' feature. */
-const subgroupShader = withActivations('matmul_subgroups.wgsl', subgroupSource);
+const subgroupShader = withActivations('matmulSubgroups.wgsl', subgroupSource);
 
 /** Each invocation computes a BLOCK x BLOCK block of the output: matmul.wgsl's four vec4 accumulators. */
 const BLOCK = shaderConstant(shader, 'BLOCK');

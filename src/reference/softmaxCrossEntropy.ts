@@ -1,4 +1,4 @@
-// Float64 CPU reference for softmax_cross_entropy.wgsl: logits [N, C] row-major,
+// Float64 CPU reference for softmaxCrossEntropy.wgsl: logits [N, C] row-major,
 // labels [N] class indices; the loss, the rows classified right, the running means.
 
 /** Keras clips the true class' probability to [1e-7, 1 - 1e-7]: the loss bounds. */

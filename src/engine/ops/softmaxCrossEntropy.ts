@@ -1,11 +1,11 @@
 // Softmax cross-entropy of logits [N, C] against integer labels [N] (Keras'
 // sparse categorical cross-entropy from logits), fused with the softmax; its
 // forward also keeps a step's other metrics, accuracy and Keras' running means.
-import source from '../../shaders/softmax_cross_entropy.wgsl?raw';
+import source from '../../shaders/softmaxCrossEntropy.wgsl?raw';
 import { bufferRange, expectScoresAndLabels, expectTensor, type Tensor } from '../buffers';
 import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
-const shader: Shader = { file: 'softmax_cross_entropy.wgsl', source };
+const shader: Shader = { file: 'softmaxCrossEntropy.wgsl', source };
 
 /** Invocations of forward's single workgroup (a power of two). */
 const FORWARD_WORKGROUP_SIZE = 256;

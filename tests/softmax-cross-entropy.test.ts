@@ -1,11 +1,11 @@
-// softmax_cross_entropy.wgsl against the float64 reference: forward's summed
+// softmaxCrossEntropy.wgsl against the float64 reference: forward's summed
 // loss, correct count and running means, its gradient, argmax ties, labels out
 // of range and accumulation over dispatches.
 import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../src/engine/buffers';
-import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../src/engine/ops/softmax_cross_entropy';
+import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../src/engine/ops/softmaxCrossEntropy';
 import type { Dispatch } from '../src/engine/pipelines';
-import * as reference from '../src/reference/softmax_cross_entropy';
+import * as reference from '../src/reference/softmaxCrossEntropy';
 import {
   expectClose,
   F32,

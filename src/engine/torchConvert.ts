@@ -16,7 +16,7 @@ import readme from '../../python/README.md?raw';
 import trainPy from '../../python/train.py?raw';
 import { formatShape } from './buffers';
 import { layerKind, layerName, type LayerShape } from './layers';
-import type { TorchOrder, TorchParam } from './layers/torch';
+import type { TorchOrder, TorchParam } from './layers/layer';
 import { loadModelBytes, type Model } from './model';
 import { encodeModelFile, MODEL_FORMAT, readArchitecture, readModelFile, refuseExtraWeights, type Architecture } from './modelFile';
 import { decodeSafetensors, encodeSafetensors, type Weight } from './safetensors';

@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Gpu } from '../engine/device';
 import type { Model } from '../engine/model';
-import { fromTorch, torchFiles } from '../engine/torch';
+import { fromTorch, torchFiles } from '../engine/torchConvert';
 import { readNamedFile, writeFileAtomically } from './files';
 
 /**
