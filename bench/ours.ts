@@ -99,16 +99,16 @@ export class OurTrainer {
    */
   static create(gpu: Gpu, model: Model, maxBatch: number, rows: number, autotune: AutotuneMode, notice?: (message: string) => void): OurTrainer {
     const tuner = new Autotuner(gpu, autotune, tuningDefaults().store(), notice, Infinity);
-    const graph = new Graph(gpu.device, model.layers, model.inputShape, maxBatch, OPTIMIZER, seededRandom(1), undefined, tuner);
+    const graph = new Graph(gpu.device, { layers: model.layers, inputShape: model.inputShape, maxBatchSize: maxBatch, optimizer: OPTIMIZER, random: seededRandom(1), tuner });
     const { x, labels, order } = randomPixels(model, rows);
-    const data = graph.upload(x, labels);
-    graph.writeOrder(data, order);
+    const data = graph.data.upload(x, labels);
+    graph.data.writeOrder(data, order);
     return new OurTrainer(gpu, graph, data, tuner);
   }
 
   /** Makes (once) and selects the dispatches for batches of `batch` rows. */
   async useBatch(batch: number): Promise<Pass> {
-    this.pass = await this.graph.prepare(this.data, batch);
+    this.pass = await this.graph.data.prepare(this.data, batch);
     return this.pass;
   }
 
@@ -139,7 +139,7 @@ export class OurTrainer {
     const stepTimes = this.stepTimes;
     const timestampWrites = stepTimes ? (step: number) => (step < timed ? stepTimes.around(2 * step) : undefined) : undefined;
     const started = performance.now();
-    const drained = this.graph.submit(pass, 'train', 0, count - 1, { timestampWrites, snapshot: { seen: count * pass.batchSize } });
+    const drained = this.graph.submit(pass, { kind: 'train', first: 0, last: count - 1, timestampWrites, snapshot: { seen: count * pass.batchSize } });
     const recordMs = (performance.now() - started) / count;
     await drained;
     const wallMs = performance.now() - started;

@@ -77,7 +77,7 @@ describe('kernel overrides', () => {
   test('an override constant resizes the dispatch, and training still matches', async () => {
     const { device } = await testGpu();
     const plan = async (kernels?: Graph['kernels']) => {
-      const graph = new Graph(device, layers(), [8, 8, 1], 16, optimizerConfig('adam'), seededRandom(1), kernels);
+      const graph = new Graph(device, { layers: layers(), inputShape: [8, 8, 1], maxBatchSize: 16, optimizer: optimizerConfig('adam'), random: seededRandom(1), kernels });
       const forward = (await graph.plan(16)).train.find((d) => d.kernel.name.endsWith(':forward') && d.kernel.name.startsWith('conv2d'))!;
       const found = { workgroups: [...forward.workgroups], size: forward.kernel.workgroupSize[0] };
       graph.destroy();

@@ -139,7 +139,7 @@ function randomBatch(random: () => number, c: Case, N: number, step: number): Mo
 /** A graph whose parameters are laid out as the reference expects them. */
 async function buildGraph(c: Case): Promise<Graph> {
   const { device } = await testGpu();
-  const graph = new Graph(device, c.layers, c.inputShape, MAX_BATCH, optimizerConfig('sgd'), seededRandom(1));
+  const graph = new Graph(device, { layers: c.layers, inputShape: c.inputShape, maxBatchSize: MAX_BATCH, optimizer: optimizerConfig('sgd'), random: seededRandom(1) });
   expect(graph.params.map((p) => ({ layer: p.layer, name: p.spec.name, shape: p.spec.shape }))).toEqual(modelParamShapes(c.layers, c.inputShape));
   return graph;
 }

@@ -8,6 +8,7 @@ import { tutorialModel, type TutorialModel } from '../src/engine/tutorial';
 import { testMnist } from './mnist';
 import { expectClose, F32, seededRandom, testGpu } from './helpers';
 import { Graph } from '../src/engine/graph';
+import { runPass } from '../src/engine/training/pass';
 import { pixelValues } from '../src/engine/data';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 
@@ -310,39 +311,46 @@ describe('model errors', () => {
     const device = await deviceWithLimits({ maxStorageBufferBindingSize: 1 << 20 });
     const layers = [flatten({ inputShape: [28, 28] }), dense({ units: 512, activation: 'relu' }), dense({ units: 10, activation: 'softmax' })];
     // The total depends on the device's alignment padding between tensors.
-    expect(() => new Graph(device, layers, [28, 28], 32, optimizerConfig('sgd'), seededRandom(1))).toThrow(
+    expect(() => new Graph(device, { layers, inputShape: [28, 28], maxBatchSize: 32, optimizer: optimizerConfig('sgd'), random: seededRandom(1) })).toThrow(
       /^the parameters of all layers take 1,6\d\d,\d\d\d bytes \(1\.6 MiB\), over this device's limit of 1,048,576 bytes \(1\.0 MiB\) for one buffer \(the largest is layer 1 \(dense\) kernel \[784, 512\], 1,605,632 bytes \(1\.5 MiB\)\)$/,
     );
     // Small parameters, but activations of 1000 rows x 512 floats: the layer's own buffer is named.
     const small = await deviceWithLimits({ maxStorageBufferBindingSize: 1 << 20 });
     const wide = [flatten({ inputShape: [4] }), dense({ units: 512, activation: 'relu' }), dense({ units: 2, activation: 'softmax' })];
-    expect(() => new Graph(small, wide, [4], 1000, optimizerConfig('sgd'), seededRandom(1))).toThrow(
+    expect(() => new Graph(small, { layers: wide, inputShape: [4], maxBatchSize: 1000, optimizer: optimizerConfig('sgd'), random: seededRandom(1) })).toThrow(
       "layer 1 (dense) y [1000, 512] takes 2,048,000 bytes (2.0 MiB), over this device's maxStorageBufferBindingSize of 1,048,576 bytes (1.0 MiB)",
     );
   });
 
   test("a data set over the device's limits is refused when it is uploaded, naming its size and the limit; as bytes it fits", async () => {
     const device = await deviceWithLimits({ maxStorageBufferBindingSize: 1 << 20 });
-    const graph = new Graph(device, [flatten({ inputShape: [28, 28] }), dense({ units: 10, activation: 'softmax' })], [28, 28], 32, optimizerConfig('sgd'), seededRandom(1));
+    const graph = new Graph(device, {
+      layers: [flatten({ inputShape: [28, 28] }), dense({ units: 10, activation: 'softmax' })],
+      inputShape: [28, 28],
+      maxBatchSize: 32,
+      optimizer: optimizerConfig('sgd'),
+      random: seededRandom(1),
+    });
     const y = new Uint8Array(400);
-    expect(() => graph.upload(new Float32Array(400 * 784), y)).toThrow(
+    expect(() => graph.data.upload(new Float32Array(400 * 784), y)).toThrow(
       "the data set [400, 28, 28] as float32 takes 1,254,400 bytes (1.2 MiB), over this device's maxStorageBufferBindingSize of 1,048,576 bytes (1.0 MiB): " +
         'fit and evaluate hold their data on the GPU whole; give pixels as bytes (a Uint8Array, a quarter of the size), or fewer rows',
     );
-    expect(graph.upload(new Uint8Array(400 * 784), y).rows).toBe(400);
+    expect(graph.data.upload(new Uint8Array(400 * 784), y).rows).toBe(400);
     graph.destroy();
   });
 
   test('a GPU error in a step surfaces from the run, naming the step, instead of silent zeros', async () => {
     const { device } = await testGpu();
     const layers = [flatten({ inputShape: [4] }), dense({ units: 3, activation: 'softmax' })];
-    const graph = new Graph(device, layers, [4], 8, optimizerConfig('sgd'), seededRandom(1));
+    const graph = new Graph(device, { layers, inputShape: [4], maxBatchSize: 8, optimizer: optimizerConfig('sgd'), random: seededRandom(1) });
     const data = { x: new Float32Array(16 * 4), y: new Uint8Array(16), order: Uint32Array.from({ length: 16 }, (_, i) => i) };
     // Zero inputs and zero biases: every logit is 0 and the loss log 3.
-    expect((await graph.run(data, 'evaluate', 8, 1)).loss).toBeCloseTo(Math.log(3), 5);
+    const run = async (kind: 'train' | 'evaluate') => runPass(graph, await graph.data.pass(data, 8), { kind, x: data.x, order: data.order, updateEvery: 1 });
+    expect((await run('evaluate')).loss).toBeCloseTo(Math.log(3), 5);
     // A buffer the step uses, gone: every later submit is invalid.
     graph.arena.buffer.destroy();
-    await expect(graph.run(data, 'train', 8, 1)).rejects.toThrow(/^train step 1\/2: .*parameters/s);
+    await expect(run('train')).rejects.toThrow(/^train step 1\/2: .*parameters/s);
     graph.destroy();
   });
 

@@ -15,7 +15,9 @@ export {
   type Logs,
   type Weight,
 } from './model';
-export { Graph, type DeviceData, type Inputs, type Pass, type Plan, type StepOptions } from './graph';
+export { Graph, type GraphOptions, type Inputs, type Plan, type StepOptions } from './graph';
+export { DataSets, type DeviceData, type Pass } from './dataSets';
+export { runPass, type PassOptions } from './training/pass';
 export { encodeDispatches, kernelName, type Dispatch, type KernelOverride, type KernelOverrides, type Work } from './pipelines';
 export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
 export {

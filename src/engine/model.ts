@@ -1,8 +1,9 @@
 // The Keras-like API: sequential(layers), compile, fit, evaluate, predict,
-// summary, and the model as safetensors bytes. A facade: it checks arguments
-// and walks epochs; the graph owns the GPU.
+// summary, and the model as safetensors bytes. A facade: it checks arguments,
+// fit's loop is training/fit.ts, and the graph owns the GPU.
 import { Autotuner, autotuneMode, tuningDefaults, type AutotuneMode, type TuningChoice, type TuningStore } from './autotune';
-import { defaultGpu, freshGpu, lostInfo, type Gpu } from './device';
+import { defaultGpu, freshGpu, type Gpu } from './device';
+import { shuffledRows } from './dataSets';
 import { sizeOf } from './buffers';
 import { Graph, type Inputs, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
@@ -10,12 +11,14 @@ import { optimizerConfig, type OptimizerConfig } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
 import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
-import { encodeCheckpoint, readCheckpoint, restoreState, type Checkpoint, type CheckpointInfo } from './checkpoint';
+import { fit, type EpochLogs, type FitOptions, type Trainee } from './training/fit';
+import { runPass } from './training/pass';
 import type { Weight } from './safetensors';
 import { normalizeOverrides, type KernelOverride, type KernelOverrides } from './pipelines';
 
 export type { Inputs, Logs } from './graph';
 export type { CheckpointInfo } from './checkpoint';
+export type { DeviceLoss, EpochLogs, FitOptions } from './training/fit';
 
 /** One layer's output for the inputs given to `Model.layerOutputs`. */
 export interface LayerOutput {
@@ -73,72 +76,6 @@ export interface CompileOptions {
   onTuningNotice?: (message: string) => void;
 }
 
-export interface EpochLogs extends Logs {
-  valLoss?: number;
-  valAccuracy?: number;
-  /** Wall time of the epoch's training steps (less any pause), divided by their number. */
-  msPerStep: number;
-  /** Steps run: all of the epoch's unless training was stopped. */
-  steps: number;
-}
-
-export interface FitOptions {
-  epochs?: number;
-  batchSize?: number;
-  shuffle?: boolean;
-  validationData?: [Inputs, ArrayLike<number>];
-  /**
-   * Steps between progress updates (each reads the running loss and accuracy
-   * back once). The steps between two updates (or checkpoints) are recorded
-   * into one command buffer, so training stops and pauses at an update.
-   */
-  updateEvery?: number;
-  /**
-   * Called at each progress update with the running means of the epoch so far;
-   * training waits for a promise it returns (a pause).
-   */
-  onBatchEnd?: (step: number, logs: Logs, epoch: number) => void | Promise<void>;
-  onEpochEnd?: (epoch: number, logs: EpochLogs) => void;
-  /**
-   * Writes a checkpoint every `everySteps` steps (counted over the whole run)
-   * and/or at the end of every epoch: `write` gets the bytes (see
-   * checkpoint.ts) and where training is, and training waits for it.
-   */
-  checkpoint?: { everySteps?: number; everyEpoch?: boolean; write(bytes: Uint8Array, info: CheckpointInfo): Promise<void> };
-  /**
-   * A checkpoint `fit` wrote, to continue from: same model, optimizer, data
-   * size and batch size. Training then goes on exactly as it would have.
-   * `source` names it in errors (a file name).
-   */
-  resumeFrom?: Uint8Array | { bytes: Uint8Array; source: string };
-  /**
-   * How many times `fit` recovers when the GPU device is lost (a driver reset,
-   * `device.destroy()`): it makes a new device (`CompileOptions.recreateGpu`),
-   * rebuilds the model on it from the last checkpoint it wrote or else from
-   * the state it read back at the last epoch's end (once an epoch, only when
-   * this is above 0; at the start of fit too), and goes on from there. 0 (the
-   * default): the loss stops training with an error naming where it happened.
-   */
-  deviceLossRetries?: number;
-  /** Told of each device loss, recovered from or not, before training goes on (or the error is thrown). */
-  onDeviceLost?: (loss: DeviceLoss) => void;
-}
-
-/** A device loss during `fit`, as `onDeviceLost` is told of it. */
-export interface DeviceLoss {
-  /** Where training was (0-based epoch; steps of it submitted) when the loss was found. */
-  epoch: number;
-  step: number;
-  /** From `device.lost`: 'destroyed' or 'unknown', and the driver's message. */
-  reason: string;
-  message: string;
-  /** Whether training goes on, and from where: the epoch and step of the state it was rebuilt from. */
-  recovered: boolean;
-  resumedAt?: { epoch: number; step: number };
-  /** Losses so far in this fit, this one included. */
-  count: number;
-}
-
 export class Model {
   private compiled: Required<Pick<CompileOptions, 'seed'>> &
     Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice'> & { optimizer: OptimizerConfig; kernels?: Map<string, KernelOverride> } = {
@@ -193,26 +130,27 @@ export class Model {
     this.destroy();
   }
 
-  /** The graph, built for at least `batch` rows; a rebuild for a bigger batch keeps the weights. */
-  private async build(batch: number): Promise<Graph> {
-    if (this.graph && this.graph.maxBatch >= batch) return this.graph;
+  /** The graph, built for batches of at least `batchSize` rows; a rebuild for a bigger batch keeps the weights. */
+  private async build(batchSize: number): Promise<Graph> {
+    if (this.graph && this.graph.maxBatchSize >= batchSize) return this.graph;
     const gpu = this.compiled.gpu ?? (await defaultGpu());
     const weights = await this.graph?.readArena();
     this.destroy();
     this.builtFrom = this.random.state;
-    const graph = this.newGraph(gpu, batch, this.random);
+    const graph = this.newGraph(gpu, batchSize, this.random);
     if (weights) graph.writeArena(weights);
     this.graph = graph;
     return graph;
   }
 
-  private newGraph(gpu: Gpu, batch: number, random: () => number): Graph {
+  private newGraph(gpu: Gpu, maxBatchSize: number, random: () => number): Graph {
     if (this.tuner?.device !== gpu.device) {
       const defaults = tuningDefaults();
       const { autotune = defaults.mode, tuningStore = defaults.store(), onTuningNotice } = this.compiled;
       this.tuner = new Autotuner(gpu, autotune, tuningStore, onTuningNotice);
     }
-    return new Graph(gpu.device, this.layers, this.inputShape, batch, this.compiled.optimizer, random, this.compiled.kernels, this.tuner);
+    const { optimizer, kernels } = this.compiled;
+    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, random, kernels, tuner: this.tuner });
   }
 
   /** Which variant of each kernel the model's plans run, how it was chosen, and the time each variant took (see autotune.ts). */
@@ -253,153 +191,58 @@ export class Model {
     return count;
   }
 
-  private shuffled(count: number, shuffle: boolean): Uint32Array {
-    const order = Uint32Array.from({ length: count }, (_, i) => i);
-    if (!shuffle) return order;
-    for (let i = count - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    return order;
-  }
-
   /**
-   * Trains with sparse categorical cross-entropy; returns the logs of each
-   * epoch (with `resumeFrom`, those before it too). x and y go to the GPU once
-   * and stay there while the same arrays are given (see `Graph.upload`): an
-   * array changed in place between two calls is not sent again; give a new one.
+   * Trains with sparse categorical cross-entropy (training/fit.ts); returns
+   * the logs of each epoch (with `resumeFrom`, those before it too). x and y
+   * go to the GPU once and stay there while the same arrays are given (see
+   * `DataSets.upload`): an array changed in place between two calls is not
+   * sent again; give a new one.
    */
   async fit(x: Inputs, y: ArrayLike<number>, options: FitOptions = {}): Promise<EpochLogs[]> {
-    const { epochs = 1, batchSize = 32, shuffle = true, validationData, checkpoint: checkpoints } = options;
     const count = this.checkData('fit()', x, y);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`fit(): batchSize must be a positive integer, got ${batchSize}`);
-    if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit(): epochs must be a non-negative integer, got ${epochs}`);
-    if (validationData) this.checkData('fit() validationData', validationData[0], validationData[1]);
-    const every = checkpoints?.everySteps;
-    if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new Error(`fit(): checkpoint.everySteps must be a positive integer, got ${every}`);
-    const retries = options.deviceLossRetries ?? 0;
-    if (!Number.isInteger(retries) || retries < 0) throw new Error(`fit(): deviceLossRetries must be a non-negative integer, got ${retries}`);
-    const steps = Math.ceil(count / batchSize);
-    const batch = Math.min(batchSize, count);
-    let graph!: Graph;
-    let history: EpochLogs[] = [];
-    let epoch = 0;
-    let from: { step: number; seen: number } | undefined;
-    /** Builds the graph again from a checkpoint (a resumed run, or a lost device's last state) and goes back to where it was taken. */
-    const restore = async (checkpoint: Checkpoint) => {
-      // The graph is built again from the generator's state its first build started from.
-      this.destroy();
-      this.random.state = checkpoint.run.random.build;
-      graph = await this.build(batch);
-      graph.writeState(restoreState(checkpoint, graph));
-      this.random.state = checkpoint.run.random.epoch;
-      history = checkpoint.run.history as unknown as EpochLogs[];
-      epoch = checkpoint.run.epoch;
-      from = checkpoint.run.step > 0 ? { step: checkpoint.run.step, seen: checkpoint.run.seen } : undefined;
-    };
-    if (options.resumeFrom) await restore(this.readResume(options.resumeFrom, batchSize, count));
-    else graph = await this.build(batch);
-    const updateEvery = options.updateEvery ?? Math.max(1, Math.ceil(steps / 20));
-    // The data goes to the GPU, and the plans and gathers for the full and the partial last batch are made, before timing starts.
-    const plan = async () => {
-      await graph.prepare(graph.upload(x, y), batch);
-    };
-    await plan();
-    const architecture = { inputShape: [...this.inputShape], layers: [...this.layers] };
-    const snapshot = async (epoch: number, step: number, seen: number, epochRandom: number) => {
-      const info = { epoch, step, steps, globalStep: epoch * steps + step };
-      const run = { ...info, optimizer: this.compiled.optimizer, batchSize, samples: count, seen, random: { build: this.builtFrom, epoch: epochRandom }, history: JSON.parse(JSON.stringify(history)) };
-      return { bytes: encodeCheckpoint(graph, architecture, run, await graph.readState()), info };
-    };
-    /** The state a lost device's replacement is rebuilt from: the last checkpoint written, or read back at the last epoch's end. */
-    let last: { bytes: Uint8Array; info: CheckpointInfo } | undefined;
-    const save = async (epoch: number, step: number, seen: number, epochRandom: number) => {
-      last = await snapshot(epoch, step, seen, epochRandom);
-      await checkpoints!.write(last.bytes, last.info);
-    };
-    if (retries > 0) last = await snapshot(epoch, from?.step ?? 0, from?.seen ?? 0, this.random.state);
-    let losses = 0;
-    this.stopTraining = false;
-    while (epoch < epochs && !this.stopTraining) {
-      const epochRandom = this.random.state;
-      const order = this.shuffled(count, shuffle);
-      const started = performance.now();
-      let paused = 0;
-      const first = from?.step ?? 0;
-      let submitted = first;
-      try {
-        const onUpdate = async (step: number, logs: Logs) => {
-          const called = performance.now();
-          await options.onBatchEnd?.(step, logs, epoch);
-          paused += performance.now() - called;
-        };
-        // A checkpoint that falls on an epoch's last step is written after the epoch's end (validation, onEpochEnd).
-        const checkpointAfter = (step: number) => every !== undefined && step + 1 < steps && (epoch * steps + step + 1) % every === 0;
-        const afterChunk = async (step: number, seen: number) => {
-          submitted = step + 1;
-          if (checkpointAfter(step)) await save(epoch, step + 1, seen, epochRandom);
-        };
-        const label = `epoch ${epoch + 1}/${epochs}`;
-        const logs = await graph.run({ x, y, order }, 'train', batch, updateEvery, onUpdate, () => this.stopTraining, { from, endChunk: checkpointAfter, afterChunk, label });
-        from = undefined;
-        const epochLogs: EpochLogs = { ...logs, msPerStep: (performance.now() - started - paused) / Math.max(1, logs.steps - first) };
-        if (validationData) {
-          const val = await this.evaluate(validationData[0], validationData[1], { batchSize });
-          epochLogs.valLoss = val.loss;
-          epochLogs.valAccuracy = val.accuracy;
-        }
-        history.push(epochLogs);
-        const whole = logs.steps === steps && !this.stopTraining;
-        if (checkpoints && whole && (checkpoints.everyEpoch || (every && ((epoch + 1) * steps) % every === 0))) {
-          await save(epoch + 1, 0, 0, this.random.state);
-        } else if (retries > 0 && whole) {
-          last = await snapshot(epoch + 1, 0, 0, this.random.state);
-        }
-        options.onEpochEnd?.(epoch, epochLogs);
-        epoch++;
-      } catch (error) {
-        const info = await lostInfo(graph.device);
-        if (!info) throw error;
-        losses++;
-        const recovered = losses <= retries && last !== undefined;
-        const at = { epoch: last?.info.epoch ?? 0, step: last?.info.step ?? 0 };
-        options.onDeviceLost?.({ epoch, step: submitted, reason: info.reason, message: info.message, recovered, ...(recovered && { resumedAt: at }), count: losses });
-        if (!recovered) {
-          const advice = retries > 0 ? `; gave up after ${retries} recover${retries === 1 ? 'y' : 'ies'}` : ' (set fit\'s deviceLossRetries to recover)';
-          throw new Error(`fit(): the GPU device was lost in epoch ${epoch + 1}/${epochs} after step ${submitted}/${steps} was submitted (${info.reason}: ${info.message})${advice}`, { cause: error });
-        }
-        this.destroy();
-        this.compiled.gpu = await (this.compiled.recreateGpu ?? freshGpu)();
-        await restore(readCheckpoint(last!.bytes, `the state of epoch ${at.epoch + 1}, step ${at.step}`));
-        await plan();
-      }
-    }
-    return history;
+    if (options.validationData) this.checkData('fit() validationData', ...options.validationData);
+    return fit(this.trainee(), { x, y, count }, options);
   }
 
-  /** A checkpoint to resume from, checked against this model and this call's data and batch size. */
-  private readResume(from: Uint8Array | { bytes: Uint8Array; source: string }, batchSize: number, count: number): Checkpoint {
-    const { bytes, source } = from instanceof Uint8Array ? { bytes: from, source: 'resumeFrom' } : from;
-    const checkpoint = readCheckpoint(bytes, source);
-    const fail = (what: string): never => {
-      throw new Error(`fit(): cannot resume from ${source}: ${what}`);
+  /** What fit needs of this model, lent for one call. */
+  private trainee(): Trainee {
+    const model = this;
+    return {
+      architecture: { inputShape: [...this.inputShape], layers: [...this.layers] },
+      optimizer: this.compiled.optimizer,
+      random: this.random,
+      get builtFrom() {
+        return model.builtFrom;
+      },
+      get stopTraining() {
+        return model.stopTraining;
+      },
+      set stopTraining(stop: boolean) {
+        model.stopTraining = stop;
+      },
+      graph: (batchSize, buildFrom) => {
+        if (buildFrom !== undefined) {
+          this.destroy();
+          this.random.state = buildFrom;
+        }
+        return this.build(batchSize);
+      },
+      replaceDevice: async () => {
+        this.destroy();
+        this.compiled.gpu = await (this.compiled.recreateGpu ?? freshGpu)();
+      },
+      evaluate: (x, y, options) => this.evaluate(x, y, options),
     };
-    const ours = JSON.stringify({ inputShape: this.inputShape, layers: this.layers });
-    if (JSON.stringify(checkpoint.architecture) !== ours) fail('it was written for another model (its architecture differs from this one)');
-    if (JSON.stringify(checkpoint.run.optimizer) !== JSON.stringify(this.compiled.optimizer)) {
-      fail(`it was written with the optimizer ${JSON.stringify(checkpoint.run.optimizer)}, this model is compiled with ${JSON.stringify(this.compiled.optimizer)}`);
-    }
-    const { batchSize: b, samples } = checkpoint.run;
-    if (b !== batchSize || samples !== count) fail(`it was written training on ${samples} samples in batches of ${b}, not ${count} in batches of ${batchSize}`);
-    return checkpoint;
   }
 
   /** Mean loss and accuracy over a dataset. */
   async evaluate(x: Inputs, y: ArrayLike<number>, options: { batchSize?: number } = {}): Promise<Logs> {
     const count = this.checkData('evaluate()', x, y);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
-    const batchSize = Math.min(graph.maxBatch, options.batchSize ?? graph.maxBatch);
-    const { loss, accuracy } = await graph.run({ x, y, order: this.shuffled(count, false) }, 'evaluate', batchSize, Infinity);
+    const batchSize = Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize);
+    const order = shuffledRows(count);
+    const pass = await graph.data.pass({ x, y, order }, batchSize);
+    const { loss, accuracy } = await runPass(graph, pass, { kind: 'evaluate', x, order, updateEvery: Infinity });
     return { loss, accuracy };
   }
 
@@ -407,7 +250,7 @@ export class Model {
   async predict(x: Inputs, options: { batchSize?: number } = {}): Promise<Float32Array> {
     const count = this.checkData('predict()', x);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
-    return graph.predict(x, Math.min(graph.maxBatch, options.batchSize ?? graph.maxBatch));
+    return graph.predict(x, Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize));
   }
 
   /** Every layer's output for the inputs `x` (inference: dropout off, moving statistics). */

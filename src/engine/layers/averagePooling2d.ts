@@ -43,8 +43,8 @@ export const averagePooling2dLayer: LayerKind<AveragePooling2DConfig> = {
     return {
       y,
       dY,
-      forward: async (b) => [await avgPool2dForward(device, { x: rows(x, b), y: rows(y, b) }, config)],
-      backward: async (b) => (dX && dY ? [await avgPool2dBackward(device, { dOut: rows(dY, b), dInput: rows(dX, b) }, config)] : []),
+      forward: async (batchSize) => [await avgPool2dForward(device, { x: rows(x, batchSize), y: rows(y, batchSize) }, config)],
+      backward: async (batchSize) => (dX && dY ? [await avgPool2dBackward(device, { dOut: rows(dY, batchSize), dInput: rows(dX, batchSize) }, config)] : []),
     };
   },
 

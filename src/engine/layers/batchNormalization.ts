@@ -50,19 +50,19 @@ export const batchNormalizationLayer: LayerKind<BatchNormalizationConfig> = {
     const mean = context.state('mean', channels);
     const invStd = context.state('inverse std', channels);
     const moving = { mean, invStd, movingMean: movingMean.value, movingVariance: movingVariance.value };
-    const normalize = (b: number) =>
-      batchNormForward(device, { x: rows(x, b), gamma: gamma.value, beta: beta.value, mean, invStd, y: rows(y, b) }, config);
+    const normalize = (batchSize: number) =>
+      batchNormForward(device, { x: rows(x, batchSize), gamma: gamma.value, beta: beta.value, mean, invStd, y: rows(y, batchSize) }, config);
     return {
       y,
       dY,
-      forward: async (b) => [await batchNormMovingStatistics(device, moving, config), await normalize(b)],
-      forwardTraining: async (b) => [await batchNormStatistics(device, { x: rows(x, b), ...moving }, config), await normalize(b)],
+      forward: async (batchSize) => [await batchNormMovingStatistics(device, moving, config), await normalize(batchSize)],
+      forwardTraining: async (batchSize) => [await batchNormStatistics(device, { x: rows(x, batchSize), ...moving }, config), await normalize(batchSize)],
       // dGamma and dBeta are written every step; the moving statistics' gradients stay zero.
       // (dY is null only on a last layer, which the loss refuses.)
-      async backward(b) {
+      async backward(batchSize) {
         if (!dY) return [];
-        const gradients = { dGamma: gamma.grad, dBeta: beta.grad, dInput: dX ? rows(dX, b) : undefined };
-        return batchNormBackward(device, { x: rows(x, b), dOut: rows(dY, b), gamma: gamma.value, mean, invStd, ...gradients }, config);
+        const gradients = { dGamma: gamma.grad, dBeta: beta.grad, dInput: dX ? rows(dX, batchSize) : undefined };
+        return batchNormBackward(device, { x: rows(x, batchSize), dOut: rows(dY, batchSize), gamma: gamma.value, mean, invStd, ...gradients }, config);
       },
     };
   },

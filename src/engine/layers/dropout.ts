@@ -37,9 +37,9 @@ export const dropoutLayer: LayerKind<DropoutConfig> = {
     return {
       y,
       dY,
-      forward: async (b) => [await dropoutInference(device, { x: rows(x, b), y: rows(y, b) })],
-      forwardTraining: async (b) => [await dropoutAdvance(device, step), await dropoutForward(device, { x: rows(x, b), y: rows(y, b), step }, options)],
-      backward: async (b) => (dX && dY ? [await dropoutBackward(device, { dOut: rows(dY, b), dInput: rows(dX, b), step }, options)] : []),
+      forward: async (batchSize) => [await dropoutInference(device, { x: rows(x, batchSize), y: rows(y, batchSize) })],
+      forwardTraining: async (batchSize) => [await dropoutAdvance(device, step), await dropoutForward(device, { x: rows(x, batchSize), y: rows(y, batchSize), step }, options)],
+      backward: async (batchSize) => (dX && dY ? [await dropoutBackward(device, { dOut: rows(dY, batchSize), dInput: rows(dX, batchSize), step }, options)] : []),
     };
   },
 

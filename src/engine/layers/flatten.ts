@@ -13,10 +13,10 @@ export function flatten(options: { inputShape?: number[] } = {}): FlattenConfig 
 export const flattenLayer: LayerKind<FlattenConfig> = {
   shape: (_config, input) => ({ output: [sizeOf(input)], params: [] }),
 
-  build(_config, { x, dX, maxBatch, output, needsOutputGradient }) {
+  build(_config, { x, dX, maxBatchSize, output, needsOutputGradient }) {
     return {
-      y: reshape(x, [maxBatch, ...output]),
-      dY: needsOutputGradient && dX ? reshape(dX, [maxBatch, ...output]) : null,
+      y: reshape(x, [maxBatchSize, ...output]),
+      dY: needsOutputGradient && dX ? reshape(dX, [maxBatchSize, ...output]) : null,
       forward: async () => [],
       backward: async () => [],
     };

@@ -53,9 +53,9 @@ export interface LayerContext {
   input: readonly number[];
   output: readonly number[];
   /** Rows every activation buffer holds; a plan for a smaller batch uses the first rows. */
-  maxBatch: number;
+  maxBatchSize: number;
   params: ParamTensors[];
-  /** The input, [maxBatch, ...input]. */
+  /** The input, [maxBatchSize, ...input]. */
   x: Tensor;
   /** Where backward writes dLoss/dx; null when no layer before this one has parameters. */
   dX: Tensor | null;
@@ -70,7 +70,7 @@ export interface LayerContext {
   inputRelu: boolean;
   /** This layer ends in a ReLU whose gradient the next layer applies: its dY arrives as the gradient before the ReLU. */
   outputReluFolded: boolean;
-  /** A tensor of [maxBatch, ...shape], owned by the graph, labelled with the layer and `what`. */
+  /** A tensor of [maxBatchSize, ...shape], owned by the graph, labelled with the layer and `what`. */
   tensor(what: string, shape: readonly number[], dtype?: 'f32' | 'u32'): Tensor;
   /** A tensor of exactly `shape`, zero-filled, owned by the graph: what a layer keeps from step to step (dropout's step counter). */
   state(what: string, shape: readonly number[], dtype?: 'f32' | 'u32'): Tensor;
@@ -78,20 +78,20 @@ export interface LayerContext {
   seed(): number;
 }
 
-/** A layer with its buffers: it makes its dispatches for a batch of any size up to maxBatch. */
+/** A layer with its buffers: it makes its dispatches for a batch of any size up to maxBatchSize. */
 export interface BuiltLayer {
-  /** The output, [maxBatch, ...output]. */
+  /** The output, [maxBatchSize, ...output]. */
   y: Tensor;
   /** dLoss/dy, written by the next layer's backward; null where the context did not ask for it. */
   dY: Tensor | null;
   /** A last layer ending in softmax: the logits before it, and where the loss writes their gradient. */
   logits?: { value: Tensor; grad: Tensor };
   /** Inference (evaluate, predict). */
-  forward(batch: number): Promise<Dispatch[]>;
+  forward(batchSize: number): Promise<Dispatch[]>;
   /** Training, where it differs from inference (dropout). */
-  forwardTraining?(batch: number): Promise<Dispatch[]>;
+  forwardTraining?(batchSize: number): Promise<Dispatch[]>;
   /** dX (when the context gave one) and every parameter's gradient, from dY (or the logits' gradient). */
-  backward(batch: number): Promise<Dispatch[]>;
+  backward(batchSize: number): Promise<Dispatch[]>;
 }
 
 // How a layer kind maps its parameters to PyTorch's names and layouts.

@@ -38,10 +38,10 @@ export const maxPooling2dLayer: LayerKind<MaxPooling2DConfig> = {
     return {
       y,
       dY,
-      forward: async (b) => [await maxPool2dForward(device, { x: rows(x, b), y: rows(y, b), argmax: rows(argmax, b) }, config)],
-      backward: async (b) =>
+      forward: async (batchSize) => [await maxPool2dForward(device, { x: rows(x, batchSize), y: rows(y, batchSize), argmax: rows(argmax, batchSize) }, config)],
+      backward: async (batchSize) =>
         dX && dY
-          ? [await maxPool2dBackward(device, { argmax: rows(argmax, b), dOut: rows(dY, b), dInput: rows(dX, b), ...(context.inputRelu && { reluOf: rows(x, b) }) }, config)]
+          ? [await maxPool2dBackward(device, { argmax: rows(argmax, batchSize), dOut: rows(dY, batchSize), dInput: rows(dX, batchSize), ...(context.inputRelu && { reluOf: rows(x, batchSize) }) }, config)]
           : [],
     };
   },

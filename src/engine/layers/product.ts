@@ -70,25 +70,25 @@ export function productLayer(context: LayerContext, activation: ActivationName, 
     dY,
     logits: dLogits ? { value: u, grad: dLogits } : undefined,
 
-    async forward(b) {
-      const dispatches = [await product.forward({ x: rows(x, b), w: kernel.value, bias: bias.value, y: rows(u, b) }, elementwise ?? 'linear')];
-      if (softmax) dispatches.push(await softmaxForward(device, { x: channelRows(rows(u, b)), y: channelRows(rows(y, b)) }));
+    async forward(batchSize) {
+      const dispatches = [await product.forward({ x: rows(x, batchSize), w: kernel.value, bias: bias.value, y: rows(u, batchSize) }, elementwise ?? 'linear')];
+      if (softmax) dispatches.push(await softmaxForward(device, { x: channelRows(rows(u, batchSize)), y: channelRows(rows(y, batchSize)) }));
       return dispatches;
     },
 
-    async backward(b) {
+    async backward(batchSize) {
       const dispatches: Dispatch[] = [];
-      if (dY && softmax) dispatches.push(await softmaxBackward(device, { y: channelRows(rows(y, b)), dOut: channelRows(rows(dY, b)), dInput: channelRows(rows(dU, b)) }));
-      if (dY && activationGradient) dispatches.push(await activationBackward(device, activationGradient, { y: rows(y, b), dOut: rows(dY, b), dInput: rows(dU, b) }));
+      if (dY && softmax) dispatches.push(await softmaxBackward(device, { y: channelRows(rows(y, batchSize)), dOut: channelRows(rows(dY, batchSize)), dInput: channelRows(rows(dU, batchSize)) }));
+      if (dY && activationGradient) dispatches.push(await activationBackward(device, activationGradient, { y: rows(y, batchSize), dOut: rows(dY, batchSize), dInput: rows(dU, batchSize) }));
       dispatches.push(
         ...(await product.backward({
-          x: rows(x, b),
+          x: rows(x, batchSize),
           w: kernel.value,
-          dOut: rows(dU, b),
-          dInput: dX ? rows(dX, b) : undefined,
+          dOut: rows(dU, batchSize),
+          dInput: dX ? rows(dX, batchSize) : undefined,
           dWeight: kernel.grad,
           dBias: bias.grad,
-          ...(context.inputRelu && { reluOf: rows(x, b) }),
+          ...(context.inputRelu && { reluOf: rows(x, batchSize) }),
         })),
       );
       return dispatches;

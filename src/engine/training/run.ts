@@ -1,0 +1,56 @@
+// What the units of fit (fit.ts, checkpoints.ts, deviceLoss.ts) share: the
+// model being trained, the checked settings, and where the run is.
+import type { Graph, Inputs, Logs } from '../graph';
+import type { Architecture } from '../modelFile';
+import type { OptimizerConfig } from '../ops/optimizer';
+import type { Random } from '../random';
+
+export interface EpochLogs extends Logs {
+  valLoss?: number;
+  valAccuracy?: number;
+  /** Wall time of the epoch's training steps (less any pause), divided by their number. */
+  msPerStep: number;
+  /** Steps run: all of the epoch's unless training was stopped. */
+  steps: number;
+}
+
+/** What fit needs of the model it trains; `Model.fit` lends it. */
+export interface Trainee {
+  readonly architecture: Architecture;
+  readonly optimizer: OptimizerConfig;
+  /** The model's generator: each epoch's shuffle, and the seeds a graph is built with. */
+  readonly random: Random;
+  /** The generator's state the current graph was built from. */
+  readonly builtFrom: number;
+  /** Set (by a callback, a button) to stop at the next progress update: Model.stopTraining. */
+  stopTraining: boolean;
+  /** The graph for batches of up to `batchSize` rows; with `buildFrom`, a new one built from that generator state. */
+  graph(batchSize: number, buildFrom?: number): Promise<Graph>;
+  /** After a device loss: a new device, on which the next graph is built. */
+  replaceDevice(): Promise<void>;
+  evaluate(x: Inputs, y: ArrayLike<number>, options: { batchSize: number }): Promise<Logs>;
+}
+
+/** The training data and fit's options, checked, with what follows from them. */
+export interface FitSettings {
+  x: Inputs;
+  y: ArrayLike<number>;
+  /** Rows of x and y. */
+  count: number;
+  epochs: number;
+  batchSize: number;
+  /** Steps in an epoch. */
+  steps: number;
+  updateEvery: number;
+  shuffle: boolean;
+}
+
+/** Where a run is: its graph, and what a checkpoint holds besides the GPU state. */
+export interface Run {
+  graph: Graph;
+  epoch: number;
+  /** Steps submitted and rows seen in the epoch (above 0 at the start of an epoch only in a resumed one). */
+  step: number;
+  seen: number;
+  history: EpochLogs[];
+}
