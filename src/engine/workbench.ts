@@ -55,6 +55,8 @@ import * as dropoutReference from '../reference/dropout';
 import * as batchNormReference from '../reference/batchnorm';
 import * as optimizerReference from '../reference/optimizer';
 import * as gatherReference from '../reference/gather';
+import { compare, F32, type Comparison, type Tolerance } from '../reference/compare';
+export type { Comparison, Tolerance };
 
 /** A kernel's sizes by letter (`N`, `H`, ...), as the kernel table names them. */
 export type Shape = Record<string, number>;
@@ -700,48 +702,6 @@ async function withTensors<T>(
   }
 }
 
-/** How far a kernel's output is from the reference. */
-export interface Comparison {
-  /** Largest |got - want|. */
-  maxAbs: number;
-  /** Largest |got - want| / (|want| + atol): relative, but not blown up where the reference is near zero. */
-  maxRel: number;
-  /** Values outside the tolerance, of `total`. */
-  count: number;
-  total: number;
-  /** The first few, with their index in the output's shape. */
-  mismatches: { index: number; at: number[]; got: number; want: number }[];
-}
-
-export interface Tolerance {
-  atol: number;
-  rtol: number;
-}
-
-function compare(got: ArrayLike<number>, want: Float64Array, shape: number[], tol: Tolerance): Comparison {
-  const result: Comparison = { maxAbs: 0, maxRel: 0, count: 0, total: want.length, mismatches: [] };
-  for (let i = 0; i < want.length; i++) {
-    const error = Math.abs(got[i] - want[i]);
-    const relative = error / (Math.abs(want[i]) + tol.atol);
-    // NaN fails every comparison, so it is caught as a mismatch and counted as infinite error.
-    result.maxAbs = Number.isNaN(error) ? Infinity : Math.max(result.maxAbs, error);
-    result.maxRel = Number.isNaN(relative) ? Infinity : Math.max(result.maxRel, relative);
-    if (!(error <= tol.atol + tol.rtol * Math.abs(want[i]))) {
-      result.count++;
-      if (result.mismatches.length < 8) {
-        const at: number[] = [];
-        let rest = i;
-        for (let d = shape.length - 1; d >= 0; d--) {
-          at.unshift(rest % shape[d]);
-          rest = Math.floor(rest / shape[d]);
-        }
-        result.mismatches.push({ index: i, at, got: got[i], want: want[i] });
-      }
-    }
-  }
-  return result;
-}
-
 /** An edited kernel: its source, and `override` values set over the built-in dispatch's. */
 export interface Edit {
   source: string;
@@ -767,9 +727,9 @@ export type CheckResult =
       workgroups: { builtIn: number[]; edited: number[] };
     };
 
-/** float32 against float64: the tests' F32 tolerance, widened as rounding grows with the terms summed. */
+/** float32 against float64: F32, its atol widened as rounding grows with the terms summed. */
 function tolerance(s: KernelSpec, shape: Shape): Tolerance {
-  return { atol: 1e-5 * Math.sqrt(Math.max(1, s.contraction(shape))), rtol: 1e-4 };
+  return { atol: F32.atol * Math.sqrt(Math.max(1, s.contraction(shape))), rtol: F32.rtol };
 }
 
 /**
@@ -816,8 +776,8 @@ export async function checkKernel(gpu: Gpu, name: string, edit: Edit, options: {
   }
   const want = s.reference(builtIn.values, shape);
   const tol = tolerance(s, shape);
-  const builtInComparison = compare(builtIn.result.output, want, outputShape, tol);
-  const editedComparison = compare(edited.result.output, want, outputShape, tol);
+  const builtInComparison = compare(builtIn.result.output, want, tol, outputShape);
+  const editedComparison = compare(edited.result.output, want, tol, outputShape);
   return {
     status: editedComparison.count === 0 ? 'match' : 'mismatch',
     kernel: s.name,
