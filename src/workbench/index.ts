@@ -2,7 +2,7 @@
 // engine rather than part of it: the kernels that can be edited (kernels.ts),
 // checked against the float64 reference (check.ts) and timed (time.ts), the
 // tutorial's convolution demo and the adapter's capabilities. workbench.html
-// (page/) and `npm run workbench` (src/cli/workbench.ts) run it; it runs on a
+// (page.ts) and `npm run workbench` (src/cli/workbench.ts) run it; it runs on a
 // Gpu from webgpu-train or webgpu-train/node.
 export { gpuCapabilities } from './capabilities';
 export { checkKernel, type CheckResult } from './check';

@@ -1,7 +1,8 @@
 // workbench.html: edit a kernel's WGSL with inline compile errors, check, time and
-// train with it, share it by URL; and the tutorial's convolution demo. It calls the engine; it makes no GPU calls.
-import './style.css';
-import './workbench.css';
+// train with it, share it by URL; and the tutorial's convolution demo. It calls
+// the engine and the workbench's modules; it makes no GPU calls.
+import '../app/style.css';
+import './page.css';
 import { Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
 import { EditorView, basicSetup } from 'codemirror';
 import { linter, lintGutter, type Diagnostic } from '@codemirror/lint';
@@ -35,9 +36,9 @@ import {
   type Comparison,
   type Shape,
   type Timing,
-} from '../workbench';
-import { digitCanvas, grayCanvas } from './digits';
-import { byId, download, messageOf } from './dom';
+} from './index';
+import { digitCanvas, grayCanvas } from '../app/digits';
+import { byId, download, messageOf } from '../app/dom';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
