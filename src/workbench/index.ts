@@ -12,3 +12,4 @@ export { builtInSource, fullShape, workbenchKernels, type WorkbenchKernel } from
 export type { Shape } from './spec';
 export { timeKernel, timestampRounding, type Timing } from './time';
 export type { Comparison, Tolerance } from '../reference/compare';
+export type { Constants, ShaderMessage } from '../engine/pipelines';
