@@ -86,4 +86,14 @@ describe('pipelines', () => {
       prepareDispatch(device, scaleShader, 'forward', { params: { factor: 1, count: 1 }, buffers, grid: { workgroups: [1e6] } }),
     ).rejects.toThrow(/scale\.wgsl:forward: 1000000x1x1 workgroups exceeds the device limit of \d+ per dimension/);
   });
+
+  test('a strided grid has a thread per element up to 262,144 threads: 4096 workgroups of 64', async () => {
+    const { device } = await testGpu();
+    const buffers = { x: bufferRange(await zeros([1])), y: bufferRange(await zeros([1])) };
+    const workgroups = async (strided: number) =>
+      (await prepareDispatch(device, scaleShader, 'forward', { params: { factor: 1, count: 1 }, buffers, grid: { strided } })).workgroups;
+    expect(await workgroups(65)).toEqual([2, 1, 1]);
+    expect(await workgroups(262_144)).toEqual([4096, 1, 1]);
+    expect(await workgroups(262_145)).toEqual([4096, 1, 1]);
+  });
 });

@@ -371,15 +371,16 @@ export function packParams(kernel: Kernel, values: Record<string, number>): Arra
 /**
  * How big a dispatch is: threads (rounded up to whole workgroups), workgroups,
  * or `strided`, for a kernel that loops over that many elements in strides of
- * the whole grid: one thread per element, up to STRIDED_WORKGROUPS workgroups.
+ * the whole grid: one thread per element, up to STRIDED_INVOCATIONS threads.
  */
 export type Grid = { threads: number[] } | { workgroups: number[] } | { strided: number };
 
 /**
- * Enough invocations to fill a large GPU, few enough that a CPU-emulated one
- * (which pays for each workgroup) runs 2x faster than with a thread per element.
+ * The most invocations a strided grid launches (4096 workgroups of 64, 1024 of
+ * 256): enough to fill a large GPU, few enough that a CPU-emulated one (which
+ * pays for each workgroup) runs 2x faster than with a thread per element.
  */
-const STRIDED_WORKGROUPS = 4096;
+const STRIDED_INVOCATIONS = 262_144;
 
 export interface DispatchSpec {
   constants?: Constants;
@@ -419,7 +420,7 @@ function workgroupCount(device: GPUDevice, kernel: Kernel, grid: Grid): [number,
   const counts = 'threads' in grid
     ? grid.threads.map((n, i) => Math.ceil(n / kernel.workgroupSize[i]))
     : 'strided' in grid
-      ? [Math.min(Math.ceil(grid.strided / kernel.workgroupSize[0]), STRIDED_WORKGROUPS)]
+      ? [Math.min(Math.ceil(grid.strided / kernel.workgroupSize[0]), Math.floor(STRIDED_INVOCATIONS / kernel.workgroupSize[0]))]
       : grid.workgroups;
   const workgroups: [number, number, number] = [counts[0] ?? 1, counts[1] ?? 1, counts[2] ?? 1];
   const limit = device.limits.maxComputeWorkgroupsPerDimension;
