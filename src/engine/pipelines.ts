@@ -376,6 +376,12 @@ export function packParams(kernel: Kernel, values: Record<string, number>): Arra
 export type Grid = { threads: number[] } | { workgroups: number[] } | { strided: number };
 
 /**
+ * Invocations per workgroup of the kernels with no reason for another size
+ * (an invocation per element, row or pixel): a multiple of every GPU's SIMD width.
+ */
+export const WORKGROUP_SIZE = 64;
+
+/**
  * The most invocations a strided grid launches (4096 workgroups of 64, 1024 of
  * 256): enough to fill a large GPU, few enough that a CPU-emulated one (which
  * pays for each workgroup) runs 2x faster than with a thread per element.

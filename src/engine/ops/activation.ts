@@ -4,7 +4,7 @@
 import library from '../../shaders/activate.wgsl?raw';
 import source from '../../shaders/activation.wgsl?raw';
 import { bufferRange, expectTensor, sizeOf, type Tensor } from '../buffers';
-import { prepareDispatch, shaderConstant, type BufferRange, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, shaderConstant, WORKGROUP_SIZE, type BufferRange, type Dispatch, type Shader } from '../pipelines';
 
 /** A shader that applies activations: activate.wgsl's functions are its library. */
 export function withActivations(file: string, source: string): Shader {
@@ -34,9 +34,6 @@ export function isActivation(name: string): name is Activation {
 export const ACTIVATION_CODES = Object.fromEntries(
   (['linear', ...ACTIVATIONS] as const).map((name) => [name, shaderConstant({ file: 'activate.wgsl', source: library }, name.toUpperCase())]),
 ) as Readonly<Record<Activation | 'linear', number>>;
-
-/** Invocations per workgroup: a multiple of every GPU's SIMD width. */
-const WORKGROUP_SIZE = 64;
 
 // WebGPU rejects a dispatch that writes a buffer range another of its bindings
 // reads, so the output must have memory of its own: no in-place activation.

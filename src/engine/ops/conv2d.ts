@@ -6,7 +6,7 @@
 // gives the bias gradient as one more row of dW.
 import source from '../../shaders/conv2d.wgsl?raw';
 import { bufferRange, createTensor, expectTensor, formatShape, sizeOf, vec4View, withBiasRow, type Tensor } from '../buffers';
-import { prepareDispatch, prepareTunable, shaderConstant, withConsts, type Dispatch, type DispatchSpec, type Work } from '../pipelines';
+import { prepareDispatch, prepareTunable, shaderConstant, withConsts, WORKGROUP_SIZE, type Dispatch, type DispatchSpec, type Work } from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
 const shader = withActivations('conv2d.wgsl', source);
@@ -17,8 +17,6 @@ const shader = withActivations('conv2d.wgsl', source);
  * WORKGROUP_SIZE pixels (or kernel rows).
  */
 const CELL = shaderConstant(shader, 'CELL');
-/** Invocations per workgroup (pixels for forward and backward_input; sum_slices). */
-const WORKGROUP_SIZE = 64;
 /**
  * backward_weight runs an invocation per row of dW (KH*KW*C_in: 9 in a first
  * layer), in workgroups of as few whole multiples of this as hold them: the

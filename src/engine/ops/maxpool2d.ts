@@ -2,13 +2,10 @@
 // and its gradient. N images of H x W pixels with C channels: x is [N, H, W, C].
 import source from '../../shaders/maxpool2d.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
-import { prepareDispatch, type BufferRange, type Dispatch } from '../pipelines';
+import { prepareDispatch, WORKGROUP_SIZE, type BufferRange, type Dispatch } from '../pipelines';
 import { withActivations } from './activation';
 
 const shader = withActivations('maxpool2d.wgsl', source);
-
-/** Invocations per workgroup: a multiple of every GPU's SIMD width. */
-const WORKGROUP_SIZE = 64;
 
 export interface MaxPool2dOptions {
   /** Window height and width. */

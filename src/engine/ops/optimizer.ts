@@ -6,8 +6,8 @@ import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'optimizer.wgsl', source };
 
-/** Invocations per workgroup: the most every WebGPU device allows, for a pass over long buffers. */
-const WORKGROUP_SIZE = 256;
+/** Invocations per workgroup of an update: the most every WebGPU device allows, for a pass over long buffers. */
+const UPDATE_WORKGROUP_SIZE = 256;
 
 /** Per parameter: FLOPs, and floats read plus written (parameter, gradient, state). */
 const WORK: Record<OptimizerKind, { flops: number; floats: number }> = {
@@ -164,7 +164,7 @@ export async function optimizerUpdate(
     throw new Error(`${kind}(): keeps no step count, but a step tensor was given`);
   }
   const update = prepareDispatch(device, shader, kind, {
-    constants: { WORKGROUP_SIZE },
+    constants: { WORKGROUP_SIZE: UPDATE_WORKGROUP_SIZE },
     params: shaderParams(config, count),
     buffers,
     grid: { strided: count },
