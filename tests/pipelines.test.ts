@@ -38,10 +38,14 @@ describe('pipelines', () => {
     // Variant 'b' compiles from its own file, as matmul's subgroup variant does.
     const tunable = async (b: string) =>
       (
-        await prepareTunable(device, 'forward', 'n=4', ['a', 'b'], (variant) => ({
-          shader: variant === 'a' ? scaleShader : { file: 'other.wgsl', source: b },
-          spec: { params: { factor: 1, count: 4 }, buffers, grid: { threads: [4] } },
-        }))
+        await prepareTunable(device, 'forward', {
+          shape: 'n=4',
+          variants: ['a', 'b'],
+          make: (variant) => ({
+            shader: variant === 'a' ? scaleShader : { file: 'other.wgsl', source: b },
+            spec: { params: { factor: 1, count: 4 }, buffers, grid: { threads: [4] } },
+          }),
+        })
       ).tunable!;
     const same = await tunable(scale);
     expect(same.kernel).toBe('scale.wgsl:forward');

@@ -117,19 +117,20 @@ export async function useVariant(dispatch: Dispatch, variant: string): Promise<v
   dispatch.owned = [...tunable.shared, ...next.owned];
 }
 
-/**
- * A dispatch with variants (see Tunable), prepared as the first of them:
- * `make(variant)` gives each one's shader and spec; `shared` are scratch
- * buffers that every variant binds, made once by the op.
- */
-export async function prepareTunable(
-  device: GPUDevice,
-  entryPoint: string,
-  shape: string,
-  variants: string[],
-  make: (variant: string) => { shader: Shader; spec: DispatchSpec },
-  shared: GPUBuffer[] = [],
-): Promise<Dispatch> {
+/** What prepareTunable makes a dispatch with variants from. */
+export interface TunableSpec {
+  /** What the choice depends on besides the kernel and the adapter (Tunable.shape). */
+  shape: string;
+  /** The variants' names, the default first. */
+  variants: string[];
+  /** Each variant's shader and spec. */
+  make: (variant: string) => { shader: Shader; spec: DispatchSpec };
+  /** Scratch buffers that every variant binds, made once by the op. */
+  shared?: GPUBuffer[];
+}
+
+/** A dispatch with variants (see Tunable), prepared as the first of them. */
+export async function prepareTunable(device: GPUDevice, entryPoint: string, { shape, variants, make, shared = [] }: TunableSpec): Promise<Dispatch> {
   const build = (variant: string) => {
     const { shader, spec } = make(variant);
     return prepareDispatch(device, shader, entryPoint, { ...spec, scratch: [] });

@@ -159,25 +159,24 @@ const variantName = ({ rows, staged, scalar }: Variant) => `rows=${rows}${staged
 
 /**
  * A dispatch of the three products, with each of VARIANTS that applies (floats
- * only where vec4s can be read): `spec(rows)` describes it for that many rows per invocation.
+ * only where vec4s can be read): `spec(rows)` describes it for that many rows
+ * per invocation; `shared` are the scratch buffers every variant binds.
  */
-function tunable(device: GPUDevice, entryPoint: string, g: Geometry, bias: boolean, spec: (rows: number) => DispatchSpec, shared: GPUBuffer[]): Promise<Dispatch> {
-  const shape = `${Object.entries(g).map(([letter, value]) => `${letter}=${value}`).join(' ')}${bias ? ' bias' : ''}`;
-  const vectorized = spec(1).constants?.VECTORIZED === 1;
-  const offered = VARIANTS.filter((v) => !v.scalar || vectorized);
-  return prepareTunable(
-    device,
-    entryPoint,
+function tunable(device: GPUDevice, entryPoint: string, g: Geometry, spec: (rows: number) => DispatchSpec, shared: GPUBuffer[]): Promise<Dispatch> {
+  const { VECTORIZED, BIAS } = spec(1).constants ?? {};
+  const shape = `${Object.entries(g).map(([letter, value]) => `${letter}=${value}`).join(' ')}${BIAS ? ' bias' : ''}`;
+  const offered = VARIANTS.filter((v) => !v.scalar || VECTORIZED === 1);
+  return prepareTunable(device, entryPoint, {
     shape,
-    offered.map(variantName),
-    (name) => {
+    variants: offered.map(variantName),
+    make: (name) => {
       const { rows, staged = false, scalar = false } = offered.find((v) => variantName(v) === name)!;
       const base = spec(rows);
       const constants = { ...base.constants, STAGED: Number(staged), ...(scalar && { VECTORIZED: 0 }) };
       return { shader: withConsts(shader, { ROWS: rows }), spec: { ...base, constants } };
     },
     shared,
-  );
+  });
 }
 
 function ranges(buffers: Record<string, Tensor>) {
@@ -203,7 +202,7 @@ export async function conv2dForward(
     grid: { threads: [Math.ceil((g.N * g.OH * g.OW) / rows), Math.ceil(g.C_out / CELL)] },
     work: productWork(g),
   });
-  return tunable(device, 'forward', g, t.bias !== undefined, spec, scratch);
+  return tunable(device, 'forward', g, spec, scratch);
 }
 
 /** How many slices backward_weight splits its contraction of `steps` into, given its other workgroups. */
@@ -246,7 +245,7 @@ export async function conv2dBackward(
       work: productWork(g),
     };
   };
-  const dispatches = [tunable(device, 'backward_weight', g, BIAS === 1, weightSpec, weight.scratch)];
+  const dispatches = [tunable(device, 'backward_weight', g, weightSpec, weight.scratch)];
   if (slices > 1) {
     dispatches.push(
       prepareDispatch(device, shader, 'sum_slices', {
@@ -275,7 +274,6 @@ export async function conv2dBackward(
         device,
         'backward_input',
         g,
-        false,
         (rows) => ({
           constants: { WORKGROUP_SIZE, ...input.constants },
           params: g,
