@@ -97,7 +97,11 @@ export class OurTrainer {
    * page). With no time budget: the benchmark measures the engine tuned, where
    * a model's first builds on a slow adapter spread the tuning over several.
    */
-  static create(gpu: Gpu, model: Model, maxBatch: number, rows: number, autotune: AutotuneMode, notice?: (message: string) => void): OurTrainer {
+  static create(
+    gpu: Gpu,
+    model: Model,
+    { maxBatch, rows, autotune, notice }: { maxBatch: number; rows: number; autotune: AutotuneMode; notice?: (message: string) => void },
+  ): OurTrainer {
     const tuner = new Autotuner(gpu, autotune, tuningDefaults().store(), notice, Infinity);
     const graph = new Graph(gpu.device, { layers: model.layers, inputShape: model.inputShape, maxBatchSize: maxBatch, optimizer: OPTIMIZER, random: seededRandom(1), tuner });
     const { x, labels, order } = randomPixels(model, rows);
