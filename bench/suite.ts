@@ -219,10 +219,10 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
   const batches = [...new Set([BATCH, ...options.batches])].sort((a, b) => a - b);
   const data = randomBatch(model, Math.max(...batches));
   // Enough rows for the longest stretch at the largest batch, plus one batch (the pass' last step is partial or not: it is never timed).
-  const maxBatch = Math.max(...batches);
+  const maxBatchSize = Math.max(...batches);
   const ours = OurTrainer.create(gpu, model, {
-    maxBatch,
-    rows: (budget.maxSteps + 1) * maxBatch,
+    maxBatchSize,
+    rows: (budget.maxSteps + 1) * maxBatchSize,
     autotune: options.autotune,
     notice: (notice) => log(`${kind}: ${notice}`),
   });
