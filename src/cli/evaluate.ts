@@ -9,7 +9,7 @@ import {
   loadModelBytes,
   readModelFile,
 } from '../node';
-import { readNamedFile } from '../node/files';
+import { readSafetensorsFile } from '../node/files';
 import { integerOption } from './args';
 
 const USAGE = `usage: npm run evaluate -- --load FILE [--data DIR] [--batch-size 128] [--limit N]
@@ -36,7 +36,7 @@ function parse() {
 
 async function main() {
   const args = parse();
-  const bytes = await readNamedFile(args.load, 'a model file');
+  const bytes = await readSafetensorsFile(args.load, 'a model file');
   const file = readModelFile(bytes, args.load);
   const mnist = await loadMnist({ dir: args.data });
   const test = mnist.test;

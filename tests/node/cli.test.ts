@@ -1,8 +1,8 @@
 // The command line as a user runs it, in child processes: `npm run train` checks
 // its output paths and the images' size before training, and `npm run evaluate`
 // scores a saved model or refuses a bad file, exiting 1 with a clear error.
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -157,4 +157,54 @@ describe('npm run evaluate', () => {
     expect(runs[0].stderr).toBe(`error: ${process.env.MNIST_DIR || 'MNIST'}: the images are 28x28 but the model takes 16 values (input shape [16])\n`);
     expect(runs[1].stderr).toBe(`error: ${few}: the model has 5 outputs but the test labels go up to 9\n`);
   });
+});
+
+/** A FIFO made in the test's directory, and what a reader (cat) read from it once the writer closed it. */
+function fifoWithReader(name: string): { path: string; read: Promise<Buffer> } {
+  const path = join(dir, name);
+  execFileSync('mkfifo', [path]);
+  const reader = spawn('cat', [path]);
+  const chunks: Buffer[] = [];
+  reader.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  // Killed if nothing writes (the test failed): a reader left waiting would outlive it.
+  const timer = setTimeout(() => reader.kill(), 110_000);
+  return { path, read: new Promise((done) => reader.on('close', () => (clearTimeout(timer), done(Buffer.concat(chunks))))) };
+}
+
+const QUICK = ['--model', 'mlp', '--epochs', '1', '--limit', '10'];
+
+describe('npm run train and evaluate: outputs as they are, inputs bounded, numbers as written', () => {
+  test('--report to a link keeps the link and fills the file it names; to a FIFO, it writes into the FIFO', { timeout: 240_000 }, async () => {
+    await mkdir(join(dir, 'reports'));
+    const target = join(dir, 'reports', 'report.json');
+    const link = join(dir, 'report-link.json');
+    await symlink(target, link);
+    const fifo = fifoWithReader('report-fifo');
+    const runs = await Promise.all([cli('train', [...QUICK, '--report', link]), cli('train', [...QUICK, '--report', fifo.path])]);
+    for (const run of runs) {
+      expect(run.stderr).not.toContain('error');
+      expect(run.code).toBe(0);
+    }
+    expect(await readlink(link)).toBe(target);
+    expect(JSON.parse(await readFile(target, 'utf8')).testImages).toBe(10);
+    expect(JSON.parse((await fifo.read).toString()).testImages).toBe(10);
+    expect((await lstat(fifo.path)).isFIFO()).toBe(true);
+  });
+
+  // Made in the test's directory: a link to /dev/zero, only ever opened, never read.
+  test('an MNIST file linked to /dev/zero, and evaluate --load of one, are refused at once', async () => {
+    const data = join(dir, 'zero-data');
+    await mkdir(data);
+    await symlink('/dev/zero', join(data, MNIST_FILES['train-images']));
+    for (const part of MNIST_PARTS.slice(1)) await writeFile(join(data, MNIST_FILES[part]), '');
+    const zero = join(dir, 'zero.safetensors');
+    await symlink('/dev/zero', zero);
+    const started = performance.now();
+    const [train, evaluate] = await Promise.all([cli('train', [...QUICK, '--data', data]), cli('evaluate', ['--load', zero])]);
+    console.info(`/dev/zero refused by train and evaluate (run at once) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    expect(train.stderr).toBe(`error: ${join(data, MNIST_FILES['train-images'])}: is a character device, not an MNIST file\n`);
+    expect(evaluate.stderr).toBe(`error: ${zero}: is a character device, not a model file\n`);
+    expect([train.code, evaluate.code]).toEqual([1, 1]);
+  });
+
 });
