@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MNIST_FILES, MNIST_PARTS } from '../../src/engine/data';
-import { dense } from '../../src/engine/layers';
+import { conv2d, dense, flatten, maxPooling2d } from '../../src/engine/layers';
+import { encodeModelFile } from '../../src/engine/modelFile';
 import { encodeSafetensors } from '../../src/engine/safetensors';
 import { childEnv, repo, scriptArgs } from './child';
 
@@ -205,6 +206,42 @@ describe('npm run train and evaluate: outputs as they are, inputs bounded, numbe
     expect(train.stderr).toBe(`error: ${join(data, MNIST_FILES['train-images'])}: is a character device, not an MNIST file\n`);
     expect(evaluate.stderr).toBe(`error: ${zero}: is a character device, not a model file\n`);
     expect([train.code, evaluate.code]).toEqual([1, 1]);
+  });
+
+  test('a 17 KB model whose layers need 2.25 GiB at batch 128 is refused before the data or the GPU', async () => {
+    const layers = [
+      conv2d({ filters: 334, kernelSize: 1, activation: 'relu', inputShape: [28, 28, 1] }),
+      ...Array.from({ length: 8 }, () => maxPooling2d({ poolSize: 1 })),
+      maxPooling2d({ poolSize: 28 }),
+      flatten(),
+      dense({ units: 10, activation: 'softmax' }),
+    ];
+    const weight = (name: string, shape: number[]) => ({ name, shape, values: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    const file = join(dir, 'wide.safetensors');
+    const bytes = encodeModelFile({ inputShape: [28, 28, 1], layers }, [
+      weight('layers.0.kernel', [1, 1, 1, 334]),
+      weight('layers.0.bias', [334]),
+      weight('layers.11.kernel', [334, 10]),
+      weight('layers.11.bias', [10]),
+    ]);
+    expect(bytes.length).toBeLessThan(18_000);
+    await writeFile(file, bytes);
+    const run = await cli('evaluate', ['--load', file]);
+    expect(run.stderr).toMatch(new RegExp(`^error: ${file}: the model needs 2\\.25 GiB at batch 128: .* more than the 2\\.00 GiB a model read from a file may take\n$`));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+  });
+
+  test('a model whose outputs are NaN: evaluate says for how many images, and exits 1', async () => {
+    const file = join(dir, 'nan.safetensors');
+    const kernel = { name: 'layers.1.kernel', shape: [784, 10], values: new Float32Array(7840).fill(NaN) };
+    const bias = { name: 'layers.1.bias', shape: [10], values: new Float32Array(10) };
+    await writeFile(file, encodeModelFile({ inputShape: [28, 28], layers: [flatten({ inputShape: [28, 28] }), dense({ units: 10, activation: 'softmax' })] }, [kernel, bias]));
+    const run = await cli('evaluate', ['--load', file, '--limit', '100']);
+    // Dawn may print warnings first.
+    expect(run.stderr).toMatch(new RegExp(`(^|\n)error: ${file}: the test loss is NaN: the model's outputs are NaN or infinite for 100 of 100 images\n$`));
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toContain('test accuracy');
   });
 
 });
