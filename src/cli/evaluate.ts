@@ -10,7 +10,7 @@ import {
   readModelFile,
 } from '../node';
 import { readSafetensorsFile } from '../node/files';
-import { integerOption } from './args';
+import { exitWithParent, integerOption } from './args';
 
 const USAGE = `usage: npm run evaluate -- --load FILE [--data DIR] [--batch-size 128] [--limit N]
   --load   a model file written by npm run train -- --save FILE (or the page's save)
@@ -36,6 +36,7 @@ function parse() {
 
 async function main() {
   const args = parse();
+  exitWithParent();
   const bytes = await readSafetensorsFile(args.load, 'a model file');
   // The memory the model needs at the batch it will be run at, before the data is read.
   const file = readModelFile(bytes, args.load, { batch: Math.min(args.batchSize, args.limit ?? args.batchSize) });

@@ -22,7 +22,7 @@ import {
 } from '../node';
 import { CHECKPOINT_FILE, openCheckpointDirectory, type CheckpointDirectory } from '../node/checkpointDirectory';
 import { checkOutputPath } from '../node/files';
-import { integerOption } from './args';
+import { exitWithParent, integerOption } from './args';
 
 /**
  * The checkpoint to resume from, checked before the data is read and the GPU
@@ -121,6 +121,7 @@ function take(data: Dataset, limit: number | undefined): { x: Uint8Array; y: Uin
 
 async function main() {
   const args = parse();
+  exitWithParent();
   // Checked now, not after the training whose result they are to hold.
   if (args.save) await checkOutputPath(args.save, '--save');
   if (args.report) await checkOutputPath(args.report, '--report');

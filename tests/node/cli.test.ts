@@ -1,7 +1,8 @@
 // The command line as a user runs it, in child processes: `npm run train` checks
 // its output paths and the images' size before training, and `npm run evaluate`
 // scores a saved model or refuses a bad file, exiting 1 with a clear error.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -244,4 +245,64 @@ describe('npm run train and evaluate: outputs as they are, inputs bounded, numbe
     expect(run.stdout).not.toContain('test accuracy');
   });
 
+});
+
+/** Whether process `pid` is gone: not there, or a zombie waiting to be reaped. */
+function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+describe('npm run train under npm: never outlives it', () => {
+  const trainers: number[] = [];
+  afterAll(() => {
+    for (const pid of trainers) if (!gone(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  /** `npm run train` (npm itself) writing checkpoints in a directory of its own: npm, and the trainer's pid once it holds the lock. */
+  async function underNpm(name: string): Promise<{ npm: ChildProcess; trainer: number; checkpoints: string }> {
+    const checkpoints = join(dir, name);
+    const npm = spawn('npm', ['run', '--silent', 'train', '--', '--model', 'mlp', '--epochs', '1000', '--limit', '500', '--checkpoint', checkpoints], {
+      cwd: repo,
+      env: childEnv,
+      stdio: 'ignore',
+    });
+    const lock = join(checkpoints, 'checkpoint.lock');
+    for (let waited = 0; waited < 60_000; waited += 100) {
+      const text = await readFile(lock, 'utf8').catch(() => '');
+      if (text) {
+        const trainer = Number(text);
+        trainers.push(trainer);
+        return { npm, trainer, checkpoints };
+      }
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
+    npm.kill('SIGKILL');
+    throw new Error(`npm run train never took ${lock}`);
+  }
+
+  async function expectGone(pid: number, what: string): Promise<number> {
+    const started = performance.now();
+    while (!gone(pid)) {
+      if (performance.now() - started > 15_000) throw new Error(`the trainer (${pid}) is still running 15 s after ${what}`);
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
+    return performance.now() - started;
+  }
+
+  test('npm killed with SIGKILL: the trainer stops within seconds; SIGTERM to npm reaches it', { timeout: 240_000 }, async () => {
+    const killed = await underNpm('orphan');
+    // npm runs the trainer through exec: it is npm's own child, not a shell's.
+    const parent = Number(readFileSync(`/proc/${killed.trainer}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    expect(parent).toBe(killed.npm.pid);
+    killed.npm.kill('SIGKILL');
+    console.info(`trainer gone ${(await expectGone(killed.trainer, 'npm was killed with SIGKILL')).toFixed(0)} ms after npm's SIGKILL`);
+    const terminated = await underNpm('terminated');
+    terminated.npm.kill('SIGTERM');
+    console.info(`trainer gone ${(await expectGone(terminated.trainer, 'npm was sent SIGTERM')).toFixed(0)} ms after npm's SIGTERM`);
+  });
 });
