@@ -10,7 +10,7 @@ import {
   readModelFile,
 } from '../node';
 import { readSafetensorsFile } from '../node/files';
-import { exitWithParent, integerOption } from './args';
+import { exitWithParent, integerOption, pathOption } from './args';
 
 const USAGE = `usage: npm run evaluate -- --load FILE [--data DIR] [--batch-size 128] [--limit N]
   --load   a model file written by npm run train -- --save FILE (or the page's save)
@@ -30,8 +30,9 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
-  if (!values.load) throw new Error(`--load FILE is required\n${USAGE}`);
-  return { load: values.load, data: values.data, batchSize: integerOption('batch-size', values['batch-size'], 1)!, limit: integerOption('limit', values.limit, 1) };
+  const load = pathOption('load', values.load);
+  if (load === undefined) throw new Error(`--load FILE is required\n${USAGE}`);
+  return { load, data: pathOption('data', values.data), batchSize: integerOption('batch-size', values['batch-size'], 1)!, limit: integerOption('limit', values.limit, 1) };
 }
 
 async function main() {

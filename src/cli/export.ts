@@ -8,6 +8,7 @@ import { readModelFile } from '../engine/modelFile';
 import { modelFileFromTorch } from '../engine/torchConvert';
 import { exportTorch } from '../node/torchDirectory';
 import { checkOutputPath, readSafetensorsFile, writeFileAtomically } from '../node/files';
+import { pathOption } from './args';
 
 const USAGE = `usage: npm run export -- --load FILE --torch DIR
        npm run export -- --from-torch DIR|FILE --save FILE
@@ -30,6 +31,7 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
+  for (const name of ['load', 'torch', 'from-torch', 'save'] as const) pathOption(name, values[name]);
   const exporting = values.load !== undefined || values.torch !== undefined;
   const importing = values['from-torch'] !== undefined || values.save !== undefined;
   if (exporting === importing) throw new Error(`give either --load FILE --torch DIR or --from-torch DIR|FILE --save FILE\n${USAGE}`);

@@ -22,7 +22,7 @@ import {
 } from '../node';
 import { CHECKPOINT_FILE, openCheckpointDirectory, type CheckpointDirectory } from '../node/checkpointDirectory';
 import { checkOutputPath } from '../node/files';
-import { exitWithParent, integerOption } from './args';
+import { exitWithParent, integerOption, pathOption } from './args';
 
 /**
  * The checkpoint to resume from, checked before the data is read and the GPU
@@ -86,12 +86,13 @@ function parse() {
     epochs: integerOption('epochs', values.epochs, 1)!,
     batchSize: integerOption('batch-size', values['batch-size'], 1)!,
     limit: integerOption('limit', values.limit, 1),
-    seed: integerOption('seed', values.seed, 0) ?? (Date.now() >>> 0),
-    data: values.data,
+    // The model's generator takes a u32: a larger seed would wrap to another.
+    seed: integerOption('seed', values.seed, 0, 2 ** 32 - 1) ?? (Date.now() >>> 0),
+    data: pathOption('data', values.data),
     validate: values.validate ?? false,
-    save: values.save,
-    report: values.report,
-    checkpoint: values.checkpoint ?? values.resume,
+    save: pathOption('save', values.save),
+    report: pathOption('report', values.report),
+    checkpoint: pathOption('checkpoint', values.checkpoint) ?? pathOption('resume', values.resume),
     checkpointEvery: integerOption('checkpoint-every', values['checkpoint-every'], 1),
     resume: values.resume,
     autotune: values.autotune === undefined ? undefined : autotuneMode('--autotune', values.autotune),
@@ -123,8 +124,8 @@ async function main() {
   const args = parse();
   exitWithParent();
   // Checked now, not after the training whose result they are to hold.
-  if (args.save) await checkOutputPath(args.save, '--save');
-  if (args.report) await checkOutputPath(args.report, '--report');
+  if (args.save !== undefined) await checkOutputPath(args.save, '--save');
+  if (args.report !== undefined) await checkOutputPath(args.report, '--report');
   const what = args.resume ? '--resume' : '--checkpoint';
   const checkpoints = args.checkpoint === undefined ? undefined : await openCheckpointDirectory(args.checkpoint, { resume: !!args.resume, what });
   if (checkpoints) await checkOutputPath(checkpoints.path, what);
@@ -185,11 +186,11 @@ async function main() {
   console.log(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
   console.log(`argmax ${argmax}, true label ${test.y[0]}`);
 
-  if (args.save) {
+  if (args.save !== undefined) {
     await saveModel(model, args.save);
     console.log(`saved ${args.save}`);
   }
-  if (args.report) {
+  if (args.report !== undefined) {
     const report = {
       args,
       adapter: gpu.adapter,

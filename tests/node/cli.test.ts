@@ -1,6 +1,8 @@
 // The command line as a user runs it, in child processes: `npm run train` checks
 // its output paths and the images' size before training, and `npm run evaluate`
-// scores a saved model or refuses a bad file, exiting 1 with a clear error.
+// scores a saved model or refuses a bad file, exiting 1 with a clear error;
+// outputs that are links or FIFOs, inputs that are devices, numbers written
+// loosely, and a trainer that must not outlive npm.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
@@ -245,6 +247,46 @@ describe('npm run train and evaluate: outputs as they are, inputs bounded, numbe
     expect(run.stdout).not.toContain('test accuracy');
   });
 
+  test('integers are decimal digits within range; an empty path is refused; an I/O error names its file', async () => {
+    const plain = join(dir, 'plain-file');
+    await writeFile(plain, '');
+    const runs = await Promise.all([
+      cli('train', [...QUICK, '--epochs', '0x2']),
+      cli('train', [...QUICK, '--epochs', '1e1']),
+      cli('train', [...QUICK, '--seed', '4294967297']),
+      cli('train', [...QUICK, '--save', '']),
+      cli('train', [...QUICK, '--checkpoint', join(plain, 'checkpoints')]),
+      cli('evaluate', ['--load', '']),
+      cli('evaluate', ['--load', plain, '--batch-size=-1']),
+    ]);
+    expect(runs.map((run) => run.stderr)).toEqual([
+      "error: --epochs must be an integer >= 1, got '0x2'\n",
+      "error: --epochs must be an integer >= 1, got '1e1'\n",
+      "error: --seed must be at most 4294967295, got '4294967297'\n",
+      "error: --save needs a path, got ''\n",
+      `error: ${join(plain, 'checkpoints')}: cannot create the directory: ENOTDIR: not a directory, mkdir '${join(plain, 'checkpoints')}'\n`,
+      "error: --load needs a path, got ''\n",
+      "error: --batch-size must be an integer >= 1, got '-1'\n",
+    ]);
+    for (const run of runs) {
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+    }
+  });
+
+  test('--save to a full device (/dev/full, made here with mknod): the error names the file', async () => {
+    const full = join(dir, 'full');
+    try {
+      execFileSync('mknod', [full, 'c', '1', '7'], { stdio: 'ignore' });
+    } catch {
+      console.info('mknod is not permitted here: the full device case is left to the files tests');
+      return;
+    }
+    const run = await cli('train', [...QUICK, '--save', full]);
+    expect(run.stderr).toContain(`error: ${full}: cannot be written: ENOSPC: no space left on device`);
+    expect(run.code).toBe(1);
+    expect((await lstat(full)).isCharacterDevice()).toBe(true);
+  });
 });
 
 /** Whether process `pid` is gone: not there, or a zombie waiting to be reaped. */
