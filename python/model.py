@@ -10,6 +10,7 @@
 import json
 import math
 import os
+import stat
 import struct
 
 import torch
@@ -19,21 +20,56 @@ from torch import nn
 __all__ = ["build", "load", "save", "probabilities", "to_input", "read_safetensors", "write_safetensors", "read_mnist"]
 
 
-def read_safetensors(path):
-    """The float32 tensors of a safetensors file and its metadata."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + length])
+# The largest files read, as webgpu-train bounds them: a model file at the 2 GiB a
+# model from a file may take, an IDX file at 1 GiB (and 1 MiB of header and gzip).
+MAX_FILE_BYTES = 2**31
+MAX_IDX_BYTES = 2**30 + 2**20
+
+
+def _open_regular(path, limit):
+    """`path` opened for reading, and its size: refused at once when it is not a regular file (a FIFO would block) or is over `limit` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ValueError(f"{path}: not a regular file (a FIFO, a device or a directory)")
+    if info.st_size > limit:
+        os.close(fd)
+        raise ValueError(f"{path}: {info.st_size} bytes, more than the {limit} read here")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb"), info.st_size
+
+
+def _read_header(f, path, size):
+    """A safetensors file's header (its tensors) and metadata, and where its data starts, checked against the file's size before any data is read."""
+    if size < 8:
+        raise ValueError(f"{path}: not a safetensors file: {size} bytes is too short for a header")
+    (length,) = struct.unpack("<Q", f.read(8))
+    if length > size - 8:
+        raise ValueError(f"{path}: not a safetensors file: the header claims {length} bytes but the file holds {size - 8} after its length")
+    header = json.loads(f.read(length))
     metadata = header.pop("__metadata__", {})
-    body = memoryview(data)[8 + length :]
-    tensors = {}
     for name, t in header.items():
         if t["dtype"] != "F32":
-            raise ValueError(f"{path}: tensor {name} has dtype {t['dtype']}, only F32 is supported")
+            raise ValueError(f"{path}: tensor {name!r} has dtype {t['dtype']!r}, only F32 is supported")
         begin, end = t["data_offsets"]
-        tensors[name] = torch.frombuffer(bytearray(body[begin:end]), dtype=torch.float32).reshape(t["shape"])
-    return tensors, metadata
+        if not 0 <= begin <= end <= size - 8 - length or end - begin != 4 * math.prod(t["shape"]):
+            raise ValueError(f"{path}: tensor {name!r} {t['shape']} does not match its data_offsets {begin}..{end} in {size - 8 - length} data bytes")
+    return header, metadata, 8 + length
+
+
+def _read_tensors(f, header, start):
+    f.seek(start)
+    body = memoryview(f.read())
+    return {name: torch.frombuffer(bytearray(body[t["data_offsets"][0] : t["data_offsets"][1]]), dtype=torch.float32).reshape(t["shape"]) for name, t in header.items()}
+
+
+def read_safetensors(path):
+    """The float32 tensors of a safetensors file and its metadata."""
+    f, size = _open_regular(path, MAX_FILE_BYTES)
+    with f:
+        header, metadata, start = _read_header(f, path, size)
+        return _read_tensors(f, header, start), metadata
 
 
 def write_safetensors(path, tensors, metadata):
@@ -74,8 +110,8 @@ def _along(size, kernel, stride, padding):
 
 
 class Dense(nn.Linear):
-    def __init__(self, features, units, activation):
-        super().__init__(features, units)
+    def __init__(self, features, units, activation, device=None):
+        super().__init__(features, units, device=device)
         self.activation = activation
 
     def forward(self, x):
@@ -84,8 +120,8 @@ class Dense(nn.Linear):
 
 class Conv2d(nn.Conv2d):
     # Padding is explicit: 'same' may pad one pixel more after than before, which nn.Conv2d cannot.
-    def __init__(self, channels, filters, kernel, strides, pads, activation):
-        super().__init__(channels, filters, kernel, stride=strides)
+    def __init__(self, channels, filters, kernel, strides, pads, activation, device=None):
+        super().__init__(channels, filters, kernel, stride=strides, device=device)
         self.pads = pads
         self.activation = activation
 
@@ -141,8 +177,8 @@ def to_input(architecture, images):
     return images.reshape([-1] + shape)
 
 
-def build(architecture):
-    """An nn.Sequential whose module i is layer i of the architecture; refuses what it cannot map, naming the layer."""
+def build(architecture, device=None):
+    """An nn.Sequential whose module i is layer i of the architecture; refuses what it cannot map, naming the layer. On device "meta" it allocates nothing."""
     shape = list(architecture["inputShape"])
     if len(shape) == 3:
         shape = [shape[2], shape[0], shape[1]]  # [C, H, W]
@@ -158,14 +194,14 @@ def build(architecture):
             if len(shape) != 1:
                 raise ValueError(f"{name}: expects a flat input, got {shape}")
             activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
-            modules.append(Dense(shape[0], layer["units"], activation))
+            modules.append(Dense(shape[0], layer["units"], activation, device))
             shape = [layer["units"]]
         elif kind == "conv2d":
             (kh, kw), (sy, sx) = layer["kernelSize"], layer["strides"]
             oh, top, bottom = _along(shape[1], kh, sy, layer["padding"])
             ow, left, right = _along(shape[2], kw, sx, layer["padding"])
             activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
-            modules.append(Conv2d(shape[0], layer["filters"], (kh, kw), (sy, sx), (left, right, top, bottom), activation))
+            modules.append(Conv2d(shape[0], layer["filters"], (kh, kw), (sy, sx), (left, right, top, bottom), activation, device))
             shape = [layer["filters"], oh, ow]
         elif kind == "maxPooling2d":
             (ph, pw), (sy, sx) = layer["poolSize"], layer["strides"]
@@ -184,7 +220,7 @@ def build(architecture):
             modules.append(nn.Dropout(layer["rate"]))
         elif kind == "batchNormalization":
             # Keras' momentum weighs the old moving statistics, PyTorch's the batch's.
-            options = dict(eps=layer["epsilon"], momentum=1 - layer["momentum"])
+            options = dict(eps=layer["epsilon"], momentum=1 - layer["momentum"], device=device)
             if len(shape) == 1:
                 modules.append(BatchNorm1d(shape[0], **options))
             elif len(shape) == 3:
@@ -199,17 +235,30 @@ def build(architecture):
 
 
 def load(path):
-    """The model in `path` (a model.safetensors this export wrote, or train.py saved), and its architecture."""
-    tensors, metadata = read_safetensors(path)
-    if "architecture" not in metadata:
-        raise ValueError(f"{path}: no architecture in its metadata")
-    architecture = json.loads(metadata["architecture"])
+    """The model in `path` (a model.safetensors this export wrote, or train.py saved), and its architecture.
+
+    The header is checked against the architecture (every tensor there, of its
+    shape, and nothing else) on PyTorch's "meta" device, which allocates
+    nothing, before the weights are read or the model built: a small file that
+    declares a huge layer is refused without allocating it.
+    """
+    f, size = _open_regular(path, MAX_FILE_BYTES)
+    with f:
+        header, metadata, start = _read_header(f, path, size)
+        if "architecture" not in metadata:
+            raise ValueError(f"{path}: no architecture in its metadata")
+        architecture = json.loads(metadata["architecture"])
+        # num_batches_tracked counts steps only for momentum=None, which these layers never use: it is not saved.
+        expected = {name: list(t.shape) for name, t in build(architecture, device="meta").state_dict().items() if not name.endswith(".num_batches_tracked")}
+        found = {name: t["shape"] for name, t in header.items()}
+        if found != expected:
+            missing = sorted(set(expected) - set(found))
+            unexpected = sorted(set(found) - set(expected))
+            shapes = sorted(f"{name} {found[name]} (expected {expected[name]})" for name in set(found) & set(expected) if found[name] != expected[name])
+            raise ValueError(f"{path}: missing tensors {missing}, unexpected tensors {unexpected}, of another shape {shapes}")
+        tensors = _read_tensors(f, header, start)
     model = build(architecture)
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
-    # num_batches_tracked counts steps only for momentum=None, which these layers never use: it is not saved.
-    missing = [name for name in missing if not name.endswith(".num_batches_tracked")]
-    if missing or unexpected:
-        raise ValueError(f"{path}: missing tensors {missing}, unexpected tensors {unexpected}")
+    model.load_state_dict(tensors, strict=False)
     return model, architecture
 
 
@@ -228,10 +277,14 @@ def read_mnist(directory, part, limit=None):
     import gzip
 
     def read(stem):
-        for path, opener in ((os.path.join(directory, stem), open), (os.path.join(directory, stem + ".gz"), gzip.open)):
+        for path, compressed in ((os.path.join(directory, stem), False), (os.path.join(directory, stem + ".gz"), True)):
             if os.path.exists(path):
-                with opener(path, "rb") as f:
-                    return f.read()
+                f, _ = _open_regular(path, MAX_IDX_BYTES)
+                with f:
+                    data = gzip.GzipFile(fileobj=f).read(MAX_IDX_BYTES + 1) if compressed else f.read()
+                if len(data) > MAX_IDX_BYTES:
+                    raise ValueError(f"{path}: inflates to more than the {MAX_IDX_BYTES} bytes an IDX file may hold here")
+                return data
         raise FileNotFoundError(f"{directory}: neither {stem} nor {stem}.gz")
 
     images, labels = read(f"{part}-images-idx3-ubyte"), read(f"{part}-labels-idx1-ubyte")

@@ -3,7 +3,8 @@
 import { describe, expect, test } from 'vitest';
 import { dense, dropout, flatten } from '../src/engine/layers';
 import { sequential, type EpochLogs, type Model } from '../src/engine/model';
-import type { CheckpointInfo } from '../src/engine/checkpoint';
+import { readCheckpoint, type CheckpointInfo } from '../src/engine/checkpoint';
+import { decodeSafetensors, encodeSafetensors } from '../src/engine/safetensors';
 import { seededRandom, testGpu } from './helpers';
 
 // 90 rows in batches of 16: 6 steps an epoch, the last one partial.
@@ -80,5 +81,41 @@ describe('checkpoints', () => {
     m.destroy();
     other.destroy();
     rmsprop.destroy();
+  });
+
+  test('its position must add up, its bits must be the ones written, and what is not one is called so', async () => {
+    const m = await model();
+    let bytes!: Uint8Array;
+    await m.fit(x, y, { epochs: 2, batchSize: 16, checkpoint: { everySteps: 8, write: async (b) => void (bytes = b) } });
+    m.destroy();
+    // Epoch 1 (0-based), step 2 of 6: 32 rows seen.
+    const run = readCheckpoint(bytes, 'ck').run;
+    expect([run.epoch, run.step, run.steps, run.seen]).toEqual([1, 2, 6, 32]);
+    /** The checkpoint with fields of its training metadata replaced, written whole again (with a checksum of its own). */
+    const edited = (fields: Record<string, unknown>) => {
+      const { weights, metadata } = decodeSafetensors(bytes, 'ck', 'a checkpoint');
+      return encodeSafetensors(weights, { ...metadata, training: JSON.stringify({ ...JSON.parse(metadata.training), ...fields }) });
+    };
+    const refusals: [Record<string, unknown>, string][] = [
+      [{ steps: 2000, step: 1000 }, 'steps is 2000, but 90 samples in batches of 16 make 6 an epoch'],
+      [{ step: 7 }, 'step 7 is not within an epoch of 6 steps'],
+      [{ seen: 90 }, 'seen is 90, but 2 steps of 16 rows see 32'],
+      [{ correct: 1e15 }, 'correct is 1000000000000000, more than the 32 rows it counts'],
+      [{ globalStep: 3 }, 'globalStep is 3, but epoch 1, step 2 of 6 is step 8'],
+      [{ epoch: 4 }, 'globalStep is 8, but epoch 4, step 2 of 6 is step 26'],
+      [{ history: [] }, 'history holds 0 epochs, but the checkpoint is in epoch 1 (0-based)'],
+      [{ optimizerStep: 2 ** 32 }, 'optimizerStep is 4294967296, more than a u32 holds'],
+      [{ batchSize: 0 }, 'batchSize 0 and samples 90 must both be at least 1'],
+    ];
+    for (const [fields, message] of refusals) expect(() => readCheckpoint(edited(fields), 'ck'), JSON.stringify(fields)).toThrow(`ck: ${message}`);
+    expect(readCheckpoint(edited({}), 'ck').run).toEqual(run);
+
+    // A flipped bit in a weight, then files that are not checkpoints at all.
+    const flipped = bytes.slice();
+    flipped[bytes.length - 100] ^= 0x10;
+    expect(() => readCheckpoint(flipped, 'ck')).toThrow(/^ck: damaged: its CRC-32 is [0-9a-f]{8}, but it was written with [0-9a-f]{8}$/);
+    expect(() => readCheckpoint(new TextEncoder().encode('not a checkpoint at all'), 'junk')).toThrow('junk: not a checkpoint: the header claims');
+    expect(() => readCheckpoint(encodeSafetensors([], { format: 'x', architecture: '[' }), 'other')).toThrow(`other: not a checkpoint: format is "x"`);
+    expect(() => readCheckpoint(edited({}).fill(0x20, 8, 9), 'spaced')).toThrow('spaced: not a checkpoint: the header is not JSON');
   });
 });

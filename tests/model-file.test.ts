@@ -3,7 +3,8 @@
 // without touching the GPU; and the layer config checks sequential() shares.
 import { describe, expect, test } from 'vitest';
 import type { Gpu } from '../src/engine/device';
-import { conv2d, dense, flatten, maxPooling2d, type LayerConfig } from '../src/engine/layers';
+import { conv2d, dense, flatten, layerShapes, maxPooling2d, type LayerConfig } from '../src/engine/layers';
+import { MEMORY_CEILING, memoryNeed } from '../src/engine/memoryBudget';
 import { loadModelBytes, sequential } from '../src/engine/model';
 import { encodeModelFile, MODEL_FORMAT, readModelFile } from '../src/engine/modelFile';
 import { decodeSafetensors } from '../src/engine/safetensors';
@@ -55,7 +56,10 @@ describe('model file', () => {
     expect(bytes.length).toBeLessThan(260);
     const started = performance.now();
     const error = await refusal(bytes, 'huge.safetensors');
-    expect(error.message).toBe('huge.safetensors: no values for layers.0.kernel, the [784, 20000000] kernel of layer 0 (dense)');
+    expect(error.message).toBe(
+      'huge.safetensors: the model needs 241.70 GiB at batch 32: 4.77 GiB for its 2 layers\' outputs and their gradients, ' +
+        '236.93 GiB for its 15,900,000,010 parameters with their gradients and optimizer state; more than the 2.00 GiB a model read from a file may take',
+    );
     expect(performance.now() - started).toBeLessThan(200);
   });
 
@@ -185,6 +189,90 @@ describe('model file', () => {
       expect(file.weights.map((w) => [w.name, w.shape, [...w.values]])).toEqual(weights.map((w) => [w.name, w.shape, [...w.values]]));
     }
     expect(decodeSafetensors(bytes, 'ok').metadata.format).toBe(MODEL_FORMAT);
+  });
+});
+
+/**
+ * A valid model file of a few kilobytes: a 1x1 convolution to 334 channels, `pools`
+ * 1x1 max-poolings of its [28, 28, 334] output, then one pooling to [1, 1, 334] and a dense softmax.
+ */
+function widePools(pools: number): Uint8Array {
+  const layers: LayerConfig[] = [
+    conv2d({ filters: 334, kernelSize: 1, activation: 'relu', inputShape: [28, 28, 1] }),
+    ...Array.from({ length: pools }, () => maxPooling2d({ poolSize: 1 })),
+    maxPooling2d({ poolSize: 28 }),
+    flatten(),
+    dense({ units: 10, activation: 'softmax' }),
+  ];
+  const weight = (name: string, shape: number[]) => ({ name, shape, values: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+  const last = layers.length - 1;
+  return encodeModelFile({ inputShape: [28, 28, 1], layers }, [
+    weight('layers.0.kernel', [1, 1, 1, 334]),
+    weight('layers.0.bias', [334]),
+    weight(`layers.${last}.kernel`, [334, 10]),
+    weight(`layers.${last}.bias`, [10]),
+  ]);
+}
+
+describe('what a file may not do: ask for gigabytes, hide damage, print what it likes', () => {
+  test('a 17 KB file whose layers need 2.25 GiB at batch 128 is refused with the figure; at batch 32 it loads', async () => {
+    const bytes = widePools(8);
+    expect(bytes.length).toBeLessThan(18_000);
+    const started = performance.now();
+    expect(() => readModelFile(bytes, 'wide.safetensors', { batch: 128 })).toThrow(
+      'wide.safetensors: the model needs 2.25 GiB at batch 128: 2.25 GiB for its 12 layers\' outputs and their gradients, ' +
+        '0.1 MiB for its 4,018 parameters with their gradients and optimizer state; more than the 2.00 GiB a model read from a file may take',
+    );
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(readModelFile(bytes, 'wide.safetensors').layers).toHaveLength(12);
+    // 1,004 layers: refused at the default batch too, before anything is built.
+    expect((await refusal(widePools(1000), 'deep.safetensors')).message).toMatch(/^deep\.safetensors: the model needs 62\.\d\d GiB at batch 32: /);
+  });
+
+  test('the tutorial CNN fits at batch 128 with room to spare', () => {
+    const layers: LayerConfig[] = [conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }), flatten(), dense({ units: 10, activation: 'softmax' })];
+    const need = memoryNeed([28, 28, 1], layerShapes(layers, [28, 28, 1]), { batch: 128 });
+    expect(need.total).toBeLessThan(MEMORY_CEILING / 20);
+  });
+
+  test('a flipped bit anywhere is found by the checksum; a file without one (older, or PyTorch\'s) still loads', () => {
+    const weights = [
+      { name: 'layers.0.kernel', shape: [2, 3], values: Float32Array.from({ length: 6 }, (_, i) => i) },
+      { name: 'layers.0.bias', shape: [3], values: Float32Array.of(1, 2, 3) },
+    ];
+    const bytes = encodeModelFile(tiny, weights);
+    expect(new TextDecoder().decode(bytes.subarray(8, 60))).toMatch(/^\{"__metadata__":\{"checksum":"crc32:[0-9a-f]{8}"/);
+    expect(readModelFile(bytes, 'ok.safetensors').weights[0].values[5]).toBe(5);
+    // A bit of a weight, and one of the architecture's text ('3' to '1' in the units): both would load as another model.
+    const inWeight = bytes.slice();
+    inWeight[bytes.length - 1] ^= 0x01;
+    expect(() => readModelFile(inWeight, 'bit.safetensors')).toThrow(/^bit\.safetensors: damaged: its CRC-32 is [0-9a-f]{8}, but it was written with [0-9a-f]{8}$/);
+    const header = new TextDecoder().decode(bytes);
+    const inHeader = bytes.slice();
+    inHeader[header.indexOf('units\\":3') + 8] ^= 0x02;
+    expect(() => readModelFile(inHeader, 'bit.safetensors')).toThrow(/^bit\.safetensors: damaged: /);
+    // The same file as written before checksums: it loads, with the same weights.
+    const old = modelFile(tiny, tinyTensors, new Uint8Array(new Float32Array([0, 1, 2, 3, 4, 5, 1, 2, 3]).buffer));
+    expect(readModelFile(old, 'old.safetensors').weights.map((w) => [...w.values])).toEqual(weights.map((w) => [...w.values]));
+  });
+
+  test('names are printed escaped and cut short; integers past 2^53 are not printed as if exact', () => {
+    const hostile = `\x1b[2J\x1b]0;owned\x07${'A'.repeat(200_000)}`;
+    const message = (() => {
+      try {
+        readModelFile(modelFile(tiny, { ...tinyTensors, [hostile]: f32([1], 36) }, new Uint8Array(40)), 'm.safetensors');
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'loaded';
+    })();
+    expect(message).toBe(`m.safetensors: the model has no parameter named \\x1b[2J\\x1b]0;owned\\x07${'A'.repeat(54)}... (200,014 characters)`);
+    expect(message).not.toMatch(/[\u0000-\u001f]/);
+    const claims = new Uint8Array(16).fill(0xff);
+    expect(() => decodeSafetensors(claims, 'm.safetensors')).toThrow('m.safetensors: not a model file: the header claims 18446744073709551615 bytes but the file holds 8 after its length');
+    expect(() => readModelFile(modelFile({ inputShape: [2 ** 64], layers: tiny.layers }), 'm.safetensors')).toThrow(
+      'm.safetensors: inputShape is [18446744073709552000], not a list of positive integers',
+    );
   });
 });
 

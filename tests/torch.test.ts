@@ -104,7 +104,7 @@ describe('round trip ours -> PyTorch -> ours', () => {
   test('the export directory: weights, model.py, predict.py, train.py, README.md', async () => {
     const files = await torchFiles(modelFile(...EVERY_KIND));
     expect(files.map((f) => f.name)).toEqual(['model.safetensors', 'model.py', 'predict.py', 'train.py', 'README.md']);
-    expect(new TextDecoder().decode(files[1].bytes)).toContain('def build(architecture)');
+    expect(new TextDecoder().decode(files[1].bytes)).toContain('def build(architecture, device=None)');
   });
 });
 
@@ -140,6 +140,18 @@ describe('what PyTorch cannot hold, and files that are not an export, are refuse
   test('an extra tensor', () => {
     const weights = [...torch().values(), { name: '4.weight', shape: [1], values: new Float32Array(1) }];
     expect(() => modelFileFromTorch(encodeSafetensors(weights, metadata), 't.safetensors')).toThrow('t.safetensors: the model has no parameter named 4.weight');
+  });
+
+  test('a 224-byte file declaring 600,000 units (or 2e7, or 100,000) is refused in milliseconds, before any layout is built', () => {
+    const declaring = (units: number) =>
+      encodeSafetensors([], { format: 'pt', architecture: JSON.stringify({ inputShape: [784], layers: [dense({ units, activation: 'softmax' })] }) });
+    const started = performance.now();
+    expect(declaring(600_000).length).toBeLessThan(250);
+    expect(() => modelFileFromTorch(declaring(600_000), 'p.safetensors')).toThrow(/^p\.safetensors: the model needs 7\.\d\d GiB at batch 32: /);
+    expect(() => modelFileFromTorch(declaring(2e7), 'p.safetensors')).toThrow(/^p\.safetensors: the model needs 238\.\d\d GiB at batch 32: /);
+    // Within the memory a model may take, but not within what the file holds: no permutation of 78 million entries is built.
+    expect(() => modelFileFromTorch(declaring(100_000), 'p.safetensors')).toThrow('p.safetensors: layer 0 (dense) has 78,500,000 parameters, more than the 0 values the file holds');
+    expect(performance.now() - started).toBeLessThan(200);
   });
 
   test('our own model file, or a state dict without an architecture', () => {

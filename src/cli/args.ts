@@ -1,9 +1,35 @@
-// What the command-line tools share: integer options, checked with one message.
+// What the command-line tools share: options checked with one message each,
+// and a process that does not outlive the one that started it.
 
-/** `--name`'s value as an integer >= `min`, or undefined when it was not given. */
-export function integerOption(name: string, text: string | undefined, min: number): number | undefined {
+/**
+ * `--name`'s value as an integer from `min` to `max`, or undefined when it
+ * was not given. Decimal digits only: `0x2`, `1e1`, `2.0` and `-1` are
+ * refused, as is a value past `max`, rather than read as another number.
+ */
+export function integerOption(name: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer >= ${min}, got '${text}'`);
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(value >= min)) throw new Error(`--${name} must be an integer >= ${min}, got '${text}'`);
+  if (value > max) throw new Error(`--${name} must be at most ${max}, got '${text}'`);
   return value;
+}
+
+/** `--name`'s value as a path, or undefined when it was not given; an empty one is refused (it would name nothing). */
+export function pathOption(name: string, text: string | undefined): string | undefined {
+  if (text === '') throw new Error(`--${name} needs a path, got ''`);
+  return text;
+}
+
+/**
+ * Exits (status 1) when the process that started this one is gone: `npm run`
+ * killed with SIGKILL cannot pass the signal on, and its child would go on
+ * alone (writing checkpoints, holding the GPU). Checked every second.
+ */
+export function exitWithParent(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid === parent) return;
+    console.error(`error: the process that started this one (${parent}) is gone: stopping`);
+    process.exit(1);
+  }, 1000).unref();
 }

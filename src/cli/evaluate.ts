@@ -9,8 +9,8 @@ import {
   loadModelBytes,
   readModelFile,
 } from '../node';
-import { readNamedFile } from '../node/files';
-import { integerOption } from './args';
+import { readSafetensorsFile } from '../node/files';
+import { exitWithParent, integerOption, pathOption } from './args';
 
 const USAGE = `usage: npm run evaluate -- --load FILE [--data DIR] [--batch-size 128] [--limit N]
   --load   a model file written by npm run train -- --save FILE (or the page's save)
@@ -30,14 +30,17 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
-  if (!values.load) throw new Error(`--load FILE is required\n${USAGE}`);
-  return { load: values.load, data: values.data, batchSize: integerOption('batch-size', values['batch-size'], 1)!, limit: integerOption('limit', values.limit, 1) };
+  const load = pathOption('load', values.load);
+  if (load === undefined) throw new Error(`--load FILE is required\n${USAGE}`);
+  return { load, data: pathOption('data', values.data), batchSize: integerOption('batch-size', values['batch-size'], 1)!, limit: integerOption('limit', values.limit, 1) };
 }
 
 async function main() {
   const args = parse();
-  const bytes = await readNamedFile(args.load, 'a model file');
-  const file = readModelFile(bytes, args.load);
+  exitWithParent();
+  const bytes = await readSafetensorsFile(args.load, 'a model file');
+  // The memory the model needs at the batch it will be run at, before the data is read.
+  const file = readModelFile(bytes, args.load, { batch: Math.min(args.batchSize, args.limit ?? args.batchSize) });
   const mnist = await loadMnist({ dir: args.data });
   const test = mnist.test;
   expectImagesFit(test, file.inputShape, args.data || process.env.MNIST_DIR || 'MNIST');
@@ -53,6 +56,13 @@ async function main() {
   const model = await loadModelBytes(bytes, { source: args.load, gpu });
   console.log(model.summary());
   const evaluation = await model.evaluate(x, y, { batchSize: args.batchSize });
+  // A NaN or an infinity in any output makes the loss NaN; the rows that hold one are counted, not scored as class 0.
+  if (!Number.isFinite(evaluation.loss)) {
+    const values = await model.predict(x, { batchSize: args.batchSize });
+    let rows = 0;
+    for (let row = 0; row < count; row++) if (!values.subarray(row * outputs, (row + 1) * outputs).every(Number.isFinite)) rows++;
+    throw new Error(`${args.load}: the test loss is ${evaluation.loss}: the model's outputs are NaN or infinite for ${rows} of ${count} images`);
+  }
   console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)} (${count} images)`);
   const probabilities = [...(await model.predict(x.subarray(0, rowSize)))];
   const argmax = probabilities.indexOf(Math.max(...probabilities));

@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { readModelFile } from '../engine/modelFile';
 import { modelFileFromTorch } from '../engine/torchConvert';
 import { exportTorch } from '../node/torchDirectory';
-import { checkOutputPath, readNamedFile, writeFileAtomically } from '../node/files';
+import { checkOutputPath, readSafetensorsFile, writeFileAtomically } from '../node/files';
+import { pathOption } from './args';
 
 const USAGE = `usage: npm run export -- --load FILE --torch DIR
        npm run export -- --from-torch DIR|FILE --save FILE
@@ -30,6 +31,7 @@ function parse() {
     console.log(USAGE);
     process.exit(0);
   }
+  for (const name of ['load', 'torch', 'from-torch', 'save'] as const) pathOption(name, values[name]);
   const exporting = values.load !== undefined || values.torch !== undefined;
   const importing = values['from-torch'] !== undefined || values.save !== undefined;
   if (exporting === importing) throw new Error(`give either --load FILE --torch DIR or --from-torch DIR|FILE --save FILE\n${USAGE}`);
@@ -41,7 +43,7 @@ function parse() {
 async function main() {
   const args = parse();
   if (args.load && args.torch) {
-    const bytes = await readNamedFile(args.load, 'a model file');
+    const bytes = await readSafetensorsFile(args.load, 'a model file');
     const paths = await exportTorch(bytes, args.torch, args.load);
     console.log(`wrote ${paths.join(', ')}`);
     console.log(`try: cd ${args.torch} && python3 predict.py --data MNIST_DIR`);
@@ -51,7 +53,7 @@ async function main() {
   const save = args.save!;
   await checkOutputPath(save, '--save');
   const path = (await stat(from).catch(() => undefined))?.isDirectory() ? join(from, 'model.safetensors') : from;
-  const bytes = modelFileFromTorch(await readNamedFile(path, 'a PyTorch safetensors file'), path);
+  const bytes = modelFileFromTorch(await readSafetensorsFile(path, 'a PyTorch safetensors file'), path);
   const { layers, weights } = readModelFile(bytes, save);
   await writeFileAtomically(save, bytes);
   const params = weights.reduce((n, w) => n + w.values.length, 0);

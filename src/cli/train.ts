@@ -1,14 +1,14 @@
 // `npm run train`: the Keras MNIST tutorial on WebGPU, from the command line.
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   autotuneMode,
+  checkResumable,
   defaultGpu,
   describeAdapter,
   expectImagesFit,
   formatChoices,
   loadMnist,
+  optimizerConfig,
   readCheckpoint,
   saveModel,
   tuningSummary,
@@ -20,22 +20,26 @@ import {
   type Logs,
   type TutorialModel,
 } from '../node';
-import { checkOutputPath, readNamedFile } from '../node/files';
-import { integerOption } from './args';
-
-/** The checkpoint's name in a --checkpoint directory: one file, replaced whole at each write. */
-const CHECKPOINT_FILE = 'checkpoint.safetensors';
+import { CHECKPOINT_FILE, openCheckpointDirectory, type CheckpointDirectory } from '../node/checkpointDirectory';
+import { checkOutputPath } from '../node/files';
+import { exitWithParent, integerOption, pathOption } from './args';
 
 /**
- * The checkpoint in `dir` to resume from. A run killed while writing one
- * leaves its temporary file (and the previous checkpoint, whole): those are removed.
+ * The checkpoint to resume from, checked before the data is read and the GPU
+ * started against what this command line will train: the model, the
+ * optimizer, the batch size and (when --limit is given) the data size.
  */
-async function readResume(dir: string): Promise<{ bytes: Uint8Array; source: string }> {
-  const source = join(dir, CHECKPOINT_FILE);
-  for (const name of await readdir(dir).catch(() => [])) {
-    if (name.startsWith(`${CHECKPOINT_FILE}.`) && name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
+async function readResume(checkpoints: CheckpointDirectory, args: ReturnType<typeof parse>): Promise<{ bytes: Uint8Array; source: string }> {
+  const from = await checkpoints.readResume();
+  const checkpoint = readCheckpoint(from.bytes, from.source);
+  // The classes come from the data: the checkpoint's are taken, and the data checked against them in fit.
+  const classes = checkpoint.architecture.layers.at(-1)?.type === 'dense' ? (checkpoint.architecture.layers.at(-1) as { units: number }).units : undefined;
+  const model = tutorialModel(args.model, classes);
+  checkResumable(checkpoint, { architecture: model, optimizer: optimizerConfig('rmsprop'), batchSize: args.batchSize }, '--resume');
+  if (args.limit !== undefined && checkpoint.run.samples > args.limit) {
+    throw new Error(`--resume: cannot resume from ${from.source}: it was written training on ${checkpoint.run.samples} samples, not --limit ${args.limit}`);
   }
-  return { bytes: await readNamedFile(source, 'a checkpoint'), source };
+  return from;
 }
 
 const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
@@ -82,12 +86,13 @@ function parse() {
     epochs: integerOption('epochs', values.epochs, 1)!,
     batchSize: integerOption('batch-size', values['batch-size'], 1)!,
     limit: integerOption('limit', values.limit, 1),
-    seed: integerOption('seed', values.seed, 0) ?? (Date.now() >>> 0),
-    data: values.data,
+    // The model's generator takes a u32: a larger seed would wrap to another.
+    seed: integerOption('seed', values.seed, 0, 2 ** 32 - 1) ?? (Date.now() >>> 0),
+    data: pathOption('data', values.data),
     validate: values.validate ?? false,
-    save: values.save,
-    report: values.report,
-    checkpoint: values.checkpoint ?? values.resume,
+    save: pathOption('save', values.save),
+    report: pathOption('report', values.report),
+    checkpoint: pathOption('checkpoint', values.checkpoint) ?? pathOption('resume', values.resume),
     checkpointEvery: integerOption('checkpoint-every', values['checkpoint-every'], 1),
     resume: values.resume,
     autotune: values.autotune === undefined ? undefined : autotuneMode('--autotune', values.autotune),
@@ -117,12 +122,14 @@ function take(data: Dataset, limit: number | undefined): { x: Uint8Array; y: Uin
 
 async function main() {
   const args = parse();
+  exitWithParent();
   // Checked now, not after the training whose result they are to hold.
-  if (args.save) await checkOutputPath(args.save, '--save');
-  if (args.report) await checkOutputPath(args.report, '--report');
-  if (args.checkpoint && !args.resume) await mkdir(args.checkpoint, { recursive: true }).catch(() => undefined);
-  if (args.checkpoint) await checkOutputPath(join(args.checkpoint, CHECKPOINT_FILE), args.resume ? '--resume' : '--checkpoint');
-  const resumeFrom = args.resume ? await readResume(args.resume) : undefined;
+  if (args.save !== undefined) await checkOutputPath(args.save, '--save');
+  if (args.report !== undefined) await checkOutputPath(args.report, '--report');
+  const what = args.resume ? '--resume' : '--checkpoint';
+  const checkpoints = args.checkpoint === undefined ? undefined : await openCheckpointDirectory(args.checkpoint, { resume: !!args.resume, what });
+  if (checkpoints) await checkOutputPath(checkpoints.path, what);
+  const resumeFrom = checkpoints && args.resume ? await readResume(checkpoints, args) : undefined;
   const resumed = resumeFrom && readCheckpoint(resumeFrom.bytes, resumeFrom.source).run;
   const mnist = await loadMnist({ dir: args.data });
   const model = tutorialModel(args.model, mnist.train.classes);
@@ -144,14 +151,13 @@ async function main() {
     batchSize: args.batchSize,
     ...(args.validate && { validationData: [test.x, test.y] as [Uint8Array, Uint8Array] }),
     resumeFrom,
-    ...(args.checkpoint && {
+    ...(checkpoints && {
       checkpoint: {
         everyEpoch: true,
         everySteps: args.checkpointEvery,
         write: async (bytes: Uint8Array, info: CheckpointInfo) => {
-          const path = join(args.checkpoint!, CHECKPOINT_FILE);
-          await writeFileAtomically(path, bytes);
-          const line = `checkpoint: epoch ${info.epoch + 1}, step ${info.step}/${info.steps} written to ${path}`;
+          await checkpoints.write(bytes);
+          const line = `checkpoint: epoch ${info.epoch + 1}, step ${info.step}/${info.steps} written to ${checkpoints.path}`;
           process.stdout.write(process.stdout.isTTY ? `\r${line}\x1b[K\n` : `${line}\n`);
         },
       },
@@ -180,11 +186,11 @@ async function main() {
   console.log(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
   console.log(`argmax ${argmax}, true label ${test.y[0]}`);
 
-  if (args.save) {
+  if (args.save !== undefined) {
     await saveModel(model, args.save);
     console.log(`saved ${args.save}`);
   }
-  if (args.report) {
+  if (args.report !== undefined) {
     const report = {
       args,
       adapter: gpu.adapter,
@@ -202,6 +208,7 @@ async function main() {
   }
   model.destroy();
   gpu.device.destroy();
+  checkpoints?.release();
 }
 
 main().catch((error: Error) => {

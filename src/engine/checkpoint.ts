@@ -2,9 +2,10 @@
 // continue a run bit for bit (weights, optimizer state, layer state, the epoch's sums) and where it was.
 import { formatShape, sizeOf } from './buffers';
 import type { Graph, GraphState } from './graph';
+import type { LayerConfig } from './layers';
 import { checkWeights, readArchitecture, type Architecture } from './modelFile';
-import { stateNames, type OptimizerConfig } from './ops/optimizer';
-import { decodeSafetensors, encodeSafetensors, isObject, quoteJson, type Weight } from './safetensors';
+import { stateNames, stateSize, type OptimizerConfig } from './ops/optimizer';
+import { decodeSafetensors, encodeSafetensors, isObject, printable, quoteJson, type Weight } from './safetensors';
 
 export const CHECKPOINT_FORMAT = 'webgpu-train-checkpoint/1';
 
@@ -67,18 +68,20 @@ export function encodeCheckpoint(graph: Graph, architecture: Architecture, run: 
   return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, architecture: JSON.stringify(architecture), training: JSON.stringify(training) });
 }
 
+/** What errors call a checkpoint when it is not one. */
+const KIND = 'a checkpoint';
+
 /**
- * A checkpoint's metadata and tensors, checked: its format, architecture,
- * position and weights (`restoreState` checks the rest against the graph).
- * `source` names the file in errors.
+ * A checkpoint's metadata and tensors, checked: its format, architecture (and
+ * the memory it needs, at the checkpoint's batch size), position (checkPosition)
+ * and weights (`restoreState` checks the rest against the graph). `source` names the file in errors.
  */
 export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   const fail = (what: string): never => {
     throw new Error(`${source}: ${what}`);
   };
-  const { weights, metadata } = decodeSafetensors(bytes, source);
+  const { weights, metadata } = decodeSafetensors(bytes, source, KIND);
   if (metadata.format !== CHECKPOINT_FORMAT) fail(`not a checkpoint: format is ${quoteJson(metadata.format)}, expected '${CHECKPOINT_FORMAT}'`);
-  const architecture = readArchitecture(metadata.architecture ?? '', source);
   let training: unknown;
   try {
     training = JSON.parse(metadata.training ?? '');
@@ -95,10 +98,15 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   if (!isObject(random) || ![random.build, random.epoch].every((v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 32)) {
     fail(`random is ${quoteJson(random)}, not two u32 generator states`);
   }
-  if (!isObject(training.optimizer)) fail(`optimizer is ${quoteJson(training.optimizer)}, not an optimizer's settings`);
+  const optimizer = training.optimizer;
+  let optimizerStates = 0;
+  try {
+    optimizerStates = stateSize((optimizer as OptimizerConfig).kind);
+  } catch {
+    fail(`optimizer is ${quoteJson(optimizer)}, not an optimizer's settings`);
+  }
   if (!Array.isArray(training.history)) fail(`history is ${quoteJson(training.history)}, not a list of epochs`);
   const integers = isObject(training.integers) ? training.integers : fail('integers is missing');
-  checkWeights(architecture.layers, architecture.shapes, weights.filter((w) => w.name.startsWith('layers.')), source);
   const run: CheckpointRun = {
     epoch: count('epoch'),
     step: count('step'),
@@ -107,20 +115,78 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
     batchSize: count('batchSize'),
     samples: count('samples'),
     seen: count('seen'),
-    optimizer: training.optimizer as OptimizerConfig,
+    optimizer: optimizer as OptimizerConfig,
     random: { build: random.build as number, epoch: random.epoch as number },
     history: training.history as Record<string, unknown>[],
   };
-  if (run.step >= run.steps) fail(`step ${run.step} is not within an epoch of ${run.steps} steps`);
+  const optimizerStep = count('optimizerStep');
+  const correct = count('correct');
+  checkPosition(run, { correct, optimizerStep }, source);
+  // The memory its model needs, at its own batch size, before its weights are looked at.
+  const architecture = readArchitecture(metadata.architecture ?? '', source, { kind: KIND, batch: Math.min(run.batchSize, run.samples), optimizerStates });
+  checkWeights(architecture.layers, architecture.shapes, weights.filter((w) => w.name.startsWith('layers.')), source);
   return {
     architecture: { inputShape: architecture.inputShape, layers: architecture.layers },
     run,
     source,
     tensors: new Map(weights.map((w) => [w.name, w])),
     integers,
-    optimizerStep: count('optimizerStep'),
-    correct: count('correct'),
+    optimizerStep,
+    correct,
   };
+}
+
+/**
+ * Throws unless a checkpoint's position adds up: `steps` an epoch for its
+ * samples and batch size, `step` within them, the rows `seen` and `correct`
+ * that those steps hold, a step count for each epoch done, and counters that
+ * fit the GPU's u32. readCheckpoint calls it; `source` names the file.
+ */
+export function checkPosition(run: CheckpointRun, counters: { correct: number; optimizerStep: number }, source: string): void {
+  const fail = (what: string): never => {
+    throw new Error(`${source}: ${what}`);
+  };
+  const { epoch, step, steps, globalStep, batchSize, samples, seen, history } = run;
+  if (batchSize < 1 || samples < 1) fail(`batchSize ${batchSize} and samples ${samples} must both be at least 1`);
+  if (steps !== Math.ceil(samples / batchSize)) fail(`steps is ${steps}, but ${samples} samples in batches of ${batchSize} make ${Math.ceil(samples / batchSize)} an epoch`);
+  if (step >= steps) fail(`step ${step} is not within an epoch of ${steps} steps`);
+  if (seen !== step * batchSize) fail(`seen is ${seen}, but ${step} steps of ${batchSize} rows see ${step * batchSize}`);
+  if (globalStep !== epoch * steps + step) fail(`globalStep is ${globalStep}, but epoch ${epoch}, step ${step} of ${steps} is step ${epoch * steps + step}`);
+  if (history.length !== epoch) fail(`history holds ${history.length} epochs, but the checkpoint is in epoch ${epoch} (0-based)`);
+  // At an epoch's start the sums still hold the epoch before (they are cleared at its first step).
+  const rows = step === 0 ? samples : seen;
+  if (counters.correct > rows) fail(`correct is ${counters.correct}, more than the ${rows} rows it counts`);
+  if (counters.optimizerStep >= 2 ** 32) fail(`optimizerStep is ${counters.optimizerStep}, more than a u32 holds`);
+}
+
+/** What a run resumed from a checkpoint must share with it. */
+export interface ResumeTarget {
+  architecture?: { inputShape: readonly number[]; layers: readonly LayerConfig[] };
+  optimizer?: OptimizerConfig;
+  batchSize?: number;
+  samples?: number;
+}
+
+/**
+ * Throws, naming `source` and what differs, unless the checkpoint was written
+ * by a run like `target` (each of its fields that is given): the same model,
+ * optimizer, batch size and data size. `fit` checks all four; the command line
+ * checks what it knows before the data is read. `caller` ('fit()') starts the error.
+ */
+export function checkResumable(checkpoint: Checkpoint, target: ResumeTarget, caller?: string): void {
+  const fail = (what: string): never => {
+    throw new Error(`${caller ? `${caller}: ` : ''}cannot resume from ${checkpoint.source}: ${what}`);
+  };
+  const { architecture, optimizer, batchSize, samples } = target;
+  const json = (architecture: NonNullable<ResumeTarget['architecture']>) => JSON.stringify({ inputShape: architecture.inputShape, layers: architecture.layers });
+  if (architecture && json(checkpoint.architecture) !== json(architecture)) fail('it was written for another model (its architecture differs from this one)');
+  if (optimizer && JSON.stringify(checkpoint.run.optimizer) !== JSON.stringify(optimizer)) {
+    fail(`it was written with the optimizer ${JSON.stringify(checkpoint.run.optimizer)}, this model is compiled with ${JSON.stringify(optimizer)}`);
+  }
+  const { batchSize: b, samples: n } = checkpoint.run;
+  if ((batchSize !== undefined && b !== batchSize) || (samples !== undefined && n !== samples)) {
+    fail(`it was written training on ${n} samples in batches of ${b}, not ${samples ?? n} in batches of ${batchSize ?? b}`);
+  }
 }
 
 /** The GPU state a checkpoint holds, laid out for `graph` (built from its architecture and optimizer); every tensor checked. */
@@ -130,7 +196,7 @@ export function restoreState(checkpoint: Checkpoint, graph: Graph): GraphState {
   };
   const byName = new Map(checkpoint.tensors);
   const take = (name: string, shape: readonly number[]): Float32Array => {
-    const tensor = byName.get(name) ?? fail(`no tensor ${name}`);
+    const tensor = byName.get(name) ?? fail(`no tensor ${printable(name)}`);
     if (tensor.shape.join() !== shape.join()) fail(`${name} has shape ${formatShape(tensor.shape)}, expected ${formatShape(shape)}`);
     byName.delete(name);
     return tensor.values;
@@ -151,15 +217,12 @@ export function restoreState(checkpoint: Checkpoint, graph: Graph): GraphState {
     }
     return Uint32Array.from(values as number[]);
   });
-  const state: GraphState = {
-    arena,
-    optimizer,
-    optimizerStep: checkpoint.optimizerStep,
-    layers,
-    lossSum: take('metrics.loss_sum', [1])[0],
-    correct: checkpoint.correct,
-    runningMeans: take('metrics.running_means', [3]),
-  };
-  if (byName.size > 0) fail(`tensor ${[...byName.keys()][0]} belongs to no part of the model`);
+  // The epoch's sums: non-negative and finite, or the epoch's figures would be NaN (their rows and steps are checkPosition's).
+  const lossSum = take('metrics.loss_sum', [1])[0];
+  const runningMeans = take('metrics.running_means', [3]);
+  const sums = [lossSum, ...runningMeans];
+  if (!sums.every((v) => v >= 0 && v < Infinity)) fail(`metrics.loss_sum and metrics.running_means are ${sums.join(', ')}, not finite sums of losses and rows`);
+  const state: GraphState = { arena, optimizer, optimizerStep: checkpoint.optimizerStep, layers, lossSum, correct: checkpoint.correct, runningMeans };
+  if (byName.size > 0) fail(`tensor ${printable([...byName.keys()][0])} belongs to no part of the model`);
   return state;
 }

@@ -85,6 +85,13 @@ const IDX_UBYTE = 0x08;
  */
 export const MAX_IDX_BYTES = 2 ** 30;
 
+/**
+ * The most bytes an IDX file may take on disk, raw or gzip-compressed: the
+ * largest header and data, and deflate's worst case for data that does not
+ * compress (5 bytes a 16 KiB block, 320 KiB for 1 GiB), rounded up to 1 MiB more.
+ */
+export const MAX_IDX_FILE_BYTES = MAX_IDX_BYTES + 2 ** 20;
+
 const hex = (n: number, digits: number) => '0x' + n.toString(16).padStart(digits, '0');
 
 interface IdxHeader {
@@ -133,17 +140,36 @@ function idxHeader(bytes: Uint8Array, file: string): IdxHeader {
   return { dims, headerBytes, size, what };
 }
 
-/** Parses an IDX file: its header, then exactly the elements it announces. `file` names the file in errors. */
-export function parseIdx(bytes: Uint8Array, file: string): Idx {
-  const { dims, headerBytes, size, what } = idxHeader(bytes, file);
-  const held = bytes.length - headerBytes;
+/** Throws unless an IDX file of `length` bytes holds exactly the data its header announces. */
+function checkLength({ dims, headerBytes, size, what }: IdxHeader, length: number, file: string): void {
+  const held = length - headerBytes;
   if (held < size) {
     throw new Error(`${file}: truncated: header says ${dims.join('x')} = ${size} bytes of ${what} but the file holds ${held} after its ${headerBytes}-byte header`);
   }
   if (held > size) {
     throw new Error(`${file}: ${held - size} trailing bytes after the ${dims.join('x')} = ${size} bytes of ${what} the header announces`);
   }
-  return { dims, data: bytes.subarray(headerBytes) };
+}
+
+/** Parses an IDX file: its header, then exactly the elements it announces. `file` names the file in errors. */
+export function parseIdx(bytes: Uint8Array, file: string): Idx {
+  const header = idxHeader(bytes, file);
+  checkLength(header, bytes.length, file);
+  return { dims: header.dims, data: bytes.subarray(header.headerBytes) };
+}
+
+/**
+ * Checks an IDX file (raw or gzip-compressed) of `size` bytes by its first
+ * bytes, before the rest is read: a raw file's header and that the size is
+ * what the header announces, a gzip's size against MAX_IDX_FILE_BYTES.
+ * `head` holds at least the first 1,024 bytes (the longest header) or the whole file.
+ */
+export function checkIdxHead(head: Uint8Array, size: number, file: string): void {
+  if (isGzip(head)) {
+    if (size > MAX_IDX_FILE_BYTES) throw new Error(`${file}: ${size} bytes of gzip, more than the ${MAX_IDX_FILE_BYTES} an IDX file may take here`);
+    return;
+  }
+  checkLength(idxHeader(head, file), size, file);
 }
 
 /** Whether `bytes` opens with the gzip magic number 1f 8b. */
@@ -167,27 +193,37 @@ function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
  * Decompresses a gzip-compressed IDX file; bytes that are not gzip come back
  * as they are. It inflates a piece at a time and stops as soon as the header
  * is bad or the output outgrows what the header announces, so a small .gz
- * cannot make it inflate gigabytes.
+ * cannot make it inflate gigabytes; once the header is read, the pieces go
+ * straight into one array of the size it announces (no second copy).
  */
 export async function gunzipIdx(bytes: Uint8Array, file: string): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
   // Blob wants bytes backed by an ArrayBuffer (not a SharedArrayBuffer).
   const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  // The pieces until the header is whole; then the file's bytes, in one array as long as the header says.
   const chunks: Uint8Array[] = [];
-  let received = 0;
   let header: IdxHeader | undefined;
+  let out: Uint8Array | undefined;
+  let received = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read().catch((e: unknown) => {
         throw new Error(`${file}: corrupt gzip data: ${e instanceof Error ? e.message : String(e)}`);
       });
       if (done) break;
-      chunks.push(value);
-      received += value.length;
-      // The header is whole once its dimension count (byte 3) has been followed by that many uint32s.
-      if (!header && received >= 4) {
-        const head = concat(chunks, Math.min(received, 4 + 4 * 255));
-        if (head.length >= 4 + 4 * head[3]) header = idxHeader(head, file);
+      if (out) {
+        if (received + value.length <= out.length) out.set(value, received);
+        received += value.length;
+      } else {
+        chunks.push(value);
+        received += value.length;
+        // The header is whole once its dimension count (byte 3) has been followed by that many uint32s.
+        const head = received >= 4 ? concat(chunks, Math.min(received, 4 + 4 * 255)) : undefined;
+        if (head && head.length >= 4 + 4 * head[3]) {
+          header = idxHeader(head, file);
+          out = concat(chunks, header.headerBytes + header.size);
+          chunks.length = 0;
+        }
       }
       if (header && received > header.headerBytes + header.size) {
         const { dims, size, what, headerBytes } = header;
@@ -198,7 +234,8 @@ export async function gunzipIdx(bytes: Uint8Array, file: string): Promise<Uint8A
     await reader.cancel().catch(() => undefined);
     throw e;
   }
-  return concat(chunks, received);
+  // Shorter than announced: parseIdx says it is truncated.
+  return out ? out.subarray(0, received) : concat(chunks, received);
 }
 
 /** SHA-256 of `bytes`, in lowercase hex. */
@@ -235,17 +272,18 @@ export function pixelValues(bytes: Uint8Array): Float32Array {
   return values;
 }
 
-function dataset(images: Idx, labels: Idx, classes: number): Dataset {
+/** A split's dataset; the bytes of `images` and `labels` are copied unless `ours` (inflated here, held by no one else). */
+function dataset(images: Idx, labels: Idx, classes: number, ours: { images: boolean; labels: boolean }): Dataset {
   const [count, height, width] = images.dims;
-  // Copies, so the data set does not hold on to the caller's file bytes.
-  const pixels = images.data.slice();
+  // Copies of the caller's bytes, so the data set does not hold on to them.
+  const pixels = ours.images ? images.data : images.data.slice();
   let scaled: Float32Array | undefined;
   return {
     pixels,
     get images() {
       return (scaled ??= pixelValues(pixels));
     },
-    labels: labels.data.slice(),
+    labels: ours.labels ? labels.data : labels.data.slice(),
     count,
     height,
     width,
@@ -256,11 +294,13 @@ function dataset(images: Idx, labels: Idx, classes: number): Dataset {
 /**
  * Builds MNIST from its four files (gzip-compressed or raw). Any data in the
  * same layout is accepted; `official` says whether it is MNIST itself, so the
- * caller can warn. `names` overrides the file names used in errors (paths, say).
+ * caller can warn. `names` overrides the file names used in errors (paths, say);
+ * `sha256` computes the digests (WebCrypto's copies its input: Node passes one that does not).
  */
 export async function mnistFromFiles(
   files: Record<MnistPart, Uint8Array>,
   names: Partial<Record<MnistPart, string>> = {},
+  sha256: (bytes: Uint8Array) => Promise<string> = sha256Hex,
 ): Promise<Mnist> {
   const name = (part: MnistPart) => names[part] ?? MNIST_FILES[part];
   const raw = {} as Record<MnistPart, Uint8Array>;
@@ -269,7 +309,7 @@ export async function mnistFromFiles(
   for (const part of MNIST_PARTS) {
     raw[part] = await gunzipIdx(files[part], name(part));
     idx[part] = parseIdx(raw[part], name(part));
-    digests[part] = await sha256Hex(raw[part]);
+    digests[part] = await sha256(raw[part]);
   }
   for (const split of ['train', 'test'] as const) {
     const images = `${split}-images` as const;
@@ -293,9 +333,10 @@ export async function mnistFromFiles(
     for (const label of idx[part].data) if (label > maxLabel) maxLabel = label;
   }
   const classes = maxLabel + 1;
+  const ours = (part: MnistPart) => raw[part] !== files[part];
   return {
-    train: dataset(idx['train-images'], idx['train-labels'], classes),
-    test: dataset(idx['test-images'], idx['test-labels'], classes),
+    train: dataset(idx['train-images'], idx['train-labels'], classes, { images: ours('train-images'), labels: ours('train-labels') }),
+    test: dataset(idx['test-images'], idx['test-labels'], classes, { images: ours('test-images'), labels: ours('test-labels') }),
     official: MNIST_PARTS.every((part) => digests[part] === MNIST_SHA256[part]),
     digests,
   };

@@ -41,5 +41,5 @@ export { seededRandom, type Random } from './random';
 export { tutorialModel, type TutorialModel } from './tutorial';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';
 export { readModelFile } from './modelFile';
-export { readCheckpoint } from './checkpoint';
+export { checkPosition, checkResumable, readCheckpoint } from './checkpoint';
 export { fromTorch, modelFileFromTorch, modelFileToTorch, toTorch, torchFiles, TORCH_FORMAT } from './torchConvert';

@@ -3,7 +3,8 @@
 // shape and bytes) before a model is made, so a hostile file never reaches the GPU.
 import { formatShape, sizeOf } from './buffers';
 import { layerName, layerShapes, type LayerConfig, type LayerShape } from './layers';
-import { decodeSafetensors, encodeSafetensors, isObject, quoteJson, type Weight } from './safetensors';
+import { checkMemoryBudget, type BudgetOptions } from './memoryBudget';
+import { decodeSafetensors, encodeSafetensors, isObject, printable, quoteJson, type Weight } from './safetensors';
 
 export const MODEL_FORMAT = 'webgpu-train/1';
 
@@ -22,8 +23,13 @@ export function encodeModelFile(architecture: Architecture, weights: Weight[]): 
   return encodeSafetensors(weights, { format: MODEL_FORMAT, architecture: JSON.stringify(architecture) });
 }
 
-/** The architecture JSON of a model file, each layer checked by its kind against its input. */
-export function readArchitecture(text: string, source: string): Architecture & { shapes: LayerShape[] } {
+/**
+ * The architecture JSON of a model file (or of `kind`, a checkpoint say),
+ * each layer checked by its kind against its input, and the memory it needs
+ * checked against the budget (memoryBudget.ts) at `options.batch`.
+ */
+export function readArchitecture(text: string, source: string, options: BudgetOptions & { kind?: string } = {}): Architecture & { shapes: LayerShape[] } {
+  const { kind = 'a model file' } = options;
   const fail = (what: string): never => {
     throw new Error(`${source}: ${what}`);
   };
@@ -31,9 +37,9 @@ export function readArchitecture(text: string, source: string): Architecture & {
   try {
     architecture = JSON.parse(text);
   } catch (error) {
-    return fail(`not a model file: its architecture is not JSON (${(error as Error).message})`);
+    return fail(`not ${kind}: its architecture is not JSON (${(error as Error).message})`);
   }
-  if (!isObject(architecture)) return fail(`not a model file: its architecture is ${quoteJson(architecture)}, not an object with inputShape and layers`);
+  if (!isObject(architecture)) return fail(`not ${kind}: its architecture is ${quoteJson(architecture)}, not an object with inputShape and layers`);
   const { inputShape, layers } = architecture;
   if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every((d) => Number.isSafeInteger(d) && d > 0)) {
     return fail(`inputShape is ${quoteJson(inputShape)}, not a list of positive integers`);
@@ -48,6 +54,7 @@ export function readArchitecture(text: string, source: string): Architecture & {
   } catch (error) {
     return fail((error as Error).message);
   }
+  checkMemoryBudget(inputShape, shapes, source, options);
   return { inputShape, layers: layers as LayerConfig[], shapes };
 }
 
@@ -79,18 +86,21 @@ export function checkWeights(layers: readonly LayerConfig[], shapes: readonly La
 export function refuseExtraWeights(extra: readonly string[], what: string): void {
   if (extra.length === 0) return;
   const more = extra.length > 5 ? ` and ${extra.length - 5} more` : '';
-  throw new Error(`${what}: the model has no parameter named ${extra.slice(0, 5).join(', ')}${more}`);
+  throw new Error(`${what}: the model has no parameter named ${extra.slice(0, 5).map((name) => printable(name)).join(', ')}${more}`);
 }
 
-/** A model file, checked whole; nothing is built. `source` names the file in errors. */
-export function readModelFile(bytes: Uint8Array, source: string): ModelFile {
+/**
+ * A model file, checked whole; nothing is built. `source` names the file in
+ * errors; the memory the model needs is checked at `options.batch` (see memoryBudget.ts).
+ */
+export function readModelFile(bytes: Uint8Array, source: string, options: BudgetOptions = {}): ModelFile {
   const { weights, metadata } = decodeSafetensors(bytes, source);
   if (metadata.format !== MODEL_FORMAT) {
-    const found = metadata.format === undefined ? 'its metadata has no format' : `format is '${metadata.format}'`;
+    const found = metadata.format === undefined ? 'its metadata has no format' : `format is '${printable(metadata.format)}'`;
     throw new Error(`${source}: not a model file: ${found}, expected '${MODEL_FORMAT}'`);
   }
   if (metadata.architecture === undefined) throw new Error(`${source}: not a model file: no architecture in its metadata`);
-  const architecture = readArchitecture(metadata.architecture, source);
+  const architecture = readArchitecture(metadata.architecture, source, options);
   checkWeights(architecture.layers, architecture.shapes, weights, source);
   return { ...architecture, weights };
 }

@@ -14,7 +14,7 @@ import modelPy from '../../python/model.py?raw';
 import predictPy from '../../python/predict.py?raw';
 import readme from '../../python/README.md?raw';
 import trainPy from '../../python/train.py?raw';
-import { formatShape } from './buffers';
+import { formatShape, sizeOf } from './buffers';
 import { layerKind, layerName, type LayerShape } from './layers';
 import type { TorchOrder, TorchParam } from './layers/layer';
 import { loadModelBytes, type Model } from './model';
@@ -64,12 +64,20 @@ export function modelFileToTorch(bytes: Uint8Array, source: string): Uint8Array 
  * checked whole. `source` names it in errors.
  */
 export function modelFileFromTorch(bytes: Uint8Array, source: string): Uint8Array {
-  const { weights, metadata } = decodeSafetensors(bytes, source);
+  const { weights, metadata } = decodeSafetensors(bytes, source, 'a PyTorch safetensors file');
   if (metadata.format === MODEL_FORMAT) throw new Error(`${source}: is a webgpu-train model file already, not a PyTorch export (load it as it is)`);
   if (metadata.architecture === undefined) {
     throw new Error(`${source}: not a PyTorch export: no architecture in its metadata (train.py and the export write it; a bare state dict does not say which model it is)`);
   }
   const architecture = readArchitecture(metadata.architecture, source);
+  // The layouts' permutations are as long as the weights: none is built for a layer whose weights the file cannot hold.
+  const held = weights.reduce((sum, w) => sum + w.values.length, 0);
+  architecture.shapes.forEach(({ params }, i) => {
+    const needs = params.reduce((sum, p) => sum + sizeOf(p.shape), 0);
+    if (needs > held) {
+      throw new Error(`${source}: ${layerName(architecture.layers[i], i)} has ${needs.toLocaleString('en-US')} parameters, more than the ${held.toLocaleString('en-US')} values the file holds`);
+    }
+  });
   const byName = new Map(weights.map((w) => [w.name, w]));
   const ours = torchParams(architecture).map((p) => {
     const layer = Number(p.torch.split('.')[0]);

@@ -6,7 +6,7 @@ import { setDefaultGpu } from '../engine/device';
 import { loadModelBytes, type Model } from '../engine/model';
 import type { Gpu } from '../engine/device';
 import { createGpu } from './dawn';
-import { fileTuningStore, readNamedFile, writeFileAtomically } from './files';
+import { fileTuningStore, readSafetensorsFile, writeFileAtomically } from './files';
 
 export * from '../engine';
 export { createGpu, type DawnOptions } from './dawn';
@@ -27,5 +27,5 @@ export async function saveModel(model: Model, path: string): Promise<void> {
 
 /** Loads a model file written by `saveModel()` (or the page's "save"), checked whole before anything is built. */
 export async function loadModel(path: string, options: { gpu?: Gpu } = {}): Promise<Model> {
-  return loadModelBytes(await readNamedFile(path, 'a model file'), { source: path, gpu: options.gpu });
+  return loadModelBytes(await readSafetensorsFile(path, 'a model file'), { source: path, gpu: options.gpu });
 }

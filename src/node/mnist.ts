@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isGzip, MNIST_FILES, MNIST_GZ_SHA256, MNIST_PARTS, MNIST_SHA256, mnistFromFiles, type Mnist, type MnistPart } from '../engine/data';
+import { checkIdxHead, isGzip, MAX_IDX_FILE_BYTES, MNIST_FILES, MNIST_GZ_SHA256, MNIST_PARTS, MNIST_SHA256, mnistFromFiles, type Mnist, type MnistPart } from '../engine/data';
 import { cacheHome, readNamedFile, writeFileAtomically } from './files';
 
 /** Public mirrors of the original `.gz` files, tried in order. */
@@ -75,7 +75,13 @@ async function findFile(dir: string, part: MnistPart): Promise<string | undefine
   return undefined;
 }
 
-const readPart = (path: string) => readNamedFile(path, 'an MNIST file');
+/**
+ * An IDX file, raw or .gz, bounded in size; its header (or gzip's magic
+ * number) is checked before the rest is read, unless a digest is to check it
+ * (a damaged file in the cache is downloaded again).
+ */
+const readPart = (path: string, digested = false) =>
+  readNamedFile(path, 'an MNIST file', { maxBytes: MAX_IDX_FILE_BYTES, ...(!digested && { head: (head: Uint8Array, size: number) => checkIdxHead(head, size, path) }) });
 
 /**
  * Why `bytes` are not what the digests expect for `part`, or undefined when
@@ -236,7 +242,7 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> 
       const cached = await findFile(cacheDir, part);
       let got: { path: string; bytes: Uint8Array };
       if (cached) {
-        got = { path: cached, bytes: await readPart(cached) };
+        got = { path: cached, bytes: await readPart(cached, true) };
         const mismatch = digestMismatch(got.bytes, part, digests);
         if (mismatch) {
           log.write(`${cached} in the cache is damaged (${mismatch}): downloading it again\n`);
@@ -252,7 +258,8 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> 
       files[part] = got.bytes;
     }
   }
-  const mnist = await mnistFromFiles(files, paths);
+  // Node's hash reads the bytes where they are: WebCrypto's would copy a 1 GiB file first.
+  const mnist = await mnistFromFiles(files, paths, async (bytes) => createHash('sha256').update(bytes).digest('hex'));
   if (!mnist.official) {
     const differing = MNIST_PARTS.filter((part) => mnist.digests[part] !== MNIST_SHA256[part]).map((part) => paths[part]);
     log.write(`note: these files are not the official MNIST (their SHA-256 differs): ${differing.join(', ')}; going on with them\n`);

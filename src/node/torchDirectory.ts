@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Gpu } from '../engine/device';
 import type { Model } from '../engine/model';
 import { fromTorch, torchFiles } from '../engine/torchConvert';
-import { readNamedFile, writeFileAtomically } from './files';
+import { readSafetensorsFile, writeFileAtomically } from './files';
 
 /**
  * Writes `dir` (created if absent) for PyTorch: model.safetensors in its names
@@ -27,5 +27,5 @@ export async function exportTorch(model: Model | Uint8Array, dir: string, source
 
 /** The model in a PyTorch safetensors file that exportTorch or train.py wrote, checked whole before it is built. */
 export async function importTorch(path: string, options: { gpu?: Gpu } = {}): Promise<Model> {
-  return fromTorch(await readNamedFile(path, 'a PyTorch safetensors file'), { source: path, gpu: options.gpu });
+  return fromTorch(await readSafetensorsFile(path, 'a PyTorch safetensors file'), { source: path, gpu: options.gpu });
 }

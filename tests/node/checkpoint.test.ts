@@ -1,7 +1,7 @@
 // `npm run train -- --checkpoint DIR` killed with SIGKILL (mid-epoch, and inside
 // a checkpoint's write) and continued with `--resume DIR` ends as a run never interrupted: same losses, same weight bytes.
-import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -21,13 +21,15 @@ interface Run {
 interface Options {
   /** A module for node to load first (`--import`), and variables for it. */
   preload?: { module: string; env: Record<string, string> };
+  /** Told of the child once it is started, and of each piece of its stderr. */
+  started?: (child: ChildProcess) => void;
 }
 
 /**
  * `npm run train -- ...args` in a child process (the command package.json
  * gives, without npm's start-up).
  */
-async function train(args: string[], { preload }: Options = {}): Promise<Run> {
+async function train(args: string[], { preload, started }: Options = {}): Promise<Run> {
   const node = await scriptArgs('train');
   return new Promise((done) => {
     const flags = preload ? ['--import', preload.module] : [];
@@ -38,6 +40,7 @@ async function train(args: string[], { preload }: Options = {}): Promise<Run> {
     const timer = setTimeout(kill, 120_000);
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
+    started?.(child);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       done({ code, signal, stdout, stderr });
@@ -77,8 +80,8 @@ async function resumeAndCompare(checkpoints: string, name: string): Promise<stri
   expect(resumed).not.toBeNull();
   expect(await outcome(report)).toEqual(reference.outcome);
   expect((await readFile(model)).equals(reference.weights)).toBe(true);
-  // No temporary file is left behind.
-  expect((await readdir(checkpoints)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  // No temporary file is left behind, and the killed run's lock was taken over, then released.
+  expect(await readdir(checkpoints)).toEqual(['checkpoint.safetensors']);
   return resumed![1];
 }
 
@@ -120,9 +123,9 @@ describe('npm run train --checkpoint, killed, then --resume', () => {
     expect(done).toHaveLength(3);
     const { run } = readCheckpoint(await readFile(join(checkpoints, 'checkpoint.safetensors')), 'checkpoint.safetensors');
     expect(`epoch ${run.epoch + 1}, step ${run.step}/${run.steps}`).toBe(done[2]);
-    // Beside it, the temporary file the kill left, as long as the preload said.
+    // Beside it, the temporary file the kill left, as long as the preload said, and the lock of the killed process.
     expect(temporary).toMatch(/^checkpoint\.safetensors\.\d+-[0-9a-f]+\.tmp$/);
-    expect((await readdir(checkpoints)).sort()).toEqual(['checkpoint.safetensors', temporary]);
+    expect((await readdir(checkpoints)).sort()).toEqual(['checkpoint.lock', 'checkpoint.safetensors', temporary]);
     expect((await stat(join(checkpoints, temporary))).size).toBe(written);
     const position = await resumeAndCompare(checkpoints, `mid-save-${at}`);
     console.info(`killed inside the 4th checkpoint's write (${written} of ${total} bytes written), resumed from ${position}`);
@@ -137,5 +140,87 @@ describe('npm run train --checkpoint, killed, then --resume', () => {
     expect(none.stderr).toMatch(new RegExp(`^error: ${join(empty, 'checkpoint.safetensors')}: cannot be read: ENOENT`));
     expect(alone.code).toBe(1);
     expect(alone.stderr).toBe('error: --checkpoint-every needs --checkpoint DIR (or --resume DIR)\n');
+  });
+});
+
+describe('one run at a time on a checkpoint directory', () => {
+  test('a second --checkpoint run, and a --resume, beside a run in the middle of a write: refused naming its pid; it finishes unharmed', { timeout: 240_000 }, async () => {
+    const checkpoints = join(dir, 'busy');
+    const gate = join(dir, 'busy-gate');
+    const report = join(dir, 'busy.json');
+    const model = join(dir, 'busy.safetensors');
+    let first!: ChildProcess;
+    let paused!: () => void;
+    const pausing = new Promise<void>((resolve) => (paused = resolve));
+    const running = train([...TRAIN, '--checkpoint', checkpoints, '--checkpoint-every', '3', '--report', report, '--save', model], {
+      preload: { module: './tests/fixtures/pause-mid-save.mjs', env: { PAUSE_MID_SAVE_UNTIL: gate } },
+      started: (child) => {
+        first = child;
+        child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('pause-mid-save:') && paused());
+      },
+    });
+    await pausing;
+    // Its temporary file is on disk, whole, not yet renamed.
+    const temporary = (await readdir(checkpoints)).filter((name) => name.endsWith('.tmp'));
+    expect(temporary).toHaveLength(1);
+    const lock = join(checkpoints, 'checkpoint.lock');
+    expect(await readFile(lock, 'utf8')).toBe(`${first.pid}\n`);
+    // A --resume whose --data does not exist: before, it removed the temporary file, then failed on the data.
+    const [second, resumed] = await Promise.all([
+      train([...TRAIN, '--checkpoint', checkpoints]),
+      train([...TRAIN, '--resume', checkpoints, '--data', join(dir, 'no-such-data')]),
+    ]);
+    for (const [run, flag] of [[second, '--checkpoint'], [resumed, '--resume']] as const) {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toBe(`error: ${flag} ${checkpoints}: process ${first.pid} is writing checkpoints there (its lock is ${lock}; if no such run is going on, remove it)\n`);
+      expect(run.stdout).toBe('');
+    }
+    expect((await readdir(checkpoints)).filter((name) => name.endsWith('.tmp'))).toEqual(temporary);
+    await writeFile(gate, '');
+    const done = await running;
+    expect(done.stderr.replace(/^pause-mid-save: .*\n/m, '')).not.toContain('error');
+    expect(done.code).toBe(0);
+    expect(await outcome(report)).toEqual(reference.outcome);
+    expect((await readFile(model)).equals(reference.weights)).toBe(true);
+    // Its lock is gone with it.
+    expect((await readdir(checkpoints)).sort()).toEqual(['checkpoint.safetensors']);
+  });
+
+  test('a lock left by a process that is gone is taken over', { timeout: 240_000 }, async () => {
+    const checkpoints = join(dir, 'stale');
+    await mkdir(checkpoints);
+    // The pid of a process that has exited.
+    const gone = await new Promise<number>((done) => {
+      const child = spawn(process.execPath, ['-e', '']);
+      child.on('close', () => done(child.pid!));
+    });
+    await writeFile(join(checkpoints, 'checkpoint.lock'), `${gone}\n`);
+    const run = await train([...TRAIN, '--epochs', '1', '--checkpoint', checkpoints]);
+    expect(run.stderr).not.toContain('error');
+    expect(run.code).toBe(0);
+    expect((await readdir(checkpoints)).sort()).toEqual(['checkpoint.safetensors']);
+  });
+
+  test('--resume is checked against --model, --batch-size and --limit before the data is read or the GPU started', { timeout: 240_000 }, async () => {
+    const checkpoints = join(dir, 'compat');
+    const written = await train([...TRAIN, '--epochs', '1', '--checkpoint', checkpoints]);
+    expect(written.code).toBe(0);
+    const source = join(checkpoints, 'checkpoint.safetensors');
+    // The data directory does not exist: reading it would be the error.
+    const absent = ['--data', join(dir, 'no-such-data')];
+    const runs = await Promise.all([
+      train([...TRAIN, '--resume', checkpoints, '--batch-size', '64', ...absent]),
+      train([...TRAIN, '--resume', checkpoints, '--model', 'cnn', ...absent]),
+      train([...TRAIN, '--resume', checkpoints, '--limit', '200', ...absent]),
+    ]);
+    expect(runs.map((run) => run.stderr)).toEqual([
+      `error: --resume: cannot resume from ${source}: it was written training on 300 samples in batches of 32, not 300 in batches of 64\n`,
+      `error: --resume: cannot resume from ${source}: it was written for another model (its architecture differs from this one)\n`,
+      `error: --resume: cannot resume from ${source}: it was written training on 300 samples, not --limit 200\n`,
+    ]);
+    for (const run of runs) {
+      expect(run.code).toBe(1);
+      expect(run.stdout).not.toContain('WebGPU adapter');
+    }
   });
 });

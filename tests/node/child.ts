@@ -26,11 +26,12 @@ export async function sh(command: string, args: string[], cwd: string, timeout =
 
 /**
  * What `npm run <script>` gives node, without npm's start-up (its `--import`
- * flags and file): package.json's command for it, which must start with `node`.
+ * flags and file): package.json's command for it, which must be `exec node ...`
+ * (the shell npm starts becomes node, so that npm's signals reach it).
  */
 export async function scriptArgs(script: string): Promise<string[]> {
   const scripts = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
-  const [command, ...args] = scripts[script].split(' ');
-  if (command !== 'node') throw new Error(`npm run ${script} is '${scripts[script]}', not a node command`);
+  const [exec, command, ...args] = scripts[script].split(' ');
+  if (exec !== 'exec' || command !== 'node') throw new Error(`npm run ${script} is '${scripts[script]}', not 'exec node ...'`);
   return args;
 }

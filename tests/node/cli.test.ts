@@ -1,13 +1,17 @@
 // The command line as a user runs it, in child processes: `npm run train` checks
 // its output paths and the images' size before training, and `npm run evaluate`
-// scores a saved model or refuses a bad file, exiting 1 with a clear error.
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+// scores a saved model or refuses a bad file, exiting 1 with a clear error;
+// outputs that are links or FIFOs, inputs that are devices, numbers written
+// loosely, and a trainer that must not outlive npm.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MNIST_FILES, MNIST_PARTS } from '../../src/engine/data';
-import { dense } from '../../src/engine/layers';
+import { conv2d, dense, flatten, maxPooling2d } from '../../src/engine/layers';
+import { encodeModelFile } from '../../src/engine/modelFile';
 import { encodeSafetensors } from '../../src/engine/safetensors';
 import { childEnv, repo, scriptArgs } from './child';
 
@@ -120,7 +124,7 @@ describe('npm run evaluate', () => {
     await writeFile(file, weightless({ inputShape: [784], layers: [dense({ units: 2e7, activation: 'relu' }), dense({ units: 10, activation: 'softmax' })] }));
     const run = await cli('evaluate', ['--load', file]);
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe(`error: ${file}: no values for layers.0.kernel, the [784, 20000000] kernel of layer 0 (dense)\n`);
+    expect(run.stderr).toMatch(new RegExp(`^error: ${file}: the model needs 256\\.00 GiB at batch 128: .* more than the 2\\.00 GiB a model read from a file may take\n$`));
     expect(run.stdout).toBe('');
   });
 
@@ -156,5 +160,191 @@ describe('npm run evaluate', () => {
     expect(runs.map((r) => r.code)).toEqual([1, 1]);
     expect(runs[0].stderr).toBe(`error: ${process.env.MNIST_DIR || 'MNIST'}: the images are 28x28 but the model takes 16 values (input shape [16])\n`);
     expect(runs[1].stderr).toBe(`error: ${few}: the model has 5 outputs but the test labels go up to 9\n`);
+  });
+});
+
+/** A FIFO made in the test's directory, and what a reader (cat) read from it once the writer closed it. */
+function fifoWithReader(name: string): { path: string; read: Promise<Buffer> } {
+  const path = join(dir, name);
+  execFileSync('mkfifo', [path]);
+  const reader = spawn('cat', [path]);
+  const chunks: Buffer[] = [];
+  reader.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  // Killed if nothing writes (the test failed): a reader left waiting would outlive it.
+  const timer = setTimeout(() => reader.kill(), 110_000);
+  return { path, read: new Promise((done) => reader.on('close', () => (clearTimeout(timer), done(Buffer.concat(chunks))))) };
+}
+
+const QUICK = ['--model', 'mlp', '--epochs', '1', '--limit', '10'];
+
+describe('npm run train and evaluate: outputs as they are, inputs bounded, numbers as written', () => {
+  test('--report to a link keeps the link and fills the file it names; to a FIFO, it writes into the FIFO', { timeout: 240_000 }, async () => {
+    await mkdir(join(dir, 'reports'));
+    const target = join(dir, 'reports', 'report.json');
+    const link = join(dir, 'report-link.json');
+    await symlink(target, link);
+    const fifo = fifoWithReader('report-fifo');
+    const runs = await Promise.all([cli('train', [...QUICK, '--report', link]), cli('train', [...QUICK, '--report', fifo.path])]);
+    for (const run of runs) {
+      expect(run.stderr).not.toContain('error');
+      expect(run.code).toBe(0);
+    }
+    expect(await readlink(link)).toBe(target);
+    expect(JSON.parse(await readFile(target, 'utf8')).testImages).toBe(10);
+    expect(JSON.parse((await fifo.read).toString()).testImages).toBe(10);
+    expect((await lstat(fifo.path)).isFIFO()).toBe(true);
+  });
+
+  // Made in the test's directory: a link to /dev/zero, only ever opened, never read.
+  test('an MNIST file linked to /dev/zero, and evaluate --load of one, are refused at once', async () => {
+    const data = join(dir, 'zero-data');
+    await mkdir(data);
+    await symlink('/dev/zero', join(data, MNIST_FILES['train-images']));
+    for (const part of MNIST_PARTS.slice(1)) await writeFile(join(data, MNIST_FILES[part]), '');
+    const zero = join(dir, 'zero.safetensors');
+    await symlink('/dev/zero', zero);
+    const started = performance.now();
+    const [train, evaluate] = await Promise.all([cli('train', [...QUICK, '--data', data]), cli('evaluate', ['--load', zero])]);
+    console.info(`/dev/zero refused by train and evaluate (run at once) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    expect(train.stderr).toBe(`error: ${join(data, MNIST_FILES['train-images'])}: is a character device, not an MNIST file\n`);
+    expect(evaluate.stderr).toBe(`error: ${zero}: is a character device, not a model file\n`);
+    expect([train.code, evaluate.code]).toEqual([1, 1]);
+  });
+
+  test('a 17 KB model whose layers need 2.25 GiB at batch 128 is refused before the data or the GPU', async () => {
+    const layers = [
+      conv2d({ filters: 334, kernelSize: 1, activation: 'relu', inputShape: [28, 28, 1] }),
+      ...Array.from({ length: 8 }, () => maxPooling2d({ poolSize: 1 })),
+      maxPooling2d({ poolSize: 28 }),
+      flatten(),
+      dense({ units: 10, activation: 'softmax' }),
+    ];
+    const weight = (name: string, shape: number[]) => ({ name, shape, values: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    const file = join(dir, 'wide.safetensors');
+    const bytes = encodeModelFile({ inputShape: [28, 28, 1], layers }, [
+      weight('layers.0.kernel', [1, 1, 1, 334]),
+      weight('layers.0.bias', [334]),
+      weight('layers.11.kernel', [334, 10]),
+      weight('layers.11.bias', [10]),
+    ]);
+    expect(bytes.length).toBeLessThan(18_000);
+    await writeFile(file, bytes);
+    const run = await cli('evaluate', ['--load', file]);
+    expect(run.stderr).toMatch(new RegExp(`^error: ${file}: the model needs 2\\.25 GiB at batch 128: .* more than the 2\\.00 GiB a model read from a file may take\n$`));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+  });
+
+  test('a model whose outputs are NaN: evaluate says for how many images, and exits 1', async () => {
+    const file = join(dir, 'nan.safetensors');
+    const kernel = { name: 'layers.1.kernel', shape: [784, 10], values: new Float32Array(7840).fill(NaN) };
+    const bias = { name: 'layers.1.bias', shape: [10], values: new Float32Array(10) };
+    await writeFile(file, encodeModelFile({ inputShape: [28, 28], layers: [flatten({ inputShape: [28, 28] }), dense({ units: 10, activation: 'softmax' })] }, [kernel, bias]));
+    const run = await cli('evaluate', ['--load', file, '--limit', '100']);
+    // Dawn may print warnings first.
+    expect(run.stderr).toMatch(new RegExp(`(^|\n)error: ${file}: the test loss is NaN: the model's outputs are NaN or infinite for 100 of 100 images\n$`));
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toContain('test accuracy');
+  });
+
+  test('integers are decimal digits within range; an empty path is refused; an I/O error names its file', async () => {
+    const plain = join(dir, 'plain-file');
+    await writeFile(plain, '');
+    const runs = await Promise.all([
+      cli('train', [...QUICK, '--epochs', '0x2']),
+      cli('train', [...QUICK, '--epochs', '1e1']),
+      cli('train', [...QUICK, '--seed', '4294967297']),
+      cli('train', [...QUICK, '--save', '']),
+      cli('train', [...QUICK, '--checkpoint', join(plain, 'checkpoints')]),
+      cli('evaluate', ['--load', '']),
+      cli('evaluate', ['--load', plain, '--batch-size=-1']),
+    ]);
+    expect(runs.map((run) => run.stderr)).toEqual([
+      "error: --epochs must be an integer >= 1, got '0x2'\n",
+      "error: --epochs must be an integer >= 1, got '1e1'\n",
+      "error: --seed must be at most 4294967295, got '4294967297'\n",
+      "error: --save needs a path, got ''\n",
+      `error: ${join(plain, 'checkpoints')}: cannot create the directory: ENOTDIR: not a directory, mkdir '${join(plain, 'checkpoints')}'\n`,
+      "error: --load needs a path, got ''\n",
+      "error: --batch-size must be an integer >= 1, got '-1'\n",
+    ]);
+    for (const run of runs) {
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+    }
+  });
+
+  test('--save to a full device (/dev/full, made here with mknod): the error names the file', async () => {
+    const full = join(dir, 'full');
+    try {
+      execFileSync('mknod', [full, 'c', '1', '7'], { stdio: 'ignore' });
+    } catch {
+      console.info('mknod is not permitted here: the full device case is left to the files tests');
+      return;
+    }
+    const run = await cli('train', [...QUICK, '--save', full]);
+    expect(run.stderr).toContain(`error: ${full}: cannot be written: ENOSPC: no space left on device`);
+    expect(run.code).toBe(1);
+    expect((await lstat(full)).isCharacterDevice()).toBe(true);
+  });
+});
+
+/** Whether process `pid` is gone: not there, or a zombie waiting to be reaped. */
+function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+describe('npm run train under npm: never outlives it', () => {
+  const trainers: number[] = [];
+  afterAll(() => {
+    for (const pid of trainers) if (!gone(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  /** `npm run train` (npm itself) writing checkpoints in a directory of its own: npm, and the trainer's pid once it holds the lock. */
+  async function underNpm(name: string): Promise<{ npm: ChildProcess; trainer: number; checkpoints: string }> {
+    const checkpoints = join(dir, name);
+    const npm = spawn('npm', ['run', '--silent', 'train', '--', '--model', 'mlp', '--epochs', '1000', '--limit', '500', '--checkpoint', checkpoints], {
+      cwd: repo,
+      env: childEnv,
+      stdio: 'ignore',
+    });
+    const lock = join(checkpoints, 'checkpoint.lock');
+    for (let waited = 0; waited < 60_000; waited += 100) {
+      const text = await readFile(lock, 'utf8').catch(() => '');
+      if (text) {
+        const trainer = Number(text);
+        trainers.push(trainer);
+        return { npm, trainer, checkpoints };
+      }
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
+    npm.kill('SIGKILL');
+    throw new Error(`npm run train never took ${lock}`);
+  }
+
+  async function expectGone(pid: number, what: string): Promise<number> {
+    const started = performance.now();
+    while (!gone(pid)) {
+      if (performance.now() - started > 15_000) throw new Error(`the trainer (${pid}) is still running 15 s after ${what}`);
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
+    return performance.now() - started;
+  }
+
+  test('npm killed with SIGKILL: the trainer stops within seconds; SIGTERM to npm reaches it', { timeout: 240_000 }, async () => {
+    const killed = await underNpm('orphan');
+    // npm runs the trainer through exec: it is npm's own child, not a shell's.
+    const parent = Number(readFileSync(`/proc/${killed.trainer}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    expect(parent).toBe(killed.npm.pid);
+    killed.npm.kill('SIGKILL');
+    console.info(`trainer gone ${(await expectGone(killed.trainer, 'npm was killed with SIGKILL')).toFixed(0)} ms after npm's SIGKILL`);
+    const terminated = await underNpm('terminated');
+    terminated.npm.kill('SIGTERM');
+    console.info(`trainer gone ${(await expectGone(terminated.trainer, 'npm was sent SIGTERM')).toFixed(0)} ms after npm's SIGTERM`);
   });
 });

@@ -4,7 +4,8 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants, crc32, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
@@ -220,9 +221,11 @@ describe('mnistFromFiles', () => {
 
   test('a .gz whose magic number is wrong is refused at its header, without inflating the rest', async () => {
     const files = synthetic(2, 2, 2);
+    // Made before the clock starts: its CRC over 1 GiB of zeros takes a second of its own.
+    const bomb = gzipBomb(Uint8Array.of(0x12, 0x34, 8, 1, 0, 0, 0, 100), 1024);
     const rss = process.memoryUsage.rss();
     const started = performance.now();
-    await expect(mnistFromFiles({ ...files, 'train-labels': gzipBomb(Uint8Array.of(0x12, 0x34, 8, 1, 0, 0, 0, 100), 1024) })).rejects.toThrow(
+    await expect(mnistFromFiles({ ...files, 'train-labels': bomb })).rejects.toThrow(
       'train-labels-idx1-ubyte: bad magic number 0x12340801: not an IDX file',
     );
     expect(performance.now() - started).toBeLessThan(1000);
@@ -318,6 +321,27 @@ describe('loadMnist from a directory', () => {
     await expect(loadMnist({ dir: join(dir, MNIST_FILES['test-labels']), log: memoryLog() })).rejects.toThrow(
       `MNIST directory ${join(dir, MNIST_FILES['test-labels'])} is not a directory`,
     );
+  });
+
+  // Made in a temporary directory: a link to /dev/zero (only ever opened, never read), a FIFO, a sparse file.
+  test('an MNIST name for /dev/zero, a FIFO or a 1 GiB sparse file is refused at once, naming it', { timeout: 10_000 }, async () => {
+    const files = synthetic(3, 2, 2);
+    const cases: [string, (path: string) => Promise<void>, string][] = [
+      ['/dev/zero', (path) => symlink('/dev/zero', path), 'is a character device, not an MNIST file'],
+      ['a FIFO', async (path) => void execFileSync('mkfifo', [path]), 'is a FIFO, not an MNIST file'],
+      ['a sparse file', (path) => writeFile(path, '').then(() => truncate(path, 2 ** 30)), 'unsupported element type 0x00'],
+    ];
+    for (const [what, make, refusal] of cases) {
+      const dir = await tempDir();
+      for (const part of MNIST_PARTS) if (part !== 'train-images') await writeFile(join(dir, MNIST_FILES[part]), files[part]);
+      const path = join(dir, MNIST_FILES['train-images']);
+      await make(path);
+      const rss = process.memoryUsage.rss();
+      const started = performance.now();
+      await expect(loadMnist({ dir, log: memoryLog() }), what).rejects.toThrow(`${path}: ${refusal}`);
+      expect(performance.now() - started, what).toBeLessThan(1000);
+      expect(process.memoryUsage.rss() - rss, what).toBeLessThan(64e6);
+    }
   });
 
   test('a corrupt file names its path', async () => {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type LayerConfig } from '../../src/engine/layers';
 import { loadModelBytes, Model } from '../../src/engine/model';
 import { encodeModelFile } from '../../src/engine/modelFile';
+import { encodeSafetensors } from '../../src/engine/safetensors';
 import { tutorialModel, type TutorialModel } from '../../src/engine/tutorial';
 import { exportTorch, importTorch } from '../../src/node/torchDirectory';
 import { seededRandom } from '../helpers';
@@ -194,6 +195,29 @@ describe('the round trip through PyTorch', () => {
     const { probabilities } = await predictInTorch(out, 'trained.safetensors');
     expectAgree('trained by torchrun, imported', await back.predict(test0.x), probabilities);
     back.destroy();
+  });
+});
+
+describe('predict.py checks the header before it allocates', () => {
+  test('a 200-byte file declaring 600,000 units: refused by model.load before the weights are read or the model built', async () => {
+    const { dir: out } = await trainedAndExported('mlp');
+    const architecture = JSON.stringify({ inputShape: [784], layers: [dense({ units: 600_000, activation: 'softmax' })] });
+    await writeFile(join(out, 'declaring.safetensors'), encodeSafetensors([], { format: 'pt', architecture }));
+    // The process' peak memory (in KiB) after PyTorch's import (a few hundred MB), and after the load: the layer would take 1.9 GB.
+    const script = [
+      'import model, resource',
+      'peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss',
+      'before = peak()',
+      'try:\n    model.load("declaring.safetensors")\nexcept ValueError as error:\n    print(error)',
+      'print(before, peak())',
+    ].join('\n');
+    const result = await run(python, ['-c', script], { cwd: out });
+    expect(result.stderr).toBe('');
+    const [message, peaks] = result.stdout.trim().split('\n');
+    expect(message).toBe("declaring.safetensors: missing tensors ['0.bias', '0.weight'], unexpected tensors [], of another shape []");
+    const [before, after] = peaks.split(' ').map((kib) => Number(kib) * 1024);
+    console.info(`predict.py's model.load refused a file declaring 600,000 units: peak ${(before / 1e6).toFixed(0)} MB after importing PyTorch, ${(after / 1e6).toFixed(0)} MB after`);
+    expect(after - before).toBeLessThan(64e6);
   });
 });
 

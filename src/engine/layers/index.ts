@@ -1,5 +1,6 @@
 // The layer registry: every layer kind by its `type`. The only place that looks a type up.
 import { formatShape } from '../buffers';
+import { printable } from '../safetensors';
 import { averagePooling2dLayer, type AveragePooling2DConfig } from './averagePooling2d';
 import { batchNormalizationLayer, type BatchNormalizationConfig } from './batchNormalization';
 import { conv2dLayer, type Conv2DConfig } from './conv2d';
@@ -29,12 +30,12 @@ const KINDS: { [T in LayerConfig['type']]: LayerKind<Extract<LayerConfig, { type
 };
 
 /** The name errors and labels give layer `index`. */
-export const layerName = (layer: LayerConfigBase, index: number) => `layer ${index} (${layer.type})`;
+export const layerName = (layer: LayerConfigBase, index: number) => `layer ${index} (${printable(String(layer.type), 40)})`;
 
 /** The kind of a layer config; an unknown `type` is an error naming the layer. */
 export function layerKind(layer: LayerConfigBase, index: number): LayerKind<LayerConfig> {
   if (!Object.hasOwn(KINDS, layer.type)) {
-    throw new Error(`${layerName(layer, index)}: unknown layer type '${layer.type}' (known: ${Object.keys(KINDS).join(', ')})`);
+    throw new Error(`${layerName(layer, index)}: unknown layer type '${printable(String(layer.type), 40)}' (known: ${Object.keys(KINDS).join(', ')})`);
   }
   return KINDS[layer.type as LayerConfig['type']] as LayerKind<LayerConfig>;
 }

@@ -1,7 +1,7 @@
 // Checkpoints during fit: when to write one, what it holds (checkpoint.ts
 // encodes it), the last state kept for a lost device's replacement, and
 // going back to a checkpoint (a resumed run, or that replacement).
-import { encodeCheckpoint, readCheckpoint, restoreState, type Checkpoint, type CheckpointInfo } from '../checkpoint';
+import { checkResumable, encodeCheckpoint, readCheckpoint, restoreState, type Checkpoint, type CheckpointInfo } from '../checkpoint';
 import type { EpochLogs, FitSettings, Run, Trainee } from './run';
 
 export interface CheckpointOptions {
@@ -86,17 +86,8 @@ export class Checkpoints {
 export async function resume(trainee: Trainee, settings: FitSettings, from: Uint8Array | { bytes: Uint8Array; source: string }): Promise<Run> {
   const { bytes, source } = from instanceof Uint8Array ? { bytes: from, source: 'resumeFrom' } : from;
   const checkpoint = readCheckpoint(bytes, source);
-  const fail = (what: string): never => {
-    throw new Error(`fit(): cannot resume from ${source}: ${what}`);
-  };
-  if (JSON.stringify(checkpoint.architecture) !== JSON.stringify(trainee.architecture)) fail('it was written for another model (its architecture differs from this one)');
-  if (JSON.stringify(checkpoint.run.optimizer) !== JSON.stringify(trainee.optimizer)) {
-    fail(`it was written with the optimizer ${JSON.stringify(checkpoint.run.optimizer)}, this model is compiled with ${JSON.stringify(trainee.optimizer)}`);
-  }
-  const { batchSize, samples } = checkpoint.run;
-  if (batchSize !== settings.batchSize || samples !== settings.count) {
-    fail(`it was written training on ${samples} samples in batches of ${batchSize}, not ${settings.count} in batches of ${settings.batchSize}`);
-  }
+  const { architecture, optimizer } = trainee;
+  checkResumable(checkpoint, { architecture, optimizer, batchSize: settings.batchSize, samples: settings.count }, 'fit()');
   return restore(trainee, settings, checkpoint);
 }
 
