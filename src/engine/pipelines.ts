@@ -79,7 +79,7 @@ export interface Dispatch {
   variant?: string;
 }
 
-/** A dispatch's variants: the same bindings and results, another kernel (a block size, a workgroup size) and grid. */
+/** A dispatch's variants: the same buffers and results, another kernel (a block size, a workgroup size, an entry point) and grid. */
 export interface Tunable {
   /**
    * The kernel's name as built, the default variant's (`matmul.wgsl:forward`):
@@ -119,23 +119,26 @@ export async function useVariant(dispatch: Dispatch, variant: string): Promise<v
 
 /**
  * A dispatch with variants (see Tunable), prepared as the first of them:
- * `make(variant)` gives each one's shader and spec; `shared` are scratch
- * buffers that every variant binds, made once by the op.
+ * `make(variant)` gives each one's shader and spec, and its entry point where
+ * it is not `entryPoint` (one whose bindings differ: a variant that writes its
+ * output as vec4s binds a vec4 view of it, and WebGPU forbids binding a buffer
+ * that a dispatch writes twice); `shared` are scratch buffers that every
+ * variant binds, made once by the op.
  */
 export async function prepareTunable(
   device: GPUDevice,
   entryPoint: string,
   shape: string,
   variants: string[],
-  make: (variant: string) => { shader: Shader; spec: DispatchSpec },
+  make: (variant: string) => { shader: Shader; spec: DispatchSpec; entryPoint?: string },
   shared: GPUBuffer[] = [],
 ): Promise<Dispatch> {
   const build = (variant: string) => {
-    const { shader, spec } = make(variant);
-    return prepareDispatch(device, shader, entryPoint, { ...spec, scratch: [] });
+    const made = make(variant);
+    return prepareDispatch(device, made.shader, made.entryPoint ?? entryPoint, { ...made.spec, scratch: [] });
   };
   const first = make(variants[0]);
-  const dispatch = await prepareDispatch(device, first.shader, entryPoint, { ...first.spec, scratch: shared });
+  const dispatch = await prepareDispatch(device, first.shader, first.entryPoint ?? entryPoint, { ...first.spec, scratch: shared });
   // Every variant's code, once each (most share a file): a change to any of them makes the choice stale.
   const codes = new Set(variants.map((variant) => code(make(variant).shader)));
   dispatch.tunable = { kernel: dispatch.kernel.name, shape, variants, build, shared, source: hash([...codes].join('\n')) };
