@@ -11,9 +11,12 @@ import {
   LogarithmicScale,
   PointElement,
   ScatterController,
+  Ticks,
   Title,
   Tooltip,
   type ChartConfiguration,
+  type Scale,
+  type Tick,
   type ChartDataset,
 } from 'chart.js';
 import type { Roofline } from './roofline';
@@ -123,12 +126,17 @@ export function rooflineChart(canvas: HTMLCanvasElement, roofline: Roofline, mod
         tooltip: { callbacks: { label: (item) => `${item.raw && (item.raw as Point).name}: ${item.parsed.x?.toPrecision(3)} FLOP/byte, ${item.parsed.y?.toPrecision(3)} GFLOP/s` } },
       },
       scales: {
-        x: { type: 'logarithmic', min: left, max: right, title: { display: true, text: 'FLOPs a byte (log scale)' } },
-        y: { type: 'logarithmic', title: { display: true, text: 'GFLOP/s (log scale)' } },
+        x: { type: 'logarithmic', min: left, max: right, title: { display: true, text: 'FLOPs a byte (log scale)' }, ticks: { callback: shortTick } },
+        y: { type: 'logarithmic', title: { display: true, text: 'GFLOP/s (log scale)' }, ticks: { callback: shortTick } },
       },
     },
   };
   return new Chart(canvas, config);
+}
+
+/** The ticks Chart.js labels on a log axis, in as few digits as they need: 0.5, 2, 100 rather than 0.5000, 2.0000. */
+function shortTick(this: Scale, value: number | string, index: number, ticks: Tick[]): string {
+  return Ticks.formatters.logarithmic.call(this, Number(value), index, ticks) ? `${+Number(value).toPrecision(3)}` : '';
 }
 
 const percentOf = (fraction: number | null) => (fraction === null ? '—' : `${(100 * fraction).toPrecision(3)}%`);
