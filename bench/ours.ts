@@ -19,6 +19,7 @@ import {
   type Model,
   type Pass,
   type Stats,
+  type Work,
 } from '../src/engine';
 import { repeatsFor } from './timing';
 
@@ -121,9 +122,9 @@ export class OurTrainer {
     return this.pass;
   }
 
-  /** The FLOPs of a step: its kernels' work (see Dispatch.work), counted from the layer shapes. */
-  get flopsPerStep(): number {
-    return kernelRuns(this.current.full.train).reduce((sum, run) => sum + (run.work?.flops ?? 0), 0);
+  /** The FLOPs and bytes of a step: its kernels' work (see Dispatch.work), counted from the layer shapes. */
+  get workPerStep(): Work {
+    return kernelRuns(this.current.full.train).reduce((sum, run) => ({ flops: sum.flops + (run.work?.flops ?? 0), bytes: sum.bytes + (run.work?.bytes ?? 0) }), { flops: 0, bytes: 0 });
   }
 
   /** Dispatches a step records, its gather included (those with no workgroups are skipped). */

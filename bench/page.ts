@@ -5,7 +5,7 @@ import './page.css';
 import type { Chart } from 'chart.js';
 import { byId, download, showErrorIn } from '../src/app/dom';
 import { createGpu, describeAdapter, timestampRoundingMs, type Gpu } from '../src/engine';
-import { comparisonChart, kernelChart } from './charts';
+import { comparisonChart, kernelChart, rooflineChart } from './charts';
 import { reportBlocks, type Block } from './report';
 import { DEFAULT_BATCHES, parseBenchOptions, runSuite, type BenchOptions, type BenchResult } from './suite';
 
@@ -30,6 +30,7 @@ const ui = {
   results: byId('results'),
   json: byTestId<HTMLButtonElement>('bench-json'),
   comparisonChart: byId<HTMLCanvasElement>('comparison-chart'),
+  rooflineChart: byId<HTMLCanvasElement>('roofline-chart'),
   kernelCharts: byId('kernel-charts'),
   report: byTestId('bench-table'),
 };
@@ -151,7 +152,7 @@ function showResult(result: BenchResult): void {
   for (const chart of state.charts) chart.destroy();
   ui.kernelCharts.replaceChildren();
   ui.results.hidden = false;
-  state.charts = [comparisonChart(ui.comparisonChart, result.models)];
+  state.charts = [comparisonChart(ui.comparisonChart, result.models), rooflineChart(ui.rooflineChart, result.roofline, result.models)];
   for (const m of result.models) {
     const canvas = document.createElement('canvas');
     const box = element('div', canvas);

@@ -1,6 +1,7 @@
 // The benchmark's figures as a report: headings, paragraphs and tables that the
 // command line prints as Markdown and bench.html shows as HTML.
 import { formatVariantTimes, type Stats } from '../src/engine';
+import type { Peak, Roofline } from './roofline';
 import type { BenchResult, Environment, KernelResult, ModelResult, StepResult } from './suite';
 
 /** A piece of the report. Its text may hold `code` and **bold**, Markdown's marks, the only ones it uses. */
@@ -13,6 +14,7 @@ export type Block =
 /** A number to three significant figures or so, without exponent. */
 function num(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  if (value === 0) return '0';
   const magnitude = Math.abs(value);
   if (magnitude >= 100) return value.toFixed(0);
   if (magnitude >= 10) return value.toFixed(1);
@@ -21,6 +23,7 @@ function num(value: number | null | undefined): string {
 }
 
 const range = (s: Stats | null) => (s ? `${num(s.min)}–${num(s.max)}` : '—');
+const percent = (fraction: number | null) => (fraction === null ? '—' : `${num(100 * fraction)}%`);
 const table = (header: string[], rows: (string | number)[][]): Block => ({ kind: 'table', header, rows: rows.map((cells) => cells.map(String)) });
 
 const RUNTIMES: Record<Environment['runtime'], string> = {
@@ -48,6 +51,19 @@ function environmentTable(result: BenchResult, caveat: string): Block {
     ['Date', env.date],
   ];
   return table([`Environment${caveat}`, ''], rows);
+}
+
+function rooflineTable(roofline: Roofline, caveat: string): Block {
+  const peak = (what: string, unit: string, p: Peak): string[] => [what, `${num(p.rate)} ${unit}`, p.variant, formatVariantTimes(p.ms, num)];
+  return table(
+    [`Roof${caveat}`, 'Peak', 'Variant', `Each variant's ms (the fastest variant's: best of ${roofline.rounds})`],
+    [
+      peak('f32 multiply-adds (`peak.wgsl:multiply_add`)', 'GFLOP/s', roofline.gflops),
+      roofline.f16Gflops ? peak('f16 multiply-adds (`peak.wgsl:multiply_add` in f16)', 'GFLOP/s', roofline.f16Gflops) : ['f16 multiply-adds', '—', 'the device has no `shader-f16`', '—'],
+      peak('memory bandwidth, read + written (`peak.wgsl:copy`)', 'GB/s', roofline.gbPerSecond),
+      ['ridge point (f32 peak over bandwidth)', `${num(roofline.ridge)} FLOP/byte`, '', ''],
+    ],
+  );
 }
 
 function comparisonTable(models: ModelResult[], caveat: string): Block {
@@ -103,6 +119,9 @@ function stepTable(models: ModelResult[], caveat: string): Block {
       range(s.gpuMs),
       num(s.gflops),
       s.batch === m.batch ? num(bestKernelGflops(m)) : '',
+      num(s.intensity),
+      num(s.boundGflops),
+      percent(s.rooflineFraction),
       `${s.stepsPerRound} × ${s.msPerStep.samples.length}`,
     ]),
   );
@@ -121,6 +140,9 @@ function stepTable(models: ModelResult[], caveat: string): Block {
       'GPU min–max',
       'Step GFLOP/s',
       'Best kernel GFLOP/s',
+      'FLOP/byte',
+      'Roofline GFLOP/s',
+      'Of roofline',
       'Steps × rounds',
     ],
     rows,
@@ -154,10 +176,13 @@ function kernelTable(m: ModelResult, caveat: string): Block {
     k.flops === 0 ? '0' : num(k.flops === null ? null : k.flops / 1e6),
     num(k.gflops),
     num(k.gbPerSecond),
+    num(k.intensity),
+    num(k.boundGflops),
+    percent(k.rooflineFraction),
     variantCell(k),
   ]);
   return table(
-    ['#', `Kernel${caveat}`, 'Layer', 'Dispatches', 'Workgroups', 'ms', 'mean', 'min–max', 'Share', 'MFLOP', 'GFLOP/s', 'GB/s', 'Variant (each variant\'s ms when chosen)'],
+    ['#', `Kernel${caveat}`, 'Layer', 'Dispatches', 'Workgroups', 'ms', 'mean', 'min–max', 'Share', 'MFLOP', 'GFLOP/s', 'GB/s', 'FLOP/byte', 'Roofline GFLOP/s', 'Of roofline', 'Variant (each variant\'s ms when chosen)'],
     rows,
   );
 }
@@ -173,7 +198,9 @@ function kernelNotes(m: ModelResult): string {
     : '';
   return (
     `GPU time per kernel (${how}, after one untimed step): median, mean and min–max, in ms. ` +
-    `FLOPs and bytes are counted from the layer shapes (each op's \`work\`).${rounding} Top three: ${topKernels(m)}.`
+    `FLOPs and bytes are counted from the layer shapes (each op's \`work\`). ` +
+    'Roofline GFLOP/s: what the roofline allows at the kernel\'s FLOP/byte, min(peak, FLOP/byte × bandwidth); of roofline: its GFLOP/s over that, or for a kernel of no FLOPs its GB/s over the bandwidth.' +
+    `${rounding} Top three: ${topKernels(m)}.`
   );
 }
 
@@ -200,6 +227,13 @@ export function reportBlocks(result: BenchResult): Block[] {
       ? [warning('**These figures come from a software adapter** (a CPU emulating a GPU). They are not GPU figures; run on a machine with a GPU for those.')]
       : []),
     environmentTable(result, caveat),
+    heading(2, 'Roofline of this adapter'),
+    paragraph(
+      'The peaks every kernel is held against, from the micro-kernels of `bench/peak.wgsl`, each timed in its variants as the autotuner times a kernel, then its fastest variant timed again; the fastest time counts. ' +
+        'Multiply-adds: independent chains of vec4 multiply-adds an invocation, no memory traffic to speak of. Bandwidth: a 64 MiB copy, its bytes read plus its bytes written. ' +
+        'A kernel of fewer FLOPs a byte than the ridge point is bound by memory.',
+    ),
+    rooflineTable(result.roofline, caveat),
     heading(2, `Training step at batch ${batch}, ours, TensorFlow.js' and PyTorch's interleaved`),
     paragraph(
       'RMSprop (lr 0.001, rho 0.9, epsilon 1e-7), sparse categorical cross-entropy, the same layers, one random batch; ' +
@@ -213,7 +247,8 @@ export function reportBlocks(result: BenchResult): Block[] {
       'TF.js ms/step: TensorFlow.js at the same batch, in rounds interleaved with ours. ' +
         'CPU ms to record: encoding a stretch of steps into one command buffer (as fit records the steps between two progress updates), finishing and submitting it, over its steps. ' +
         'GPU ms/step: timestamps around each step\'s compute pass (its gather and its kernels). ' +
-        'Step GFLOP/s: the step\'s FLOPs (its kernels\' work) over its ms/step, beside the best kernel\'s GFLOP/s at the comparison\'s batch.',
+        'Step GFLOP/s: the step\'s FLOPs (its kernels\' work) over its ms/step, beside the best kernel\'s GFLOP/s at the comparison\'s batch. ' +
+        'FLOP/byte, roofline GFLOP/s and of roofline: the step\'s FLOPs over its bytes (its kernels\' work, summed), the roofline there, and the step\'s GFLOP/s over it.',
     ),
     stepTable(result.models, caveat),
     ...result.models.flatMap((m) => [heading(2, `Kernels of ${m.model} at batch ${m.batch}`), paragraph(kernelNotes(m)), kernelTable(m, caveat)]),

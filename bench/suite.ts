@@ -17,6 +17,7 @@ import {
   type TutorialModel,
 } from '../src/engine';
 import { OPTIMIZER, OurTrainer, randomBatch, type KernelTimes, type Steps } from './ours';
+import { measureRoofline, rooflinePoint, type Roofline } from './roofline';
 import { tfjsOn, TfjsTrainer } from './tfjs';
 import { repeatsFor } from './timing';
 
@@ -49,8 +50,8 @@ export function parseBenchOptions(quick: boolean, models: string, batches?: stri
 
 /** How long each kind of measurement may take, and how many repeats it gets. */
 const BUDGETS = {
-  quick: { kernelMs: 3_000, minKernelRepeats: 2, maxKernelRepeats: 20, stretchMs: 1_000, maxSteps: 50, rounds: 3 },
-  full: { kernelMs: 20_000, minKernelRepeats: 5, maxKernelRepeats: 100, stretchMs: 3_000, maxSteps: 200, rounds: 5 },
+  quick: { kernelMs: 3_000, minKernelRepeats: 2, maxKernelRepeats: 20, stretchMs: 1_000, maxSteps: 50, rounds: 3, rooflineRounds: 3 },
+  full: { kernelMs: 20_000, minKernelRepeats: 5, maxKernelRepeats: 100, stretchMs: 3_000, maxSteps: 200, rounds: 5, rooflineRounds: 5 },
 } as const;
 
 export interface StepResult {
@@ -66,6 +67,10 @@ export interface StepResult {
   gpuMs: Stats | null;
   /** The step's FLOPs (its kernels' work) over its median wall time. */
   gflops: number;
+  /** The step's FLOPs over its bytes (its kernels' work), the roofline's GFLOP/s there, and gflops over that. */
+  intensity: number;
+  boundGflops: number;
+  rooflineFraction: number;
   /** TensorFlow.js' ms/step at the same batch, from rounds interleaved with ours; null where it did not run. */
   tfjsMsPerStep: Stats | null;
 }
@@ -81,6 +86,15 @@ export interface KernelResult {
   bytes: number | null;
   gflops: number | null;
   gbPerSecond: number | null;
+  /**
+   * FLOPs a byte, the roofline's GFLOP/s at that intensity (min(peak,
+   * intensity x bandwidth)), and the fraction of the roofline reached: its
+   * GFLOP/s over that bound, or for a kernel of no FLOPs its GB/s over the
+   * bandwidth. Null where no work is counted.
+   */
+  intensity: number | null;
+  boundGflops: number | null;
+  rooflineFraction: number | null;
   /** The variant its dispatches run (autotune.ts), and the milliseconds each variant took when it was chosen; null for a kernel without variants. */
   variant: string | null;
   variants: Record<string, number>;
@@ -124,6 +138,8 @@ export interface Environment {
 export interface BenchResult {
   environment: Environment;
   options: BenchOptions;
+  /** The adapter's peaks, which each kernel and step is held against. */
+  roofline: Roofline;
   models: ModelResult[];
 }
 
@@ -144,9 +160,10 @@ export interface CpuTrainer {
  */
 export type CpuSide = ((model: Model, batch: number, data: { x: Float32Array; labels: Uint32Array }) => Promise<CpuTrainer>) | { unavailable: string };
 
-function kernelRows(times: KernelTimes, choices: readonly TuningChoice[]): KernelResult[] {
+function kernelRows(times: KernelTimes, choices: readonly TuningChoice[], roofline: Roofline): KernelResult[] {
   return times.kernels.map(({ run, ms }) => {
     const seconds = ms.median / 1000;
+    const point = run.work && run.work.bytes > 0 && seconds > 0 ? rooflinePoint(run.work, ms.median, roofline) : null;
     const variant = run.dispatches.find((d) => d.variant)?.variant ?? null;
     // A choice names the kernel tuned, which its variant may compile from another file (matmulSubgroups.wgsl).
     const tuned = run.dispatches.find((d) => d.tunable)?.tunable?.kernel ?? run.kernel;
@@ -163,14 +180,19 @@ function kernelRows(times: KernelTimes, choices: readonly TuningChoice[]): Kerne
       bytes: run.work?.bytes ?? null,
       gflops: run.work && run.work.flops > 0 && seconds > 0 ? run.work.flops / seconds / 1e9 : null,
       gbPerSecond: run.work && seconds > 0 ? run.work.bytes / seconds / 1e9 : null,
+      intensity: point?.intensity ?? null,
+      boundGflops: point?.boundGflops ?? null,
+      rooflineFraction: point?.fraction ?? null,
     };
   });
 }
 
 /** Our figures from stretches of `perRound` steps at one batch size. */
-function summarise(ours: OurTrainer, batch: number, perRound: number, stretches: Steps[], tfjsMs: number[]): StepResult {
+function summarise(ours: OurTrainer, batch: number, perRound: number, stretches: Steps[], tfjsMs: number[], roofline: Roofline): StepResult {
   const ms = stats(stretches.map((s) => s.wallMs / perRound));
   const gpuMs = stretches.flatMap((s) => s.gpuMs ?? []);
+  const work = ours.workPerStep;
+  const point = rooflinePoint(work, ms.median, roofline);
   return {
     batch,
     msPerStep: ms,
@@ -179,7 +201,10 @@ function summarise(ours: OurTrainer, batch: number, perRound: number, stretches:
     dispatchesPerStep: ours.dispatchesPerStep,
     recordMs: stats(stretches.map((s) => s.recordMs)),
     gpuMs: gpuMs.length ? stats(gpuMs) : null,
-    gflops: ours.flopsPerStep / ms.median / 1e6,
+    gflops: work.flops / ms.median / 1e6,
+    intensity: point.intensity,
+    boundGflops: point.boundGflops,
+    rooflineFraction: point.fraction,
     tfjsMsPerStep: tfjsMs.length ? stats(tfjsMs) : null,
   };
 }
@@ -213,7 +238,7 @@ async function startPytorch(side: CpuSide, model: Model, data: { x: Float32Array
   }
 }
 
-async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, pytorchSide: CpuSide, log: Log): Promise<ModelResult> {
+async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, roofline: Roofline, pytorchSide: CpuSide, log: Log): Promise<ModelResult> {
   const budget = options.quick ? BUDGETS.quick : BUDGETS.full;
   const model = tutorialModel(kind);
   const batches = [...new Set([BATCH, ...options.batches])].sort((a, b) => a - b);
@@ -231,7 +256,7 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
     const times = await ours.kernelTimes(BATCH, budget.kernelMs, budget.minKernelRepeats, budget.maxKernelRepeats);
     const { tuner } = ours;
     if (tuner.mode !== 'off') log(`${kind}: kernel variants (${tuningSummary(tuner)})`);
-    const kernels = { method: times.method, roundingMs: times.roundingMs, repeats: times.repeats, rows: kernelRows(times, tuner.choices) };
+    const kernels = { method: times.method, roundingMs: times.roundingMs, repeats: times.repeats, rows: kernelRows(times, tuner.choices, roofline) };
 
     // The kernels warmed our side up and tell how long its step takes; TensorFlow.js
     // and PyTorch get one step untimed and one to size their stretches. Then the
@@ -279,7 +304,7 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
     await interleave(budget.rounds, turns);
     theirs?.dispose();
     await pytorch.trainer?.close();
-    const atBatch = summarise(ours, BATCH, oursPerRound, ourStretches, theirMs);
+    const atBatch = summarise(ours, BATCH, oursPerRound, ourStretches, theirMs, roofline);
 
     const sweep: StepResult[] = [];
     for (const batch of batches) {
@@ -302,7 +327,7 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
       }
       await interleave(budget.rounds, sweepTurns);
       other?.dispose();
-      sweep.push(summarise(ours, batch, perRound, stretches, tfjsMs));
+      sweep.push(summarise(ours, batch, perRound, stretches, tfjsMs, roofline));
     }
 
     const tfjsMs = theirMs.length ? stats(theirMs) : null;
@@ -346,10 +371,16 @@ export async function runSuite(gpu: Gpu, options: BenchOptions, where: Pick<Envi
     versions: { ...versions, '@tensorflow/tfjs': tfjsVersion },
     date: new Date().toISOString(),
   };
+  log(`roofline: the peak multiply-add rate${gpu.device.features.has('shader-f16') ? ' (f32 and f16)' : ''} and bandwidth, each kernel's variants timed`);
+  const roofline = await measureRoofline(gpu, (options.quick ? BUDGETS.quick : BUDGETS.full).rooflineRounds, (notice) => log(`roofline: ${notice}`));
+  log(
+    `roofline: ${roofline.gflops.rate.toPrecision(3)} GFLOP/s f32${roofline.f16Gflops ? `, ${roofline.f16Gflops.rate.toPrecision(3)} f16` : ''}, ` +
+      `${roofline.gbPerSecond.rate.toPrecision(3)} GB/s`,
+  );
   const models: ModelResult[] = [];
-  for (const kind of options.models) models.push(await benchModel(gpu, kind, options, pytorch, log));
+  for (const kind of options.models) models.push(await benchModel(gpu, kind, options, roofline, pytorch, log));
   // Known once a process has started: its torch, its Python and its threads.
   const torch = models.find((m) => m.pytorch.about)?.pytorch;
   environment.versions['PyTorch (CPU)'] = torch?.about ?? `not run: ${models[0]?.pytorch.reason}`;
-  return { environment, options, models };
+  return { environment, options, roofline, models };
 }

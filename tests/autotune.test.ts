@@ -45,7 +45,7 @@ describe('autotune', () => {
 
     const full = await train('full', store);
     const kernels = new Set(full.tuning.choices.map((c) => c.kernel));
-    expect([...kernels].sort()).toEqual(['conv2d.wgsl:backward_input', 'conv2d.wgsl:backward_weight', 'conv2d.wgsl:forward', 'matmul.wgsl:backward_input', 'matmul.wgsl:backward_weight', 'matmul.wgsl:forward']);
+    expect([...kernels].sort()).toEqual(['conv2d.wgsl:backward_input', 'conv2d.wgsl:backward_weight', 'conv2d.wgsl:forward', 'matmul.wgsl:backward_input', 'matmul.wgsl:backward_weight', 'matmul.wgsl:forward', 'maxpool2d.wgsl:backward_relu', 'maxpool2d.wgsl:forward']);
     for (const choice of full.tuning.choices) {
       expect(choice.from).toBe('timed');
       // The fastest of the variants timed.

@@ -5,7 +5,7 @@ import { averagePooling2d, dense, flatten } from '../src/engine/layers';
 import { sequential } from '../src/engine/model';
 import { avgPool2dBackward, avgPool2dForward, avgPool2dShape, type AvgPool2dOptions } from '../src/engine/ops/avgpool2d';
 import * as reference from '../src/reference/avgpool2d';
-import { expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
+import { eachVariant, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
 
 // N images, H x W pixels, C channels; a PH x PW pool with strides SY, SX.
 const cases: reference.AvgPoolShape[] = [
@@ -29,6 +29,14 @@ const cases: reference.AvgPoolShape[] = [
   { N: 1, H: 8, W: 8, C: 2, PH: 2, PW: 2, SY: 3, SX: 3, padding: 'valid' },
   // More input pixels (270,400) than the strided grid's invocations (262,144).
   { N: 400, H: 26, W: 26, C: 4, PH: 2, PW: 2, SY: 2, SX: 2, padding: 'valid' },
+  // Four channels and more, for the vec4 variants: the cells of 'same' windows
+  // over both borders, of windows with gaps, of a pool that is not square with
+  // a row and a column left over, and overlapping windows (no cells).
+  { N: 2, H: 7, W: 7, C: 8, PH: 2, PW: 2, SY: 2, SX: 2, padding: 'same' },
+  { N: 1, H: 7, W: 10, C: 4, PH: 3, PW: 3, SY: 3, SX: 3, padding: 'same' },
+  { N: 1, H: 8, W: 8, C: 4, PH: 2, PW: 2, SY: 3, SX: 3, padding: 'valid' },
+  { N: 1, H: 7, W: 10, C: 12, PH: 3, PW: 2, SY: 3, SX: 2, padding: 'valid' },
+  { N: 2, H: 9, W: 8, C: 4, PH: 3, PW: 3, SY: 2, SX: 2, padding: 'same' },
 ];
 
 const describeCase = (s: reference.AvgPoolShape) =>
@@ -43,17 +51,27 @@ describe.each(cases.map((s) => [describeCase(s), s] as const))('avgPool2d %s', (
   const x = randomArray(random, s.N * s.H * s.W * s.C);
   const dOut = randomArray(random, s.N * OH * OW * s.C);
 
-  test('forward and backward', async () => {
+  test('forward and backward, in every variant', async () => {
     const { device } = await testGpu();
     expect(avgPool2dShape(input, optionsOf(s))).toEqual(output);
     const y = await zeros(output);
-    const [gotY] = await run(await avgPool2dForward(device, { x: await upload(input, x), y }, optionsOf(s)), y);
-    expectClose(`avgPool2d forward ${name}`, gotY, reference.avgPool2dForward(x, s), F32);
+    // Every variant adds the same floats in the same order: the first's results, to the bit.
+    const results: ArrayLike<number>[] = [];
+    const forward = await avgPool2dForward(device, { x: await upload(input, x), y }, optionsOf(s));
+    for await (const variant of eachVariant(forward, y)) {
+      const [gotY] = await run(forward, y);
+      expectClose(`avgPool2d forward ${name} ${variant}`, gotY, reference.avgPool2dForward(x, s), F32);
+      expectClose(`avgPool2d forward ${name} ${variant} against the first variant`, gotY, (results[0] ??= gotY), { atol: 0, rtol: 0 });
+    }
 
-    // Stale values where no window covers an element must be overwritten with zeros.
-    const dInput = await upload(input, new Float64Array(x.length).fill(NaN), 'dInput');
-    const [gotInput] = await run(await avgPool2dBackward(device, { dOut: await upload(output, dOut), dInput }, optionsOf(s)), dInput);
-    expectClose(`avgPool2d backward ${name}`, gotInput, reference.avgPool2dBackward(dOut, s), F32);
+    // NaN-filled, where no window covers an element: those must be overwritten with zeros.
+    const dInput = await zeros(input, 'dInput');
+    const backward = await avgPool2dBackward(device, { dOut: await upload(output, dOut), dInput }, optionsOf(s));
+    for await (const variant of eachVariant(backward, dInput)) {
+      const [gotInput] = await run(backward, dInput);
+      expectClose(`avgPool2d backward ${name} ${variant}`, gotInput, reference.avgPool2dBackward(dOut, s), F32);
+      expectClose(`avgPool2d backward ${name} ${variant} against the first variant`, gotInput, (results[1] ??= gotInput), { atol: 0, rtol: 0 });
+    }
   });
 
   if (x.length <= 3000) {

@@ -4,6 +4,7 @@ import { maxPool2dBackward, maxPool2dForward, maxPool2dShape, type MaxPool2dOpti
 import * as activation from '../src/reference/activation';
 import * as reference from '../src/reference/maxpool2d';
 import {
+  eachVariant,
   expectClose,
   F32,
   GRADCHECK,
@@ -30,9 +31,15 @@ const cases: reference.PoolShape[] = [
   // One window per image, and gaps between windows.
   { N: 2, H: 4, W: 4, C: 7, PH: 4, PW: 4, SY: 4, SX: 4 },
   { N: 1, H: 8, W: 8, C: 2, PH: 2, PW: 2, SY: 3, SX: 3 },
+  // The same with four channels, for the vec4 variants: the cells hold the gaps.
+  { N: 1, H: 8, W: 8, C: 4, PH: 2, PW: 2, SY: 3, SX: 3 },
+  // Cells of a pool that is not square, the last row and column left over.
+  { N: 1, H: 7, W: 10, C: 8, PH: 3, PW: 2, SY: 3, SX: 2 },
   // The models' largest: more input elements than the workgroup limit times the workgroup size.
   { N: 512, H: 26, W: 26, C: 32, PH: 2, PW: 2, SY: 2, SX: 2 },
 ];
+
+const EXACT = { atol: 0, rtol: 0 };
 
 const describeCase = (s: reference.PoolShape) => `N=${s.N} H=${s.H} W=${s.W} C=${s.C} pool=${s.PH}x${s.PW} strides=${s.SY}x${s.SX}`;
 const optionsOf = (s: reference.PoolShape): MaxPool2dOptions => ({ poolSize: [s.PH, s.PW], strides: [s.SY, s.SX] });
@@ -47,40 +54,41 @@ function distinctValues(random: () => number, count: number): Float64Array {
   return values;
 }
 
-/** Forward and backward on the GPU against the reference, for one input. */
+/** Forward and backward on the GPU against the reference, for one input, in every variant (each output NaN-filled first). */
 async function checkPool(what: string, s: reference.PoolShape, x: Float64Array, dOut: Float64Array) {
   const { device } = await testGpu();
   const input = [s.N, s.H, s.W, s.C];
   const output = maxPool2dShape(input, optionsOf(s));
   expect(output).toEqual([s.N, ...reference.outputSize(s), s.C]);
   const want = reference.maxPool2dForward(x, s);
+  // Pooling moves floats without arithmetic, but for the sums where windows overlap: every variant gives the reference's floats.
+  const tolerance = s.SY >= s.PH && s.SX >= s.PW ? EXACT : F32;
 
   const y = await zeros(output);
   const argmax = await zeros(output, 'argmax', 'u32');
-  const [gotY, gotArgmax] = await run(await maxPool2dForward(device, { x: await upload(input, x), y, argmax }, optionsOf(s)), y, argmax);
-  expectClose(`maxPool2d forward ${what}`, gotY, want.y, F32);
-  expectClose(`maxPool2d argmax ${what}`, gotArgmax, want.argmax, { atol: 0, rtol: 0 });
+  const forward = await maxPool2dForward(device, { x: await upload(input, x), y, argmax }, optionsOf(s));
+  for await (const variant of eachVariant(forward, y, argmax)) {
+    const [gotY, gotArgmax] = await run(forward, y, argmax);
+    expectClose(`maxPool2d forward ${what} ${variant}`, gotY, want.y, EXACT);
+    expectClose(`maxPool2d argmax ${what} ${variant}`, gotArgmax, want.argmax, EXACT);
+  }
 
-  // Stale values where no window chose an element must be overwritten with zeros.
-  const dInput = await upload(input, new Float64Array(x.length).fill(NaN), 'dInput');
-  const dispatch = await maxPool2dBackward(
-    device,
-    { argmax: await uploadLabels(output, want.argmax, 'argmax'), dOut: await upload(output, dOut), dInput },
-    optionsOf(s),
-  );
-  const [gotInput] = await run(dispatch, dInput);
-  expectClose(`maxPool2d backward ${what}`, gotInput, reference.maxPool2dBackward(want.argmax, dOut, s), F32);
+  // NaN-filled, where no window chose an element: those must be overwritten with zeros.
+  const dInput = await zeros(input, 'dInput');
+  const tensors = { argmax: await uploadLabels(output, want.argmax, 'argmax'), dOut: await upload(output, dOut), dInput };
+  const backward = await maxPool2dBackward(device, tensors, optionsOf(s));
+  for await (const variant of eachVariant(backward, dInput)) {
+    const [got] = await run(backward, dInput);
+    expectClose(`maxPool2d backward ${what} ${variant}`, got, reference.maxPool2dBackward(want.argmax, dOut, s), tolerance);
+  }
 
   // With the gradient of the ReLU that wrote x (backward_relu): x's signs (and NaNs) mask it, as relu_backward would.
-  const reluDInput = await upload(input, new Float64Array(x.length).fill(NaN), 'dInput');
-  const relu = await maxPool2dBackward(
-    device,
-    { argmax: await uploadLabels(output, want.argmax, 'argmax'), dOut: await upload(output, dOut), dInput: reluDInput, reluOf: await upload(input, x) },
-    optionsOf(s),
-  );
-  const [gotRelu] = await run(relu, reluDInput);
+  const relu = await maxPool2dBackward(device, { ...tensors, reluOf: await upload(input, x) }, optionsOf(s));
   const wantRelu = activation.activationBackward('relu', x, reference.maxPool2dBackward(want.argmax, dOut, s));
-  expectClose(`maxPool2d backward_relu ${what}`, gotRelu, wantRelu, F32);
+  for await (const variant of eachVariant(relu, dInput)) {
+    const [got] = await run(relu, dInput);
+    expectClose(`maxPool2d backward_relu ${what} ${variant}`, got, wantRelu, tolerance);
+  }
 }
 
 describe.each(cases.map((s) => [describeCase(s), s] as const))('maxPool2d %s', (name, s) => {

@@ -19,7 +19,7 @@ import * as matmul from '../src/reference/matmul';
 import * as maxpool from '../src/reference/maxpool2d';
 import * as softmax from '../src/reference/softmax';
 import * as sce from '../src/reference/softmaxCrossEntropy';
-import { epilogue, expectClose, F32, randomArray, run, seededRandom, testGpu, upload, uploadLabels, uploadWithBias, zeros } from './helpers';
+import { eachVariant, epilogue, expectClose, F32, randomArray, run, seededRandom, testGpu, upload, uploadLabels, uploadWithBias, zeros } from './helpers';
 
 /** Copies `values` with NaN at `at`. */
 function withNaN(values: Float64Array, at: number[]): Float64Array {
@@ -65,31 +65,35 @@ describe.each(['relu', 'sigmoid', 'tanh'] as Activation[])('%s', (kind) => {
   });
 });
 
-describe('maxPool2d: a window holding a NaN gives NaN, wherever in the window', () => {
-  // N=1 H=4 W=6 C=2, 2x2 windows with stride 2: 2x3 windows per channel.
-  const s = { N: 1, H: 4, W: 6, C: 2, PH: 2, PW: 2, SY: 2, SX: 2 };
+// Two channels, and four: the vec4 variants, each lane with its own NaNs.
+describe.each([2, 4])('maxPool2d C=%i: a window holding a NaN gives NaN, wherever in the window, in every variant', (C) => {
+  // N=1 H=4 W=6, 2x2 windows with stride 2: 2x3 windows per channel.
+  const s = { N: 1, H: 4, W: 6, C, PH: 2, PW: 2, SY: 2, SX: 2 };
   const index = (h: number, w: number, c: number) => (h * s.W + w) * s.C + c;
   // NaN first in one window, second in another, last in a third (which also holds a large value), and two in a fourth.
   const at = [index(0, 0, 0), index(0, 3, 1), index(3, 1, 0), index(2, 4, 1), index(3, 5, 1)];
-  const x = withNaN(randomArray(random, 48), at);
+  const x = withNaN(randomArray(random, 24 * C), at);
   x[index(2, 0, 0)] = 100;
   test('forward and backward', async () => {
     const { device } = await testGpu();
     const want = maxpool.maxPool2dForward(x, s);
     expect([...want.y].filter(Number.isNaN)).toHaveLength(4);
-    const y = await zeros([1, 2, 3, 2]);
-    const argmax = await zeros([1, 2, 3, 2], 'argmax', 'u32');
+    const y = await zeros([1, 2, 3, C]);
+    const argmax = await zeros([1, 2, 3, C], 'argmax', 'u32');
     const options = { poolSize: [2, 2] as [number, number], strides: [2, 2] as [number, number] };
-    const [gotY, gotArgmax] = await run(await maxPool2dForward(device, { x: await upload([1, 4, 6, 2], x), y, argmax }, options), y, argmax);
-    expectNaNsWhere('maxPool2d forward', gotY, want.y);
-    // The gradient goes to the window's first NaN.
-    expect([...gotArgmax]).toEqual([...want.argmax]);
-    expect(gotArgmax[(1 * 3 + 2) * 2 + 1]).toBe(index(2, 4, 1));
+    const forward = await maxPool2dForward(device, { x: await upload([1, 4, 6, C], x), y, argmax }, options);
     // A NaN dOut reaches the element it came from.
-    const dOut = withNaN(randomArray(random, 12), [3]);
-    const dInput = await zeros([1, 4, 6, 2]);
-    const [got] = await run(await maxPool2dBackward(device, { argmax, dOut: await upload([1, 2, 3, 2], dOut), dInput }, options), dInput);
-    expectNaNsWhere('maxPool2d backward', got, maxpool.maxPool2dBackward(want.argmax, dOut, s));
+    const dOut = withNaN(randomArray(random, 6 * C), [3]);
+    const dInput = await zeros([1, 4, 6, C]);
+    const backward = await maxPool2dBackward(device, { argmax, dOut: await upload([1, 2, 3, C], dOut), dInput }, options);
+    for await (const variant of eachVariant([forward, backward], y, argmax, dInput)) {
+      const [gotY, gotArgmax, got] = await run([forward, backward], y, argmax, dInput);
+      expectNaNsWhere(`maxPool2d forward ${variant}`, gotY, want.y);
+      // The gradient goes to the window's first NaN.
+      expect([...gotArgmax]).toEqual([...want.argmax]);
+      expect(gotArgmax[(1 * 3 + 2) * C + 1]).toBe(index(2, 4, 1));
+      expectNaNsWhere(`maxPool2d backward ${variant}`, got, maxpool.maxPool2dBackward(want.argmax, dOut, s));
+    }
   });
 });
 

@@ -59,8 +59,9 @@ export async function createGpu(options: GpuOptions = {}): Promise<Gpu> {
   for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
   const timestamps = adapter.features.has('timestamp-query');
   // Subgroup operations, where the adapter has them, for the kernels that have a
-  // variant using them (ops/matmul.ts offers it when device.features has 'subgroups').
-  const features: GPUFeatureName[] = ['timestamp-query', 'subgroups'];
+  // variant using them (ops/matmul.ts offers it when device.features has 'subgroups');
+  // f16 arithmetic, for the benchmark's f16 peak.
+  const features: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
   const device = await adapter.requestDevice({
     label: 'webgpu-train',
     requiredLimits,

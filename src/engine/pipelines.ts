@@ -79,7 +79,7 @@ export interface Dispatch {
   variant?: string;
 }
 
-/** A dispatch's variants: the same bindings and results, another kernel (a block size, a workgroup size) and grid. */
+/** A dispatch's variants: the same buffers and results, another kernel (a block size, a workgroup size, an entry point) and grid. */
 export interface Tunable {
   /**
    * The kernel's name as built, the default variant's (`matmul.wgsl:forward`):
@@ -117,14 +117,26 @@ export async function useVariant(dispatch: Dispatch, variant: string): Promise<v
   dispatch.owned = [...tunable.shared, ...next.owned];
 }
 
+/** A kernel's sizes as a tunable dispatch's shape (Tunable.shape): `N=128 H=26 W=26 C=32`. */
+export function shapeKey(sizes: Record<string, number>): string {
+  return Object.entries(sizes)
+    .map(([letter, value]) => `${letter}=${value}`)
+    .join(' ');
+}
+
 /** What prepareTunable makes a dispatch with variants from. */
 export interface TunableSpec {
   /** What the choice depends on besides the kernel and the adapter (Tunable.shape). */
   shape: string;
   /** The variants' names, the default first. */
   variants: string[];
-  /** Each variant's shader and spec. */
-  make: (variant: string) => { shader: Shader; spec: DispatchSpec };
+  /**
+   * Each variant's shader and spec, and its entry point where it is not the
+   * dispatch's (one whose bindings differ: a variant that writes its output as
+   * vec4s binds a vec4 view of it, and WebGPU forbids binding a buffer that a
+   * dispatch writes twice).
+   */
+  make: (variant: string) => { shader: Shader; spec: DispatchSpec; entryPoint?: string };
   /** Scratch buffers that every variant binds, made once by the op. */
   shared?: GPUBuffer[];
 }
@@ -132,11 +144,11 @@ export interface TunableSpec {
 /** A dispatch with variants (see Tunable), prepared as the first of them. */
 export async function prepareTunable(device: GPUDevice, entryPoint: string, { shape, variants, make, shared = [] }: TunableSpec): Promise<Dispatch> {
   const build = (variant: string) => {
-    const { shader, spec } = make(variant);
-    return prepareDispatch(device, shader, entryPoint, { ...spec, scratch: [] });
+    const made = make(variant);
+    return prepareDispatch(device, made.shader, made.entryPoint ?? entryPoint, { ...made.spec, scratch: [] });
   };
   const first = make(variants[0]);
-  const dispatch = await prepareDispatch(device, first.shader, entryPoint, { ...first.spec, scratch: shared });
+  const dispatch = await prepareDispatch(device, first.shader, first.entryPoint ?? entryPoint, { ...first.spec, scratch: shared });
   // Every variant's code, once each (most share a file): a change to any of them makes the choice stale.
   const codes = new Set(variants.map((variant) => code(make(variant).shader)));
   dispatch.tunable = { kernel: dispatch.kernel.name, shape, variants, build, shared, source: hash([...codes].join('\n')) };

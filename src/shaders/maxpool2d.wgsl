@@ -6,35 +6,50 @@
 // OW = (W - PW) / SX + 1 (rounded down, as Keras does). Every window therefore
 // lies inside the image, which bounds every index below.
 //
-// Both entry points are grid-stride loops over the pixels they write (forward:
-// output pixels; backward: input pixels), so the TypeScript side may cap the
-// workgroup count at the device's limit. An invocation does all C channels of
-// its pixel: where a pixel is and which windows cover it take integer
-// divisions, which a CPU-emulated GPU runs one lane at a time, so they are
-// done once per pixel rather than once per element (4x faster on lavapipe).
+// The shape is a pipeline constant, not a uniform: where a pixel is and which
+// windows cover it take integer divisions, which a CPU emulating a GPU runs
+// one lane at a time by a uniform but as a multiply and a shift on all lanes
+// by a constant (on lavapipe, the forward took a fifth of the time). N is not
+// needed: the loops run to the end of their buffers.
+//
+// Every entry point is a grid-stride loop over what it writes, so the
+// TypeScript side may cap the workgroup count at the device's limit. Variants
+// (ops/maxpool2d.ts offers them, the autotuner picks), all computing the same
+// floats:
+// - forward, backward, backward_relu: an invocation does all C channels of a
+//   pixel (forward: of an output pixel; backward: of an input pixel, gathering
+//   from the windows over it), so that a pixel is placed once, not per element.
+// - forward_vec4, backward_cells, backward_relu_cells, where C is a multiple of
+//   4 (and for the cells, windows do not overlap): an invocation does four
+//   channels of an output pixel, read and written as vec4s, so that
+//   neighbouring invocations touch neighbouring memory (coalesced on a GPU;
+//   on lavapipe, half the time or less). They bind vec4 views of the tensors
+//   (WebGPU forbids a dispatch two bindings of a buffer it writes).
 
 override WORKGROUP_SIZE: u32;
+override H: u32;
+override W: u32;
+override C: u32;
+override OH: u32;
+override OW: u32;
+override PH: u32;
+override PW: u32;
+override SY: u32;
+override SX: u32;
 
-struct Params {
-  H: u32,
-  W: u32,
-  C: u32,
-  OH: u32,
-  OW: u32,
-  PH: u32,
-  PW: u32,
-  SY: u32,
-  SX: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
 // The flat index into x of each window's maximum: written by the forward and
 // only read by the backward, as a WGSL variable has a single access mode.
-@group(0) @binding(3) var<storage, read_write> argmax: array<u32>;
-@group(0) @binding(4) var<storage, read> d_out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> d_input: array<f32>;
+@group(0) @binding(2) var<storage, read_write> argmax: array<u32>;
+@group(0) @binding(3) var<storage, read> d_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> d_input: array<f32>;
+// The same tensors as vec4s, for the vec4 variants.
+@group(0) @binding(5) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> argmax4: array<vec4u>;
+@group(0) @binding(8) var<storage, read> d_out4: array<vec4f>;
+@group(0) @binding(9) var<storage, read_write> d_input4: array<vec4f>;
 
 // y[n, oy, ox, c] = max over the window of x, and the index it came from. The
 // comparison is strict, so of equal values the first in row-major window
@@ -49,23 +64,31 @@ struct Params {
 // No NaN in the window: an index past any buffer.
 const NO_NAN = 0xffffffffu;
 
+// The four channels of a vec4 variant, added to the index of the first.
+const LANES = vec4u(0u, 1u, 2u, 3u);
+
+// The index into x of channel 0 of output pixel p's window's first element.
+fn window_corner(p: u32) -> u32 {
+  let ox = p % OW;
+  let oy = (p / OW) % OH;
+  let n = p / (OW * OH);
+  return ((n * H + oy * SY) * W + ox * SX) * C;
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  for (var p = id.x; p < arrayLength(&y) / params.C; p += groups.x * WORKGROUP_SIZE) {
-    let ox = p % params.OW;
-    let oy = (p / params.OW) % params.OH;
-    let n = p / (params.OW * params.OH);
-    let corner = ((n * params.H + oy * params.SY) * params.W + ox * params.SX) * params.C;
-    for (var c = 0u; c < params.C; c++) {
+  for (var p = id.x; p < arrayLength(&y) / C; p += groups.x * WORKGROUP_SIZE) {
+    let corner = window_corner(p);
+    for (var c = 0u; c < C; c++) {
       var best = x[corner + c];
       var best_index = corner + c;
       // The first NaN's index, if any: window indices grow in loop order, so
       // it is the least. Kept without branches, beside the plain maximum: a
       // branch on it in the loop made this kernel twice as slow on lavapipe.
       var first_nan = NO_NAN;
-      for (var ky = 0u; ky < params.PH; ky++) {
-        for (var kx = 0u; kx < params.PW; kx++) {
-          let i = corner + (ky * params.W + kx) * params.C + c;
+      for (var ky = 0u; ky < PH; ky++) {
+        for (var kx = 0u; kx < PW; kx++) {
+          let i = corner + (ky * W + kx) * C + c;
           let v = x[i];
           let greater = v > best;
           best = select(best, v, greater);
@@ -77,9 +100,43 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
         best = x[first_nan];
         best_index = first_nan;
       }
-      y[p * params.C + c] = best;
-      argmax[p * params.C + c] = best_index;
+      y[p * C + c] = best;
+      argmax[p * C + c] = best_index;
     }
+  }
+}
+
+// forward, four channels at a time: the same comparisons, lane by lane.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn forward_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var q = id.x; q < arrayLength(&y4); q += groups.x * WORKGROUP_SIZE) {
+    // Channels 4q % C .. + 3 of output pixel 4q / C.
+    let first = window_corner(q * 4u / C) + q * 4u % C;
+    var best = x4[first / 4u];
+    var best_index = first + LANES;
+    var first_nan = vec4u(NO_NAN);
+    for (var ky = 0u; ky < PH; ky++) {
+      for (var kx = 0u; kx < PW; kx++) {
+        let i = first + (ky * W + kx) * C;
+        let v = x4[i / 4u];
+        let greater = v > best;
+        best = select(best, v, greater);
+        best_index = select(best_index, i + LANES, greater);
+        let nan = vec4<bool>(is_nan(v.x), is_nan(v.y), is_nan(v.z), is_nan(v.w));
+        first_nan = min(first_nan, select(vec4u(NO_NAN), i + LANES, nan));
+      }
+    }
+    let has_nan = first_nan != vec4u(NO_NAN);
+    if (any(has_nan)) {
+      for (var lane = 0u; lane < 4u; lane++) {
+        if (has_nan[lane]) {
+          best[lane] = x[first_nan[lane]];
+          best_index[lane] = first_nan[lane];
+        }
+      }
+    }
+    y4[q] = best;
+    argmax4[q] = best_index;
   }
 }
 
@@ -102,15 +159,15 @@ struct Windows {
 }
 
 fn windows_of(p: u32) -> Windows {
-  let w = p % params.W;
-  let h = (p / params.W) % params.H;
+  let w = p % W;
+  let h = (p / W) % H;
   // h - PH would wrap around in u32; rows h < PH lie in windows from 0 on.
   return Windows(
-    p / (params.W * params.H),
-    select(0u, (h - params.PH) / params.SY + 1u, h >= params.PH),
-    min(h / params.SY, params.OH - 1u),
-    select(0u, (w - params.PW) / params.SX + 1u, w >= params.PW),
-    min(w / params.SX, params.OW - 1u),
+    p / (W * H),
+    select(0u, (h - PH) / SY + 1u, h >= PH),
+    min(h / SY, OH - 1u),
+    select(0u, (w - PW) / SX + 1u, w >= PW),
+    min(w / SX, OW - 1u),
   );
 }
 
@@ -119,7 +176,7 @@ fn input_gradient(windows: Windows, i: u32, c: u32) -> f32 {
   var sum = 0.0;
   for (var oy = windows.oy_first; oy <= windows.oy_last; oy++) {
     for (var ox = windows.ox_first; ox <= windows.ox_last; ox++) {
-      let o = ((windows.n * params.OH + oy) * params.OW + ox) * params.C + c;
+      let o = ((windows.n * OH + oy) * OW + ox) * C + c;
       if (argmax[o] == i) {
         sum += d_out[o];
       }
@@ -130,10 +187,10 @@ fn input_gradient(windows: Windows, i: u32, c: u32) -> f32 {
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  for (var p = id.x; p < arrayLength(&d_input) / params.C; p += groups.x * WORKGROUP_SIZE) {
+  for (var p = id.x; p < arrayLength(&d_input) / C; p += groups.x * WORKGROUP_SIZE) {
     let windows = windows_of(p);
-    for (var c = 0u; c < params.C; c++) {
-      d_input[p * params.C + c] = input_gradient(windows, p * params.C + c, c);
+    for (var c = 0u; c < C; c++) {
+      d_input[p * C + c] = input_gradient(windows, p * C + c, c);
     }
   }
 }
@@ -144,11 +201,77 @@ fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) g
 // dInput as the gradient before its ReLU.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  for (var p = id.x; p < arrayLength(&d_input) / params.C; p += groups.x * WORKGROUP_SIZE) {
+  for (var p = id.x; p < arrayLength(&d_input) / C; p += groups.x * WORKGROUP_SIZE) {
     let windows = windows_of(p);
-    for (var c = 0u; c < params.C; c++) {
-      let i = p * params.C + c;
+    for (var c = 0u; c < C; c++) {
+      let i = p * C + c;
       d_input[i] = relu_gradient(input_gradient(windows, i, c), x[i]);
+    }
+  }
+}
+
+// Where windows do not overlap (SY >= PH and SX >= PW), an input element lies
+// in one window at most, so the sum above has one term or none. Then the
+// cells of the windows, rows oy * SY .. (oy + 1) * SY - 1 (to the image's last
+// row for the last window) and columns likewise, split the image, and an
+// invocation per four channels of an output pixel writes its window's cell:
+// 0 + dOut (as the gather adds it to 0) at the maximum, 0 elsewhere. It reads
+// each argmax and dOut once, where the gather reads them for every element of
+// the window.
+struct Cell {
+  // The index into x of the invocation's first channel at pixel (0, 0) of its image.
+  base: u32,
+  rows: vec2u,
+  columns: vec2u,
+}
+
+fn cell_of(q: u32) -> Cell {
+  let p = q * 4u / C;
+  let ox = p % OW;
+  let oy = (p / OW) % OH;
+  let n = p / (OW * OH);
+  return Cell(
+    n * H * W * C + q * 4u % C,
+    vec2u(oy * SY, select((oy + 1u) * SY, H, oy == OH - 1u)),
+    vec2u(ox * SX, select((ox + 1u) * SX, W, ox == OW - 1u)),
+  );
+}
+
+// The gradient of the four elements from i on, in the cell of a window whose maximum came from `hit`.
+fn routed(hit: vec4u, d: vec4f, i: u32) -> vec4f {
+  return select(vec4f(0.0), vec4f(0.0) + d, hit == i + LANES);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_cells(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var q = id.x; q < arrayLength(&d_out4); q += groups.x * WORKGROUP_SIZE) {
+    let cell = cell_of(q);
+    let hit = argmax4[q];
+    let d = d_out4[q];
+    for (var h = cell.rows.x; h < cell.rows.y; h++) {
+      for (var w = cell.columns.x; w < cell.columns.y; w++) {
+        let i = cell.base + (h * W + w) * C;
+        d_input4[i / 4u] = routed(hit, d, i);
+      }
+    }
+  }
+}
+
+fn relu_gradient4(d: vec4f, relu_y: vec4f) -> vec4f {
+  return vec4f(relu_gradient(d.x, relu_y.x), relu_gradient(d.y, relu_y.y), relu_gradient(d.z, relu_y.z), relu_gradient(d.w, relu_y.w));
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_relu_cells(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var q = id.x; q < arrayLength(&d_out4); q += groups.x * WORKGROUP_SIZE) {
+    let cell = cell_of(q);
+    let hit = argmax4[q];
+    let d = d_out4[q];
+    for (var h = cell.rows.x; h < cell.rows.y; h++) {
+      for (var w = cell.columns.x; w < cell.columns.y; w++) {
+        let i = cell.base + (h * W + w) * C;
+        d_input4[i / 4u] = relu_gradient4(routed(hit, d, i), x4[i / 4u]);
+      }
     }
   }
 }

@@ -1,6 +1,8 @@
 // What a person types into `npm run bench` or the benchmark page's form: every
-// bad value is refused with an error naming the option and the value.
-import { expect, test } from 'vitest';
+// bad value is refused with an error naming the option and the value. And the
+// roofline arithmetic every kernel row and step of the report is given.
+import { describe, expect, test } from 'vitest';
+import { rooflinePoint, type Roofline } from '../../bench/roofline';
 import { parseBenchOptions } from '../../bench/suite';
 
 test('the options typed are read, with the defaults for what is left out', () => {
@@ -12,4 +14,28 @@ test('an unknown model, a batch that is not a positive integer or an unknown aut
   expect(() => parseBenchOptions(true, 'cnn,resnet')).toThrow("models: unknown model 'resnet' (use cnn, mlp)");
   expect(() => parseBenchOptions(true, 'mlp', '64,0')).toThrow("batches: '64,0' must be positive integers");
   expect(() => parseBenchOptions(true, 'mlp', undefined, 'fast')).toThrow("autotune must be one of off, cached, full, got 'fast'");
+});
+
+describe('rooflinePoint: where a kernel stands under the roofline', () => {
+  // 100 GFLOP/s and 10 GB/s: the ridge at 10 FLOP/byte.
+  const peak = (rate: number) => ({ rate, variant: 'v', ms: { v: 1 } });
+  const roofline: Roofline = { gflops: peak(100), f16Gflops: null, gbPerSecond: peak(10), ridge: 10, rounds: 1 };
+
+  test('above the ridge, the bound is the peak, and the fraction the GFLOP/s reached over it', () => {
+    // 1 GFLOP in 20 ms: 50 GFLOP/s of 100.
+    expect(rooflinePoint({ flops: 1e9, bytes: 1e6 }, 20, roofline)).toEqual({ intensity: 1000, boundGflops: 100, fraction: 0.5 });
+  });
+
+  test('below the ridge, the bound is intensity x bandwidth, and the fraction the same over it', () => {
+    // 0.01 FLOP/byte: 0.1 GFLOP/s at 10 GB/s; 1 MFLOP in 40 ms is 0.025 GFLOP/s.
+    const point = rooflinePoint({ flops: 1e6, bytes: 1e8 }, 40, roofline);
+    expect(point.intensity).toBe(0.01);
+    expect(point.boundGflops).toBeCloseTo(0.1, 12);
+    expect(point.fraction).toBeCloseTo(0.025 / 0.1, 12);
+  });
+
+  test('work of no FLOPs is held against the bandwidth alone', () => {
+    // 100 MB in 40 ms: 2.5 GB/s of 10.
+    expect(rooflinePoint({ flops: 0, bytes: 1e8 }, 40, roofline)).toEqual({ intensity: 0, boundGflops: 0, fraction: 0.25 });
+  });
 });

@@ -2,7 +2,7 @@
 // AveragePooling2D), and its gradient. N images of H x W pixels with C channels: x is [N, H, W, C].
 import source from '../../shaders/avgpool2d.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
-import { prepareDispatch, WORKGROUP_SIZE, type BufferRange, type Dispatch, type Shader } from '../pipelines';
+import { prepareTunable, shapeKey, WORKGROUP_SIZE, type Dispatch, type Shader } from '../pipelines';
 import { alongDimension, type Padding } from './conv2d';
 
 const shader: Shader = { file: 'avgpool2d.wgsl', source };
@@ -16,7 +16,7 @@ export interface AvgPool2dOptions {
   padding?: Padding;
 }
 
-/** The members of the shader's `params`. */
+/** The shader's shape constants (see avgpool2d.wgsl). */
 function geometry(x: readonly number[], options: AvgPool2dOptions) {
   if (x.length !== 4) throw new Error(`avgPool2d(): x must be [N, H, W, C], got ${formatShape(x)}`);
   const [, H, W, C] = x;
@@ -30,7 +30,7 @@ function geometry(x: readonly number[], options: AvgPool2dOptions) {
   if (padding === 'valid' && (PH > H || PW > W)) throw new Error(`avgPool2d(): pool ${PH}x${PW} is larger than the ${H}x${W} input with 'valid' padding`);
   const [OH, pad_top] = alongDimension(H, PH, SY, padding);
   const [OW, pad_left] = alongDimension(W, PW, SX, padding);
-  return { H, W, C, OH, OW, PH, PW, SY, SX, pad_top, pad_left };
+  return { H, W, C, OH, OW, PH, PW, SY, SX, PAD_TOP: pad_top, PAD_LEFT: pad_left };
 }
 
 /** Checks the input shape and options and returns the output shape [N, OH, OW, C]. */
@@ -39,19 +39,39 @@ export function avgPool2dShape(x: readonly number[], options: AvgPool2dOptions):
   return [x[0], OH, OW, C];
 }
 
-function pool(device: GPUDevice, entryPoint: string, input: readonly number[], options: AvgPool2dOptions, buffers: Record<string, BufferRange>) {
+/**
+ * A direction's dispatch, with its variants (avgpool2d.wgsl): the default, an
+ * invocation per pixel, then where C is a multiple of 4 an invocation per four
+ * channels, read and written as vec4s (for the backward, only where windows do
+ * not overlap, as it writes each window's cell). `tensors` are bound by name,
+ * and as vec4 views (`x4`, ...) by the vec4 variant.
+ */
+function pool(device: GPUDevice, entryPoint: 'forward' | 'backward', input: readonly number[], options: AvgPool2dOptions, tensors: Record<string, Tensor>) {
   const g = geometry(input, options);
   const x = sizeOf(input);
   const y = input[0] * g.OH * g.OW * g.C;
-  // Forward adds up each window (at most PH·PW terms an output); backward adds
-  // up the shares of the windows over each input, about as many in all.
-  const pixels = entryPoint === 'forward' ? y / g.C : x / g.C;
-  return prepareDispatch(device, shader, entryPoint, {
-    constants: { WORKGROUP_SIZE },
-    params: g,
-    buffers,
-    grid: { strided: pixels },
-    work: { flops: y * g.PH * g.PW, bytes: 4 * (x + y) },
+  const forward = entryPoint === 'forward';
+  const vec4 = g.C % 4 === 0 && (forward || (g.SY >= g.PH && g.SX >= g.PW));
+  const variants = forward ? ['pixel', ...(vec4 ? ['vec4'] : [])] : ['gather', ...(vec4 ? ['cells'] : [])];
+  return prepareTunable(device, entryPoint, {
+    shape: shapeKey({ N: input[0], ...g }),
+    variants,
+    make: (variant) => {
+      const wide = variant === 'vec4' || variant === 'cells';
+      return {
+        shader,
+        entryPoint: variant === 'vec4' ? 'forward_vec4' : variant === 'cells' ? 'backward_cells' : entryPoint,
+        spec: {
+          constants: { WORKGROUP_SIZE, ...g },
+          buffers: Object.fromEntries(Object.entries(tensors).map(([name, t]) => [wide ? `${name}4` : name, bufferRange(t)])),
+          // Pixels written (forward: output, backward: input), or the output's vec4s.
+          grid: { strided: wide ? y / 4 : (forward ? y : x) / g.C },
+          // Forward adds up each window (at most PH·PW terms an output); backward adds
+          // up the shares of the windows over each input, about as many in all.
+          work: { flops: y * g.PH * g.PW, bytes: 4 * (x + y) },
+        },
+      };
+    },
   });
 }
 
@@ -60,7 +80,7 @@ export async function avgPool2dForward(device: GPUDevice, t: { x: Tensor; y: Ten
   const output = avgPool2dShape(t.x.shape, options);
   expectTensor('avgPool2d', 'x', t.x, t.x.shape);
   expectTensor('avgPool2d', 'y', t.y, output);
-  return pool(device, 'forward', t.x.shape, options, { x: bufferRange(t.x), y: bufferRange(t.y) });
+  return pool(device, 'forward', t.x.shape, options, { x: t.x, y: t.y });
 }
 
 /** dInput = each dOut shared equally among the in-image elements of its window, summed where windows overlap. */
@@ -68,5 +88,5 @@ export async function avgPool2dBackward(device: GPUDevice, t: { dOut: Tensor; dI
   const output = avgPool2dShape(t.dInput.shape, options);
   expectTensor('avgPool2d', 'dInput', t.dInput, t.dInput.shape);
   expectTensor('avgPool2d', 'dOut', t.dOut, output);
-  return pool(device, 'backward', t.dInput.shape, options, { d_out: bufferRange(t.dOut), d_input: bufferRange(t.dInput) });
+  return pool(device, 'backward', t.dInput.shape, options, { d_out: t.dOut, d_input: t.dInput });
 }

@@ -6,7 +6,7 @@
 // gives the bias gradient as one more row of dW.
 import source from '../../shaders/conv2d.wgsl?raw';
 import { bufferRange, createTensor, expectTensor, formatShape, sizeOf, vec4View, withBiasRow, type Tensor } from '../buffers';
-import { prepareDispatch, prepareTunable, shaderConstant, withConsts, WORKGROUP_SIZE, type Dispatch, type DispatchSpec, type Work } from '../pipelines';
+import { prepareDispatch, prepareTunable, shapeKey, shaderConstant, withConsts, WORKGROUP_SIZE, type Dispatch, type DispatchSpec, type Work } from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
 const shader = withActivations('conv2d.wgsl', source);
@@ -164,7 +164,7 @@ const variantName = ({ rows, staged, scalar }: Variant) => `rows=${rows}${staged
  */
 function tunable(device: GPUDevice, entryPoint: string, g: Geometry, spec: (rows: number) => DispatchSpec, shared: GPUBuffer[]): Promise<Dispatch> {
   const { VECTORIZED, BIAS } = spec(1).constants ?? {};
-  const shape = `${Object.entries(g).map(([letter, value]) => `${letter}=${value}`).join(' ')}${BIAS ? ' bias' : ''}`;
+  const shape = `${shapeKey(g)}${BIAS ? ' bias' : ''}`;
   const offered = VARIANTS.filter((v) => !v.scalar || VECTORIZED === 1);
   return prepareTunable(device, entryPoint, {
     shape,

@@ -2,7 +2,7 @@
 // and its gradient. N images of H x W pixels with C channels: x is [N, H, W, C].
 import source from '../../shaders/maxpool2d.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
-import { prepareDispatch, WORKGROUP_SIZE, type BufferRange, type Dispatch } from '../pipelines';
+import { prepareTunable, shapeKey, WORKGROUP_SIZE, type Dispatch } from '../pipelines';
 import { withActivations } from './activation';
 
 const shader = withActivations('maxpool2d.wgsl', source);
@@ -27,24 +27,55 @@ export function maxPool2dShape(x: readonly number[], options: MaxPool2dOptions):
   return [N, Math.floor((H - PH) / SY) + 1, Math.floor((W - PW) / SX) + 1, C];
 }
 
-/** A dispatch of an entry point, over the pixels it writes: the output's (forward) or the input's (backward). */
-function pool(device: GPUDevice, entryPoint: string, input: readonly number[], options: MaxPool2dOptions, buffers: Record<string, BufferRange>) {
+/** The shader's shape constants (see maxpool2d.wgsl), with the output's [N, OH, OW, C]. */
+function geometry(input: readonly number[], options: MaxPool2dOptions) {
   const output = maxPool2dShape(input, options);
-  const [N, H, W, C] = input;
+  const [, H, W, C] = input;
   const [, OH, OW] = output;
   const [PH, PW] = options.poolSize;
   const [SY, SX] = options.strides ?? options.poolSize;
-  const forward = entryPoint === 'forward';
+  return { output, constants: { H, W, C, OH, OW, PH, PW, SY, SX } };
+}
+
+/**
+ * A direction's dispatch, with its variants (maxpool2d.wgsl): the default, an
+ * invocation per pixel, then where C is a multiple of 4 an invocation per four
+ * channels, read and written as vec4s (for the backward, only where windows do
+ * not overlap, as it writes each window's cell). `tensors` are bound by name,
+ * and as vec4 views (`x4`, ...) by the vec4 variant.
+ */
+function pool(device: GPUDevice, entryPoint: 'forward' | 'backward' | 'backward_relu', input: readonly number[], options: MaxPool2dOptions, tensors: Record<string, Tensor>) {
+  const { output, constants } = geometry(input, options);
+  const { C, PH, PW, SY, SX } = constants;
   const x = sizeOf(input);
   const y = sizeOf(output);
-  // Forward compares each window's values; backward only routes. Both read x-sized and write y-sized data or the reverse.
-  const flops = forward ? y * PH * PW : 0;
-  return prepareDispatch(device, shader, entryPoint, {
-    constants: { WORKGROUP_SIZE },
-    params: { H, W, C, OH, OW, PH, PW, SY, SX },
-    buffers,
-    grid: { strided: forward ? N * OH * OW : N * H * W },
-    work: { flops, bytes: 4 * (x + 2 * y) },
+  const forward = entryPoint === 'forward';
+  const vec4 = C % 4 === 0 && (forward || (SY >= PH && SX >= PW));
+  const variants = forward ? ['pixel', ...(vec4 ? ['vec4'] : [])] : ['gather', ...(vec4 ? ['cells'] : [])];
+  // The forward compares each window's values, reading x and writing y and
+  // argmax; the backward only routes, reading argmax and dOut (and x, with the
+  // ReLU) and writing dInput.
+  const work = { flops: forward ? y * PH * PW : 0, bytes: 4 * (x + 2 * y + (entryPoint === 'backward_relu' ? x : 0)) };
+  return prepareTunable(device, entryPoint, {
+    shape: shapeKey({ N: input[0], ...constants }),
+    variants,
+    make: (variant) => {
+      const wide = variant === 'vec4' || variant === 'cells';
+      const buffers = Object.fromEntries(Object.entries(tensors).map(([name, t]) => [wide ? `${name}4` : name, bufferRange(t)]));
+      // forward_vec4 reads a window's NaN as a float.
+      if (variant === 'vec4') buffers.x = bufferRange(tensors.x);
+      return {
+        shader,
+        entryPoint: variant === 'vec4' ? 'forward_vec4' : variant === 'cells' ? `${entryPoint}_cells` : entryPoint,
+        spec: {
+          constants: { WORKGROUP_SIZE, ...constants },
+          buffers,
+          // Pixels written (forward: output, backward: input), or the output's vec4s.
+          grid: { strided: wide ? y / 4 : (forward ? y : x) / C },
+          work,
+        },
+      };
+    },
   });
 }
 
@@ -58,8 +89,7 @@ export async function maxPool2dForward(
   expectTensor('maxPool2d', 'x', t.x, t.x.shape, 'f32');
   expectTensor('maxPool2d', 'y', t.y, output, 'f32');
   expectTensor('maxPool2d', 'argmax', t.argmax, output, 'u32');
-  const buffers = { x: bufferRange(t.x), y: bufferRange(t.y), argmax: bufferRange(t.argmax) };
-  return pool(device, 'forward', t.x.shape, options, buffers);
+  return pool(device, 'forward', t.x.shape, options, { x: t.x, y: t.y, argmax: t.argmax });
 }
 
 /**
@@ -77,8 +107,8 @@ export async function maxPool2dBackward(
   expectTensor('maxPool2d', 'dInput', t.dInput, t.dInput.shape, 'f32');
   expectTensor('maxPool2d', 'dOut', t.dOut, output, 'f32');
   expectTensor('maxPool2d', 'argmax', t.argmax, output, 'u32');
-  const buffers = { argmax: bufferRange(t.argmax), d_out: bufferRange(t.dOut), d_input: bufferRange(t.dInput) };
-  if (!t.reluOf) return pool(device, 'backward', t.dInput.shape, options, buffers);
+  const tensors = { argmax: t.argmax, d_out: t.dOut, d_input: t.dInput };
+  if (!t.reluOf) return pool(device, 'backward', t.dInput.shape, options, tensors);
   expectTensor('maxPool2d', 'reluOf', t.reluOf, t.dInput.shape, 'f32');
-  return pool(device, 'backward_relu', t.dInput.shape, options, { ...buffers, x: bufferRange(t.reluOf) });
+  return pool(device, 'backward_relu', t.dInput.shape, options, { ...tensors, x: t.reluOf });
 }
