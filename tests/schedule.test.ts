@@ -3,6 +3,7 @@
 // before each update writes it; the step count it keeps; and bad settings.
 import { describe, expect, test } from 'vitest';
 import { readTensor, writeTensor } from '../src/engine/buffers';
+import { optimizerConfig } from '../src/engine/ops/optimizer';
 import {
   cosineDecay,
   exponentialDecay,
@@ -118,7 +119,14 @@ describe('schedule errors', () => {
     ['piecewiseConstantDecay(): boundaries must be increasing integers from 0 to 2^32 - 1 (steps), got [5,5]', () => piecewiseConstantDecay({ boundaries: [5, 5], values: [1, 0.5, 0.1] })],
     ['piecewiseConstantDecay(): values[1] must be a finite number >= 0, got -0.5', () => piecewiseConstantDecay({ boundaries: [5], values: [1, -0.5] })],
     ["learningRate: unknown schedule 'linearDecay' (known: exponentialDecay, piecewiseConstantDecay, cosineDecay)", () => learningRateSchedule('linearDecay' as 'cosineDecay', {})],
+    // Through an optimizer's settings, as JSON gives them.
+    ['cosineDecay(): decaySteps must be a positive integer, got 0', () => optimizerConfig('adam', { learningRate: { kind: 'cosineDecay', initialLearningRate: 0.1, decaySteps: 0 } as never })],
   ])('%s', (message, make) => {
     expect(make).toThrow(message);
+  });
+
+  test('a schedule in a config is completed with its defaults, in a fixed order', () => {
+    const config = optimizerConfig('sgd', { learningRate: { decaySteps: 10, kind: 'cosineDecay', initialLearningRate: 0.1 } as never });
+    expect(JSON.stringify(config.learningRate)).toBe('{"kind":"cosineDecay","initialLearningRate":0.1,"decaySteps":10,"alpha":0,"warmupTarget":null,"warmupSteps":0}');
   });
 });

@@ -61,6 +61,7 @@ export function encodeCheckpoint(graph: Graph, architecture: Architecture, run: 
     if (tensor.dtype === 'f32') tensors.push({ name: `state.${name}`, shape: [...tensor.shape], values: state.layers[i] as Float32Array });
     else integers[name] = [...state.layers[i]];
   });
+  tensors.push({ name: 'optimizer.learning_rate', shape: [1], values: Float32Array.of(state.learningRate) });
   tensors.push({ name: 'metrics.loss_sum', shape: [1], values: Float32Array.of(state.lossSum) });
   tensors.push({ name: 'metrics.running_means', shape: [3], values: state.runningMeans });
   const training = { ...run, optimizerStep: state.optimizerStep, correct: state.correct, integers };
@@ -155,6 +156,7 @@ export function restoreState(checkpoint: Checkpoint, graph: Graph): GraphState {
     arena,
     optimizer,
     optimizerStep: checkpoint.optimizerStep,
+    learningRate: take('optimizer.learning_rate', [1])[0],
     layers,
     lossSum: take('metrics.loss_sum', [1])[0],
     correct: checkpoint.correct,

@@ -470,40 +470,37 @@ const OPTIMIZER_STATE: Record<OptimizerKind, [string, [number, number]][]> = {
   ],
 };
 
-function optimizerSpec(entryPoint: OptimizerKind | 'adam_step'): KernelSpec {
-  const kind: OptimizerKind = entryPoint === 'adam_step' ? 'adam' : entryPoint;
+/** An update with Keras' defaults, and the dispatch before it that counts the step: both checked. */
+function optimizerSpec(kind: OptimizerKind): KernelSpec {
   const config = optimizerConfig(kind);
+  const learningRate = config.learningRate as number;
   const state = OPTIMIZER_STATE[kind];
-  const adam = kind === 'adam';
   // The tutorial's MLP: 784 -> 128 -> 10 with biases.
   const tutorial = 784 * 128 + 128 + 128 * 10 + 10;
-  const withT = (shape: Shape) => (adam ? { ...shape, t: shape.t ?? 0 } : shape);
   return {
-    name: `optimizer.wgsl:${entryPoint}`,
+    name: `optimizer.wgsl:${kind}`,
     source: optimizerSource,
-    letters:
-      entryPoint === 'adam_step'
-        ? "t: Adam's step count before the kernel adds 1 (size: parameters of the update that follows)"
-        : `size: parameters, updated with Keras' defaults (learning rate ${config.learningRate})${adam ? "; t: Adam's step count before this step" : ''}; checks param${state.map(([n]) => `, ${n}`).join('')}`,
+    letters: `size: parameters, updated with Keras' defaults (learning rate ${learningRate}); t: the updates made before this one; checks param${state.map(([n]) => `, ${n}`).join('')} and the step count`,
     presets: [
-      { name: "the tutorial MLP's parameters", shape: withT({ size: tutorial }) },
-      { name: 'size 1', shape: withT({ size: 1 }) },
-      { name: 'odd size, a later step', shape: adam ? { size: 257, t: 4 } : { size: 257 } },
+      { name: "the tutorial MLP's parameters", shape: { size: tutorial, t: 0 } },
+      { name: 'size 1', shape: { size: 1, t: 0 } },
+      { name: 'odd size, a later step', shape: { size: 257, t: 4 } },
     ],
     tensors(s): Record<string, TensorSpec> {
       const tensors: Record<string, TensorSpec> = { param: uniform([s.size]), grad: uniform([s.size]) };
       for (const [name, [low, high]] of state) tensors[name] = uniform([s.size], low, high);
-      if (adam) tensors.step = derived([1], () => [s.t], 'u32');
+      tensors.step = derived([1], () => [s.t], 'u32');
+      tensors.learningRate = derived([1], () => [learningRate]);
       return tensors;
     },
-    checked: entryPoint === 'adam_step' ? 'step' : ['param', ...state.map(([name]) => name)],
-    dispatches: (device, t) => optimizerUpdate(device, config, { param: t.param, grad: t.grad, state: state.map(([name]) => t[name]), step: t.step }),
+    checked: ['param', ...state.map(([name]) => name), 'step'],
+    dispatches: (device, t) =>
+      optimizerUpdate(device, config, { param: t.param, grad: t.grad, state: state.map(([name]) => t[name]), step: t.step, learningRate: t.learningRate }),
     reference(v, s) {
-      if (entryPoint === 'adam_step') return Float64Array.of(s.t + 1);
       const param = Float64Array.from(v.param);
       const moments = state.map(([name]) => Float64Array.from(v[name]));
-      optimizerReference.optimizerStep(config, param, v.grad, moments, adam ? s.t + 1 : 1);
-      return Float64Array.from([param, ...moments].flatMap((a) => [...a]));
+      optimizerReference.optimizerStep(config, param, v.grad, moments, { t: s.t + 1 });
+      return Float64Array.from([...[param, ...moments].flatMap((a) => [...a]), s.t + 1]);
     },
     contraction: () => 1,
   };
@@ -547,7 +544,7 @@ const SPECS: KernelSpec[] = [
   ...(['forward', 'backward'] as const).map(avgPool2dSpec),
   ...(['forward', 'backward', 'advance', 'identity'] as const).map(dropoutSpec),
   ...(['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'] as const).map(batchNormSpec),
-  ...(['sgd', 'momentum', 'rmsprop', 'adam', 'adam_step'] as const).map(optimizerSpec),
+  ...(['sgd', 'momentum', 'rmsprop', 'adam'] as const).map(optimizerSpec),
   ...(['forward', 'forward_bytes'] as const).map(gatherSpec),
 ];
 
