@@ -13,6 +13,8 @@ const configs: OptimizerConfig[] = [
   optimizerConfig('sgd', { learningRate: 0.5 }),
   optimizerConfig('momentum'),
   optimizerConfig('momentum', { learningRate: 0.3, momentum: 0.5 }),
+  optimizerConfig('nesterov'),
+  optimizerConfig('nesterov', { learningRate: 0.3, momentum: 0.5 }),
   optimizerConfig('rmsprop'),
   // A large ε tells sqrt(s + ε), Keras 3's, from sqrt(s) + ε.
   optimizerConfig('rmsprop', { learningRate: 0.1, rho: 0.5, epsilon: 0.01 }),
@@ -21,6 +23,9 @@ const configs: OptimizerConfig[] = [
   optimizerConfig('adam', { learningRate: 0.1 }),
   // β1 = 0 has no logarithm, which the shader's 1 - β^t works from.
   optimizerConfig('adam', { learningRate: 0.1, beta1: 0, beta2: 0.8, epsilon: 1e-3 }),
+  optimizerConfig('adamw'),
+  // A decay large enough to matter against Adam's steps.
+  optimizerConfig('adamw', { learningRate: 0.1, weightDecay: 0.5 }),
 ];
 
 function describeConfig(config: OptimizerConfig): string {
@@ -119,6 +124,8 @@ describe('optimizer with a schedule, the rate of each step written on the GPU', 
   // Warmup over 3 steps, a decay over 4, then the floor.
   test('adam, cosineDecay with warmup, 10 steps', () =>
     checkSteps(optimizerConfig('adam', { learningRate: cosineDecay({ initialLearningRate: 0, decaySteps: 4, warmupTarget: 0.1, warmupSteps: 3, alpha: 0.1 }) }), 1000, 10));
+  test('adamw, cosineDecay, 6 steps: the weight decay follows the rate', () =>
+    checkSteps(optimizerConfig('adamw', { weightDecay: 0.5, learningRate: cosineDecay({ initialLearningRate: 0.1, decaySteps: 5 }) }), 1000, 6));
 });
 
 describe('optimizer over variables', () => {
@@ -129,12 +136,13 @@ describe('optimizer over variables', () => {
     { start: 320, length: 500 },
     { start: 900, length: 100, trainable: false },
   ];
-  test('adam, whose zero gradients leave them as they are', () => checkSteps(optimizerConfig('adam', { learningRate: 0.1 }), 1000, 3, variables));
+  test('adamw leaves the variables that are not trained as they are', () => checkSteps(optimizerConfig('adamw', { learningRate: 0.1, weightDecay: 0.5 }), 1000, 3, variables));
+  test('adam, whose zero gradients leave them too', () => checkSteps(optimizerConfig('adam', { learningRate: 0.1 }), 1000, 3, variables));
   // Limits that bind for some variables (or steps) and not others.
   test('sgd with clipnorm', () => checkSteps(optimizerConfig('sgd', { learningRate: 0.1, clipnorm: 10 }), 1000, 3, variables));
-  test('adam with globalClipnorm and a schedule', () =>
-    checkSteps(optimizerConfig('adam', { globalClipnorm: 20, learningRate: exponentialDecay({ initialLearningRate: 0.1, decaySteps: 1, decayRate: 0.5 }) }), 1000, 4, variables));
-  test('momentum with clipvalue', () => checkSteps(optimizerConfig('momentum', { clipvalue: 1.5 }), 1000, 4, variables));
+  test('adamw with globalClipnorm and a schedule', () =>
+    checkSteps(optimizerConfig('adamw', { globalClipnorm: 20, learningRate: exponentialDecay({ initialLearningRate: 0.1, decaySteps: 1, decayRate: 0.5 }) }), 1000, 4, variables));
+  test('nesterov with clipvalue', () => checkSteps(optimizerConfig('nesterov', { clipvalue: 1.5 }), 1000, 4, variables));
 });
 
 describe('optimizer errors', () => {
@@ -147,7 +155,9 @@ describe('optimizer errors', () => {
     ['rmsprop(): epsilon is -1e-7 but must be finite and >= 0', () => optimizerConfig('rmsprop', { epsilon: -1e-7 })],
     ['adam(): beta1 is 1.5 but must be in [0, 1)', () => optimizerConfig('adam', { beta1: 1.5 })],
     ['adam(): beta2 is 1 but must be in [0, 1)', () => optimizerConfig('adam', { beta2: 1 })],
-    ["optimizerConfig(): unknown optimizer 'adagrad' (known: sgd, momentum, rmsprop, adam)", () => optimizerConfig('adagrad' as 'sgd')],
+    ['nesterov(): momentum is 1 but must be in [0, 1)', () => optimizerConfig('nesterov', { momentum: 1 })],
+    ['adamw(): weightDecay is -0.1 but must be finite and >= 0', () => optimizerConfig('adamw', { weightDecay: -0.1 })],
+    ["optimizerConfig(): unknown optimizer 'adagrad' (known: sgd, momentum, nesterov, rmsprop, adam, adamw)", () => optimizerConfig('adagrad' as 'sgd')],
     ["sgd(): no setting named 'momentum' (it has: learningRate, clipnorm, clipvalue, globalClipnorm)", () => optimizerConfig('sgd', { momentum: 0.9 } as object)],
     ['adam(): only one of clipnorm, clipvalue and globalClipnorm can be set, got clipnorm=1, clipvalue=0.5', () => optimizerConfig('adam', { clipnorm: 1, clipvalue: 0.5 })],
     ['sgd(): globalClipnorm is 0 but must be positive and finite', () => optimizerConfig('sgd', { globalClipnorm: 0 })],

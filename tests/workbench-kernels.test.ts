@@ -17,7 +17,7 @@ test('the table holds every entry point of the engine', () => {
       'maxpool2d:backward_relu',
       ...['forward', 'backward', 'advance', 'identity'].map((e) => `dropout:${e}`),
       ...['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'].map((e) => `batchnorm:${e}`),
-      ...['sgd', 'momentum', 'rmsprop', 'adam'].map((e) => `optimizer:${e}`),
+      ...['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'].map((e) => `optimizer:${e}`),
       ...['forward', 'forward_bytes'].map((e) => `gather:${e}`),
     ].sort(),
   );

@@ -1,6 +1,6 @@
 // Float64 CPU reference for optimizer.wgsl: one step of each optimizer, with
-// Keras 3's formulas (keras/src/optimizers/{sgd,rmsprop,adam,base_optimizer}.py):
-// the gradients clipped, then the update.
+// Keras 3's formulas (keras/src/optimizers/{sgd,rmsprop,adam,adamw,base_optimizer}.py):
+// the gradients clipped, then AdamW's weight decay, then the update.
 import type { Variable } from '../engine/ops/clip';
 import type { OptimizerConfig } from '../engine/ops/optimizer';
 import { clipGradients } from './clip';
@@ -29,10 +29,11 @@ export function optimizerStep(
         case 'sgd':
           param[i] -= lr * g;
           break;
-        case 'momentum': {
+        case 'momentum':
+        case 'nesterov': {
           const [velocity] = state;
           velocity[i] = config.momentum * velocity[i] - lr * g;
-          param[i] += velocity[i];
+          param[i] += config.kind === 'nesterov' ? config.momentum * velocity[i] - lr * g : velocity[i];
           break;
         }
         case 'rmsprop': {
@@ -41,7 +42,9 @@ export function optimizerStep(
           param[i] -= (lr * g) / Math.sqrt(meanSquare[i] + config.epsilon);
           break;
         }
-        case 'adam': {
+        case 'adam':
+        case 'adamw': {
+          if (config.kind === 'adamw') param[i] -= param[i] * config.weightDecay * lr;
           const [m, v] = state;
           const alpha = (lr * Math.sqrt(1 - config.beta2 ** t)) / (1 - config.beta1 ** t);
           m[i] += (g - m[i]) * (1 - config.beta1);

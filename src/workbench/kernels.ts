@@ -463,8 +463,13 @@ function batchNormSpec(entryPoint: BatchNormEntry): KernelSpec {
 const OPTIMIZER_STATE: Record<OptimizerKind, [string, [number, number]][]> = {
   sgd: [],
   momentum: [['velocity', [-0.1, 0.1]]],
+  nesterov: [['velocity', [-0.1, 0.1]]],
   rmsprop: [['mean_square', [0, 1]]],
   adam: [
+    ['first_moment', [-0.1, 0.1]],
+    ['second_moment', [0, 1]],
+  ],
+  adamw: [
     ['first_moment', [-0.1, 0.1]],
     ['second_moment', [0, 1]],
   ],
@@ -544,7 +549,7 @@ const SPECS: KernelSpec[] = [
   ...(['forward', 'backward'] as const).map(avgPool2dSpec),
   ...(['forward', 'backward', 'advance', 'identity'] as const).map(dropoutSpec),
   ...(['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'] as const).map(batchNormSpec),
-  ...(['sgd', 'momentum', 'rmsprop', 'adam'] as const).map(optimizerSpec),
+  ...(['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'] as const).map(optimizerSpec),
   ...(['forward', 'forward_bytes'] as const).map(gatherSpec),
 ];
 
