@@ -73,6 +73,7 @@ export class TfjsTrainer {
   /** `model`'s layers in TensorFlow.js, to be trained on the first `batch` rows of `data`. */
   static async create(gpu: Gpu, model: Model, optimizer: OptimizerConfig, batch: number, data: { x: Float32Array; labels: Uint32Array }): Promise<TfjsTrainer> {
     if (optimizer.kind !== 'rmsprop') throw new Error(`TfjsTrainer: only rmsprop is set up, not ${optimizer.kind}`);
+    if (typeof optimizer.learningRate !== 'number') throw new Error(`TfjsTrainer: only a constant learning rate is set up, not ${optimizer.learningRate.kind}`);
     const tf = await tfjsOn(gpu);
     const layers = model.layers.map((layer, i) => tfLayer(tf, layer, i === 0 ? [...model.inputShape] : undefined));
     const tfModel = tf.sequential({ layers });

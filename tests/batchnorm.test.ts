@@ -135,8 +135,9 @@ describe('a model with batch normalization', () => {
   });
 
   // The moving statistics have a zero gradient and zero optimizer state: every
-  // optimizer must leave them to the layer, which updates them from the batch.
-  for (const optimizer of ['sgd', 'momentum', 'rmsprop', 'adam'] as OptimizerKind[]) {
+  // optimizer must leave them to the layer, which updates them from the batch
+  // (AdamW, whose weight decay would shrink them, leaves them out).
+  for (const optimizer of ['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'] as OptimizerKind[]) {
     test(`${optimizer}: a training step updates the moving statistics from the batch, and inference uses them`, async () => {
       const model = sequential(layers());
       model.compile({ optimizer, seed: 1, gpu: await testGpu() });

@@ -2,7 +2,9 @@
 // prepared once and run again and again with new gradients, as training runs them.
 import { describe, expect, test } from 'vitest';
 import { readTensor, writeTensor } from '../src/engine/buffers';
+import type { Variable } from '../src/engine/ops/clip';
 import { optimizerConfig, optimizerUpdate, stateNames, type OptimizerConfig } from '../src/engine/ops/optimizer';
+import { cosineDecay, exponentialDecay, piecewiseConstantDecay } from '../src/engine/ops/schedule';
 import * as reference from '../src/reference/optimizer';
 import { expectClose, randomArray, run, seededRandom, testGpu, upload, zeros, type Tolerance } from './helpers';
 
@@ -11,6 +13,8 @@ const configs: OptimizerConfig[] = [
   optimizerConfig('sgd', { learningRate: 0.5 }),
   optimizerConfig('momentum'),
   optimizerConfig('momentum', { learningRate: 0.3, momentum: 0.5 }),
+  optimizerConfig('nesterov'),
+  optimizerConfig('nesterov', { learningRate: 0.3, momentum: 0.5 }),
   optimizerConfig('rmsprop'),
   // A large ε tells sqrt(s + ε), Keras 3's, from sqrt(s) + ε.
   optimizerConfig('rmsprop', { learningRate: 0.1, rho: 0.5, epsilon: 0.01 }),
@@ -19,11 +23,14 @@ const configs: OptimizerConfig[] = [
   optimizerConfig('adam', { learningRate: 0.1 }),
   // β1 = 0 has no logarithm, which the shader's 1 - β^t works from.
   optimizerConfig('adam', { learningRate: 0.1, beta1: 0, beta2: 0.8, epsilon: 1e-3 }),
+  optimizerConfig('adamw'),
+  // A decay large enough to matter against Adam's steps.
+  optimizerConfig('adamw', { learningRate: 0.1, weightDecay: 0.5 }),
 ];
 
 function describeConfig(config: OptimizerConfig): string {
   const settings = Object.entries(config).filter(([name]) => name !== 'kind');
-  return [config.kind, ...settings.map(([name, value]) => `${name}=${value}`)].join(' ');
+  return [config.kind, ...settings.map(([name, value]) => `${name}=${typeof value === 'object' ? JSON.stringify(value) : value}`)].join(' ');
 }
 
 function maxAbs(values: ArrayLike<number>): number {
@@ -40,35 +47,48 @@ function tolerance(want: ArrayLike<number>): Tolerance {
   return { atol: 1e-6 * maxAbs(want), rtol: 1e-5 };
 }
 
-/** Runs `steps` updates on the GPU and in the reference, and compares parameters, state and step count. */
-async function checkSteps(config: OptimizerConfig, n: number, steps: number): Promise<void> {
+/**
+ * Runs `steps` updates on the GPU and in the reference, and compares
+ * parameters, state and step count. As in a model's arena, the gradients
+ * outside the trained `variables` are zero, and so are the parameters in the
+ * gaps between variables.
+ */
+async function checkSteps(config: OptimizerConfig, n: number, steps: number, variables?: Variable[]): Promise<void> {
   const { device } = await testGpu();
-  const name = `${describeConfig(config)} n=${n} steps=${steps}`;
+  const name = `${describeConfig(config)} n=${n} steps=${steps}${variables ? ` variables=${JSON.stringify(variables)}` : ''}`;
   const random = seededRandom(n + steps);
   const initial = randomArray(random, n);
+  if (variables) {
+    const inside = new Float64Array(n);
+    for (const { start, length } of variables) inside.set(initial.subarray(start, start + length), start);
+    initial.set(inside);
+  }
   const param = await upload([n], initial, 'param');
   const grad = await zeros([n], 'grad');
   const names = stateNames(config.kind);
   const state = await Promise.all(names.map((stateName) => zeros([n], stateName)));
-  const step = config.kind === 'adam' ? await zeros([1], 'step', 'u32') : undefined;
-  const dispatches = await optimizerUpdate(device, config, { param, grad, state, step });
+  const step = await zeros([1], 'step', 'u32');
+  const learningRate = await upload([1], [typeof config.learningRate === 'number' ? config.learningRate : 0], 'learning rate');
+  const dispatches = await optimizerUpdate(device, config, { param, grad, state, step, learningRate, variables });
 
   const wantParam = Float64Array.from(initial);
   const wantState = names.map(() => new Float64Array(n));
   for (let t = 1; t <= steps; t++) {
     // Gradients change scale from step to step (1, 2, 3, 4, 1, ...), so the state's history matters.
     const scale = 1 + ((t - 1) % 4);
-    const g = randomArray(random, n, -scale, scale);
+    const drawn = randomArray(random, n, -scale, scale);
+    const g = variables ? new Float64Array(n) : drawn;
+    for (const { start, length } of (variables ?? []).filter((v) => v.trainable !== false)) g.set(drawn.subarray(start, start + length), start);
     writeTensor(device, grad, Float32Array.from(g));
     await run(dispatches);
-    reference.optimizerStep(config, wantParam, g, wantState, t);
+    reference.optimizerStep(config, wantParam, g, wantState, { t, variables });
   }
 
   expectClose(`${name} param`, await readTensor(device, param), wantParam, tolerance(wantParam));
   for (const [i, stateName] of names.entries()) {
     expectClose(`${name} ${stateName}`, await readTensor(device, state[i]), wantState[i], tolerance(wantState[i]));
   }
-  if (step) expect(Array.from(await readTensor(device, step))).toEqual([steps]);
+  expect(Array.from(await readTensor(device, step))).toEqual([steps]);
 }
 
 // 250,000 is about a whole model's parameters; 1000 and 1 are not multiples of the workgroup size.
@@ -86,12 +106,43 @@ describe('optimizer long runs', () => {
   test('an update has a thread per parameter up to 262,144 threads: 1024 workgroups of 256', async () => {
     const { device } = await testGpu();
     const workgroups = async (n: number) => {
-      const [update] = await optimizerUpdate(device, optimizerConfig('sgd'), { param: await zeros([n]), grad: await zeros([n]), state: [] });
-      return update.workgroups;
+      const scalars = { step: await zeros([1], 'step', 'u32'), learningRate: await zeros([1]) };
+      const dispatches = await optimizerUpdate(device, optimizerConfig('sgd'), { param: await zeros([n]), grad: await zeros([n]), state: [], ...scalars });
+      return dispatches.at(-1)!.workgroups;
     };
     expect(await workgroups(1000)).toEqual([4, 1, 1]);
     expect(await workgroups(300_000)).toEqual([1024, 1, 1]);
   });
+});
+
+describe('optimizer with a schedule, the rate of each step written on the GPU', () => {
+  // Boundaries at steps 1 and 3: the rates of the 6 steps are 0.5, 0.5, 0.1, 0.1, 0.02, 0.02.
+  test('sgd, piecewiseConstantDecay, 6 steps', () =>
+    checkSteps(optimizerConfig('sgd', { learningRate: piecewiseConstantDecay({ boundaries: [1, 3], values: [0.5, 0.1, 0.02] }) }), 1000, 6));
+  test('momentum, exponentialDecay with a staircase, 7 steps', () =>
+    checkSteps(optimizerConfig('momentum', { learningRate: exponentialDecay({ initialLearningRate: 0.3, decaySteps: 2, decayRate: 0.5, staircase: true }) }), 1000, 7));
+  // Warmup over 3 steps, a decay over 4, then the floor.
+  test('adam, cosineDecay with warmup, 10 steps', () =>
+    checkSteps(optimizerConfig('adam', { learningRate: cosineDecay({ initialLearningRate: 0, decaySteps: 4, warmupTarget: 0.1, warmupSteps: 3, alpha: 0.1 }) }), 1000, 10));
+  test('adamw, cosineDecay, 6 steps: the weight decay follows the rate', () =>
+    checkSteps(optimizerConfig('adamw', { weightDecay: 0.5, learningRate: cosineDecay({ initialLearningRate: 0.1, decaySteps: 5 }) }), 1000, 6));
+});
+
+describe('optimizer over variables', () => {
+  // A variable that is not trained (batch normalization's moving statistics) between two that are, and one at the end.
+  const variables: Variable[] = [
+    { start: 0, length: 300 },
+    { start: 300, length: 7, trainable: false },
+    { start: 320, length: 500 },
+    { start: 900, length: 100, trainable: false },
+  ];
+  test('adamw leaves the variables that are not trained as they are', () => checkSteps(optimizerConfig('adamw', { learningRate: 0.1, weightDecay: 0.5 }), 1000, 3, variables));
+  test('adam, whose zero gradients leave them too', () => checkSteps(optimizerConfig('adam', { learningRate: 0.1 }), 1000, 3, variables));
+  // Limits that bind for some variables (or steps) and not others.
+  test('sgd with clipnorm', () => checkSteps(optimizerConfig('sgd', { learningRate: 0.1, clipnorm: 10 }), 1000, 3, variables));
+  test('adamw with globalClipnorm and a schedule', () =>
+    checkSteps(optimizerConfig('adamw', { globalClipnorm: 20, learningRate: exponentialDecay({ initialLearningRate: 0.1, decaySteps: 1, decayRate: 0.5 }) }), 1000, 4, variables));
+  test('nesterov with clipvalue', () => checkSteps(optimizerConfig('nesterov', { clipvalue: 1.5 }), 1000, 4, variables));
 });
 
 describe('optimizer errors', () => {
@@ -104,19 +155,24 @@ describe('optimizer errors', () => {
     ['rmsprop(): epsilon is -1e-7 but must be finite and >= 0', () => optimizerConfig('rmsprop', { epsilon: -1e-7 })],
     ['adam(): beta1 is 1.5 but must be in [0, 1)', () => optimizerConfig('adam', { beta1: 1.5 })],
     ['adam(): beta2 is 1 but must be in [0, 1)', () => optimizerConfig('adam', { beta2: 1 })],
-    ["optimizerConfig(): unknown optimizer 'adagrad' (known: sgd, momentum, rmsprop, adam)", () => optimizerConfig('adagrad' as 'sgd')],
-    ["sgd(): no setting named 'momentum' (it has: learningRate)", () => optimizerConfig('sgd', { momentum: 0.9 } as object)],
+    ['nesterov(): momentum is 1 but must be in [0, 1)', () => optimizerConfig('nesterov', { momentum: 1 })],
+    ['adamw(): weightDecay is -0.1 but must be finite and >= 0', () => optimizerConfig('adamw', { weightDecay: -0.1 })],
+    ["optimizerConfig(): unknown optimizer 'adagrad' (known: sgd, momentum, nesterov, rmsprop, adam, adamw)", () => optimizerConfig('adagrad' as 'sgd')],
+    ["sgd(): no setting named 'momentum' (it has: learningRate, clipnorm, clipvalue, globalClipnorm)", () => optimizerConfig('sgd', { momentum: 0.9 } as object)],
+    ['adam(): only one of clipnorm, clipvalue and globalClipnorm can be set, got clipnorm=1, clipvalue=0.5', () => optimizerConfig('adam', { clipnorm: 1, clipvalue: 0.5 })],
+    ['sgd(): globalClipnorm is 0 but must be positive and finite', () => optimizerConfig('sgd', { globalClipnorm: 0 })],
+    ['cosineDecay(): decaySteps must be a positive integer, got 0', () => optimizerConfig('adam', { learningRate: { kind: 'cosineDecay', initialLearningRate: 0.1, decaySteps: 0 } as never })],
   ])('%s', (message, make) => {
     expect(make).toThrow(message);
   });
 
-  async function update(config: OptimizerConfig, lengths: { grad?: number; state?: number[]; step?: 'f32' | 'u32' | 'none' } = {}) {
+  async function update(config: OptimizerConfig, lengths: { grad?: number; state?: number[]; step?: 'f32' | 'u32'; rate?: number } = {}) {
     const { device } = await testGpu();
     const n = 6;
     const state = await Promise.all((lengths.state ?? stateNames(config.kind).map(() => n)).map((length) => zeros([length], 'state')));
-    const stepType = lengths.step ?? (config.kind === 'adam' ? 'u32' : 'none');
-    const step = stepType === 'none' ? undefined : await zeros([1], 'step', stepType);
-    return optimizerUpdate(device, config, { param: await zeros([n], 'param'), grad: await zeros([lengths.grad ?? n], 'grad'), state, step });
+    const step = await zeros([1], 'step', lengths.step ?? 'u32');
+    const learningRate = await zeros([lengths.rate ?? 1], 'learning rate');
+    return optimizerUpdate(device, config, { param: await zeros([n], 'param'), grad: await zeros([lengths.grad ?? n], 'grad'), state, step, learningRate });
   }
 
   test('a gradient of another length is named', async () => {
@@ -131,14 +187,9 @@ describe('optimizer errors', () => {
     );
     await expect(update(optimizerConfig('sgd'), { state: [6] })).rejects.toThrow('sgd(): 1 state tensors given but sgd keeps 0 (none)');
   });
-  test("Adam's step count must be given, as one u32", async () => {
-    await expect(update(optimizerConfig('adam'), { step: 'none' })).rejects.toThrow(
-      'adam(): no step tensor given; Adam keeps its step count t on the GPU',
-    );
-    await expect(update(optimizerConfig('adam'), { step: 'f32' })).rejects.toThrow('adam(): step must be a single u32 but is f32 [1]');
-    await expect(update(optimizerConfig('rmsprop'), { step: 'u32' })).rejects.toThrow(
-      'rmsprop(): keeps no step count, but a step tensor was given',
-    );
+  test('the step count must be one u32, the learning rate one f32', async () => {
+    await expect(update(optimizerConfig('adam'), { step: 'f32' })).rejects.toThrow('adam(): step must be u32 but is f32');
+    await expect(update(optimizerConfig('rmsprop'), { rate: 2 })).rejects.toThrow('rmsprop(): learningRate has shape [2] but [1] was expected');
   });
   test('a config built by hand is checked too', async () => {
     await expect(update({ kind: 'momentum', learningRate: 0.01, momentum: -1 })).rejects.toThrow(

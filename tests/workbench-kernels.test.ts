@@ -17,7 +17,9 @@ test('the table holds every entry point of the engine', () => {
       'maxpool2d:backward_relu',
       ...['forward', 'backward', 'advance', 'identity'].map((e) => `dropout:${e}`),
       ...['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'].map((e) => `batchnorm:${e}`),
-      ...['sgd', 'momentum', 'rmsprop', 'adam', 'adam_step'].map((e) => `optimizer:${e}`),
+      ...['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'].map((e) => `optimizer:${e}`),
+      ...['constant', 'exponential_decay', 'piecewise_constant_decay', 'cosine_decay'].map((e) => `schedule:${e}`),
+      ...['sum_squares', 'norm_scales', 'scale', 'clip_value'].map((e) => `clip:${e}`),
       ...['forward', 'forward_bytes'].map((e) => `gather:${e}`),
     ].sort(),
   );

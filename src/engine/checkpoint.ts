@@ -62,6 +62,7 @@ export function encodeCheckpoint(graph: Graph, architecture: Architecture, run: 
     if (tensor.dtype === 'f32') tensors.push({ name: `state.${name}`, shape: [...tensor.shape], values: state.layers[i] as Float32Array });
     else integers[name] = [...state.layers[i]];
   });
+  tensors.push({ name: 'optimizer.learning_rate', shape: [1], values: Float32Array.of(state.learningRate) });
   tensors.push({ name: 'metrics.loss_sum', shape: [1], values: Float32Array.of(state.lossSum) });
   tensors.push({ name: 'metrics.running_means', shape: [3], values: state.runningMeans });
   const training = { ...run, optimizerStep: state.optimizerStep, correct: state.correct, integers };
@@ -222,7 +223,10 @@ export function restoreState(checkpoint: Checkpoint, graph: Graph): GraphState {
   const runningMeans = take('metrics.running_means', [3]);
   const sums = [lossSum, ...runningMeans];
   if (!sums.every((v) => v >= 0 && v < Infinity)) fail(`metrics.loss_sum and metrics.running_means are ${sums.join(', ')}, not finite sums of losses and rows`);
-  const state: GraphState = { arena, optimizer, optimizerStep: checkpoint.optimizerStep, layers, lossSum, correct: checkpoint.correct, runningMeans };
+  // A checkpoint written before the rate was training state holds none: its optimizer's constant rate was the rate.
+  const { learningRate: configured } = checkpoint.run.optimizer;
+  const learningRate = !byName.has('optimizer.learning_rate') && typeof configured === 'number' ? Math.fround(configured) : take('optimizer.learning_rate', [1])[0];
+  const state: GraphState = { arena, optimizer, optimizerStep: checkpoint.optimizerStep, learningRate, layers, lossSum, correct: checkpoint.correct, runningMeans };
   if (byName.size > 0) fail(`tensor ${printable([...byName.keys()][0])} belongs to no part of the model`);
   return state;
 }

@@ -15,10 +15,11 @@ import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
 import { batchAt, DataSets, type Inputs, type Pass } from './dataSets';
 import { GATHER_KERNELS } from './ops/gather';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
+import { learningRateStep } from './ops/schedule';
 import { softmaxForward } from './ops/softmax';
 import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmaxCrossEntropy';
 import type { Autotuner } from './autotune';
-import { applyOverride, destroyDispatches, encodeDispatches, type Dispatch, type KernelOverride } from './pipelines';
+import { applyOverride, destroyDispatches, encodeDispatches, runDispatches, type Dispatch, type KernelOverride } from './pipelines';
 
 export type { Inputs } from './dataSets';
 
@@ -91,8 +92,10 @@ export interface GraphState {
   /** The parameter arena, and each optimizer state arena (see `stateNames`), in arena layout. */
   arena: Float32Array;
   optimizer: Float32Array[];
-  /** Adam's step count t (0 for the other optimizers). */
+  /** The updates made so far (Keras' optimizer.iterations). */
   optimizerStep: number;
+  /** What `Graph.rate` holds: the learning rate set, or with a schedule the last update's. */
+  learningRate: number;
   /** Each layer's `state` tensor (dropout's step counter), in `Graph.states` order. */
   layers: (Float32Array | Uint32Array)[];
   /** The epoch's sums so far: Σ loss, number correct, and the running means' [rows, Σ loss, Σ accuracy]. */
@@ -159,7 +162,18 @@ export class Graph {
   readonly correct: Tensor;
   /** [rows seen, Σ running mean loss, Σ running mean accuracy] over the steps since the last clear (read in training only). */
   readonly runningMeans: Tensor;
+  /** One u32: the optimizer's updates so far (Keras' optimizer.iterations), counted by each update. */
   readonly step: Tensor;
+  /**
+   * One f32: the learning rate the updates read. With a number as the
+   * optimizer's rate, the rate in effect (`learningRate`, which sets it); with
+   * a schedule, each update writes its own rate there.
+   */
+  readonly rate: Tensor;
+  /** The rate `rate` holds, with a number as the optimizer's rate. */
+  private rateValue: number;
+  /** With a schedule: the dispatch that computes the rate in effect, and the tensor it writes it to; made on first use. */
+  private rateQuery?: Promise<{ dispatch: Dispatch; rate: Tensor }>;
   /** What layers keep from step to step (context.state), named `layers.<i>.<what>`, in build order. */
   readonly states: { name: string; tensor: Tensor }[] = [];
   private readonly tensors: Tensor[] = [];
@@ -234,6 +248,8 @@ export class Graph {
       this.correct = this.tensor([1], 'correct', 'u32');
       this.runningMeans = this.tensor([3], 'running means');
       this.step = this.tensor([1], 'optimizer step', 'u32');
+      this.rateValue = typeof optimizer.learningRate === 'number' ? Math.fround(optimizer.learningRate) : 0;
+      this.rate = this.tensor([1], 'learning rate', 'f32', [this.rateValue]);
       for (let i = 0; i < READBACKS; i++) {
         this.readbacks.push(device.createBuffer({ label: `metrics readback ${i}`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
       }
@@ -357,7 +373,9 @@ export class Graph {
         param: this.arena,
         grad: this.gradArena,
         state: this.stateArenas,
-        ...(this.optimizer.kind === 'adam' && { step: this.step }),
+        step: this.step,
+        learningRate: this.rate,
+        variables: this.params.map((p) => ({ start: p.start, length: sizeOf(p.spec.shape), trainable: p.spec.trainable })),
       }),
     );
     const probabilities = mark('loss', [await softmaxForward(device, { x: logits, y: rows(this.probabilities, batchSize) })]);
@@ -474,10 +492,50 @@ export class Graph {
 
   /**
    * What training keeps from step to step, in one list: the parameters, the
-   * optimizer's state and step, and each layer's state.
+   * optimizer's state, step and learning rate, and each layer's state.
    */
   private trainingState(): Tensor[] {
-    return [this.arena, ...this.stateArenas, this.step, ...this.states.map(({ tensor }) => tensor)];
+    return [this.arena, ...this.stateArenas, this.step, this.rate, ...this.states.map(({ tensor }) => tensor)];
+  }
+
+  /**
+   * The learning rate in effect: the one the next update uses, as float32
+   * (Keras' optimizer.learning_rate). Set, it takes effect from the next step
+   * submitted (one writeBuffer). Only for an optimizer compiled with a number
+   * as its rate: a schedule's rate changes every step, and `readLearningRate` reads it.
+   */
+  get learningRate(): number {
+    this.refuseSchedule('read with readLearningRate(), as it changes every step');
+    return this.rateValue;
+  }
+
+  set learningRate(value: number) {
+    this.refuseSchedule('not settable; compile the optimizer with a number as its learningRate to set the rate');
+    if (typeof value !== 'number' || !(value > 0 && Number.isFinite(value))) throw new Error(`learningRate is ${value} but must be positive and finite`);
+    this.rateValue = Math.fround(value);
+    writeTensor(this.device, this.rate, Float32Array.of(value));
+  }
+
+  private refuseSchedule(what: string): void {
+    const rate = this.optimizer.learningRate;
+    if (typeof rate !== 'number') throw new Error(`learningRate: this optimizer's learning rate follows a schedule (${rate.kind}), so it is ${what}`);
+  }
+
+  /**
+   * The learning rate the next update uses, after the work submitted so far:
+   * the one set, or the schedule's at the current step, computed on the GPU as
+   * the update will compute it.
+   */
+  async readLearningRate(): Promise<number> {
+    if (typeof this.optimizer.learningRate === 'number') return this.rateValue;
+    const schedule = this.optimizer.learningRate;
+    this.rateQuery ??= (async () => {
+      const rate = this.tensor([1], 'learning rate in effect');
+      return { dispatch: await learningRateStep(this.device, schedule, { step: this.step, learningRate: rate }, false), rate };
+    })();
+    const { dispatch, rate } = await this.rateQuery;
+    await runDispatches(this.device, [dispatch]);
+    return (await readTensor(this.device, rate))[0];
   }
 
   /** Records a copy of the training state into saved slot `slot` ('save'), or back from it ('restore'). */
@@ -498,9 +556,10 @@ export class Graph {
   /** Everything training keeps on the GPU (see GraphState), read after the work submitted so far. */
   async readState(): Promise<GraphState> {
     const read = (tensor: Tensor) => readTensor(this.device, tensor);
-    const [arena, step, lossSum, correct, runningMeans, ...rest] = await Promise.all([
+    const [arena, step, rate, lossSum, correct, runningMeans, ...rest] = await Promise.all([
       read(this.arena),
       read(this.step),
+      read(this.rate),
       read(this.lossSum),
       read(this.correct),
       read(this.runningMeans),
@@ -511,6 +570,7 @@ export class Graph {
       arena: arena as Float32Array,
       optimizer: rest.slice(0, this.stateArenas.length) as Float32Array[],
       optimizerStep: step[0],
+      learningRate: rate[0],
       layers: rest.slice(this.stateArenas.length),
       lossSum: lossSum[0],
       correct: correct[0],
@@ -526,6 +586,8 @@ export class Graph {
     writeTensor(this.device, this.arena, state.arena);
     state.optimizer.forEach((values, i) => writeTensor(this.device, this.stateArenas[i], values));
     writeTensor(this.device, this.step, Uint32Array.of(state.optimizerStep));
+    writeTensor(this.device, this.rate, Float32Array.of(state.learningRate));
+    if (typeof this.optimizer.learningRate === 'number') this.rateValue = Math.fround(state.learningRate);
     state.layers.forEach((values, i) => writeTensor(this.device, this.states[i].tensor, values));
     writeTensor(this.device, this.lossSum, Float32Array.of(state.lossSum));
     writeTensor(this.device, this.correct, Uint32Array.of(state.correct));
@@ -588,6 +650,7 @@ export class Graph {
     this.data?.destroy();
     for (const buffer of this.readbacks) buffer.destroy();
     for (const buffer of this.saved ?? []) buffer.destroy();
+    this.rateQuery?.then(({ dispatch }) => destroyDispatches([dispatch]), () => {});
     for (const plan of this.plans.values()) {
       plan.then((p) => destroyDispatches([...new Set([...p.train, ...p.evaluate, ...p.predict])]), () => {});
     }

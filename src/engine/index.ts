@@ -37,6 +37,17 @@ export {
   type TuningStore,
 } from './autotune';
 export { optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
+export {
+  cosineDecay,
+  exponentialDecay,
+  piecewiseConstantDecay,
+  type CosineDecay,
+  type ExponentialDecay,
+  type LearningRate,
+  type LearningRateSchedule,
+  type PiecewiseConstantDecay,
+} from './ops/schedule';
+export type { Clipping } from './ops/clip';
 export { seededRandom, type Random } from './random';
 export { tutorialModel, type TutorialModel } from './tutorial';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';

@@ -7,7 +7,7 @@ import { shuffledRows } from './dataSets';
 import { sizeOf } from './buffers';
 import { Graph, type Inputs, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
-import { optimizerConfig, type OptimizerConfig } from './ops/optimizer';
+import { optimizerConfig, toOptimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
 import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
@@ -45,7 +45,8 @@ export interface KernelProfile {
 export type { Weight } from './safetensors';
 
 export interface CompileOptions {
-  optimizer?: 'sgd' | 'momentum' | 'rmsprop' | 'adam' | OptimizerConfig;
+  /** An optimizer by name, with Keras' defaults, or its settings (`optimizerConfig`), checked here; by default 'rmsprop'. */
+  optimizer?: OptimizerKind | OptimizerConfig;
   loss?: 'sparseCategoricalCrossentropy';
   metrics?: 'accuracy'[];
   /** Makes initialisation and shuffling reproducible: same seed, same device, same losses. */
@@ -114,10 +115,9 @@ export class Model {
       if (metric !== 'accuracy') throw new Error(`compile(): unknown metric '${metric}' (only 'accuracy')`);
     }
     if (options.autotune !== undefined) autotuneMode('compile(): autotune', options.autotune);
-    const optimizer = options.optimizer ?? 'rmsprop';
     this.compiled = {
       seed: options.seed ?? this.compiled.seed,
-      optimizer: typeof optimizer === 'string' ? optimizerConfig(optimizer) : optimizer,
+      optimizer: toOptimizerConfig(options.optimizer ?? 'rmsprop'),
       gpu: options.gpu,
       recreateGpu: options.recreateGpu,
       kernels: options.kernels && normalizeOverrides(options.kernels),

@@ -5,6 +5,9 @@
 // (a strided grid, see pipelines.ts), so each invocation walks the buffer in
 // strides of the whole grid's size; with a grid as large as the buffer it
 // visits one element.
+//
+// The learning rate and the step count are GPU state: the dispatch before this
+// one (schedule.wgsl) wrote the rate of this update and counted it.
 
 override WORKGROUP_SIZE: u32;
 
@@ -13,7 +16,6 @@ override WORKGROUP_SIZE: u32;
 // Keras, where computing them from a float32 β near 1 would lose digits.
 struct Params {
   count: u32,
-  learning_rate: f32,
   momentum: f32,
   rho: f32,
   one_minus_rho: f32,
@@ -22,35 +24,57 @@ struct Params {
   one_minus_beta2: f32,
   log_beta1: f32,
   log_beta2: f32,
+  weight_decay: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
-// SGD with momentum: the step last taken.
+// SGD with momentum or Nesterov momentum: the step last taken.
 @group(0) @binding(3) var<storage, read_write> velocity: array<f32>;
 // RMSprop: the moving average of g².
 @group(0) @binding(4) var<storage, read_write> mean_square: array<f32>;
-// Adam: the moving averages of g and g², and the step count t (0 before the first step).
+// Adam and AdamW: the moving averages of g and g².
 @group(0) @binding(5) var<storage, read_write> first_moment: array<f32>;
 @group(0) @binding(6) var<storage, read_write> second_moment: array<f32>;
-@group(0) @binding(7) var<storage, read_write> step: array<u32>;
+// The updates made, this one included (Adam's t), and this update's learning rate.
+@group(0) @binding(7) var<storage, read> step: array<u32>;
+@group(0) @binding(8) var<storage, read> learning_rate: array<f32>;
+// AdamW: the ranges [start, end) of param it updates: all but the variables
+// that are not trained (batch normalization's moving statistics), which Keras'
+// optimizer never sees and weight decay would shrink.
+@group(0) @binding(9) var<storage, read> trained: array<vec2u>;
 
 // p -= lr g.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn sgd(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let lr = learning_rate[0];
   for (var i = id.x; i < params.count; i += groups.x * WORKGROUP_SIZE) {
-    param[i] -= params.learning_rate * grad[i];
+    param[i] -= lr * grad[i];
   }
 }
 
 // v = momentum v - lr g; p += v.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn momentum(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let lr = learning_rate[0];
   for (var i = id.x; i < params.count; i += groups.x * WORKGROUP_SIZE) {
-    let v = params.momentum * velocity[i] - params.learning_rate * grad[i];
+    let v = params.momentum * velocity[i] - lr * grad[i];
     velocity[i] = v;
     param[i] += v;
+  }
+}
+
+// Keras' SGD with nesterov=True: v = momentum v - lr g; p += momentum v - lr g,
+// the step looking ahead along the new velocity.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn nesterov(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let lr = learning_rate[0];
+  for (var i = id.x; i < params.count; i += groups.x * WORKGROUP_SIZE) {
+    let g = grad[i];
+    let v = params.momentum * velocity[i] - lr * g;
+    velocity[i] = v;
+    param[i] += params.momentum * v - lr * g;
   }
 }
 
@@ -58,19 +82,13 @@ fn momentum(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) g
 // square root (keras/src/optimizers/rmsprop.py), unlike Adam.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn rmsprop(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let lr = learning_rate[0];
   for (var i = id.x; i < params.count; i += groups.x * WORKGROUP_SIZE) {
     let g = grad[i];
     let s = params.rho * mean_square[i] + params.one_minus_rho * g * g;
     mean_square[i] = s;
-    param[i] -= params.learning_rate * g / sqrt(s + params.epsilon);
+    param[i] -= lr * g / sqrt(s + params.epsilon);
   }
-}
-
-// One invocation, dispatched just before `adam` in the same step: the count
-// stays on the GPU, so a step needs nothing from the CPU.
-@compute @workgroup_size(1)
-fn adam_step() {
-  step[0] += 1u;
 }
 
 // 1 - β^t, given ln β, as -expm1(t ln β). Early in training β^t is close to 1
@@ -94,16 +112,39 @@ fn one_minus_power(log_beta: f32, t: u32) -> f32 {
 // Keras 3 Adam: m += (g - m)(1 - β1); v += (g² - v)(1 - β2);
 // p -= α m / (sqrt(v) + ε) with α = lr sqrt(1 - β2^t) / (1 - β1^t), which folds
 // the bias corrections of m and v into the step size.
+fn adam_alpha(lr: f32) -> f32 {
+  let t = step[0];
+  return lr * sqrt(one_minus_power(params.log_beta2, t)) / one_minus_power(params.log_beta1, t);
+}
+
+// Updates m and v at i and returns what Adam subtracts from the parameter.
+fn adam_delta(i: u32, alpha: f32) -> f32 {
+  let g = grad[i];
+  let m = first_moment[i] + (g - first_moment[i]) * params.one_minus_beta1;
+  let v = second_moment[i] + (g * g - second_moment[i]) * params.one_minus_beta2;
+  first_moment[i] = m;
+  second_moment[i] = v;
+  return alpha * m / (sqrt(v) + params.epsilon);
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn adam(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let t = step[0];
-  let alpha = params.learning_rate * sqrt(one_minus_power(params.log_beta2, t)) / one_minus_power(params.log_beta1, t);
+  let alpha = adam_alpha(learning_rate[0]);
   for (var i = id.x; i < params.count; i += groups.x * WORKGROUP_SIZE) {
-    let g = grad[i];
-    let m = first_moment[i] + (g - first_moment[i]) * params.one_minus_beta1;
-    let v = second_moment[i] + (g * g - second_moment[i]) * params.one_minus_beta2;
-    first_moment[i] = m;
-    second_moment[i] = v;
-    param[i] -= alpha * m / (sqrt(v) + params.epsilon);
+    param[i] -= adam_delta(i, alpha);
+  }
+}
+
+// Keras 3 AdamW: Adam after a decoupled weight decay, p -= p · weight_decay · lr
+// (keras/src/optimizers/base_optimizer.py, _apply_weight_decay), with this update's rate.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn adamw(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let lr = learning_rate[0];
+  let alpha = adam_alpha(lr);
+  for (var r = 0u; r < arrayLength(&trained); r++) {
+    for (var i = trained[r].x + id.x; i < trained[r].y; i += groups.x * WORKGROUP_SIZE) {
+      let p = param[i];
+      param[i] = (p - p * params.weight_decay * lr) - adam_delta(i, alpha);
+    }
   }
 }

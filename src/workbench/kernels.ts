@@ -13,6 +13,8 @@ import avgPool2dSource from '../shaders/avgpool2d.wgsl?raw';
 import dropoutSource from '../shaders/dropout.wgsl?raw';
 import batchNormSource from '../shaders/batchnorm.wgsl?raw';
 import optimizerSource from '../shaders/optimizer.wgsl?raw';
+import scheduleSource from '../shaders/schedule.wgsl?raw';
+import clipSource from '../shaders/clip.wgsl?raw';
 import gatherSource from '../shaders/gather.wgsl?raw';
 import { conv2dBackward, conv2dForward } from '../engine/ops/conv2d';
 import { matmulBackward, matmulForward } from '../engine/ops/matmul';
@@ -24,6 +26,8 @@ import { avgPool2dBackward, avgPool2dForward } from '../engine/ops/avgpool2d';
 import { dropoutAdvance, dropoutBackward, dropoutForward, dropoutInference } from '../engine/ops/dropout';
 import { batchNormBackward, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from '../engine/ops/batchnorm';
 import { optimizerConfig, optimizerUpdate, type OptimizerKind } from '../engine/ops/optimizer';
+import { cosineDecay, exponentialDecay, learningRateStep, piecewiseConstantDecay, type LearningRate } from '../engine/ops/schedule';
+import { clipGradients, type Clipping, type Variable } from '../engine/ops/clip';
 import { gatherForward, packedWords } from '../engine/ops/gather';
 import { splitBiasRow } from '../engine/buffers';
 import { kernelName } from '../engine/pipelines';
@@ -38,6 +42,8 @@ import * as avgPool2dReference from '../reference/avgpool2d';
 import * as dropoutReference from '../reference/dropout';
 import * as batchNormReference from '../reference/batchnorm';
 import * as optimizerReference from '../reference/optimizer';
+import * as scheduleReference from '../reference/schedule';
+import * as clipReference from '../reference/clip';
 import * as gatherReference from '../reference/gather';
 import { derived, labels, uniform, zeros, type KernelSpec, type Shape, type TensorSpec } from './spec';
 
@@ -463,49 +469,104 @@ function batchNormSpec(entryPoint: BatchNormEntry): KernelSpec {
 const OPTIMIZER_STATE: Record<OptimizerKind, [string, [number, number]][]> = {
   sgd: [],
   momentum: [['velocity', [-0.1, 0.1]]],
+  nesterov: [['velocity', [-0.1, 0.1]]],
   rmsprop: [['mean_square', [0, 1]]],
   adam: [
     ['first_moment', [-0.1, 0.1]],
     ['second_moment', [0, 1]],
   ],
+  adamw: [
+    ['first_moment', [-0.1, 0.1]],
+    ['second_moment', [0, 1]],
+  ],
 };
 
-function optimizerSpec(entryPoint: OptimizerKind | 'adam_step'): KernelSpec {
-  const kind: OptimizerKind = entryPoint === 'adam_step' ? 'adam' : entryPoint;
+/** An update with Keras' defaults, and the dispatch before it that counts the step: both checked. */
+function optimizerSpec(kind: OptimizerKind): KernelSpec {
   const config = optimizerConfig(kind);
+  const learningRate = config.learningRate as number;
   const state = OPTIMIZER_STATE[kind];
-  const adam = kind === 'adam';
   // The tutorial's MLP: 784 -> 128 -> 10 with biases.
   const tutorial = 784 * 128 + 128 + 128 * 10 + 10;
-  const withT = (shape: Shape) => (adam ? { ...shape, t: shape.t ?? 0 } : shape);
   return {
-    name: `optimizer.wgsl:${entryPoint}`,
+    name: `optimizer.wgsl:${kind}`,
     source: optimizerSource,
-    letters:
-      entryPoint === 'adam_step'
-        ? "t: Adam's step count before the kernel adds 1 (size: parameters of the update that follows)"
-        : `size: parameters, updated with Keras' defaults (learning rate ${config.learningRate})${adam ? "; t: Adam's step count before this step" : ''}; checks param${state.map(([n]) => `, ${n}`).join('')}`,
+    letters: `size: parameters, updated with Keras' defaults (learning rate ${learningRate}); t: the updates made before this one; checks param${state.map(([n]) => `, ${n}`).join('')} and the step count`,
     presets: [
-      { name: "the tutorial MLP's parameters", shape: withT({ size: tutorial }) },
-      { name: 'size 1', shape: withT({ size: 1 }) },
-      { name: 'odd size, a later step', shape: adam ? { size: 257, t: 4 } : { size: 257 } },
+      { name: "the tutorial MLP's parameters", shape: { size: tutorial, t: 0 } },
+      { name: 'size 1', shape: { size: 1, t: 0 } },
+      { name: 'odd size, a later step', shape: { size: 257, t: 4 } },
     ],
     tensors(s): Record<string, TensorSpec> {
       const tensors: Record<string, TensorSpec> = { param: uniform([s.size]), grad: uniform([s.size]) };
       for (const [name, [low, high]] of state) tensors[name] = uniform([s.size], low, high);
-      if (adam) tensors.step = derived([1], () => [s.t], 'u32');
+      tensors.step = derived([1], () => [s.t], 'u32');
+      tensors.learningRate = derived([1], () => [learningRate]);
       return tensors;
     },
-    checked: entryPoint === 'adam_step' ? 'step' : ['param', ...state.map(([name]) => name)],
-    dispatches: (device, t) => optimizerUpdate(device, config, { param: t.param, grad: t.grad, state: state.map(([name]) => t[name]), step: t.step }),
+    checked: ['param', ...state.map(([name]) => name), 'step'],
+    dispatches: (device, t) =>
+      optimizerUpdate(device, config, { param: t.param, grad: t.grad, state: state.map(([name]) => t[name]), step: t.step, learningRate: t.learningRate }),
     reference(v, s) {
-      if (entryPoint === 'adam_step') return Float64Array.of(s.t + 1);
       const param = Float64Array.from(v.param);
       const moments = state.map(([name]) => Float64Array.from(v[name]));
-      optimizerReference.optimizerStep(config, param, v.grad, moments, adam ? s.t + 1 : 1);
-      return Float64Array.from([param, ...moments].flatMap((a) => [...a]));
+      optimizerReference.optimizerStep(config, param, v.grad, moments, { t: s.t + 1 });
+      return Float64Array.from([...[param, ...moments].flatMap((a) => [...a]), s.t + 1]);
     },
     contraction: () => 1,
+  };
+}
+
+/** Each schedule's entry point, with the schedule it runs (Keras' documentation's examples); `constant` only counts the step. */
+const SCHEDULES: Record<'constant' | 'exponential_decay' | 'piecewise_constant_decay' | 'cosine_decay', LearningRate> = {
+  constant: 0.001,
+  exponential_decay: exponentialDecay({ initialLearningRate: 0.1, decaySteps: 100, decayRate: 0.96 }),
+  piecewise_constant_decay: piecewiseConstantDecay({ boundaries: [100, 200], values: [0.1, 0.01, 0.001] }),
+  cosine_decay: cosineDecay({ initialLearningRate: 0, decaySteps: 1000, warmupTarget: 0.1, warmupSteps: 100, alpha: 0.1 }),
+};
+
+/** The dispatch before each update: the rate of the update after t updates, and the step counted. */
+function scheduleSpec(entryPoint: keyof typeof SCHEDULES): KernelSpec {
+  const rate = SCHEDULES[entryPoint];
+  return {
+    name: `schedule.wgsl:${entryPoint}`,
+    source: scheduleSource,
+    letters: `t: the updates made so far; writes the next update's rate (${typeof rate === 'number' ? `constant, ${rate}` : JSON.stringify(rate)}) and counts it; checks learningRate and step`,
+    presets: [
+      { name: 'the first step', shape: { t: 0 } },
+      { name: 'at a boundary', shape: { t: 100 } },
+      { name: 'long past the end', shape: { t: 5000 } },
+    ],
+    tensors: (s) => ({ step: derived([1], () => [s.t], 'u32'), learningRate: derived([1], () => [typeof rate === 'number' ? rate : 0]) }),
+    checked: ['learningRate', 'step'],
+    dispatches: async (device, t) => [await learningRateStep(device, rate, { step: t.step, learningRate: t.learningRate })],
+    reference: (_, s) => Float64Array.of(scheduleReference.learningRateAt(rate, s.t), s.t + 1),
+    contraction: () => 1,
+  };
+}
+
+/**
+ * Gradient clipping over V variables of L gradients each. The three passes of
+ * the norms are checked through the gradients they clip, with a clipnorm of
+ * sqrt(L) / 4, which binds for uniform [-1, 1] gradients (their norm is near sqrt(L / 3)).
+ */
+function clipSpec(entryPoint: 'sum_squares' | 'norm_scales' | 'scale' | 'clip_value'): KernelSpec {
+  const clipping = (s: Shape): Clipping => (entryPoint === 'clip_value' ? { clipvalue: 0.5 } : { clipnorm: Math.sqrt(s.L) / 4 });
+  const variables = (s: Shape): Variable[] => Array.from({ length: s.V }, (_, i) => ({ start: i * s.L, length: s.L }));
+  return {
+    name: `clip.wgsl:${entryPoint}`,
+    source: clipSource,
+    letters: `V variables of L gradients each, clipped ${entryPoint === 'clip_value' ? 'to [-0.5, 0.5]' : 'to a norm of sqrt(L) / 4 each'}; checks grad`,
+    presets: [
+      { name: "the tutorial MLP's parameters, as 4 variables of 25,443", shape: { V: 4, L: 25_443 } },
+      { name: 'size 1', shape: { V: 1, L: 1 } },
+      { name: 'a chunk of 4096 and one more', shape: { V: 3, L: 4097 } },
+    ],
+    tensors: (s) => ({ grad: uniform([s.V * s.L]) }),
+    checked: 'grad',
+    dispatches: (device, t, s) => clipGradients(device, clipping(s), { grad: t.grad, variables: variables(s) }),
+    reference: (v, s) => clipReference.clipGradients(clipping(s), v.grad, variables(s)),
+    contraction: (s) => (entryPoint === 'clip_value' ? 1 : s.L),
   };
 }
 
@@ -547,7 +608,9 @@ const SPECS: KernelSpec[] = [
   ...(['forward', 'backward'] as const).map(avgPool2dSpec),
   ...(['forward', 'backward', 'advance', 'identity'] as const).map(dropoutSpec),
   ...(['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'] as const).map(batchNormSpec),
-  ...(['sgd', 'momentum', 'rmsprop', 'adam', 'adam_step'] as const).map(optimizerSpec),
+  ...(['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'] as const).map(optimizerSpec),
+  ...(['constant', 'exponential_decay', 'piecewise_constant_decay', 'cosine_decay'] as const).map(scheduleSpec),
+  ...(['sum_squares', 'norm_scales', 'scale', 'clip_value'] as const).map(clipSpec),
   ...(['forward', 'forward_bytes'] as const).map(gatherSpec),
 ];
 
