@@ -11,13 +11,12 @@ import {
   loadMnist,
   readCheckpoint,
   saveModel,
+  stdoutProgress,
   tuningSummary,
   tutorialModel,
   writeFileAtomically,
   type CheckpointInfo,
   type Dataset,
-  type EpochLogs,
-  type Logs,
   type TutorialModel,
 } from '../node';
 import { checkOutputPath, readNamedFile } from '../node/files';
@@ -94,21 +93,6 @@ function parse() {
   };
 }
 
-/**
- * Keras' progress line, `469/469 ━━━━━━━━━━━━━━━━━━━━ 4s 8ms/step - accuracy: 0.9939 - loss: 0.0196`,
- * with the figures Keras prints (logs.keras); at an epoch's end the epoch's mean follows.
- */
-function progressLine(step: number, steps: number, seconds: number, msPerStep: number, logs: Logs & Partial<EpochLogs>): string {
-  const width = 20;
-  const done = Math.round((width * step) / steps);
-  const bar = '━'.repeat(done) + (process.stdout.isTTY ? `\x1b[2m${'━'.repeat(width - done)}\x1b[0m` : ' '.repeat(width - done));
-  const pad = String(steps).length;
-  const validation = logs.valLoss === undefined ? '' : ` - val_accuracy: ${logs.valAccuracy!.toFixed(4)} - val_loss: ${logs.valLoss.toFixed(4)}`;
-  const printed = logs.keras ?? logs;
-  const mean = logs.msPerStep === undefined ? '' : ` (epoch mean: accuracy ${logs.accuracy.toFixed(4)}, loss ${logs.loss.toFixed(4)})`;
-  return `${String(step).padStart(pad)}/${steps} ${bar} ${Math.round(seconds)}s ${Math.round(msPerStep)}ms/step - accuracy: ${printed.accuracy.toFixed(4)} - loss: ${printed.loss.toFixed(4)}${validation}${mean}`;
-}
-
 /** The first `limit` examples, the pixels as bytes: fit keeps them on the GPU as bytes, a quarter of their floats. */
 function take(data: Dataset, limit: number | undefined): { x: Uint8Array; y: Uint8Array } {
   const count = Math.min(limit ?? data.count, data.count);
@@ -135,10 +119,7 @@ async function main() {
   model.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune });
   console.log(model.summary());
 
-  const steps = Math.ceil(train.y.length / args.batchSize);
   if (resumed) console.log(`resuming from ${resumeFrom.source}: epoch ${resumed.epoch + 1}, step ${resumed.step}/${resumed.steps}`);
-  if ((resumed?.epoch ?? 0) < args.epochs) console.log(`Epoch ${(resumed?.epoch ?? 0) + 1}/${args.epochs}`);
-  let epochStart = performance.now();
   const history = await model.fit(train.x, train.y, {
     epochs: args.epochs,
     batchSize: args.batchSize,
@@ -151,22 +132,10 @@ async function main() {
         write: async (bytes: Uint8Array, info: CheckpointInfo) => {
           const path = join(args.checkpoint!, CHECKPOINT_FILE);
           await writeFileAtomically(path, bytes);
-          const line = `checkpoint: epoch ${info.epoch + 1}, step ${info.step}/${info.steps} written to ${path}`;
-          process.stdout.write(process.stdout.isTTY ? `\r${line}\x1b[K\n` : `${line}\n`);
+          stdoutProgress.line(`checkpoint: epoch ${info.epoch + 1}, step ${info.step}/${info.steps} written to ${path}`);
         },
       },
     }),
-    onBatchEnd: (step, logs) => {
-      if (!process.stdout.isTTY) return;
-      const seconds = (performance.now() - epochStart) / 1000;
-      process.stdout.write(`\r${progressLine(step + 1, steps, seconds, (seconds * 1000) / (step + 1), logs)}\x1b[K`);
-    },
-    onEpochEnd: (epoch, logs: EpochLogs) => {
-      const line = progressLine(steps, steps, (logs.msPerStep * steps) / 1000, logs.msPerStep, logs);
-      process.stdout.write(process.stdout.isTTY ? `\r${line}\x1b[K\n` : `${line}\n`);
-      if (epoch + 1 < args.epochs) console.log(`Epoch ${epoch + 2}/${args.epochs}`);
-      epochStart = performance.now();
-    },
   });
 
   const tuning = model.tuning;
@@ -192,7 +161,7 @@ async function main() {
       trainImages: train.y.length,
       testImages: test.y.length,
       params: model.paramCount,
-      epochs: history.map((h, i) => ({ epoch: i + 1, ...h })),
+      epochs: history.epochs.map((h, i) => ({ epoch: history.epoch[i] + 1, ...h })),
       test: evaluation,
       prediction: { image: 0, probabilities, argmax, label: test.y[0] },
       tuning,

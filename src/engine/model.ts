@@ -11,7 +11,8 @@ import { optimizerConfig, type OptimizerConfig } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
 import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
-import { fit, type EpochLogs, type FitOptions, type Trainee } from './training/fit';
+import { fit, type FitOptions, type Trainee } from './training/fit';
+import type { History } from './training/history';
 import { runPass } from './training/pass';
 import type { Weight } from './safetensors';
 import { normalizeOverrides, type KernelOverride, type KernelOverrides } from './pipelines';
@@ -19,6 +20,7 @@ import { normalizeOverrides, type KernelOverride, type KernelOverrides } from '.
 export type { Inputs, Logs } from './graph';
 export type { CheckpointInfo } from './checkpoint';
 export type { DeviceLoss, EpochLogs, FitOptions } from './training/fit';
+export type { History } from './training/history';
 
 /** One layer's output for the inputs given to `Model.layerOutputs`. */
 export interface LayerOutput {
@@ -198,10 +200,20 @@ export class Model {
    * `DataSets.upload`): an array changed in place between two calls is not
    * sent again; give a new one.
    */
-  async fit(x: Inputs, y: ArrayLike<number>, options: FitOptions = {}): Promise<EpochLogs[]> {
+  async fit(x: Inputs, y: ArrayLike<number>, options: FitOptions = {}): Promise<History> {
     const count = this.checkData('fit()', x, y);
     if (options.validationData) this.checkData('fit() validationData', ...options.validationData);
     return fit(this.trainee(), { x, y, count }, options);
+  }
+
+  /** The optimizer's learning rate now; setting it takes effect from the next step (Keras' optimizer.learning_rate). */
+  get learningRate(): number {
+    return this.graph?.learningRate ?? this.compiled.optimizer.learningRate;
+  }
+
+  set learningRate(rate: number) {
+    if (!this.graph) throw new Error('learningRate: the model has no graph yet (fit, evaluate or predict builds it)');
+    this.graph.learningRate = rate;
   }
 
   /** What fit needs of this model, lent for one call. */
@@ -232,6 +244,7 @@ export class Model {
         this.compiled.gpu = await (this.compiled.recreateGpu ?? freshGpu)();
       },
       evaluate: (x, y, options) => this.evaluate(x, y, options),
+      model: this,
     };
   }
 
@@ -242,8 +255,7 @@ export class Model {
     const batchSize = Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize);
     const order = shuffledRows(count);
     const pass = await graph.data.pass({ x, y, order }, batchSize);
-    const { loss, accuracy } = await runPass(graph, pass, { kind: 'evaluate', x, order, updateEvery: Infinity });
-    return { loss, accuracy };
+    return (await runPass(graph, pass, { kind: 'evaluate', x, order, updateEvery: Infinity })).logs;
   }
 
   /** Class probabilities, [count, classes] row-major. */
