@@ -1,5 +1,5 @@
 // Vite serves and builds the web pages into dist/app: the training page (index.html,
-// src/app), the benchmark page (bench.html, bench/page.ts) and the shader workbench (workbench.html, src/app/workbench.ts).
+// src/app), the benchmark page (bench.html, bench/page.ts) and the shader workbench (workbench.html, src/workbench/page.ts).
 // MNIST is a static asset: public/mnist is served at /mnist/ and copied into the build.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';

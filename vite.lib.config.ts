@@ -1,6 +1,7 @@
-// Vite builds the engine as a library (npm run build:lib): two ES module entries,
-// the browser engine (dist/lib/index.js) and the Node entry (dist/lib/node.js),
-// sharing chunks. `?raw` imports inline the WGSL; the packages the engine runs
+// Vite builds the engine as a library (npm run build:lib): three ES module
+// entries, the browser engine (dist/lib/index.js), the Node entry
+// (dist/lib/node.js) and the shader workbench (dist/lib/workbench.js, with the
+// float64 reference it checks against), sharing the engine's chunk. `?raw` imports inline the WGSL; the packages the engine runs
 // on are left for the installer to provide. tsconfig.lib.json writes the types.
 import { defineConfig } from 'vite';
 
@@ -14,13 +15,13 @@ export default defineConfig({
     minify: false,
     sourcemap: true,
     lib: {
-      entry: { index: 'src/engine/index.ts', node: 'src/node/index.ts' },
+      entry: { index: 'src/engine/index.ts', node: 'src/node/index.ts', workbench: 'src/workbench/index.ts' },
       formats: ['es'],
     },
     rollupOptions: {
       external: [/^node:/, 'webgpu', /^wgsl_reflect(\/|$)/],
       output: {
-        // What both entries share (all of the engine) is one chunk, named for what it holds.
+        // What the entries share (all of the engine) is one chunk, named for what it holds.
         manualChunks: (id) => (id.includes('/src/engine/') || id.includes('/src/shaders/') ? 'engine' : undefined),
         chunkFileNames: 'chunks/[name]-[hash].js',
       },

@@ -5,8 +5,10 @@ import { createTensor, readTensor, sizeOf, splitBiasRow, writeTensor, type Tenso
 import type { Activation } from '../src/engine/ops/activation';
 import { matmulForward } from '../src/engine/ops/matmul';
 import { runDispatches, useVariant, type Dispatch } from '../src/engine/pipelines';
+import { compare, type Tolerance } from '../src/reference/compare';
 
 export { seededRandom } from '../src/engine/random';
+export { F32, type Tolerance } from '../src/reference/compare';
 
 /** The test device, created on first use and shared by the tests of a file. */
 export function testGpu(): Promise<Gpu> {
@@ -18,34 +20,19 @@ export function randomArray(random: () => number, count: number, low = -1, high 
   return Float64Array.from({ length: count }, () => Math.fround(low + (high - low) * random()));
 }
 
-export interface Tolerance {
-  atol: number;
-  rtol: number;
-}
-
 /**
  * Checks |got - want| <= atol + rtol * |want| everywhere, throwing with the first
  * mismatches and their indices; returns the largest absolute error seen.
  */
 export function expectClose(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance): number {
   if (got.length !== want.length) throw new Error(`${what}: got ${got.length} values, expected ${want.length}`);
-  let maxError = 0;
-  const mismatches: string[] = [];
-  let count = 0;
-  for (let i = 0; i < want.length; i++) {
-    const error = Math.abs(got[i] - want[i]);
-    if (!(error <= tol.atol + tol.rtol * Math.abs(want[i]))) {
-      count++;
-      if (mismatches.length < 8) mismatches.push(`  [${i}] got ${got[i]}, expected ${want[i]} (error ${error.toExponential(2)})`);
-    }
-    if (!Number.isNaN(error)) maxError = Math.max(maxError, error);
-    else maxError = Infinity;
-  }
+  const { count, maxAbs, mismatches } = compare(got, want, tol);
   if (count > 0) {
-    throw new Error(`${what}: ${count} of ${want.length} values differ (atol ${tol.atol}, rtol ${tol.rtol}):\n${mismatches.join('\n')}`);
+    const listed = mismatches.map((m) => `  [${m.index}] got ${m.got}, expected ${m.want} (error ${Math.abs(m.got - m.want).toExponential(2)})`);
+    throw new Error(`${what}: ${count} of ${want.length} values differ (atol ${tol.atol}, rtol ${tol.rtol}):\n${listed.join('\n')}`);
   }
-  console.info(`${what}: max |error| ${maxError.toExponential(2)} over ${want.length} values`);
-  return maxError;
+  console.info(`${what}: max |error| ${maxAbs.toExponential(2)} over ${want.length} values`);
+  return maxAbs;
 }
 
 /** Uploads float64 CPU data as a float32 tensor. */
@@ -139,8 +126,7 @@ export function numericGradient(
   return grad;
 }
 
-/** Tolerances: float32 GPU against float64 CPU, and analytic against numeric gradients. */
-export const F32: Tolerance = { atol: 1e-5, rtol: 1e-4 };
+/** Analytic gradients against numeric ones, both in float64 (F32 is the GPU's against the CPU's). */
 export const GRADCHECK: Tolerance = { atol: 1e-6, rtol: 1e-5 };
 
 /** An IDX file of unsigned bytes with the given dimensions. */

@@ -2,7 +2,7 @@
 // float64 reference through checkKernel at each of its small presets (the
 // tutorial's, batch 128, are left to the workbench itself: too slow on SwiftShader).
 import { describe, expect, test } from 'vitest';
-import { builtInSource, checkKernel, workbenchKernels } from '../src/engine/workbench';
+import { builtInSource, checkKernel, workbenchKernels } from '../src/workbench';
 import { testGpu } from './helpers';
 
 const kernels = workbenchKernels();

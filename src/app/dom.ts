@@ -1,5 +1,5 @@
 // DOM helpers shared by the three pages: index.html (main.ts),
-// workbench.html (workbench.ts) and bench.html (bench/page.ts).
+// workbench.html (src/workbench/page.ts) and bench.html (bench/page.ts).
 
 export const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 

@@ -2,19 +2,8 @@
 // built-in one and the float64 reference, in Node on Dawn. Exit 0: it matches; 1: it does not; 2: it does not compile or fit.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import {
-  builtInSource,
-  checkKernel,
-  createGpu,
-  describeAdapter,
-  fullShape,
-  timeKernel,
-  workbenchKernels,
-  writeFileAtomically,
-  type Comparison,
-  type Shape,
-  type Timing,
-} from '../node';
+import { createGpu, describeAdapter, writeFileAtomically } from '../node';
+import { builtInSource, checkKernel, fullShape, timeKernel, workbenchKernels, type Comparison, type Shape, type Timing } from '../workbench';
 import { integerOption } from './args';
 
 const USAGE = `usage: npm run workbench -- --kernel OP:ENTRY --source FILE [--shape N=..,H=..] [--constants NAME=V,..] [--time] [--trials 20] [--json FILE]

@@ -42,22 +42,4 @@ export { tutorialModel, type TutorialModel } from './tutorial';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';
 export { readModelFile } from './modelFile';
 export { readCheckpoint } from './checkpoint';
-export {
-  builtInSource,
-  checkKernel,
-  compileMessages,
-  convolveDigit,
-  fullShape,
-  gpuCapabilities,
-  kernelConstants,
-  timeKernel,
-  timestampRounding,
-  workbenchKernels,
-  type CheckResult,
-  type Comparison,
-  type Edit,
-  type Shape,
-  type Timing,
-  type WorkbenchKernel,
-} from './workbench';
 export { fromTorch, modelFileFromTorch, modelFileToTorch, toTorch, torchFiles, TORCH_FORMAT } from './torchConvert';

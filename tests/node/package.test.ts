@@ -1,7 +1,8 @@
 // The package as a user gets it: `npm pack` (which builds dist/lib), the tarball
 // installed into an empty folder, and plain Node scripts there that import
-// `webgpu-train/node` to train a small model and `webgpu-train` to show that the
-// browser entry loads without Node's built-ins.
+// `webgpu-train/node` to train a small model, `webgpu-train` to show that the
+// browser entry loads without Node's built-ins, and `webgpu-train/workbench` to
+// check a kernel against the float64 reference.
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,24 @@ console.log(JSON.stringify({ losses: history.map((h) => h.loss), accuracies: his
 process.exit(0);
 `;
 
+// The workbench's table, and softmax's forward checked on Dawn as built and with
+// its output halved (which must fail the check), at a small shape.
+const workbenchScript = `
+import { createGpu } from 'webgpu-train/node';
+import { builtInSource, checkKernel, workbenchKernels } from 'webgpu-train/workbench';
+
+const kernel = 'softmax:forward';
+const source = builtInSource(kernel);
+const normalize = 'y[k] = y[k] / sum;';
+if (!source.includes(normalize)) throw new Error(\`\${kernel} has no '\${normalize}' to halve\`);
+const gpu = await createGpu();
+const shape = { rows: 3, C: 5 };
+const builtIn = await checkKernel(gpu, kernel, { source }, { shape });
+const halved = await checkKernel(gpu, kernel, { source: source.replace(normalize, 'y[k] = 0.5 * y[k] / sum;') }, { shape });
+console.log(JSON.stringify({ kernels: workbenchKernels().map((k) => k.shortName), builtIn: builtIn.status, halved: halved.status, mismatches: halved.edited?.count }));
+process.exit(0);
+`;
+
 // Each entry's exported names; the browser one is run with --import ./forbid-node.mjs,
 // under which any import of a Node built-in or of Dawn fails.
 const namesScript = (entry: string) => `
@@ -61,13 +80,15 @@ export async function resolve(specifier, context, next) {
 const typedScript = `
 import { sequential, dense, flatten, loadMnist, type Model } from 'webgpu-train/node';
 import { createGpu, type Gpu } from 'webgpu-train';
+import { checkKernel, type CheckResult } from 'webgpu-train/workbench';
 
 const model: Model = sequential([flatten({ inputShape: [4, 4] }), dense({ units: 3, activation: 'softmax' })]);
 const params: number = model.paramCount;
 // @ts-expect-error paramCount is a number
 const wrong: string = model.paramCount;
 const device = (gpu: Gpu): GPUDevice => gpu.device;
-export { params, wrong, device, createGpu, loadMnist };
+const check = (gpu: Gpu): Promise<CheckResult> => checkKernel(gpu, 'softmax:forward', { source: '' });
+export { params, wrong, device, check, createGpu, loadMnist };
 `;
 const tsconfig = (moduleResolution: 'nodenext' | 'bundler') => ({
   compilerOptions: {
@@ -114,6 +135,8 @@ beforeAll(async () => {
   await sh('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline'], app);
   const files = {
     'train.mjs': trainScript,
+    'workbench.mjs': workbenchScript,
+    'workbench-names.mjs': namesScript('webgpu-train/workbench'),
     'browser-names.mjs': namesScript('webgpu-train'),
     'node-names.mjs': namesScript('webgpu-train/node'),
     'forbid-node.mjs': forbidNode,
@@ -136,15 +159,19 @@ test('the tarball holds the built library and its types, not the sources', async
   expect(files).toContain('package/dist/lib/node.js');
   expect(files).toContain('package/dist/lib/index.d.ts');
   expect(files).toContain('package/dist/lib/node.d.ts');
+  expect(files).toContain('package/dist/lib/workbench.js');
+  expect(files).toContain('package/dist/lib/workbench.d.ts');
   expect(files.filter((file) => file.startsWith('package/src/') || file.startsWith('package/tests/'))).toEqual([]);
   console.log(`npm pack (with the library build) took ${packSeconds.toFixed(1)} s`);
 });
 
-test("the browser entry's built files import neither Node's built-ins nor Dawn, and carry the WGSL inline", async () => {
+test("the browser entry's and the workbench's built files import neither Node's built-ins nor Dawn, and carry the WGSL inline", async () => {
   const dist = join(app, 'node_modules/webgpu-train/dist/lib');
-  const browser = [...(await importsOf(join(dist, 'index.js')))];
-  expect(browser.filter((specifier) => isBuiltin(specifier) || specifier === 'webgpu')).toEqual([]);
-  expect(browser).toContain('wgsl_reflect/wgsl_reflect.module.js');
+  for (const entry of ['index.js', 'workbench.js']) {
+    const browser = [...(await importsOf(join(dist, entry)))];
+    expect(browser.filter((specifier) => isBuiltin(specifier) || specifier === 'webgpu')).toEqual([]);
+    expect(browser).toContain('wgsl_reflect/wgsl_reflect.module.js');
+  }
   const node = [...(await importsOf(join(dist, 'node.js')))];
   expect(node).toContain('webgpu');
   const chunks = await readdir(join(dist, 'chunks'));
@@ -171,6 +198,21 @@ test('webgpu-train loads in Node with no built-ins and exports the Node entry\'s
   expect(node.filter((name) => !browser.includes(name)).sort()).toEqual(
     ['cacheHome', 'defaultCacheDir', 'exportTorch', 'fileTuningStore', 'importTorch', 'loadMnist', 'loadModel', 'mnistPaths', 'saveModel', 'writeFileAtomically'].sort(),
   );
+});
+
+test('webgpu-train/workbench loads with no built-ins, shares no name with webgpu-train/node, and checks a kernel on Dawn', async () => {
+  const names = JSON.parse((await sh(process.execPath, ['--import', './forbid-node.mjs', 'workbench-names.mjs'], app)).stdout) as string[];
+  expect(names).toEqual(expect.arrayContaining(['workbenchKernels', 'builtInSource', 'checkKernel', 'timeKernel', 'convolveDigit', 'gpuCapabilities']));
+  const node = JSON.parse((await sh(process.execPath, ['node-names.mjs'], app)).stdout) as string[];
+  expect(names.filter((name) => node.includes(name))).toEqual([]);
+  const { stdout } = await sh(process.execPath, ['workbench.mjs'], app);
+  const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { kernels: string[]; builtIn: string; halved: string; mismatches: number };
+  expect(result.kernels).toHaveLength(37);
+  expect(result.kernels).toContain('softmax:forward');
+  expect(result.builtIn).toBe('match');
+  expect(result.halved).toBe('mismatch');
+  // Every value of a row is halved: 3 rows of 5.
+  expect(result.mismatches).toBe(15);
 });
 
 test('the declarations type-check a consumer under nodenext and bundler resolution', async () => {

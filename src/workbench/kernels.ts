@@ -1,9 +1,7 @@
-// The shader workbench's engine side, shared by workbench.html and `npm run workbench`:
-// the kernels that can be edited, how each builds its inputs from a shape and which float64 reference checks it.
-//
-// A check runs the op as the engine does (its own dispatches, bind groups and
-// constants) twice on the same seeded inputs: once as built, once with the
-// edited source swapped in by applyOverride, as compile({ kernels }) does.
+// The workbench's kernel table: every kernel entry point that can be edited,
+// each with its spec (KernelSpec, spec.ts): the shapes it offers, how it builds
+// its inputs from a shape, the op's dispatches that run it as the engine does,
+// and which float64 reference checks what it writes.
 import activateLibrary from '../shaders/activate.wgsl?raw';
 import activationSource from '../shaders/activation.wgsl?raw';
 import conv2dSource from '../shaders/conv2d.wgsl?raw';
@@ -16,33 +14,19 @@ import dropoutSource from '../shaders/dropout.wgsl?raw';
 import batchNormSource from '../shaders/batchnorm.wgsl?raw';
 import optimizerSource from '../shaders/optimizer.wgsl?raw';
 import gatherSource from '../shaders/gather.wgsl?raw';
-import { conv2dBackward, conv2dForward } from './ops/conv2d';
-import { matmulBackward, matmulForward } from './ops/matmul';
-import { activationBackward, type Activation } from './ops/activation';
-import { maxPool2dBackward, maxPool2dForward } from './ops/maxpool2d';
-import { softmaxBackward, softmaxForward } from './ops/softmax';
-import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmaxCrossEntropy';
-import { avgPool2dBackward, avgPool2dForward } from './ops/avgpool2d';
-import { dropoutAdvance, dropoutBackward, dropoutForward, dropoutInference } from './ops/dropout';
-import { batchNormBackward, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from './ops/batchnorm';
-import { optimizerConfig, optimizerUpdate, type OptimizerKind } from './ops/optimizer';
-import { gatherForward, packedWords } from './ops/gather';
-import { createTensor, readTensor, sizeOf, splitBiasRow, type Tensor } from './buffers';
-import type { Gpu } from './device';
-import {
-  applyOverride,
-  destroyDispatches,
-  kernelName,
-  runDispatches,
-  shaderMessages,
-  shaderOverrides,
-  type Constants,
-  type Dispatch,
-  type ShaderMessage,
-  type Work,
-} from './pipelines';
-import { KernelProfiler, stats, timestampRoundingMs, type Stats } from './profile';
-import { seededRandom } from './random';
+import { conv2dBackward, conv2dForward } from '../engine/ops/conv2d';
+import { matmulBackward, matmulForward } from '../engine/ops/matmul';
+import { activationBackward, type Activation } from '../engine/ops/activation';
+import { maxPool2dBackward, maxPool2dForward } from '../engine/ops/maxpool2d';
+import { softmaxBackward, softmaxForward } from '../engine/ops/softmax';
+import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../engine/ops/softmaxCrossEntropy';
+import { avgPool2dBackward, avgPool2dForward } from '../engine/ops/avgpool2d';
+import { dropoutAdvance, dropoutBackward, dropoutForward, dropoutInference } from '../engine/ops/dropout';
+import { batchNormBackward, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from '../engine/ops/batchnorm';
+import { optimizerConfig, optimizerUpdate, type OptimizerKind } from '../engine/ops/optimizer';
+import { gatherForward, packedWords } from '../engine/ops/gather';
+import { splitBiasRow } from '../engine/buffers';
+import { kernelName } from '../engine/pipelines';
 import * as biasReference from '../reference/bias';
 import * as conv2dReference from '../reference/conv2d';
 import * as matmulReference from '../reference/matmul';
@@ -55,43 +39,7 @@ import * as dropoutReference from '../reference/dropout';
 import * as batchNormReference from '../reference/batchnorm';
 import * as optimizerReference from '../reference/optimizer';
 import * as gatherReference from '../reference/gather';
-
-/** A kernel's sizes by letter (`N`, `H`, ...), as the kernel table names them. */
-export type Shape = Record<string, number>;
-
-interface TensorSpec {
-  shape: number[];
-  dtype?: 'f32' | 'u32';
-  /** Random inputs are uniform in [low, high) (whole numbers for u32); outputs are zeros. */
-  random?: [number, number];
-  /** An input that must agree with others (argmax from x, a step count): computed from those listed before it. */
-  derived?: (values: Record<string, Float64Array>) => ArrayLike<number>;
-}
-
-const uniform = (shape: number[], low = -1, high = 1): TensorSpec => ({ shape, random: [low, high] });
-const zeros = (shape: number[], dtype: 'f32' | 'u32' = 'f32'): TensorSpec => ({ shape, dtype });
-const derived = (shape: number[], from: TensorSpec['derived'], dtype: 'f32' | 'u32' = 'f32'): TensorSpec => ({ shape, dtype, derived: from });
-/** Class labels in 0..C-1. */
-const labels = (N: number, C: number): TensorSpec => ({ shape: [N], dtype: 'u32', random: [0, C] });
-
-interface KernelSpec {
-  /** `conv2d.wgsl:forward`, as Kernel.name. */
-  name: string;
-  source: string;
-  /** Functions appended to the source when compiled (Shader.library): activate.wgsl for the products and activation gradients. */
-  library?: string;
-  /** What the shape's letters mean. */
-  letters: string;
-  /** Named shapes; the first (the tutorial's) is the default. */
-  presets: { name: string; shape: Shape }[];
-  tensors(s: Shape): Record<string, TensorSpec>;
-  /** The tensors compared with the reference, as one vector in this order (most kernels write one). */
-  checked: string | string[];
-  dispatches(device: GPUDevice, t: Record<string, Tensor>, s: Shape): Promise<Dispatch[]>;
-  reference(values: Record<string, Float64Array>, s: Shape): Float64Array;
-  /** Terms summed into each output value, which float32 rounding grows with. */
-  contraction(s: Shape): number;
-}
+import { derived, labels, uniform, zeros, type KernelSpec, type Shape, type TensorSpec } from './spec';
 
 const convCase = (s: Shape): conv2dReference.Conv2dCase => ({
   N: s.N,
@@ -613,24 +561,26 @@ export interface WorkbenchKernel {
   presets: { name: string; shape: Shape }[];
 }
 
-function spec(name: string): KernelSpec {
+/** The spec of kernel `name` (`conv2d:forward` or `conv2d.wgsl:forward`). */
+export function kernelSpec(name: string): KernelSpec {
   const found = SPECS.find((s) => s.name === kernelName(name));
   if (!found) throw new Error(`workbench: no kernel '${name}' (it has: ${SPECS.map((s) => s.name.replace('.wgsl', '')).join(', ')})`);
   return found;
 }
 
+/** The kernels the workbench offers, in the table's order. */
 export function workbenchKernels(): WorkbenchKernel[] {
   return SPECS.map((s) => ({ name: s.name, shortName: s.name.replace('.wgsl', ''), letters: s.letters, presets: s.presets }));
 }
 
 /** The kernel's built-in WGSL: its whole shader file. */
 export function builtInSource(name: string): string {
-  return spec(name).source;
+  return kernelSpec(name).source;
 }
 
 /** The shape with every letter the kernel needs, from its default and what is given; unknown or bad letters are refused. */
 export function fullShape(name: string, given: Shape = {}): Shape {
-  const s = spec(name);
+  const s = kernelSpec(name);
   const shape = { ...s.presets[0].shape };
   for (const [letter, value] of Object.entries(given)) {
     if (!(letter in shape)) throw new Error(`${s.name}: the shape has no letter '${letter}' (it has: ${Object.keys(shape).join(', ')})`);
@@ -638,302 +588,4 @@ export function fullShape(name: string, given: Shape = {}): Shape {
     shape[letter] = value;
   }
   return shape;
-}
-
-/** The compiler's messages for an edited source of kernel `name` (lines and columns from 1). */
-export function compileMessages(gpu: Gpu, name: string, source: string, file = 'edited.wgsl'): Promise<ShaderMessage[]> {
-  return shaderMessages(gpu.device, { file, source, library: spec(name).library });
-}
-
-/** The `override` constants the source declares (found by reflection), with the values the built-in dispatch gives them at this shape. */
-export async function kernelConstants(gpu: Gpu, name: string, shape: Shape, source = builtInSource(name)): Promise<{ name: string; type: string; value: number | null }[]> {
-  const s = spec(name);
-  const built = await withTensors(gpu.device, s, fullShape(name, shape), seededRandom(1), async (_t, dispatches) => target(s, dispatches).constants);
-  let declared: { name: string; type: string }[];
-  try {
-    declared = shaderOverrides({ file: 'edited.wgsl', source, library: s.library });
-  } catch {
-    declared = shaderOverrides({ file: s.name, source: s.source, library: s.library });
-  }
-  return declared.map((o) => ({ ...o, value: built.result[o.name] ?? null }));
-}
-
-function target(s: KernelSpec, dispatches: Dispatch[]): Dispatch {
-  const found = dispatches.find((d) => d.kernel.name === s.name);
-  if (!found) throw new Error(`workbench: ${s.name} made no dispatch of that kernel`);
-  return found;
-}
-
-/**
- * Makes the kernel's tensors (random inputs from `random`, zeroed outputs) and
- * its dispatches, runs `use`, and frees them all.
- */
-async function withTensors<T>(
-  device: GPUDevice,
-  s: KernelSpec,
-  shape: Shape,
-  random: () => number,
-  use: (tensors: Record<string, Tensor>, dispatches: Dispatch[]) => Promise<T>,
-  values?: Record<string, Float64Array>,
-): Promise<{ result: T; values: Record<string, Float64Array> }> {
-  const specs = s.tensors(shape);
-  const filled: Record<string, Float64Array> = values ?? {};
-  const tensors: Record<string, Tensor> = {};
-  try {
-    for (const [name, t] of Object.entries(specs)) {
-      if (t.random && !filled[name]) {
-        const [low, high] = t.random;
-        const draw = t.dtype === 'u32' ? () => Math.floor(low + (high - low) * random()) : () => Math.fround(low + (high - low) * random());
-        filled[name] = Float64Array.from({ length: sizeOf(t.shape) }, draw);
-      }
-      if (t.derived && !filled[name]) filled[name] = Float64Array.from(t.derived(filled), t.dtype === 'u32' ? (v) => v : Math.fround);
-      tensors[name] = createTensor(device, t.shape, { label: `workbench ${name}`, data: filled[name], dtype: t.dtype });
-    }
-    const dispatches = await s.dispatches(device, tensors, shape);
-    try {
-      return { result: await use(tensors, dispatches), values: filled };
-    } finally {
-      destroyDispatches(dispatches);
-    }
-  } finally {
-    for (const t of Object.values(tensors)) t.buffer.destroy();
-  }
-}
-
-/** How far a kernel's output is from the reference. */
-export interface Comparison {
-  /** Largest |got - want|. */
-  maxAbs: number;
-  /** Largest |got - want| / (|want| + atol): relative, but not blown up where the reference is near zero. */
-  maxRel: number;
-  /** Values outside the tolerance, of `total`. */
-  count: number;
-  total: number;
-  /** The first few, with their index in the output's shape. */
-  mismatches: { index: number; at: number[]; got: number; want: number }[];
-}
-
-export interface Tolerance {
-  atol: number;
-  rtol: number;
-}
-
-function compare(got: ArrayLike<number>, want: Float64Array, shape: number[], tol: Tolerance): Comparison {
-  const result: Comparison = { maxAbs: 0, maxRel: 0, count: 0, total: want.length, mismatches: [] };
-  for (let i = 0; i < want.length; i++) {
-    const error = Math.abs(got[i] - want[i]);
-    const relative = error / (Math.abs(want[i]) + tol.atol);
-    // NaN fails every comparison, so it is caught as a mismatch and counted as infinite error.
-    result.maxAbs = Number.isNaN(error) ? Infinity : Math.max(result.maxAbs, error);
-    result.maxRel = Number.isNaN(relative) ? Infinity : Math.max(result.maxRel, relative);
-    if (!(error <= tol.atol + tol.rtol * Math.abs(want[i]))) {
-      result.count++;
-      if (result.mismatches.length < 8) {
-        const at: number[] = [];
-        let rest = i;
-        for (let d = shape.length - 1; d >= 0; d--) {
-          at.unshift(rest % shape[d]);
-          rest = Math.floor(rest / shape[d]);
-        }
-        result.mismatches.push({ index: i, at, got: got[i], want: want[i] });
-      }
-    }
-  }
-  return result;
-}
-
-/** An edited kernel: its source, and `override` values set over the built-in dispatch's. */
-export interface Edit {
-  source: string;
-  constants?: Constants;
-  /** Names the source in compile errors. */
-  file?: string;
-}
-
-export type CheckResult =
-  | { status: 'compile-error'; file: string; messages: ShaderMessage[] }
-  /** It compiles, but its bindings, params or constants do not fit the built-in kernel's (or the GPU refused the pipeline). */
-  | { status: 'invalid'; message: string }
-  | {
-      status: 'match' | 'mismatch';
-      kernel: string;
-      shape: Shape;
-      /** The checked tensor's name and shape. */
-      output: { name: string; shape: number[] };
-      tolerance: Tolerance;
-      builtIn: Comparison;
-      edited: Comparison;
-      constants: { builtIn: Constants; edited: Constants };
-      workgroups: { builtIn: number[]; edited: number[] };
-    };
-
-/** float32 against float64: the tests' F32 tolerance, widened as rounding grows with the terms summed. */
-function tolerance(s: KernelSpec, shape: Shape): Tolerance {
-  return { atol: 1e-5 * Math.sqrt(Math.max(1, s.contraction(shape))), rtol: 1e-4 };
-}
-
-/**
- * Runs the built-in kernel and the edited one on the same seeded inputs at
- * `shape` and compares both with the float64 reference.
- */
-export async function checkKernel(gpu: Gpu, name: string, edit: Edit, options: { shape?: Shape; seed?: number } = {}): Promise<CheckResult> {
-  const s = spec(name);
-  const shape = fullShape(name, options.shape);
-  const file = edit.file ?? 'edited.wgsl';
-  const messages = await compileMessages(gpu, name, edit.source, file);
-  if (messages.some((m) => m.type === 'error')) return { status: 'compile-error', file, messages: messages.filter((m) => m.type === 'error') };
-  const device = gpu.device;
-  const specs = s.tensors(shape);
-  const checked = typeof s.checked === 'string' ? [s.checked] : s.checked;
-  // Several checked tensors are compared as one vector, their values one after another.
-  const output =
-    checked.length === 1
-      ? { name: checked[0], shape: specs[checked[0]].shape }
-      : { name: checked.map((c) => `${c} [${specs[c].shape.join(', ')}]`).join(' + '), shape: [checked.reduce((n, c) => n + sizeOf(specs[c].shape), 0)] };
-  const outputShape = output.shape;
-  const run = (values: Record<string, Float64Array> | undefined, override?: Edit) =>
-    withTensors(
-      device,
-      s,
-      shape,
-      seededRandom(options.seed ?? 1),
-      async (tensors, dispatches) => {
-        const dispatch = target(s, dispatches);
-        if (override) await applyOverride(device, dispatch, { source: override.source, constants: override.constants, file });
-        await runDispatches(device, dispatches);
-        const parts = await Promise.all(checked.map((c) => readTensor(device, tensors[c])));
-        const output = parts.length === 1 ? parts[0] : Float64Array.from(parts.flatMap((p) => [...p]));
-        return { output, constants: { ...dispatch.constants }, workgroups: [...dispatch.workgroups] };
-      },
-      values,
-    );
-  const builtIn = await run(undefined);
-  let edited: Awaited<ReturnType<typeof run>>;
-  try {
-    edited = await run(builtIn.values, edit);
-  } catch (error) {
-    return { status: 'invalid', message: (error as Error).message };
-  }
-  const want = s.reference(builtIn.values, shape);
-  const tol = tolerance(s, shape);
-  const builtInComparison = compare(builtIn.result.output, want, outputShape, tol);
-  const editedComparison = compare(edited.result.output, want, outputShape, tol);
-  return {
-    status: editedComparison.count === 0 ? 'match' : 'mismatch',
-    kernel: s.name,
-    shape,
-    output,
-    tolerance: tol,
-    builtIn: builtInComparison,
-    edited: editedComparison,
-    constants: { builtIn: builtIn.result.constants, edited: edited.result.constants },
-    workgroups: { builtIn: builtIn.result.workgroups, edited: edited.result.workgroups },
-  };
-}
-
-/** GPU time of one kernel over repeated trials, and its rates from the op's counted work. */
-export interface Timing {
-  ms: Stats;
-  work: Work | null;
-  /** From the median. */
-  gflops: number | null;
-  gbPerS: number | null;
-}
-
-async function timeDispatches(device: GPUDevice, dispatch: Dispatch, dispatches: Dispatch[], trials: number): Promise<{ timing: Timing; roundingMs: number | null }> {
-  const profiler = new KernelProfiler(device, dispatches);
-  try {
-    const index = profiler.runs.findIndex((r) => r.dispatches.includes(dispatch));
-    await profiler.step();
-    const samples: number[] = [];
-    for (let i = 0; i < trials; i++) samples.push((await profiler.step())[index]);
-    const ms = stats(samples);
-    const work = dispatch.work;
-    const seconds = ms.median / 1e3;
-    return {
-      timing: { ms, work, gflops: work && seconds > 0 ? work.flops / seconds / 1e9 : null, gbPerS: work && seconds > 0 ? work.bytes / seconds / 1e9 : null },
-      roundingMs: profiler.roundingMs,
-    };
-  } finally {
-    profiler.destroy();
-  }
-}
-
-/**
- * Times the built-in kernel and, given an edit, the edited one, each in its op's
- * own dispatches (timestamps between kernels, one warm-up step), `trials` times.
- * `roundingMs` is what the timestamps were rounded to, or null when they were not.
- */
-export async function timeKernel(
-  gpu: Gpu,
-  name: string,
-  edit: Edit | null,
-  options: { shape?: Shape; trials?: number } = {},
-): Promise<{ builtIn: Timing; edited: Timing | null; roundingMs: number | null }> {
-  if (!gpu.timestamps) throw new Error("timeKernel(): this device has no 'timestamp-query' feature, so kernels cannot be timed on the GPU");
-  const s = spec(name);
-  const shape = fullShape(name, options.shape);
-  const trials = options.trials ?? 20;
-  const device = gpu.device;
-  const builtIn = await withTensors(device, s, shape, seededRandom(1), (_t, dispatches) => timeDispatches(device, target(s, dispatches), dispatches, trials));
-  let edited: typeof builtIn | null = null;
-  if (edit) {
-    edited = await withTensors(
-      device,
-      s,
-      shape,
-      seededRandom(1),
-      async (_t, dispatches) => {
-        const dispatch = await applyOverride(device, target(s, dispatches), { source: edit.source, constants: edit.constants, file: edit.file ?? 'edited.wgsl' });
-        return timeDispatches(device, dispatch, dispatches, trials);
-      },
-      builtIn.values,
-    );
-  }
-  const roundingMs = builtIn.result.roundingMs !== null && (edited?.result.roundingMs ?? builtIn.result.roundingMs) !== null ? builtIn.result.roundingMs : null;
-  return { builtIn: builtIn.result.timing, edited: edited?.result.timing ?? null, roundingMs };
-}
-
-/** What the device rounds timestamps to, in ms, or null (see profile.ts); null too when it has no timestamps. */
-export async function timestampRounding(gpu: Gpu): Promise<number | null> {
-  return gpu.timestamps ? timestampRoundingMs(gpu.device) : null;
-}
-
-/**
- * The tutorial's convolution demo: one 28x28 image convolved with a 3x3 kernel
- * ('valid', by conv2d.wgsl) and max-pooled 2x2 (by maxpool2d.wgsl): a 26x26
- * feature map and a 13x13 pooled map.
- */
-export async function convolveDigit(gpu: Gpu, image: ArrayLike<number>, kernel: ArrayLike<number>): Promise<{ feature: Float32Array; pooled: Float32Array }> {
-  if (image.length !== 28 * 28) throw new Error(`convolveDigit(): the image has ${image.length} values, not 28x28`);
-  if (kernel.length !== 9) throw new Error(`convolveDigit(): the kernel has ${kernel.length} values, not 3x3`);
-  const device = gpu.device;
-  const tensors = [
-    createTensor(device, [1, 28, 28, 1], { label: 'demo image', data: image }),
-    createTensor(device, [3, 3, 1, 1], { label: 'demo kernel', data: kernel }),
-    createTensor(device, [1, 26, 26, 1], { label: 'demo feature map' }),
-    createTensor(device, [1, 13, 13, 1], { label: 'demo pooled map' }),
-    createTensor(device, [1, 13, 13, 1], { label: 'demo argmax', dtype: 'u32' }),
-  ];
-  const [x, w, y, pooled, argmax] = tensors;
-  const dispatches: Dispatch[] = [];
-  try {
-    dispatches.push(await conv2dForward(device, { x, w, y }));
-    dispatches.push(await maxPool2dForward(device, { x: y, y: pooled, argmax }, { poolSize: [2, 2] }));
-    await runDispatches(device, dispatches);
-    return { feature: (await readTensor(device, y)) as Float32Array, pooled: (await readTensor(device, pooled)) as Float32Array };
-  } finally {
-    destroyDispatches(dispatches);
-    for (const t of tensors) t.buffer.destroy();
-  }
-}
-
-/** Features a kernel might use, as the browser's adapter offers them (null outside a browser), and the device's compute limits. */
-export async function gpuCapabilities(gpu: Gpu): Promise<{ features: Record<string, boolean> | null; limits: Record<string, number> }> {
-  const names = ['shader-f16', 'subgroups', 'timestamp-query'];
-  // The device has only the features the engine asked for; the adapter says what else there is.
-  const adapter = typeof navigator !== 'undefined' ? await navigator.gpu?.requestAdapter({ powerPreference: 'high-performance' }) : null;
-  const features = adapter ? Object.fromEntries(names.map((n) => [n, adapter.features.has(n)])) : null;
-  const limitNames = ['maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupStorageSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupsPerDimension'] as const;
-  return { features, limits: Object.fromEntries(limitNames.map((n) => [n, gpu.device.limits[n]])) };
 }

@@ -1,45 +1,48 @@
 // workbench.html: edit a kernel's WGSL with inline compile errors, check, time and
-// train with it, share it by URL; and the tutorial's convolution demo. It calls the engine; it makes no GPU calls.
-import './style.css';
-import './workbench.css';
+// train with it, share it by URL; and the tutorial's convolution demo. It calls
+// the engine and the workbench's modules; it makes no GPU calls.
+import '../app/style.css';
+import './page.css';
 import { Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
 import { EditorView, basicSetup } from 'codemirror';
 import { linter, lintGutter, type Diagnostic } from '@codemirror/lint';
 import { wgsl } from '@iizukak/codemirror-lang-wgsl';
 import {
-  builtInSource,
-  checkKernel,
-  compileMessages,
-  convolveDigit,
   defaultGpu,
   describeAdapter,
-  fullShape,
-  gpuCapabilities,
-  kernelConstants,
   MNIST_FILES,
   MNIST_PARTS,
   mnistFromFiles,
   pixelValues,
-  timeKernel,
-  timestampRounding,
   tutorialModel,
-  workbenchKernels,
-  type CheckResult,
-  type Comparison,
   type Gpu,
   type Mnist,
   type MnistPart,
-  type Shape,
-  type Timing,
   type TutorialModel,
 } from '../engine';
-import { digitCanvas, grayCanvas } from './digits';
-import { byId, download, messageOf } from './dom';
+import {
+  builtInSource,
+  checkKernel,
+  compileMessages,
+  convolveDigit,
+  EDITED_FILE,
+  fullShape,
+  gpuCapabilities,
+  kernelConstants,
+  timeKernel,
+  timestampRounding,
+  workbenchKernels,
+  type CheckResult,
+  type Comparison,
+  type Shape,
+  type Timing,
+} from './index';
+import { digitCanvas, grayCanvas } from '../app/digits';
+import { byId, download, messageOf } from '../app/dom';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
 const kernels = workbenchKernels();
-const FILE = 'edited.wgsl';
 
 const ui = {
   adapter: byId('adapter'),
@@ -99,10 +102,10 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, a
 async function lint(view: EditorView): Promise<Diagnostic[]> {
   if (!state.gpu) return [];
   const source = view.state.doc.toString();
-  const messages = await compileMessages(state.gpu, selected().name, source, FILE);
+  const messages = await compileMessages(state.gpu, selected().name, source, EDITED_FILE);
   const length = view.state.doc.length;
   ui.compileMessages.replaceChildren(
-    ...messages.map((m) => element('li', `${FILE}:${m.line}:${m.column}: ${m.type}: ${m.message}`, { class: m.type === 'error' ? 'error-text' : 'warning' })),
+    ...messages.map((m) => element('li', `${EDITED_FILE}:${m.line}:${m.column}: ${m.type}: ${m.message}`, { class: m.type === 'error' ? 'error-text' : 'warning' })),
   );
   const errors = messages.filter((m) => m.type === 'error').length;
   const warnings = messages.filter((m) => m.type === 'warning').length;
@@ -339,7 +342,7 @@ async function train(): Promise<void> {
   const runs: { label: string; colour: string; losses: { x: number; y: number }[] }[] = [];
   for (const [label, colour, kernels] of [
     ['built-in', TRAIN_COLOURS.builtIn, undefined],
-    ['edited', TRAIN_COLOURS.edited, { [selected().shortName]: { source: source(), constants: currentConstants(), file: FILE } }],
+    ['edited', TRAIN_COLOURS.edited, { [selected().shortName]: { source: source(), constants: currentConstants(), file: EDITED_FILE } }],
   ] as const) {
     ui.trainStatus.textContent = `training ${kind} on ${count} images with the ${label} kernel…`;
     const model = tutorialModel(kind, data.train.classes);
@@ -437,12 +440,12 @@ function setButtons(enabled: boolean): void {
 
 async function check(): Promise<void> {
   ui.checkResult.replaceChildren(element('p', 'checking…', { class: 'muted' }));
-  showCheck(await checkKernel(state.gpu!, selected().name, { source: source(), constants: currentConstants(), file: FILE }, { shape: currentShape() }));
+  showCheck(await checkKernel(state.gpu!, selected().name, { source: source(), constants: currentConstants(), file: EDITED_FILE }, { shape: currentShape() }));
 }
 
 async function time(): Promise<void> {
   ui.timeResult.replaceChildren(element('p', 'timing…', { class: 'muted' }));
-  const result = await timeKernel(state.gpu!, selected().name, { source: source(), constants: currentConstants(), file: FILE }, { shape: currentShape(), trials: Number(ui.trials.value) });
+  const result = await timeKernel(state.gpu!, selected().name, { source: source(), constants: currentConstants(), file: EDITED_FILE }, { shape: currentShape(), trials: Number(ui.trials.value) });
   showRounding(result.roundingMs);
   showTiming(result);
 }
