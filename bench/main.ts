@@ -62,7 +62,7 @@ async function runInNode(options: BenchOptions): Promise<BenchResult> {
   const versions = { node: process.version, webgpu: packageVersion('webgpu'), '@tensorflow/tfjs-backend-webgpu': packageVersion('@tensorflow/tfjs-backend-webgpu') };
   // Dawn rounds timestamps to 65.5 µs unless told not to.
   const gpu = await createGpu({ dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
-  return runSuite(gpu, options, 'node', versions, (model, batch, data) => PytorchTrainer.start(model, batch, data), log);
+  return runSuite(gpu, options, { runtime: 'node', versions }, (model, batch, data) => PytorchTrainer.start(model, batch, data), log);
 }
 
 async function main(): Promise<void> {

@@ -91,15 +91,19 @@ export class OurTrainer {
   }
 
   /**
-   * A graph for batches of up to `maxBatch` rows, holding `rows` rows of random
+   * A graph for batches of up to `maxBatchSize` rows, holding `rows` rows of random
    * pixel bytes on the GPU, in a shuffled order; its kernels chosen by `autotune`
    * with the store a model uses by default (a file in Node, localStorage on the
    * page). With no time budget: the benchmark measures the engine tuned, where
    * a model's first builds on a slow adapter spread the tuning over several.
    */
-  static create(gpu: Gpu, model: Model, maxBatch: number, rows: number, autotune: AutotuneMode, notice?: (message: string) => void): OurTrainer {
+  static create(
+    gpu: Gpu,
+    model: Model,
+    { maxBatchSize, rows, autotune, notice }: { maxBatchSize: number; rows: number; autotune: AutotuneMode; notice?: (message: string) => void },
+  ): OurTrainer {
     const tuner = new Autotuner(gpu, autotune, tuningDefaults().store(), notice, Infinity);
-    const graph = new Graph(gpu.device, { layers: model.layers, inputShape: model.inputShape, maxBatchSize: maxBatch, optimizer: OPTIMIZER, random: seededRandom(1), tuner });
+    const graph = new Graph(gpu.device, { layers: model.layers, inputShape: model.inputShape, maxBatchSize, optimizer: OPTIMIZER, random: seededRandom(1), tuner });
     const { x, labels, order } = randomPixels(model, rows);
     const data = graph.data.upload(x, labels);
     graph.data.writeOrder(data, order);

@@ -182,7 +182,7 @@ async function run(): Promise<BenchResult> {
   };
   try {
     const versions = { 'user agent': navigator.userAgent, 'cross-origin isolated (5 µs timers)': String(crossOriginIsolated) };
-    const result = await runSuite(gpu, options, 'browser', versions, { unavailable: NO_PYTHON }, log);
+    const result = await runSuite(gpu, options, { runtime: 'browser', versions }, { unavailable: NO_PYTHON }, log);
     log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
     state.result = result;
     showResult(result);

@@ -219,7 +219,13 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
   const batches = [...new Set([BATCH, ...options.batches])].sort((a, b) => a - b);
   const data = randomBatch(model, Math.max(...batches));
   // Enough rows for the longest stretch at the largest batch, plus one batch (the pass' last step is partial or not: it is never timed).
-  const ours = OurTrainer.create(gpu, model, Math.max(...batches), (budget.maxSteps + 1) * Math.max(...batches), options.autotune, (notice) => log(`${kind}: ${notice}`));
+  const maxBatchSize = Math.max(...batches);
+  const ours = OurTrainer.create(gpu, model, {
+    maxBatchSize,
+    rows: (budget.maxSteps + 1) * maxBatchSize,
+    autotune: options.autotune,
+    notice: (notice) => log(`${kind}: ${notice}`),
+  });
   try {
     log(`${kind}: kernels at batch ${BATCH}`);
     const times = await ours.kernelTimes(BATCH, budget.kernelMs, budget.minKernelRepeats, budget.maxKernelRepeats);
@@ -321,17 +327,11 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
 }
 
 /**
- * Runs every benchmark on `gpu`; `runtime` and `versions` describe where.
- * `pytorch` starts PyTorch's side (Node), or says why there is none (a browser page).
+ * Runs every benchmark on `gpu`; `where` says what runs it (its runtime and
+ * versions). `pytorch` starts PyTorch's side (Node), or says why there is none (a browser page).
  */
-export async function runSuite(
-  gpu: Gpu,
-  options: BenchOptions,
-  runtime: Environment['runtime'],
-  versions: Record<string, string>,
-  pytorch: CpuSide,
-  log: Log,
-): Promise<BenchResult> {
+export async function runSuite(gpu: Gpu, options: BenchOptions, where: Pick<Environment, 'runtime' | 'versions'>, pytorch: CpuSide, log: Log): Promise<BenchResult> {
+  const { runtime, versions } = where;
   log(`adapter: ${describeAdapter(gpu.adapter)}; timestamp queries: ${gpu.timestamps ? 'yes' : 'no'}`);
   const tfjsVersion = await tfjsOn(gpu).then(
     (tf) => tf.version.tfjs,

@@ -2,12 +2,15 @@
 // product (activate.wgsl's functions, here after matmul of x [n, 1] by a 1x1
 // kernel of 1 and a bias of 0, which leaves x as it is), backward by activation.wgsl.
 import { describe, expect, test } from 'vitest';
-import { activationBackward, type Activation } from '../src/engine/ops/activation';
+import { ACTIVATION_CODES, ACTIVATIONS, activationBackward, type Activation } from '../src/engine/ops/activation';
 import { formatShape, sizeOf } from '../src/engine/buffers';
 import * as reference from '../src/reference/activation';
+import library from '../src/shaders/activate.wgsl?raw';
+import gradients from '../src/shaders/activation.wgsl?raw';
 import { epilogue, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, zeros } from './helpers';
 
-const kinds: Activation[] = ['relu', 'sigmoid', 'tanh'];
+// Every activation the engine lists, so that one added there is tested here.
+const kinds = ACTIVATIONS;
 
 // One element, both sides of the workgroup size (64), sizes that are not
 // multiples of it, and an image-shaped tensor.
@@ -70,6 +73,24 @@ const largest = [512, 26, 26, 32];
 test(`relu shape=${formatShape(largest)} backward`, async () => {
   const x = randomArray(seededRandom(512), sizeOf(largest));
   await checkBackward('relu', `shape=${formatShape(largest)}`, largest, x, x);
+});
+
+// The names are listed once in TypeScript (ACTIVATIONS) and the codes once in
+// WGSL (activate.wgsl), read from there: the two must name the same activations.
+describe('the activations listed agree with the WGSL', () => {
+  test('activate.wgsl declares a code for linear and each activation, and nothing else', () => {
+    const declared = Object.fromEntries([...library.matchAll(/^const (\w+) = (\d+)u;$/gm)].map(([, name, code]) => [name, Number(code)]));
+    const read = Object.fromEntries(Object.entries(ACTIVATION_CODES).map(([name, code]) => [name.toUpperCase(), code]));
+    expect(read).toEqual(declared);
+    expect(new Set(Object.values(declared)).size, 'codes are distinct').toBe(Object.keys(declared).length);
+    // The default of the products' ACTIVATION override (0u in conv2d.wgsl and matmul.wgsl).
+    expect(declared.LINEAR).toBe(0);
+  });
+
+  test.each(ACTIVATIONS)('%s: a case of activate() and a gradient entry point', (kind) => {
+    expect(library).toContain(`case ${kind.toUpperCase()}:`);
+    expect(gradients).toMatch(new RegExp(`^fn ${kind}_backward\\(`, 'm'));
+  });
 });
 
 describe('activation errors', () => {

@@ -83,6 +83,15 @@ describe('optimizer long runs', () => {
   test('adam n=300000, 3 steps walks the buffer in strides', () => checkSteps(optimizerConfig('adam', { learningRate: 0.1 }), 300_000, 3));
   // Enough steps for β2^t to move well away from 1.
   test('adam n=1000, 200 steps', () => checkSteps(optimizerConfig('adam', { learningRate: 0.01 }), 1000, 200));
+  test('an update has a thread per parameter up to 262,144 threads: 1024 workgroups of 256', async () => {
+    const { device } = await testGpu();
+    const workgroups = async (n: number) => {
+      const [update] = await optimizerUpdate(device, optimizerConfig('sgd'), { param: await zeros([n]), grad: await zeros([n]), state: [] });
+      return update.workgroups;
+    };
+    expect(await workgroups(1000)).toEqual([4, 1, 1]);
+    expect(await workgroups(300_000)).toEqual([1024, 1, 1]);
+  });
 });
 
 describe('optimizer errors', () => {

@@ -38,10 +38,14 @@ describe('pipelines', () => {
     // Variant 'b' compiles from its own file, as matmul's subgroup variant does.
     const tunable = async (b: string) =>
       (
-        await prepareTunable(device, 'forward', 'n=4', ['a', 'b'], (variant) => ({
-          shader: variant === 'a' ? scaleShader : { file: 'other.wgsl', source: b },
-          spec: { params: { factor: 1, count: 4 }, buffers, grid: { threads: [4] } },
-        }))
+        await prepareTunable(device, 'forward', {
+          shape: 'n=4',
+          variants: ['a', 'b'],
+          make: (variant) => ({
+            shader: variant === 'a' ? scaleShader : { file: 'other.wgsl', source: b },
+            spec: { params: { factor: 1, count: 4 }, buffers, grid: { threads: [4] } },
+          }),
+        })
       ).tunable!;
     const same = await tunable(scale);
     expect(same.kernel).toBe('scale.wgsl:forward');
@@ -85,5 +89,15 @@ describe('pipelines', () => {
     await expect(
       prepareDispatch(device, scaleShader, 'forward', { params: { factor: 1, count: 1 }, buffers, grid: { workgroups: [1e6] } }),
     ).rejects.toThrow(/scale\.wgsl:forward: 1000000x1x1 workgroups exceeds the device limit of \d+ per dimension/);
+  });
+
+  test('a strided grid has a thread per element up to 262,144 threads: 4096 workgroups of 64', async () => {
+    const { device } = await testGpu();
+    const buffers = { x: bufferRange(await zeros([1])), y: bufferRange(await zeros([1])) };
+    const workgroups = async (strided: number) =>
+      (await prepareDispatch(device, scaleShader, 'forward', { params: { factor: 1, count: 1 }, buffers, grid: { strided } })).workgroups;
+    expect(await workgroups(65)).toEqual([2, 1, 1]);
+    expect(await workgroups(262_144)).toEqual([4096, 1, 1]);
+    expect(await workgroups(262_145)).toEqual([4096, 1, 1]);
   });
 });

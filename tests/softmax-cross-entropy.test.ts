@@ -167,7 +167,8 @@ function tiedBatch(seed: number, N: number, C: number, levels: number) {
   return { logits, labels };
 }
 
-async function countOnGpu(logits: Float64Array, labels: Uint32Array, N: number, C: number, initial = 0, dispatches = 1) {
+/** The correct count after `dispatches` forward dispatches on sums that start at `initial`. */
+async function countOnGpu(logits: Float64Array, labels: Uint32Array, N: number, C: number, { initial = 0, dispatches = 1 } = {}) {
   const into = await sums(0, initial);
   const dispatch = await forward(logits, labels, N, C, into);
   return (await readSums(Array(dispatches).fill(dispatch), into)).correct;
@@ -204,7 +205,7 @@ test('softmaxCrossEntropy adds to the count at each dispatch', async () => {
   const [N, C] = [100, 10];
   const { logits, labels } = tiedBatch(3, N, C, 3);
   const want = 5 + 2 * reference.countCorrect(logits, labels, N, C);
-  expect(await countOnGpu(logits, labels, N, C, 5, 2)).toBe(want);
+  expect(await countOnGpu(logits, labels, N, C, { initial: 5, dispatches: 2 })).toBe(want);
 });
 
 describe('softmaxCrossEntropy running means', () => {

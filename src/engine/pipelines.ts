@@ -117,19 +117,20 @@ export async function useVariant(dispatch: Dispatch, variant: string): Promise<v
   dispatch.owned = [...tunable.shared, ...next.owned];
 }
 
-/**
- * A dispatch with variants (see Tunable), prepared as the first of them:
- * `make(variant)` gives each one's shader and spec; `shared` are scratch
- * buffers that every variant binds, made once by the op.
- */
-export async function prepareTunable(
-  device: GPUDevice,
-  entryPoint: string,
-  shape: string,
-  variants: string[],
-  make: (variant: string) => { shader: Shader; spec: DispatchSpec },
-  shared: GPUBuffer[] = [],
-): Promise<Dispatch> {
+/** What prepareTunable makes a dispatch with variants from. */
+export interface TunableSpec {
+  /** What the choice depends on besides the kernel and the adapter (Tunable.shape). */
+  shape: string;
+  /** The variants' names, the default first. */
+  variants: string[];
+  /** Each variant's shader and spec. */
+  make: (variant: string) => { shader: Shader; spec: DispatchSpec };
+  /** Scratch buffers that every variant binds, made once by the op. */
+  shared?: GPUBuffer[];
+}
+
+/** A dispatch with variants (see Tunable), prepared as the first of them. */
+export async function prepareTunable(device: GPUDevice, entryPoint: string, { shape, variants, make, shared = [] }: TunableSpec): Promise<Dispatch> {
   const build = (variant: string) => {
     const { shader, spec } = make(variant);
     return prepareDispatch(device, shader, entryPoint, { ...spec, scratch: [] });
@@ -371,15 +372,22 @@ export function packParams(kernel: Kernel, values: Record<string, number>): Arra
 /**
  * How big a dispatch is: threads (rounded up to whole workgroups), workgroups,
  * or `strided`, for a kernel that loops over that many elements in strides of
- * the whole grid: one thread per element, up to STRIDED_WORKGROUPS workgroups.
+ * the whole grid: one thread per element, up to STRIDED_INVOCATIONS threads.
  */
 export type Grid = { threads: number[] } | { workgroups: number[] } | { strided: number };
 
 /**
- * Enough invocations to fill a large GPU, few enough that a CPU-emulated one
- * (which pays for each workgroup) runs 2x faster than with a thread per element.
+ * Invocations per workgroup of the kernels with no reason for another size
+ * (an invocation per element, row or pixel): a multiple of every GPU's SIMD width.
  */
-const STRIDED_WORKGROUPS = 4096;
+export const WORKGROUP_SIZE = 64;
+
+/**
+ * The most invocations a strided grid launches (4096 workgroups of 64, 1024 of
+ * 256): enough to fill a large GPU, few enough that a CPU-emulated one (which
+ * pays for each workgroup) runs 2x faster than with a thread per element.
+ */
+const STRIDED_INVOCATIONS = 262_144;
 
 export interface DispatchSpec {
   constants?: Constants;
@@ -419,7 +427,7 @@ function workgroupCount(device: GPUDevice, kernel: Kernel, grid: Grid): [number,
   const counts = 'threads' in grid
     ? grid.threads.map((n, i) => Math.ceil(n / kernel.workgroupSize[i]))
     : 'strided' in grid
-      ? [Math.min(Math.ceil(grid.strided / kernel.workgroupSize[0]), STRIDED_WORKGROUPS)]
+      ? [Math.min(Math.ceil(grid.strided / kernel.workgroupSize[0]), Math.floor(STRIDED_INVOCATIONS / kernel.workgroupSize[0]))]
       : grid.workgroups;
   const workgroups: [number, number, number] = [counts[0] ?? 1, counts[1] ?? 1, counts[2] ?? 1];
   const limit = device.limits.maxComputeWorkgroupsPerDimension;

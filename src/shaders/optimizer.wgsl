@@ -2,8 +2,9 @@
 // parameter of a model, held in one flat buffer, from a gradient buffer of the same layout.
 //
 // Each entry point is elementwise over params.count values. The grid is capped
-// (see optimizer.ts), so each invocation walks the buffer in strides of the
-// whole grid's size; with a grid as large as the buffer it visits one element.
+// (a strided grid, see pipelines.ts), so each invocation walks the buffer in
+// strides of the whole grid's size; with a grid as large as the buffer it
+// visits one element.
 
 override WORKGROUP_SIZE: u32;
 

@@ -16,7 +16,7 @@ import optimizerSource from '../shaders/optimizer.wgsl?raw';
 import gatherSource from '../shaders/gather.wgsl?raw';
 import { conv2dBackward, conv2dForward } from '../engine/ops/conv2d';
 import { matmulBackward, matmulForward } from '../engine/ops/matmul';
-import { activationBackward, type Activation } from '../engine/ops/activation';
+import { ACTIVATIONS, activationBackward, type Activation } from '../engine/ops/activation';
 import { maxPool2dBackward, maxPool2dForward } from '../engine/ops/maxpool2d';
 import { softmaxBackward, softmaxForward } from '../engine/ops/softmax';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../engine/ops/softmaxCrossEntropy';
@@ -540,7 +540,7 @@ function gatherSpec(entryPoint: 'forward' | 'forward_bytes'): KernelSpec {
 const SPECS: KernelSpec[] = [
   ...(['forward', 'backward_input', 'backward_weight', 'sum_slices', 'transpose_kernel'] as const).map(conv2dSpec),
   ...(['forward', 'backward_input', 'backward_input_relu', 'backward_weight'] as const).map(matmulSpec),
-  ...(['relu', 'sigmoid', 'tanh'] as const).map(activationSpec),
+  ...ACTIVATIONS.map(activationSpec),
   ...(['forward', 'backward'] as const).map(softmaxSpec),
   ...(['forward', 'backward'] as const).map(softmaxCrossEntropySpec),
   ...(['forward', 'backward', 'backward_relu'] as const).map(maxPool2dSpec),

@@ -61,8 +61,7 @@ describe('PyTorch in the benchmark', () => {
     const result = await runSuite(
       await testGpu(),
       { quick: true, models: ['mlp'], batches: [128], autotune: 'off' },
-      'node',
-      {},
+      { runtime: 'node', versions: {} },
       (model, batch, data) => PytorchTrainer.start(model, batch, data, MISSING),
       (line) => logs.push(line),
     );

@@ -4,14 +4,14 @@
 // backward from dU, which gives the bias gradient with the kernel's. The two
 // layers differ only in the product.
 import { reshape, rows, sizeOf, type Tensor } from '../buffers';
-import { activationBackward, type Activation } from '../ops/activation';
+import { ACTIVATIONS as ELEMENTWISE, activationBackward, isActivation, type Activation } from '../ops/activation';
 import { softmaxBackward, softmaxForward } from '../ops/softmax';
 import type { Dispatch } from '../pipelines';
 import { expectOneOf, type BuiltLayer, type LayerContext, type ParamSpec } from './layer';
 
-export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'linear';
+export type ActivationName = Activation | 'softmax' | 'linear';
 
-export const ACTIVATIONS: readonly ActivationName[] = ['relu', 'sigmoid', 'tanh', 'softmax', 'linear'];
+export const ACTIVATIONS: readonly ActivationName[] = [...ELEMENTWISE, 'softmax', 'linear'];
 
 export function expectActivation(name: string, activation: unknown): void {
   expectOneOf(name, 'activation', activation, ACTIVATIONS);
@@ -54,7 +54,7 @@ export function productLayer(context: LayerContext, activation: ActivationName, 
   // The last layer's softmax is the loss' (fused with it): its u are the logits.
   const fused = last && activation === 'softmax';
   const softmax = activation === 'softmax' && !fused;
-  const elementwise = activation === 'relu' || activation === 'sigmoid' || activation === 'tanh' ? activation : null;
+  const elementwise = isActivation(activation) ? activation : null;
   // What the product writes: y itself, unless a softmax follows.
   const u = context.tensor(softmax || fused ? 'u' : 'y', output);
   const y = softmax || fused ? context.tensor('y', output) : u;

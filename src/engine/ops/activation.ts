@@ -1,10 +1,10 @@
-// Elementwise activations (relu, sigmoid, tanh): applied in the epilogue of the
+// Elementwise activations (ACTIVATIONS): applied in the epilogue of the
 // product before them (conv2d, matmul), and their gradients, which are computed
 // from the forward's output y rather than its input.
 import library from '../../shaders/activate.wgsl?raw';
 import source from '../../shaders/activation.wgsl?raw';
 import { bufferRange, expectTensor, sizeOf, type Tensor } from '../buffers';
-import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, shaderConstant, WORKGROUP_SIZE, type BufferRange, type Dispatch, type Shader } from '../pipelines';
 
 /** A shader that applies activations: activate.wgsl's functions are its library. */
 export function withActivations(file: string, source: string): Shader {
@@ -13,14 +13,27 @@ export function withActivations(file: string, source: string): Shader {
 
 const shader = withActivations('activation.wgsl', source);
 
-/** The activation; `<kind>_backward` is its gradient's entry point in activation.wgsl. */
-export type Activation = 'relu' | 'sigmoid' | 'tanh';
+/**
+ * The activations, the one list of their names: each is a case of
+ * activate.wgsl's `activate`, under a `const` named for it in capitals (`RELU`),
+ * and `<name>_backward` is its gradient's entry point in activation.wgsl.
+ */
+export const ACTIVATIONS = ['relu', 'sigmoid', 'tanh'] as const;
 
-/** An epilogue's activation: activate.wgsl's code for it, the value of a product's ACTIVATION constant. */
-export const ACTIVATION_CODES: Readonly<Record<Activation | 'linear', number>> = { linear: 0, relu: 1, sigmoid: 2, tanh: 3 };
+export type Activation = (typeof ACTIVATIONS)[number];
 
-/** Invocations per workgroup: a multiple of every GPU's SIMD width. */
-const WORKGROUP_SIZE = 64;
+/** Whether a layer's activation is one of these (not softmax or linear). */
+export function isActivation(name: string): name is Activation {
+  return (ACTIVATIONS as readonly string[]).includes(name);
+}
+
+/**
+ * An epilogue's activation as a product's ACTIVATION constant: the code that
+ * activate.wgsl declares for it (LINEAR for none), read from there.
+ */
+export const ACTIVATION_CODES = Object.fromEntries(
+  (['linear', ...ACTIVATIONS] as const).map((name) => [name, shaderConstant({ file: 'activate.wgsl', source: library }, name.toUpperCase())]),
+) as Readonly<Record<Activation | 'linear', number>>;
 
 // WebGPU rejects a dispatch that writes a buffer range another of its bindings
 // reads, so the output must have memory of its own: no in-place activation.

@@ -2,13 +2,10 @@
 // AveragePooling2D), and its gradient. N images of H x W pixels with C channels: x is [N, H, W, C].
 import source from '../../shaders/avgpool2d.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
-import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, WORKGROUP_SIZE, type BufferRange, type Dispatch, type Shader } from '../pipelines';
 import { alongDimension, type Padding } from './conv2d';
 
 const shader: Shader = { file: 'avgpool2d.wgsl', source };
-
-/** Invocations per workgroup: a multiple of every GPU's SIMD width. */
-const WORKGROUP_SIZE = 64;
 
 export interface AvgPool2dOptions {
   /** Window height and width. */

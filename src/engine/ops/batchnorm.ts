@@ -3,12 +3,10 @@
 // normalization, and its gradient. x is [..., C]: every position but the last axis is a row.
 import source from '../../shaders/batchnorm.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
-import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, WORKGROUP_SIZE, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'batchnorm.wgsl', source };
 
-/** Invocations per workgroup of the elementwise entry points. */
-const WORKGROUP_SIZE = 64;
 /** The reductions' workgroup: adjacent channels side by side, and lanes over rows (a power of two). */
 const CHANNEL_LANES = 16;
 const ROW_LANES = 16;

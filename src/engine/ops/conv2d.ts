@@ -6,7 +6,7 @@
 // gives the bias gradient as one more row of dW.
 import source from '../../shaders/conv2d.wgsl?raw';
 import { bufferRange, createTensor, expectTensor, formatShape, sizeOf, vec4View, withBiasRow, type Tensor } from '../buffers';
-import { prepareDispatch, prepareTunable, shaderConstant, withConsts, type Dispatch, type DispatchSpec, type Work } from '../pipelines';
+import { prepareDispatch, prepareTunable, shaderConstant, withConsts, WORKGROUP_SIZE, type Dispatch, type DispatchSpec, type Work } from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
 const shader = withActivations('conv2d.wgsl', source);
@@ -17,8 +17,6 @@ const shader = withActivations('conv2d.wgsl', source);
  * WORKGROUP_SIZE pixels (or kernel rows).
  */
 const CELL = shaderConstant(shader, 'CELL');
-/** Invocations per workgroup (pixels for forward and backward_input; sum_slices). */
-const WORKGROUP_SIZE = 64;
 /**
  * backward_weight runs an invocation per row of dW (KH*KW*C_in: 9 in a first
  * layer), in workgroups of as few whole multiples of this as hold them: the
@@ -161,25 +159,24 @@ const variantName = ({ rows, staged, scalar }: Variant) => `rows=${rows}${staged
 
 /**
  * A dispatch of the three products, with each of VARIANTS that applies (floats
- * only where vec4s can be read): `spec(rows)` describes it for that many rows per invocation.
+ * only where vec4s can be read): `spec(rows)` describes it for that many rows
+ * per invocation; `shared` are the scratch buffers every variant binds.
  */
-function tunable(device: GPUDevice, entryPoint: string, g: Geometry, bias: boolean, spec: (rows: number) => DispatchSpec, shared: GPUBuffer[]): Promise<Dispatch> {
-  const shape = `${Object.entries(g).map(([letter, value]) => `${letter}=${value}`).join(' ')}${bias ? ' bias' : ''}`;
-  const vectorized = spec(1).constants?.VECTORIZED === 1;
-  const offered = VARIANTS.filter((v) => !v.scalar || vectorized);
-  return prepareTunable(
-    device,
-    entryPoint,
+function tunable(device: GPUDevice, entryPoint: string, g: Geometry, spec: (rows: number) => DispatchSpec, shared: GPUBuffer[]): Promise<Dispatch> {
+  const { VECTORIZED, BIAS } = spec(1).constants ?? {};
+  const shape = `${Object.entries(g).map(([letter, value]) => `${letter}=${value}`).join(' ')}${BIAS ? ' bias' : ''}`;
+  const offered = VARIANTS.filter((v) => !v.scalar || VECTORIZED === 1);
+  return prepareTunable(device, entryPoint, {
     shape,
-    offered.map(variantName),
-    (name) => {
+    variants: offered.map(variantName),
+    make: (name) => {
       const { rows, staged = false, scalar = false } = offered.find((v) => variantName(v) === name)!;
       const base = spec(rows);
       const constants = { ...base.constants, STAGED: Number(staged), ...(scalar && { VECTORIZED: 0 }) };
       return { shader: withConsts(shader, { ROWS: rows }), spec: { ...base, constants } };
     },
     shared,
-  );
+  });
 }
 
 function ranges(buffers: Record<string, Tensor>) {
@@ -205,7 +202,7 @@ export async function conv2dForward(
     grid: { threads: [Math.ceil((g.N * g.OH * g.OW) / rows), Math.ceil(g.C_out / CELL)] },
     work: productWork(g),
   });
-  return tunable(device, 'forward', g, t.bias !== undefined, spec, scratch);
+  return tunable(device, 'forward', g, spec, scratch);
 }
 
 /** How many slices backward_weight splits its contraction of `steps` into, given its other workgroups. */
@@ -248,7 +245,7 @@ export async function conv2dBackward(
       work: productWork(g),
     };
   };
-  const dispatches = [tunable(device, 'backward_weight', g, BIAS === 1, weightSpec, weight.scratch)];
+  const dispatches = [tunable(device, 'backward_weight', g, weightSpec, weight.scratch)];
   if (slices > 1) {
     dispatches.push(
       prepareDispatch(device, shader, 'sum_slices', {
@@ -277,7 +274,6 @@ export async function conv2dBackward(
         device,
         'backward_input',
         g,
-        false,
         (rows) => ({
           constants: { WORKGROUP_SIZE, ...input.constants },
           params: g,

@@ -2,12 +2,9 @@
 // the step counter its masks are drawn for, and the identity it is in inference.
 import source from '../../shaders/dropout.wgsl?raw';
 import { bufferRange, expectTensor, sizeOf, type Tensor } from '../buffers';
-import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, WORKGROUP_SIZE, type BufferRange, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'dropout.wgsl', source };
-
-/** Invocations per workgroup: a multiple of every GPU's SIMD width. */
-const WORKGROUP_SIZE = 64;
 
 export interface DropoutOptions {
   /** The fraction of elements dropped, in [0, 1). */

@@ -6,7 +6,7 @@
 import source from '../../shaders/gather.wgsl?raw';
 import { bufferRange, createTensor, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
 import { pixelValues } from '../data';
-import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, WORKGROUP_SIZE, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'gather.wgsl', source };
 
@@ -15,9 +15,6 @@ const ENTRY_POINTS = { f32: 'forward', bytes: 'forward_bytes' } as const;
 
 /** The kernels' names (Kernel.name), for the overrides a graph accepts. */
 export const GATHER_KERNELS: readonly string[] = Object.values(ENTRY_POINTS).map((entry) => `${shader.file}:${entry}`);
-
-/** Invocations per workgroup: a multiple of every GPU's SIMD width. */
-const WORKGROUP_SIZE = 64;
 
 /** The f32 each byte stands for in a data set of bytes, computed as the CPU computes it (`pixelValues`). */
 const BYTE_VALUES = pixelValues(Uint8Array.from({ length: 256 }, (_, b) => b));

@@ -66,23 +66,32 @@ export function matmulShape(x: readonly number[], w: readonly number[]): [number
   return [x[0], x[1], w[1]];
 }
 
-/**
- * C [M, N] from A and B with a contraction of K; with `bias`, b (forward) or
- * c (backward_weight) holds one more row, the bias or its gradient; with
- * `reluOf` (backward_input_relu), the ReLU output whose signs mask C.
- */
-function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c: Tensor, M: number, N: number, K: number, bias: boolean, activation: Activation | 'linear' = 'linear', reluOf?: Tensor) {
+/** One of the three products: C [M, N] = A [M, K] · B [K, N], each operand as its entry point reads it. */
+interface ProductSpec {
+  a: Tensor;
+  b: Tensor;
+  c: Tensor;
+  M: number;
+  N: number;
+  K: number;
+  /** b (forward) or c (backward_weight) holds one more row, the bias or its gradient. */
+  bias?: boolean;
+  /** The forward's epilogue; linear by default. */
+  activation?: Activation | 'linear';
+  /** backward_input_relu: the ReLU output whose signs mask C. */
+  reluOf?: Tensor;
+}
+
+function product(device: GPUDevice, entryPoint: string, { a, b, c, M, N, K, bias = false, activation = 'linear', reluOf }: ProductSpec) {
   // B's rows can be read as vec4s where its columns are adjacent and rows start on a vec4.
   const vectorized = !entryPoint.startsWith('backward_input') && N % BLOCK === 0;
   const b4 = vec4View(device, b, vectorized);
   const rows = entryPoint === 'backward_weight' && bias ? M + 1 : M;
   const byName = variants(device, vectorized);
-  return prepareTunable(
-    device,
-    entryPoint,
-    `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}`,
-    [...byName.keys()],
-    (name) => {
+  return prepareTunable(device, entryPoint, {
+    shape: `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}`,
+    variants: [...byName.keys()],
+    make: (name) => {
       const variant = byName.get(name)!;
       // An invocation computes a block of its own shader's size.
       const block = shaderConstant(variant.shader, 'BLOCK');
@@ -99,8 +108,8 @@ function product(device: GPUDevice, entryPoint: string, a: Tensor, b: Tensor, c:
         },
       };
     },
-    b4.scratch,
-  );
+    shared: b4.scratch,
+  });
 }
 
 /** y = f(x · w + bias): the bias (when given) must follow w in its buffer; the activation defaults to linear. */
@@ -108,7 +117,7 @@ export async function matmulForward(device: GPUDevice, t: { x: Tensor; w: Tensor
   const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
   expectTensor('matmul', 'y', t.y, [M, N]);
   const w = withBiasRow('matmul', ['w', 'bias'], t.w, t.bias);
-  return product(device, 'forward', t.x, w, t.y, M, N, K, t.bias !== undefined, activation);
+  return product(device, 'forward', { a: t.x, b: w, c: t.y, M, N, K, bias: t.bias !== undefined, activation });
 }
 
 /**
@@ -126,11 +135,13 @@ export async function matmulBackward(
   expectTensor('matmul', 'dWeight', t.dWeight, [K, N]);
   const dWeight = withBiasRow('matmul', ['dWeight', 'dBias'], t.dWeight, t.dBias);
   if (t.reluOf && !t.dInput) throw new Error('matmul(): reluOf masks dInput, which was not given');
-  const dispatches = [product(device, 'backward_weight', t.x, t.dOut, dWeight, K, N, M, t.dBias !== undefined)];
+  // dW [K, N] = xᵀ [K, M] · dY [M, N].
+  const dispatches = [product(device, 'backward_weight', { a: t.x, b: t.dOut, c: dWeight, M: K, N, K: M, bias: t.dBias !== undefined })];
   if (t.dInput) {
     expectTensor('matmul', 'dInput', t.dInput, [M, K]);
     if (t.reluOf) expectTensor('matmul', 'reluOf', t.reluOf, [M, K]);
-    dispatches.push(product(device, t.reluOf ? 'backward_input_relu' : 'backward_input', t.dOut, t.w, t.dInput, M, K, N, false, 'linear', t.reluOf));
+    // dX [M, K] = dY [M, N] · wᵀ [N, K].
+    dispatches.push(product(device, t.reluOf ? 'backward_input_relu' : 'backward_input', { a: t.dOut, b: t.w, c: t.dInput, M, N: K, K: N, reluOf: t.reluOf }));
   }
   return Promise.all(dispatches);
 }

@@ -2,13 +2,10 @@
 // and its gradient. N images of H x W pixels with C channels: x is [N, H, W, C].
 import source from '../../shaders/maxpool2d.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
-import { prepareDispatch, type BufferRange, type Dispatch } from '../pipelines';
+import { prepareDispatch, WORKGROUP_SIZE, type BufferRange, type Dispatch } from '../pipelines';
 import { withActivations } from './activation';
 
 const shader = withActivations('maxpool2d.wgsl', source);
-
-/** Invocations per workgroup: a multiple of every GPU's SIMD width. */
-const WORKGROUP_SIZE = 64;
 
 export interface MaxPool2dOptions {
   /** Window height and width. */
@@ -30,27 +27,23 @@ export function maxPool2dShape(x: readonly number[], options: MaxPool2dOptions):
   return [N, Math.floor((H - PH) / SY) + 1, Math.floor((W - PW) / SX) + 1, C];
 }
 
-function pool(
-  device: GPUDevice,
-  entryPoint: string,
-  input: readonly number[],
-  options: MaxPool2dOptions,
-  buffers: Record<string, BufferRange>,
-  pixels: number,
-) {
-  const x = sizeOf(input);
-  const y = sizeOf(maxPool2dShape(input, options));
-  // Forward compares each window's values; backward only routes. Both read x-sized and write y-sized data or the reverse.
-  const flops = entryPoint === 'forward' ? y * options.poolSize[0] * options.poolSize[1] : 0;
-  const [, H, W, C] = input;
-  const [, OH, OW] = maxPool2dShape(input, options);
+/** A dispatch of an entry point, over the pixels it writes: the output's (forward) or the input's (backward). */
+function pool(device: GPUDevice, entryPoint: string, input: readonly number[], options: MaxPool2dOptions, buffers: Record<string, BufferRange>) {
+  const output = maxPool2dShape(input, options);
+  const [N, H, W, C] = input;
+  const [, OH, OW] = output;
   const [PH, PW] = options.poolSize;
   const [SY, SX] = options.strides ?? options.poolSize;
+  const forward = entryPoint === 'forward';
+  const x = sizeOf(input);
+  const y = sizeOf(output);
+  // Forward compares each window's values; backward only routes. Both read x-sized and write y-sized data or the reverse.
+  const flops = forward ? y * PH * PW : 0;
   return prepareDispatch(device, shader, entryPoint, {
     constants: { WORKGROUP_SIZE },
     params: { H, W, C, OH, OW, PH, PW, SY, SX },
     buffers,
-    grid: { strided: pixels },
+    grid: { strided: forward ? N * OH * OW : N * H * W },
     work: { flops, bytes: 4 * (x + 2 * y) },
   });
 }
@@ -66,7 +59,7 @@ export async function maxPool2dForward(
   expectTensor('maxPool2d', 'y', t.y, output, 'f32');
   expectTensor('maxPool2d', 'argmax', t.argmax, output, 'u32');
   const buffers = { x: bufferRange(t.x), y: bufferRange(t.y), argmax: bufferRange(t.argmax) };
-  return pool(device, 'forward', t.x.shape, options, buffers, sizeOf(output.slice(0, 3)));
+  return pool(device, 'forward', t.x.shape, options, buffers);
 }
 
 /**
@@ -85,7 +78,7 @@ export async function maxPool2dBackward(
   expectTensor('maxPool2d', 'dOut', t.dOut, output, 'f32');
   expectTensor('maxPool2d', 'argmax', t.argmax, output, 'u32');
   const buffers = { argmax: bufferRange(t.argmax), d_out: bufferRange(t.dOut), d_input: bufferRange(t.dInput) };
-  if (!t.reluOf) return pool(device, 'backward', t.dInput.shape, options, buffers, sizeOf(t.dInput.shape.slice(0, 3)));
+  if (!t.reluOf) return pool(device, 'backward', t.dInput.shape, options, buffers);
   expectTensor('maxPool2d', 'reluOf', t.reluOf, t.dInput.shape, 'f32');
-  return pool(device, 'backward_relu', t.dInput.shape, options, { ...buffers, x: bufferRange(t.reluOf) }, sizeOf(t.dInput.shape.slice(0, 3)));
+  return pool(device, 'backward_relu', t.dInput.shape, options, { ...buffers, x: bufferRange(t.reluOf) });
 }

@@ -6,12 +6,8 @@ import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'optimizer.wgsl', source };
 
-const WORKGROUP_SIZE = 256;
-/**
- * The most workgroups an update dispatches: 262,144 invocations, enough to keep
- * a large GPU busy; longer buffers are walked in strides of the grid's size.
- */
-const MAX_WORKGROUPS = 1024;
+/** Invocations per workgroup of an update: the most every WebGPU device allows, for a pass over long buffers. */
+const UPDATE_WORKGROUP_SIZE = 256;
 
 /** Per parameter: FLOPs, and floats read plus written (parameter, gradient, state). */
 const WORK: Record<OptimizerKind, { flops: number; floats: number }> = {
@@ -168,10 +164,10 @@ export async function optimizerUpdate(
     throw new Error(`${kind}(): keeps no step count, but a step tensor was given`);
   }
   const update = prepareDispatch(device, shader, kind, {
-    constants: { WORKGROUP_SIZE },
+    constants: { WORKGROUP_SIZE: UPDATE_WORKGROUP_SIZE },
     params: shaderParams(config, count),
     buffers,
-    grid: { workgroups: [Math.min(Math.ceil(count / WORKGROUP_SIZE), MAX_WORKGROUPS)] },
+    grid: { strided: count },
     work: { flops: WORK[kind].flops * count, bytes: 4 * WORK[kind].floats * count },
   });
   if (!tensors.step) return [await update];

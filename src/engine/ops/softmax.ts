@@ -2,12 +2,9 @@
 // (C classes per row), and its gradient, computed from y.
 import source from '../../shaders/softmax.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, type Tensor } from '../buffers';
-import { prepareDispatch, type BufferRange, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, WORKGROUP_SIZE, type BufferRange, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'softmax.wgsl', source };
-
-/** Invocations (rows) per workgroup: a multiple of every GPU's SIMD width. */
-const WORKGROUP_SIZE = 64;
 
 /** Checks that a tensor is [rows, C] and returns [rows, C]. */
 function rowsAndClasses(name: string, tensor: Tensor): [number, number] {

@@ -3,14 +3,12 @@
 // forward also keeps a step's other metrics, accuracy and Keras' running means.
 import source from '../../shaders/softmaxCrossEntropy.wgsl?raw';
 import { bufferRange, expectScoresAndLabels, expectTensor, type Tensor } from '../buffers';
-import { prepareDispatch, type Dispatch, type Shader } from '../pipelines';
+import { prepareDispatch, WORKGROUP_SIZE, type Dispatch, type Shader } from '../pipelines';
 
 const shader: Shader = { file: 'softmaxCrossEntropy.wgsl', source };
 
 /** Invocations of forward's single workgroup (a power of two). */
 const FORWARD_WORKGROUP_SIZE = 256;
-/** Rows per workgroup of backward, one invocation each. */
-const BACKWARD_WORKGROUP_SIZE = 64;
 
 /**
  * The metrics of a step of N rows, added to sums that stay on the GPU so that a
@@ -70,7 +68,7 @@ export async function softmaxCrossEntropyBackward(
   const [N, C] = expectScoresAndLabels('softmaxCrossEntropy', 'logits', t.logits, t.labels);
   expectTensor('softmaxCrossEntropy', 'dLogits', t.dLogits, [N, C], 'f32');
   return prepareDispatch(device, shader, 'backward', {
-    constants: { WORKGROUP_SIZE: BACKWARD_WORKGROUP_SIZE },
+    constants: { WORKGROUP_SIZE },
     params: { rows: N, classes: C },
     buffers: { logits: bufferRange(t.logits), labels: bufferRange(t.labels), dLogits: bufferRange(t.dLogits) },
     grid: { threads: [N] },
