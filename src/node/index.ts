@@ -15,6 +15,7 @@ export { createGpu, type DawnOptions } from './dawn';
 export { cacheHome, fileTuningStore, writeFileAtomically } from './files';
 export { exportTorch, importTorch } from './torchDirectory';
 export { stdoutProgress } from './progress';
+export { csvLogger, modelCheckpoint } from './callbacks';
 export { defaultCacheDir, loadMnist, mnistPaths, type LoadMnistOptions, type LogStream } from './mnist';
 
 setDefaultGpu(() => createGpu());
