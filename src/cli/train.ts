@@ -5,22 +5,28 @@ import { parseArgs } from 'node:util';
 import {
   autotuneMode,
   defaultGpu,
+  earlyStopping,
   describeAdapter,
   expectImagesFit,
   formatChoices,
   loadMnist,
+  OPTIMIZER_KINDS as OPTIMIZERS,
+  optimizerConfig,
   readCheckpoint,
+  reduceLROnPlateau,
   saveModel,
   stdoutProgress,
   tuningSummary,
   tutorialModel,
   writeFileAtomically,
+  type Callback,
   type CheckpointInfo,
   type Dataset,
+  type OptimizerKind,
   type TutorialModel,
 } from '../node';
 import { checkOutputPath, readNamedFile } from '../node/files';
-import { integerOption } from './args';
+import { integerOption, numberOption } from './args';
 
 /** The checkpoint's name in a --checkpoint directory: one file, replaced whole at each write. */
 const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -38,9 +44,19 @@ async function readResume(dir: string): Promise<{ bytes: Uint8Array; source: str
 }
 
 const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
-                        [--seed S] [--data DIR] [--validate] [--save FILE] [--report FILE]
+                        [--seed S] [--data DIR] [--optimizer NAME] [--lr RATE]
+                        [--validate | --validation-split F] [--early-stopping PATIENCE]
+                        [--reduce-lr-on-plateau] [--save FILE] [--report FILE]
                         [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
+  --optimizer NAME    ${OPTIMIZERS.join(', ')} (rmsprop, the tutorial's, by default),
+                      with Keras' defaults; --lr RATE sets its learning rate
   --validate          also evaluate on the test set after every epoch (val_loss, val_accuracy)
+  --validation-split F  validate on the last fraction F of the training images instead (Keras'
+                      validation_split), and train on the rest
+  --early-stopping PATIENCE  stop when val_loss has not improved for PATIENCE epochs, and keep
+                      the weights of the best epoch (Keras' EarlyStopping, restore_best_weights)
+  --reduce-lr-on-plateau  divide the learning rate by 10 when val_loss has not improved for 10
+                      epochs (Keras' ReduceLROnPlateau with its defaults)
   --checkpoint DIR    write DIR/${CHECKPOINT_FILE} (whole or not at all) after every epoch,
                       and every N steps with --checkpoint-every N
   --resume DIR        continue the run whose checkpoint is in DIR, exactly as it would have gone on
@@ -58,7 +74,12 @@ function parse() {
       limit: { type: 'string' },
       seed: { type: 'string' },
       data: { type: 'string' },
+      optimizer: { type: 'string', default: 'rmsprop' },
+      lr: { type: 'string' },
       validate: { type: 'boolean', default: false },
+      'validation-split': { type: 'string' },
+      'early-stopping': { type: 'string' },
+      'reduce-lr-on-plateau': { type: 'boolean', default: false },
       save: { type: 'string' },
       report: { type: 'string' },
       checkpoint: { type: 'string' },
@@ -76,6 +97,13 @@ function parse() {
     throw new Error('--checkpoint-every needs --checkpoint DIR (or --resume DIR)');
   }
   if (values.model !== 'cnn' && values.model !== 'mlp') throw new Error(`--model must be cnn or mlp, got '${values.model}'`);
+  if (!(OPTIMIZERS as readonly string[]).includes(values.optimizer!)) throw new Error(`--optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${values.optimizer}'`);
+  const validationSplit = numberOption('validation-split', values['validation-split'], { above: 0, below: 1 });
+  if (validationSplit !== undefined && values.validate) throw new Error('--validate and --validation-split each choose the validation data: give one');
+  const validated = validationSplit !== undefined || values.validate;
+  for (const option of ['early-stopping', 'reduce-lr-on-plateau'] as const) {
+    if (values[option] !== undefined && values[option] !== false && !validated) throw new Error(`--${option} watches val_loss: it needs --validation-split F or --validate`);
+  }
   return {
     model: values.model as TutorialModel,
     epochs: integerOption('epochs', values.epochs, 1)!,
@@ -83,7 +111,12 @@ function parse() {
     limit: integerOption('limit', values.limit, 1),
     seed: integerOption('seed', values.seed, 0) ?? (Date.now() >>> 0),
     data: values.data,
+    optimizer: values.optimizer as OptimizerKind,
+    lr: numberOption('lr', values.lr, { above: 0 }),
     validate: values.validate ?? false,
+    validationSplit,
+    earlyStopping: integerOption('early-stopping', values['early-stopping'], 0),
+    reduceLrOnPlateau: values['reduce-lr-on-plateau'] ?? false,
     save: values.save,
     report: values.report,
     checkpoint: values.checkpoint ?? values.resume,
@@ -116,14 +149,25 @@ async function main() {
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  model.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune });
+  const optimizer = optimizerConfig(args.optimizer, args.lr === undefined ? {} : { learningRate: args.lr });
+  model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune });
   console.log(model.summary());
 
+  const stopper = args.earlyStopping === undefined ? undefined : earlyStopping({ monitor: 'val_loss', patience: args.earlyStopping, restoreBestWeights: true });
+  // The rate each epoch ended with, by epoch, for the report.
+  const rates: Record<number, number> = {};
+  const callbacks: Callback[] = [
+    ...(stopper ? [stopper] : []),
+    ...(args.reduceLrOnPlateau ? [reduceLROnPlateau({ monitor: 'val_loss' })] : []),
+    { onEpochEnd: (epoch) => void (rates[epoch] = model.learningRate) },
+  ];
   if (resumed) console.log(`resuming from ${resumeFrom.source}: epoch ${resumed.epoch + 1}, step ${resumed.step}/${resumed.steps}`);
   const history = await model.fit(train.x, train.y, {
     epochs: args.epochs,
     batchSize: args.batchSize,
     ...(args.validate && { validationData: [test.x, test.y] as [Uint8Array, Uint8Array] }),
+    validationSplit: args.validationSplit,
+    callbacks,
     resumeFrom,
     ...(args.checkpoint && {
       checkpoint: {
@@ -138,6 +182,13 @@ async function main() {
     }),
   });
 
+  const ended = stopper?.stoppedEpoch
+    ? `early stopping after epoch ${stopper.stoppedEpoch + 1}: val_loss had not improved for ${args.earlyStopping} epochs`
+    : history.stopped
+      ? `stopped after epoch ${history.stopped.epoch + 1}`
+      : `ran all ${args.epochs} epochs`;
+  const stopped = stopper ? `${ended}; restored the weights of epoch ${stopper.bestEpoch + 1}, the best val_loss (${stopper.best.toFixed(4)})` : ended;
+  if (stopper) console.log(`${stopped[0].toUpperCase()}${stopped.slice(1)}.`);
   const tuning = model.tuning;
   if (tuning && tuning.mode !== 'off') console.log(`Kernel variants (${tuningSummary(tuning)}):\n  ${formatChoices(tuning.choices).join('\n  ')}`);
 
@@ -161,7 +212,8 @@ async function main() {
       trainImages: train.y.length,
       testImages: test.y.length,
       params: model.paramCount,
-      epochs: history.epochs.map((h, i) => ({ epoch: history.epoch[i] + 1, ...h })),
+      epochs: history.epochs.map((h, i) => ({ epoch: history.epoch[i] + 1, learningRate: rates[history.epoch[i]], ...h })),
+      stopped,
       test: evaluation,
       prediction: { image: 0, probabilities, argmax, label: test.y[0] },
       tuning,

@@ -37,7 +37,7 @@ export {
   type TuningChoice,
   type TuningStore,
 } from './autotune';
-export { optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
+export { OPTIMIZER_KINDS, optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 export { seededRandom, type Random } from './random';
 export {
   earlyStopping,
