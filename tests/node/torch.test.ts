@@ -65,7 +65,8 @@ beforeAll(async () => {
   const rowSize = mnist.test.height * mnist.test.width;
   test0 = { x: mnist.test.images.subarray(0, PREDICT * rowSize), y: mnist.test.labels.subarray(0, PREDICT) };
   train0 = { x: mnist.train.images.subarray(0, TRAIN_HERE * rowSize), y: mnist.train.labels.subarray(0, TRAIN_HERE) };
-});
+  // `import torch` alone takes seconds on a slow or busy machine: more than a hook's default 10 s.
+}, 120_000);
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
