@@ -29,7 +29,7 @@ async function train(autotune: AutotuneMode, store: TuningStore) {
   model.compile({ optimizer: 'rmsprop', seed: 3, gpu: await testGpu(), autotune, tuningStore: store, onTuningNotice: (m) => notices.push(m) });
   const losses: number[] = [];
   try {
-    await model.fit(x, y, { epochs: 1, batchSize: 16, updateEvery: 1, onBatchEnd: (_step, logs) => void losses.push(logs.loss) });
+    await model.fit(x, y, { epochs: 1, batchSize: 16, updateEvery: 1, callbacks: { onTrainBatchEnd: (_step, logs) => void losses.push(logs.loss) } });
     return { losses, tuning: model.tuning!, notices };
   } finally {
     model.destroy();

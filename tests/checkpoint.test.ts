@@ -2,7 +2,7 @@
 // epoch's end) ends with the losses and weights of a run never interrupted, and bad ones are refused.
 import { describe, expect, test } from 'vitest';
 import { dense, dropout, flatten } from '../src/engine/layers';
-import { sequential, type EpochLogs, type Model } from '../src/engine/model';
+import { sequential, type History, type Model } from '../src/engine/model';
 import { readCheckpoint, type CheckpointInfo } from '../src/engine/checkpoint';
 import { decodeSafetensors, encodeSafetensors } from '../src/engine/safetensors';
 import { seededRandom, testGpu } from './helpers';
@@ -21,7 +21,7 @@ async function model(optimizer: 'adam' | 'rmsprop' = 'adam'): Promise<Model> {
   return m;
 }
 
-const losses = (history: EpochLogs[]) => history.map((h) => [h.loss, h.accuracy, h.keras?.loss, h.keras?.accuracy]);
+const losses = (history: History) => history.epochs.map((h) => [h.logs.loss, h.logs.accuracy, h.printed.loss, h.printed.accuracy]);
 const weights = async (m: Model) => (await m.getWeights()).map((w) => [...w.values]);
 
 describe('checkpoints', () => {
@@ -46,7 +46,7 @@ describe('checkpoints', () => {
       // A fresh model, compiled as the first was but trained on nothing yet.
       const resumed = await model();
       const epochs: number[] = [];
-      const got = await resumed.fit(x, y, { epochs: 3, batchSize: 16, resumeFrom: bytes, onEpochEnd: (epoch) => void epochs.push(epoch) });
+      const got = await resumed.fit(x, y, { epochs: 3, batchSize: 16, resumeFrom: bytes, callbacks: { onEpochEnd: (epoch) => void epochs.push(epoch) } });
       expect(epochs, `from ${info.epoch}:${info.step}`).toEqual([0, 1, 2].filter((e) => e >= info.epoch));
       expect(losses(got), `from ${info.epoch}:${info.step}`).toEqual(losses(history));
       expect(await weights(resumed), `from ${info.epoch}:${info.step}`).toEqual(want);

@@ -182,12 +182,12 @@ describe('a model with dropout', () => {
       // One full batch a step, so an epoch's loss is that of its one training forward, before the update.
       const inference = await referenceLoss(model, config);
       const stepOne = await referenceLoss(model, config, 1);
-      const [first] = await model.fit(x, y, { epochs: 1, batchSize: N, shuffle: false });
-      expectClose('fit loss of step 1', [first.loss], [stepOne], F32);
+      const [first] = (await model.fit(x, y, { epochs: 1, batchSize: N, shuffle: false })).history.loss;
+      expectClose('fit loss of step 1', [first], [stepOne], F32);
       expect(Math.abs(stepOne - inference), 'dropout changes the training loss').toBeGreaterThan(1e-3);
       const stepTwo = await referenceLoss(model, config, 2);
-      const [second] = await model.fit(x, y, { epochs: 1, batchSize: N, shuffle: false });
-      expectClose('fit loss of step 2', [second.loss], [stepTwo], F32);
+      const [second] = (await model.fit(x, y, { epochs: 1, batchSize: N, shuffle: false })).history.loss;
+      expectClose('fit loss of step 2', [second], [stepTwo], F32);
     } finally {
       model.destroy();
     }
@@ -197,7 +197,7 @@ describe('a model with dropout', () => {
     const losses = async (seed: number) => {
       const model = await compiled(seed);
       try {
-        return (await model.fit(x, y, { epochs: 3, batchSize: 5 })).map((e) => e.loss);
+        return (await model.fit(x, y, { epochs: 3, batchSize: 5 })).history.loss;
       } finally {
         model.destroy();
       }

@@ -21,7 +21,7 @@ async function losses(kernels?: CompileOptions['kernels']): Promise<number[]> {
   model.compile({ optimizer: 'adam', seed: 11, gpu: await testGpu(), kernels });
   const seen: number[] = [];
   try {
-    await model.fit(x, y, { epochs: 2, batchSize: 16, updateEvery: 1, onBatchEnd: (_step, logs) => void seen.push(logs.loss) });
+    await model.fit(x, y, { epochs: 2, batchSize: 16, updateEvery: 1, callbacks: { onTrainBatchEnd: (_step, logs) => void seen.push(logs.loss) } });
   } finally {
     model.destroy();
   }

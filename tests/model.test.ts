@@ -48,9 +48,10 @@ describe('model', () => {
       const { x, y, xTest, yTest } = await slices();
       const model = await compiled(kind, 7);
       const updates: number[] = [];
-      const [epoch] = await model.fit(x, y, { epochs: 1, batchSize: 128, onBatchEnd: (_step, logs) => void updates.push(logs.loss) });
+      const history = await model.fit(x, y, { epochs: 1, batchSize: 128, callbacks: { onTrainBatchEnd: (_step, logs) => void updates.push(logs.loss) } });
+      const [epoch] = history.epochs;
       const evaluation = await model.evaluate(xTest, yTest, { batchSize: 128 });
-      console.info(`${kind}: train loss ${epoch.loss.toFixed(4)} accuracy ${epoch.accuracy.toFixed(4)}; test loss ${evaluation.loss.toFixed(4)} accuracy ${evaluation.accuracy.toFixed(4)}; ${epoch.msPerStep.toFixed(0)} ms/step`);
+      console.info(`${kind}: train loss ${epoch.logs.loss.toFixed(4)} accuracy ${epoch.logs.accuracy.toFixed(4)}; test loss ${evaluation.loss.toFixed(4)} accuracy ${evaluation.accuracy.toFixed(4)}; ${epoch.msPerStep.toFixed(0)} ms/step`);
       expect(evaluation.accuracy).toBeGreaterThan(minimum[kind]);
       // The running mean of the loss falls as the epoch goes on.
       expect(updates[updates.length - 1]).toBeLessThan(updates[0]);
@@ -64,9 +65,9 @@ describe('model', () => {
       // anything is not deterministic, and short enough for the CNN on SwiftShader.
       const run = async (seed: number) => {
         const model = await compiled(kind, seed);
-        const [epoch] = await model.fit(x.subarray(0, 150 * 784), y.subarray(0, 150), { epochs: 1, batchSize: 128 });
+        const [loss] = (await model.fit(x.subarray(0, 150 * 784), y.subarray(0, 150), { epochs: 1, batchSize: 128 })).history.loss;
         model.destroy();
-        return epoch.loss;
+        return loss;
       };
       const first = await run(11);
       expect(await run(11)).toBe(first);
@@ -77,20 +78,21 @@ describe('model', () => {
   test("the epoch's Keras-printed figures are the mean of the running means, the last counted twice", async () => {
     const { x, y } = await slices();
     const model = await compiled('mlp', 5);
-    const running: Logs[] = [];
+    const running: { logs: Logs; printed?: Logs }[] = [];
     // updateEvery 1: every step's running means come back, to recompute Keras' figure on the CPU.
-    const [epoch] = await model.fit(x.subarray(0, 700 * 784), y.subarray(0, 700), {
+    const history = await model.fit(x.subarray(0, 700 * 784), y.subarray(0, 700), {
       batchSize: 128,
       updateEvery: 1,
-      onBatchEnd: (_step, logs) => void running.push(logs),
+      callbacks: { onTrainBatchEnd: (_step, logs, { printed }) => void running.push({ logs, printed }) },
     });
+    const [epoch] = history.epochs;
     expect(running).toHaveLength(6);
     const printed = (values: number[]) => (values.reduce((a, b) => a + b, 0) + values[values.length - 1]) / (values.length + 1);
-    expect(epoch.keras!.loss).toBeCloseTo(printed(running.map((r) => r.loss)), 5);
-    expect(epoch.keras!.accuracy).toBeCloseTo(printed(running.map((r) => r.accuracy)), 5);
+    expect(epoch.printed.loss).toBeCloseTo(printed(running.map((r) => r.logs.loss)), 5);
+    expect(epoch.printed.accuracy).toBeCloseTo(printed(running.map((r) => r.logs.accuracy)), 5);
     // Each update carries the figure so far.
-    expect(running[2].keras!.loss).toBeCloseTo(printed(running.slice(0, 3).map((r) => r.loss)), 5);
-    expect(epoch.keras!.loss).not.toBeCloseTo(epoch.loss, 3);
+    expect(running[2].printed!.loss).toBeCloseTo(printed(running.slice(0, 3).map((r) => r.logs.loss)), 5);
+    expect(epoch.printed.loss).not.toBeCloseTo(epoch.logs.loss, 3);
     model.destroy();
   });
 
@@ -107,9 +109,9 @@ describe('model', () => {
     const fit = async (options: FitOptions) => {
       encoders.length = 0;
       const model = await compiled('mlp', 6);
-      const [epoch] = await model.fit(x.subarray(0, 700 * 784), y.subarray(0, 700), { batchSize: 100, ...options });
+      const { history } = await model.fit(x.subarray(0, 700 * 784), y.subarray(0, 700), { batchSize: 100, ...options });
       model.destroy();
-      return { encoders: [...encoders], loss: epoch.loss, accuracy: epoch.accuracy };
+      return { encoders: [...encoders], loss: history.loss[0], accuracy: history.accuracy[0] };
     };
     try {
       const chunked = await fit({ updateEvery: 3 });
@@ -124,7 +126,7 @@ describe('model', () => {
     }
   });
 
-  test('stopTraining ends fit after the steps already submitted; a promise from onBatchEnd pauses it', async () => {
+  test('stopTraining ends fit after the steps already submitted; a promise from onTrainBatchEnd pauses it', async () => {
     const { x, y } = await slices();
     const model = await compiled('mlp', 5);
     let resume!: () => void;
@@ -133,23 +135,26 @@ describe('model', () => {
       epochs: 3,
       batchSize: 100,
       updateEvery: 1,
-      onBatchEnd: (step) => {
-        steps.push(step);
-        if (step === 1) {
-          // Paused: nothing more runs until the promise settles.
-          setTimeout(() => {
-            expect(steps).toEqual([0, 1]);
-            resume();
-          }, 50);
-          return new Promise<void>((resolve) => (resume = resolve));
-        }
-        if (step === 3) model.stopTraining = true;
+      callbacks: {
+        onTrainBatchEnd: (step) => {
+          steps.push(step);
+          if (step === 1) {
+            // Paused: nothing more runs until the promise settles.
+            setTimeout(() => {
+              expect(steps).toEqual([0, 1]);
+              resume();
+            }, 50);
+            return new Promise<void>((resolve) => (resume = resolve));
+          }
+          if (step === 3) model.stopTraining = true;
+        },
       },
     });
-    expect(history).toHaveLength(1);
+    expect(history.epoch).toEqual([0]);
+    expect(history.stopped).toEqual({ epoch: 0, reason: 'stopTraining' });
     // Step 3's figures are read while up to three more steps run ahead (the readbacks in flight).
-    expect(history[0].steps).toBeGreaterThanOrEqual(4);
-    expect(history[0].steps).toBeLessThanOrEqual(7);
+    expect(history.epochs[0].steps).toBeGreaterThanOrEqual(4);
+    expect(history.epochs[0].steps).toBeLessThanOrEqual(7);
     expect(steps.slice(0, 4)).toEqual([0, 1, 2, 3]);
     model.destroy();
   });
@@ -208,7 +213,7 @@ describe('model', () => {
       return createBuffer.call(this, descriptor);
     };
     try {
-      await model.fit(x.subarray(0, 500 * 784), y.subarray(0, 500), { epochs: 3, batchSize: 128, onEpochEnd: () => created.push(count) });
+      await model.fit(x.subarray(0, 500 * 784), y.subarray(0, 500), { epochs: 3, batchSize: 128, callbacks: { onEpochEnd: () => void created.push(count) } });
     } finally {
       gpu.device.createBuffer = createBuffer;
     }
@@ -228,7 +233,7 @@ describe('model', () => {
       // Two epochs of three steps, the last partial, with validation.
       const history = await model.fit(x, y, { epochs: 2, batchSize: 128, validationData: [xTest, yTest] });
       const result = {
-        history: history.map(({ msPerStep: _, ...logs }) => logs),
+        history: history.epochs.map(({ msPerStep: _, ...logs }) => logs),
         evaluation: await model.evaluate(xTest, yTest),
         predictions: [...(await model.predict(xTest.subarray(0, 5 * 784)))],
       };
@@ -347,7 +352,7 @@ describe('model errors', () => {
     const data = { x: new Float32Array(16 * 4), y: new Uint8Array(16), order: Uint32Array.from({ length: 16 }, (_, i) => i) };
     // Zero inputs and zero biases: every logit is 0 and the loss log 3.
     const run = async (kind: 'train' | 'evaluate') => runPass(graph, await graph.data.pass(data, 8), { kind, x: data.x, order: data.order, updateEvery: 1 });
-    expect((await run('evaluate')).loss).toBeCloseTo(Math.log(3), 5);
+    expect((await run('evaluate')).logs.loss).toBeCloseTo(Math.log(3), 5);
     // A buffer the step uses, gone: every later submit is invalid.
     graph.arena.buffer.destroy();
     await expect(run('train')).rejects.toThrow(/^train step 1\/2: .*parameters/s);

@@ -220,7 +220,7 @@ describe('fit stops on a non-finite loss (Keras TerminateOnNaN)', () => {
     model.compile({ seed: 1, gpu: await testGpu() });
     const { x, y } = data(40, 9);
     const seen: number[] = [];
-    const fit = model.fit(x, y, { epochs: 1, batchSize: 4, shuffle: false, updateEvery: 4, onBatchEnd: (step) => void seen.push(step) });
+    const fit = model.fit(x, y, { epochs: 1, batchSize: 4, shuffle: false, updateEvery: 4, callbacks: { onTrainBatchEnd: (step) => void seen.push(step) } });
     await expect(fit).rejects.toThrow(
       'training stopped: the loss is NaN at epoch 1/1, step 3/10; the first non-finite values: the input of layer 0 (flatten) (row 9 of x, its element 2 is NaN)',
     );
@@ -256,7 +256,7 @@ describe('fit stops on a non-finite loss (Keras TerminateOnNaN)', () => {
     // Finite for the first rows; row 22 (step 6, after the loss was read finite at step 5) overflows layer 1.
     x.fill(1e30, 22 * 6, 23 * 6);
     const seen: number[] = [];
-    const fit = model.fit(x, y, { epochs: 1, batchSize: 4, shuffle: false, updateEvery: 5, onBatchEnd: (step, logs) => void seen.push(step, logs.loss) });
+    const fit = model.fit(x, y, { epochs: 1, batchSize: 4, shuffle: false, updateEvery: 5, callbacks: { onTrainBatchEnd: (step, logs) => void seen.push(step, logs.loss) } });
     await expect(fit).rejects.toThrow(/^training stopped: the loss is NaN at epoch 1\/1, step 6\/10; the first non-finite values: layer 1 \(dense\) output \(element 1\d is Infinity\)$/);
     expect(seen[0]).toBe(4);
     expect(Number.isFinite(seen[1])).toBe(true);

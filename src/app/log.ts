@@ -31,10 +31,10 @@ export class TrainingLog {
   /**
    * Shows `469/469 ━━━━━━━━━━━━━━━━━━━━ 4s 8ms/step - accuracy: 0.9939 - loss: 0.0196`,
    * rewriting the current line; `done` finishes it. The figures are Keras' own
-   * (`logs.keras`, the mean of the running means), as its log reads; the epoch
-   * mean so far follows in brackets.
+   * (`printed`, the mean of the running means), as its log reads; the epoch
+   * mean so far (`logs`) follows in brackets.
    */
-  progress(step: number, steps: number, ms: number, logs: Logs, done = false): void {
+  progress(step: number, steps: number, ms: number, { logs, printed }: { logs: Logs; printed?: Logs }, done = false): void {
     if (!this.current) {
       this.current = document.createElement('div');
       this.pre.append(this.current);
@@ -47,10 +47,10 @@ export class TrainingLog {
     const rest = document.createElement('span');
     rest.className = 'bar-todo';
     rest.textContent = '━'.repeat(BAR_WIDTH - filled);
-    const printed = logs.keras ?? logs;
+    const shown = printed ?? logs;
     const tail =
-      ` ${Math.round(ms / 1000)}s ${perStep(ms / step)} - accuracy: ${printed.accuracy.toFixed(4)} - loss: ${printed.loss.toFixed(4)}` +
-      (logs.keras ? ` (epoch mean: accuracy ${logs.accuracy.toFixed(4)} - loss ${logs.loss.toFixed(4)})` : '');
+      ` ${Math.round(ms / 1000)}s ${perStep(ms / step)} - accuracy: ${shown.accuracy.toFixed(4)} - loss: ${shown.loss.toFixed(4)}` +
+      (printed ? ` (epoch mean: accuracy ${logs.accuracy.toFixed(4)} - loss ${logs.loss.toFixed(4)})` : '');
     this.current.replaceChildren(count, bar, rest, tail);
     if (done) this.current = undefined;
   }

@@ -389,12 +389,12 @@ function addEpochRow(epoch: number, steps: number, images: number, logs: EpochLo
     ['steps', logs.steps === steps ? String(steps) : `${logs.steps} of ${steps} (stopped)`],
     ['ms-per-step', logs.msPerStep.toFixed(logs.msPerStep >= 10 ? 0 : 1)],
     ['images-per-second', count(Math.round(images / ((logs.msPerStep * logs.steps) / 1000)))],
-    ['accuracy-mean', figure(logs.accuracy)],
-    ['accuracy-keras', figure(logs.keras?.accuracy)],
-    ['loss-mean', figure(logs.loss)],
-    ['loss-keras', figure(logs.keras?.loss)],
-    ['val-accuracy', figure(logs.valAccuracy)],
-    ['val-loss', figure(logs.valLoss)],
+    ['accuracy-mean', figure(logs.logs.accuracy)],
+    ['accuracy-keras', figure(logs.printed.accuracy)],
+    ['loss-mean', figure(logs.logs.loss)],
+    ['loss-keras', figure(logs.printed.loss)],
+    ['val-accuracy', figure(logs.logs.val_accuracy)],
+    ['val-loss', figure(logs.logs.val_loss)],
   ];
   for (const [name, text] of cells) {
     const cell = row.insertCell();
@@ -478,40 +478,42 @@ async function train(settings: Settings, resumeFrom?: { bytes: Uint8Array; sourc
         log.line(`${what}; ${next}`);
         ui.trainStatus.textContent = `Device lost; ${next}`;
       },
-      onBatchEnd: (step, logs: Logs, epoch) => {
-        const done = step + 1;
-        const now = performance.now();
-        log.progress(done, steps, now - epochStart - pausedInEpoch, logs);
-        chart.add(epoch, done, steps, logs);
-        const where = `${done}/${steps} of epoch ${epoch + 1}/${epochs}`;
-        if (mark) {
-          showLive(where, { ms: now - mark.time - pausedSinceMark, steps: done - mark.step, images: imagesIn(done) - imagesIn(mark.step) });
-        } else {
-          showLive(where);
-          mark = { time: now, step: done };
+      callbacks: {
+        onTrainBatchEnd: (step, logs, { epoch, printed }) => {
+          const done = step + 1;
+          const now = performance.now();
+          log.progress(done, steps, now - epochStart - pausedInEpoch, { logs, printed });
+          chart.add(epoch, done, steps, logs);
+          const where = `${done}/${steps} of epoch ${epoch + 1}/${epochs}`;
+          if (mark) {
+            showLive(where, { ms: now - mark.time - pausedSinceMark, steps: done - mark.step, images: imagesIn(done) - imagesIn(mark.step) });
+          } else {
+            showLive(where);
+            mark = { time: now, step: done };
+            pausedSinceMark = 0;
+          }
+          if (training.pausing && !training.stopping) {
+            return pauseTraining(training, `step ${done}/${steps} of epoch ${epoch + 1}`, (ms) => {
+              pausedInEpoch += ms;
+              pausedSinceMark += ms;
+            });
+          }
+        },
+        onEpochEnd: (epoch, logs, details) => {
+          const images = Math.min(details.steps * batchSize, data.count);
+          log.progress(details.steps, steps, details.msPerStep * details.steps, details, true);
+          addEpochRow(epoch, steps, images, details);
+          if (logs.val_loss !== undefined && logs.val_accuracy !== undefined) {
+            chart.addValidation(epoch, logs.val_loss, logs.val_accuracy);
+            log.line(`val_accuracy: ${logs.val_accuracy.toFixed(4)} - val_loss: ${logs.val_loss.toFixed(4)}`);
+          }
+          if (training.stopping) log.line(`Stopped after ${details.steps} of ${steps} steps.`);
+          else if (epoch + 1 < epochs) log.line(`Epoch ${epoch + 2}/${epochs}`);
+          epochStart = performance.now();
+          pausedInEpoch = 0;
+          mark = { time: epochStart, step: 0 };
           pausedSinceMark = 0;
-        }
-        if (training.pausing && !training.stopping) {
-          return pauseTraining(training, `step ${done}/${steps} of epoch ${epoch + 1}`, (ms) => {
-            pausedInEpoch += ms;
-            pausedSinceMark += ms;
-          });
-        }
-      },
-      onEpochEnd: (epoch, logs) => {
-        const images = Math.min(logs.steps * batchSize, data.count);
-        log.progress(logs.steps, steps, logs.msPerStep * logs.steps, logs, true);
-        addEpochRow(epoch, steps, images, logs);
-        if (logs.valLoss !== undefined && logs.valAccuracy !== undefined) {
-          chart.addValidation(epoch, logs.valLoss, logs.valAccuracy);
-          log.line(`val_accuracy: ${logs.valAccuracy.toFixed(4)} - val_loss: ${logs.valLoss.toFixed(4)}`);
-        }
-        if (training.stopping) log.line(`Stopped after ${logs.steps} of ${steps} steps.`);
-        else if (epoch + 1 < epochs) log.line(`Epoch ${epoch + 2}/${epochs}`);
-        epochStart = performance.now();
-        pausedInEpoch = 0;
-        mark = { time: epochStart, step: 0 };
-        pausedSinceMark = 0;
+        },
       },
     });
   } finally {

@@ -33,3 +33,14 @@ export function exitWithParent(): void {
     process.exit(1);
   }, 1000).unref();
 }
+
+/** `--name`'s value as a finite number in (`above`, `below`), or undefined when it was not given. */
+export function numberOption(name: string, text: string | undefined, { above, below = Infinity }: { above: number; below?: number }): number | undefined {
+  if (text === undefined) return undefined;
+  // Decimal only, as integers are: `0x10` is refused rather than read as 16; `1e-3` is a decimal.
+  const value = /^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text) ? Number(text) : NaN;
+  if (!(value > above && value < below)) {
+    throw new Error(`--${name} must be a number above ${above}${below === Infinity ? '' : ` and below ${below}`}, got '${text}'`);
+  }
+  return value;
+}

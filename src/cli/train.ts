@@ -4,25 +4,29 @@ import {
   autotuneMode,
   checkResumable,
   defaultGpu,
+  earlyStopping,
   describeAdapter,
   expectImagesFit,
   formatChoices,
   loadMnist,
+  OPTIMIZER_KINDS as OPTIMIZERS,
   optimizerConfig,
   readCheckpoint,
+  reduceLROnPlateau,
   saveModel,
+  stdoutProgress,
   tuningSummary,
   tutorialModel,
   writeFileAtomically,
+  type Callback,
   type CheckpointInfo,
   type Dataset,
-  type EpochLogs,
-  type Logs,
+  type OptimizerKind,
   type TutorialModel,
 } from '../node';
 import { CHECKPOINT_FILE, openCheckpointDirectory, type CheckpointDirectory } from '../node/checkpointDirectory';
 import { checkOutputPath } from '../node/files';
-import { exitWithParent, integerOption, pathOption } from './args';
+import { exitWithParent, integerOption, numberOption, pathOption } from './args';
 
 /**
  * The checkpoint to resume from, checked before the data is read and the GPU
@@ -35,17 +39,32 @@ async function readResume(checkpoints: CheckpointDirectory, args: ReturnType<typ
   // The classes come from the data: the checkpoint's are taken, and the data checked against them in fit.
   const classes = checkpoint.architecture.layers.at(-1)?.type === 'dense' ? (checkpoint.architecture.layers.at(-1) as { units: number }).units : undefined;
   const model = tutorialModel(args.model, classes);
-  checkResumable(checkpoint, { architecture: model, optimizer: optimizerConfig('rmsprop'), batchSize: args.batchSize }, '--resume');
+  checkResumable(checkpoint, { architecture: model, optimizer: optimizerOf(args), batchSize: args.batchSize }, '--resume');
   if (args.limit !== undefined && checkpoint.run.samples > args.limit) {
     throw new Error(`--resume: cannot resume from ${from.source}: it was written training on ${checkpoint.run.samples} samples, not --limit ${args.limit}`);
   }
   return from;
 }
 
+/** The optimizer the command line asks for, with Keras' defaults but for --lr. */
+function optimizerOf(args: { optimizer: OptimizerKind; lr?: number }) {
+  return optimizerConfig(args.optimizer, args.lr === undefined ? {} : { learningRate: args.lr });
+}
+
 const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
-                        [--seed S] [--data DIR] [--validate] [--save FILE] [--report FILE]
+                        [--seed S] [--data DIR] [--optimizer NAME] [--lr RATE]
+                        [--validate | --validation-split F] [--early-stopping PATIENCE]
+                        [--reduce-lr-on-plateau] [--save FILE] [--report FILE]
                         [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
+  --optimizer NAME    ${OPTIMIZERS.join(', ')} (rmsprop, the tutorial's, by default),
+                      with Keras' defaults; --lr RATE sets its learning rate
   --validate          also evaluate on the test set after every epoch (val_loss, val_accuracy)
+  --validation-split F  validate on the last fraction F of the training images instead (Keras'
+                      validation_split), and train on the rest
+  --early-stopping PATIENCE  stop when val_loss has not improved for PATIENCE epochs, and keep
+                      the weights of the best epoch (Keras' EarlyStopping, restore_best_weights)
+  --reduce-lr-on-plateau  divide the learning rate by 10 when val_loss has not improved for 10
+                      epochs (Keras' ReduceLROnPlateau with its defaults)
   --checkpoint DIR    write DIR/${CHECKPOINT_FILE} (whole or not at all) after every epoch,
                       and every N steps with --checkpoint-every N
   --resume DIR        continue the run whose checkpoint is in DIR, exactly as it would have gone on
@@ -63,7 +82,12 @@ function parse() {
       limit: { type: 'string' },
       seed: { type: 'string' },
       data: { type: 'string' },
+      optimizer: { type: 'string', default: 'rmsprop' },
+      lr: { type: 'string' },
       validate: { type: 'boolean', default: false },
+      'validation-split': { type: 'string' },
+      'early-stopping': { type: 'string' },
+      'reduce-lr-on-plateau': { type: 'boolean', default: false },
       save: { type: 'string' },
       report: { type: 'string' },
       checkpoint: { type: 'string' },
@@ -81,6 +105,13 @@ function parse() {
     throw new Error('--checkpoint-every needs --checkpoint DIR (or --resume DIR)');
   }
   if (values.model !== 'cnn' && values.model !== 'mlp') throw new Error(`--model must be cnn or mlp, got '${values.model}'`);
+  if (!(OPTIMIZERS as readonly string[]).includes(values.optimizer!)) throw new Error(`--optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${values.optimizer}'`);
+  const validationSplit = numberOption('validation-split', values['validation-split'], { above: 0, below: 1 });
+  if (validationSplit !== undefined && values.validate) throw new Error('--validate and --validation-split each choose the validation data: give one');
+  const validated = validationSplit !== undefined || values.validate;
+  for (const option of ['early-stopping', 'reduce-lr-on-plateau'] as const) {
+    if (values[option] !== undefined && values[option] !== false && !validated) throw new Error(`--${option} watches val_loss: it needs --validation-split F or --validate`);
+  }
   return {
     model: values.model as TutorialModel,
     epochs: integerOption('epochs', values.epochs, 1)!,
@@ -89,7 +120,12 @@ function parse() {
     // The model's generator takes a u32: a larger seed would wrap to another.
     seed: integerOption('seed', values.seed, 0, 2 ** 32 - 1) ?? (Date.now() >>> 0),
     data: pathOption('data', values.data),
+    optimizer: values.optimizer as OptimizerKind,
+    lr: numberOption('lr', values.lr, { above: 0 }),
     validate: values.validate ?? false,
+    validationSplit,
+    earlyStopping: integerOption('early-stopping', values['early-stopping'], 0),
+    reduceLrOnPlateau: values['reduce-lr-on-plateau'] ?? false,
     save: pathOption('save', values.save),
     report: pathOption('report', values.report),
     checkpoint: pathOption('checkpoint', values.checkpoint) ?? pathOption('resume', values.resume),
@@ -97,21 +133,6 @@ function parse() {
     resume: values.resume,
     autotune: values.autotune === undefined ? undefined : autotuneMode('--autotune', values.autotune),
   };
-}
-
-/**
- * Keras' progress line, `469/469 ━━━━━━━━━━━━━━━━━━━━ 4s 8ms/step - accuracy: 0.9939 - loss: 0.0196`,
- * with the figures Keras prints (logs.keras); at an epoch's end the epoch's mean follows.
- */
-function progressLine(step: number, steps: number, seconds: number, msPerStep: number, logs: Logs & Partial<EpochLogs>): string {
-  const width = 20;
-  const done = Math.round((width * step) / steps);
-  const bar = '━'.repeat(done) + (process.stdout.isTTY ? `\x1b[2m${'━'.repeat(width - done)}\x1b[0m` : ' '.repeat(width - done));
-  const pad = String(steps).length;
-  const validation = logs.valLoss === undefined ? '' : ` - val_accuracy: ${logs.valAccuracy!.toFixed(4)} - val_loss: ${logs.valLoss.toFixed(4)}`;
-  const printed = logs.keras ?? logs;
-  const mean = logs.msPerStep === undefined ? '' : ` (epoch mean: accuracy ${logs.accuracy.toFixed(4)}, loss ${logs.loss.toFixed(4)})`;
-  return `${String(step).padStart(pad)}/${steps} ${bar} ${Math.round(seconds)}s ${Math.round(msPerStep)}ms/step - accuracy: ${printed.accuracy.toFixed(4)} - loss: ${printed.loss.toFixed(4)}${validation}${mean}`;
 }
 
 /** The first `limit` examples, the pixels as bytes: fit keeps them on the GPU as bytes, a quarter of their floats. */
@@ -139,17 +160,24 @@ async function main() {
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  model.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune });
+  model.compile({ optimizer: optimizerOf(args), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune });
   console.log(model.summary());
 
-  const steps = Math.ceil(train.y.length / args.batchSize);
+  const stopper = args.earlyStopping === undefined ? undefined : earlyStopping({ monitor: 'val_loss', patience: args.earlyStopping, restoreBestWeights: true });
+  // The rate each epoch ended with, by epoch, for the report.
+  const rates: Record<number, number> = {};
+  const callbacks: Callback[] = [
+    ...(stopper ? [stopper] : []),
+    ...(args.reduceLrOnPlateau ? [reduceLROnPlateau({ monitor: 'val_loss' })] : []),
+    { onEpochEnd: async (epoch) => void (rates[epoch] = await model.readLearningRate()) },
+  ];
   if (resumed) console.log(`resuming from ${resumeFrom.source}: epoch ${resumed.epoch + 1}, step ${resumed.step}/${resumed.steps}`);
-  if ((resumed?.epoch ?? 0) < args.epochs) console.log(`Epoch ${(resumed?.epoch ?? 0) + 1}/${args.epochs}`);
-  let epochStart = performance.now();
   const history = await model.fit(train.x, train.y, {
     epochs: args.epochs,
     batchSize: args.batchSize,
     ...(args.validate && { validationData: [test.x, test.y] as [Uint8Array, Uint8Array] }),
+    validationSplit: args.validationSplit,
+    callbacks,
     resumeFrom,
     ...(checkpoints && {
       checkpoint: {
@@ -157,24 +185,19 @@ async function main() {
         everySteps: args.checkpointEvery,
         write: async (bytes: Uint8Array, info: CheckpointInfo) => {
           await checkpoints.write(bytes);
-          const line = `checkpoint: epoch ${info.epoch + 1}, step ${info.step}/${info.steps} written to ${checkpoints.path}`;
-          process.stdout.write(process.stdout.isTTY ? `\r${line}\x1b[K\n` : `${line}\n`);
+          stdoutProgress.line(`checkpoint: epoch ${info.epoch + 1}, step ${info.step}/${info.steps} written to ${checkpoints.path}`);
         },
       },
     }),
-    onBatchEnd: (step, logs) => {
-      if (!process.stdout.isTTY) return;
-      const seconds = (performance.now() - epochStart) / 1000;
-      process.stdout.write(`\r${progressLine(step + 1, steps, seconds, (seconds * 1000) / (step + 1), logs)}\x1b[K`);
-    },
-    onEpochEnd: (epoch, logs: EpochLogs) => {
-      const line = progressLine(steps, steps, (logs.msPerStep * steps) / 1000, logs.msPerStep, logs);
-      process.stdout.write(process.stdout.isTTY ? `\r${line}\x1b[K\n` : `${line}\n`);
-      if (epoch + 1 < args.epochs) console.log(`Epoch ${epoch + 2}/${args.epochs}`);
-      epochStart = performance.now();
-    },
   });
 
+  const ended = stopper?.stoppedEpoch
+    ? `early stopping after epoch ${stopper.stoppedEpoch + 1}: val_loss had not improved for ${args.earlyStopping} epochs`
+    : history.stopped
+      ? `stopped after epoch ${history.stopped.epoch + 1}`
+      : `ran all ${args.epochs} epochs`;
+  const stopped = stopper ? `${ended}; restored the weights of epoch ${stopper.bestEpoch + 1}, the best val_loss (${stopper.best.toFixed(4)})` : ended;
+  if (stopper) console.log(`${stopped[0].toUpperCase()}${stopped.slice(1)}.`);
   const tuning = model.tuning;
   if (tuning && tuning.mode !== 'off') console.log(`Kernel variants (${tuningSummary(tuning)}):\n  ${formatChoices(tuning.choices).join('\n  ')}`);
 
@@ -198,7 +221,8 @@ async function main() {
       trainImages: train.y.length,
       testImages: test.y.length,
       params: model.paramCount,
-      epochs: history.map((h, i) => ({ epoch: i + 1, ...h })),
+      epochs: history.epochs.map((h, i) => ({ epoch: history.epoch[i] + 1, learningRate: rates[history.epoch[i]], ...h })),
+      stopped,
       test: evaluation,
       prediction: { image: 0, probabilities, argmax, label: test.y[0] },
       tuning,

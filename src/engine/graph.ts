@@ -55,15 +55,20 @@ export interface Plan {
   predict: Dispatch[];
 }
 
-/** Running means since the sums were last cleared. */
+/** Metric values by Keras' names: `loss`, each compiled metric (`accuracy`), and after validation `val_loss`, `val_accuracy`. */
 export interface Logs {
   loss: number;
-  accuracy: number;
+  [metric: string]: number;
+}
+
+/** What a progress update reads back: the running means since the sums were last cleared. */
+export interface Progress {
+  logs: Logs;
   /**
-   * In training, the loss and accuracy as Keras 3 prints them for the epoch so
-   * far: the mean of the running means after each step, the last counted twice.
+   * In training, the figures Keras 3 prints for the epoch so far: the mean of
+   * the running means after each step, the last counted twice (`kerasPrinted`).
    */
-  keras?: { loss: number; accuracy: number };
+  printed?: Logs;
 }
 
 /** What `Graph.submit` records: steps `first` to `last` (0-based, inclusive) of a pass, and what goes around them. */
@@ -419,7 +424,7 @@ export class Graph {
    * their means once the GPU gets there; at most READBACKS may be pending, so
    * a caller that keeps the GPU busy waits for the oldest first.
    */
-  submit(pass: Pass, options: StepOptions): Promise<Logs> | null {
+  submit(pass: Pass, options: StepOptions): Promise<Progress> | null {
     const { kind, first, last } = options;
     const readback = options.snapshot === undefined ? undefined : this.readbacks.pop();
     if (options.snapshot !== undefined && !readback) throw new Error(`submit(): more than ${READBACKS} metric snapshots pending`);
@@ -438,17 +443,15 @@ export class Graph {
     return readback ? this.readSnapshot(readback, options.snapshot!) : null;
   }
 
-  private async readSnapshot(buffer: GPUBuffer, { seen, steps }: { seen: number; steps?: number }): Promise<Logs> {
+  private async readSnapshot(buffer: GPUBuffer, { seen, steps }: { seen: number; steps?: number }): Promise<Progress> {
     try {
       await buffer.mapAsync(GPUMapMode.READ);
       const bytes = buffer.getMappedRange();
       const [lossSum, , lossMeans, accuracyMeans] = new Float32Array(bytes);
       const logs: Logs = { loss: lossSum / seen, accuracy: new Uint32Array(bytes, 4, 1)[0] / seen };
-      if (steps !== undefined) {
-        logs.keras = { loss: kerasPrinted(lossMeans, logs.loss, steps), accuracy: kerasPrinted(accuracyMeans, logs.accuracy, steps) };
-      }
+      const printed = steps === undefined ? undefined : { loss: kerasPrinted(lossMeans, logs.loss, steps), accuracy: kerasPrinted(accuracyMeans, logs.accuracy, steps) };
       buffer.unmap();
-      return logs;
+      return { logs, ...(printed && { printed }) };
     } finally {
       this.readbacks.push(buffer);
     }

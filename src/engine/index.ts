@@ -13,6 +13,7 @@ export {
   type KernelProfile,
   type LayerOutput,
   type Logs,
+  type DeviceLoss,
   type Weight,
 } from './model';
 export { Graph, type GraphOptions, type Inputs, type Plan, type StepOptions } from './graph';
@@ -36,7 +37,7 @@ export {
   type TuningChoice,
   type TuningStore,
 } from './autotune';
-export { optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
+export { OPTIMIZER_KINDS, optimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 export {
   cosineDecay,
   exponentialDecay,
@@ -49,6 +50,18 @@ export {
 } from './ops/schedule';
 export type { Clipping } from './ops/clip';
 export { seededRandom, type Random } from './random';
+export {
+  earlyStopping,
+  learningRateScheduler,
+  modelCheckpoint,
+  reduceLROnPlateau,
+  terminateOnNaN,
+  type Callback,
+  type Mode,
+  type TrainedModel,
+} from './training/callbacks';
+export { History } from './training/history';
+export { formatLogs, progressLine, setProgressWriter, type ProgressWriter } from './training/progress';
 export { tutorialModel, type TutorialModel } from './tutorial';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';
 export { readModelFile } from './modelFile';

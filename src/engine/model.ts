@@ -11,7 +11,8 @@ import { optimizerConfig, toOptimizerConfig, type OptimizerConfig, type Optimize
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
 import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
-import { fit, type EpochLogs, type FitOptions, type Trainee } from './training/fit';
+import { fit, type FitOptions, type Trainee } from './training/fit';
+import type { History } from './training/history';
 import { runPass } from './training/pass';
 import type { Weight } from './safetensors';
 import { normalizeOverrides, type KernelOverride, type KernelOverrides } from './pipelines';
@@ -19,6 +20,7 @@ import { normalizeOverrides, type KernelOverride, type KernelOverrides } from '.
 export type { Inputs, Logs } from './graph';
 export type { CheckpointInfo } from './checkpoint';
 export type { DeviceLoss, EpochLogs, FitOptions } from './training/fit';
+export type { History } from './training/history';
 
 /** One layer's output for the inputs given to `Model.layerOutputs`. */
 export interface LayerOutput {
@@ -130,15 +132,19 @@ export class Model {
     this.destroy();
   }
 
-  /** The graph, built for batches of at least `batchSize` rows; a rebuild for a bigger batch keeps the weights. */
+  /**
+   * The graph, built for batches of at least `batchSize` rows; a rebuild for a
+   * bigger batch keeps what training keeps (the weights, the optimizer's state,
+   * step and learning rate), as Keras' model keeps its optimizer.
+   */
   private async build(batchSize: number): Promise<Graph> {
     if (this.graph && this.graph.maxBatchSize >= batchSize) return this.graph;
     const gpu = this.compiled.gpu ?? (await defaultGpu());
-    const weights = await this.graph?.readArena();
+    const state = await this.graph?.readState();
     this.destroy();
     this.builtFrom = this.random.state;
     const graph = this.newGraph(gpu, batchSize, this.random);
-    if (weights) graph.writeArena(weights);
+    if (state) graph.writeState(state);
     this.graph = graph;
     return graph;
   }
@@ -198,10 +204,33 @@ export class Model {
    * `DataSets.upload`): an array changed in place between two calls is not
    * sent again; give a new one.
    */
-  async fit(x: Inputs, y: ArrayLike<number>, options: FitOptions = {}): Promise<EpochLogs[]> {
+  async fit(x: Inputs, y: ArrayLike<number>, options: FitOptions = {}): Promise<History> {
     const count = this.checkData('fit()', x, y);
     if (options.validationData) this.checkData('fit() validationData', ...options.validationData);
     return fit(this.trainee(), { x, y, count }, options);
+  }
+
+  /**
+   * The learning rate in effect, as Keras' optimizer.learning_rate: for an
+   * optimizer compiled with a number as its rate. Set, it takes effect from
+   * the next step (before the model is first built, it becomes the compiled
+   * rate). With a schedule, `readLearningRate` reads the rate, and setting it is refused.
+   */
+  get learningRate(): number {
+    if (this.graph) return this.graph.learningRate;
+    const rate = this.compiled.optimizer.learningRate;
+    if (typeof rate !== 'number') throw new Error(`learningRate: this optimizer's learning rate follows a schedule (${rate.kind}): read it with readLearningRate()`);
+    return Math.fround(rate);
+  }
+
+  set learningRate(rate: number) {
+    if (this.graph) this.graph.learningRate = rate;
+    else this.compiled.optimizer = toOptimizerConfig({ ...this.compiled.optimizer, learningRate: rate });
+  }
+
+  /** The rate the next update uses, a schedule's too (one small dispatch and readback with a schedule). */
+  async readLearningRate(): Promise<number> {
+    return (await this.build(1)).readLearningRate();
   }
 
   /** What fit needs of this model, lent for one call. */
@@ -232,6 +261,7 @@ export class Model {
         this.compiled.gpu = await (this.compiled.recreateGpu ?? freshGpu)();
       },
       evaluate: (x, y, options) => this.evaluate(x, y, options),
+      model: this,
     };
   }
 
@@ -242,8 +272,7 @@ export class Model {
     const batchSize = Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize);
     const order = shuffledRows(count);
     const pass = await graph.data.pass({ x, y, order }, batchSize);
-    const { loss, accuracy } = await runPass(graph, pass, { kind: 'evaluate', x, order, updateEvery: Infinity });
-    return { loss, accuracy };
+    return (await runPass(graph, pass, { kind: 'evaluate', x, order, updateEvery: Infinity })).logs;
   }
 
   /** Class probabilities, [count, classes] row-major. */

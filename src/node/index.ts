@@ -7,14 +7,20 @@ import { loadModelBytes, type Model } from '../engine/model';
 import type { Gpu } from '../engine/device';
 import { createGpu } from './dawn';
 import { fileTuningStore, readSafetensorsFile, writeFileAtomically } from './files';
+import { setProgressWriter } from '../engine/training/progress';
+import { stdoutProgress } from './progress';
 
 export * from '../engine';
 export { createGpu, type DawnOptions } from './dawn';
 export { cacheHome, fileTuningStore, writeFileAtomically } from './files';
 export { exportTorch, importTorch } from './torchDirectory';
+export { stdoutProgress } from './progress';
+export { csvLogger, modelCheckpoint } from './callbacks';
 export { defaultCacheDir, loadMnist, mnistPaths, type LoadMnistOptions, type LogStream } from './mnist';
 
 setDefaultGpu(() => createGpu());
+// fit prints Keras' log by default in Node (verbose 1), as Keras does.
+setProgressWriter(stdoutProgress);
 // Kernel choices outlive the process: the next run on this adapter times nothing.
 // WEBGPU_TRAIN_AUTOTUNE=off|cached|full sets the mode of models compiled without one (the tests pin 'off').
 const mode = process.env.WEBGPU_TRAIN_AUTOTUNE === undefined ? undefined : autotuneMode('WEBGPU_TRAIN_AUTOTUNE', process.env.WEBGPU_TRAIN_AUTOTUNE);

@@ -349,7 +349,7 @@ async function train(): Promise<void> {
     model.compile({ optimizer: 'rmsprop', seed: 1, gpu, kernels });
     const losses: { x: number; y: number }[] = [];
     try {
-      await model.fit(x, y, { epochs: 1, batchSize, updateEvery: 1, onBatchEnd: (step, logs) => void losses.push({ x: step + 1, y: logs.loss }) });
+      await model.fit(x, y, { epochs: 1, batchSize, updateEvery: 1, callbacks: { onTrainBatchEnd: (step, logs) => void losses.push({ x: step + 1, y: logs.loss }) } });
     } finally {
       model.destroy();
     }

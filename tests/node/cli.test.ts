@@ -97,6 +97,48 @@ describe('npm run train checks before it trains', () => {
   });
 });
 
+describe('npm run train as Keras users train', () => {
+  test('--validation-split with --early-stopping: stops when val_loss stalls, keeps the best epoch, and the report says so', { timeout: 240_000 }, async () => {
+    const report = join(dir, 'early.json');
+    // A high rate on 600 images: val_loss soon stops improving.
+    const args = ['--model', 'mlp', '--epochs', '30', '--limit', '600', '--seed', '3', '--optimizer', 'adam', '--lr', '0.01'];
+    const run = await cli('train', [...args, '--validation-split', '0.2', '--early-stopping', '1', '--report', report]);
+    expect(run.stderr).not.toContain('error');
+    expect(run.code).toBe(0);
+    const { epochs, stopped } = JSON.parse(await readFile(report, 'utf8'));
+    expect(epochs.length).toBeLessThan(30);
+    const losses: number[] = epochs.map((e: { logs: { val_loss: number } }) => e.logs.val_loss);
+    const best = losses.indexOf(Math.min(...losses));
+    expect(stopped).toBe(
+      `early stopping after epoch ${epochs.length}: val_loss had not improved for 1 epochs; restored the weights of epoch ${best + 1}, the best val_loss (${losses[best].toFixed(4)})`,
+    );
+    expect(run.stdout).toContain(`Early stopping after epoch ${epochs.length}`);
+    // Keras' split: 480 images train (4 steps of 128), the last 120 validate.
+    expect(run.stdout).toMatch(/^4\/4 ━+ .* - val_accuracy: \d\.\d{4} - val_loss: \d\.\d{4} \(epoch mean/m);
+    for (const epoch of epochs) expect(epoch.learningRate).toBeCloseTo(0.01, 6);
+  });
+
+  test('refused before training: --early-stopping without validation, --validate with --validation-split, a bad --lr or --optimizer', async () => {
+    const runs = await Promise.all(
+      [
+        ['--early-stopping', '2'],
+        ['--validate', '--validation-split', '0.1'],
+        ['--validation-split', '1'],
+        ['--lr', '0'],
+        ['--optimizer', 'lion'],
+      ].map((extra) => cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '10', ...extra])),
+    );
+    expect(runs.map((r) => [r.code, r.stderr.trim()])).toEqual([
+      [1, 'error: --early-stopping watches val_loss: it needs --validation-split F or --validate'],
+      [1, 'error: --validate and --validation-split each choose the validation data: give one'],
+      [1, "error: --validation-split must be a number above 0 and below 1, got '1'"],
+      [1, "error: --lr must be a number above 0, got '0'"],
+      [1, "error: --optimizer must be one of sgd, momentum, rmsprop, adam, got 'lion'"],
+    ]);
+    for (const run of runs) expect(run.stdout).toBe('');
+  });
+});
+
 describe('npm run evaluate', () => {
   test('scores a model npm run train saved: the test figures train printed, and test image 0', { timeout: 240_000 }, async () => {
     const model = join(dir, 'mlp.safetensors');

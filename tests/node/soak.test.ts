@@ -40,15 +40,17 @@ test(`2,000 steps: flat GPU memory, a bounded heap, finite losses`, { timeout: 1
       batchSize: BATCH,
       updateEvery: 2,
       validationData: [x.subarray(0, 16 * FEATURES), y.subarray(0, 16)],
-      onBatchEnd: (_step, logs) => void losses.push(logs.loss),
-      onEpochEnd: () => {
-        samples.push({ buffers: live.size, bytes: [...live.values()].reduce((a, b) => a + b, 0), heap: process.memoryUsage().heapUsed });
+      callbacks: {
+        onTrainBatchEnd: (_step, logs) => void losses.push(logs.loss),
+        onEpochEnd: () => {
+          samples.push({ buffers: live.size, bytes: [...live.values()].reduce((a, b) => a + b, 0), heap: process.memoryUsage().heapUsed });
+        },
       },
     });
-    expect(history.reduce((n, h) => n + h.steps, 0)).toBe(EPOCHS * Math.ceil(ROWS / BATCH));
-    expect(history.every((h) => Number.isFinite(h.loss) && Number.isFinite(h.valLoss))).toBe(true);
+    expect(history.epochs.reduce((n, h) => n + h.steps, 0)).toBe(EPOCHS * Math.ceil(ROWS / BATCH));
+    expect([...history.history.loss, ...history.history.val_loss].every(Number.isFinite)).toBe(true);
     // It learns: the last epoch's loss is below the first's.
-    expect(history[EPOCHS - 1].loss).toBeLessThan(history[0].loss);
+    expect(history.history.loss[EPOCHS - 1]).toBeLessThan(history.history.loss[0]);
   } finally {
     gpu.device.createBuffer = createBuffer;
   }

@@ -65,6 +65,9 @@ const STATE_NAMES: { [K in OptimizerKind]: readonly string[] } = {
   adamw: ['first_moment', 'second_moment'],
 };
 
+/** The optimizers by name, in the order `--optimizer` lists them. */
+export const OPTIMIZER_KINDS = Object.keys(DEFAULTS) as OptimizerKind[];
+
 function checkKind(kind: string, where: string): asserts kind is OptimizerKind {
   if (!Object.hasOwn(DEFAULTS, kind)) {
     throw new Error(`${where}: unknown optimizer '${kind}' (known: ${Object.keys(DEFAULTS).join(', ')})`);

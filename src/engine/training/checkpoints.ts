@@ -2,7 +2,8 @@
 // encodes it), the last state kept for a lost device's replacement, and
 // going back to a checkpoint (a resumed run, or that replacement).
 import { checkResumable, encodeCheckpoint, readCheckpoint, restoreState, type Checkpoint, type CheckpointInfo } from '../checkpoint';
-import type { EpochLogs, FitSettings, Run, Trainee } from './run';
+import { History } from './history';
+import type { FitSettings, Run, Trainee } from './run';
 
 export interface CheckpointOptions {
   everySteps?: number;
@@ -76,7 +77,7 @@ export class Checkpoints {
       samples: settings.count,
       seen: run.seen,
       random: { build: trainee.builtFrom, epoch: epochRandom },
-      history: JSON.parse(JSON.stringify(run.history)),
+      history: JSON.parse(JSON.stringify(run.history.toJSON())),
     };
     return { bytes: encodeCheckpoint(run.graph, trainee.architecture, position, await run.graph.readState()), info };
   }
@@ -98,5 +99,5 @@ export async function restore(trainee: Trainee, settings: FitSettings, checkpoin
   graph.writeState(restoreState(checkpoint, graph));
   trainee.random.state = checkpoint.run.random.epoch;
   const { epoch, step, seen, history } = checkpoint.run;
-  return { graph, epoch, step, seen, history: history as unknown as EpochLogs[] };
+  return { graph, epoch, step, seen, history: History.fromJSON(history) };
 }

@@ -1,15 +1,20 @@
 // Model.fit's loop: epochs of steps on the GPU, and the units it calls around
 // them, each in a file of its own: a pass over the data (pass.ts, which hunts a
-// non-finite loss down with nanHunt.ts), checkpoints and resuming
-// (checkpoints.ts), recovery from a lost device (deviceLoss.ts). A batch goes
-// from here to the GPU as: fit's batchSize -> the pass (dataSets.ts: its
-// gather and plan for batchSize rows) -> Graph.plan(batchSize) -> each layer's
-// dispatches for batchSize rows, recorded by Graph.submit.
-import type { Inputs, Logs } from '../graph';
+// non-finite loss down with nanHunt.ts), callbacks (callbacks.ts, progress.ts),
+// checkpoints and resuming (checkpoints.ts), recovery from a lost device
+// (deviceLoss.ts). A batch goes from here to the GPU as: fit's batchSize -> the
+// pass (dataSets.ts: its gather and plan for batchSize rows) ->
+// Graph.plan(batchSize) -> each layer's dispatches for batchSize rows,
+// recorded by Graph.submit.
+import { sizeOf } from '../buffers';
+import type { Inputs } from '../graph';
 import { shuffledRows } from '../dataSets';
+import { CallbackList, type Callback } from './callbacks';
 import { Checkpoints, resume, type CheckpointOptions } from './checkpoints';
 import { DeviceLossRecovery, type DeviceLoss } from './deviceLoss';
+import { History } from './history';
 import { runPass } from './pass';
+import { progressPrinter, progressWriter } from './progress';
 import type { EpochLogs, FitSettings, Run, Trainee } from './run';
 
 export type { DeviceLoss } from './deviceLoss';
@@ -17,22 +22,39 @@ export type { CheckpointOptions } from './checkpoints';
 export type { EpochLogs, Trainee } from './run';
 
 export interface FitOptions {
+  /** The epoch to stop before (0-based, as Keras counts): epochs `initialEpoch` to `epochs - 1` run. */
   epochs?: number;
   batchSize?: number;
   shuffle?: boolean;
+  /** The epoch to start at (Keras' initial_epoch): the History numbers epochs from it. */
+  initialEpoch?: number;
   validationData?: [Inputs, ArrayLike<number>];
   /**
-   * Steps between progress updates (each reads the running loss and accuracy
+   * The fraction of x and y to validate on instead of training (Keras'
+   * validation_split): the last rows, taken before any shuffling.
+   */
+  validationSplit?: number;
+  /**
+   * 0: silent; 1: Keras' log, `Epoch 1/5` and a progress bar updated at each
+   * progress update, then the epoch's line; 2: the epoch's line only. Printed
+   * where `setProgressWriter` says (the Node entry: stdout); by default 1 in
+   * Node and 0 in a browser.
+   */
+  verbose?: 0 | 1 | 2;
+  /**
+   * Keras' callbacks (callbacks.ts), or an object with any of their methods
+   * (as TensorFlow.js takes them). A batch callback runs at progress updates,
+   * every `updateEvery` steps, not after every step.
+   */
+  callbacks?: Callback | Callback[];
+  /** Stop with an error naming where the loss went NaN or infinite (the default); false lets training go on. */
+  terminateOnNaN?: boolean;
+  /**
+   * Steps between progress updates (each reads the running loss and metrics
    * back once). The steps between two updates (or checkpoints) are recorded
    * into one command buffer, so training stops and pauses at an update.
    */
   updateEvery?: number;
-  /**
-   * Called at each progress update with the running means of the epoch so far;
-   * training waits for a promise it returns (a pause).
-   */
-  onBatchEnd?: (step: number, logs: Logs, epoch: number) => void | Promise<void>;
-  onEpochEnd?: (epoch: number, logs: EpochLogs) => void;
   /**
    * Writes a checkpoint every `everySteps` steps (counted over the whole run)
    * and/or at the end of every epoch: `write` gets the bytes (see
@@ -42,7 +64,7 @@ export interface FitOptions {
   /**
    * A checkpoint `fit` wrote, to continue from: same model, optimizer, data
    * size and batch size. Training then goes on exactly as it would have.
-   * `source` names it in errors (a file name).
+   * `source` names it in errors (a file name). Callbacks start afresh.
    */
   resumeFrom?: Uint8Array | { bytes: Uint8Array; source: string };
   /**
@@ -58,77 +80,136 @@ export interface FitOptions {
   onDeviceLost?: (loss: DeviceLoss) => void;
 }
 
-/** Trains `trainee` on the checked data `x`, `y` (`count` rows); returns each epoch's logs (with `resumeFrom`, those before it too). */
-export async function fit(trainee: Trainee, data: { x: Inputs; y: ArrayLike<number>; count: number }, options: FitOptions): Promise<EpochLogs[]> {
-  const settings = fitSettings(data, options);
+/** Trains `trainee` on the checked data `x`, `y` (`count` rows); returns the History (with `resumeFrom`, of the epochs before it too). */
+export async function fit(trainee: Trainee, data: { x: Inputs; y: ArrayLike<number>; count: number }, options: FitOptions): Promise<History> {
+  const settings = fitSettings(trainee, data, options);
+  const callbacks = callbackList(settings, options);
   const retries = options.deviceLossRetries ?? 0;
   const checkpoints = new Checkpoints(trainee, settings, { write: options.checkpoint, keepLast: retries > 0 });
   const recovery = new DeviceLossRecovery(trainee, settings, { retries, onDeviceLost: options.onDeviceLost });
+  const graph = async () => trainee.graph(Math.min(settings.batchSize, settings.count));
   let run: Run = options.resumeFrom
     ? await resume(trainee, settings, options.resumeFrom)
-    : { graph: await trainee.graph(Math.min(settings.batchSize, settings.count)), epoch: 0, step: 0, seen: 0, history: [] };
+    : { graph: await graph(), epoch: settings.initialEpoch, step: 0, seen: 0, history: new History() };
   await checkpoints.keep(run);
   trainee.stopTraining = false;
+  callbacks.setModel(trainee.model);
+  await callbacks.trainBegin();
   while (run.epoch < settings.epochs && !trainee.stopTraining) {
     try {
-      await trainEpoch(trainee, run, settings, { checkpoints, options });
+      await trainEpoch(trainee, run, { settings, callbacks, checkpoints });
     } catch (error) {
       run = await recovery.recover(error, run, checkpoints.last);
     }
   }
+  if (run.epoch < settings.epochs) run.history.stopped = { epoch: run.epoch - 1, reason: 'stopTraining' };
+  await callbacks.trainEnd(run.history.epochs.at(-1)?.logs ?? {});
   return run.history;
 }
 
+interface EpochUnits {
+  settings: FitSettings;
+  callbacks: CallbackList;
+  checkpoints: Checkpoints;
+}
+
 /** One epoch (or the rest of a resumed one), its validation, and what follows its end. */
-async function trainEpoch(trainee: Trainee, run: Run, settings: FitSettings, { checkpoints, options }: { checkpoints: Checkpoints; options: FitOptions }): Promise<void> {
+async function trainEpoch(trainee: Trainee, run: Run, { settings, callbacks, checkpoints }: EpochUnits): Promise<void> {
   const { x, y } = settings;
+  const epoch = run.epoch;
   const epochRandom = trainee.random.state;
   const order = shuffledRows(settings.count, settings.shuffle ? trainee.random : undefined);
+  await callbacks.epochBegin(epoch);
   // The data goes to the GPU, and the plans and gathers are made, before timing starts.
   const pass = await run.graph.data.pass({ x, y, order }, settings.batchSize);
   const first = run.step;
   let paused = 0;
   const started = performance.now();
-  const logs = await runPass(run.graph, pass, {
+  const { logs, printed, steps } = await runPass(run.graph, pass, {
     kind: 'train',
     x,
     order,
     updateEvery: settings.updateEvery,
-    onUpdate: async (step, logs) => {
+    onUpdate: async (step, progress) => {
       const called = performance.now();
-      await options.onBatchEnd?.(step, logs, run.epoch);
+      await callbacks.trainBatchEnd(step, progress.logs, { epoch, printed: progress.printed });
       paused += performance.now() - called;
     },
     stop: () => trainee.stopTraining,
+    stopOnNonFinite: settings.terminateOnNaN,
     from: first > 0 ? { step: first, seen: run.seen } : undefined,
-    endChunk: (step) => checkpoints.dueAfter(run.epoch, step),
+    endChunk: (step) => checkpoints.dueAfter(epoch, step),
     afterChunk: (step, seen) => {
       Object.assign(run, { step: step + 1, seen });
       return checkpoints.afterChunk(run, epochRandom);
     },
-    label: `epoch ${run.epoch + 1}/${settings.epochs}`,
+    label: `epoch ${epoch + 1}/${settings.epochs}`,
   });
-  const epochLogs: EpochLogs = { ...logs, msPerStep: (performance.now() - started - paused) / Math.max(1, logs.steps - first) };
-  if (options.validationData) {
-    const [valX, valY] = options.validationData;
-    const { loss, accuracy } = await trainee.evaluate(valX, valY, { batchSize: settings.batchSize });
-    Object.assign(epochLogs, { valLoss: loss, valAccuracy: accuracy });
+  const details: EpochLogs = { logs: { ...logs }, printed: printed ?? logs, msPerStep: (performance.now() - started - paused) / Math.max(1, steps - first), steps };
+  if (settings.validationData) {
+    const [valX, valY] = settings.validationData;
+    const validation = await trainee.evaluate(valX, valY, { batchSize: settings.batchSize });
+    for (const [name, value] of Object.entries(validation)) details.logs[`val_${name}`] = value;
   }
-  run.history.push(epochLogs);
-  const whole = logs.steps === settings.steps && !trainee.stopTraining;
-  await checkpoints.afterEpoch({ ...run, epoch: run.epoch + 1, step: 0, seen: 0 }, whole);
-  options.onEpochEnd?.(run.epoch, epochLogs);
-  Object.assign(run, { epoch: run.epoch + 1, step: 0, seen: 0 });
+  await callbacks.epochEnd(epoch, details);
+  run.history.add(epoch, details);
+  const whole = steps === settings.steps && !trainee.stopTraining;
+  await checkpoints.afterEpoch({ ...run, epoch: epoch + 1, step: 0, seen: 0 }, whole);
+  Object.assign(run, { epoch: epoch + 1, step: 0, seen: 0 });
 }
 
-function fitSettings(data: { x: Inputs; y: ArrayLike<number>; count: number }, options: FitOptions): FitSettings {
-  const { epochs = 1, batchSize = 32, shuffle = true } = options;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`fit(): batchSize must be a positive integer, got ${batchSize}`);
-  if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit(): epochs must be a non-negative integer, got ${epochs}`);
+/** The user's callbacks, then Keras' progress log when verbose. */
+function callbackList(settings: FitSettings, options: FitOptions): CallbackList {
+  const given = options.callbacks === undefined ? [] : Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks];
+  const writer = progressWriter();
+  const verbose = options.verbose ?? (writer ? 1 : 0);
+  if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new Error(`fit(): verbose must be 0, 1 or 2, got ${verbose}`);
+  const printer = verbose > 0 && writer ? [progressPrinter(writer, { epochs: settings.epochs, steps: settings.steps, bar: verbose === 1 })] : [];
+  return new CallbackList([...given, ...printer]);
+}
+
+function fitSettings(trainee: Trainee, data: { x: Inputs; y: ArrayLike<number>; count: number }, options: FitOptions): FitSettings {
+  const { epochs = 1, batchSize = 32, shuffle = true, initialEpoch = 0, validationSplit } = options;
+  const integer = (name: string, value: number, min: number) => {
+    if (!Number.isInteger(value) || value < min) throw new Error(`fit(): ${name} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got ${value}`);
+  };
+  integer('batchSize', batchSize, 1);
+  integer('epochs', epochs, 0);
+  integer('initialEpoch', initialEpoch, 0);
   const every = options.checkpoint?.everySteps;
-  if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new Error(`fit(): checkpoint.everySteps must be a positive integer, got ${every}`);
-  const retries = options.deviceLossRetries ?? 0;
-  if (!Number.isInteger(retries) || retries < 0) throw new Error(`fit(): deviceLossRetries must be a non-negative integer, got ${retries}`);
-  const steps = Math.ceil(data.count / batchSize);
-  return { ...data, epochs, batchSize, steps, shuffle, updateEvery: options.updateEvery ?? Math.max(1, Math.ceil(steps / 20)) };
+  if (every !== undefined) integer('checkpoint.everySteps', every, 1);
+  integer('deviceLossRetries', options.deviceLossRetries ?? 0, 0);
+  let { x, y, count } = data;
+  let validationData = options.validationData;
+  if (validationSplit !== undefined) {
+    if (validationData) throw new Error('fit(): give validationData or validationSplit, not both');
+    if (!(validationSplit > 0 && validationSplit < 1)) throw new Error(`fit(): validationSplit must be between 0 and 1, got ${validationSplit}`);
+    // Keras: the last rows, split at floor(count * (1 - split)), before any shuffling.
+    const splitAt = Math.floor(count * (1 - validationSplit));
+    if (splitAt === 0 || splitAt === count) {
+      throw new Error(`fit(): ${count} samples cannot be split into a training and a validation set with validationSplit ${validationSplit}`);
+    }
+    const rowSize = sizeOf(trainee.architecture.inputShape);
+    validationData = [x.subarray(splitAt * rowSize), rowsOf(y, splitAt, count)];
+    [x, y, count] = [x.subarray(0, splitAt * rowSize), rowsOf(y, 0, splitAt), splitAt];
+  }
+  const steps = Math.ceil(count / batchSize);
+  return {
+    x,
+    y,
+    count,
+    epochs,
+    initialEpoch,
+    batchSize,
+    steps,
+    shuffle,
+    validationData,
+    terminateOnNaN: options.terminateOnNaN !== false || [options.callbacks ?? []].flat().some((c) => 'terminatesOnNaN' in c),
+    updateEvery: options.updateEvery ?? Math.max(1, Math.ceil(steps / 20)),
+  };
+}
+
+/** Rows `start` to `end` of y: a view of a typed array (so the data sets on the GPU recognise it again), else a copy. */
+function rowsOf(y: ArrayLike<number>, start: number, end: number): ArrayLike<number> {
+  return ArrayBuffer.isView(y) ? (y as Uint32Array).subarray(start, end) : Array.from({ length: end - start }, (_, i) => y[start + i]);
 }

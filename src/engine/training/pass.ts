@@ -3,7 +3,7 @@
 // command buffer, whose metrics are read back without waiting on them, while
 // the next ones are recorded.
 import { batchAt, type Inputs, type Pass } from '../dataSets';
-import { READBACKS, SAVED_STATES, type Graph, type Logs } from '../graph';
+import { READBACKS, SAVED_STATES, type Graph, type Progress } from '../graph';
 import { findNonFinite } from './nanHunt';
 
 export interface PassOptions {
@@ -14,9 +14,11 @@ export interface PassOptions {
   /** Steps between progress updates (each reads the running means back once); Infinity: only at the end. */
   updateEvery: number;
   /** Called at each progress update, with its last step (0-based); the pass waits for a promise it returns (a pause). */
-  onUpdate?: (step: number, logs: Logs) => void | Promise<void>;
+  onUpdate?: (step: number, progress: Progress) => void | Promise<void>;
   /** Asked between command buffers: once it is true, none is submitted. */
   stop?: () => boolean;
+  /** In training, whether a non-finite loss stops the pass with an error naming where it went so (the default: true). */
+  stopOnNonFinite?: boolean;
   /** Steps already done and rows already seen in this epoch; the graph's sums must hold them (`writeState`). */
   from?: { step: number; seen: number };
   /** Whether a command buffer must end after step `step` (0-based), as at a checkpoint. */
@@ -32,12 +34,12 @@ export interface PassOptions {
  * steps, and the last), or up to a step where `endChunk` says so, go into one
  * command buffer. In training, a non-finite loss stops the pass with an error
  * naming the step and the first value that went non-finite (nanHunt.ts).
- * Returns the last running means and the steps run.
+ * Returns the last progress read and the steps run.
  */
-export async function runPass(graph: Graph, pass: Pass, options: PassOptions): Promise<Logs & { steps: number }> {
-  const { kind, updateEvery, stop = () => false } = options;
-  const pending: { step: number; logs: Promise<Logs>; slot?: number }[] = [];
-  let last: Logs = { loss: NaN, accuracy: NaN };
+export async function runPass(graph: Graph, pass: Pass, options: PassOptions): Promise<Progress & { steps: number }> {
+  const { kind, updateEvery, stop = () => false, stopOnNonFinite = true } = options;
+  const pending: { step: number; progress: Promise<Progress>; slot?: number }[] = [];
+  let last: Progress = { logs: { loss: NaN } };
   // The last step whose loss was read back finite, and the saved state after it, for a non-finite loss' hunt.
   let finite = (options.from?.step ?? 0) - 1;
   let finiteSlot = 0;
@@ -49,16 +51,16 @@ export async function runPass(graph: Graph, pass: Pass, options: PassOptions): P
   }
   const settle = async () => {
     const snapshot = pending.shift()!;
-    last = await snapshot.logs;
+    last = await snapshot.progress;
     await graph.checkErrors();
-    if (kind === 'train' && !Number.isFinite(last.loss)) {
+    if (kind === 'train' && stopOnNonFinite && !Number.isFinite(last.logs.loss)) {
       // Nothing more is submitted: the hunt runs the suspect steps again from the state saved before them.
-      while (pending.length > 0) await pending.shift()!.logs;
+      while (pending.length > 0) await pending.shift()!.progress;
       const found = await findNonFinite(graph, { pass, x: options.x, order: options.order, first: finite + 1, last: snapshot.step, slot: finiteSlot });
       const when = found ? `step ${found[0] + 1}/${pass.steps}` : `one of steps ${finite + 2}-${snapshot.step + 1}/${pass.steps}`;
       const culprit = found?.[1] ?? 'none, when those steps were run again from the state saved before them';
       const at = options.label ? `${options.label}, ${when}` : when;
-      throw new Error(`training stopped: the loss is ${last.loss} at ${at}; the first non-finite values: ${culprit}`);
+      throw new Error(`training stopped: the loss is ${last.logs.loss} at ${at}; the first non-finite values: ${culprit}`);
     }
     finite = snapshot.step;
     finiteSlot = snapshot.slot ?? finiteSlot;
@@ -78,10 +80,10 @@ export async function runPass(graph: Graph, pass: Pass, options: PassOptions): P
     const save = snapshot && kind === 'train' ? nextSlot : undefined;
     if (save !== undefined) nextSlot = (nextSlot + 1) % SAVED_STATES;
     graph.scoped(`${kind} ${first === end ? `step ${end + 1}` : `steps ${first + 1}-${end + 1}`}/${pass.steps}`, () => {
-      const logs = graph.submit(pass, { kind, first, last: end, clear: first === 0, snapshot, save });
+      const progress = graph.submit(pass, { kind, first, last: end, clear: first === 0, snapshot, save });
       // Marked handled now: when the device is lost, those after the one awaited fail before they are awaited.
-      logs?.catch(() => {});
-      if (logs) pending.push({ step: end, logs, slot: save });
+      progress?.catch(() => {});
+      if (progress) pending.push({ step: end, progress, slot: save });
     });
     step = end + 1;
     await options.afterChunk?.(end, seen);

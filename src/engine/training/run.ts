@@ -4,10 +4,15 @@ import type { Graph, Inputs, Logs } from '../graph';
 import type { Architecture } from '../modelFile';
 import type { OptimizerConfig } from '../ops/optimizer';
 import type { Random } from '../random';
+import type { TrainedModel } from './callbacks';
+import type { History } from './history';
 
-export interface EpochLogs extends Logs {
-  valLoss?: number;
-  valAccuracy?: number;
+/** An epoch as fit reports it: what History keeps of it, and the rest. */
+export interface EpochLogs {
+  /** The epoch's means (its running means at its end) and, after validation, `val_loss`, `val_accuracy`, ... */
+  logs: Logs;
+  /** The figures Keras 3 prints for the epoch (`Progress.printed`). */
+  printed: Logs;
   /** Wall time of the epoch's training steps (less any pause), divided by their number. */
   msPerStep: number;
   /** Steps run: all of the epoch's unless training was stopped. */
@@ -29,6 +34,8 @@ export interface Trainee {
   /** After a device loss: a new device, on which the next graph is built. */
   replaceDevice(): Promise<void>;
   evaluate(x: Inputs, y: ArrayLike<number>, options: { batchSize: number }): Promise<Logs>;
+  /** What callbacks may use of the model (Model itself). */
+  readonly model: TrainedModel;
 }
 
 /** The training data and fit's options, checked, with what follows from them. */
@@ -43,6 +50,11 @@ export interface FitSettings {
   steps: number;
   updateEvery: number;
   shuffle: boolean;
+  /** The epoch the run starts at, when not resumed. */
+  initialEpoch: number;
+  validationData?: [Inputs, ArrayLike<number>];
+  /** Whether a non-finite loss stops training (`terminateOnNaN`). */
+  terminateOnNaN: boolean;
 }
 
 /** Where a run is: its graph, and what a checkpoint holds besides the GPU state. */
@@ -52,5 +64,5 @@ export interface Run {
   /** Steps submitted and rows seen in the epoch (above 0 at the start of an epoch only in a resumed one). */
   step: number;
   seen: number;
-  history: EpochLogs[];
+  history: History;
 }
