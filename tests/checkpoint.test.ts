@@ -103,7 +103,7 @@ describe('checkpoints', () => {
       [{ correct: 1e15 }, 'correct is 1000000000000000, more than the 32 rows it counts'],
       [{ globalStep: 3 }, 'globalStep is 3, but epoch 1, step 2 of 6 is step 8'],
       [{ epoch: 4 }, 'globalStep is 8, but epoch 4, step 2 of 6 is step 26'],
-      [{ history: [] }, 'history holds 0 epochs, but the checkpoint is in epoch 1 (0-based)'],
+      [{ history: [{}, {}] }, 'history holds 2 epochs, but the checkpoint is in epoch 1 (0-based)'],
       [{ optimizerStep: 2 ** 32 }, 'optimizerStep is 4294967296, more than a u32 holds'],
       [{ batchSize: 0 }, 'batchSize 0 and samples 90 must both be at least 1'],
     ];

@@ -153,7 +153,8 @@ export function checkPosition(run: CheckpointRun, counters: { correct: number; o
   if (step >= steps) fail(`step ${step} is not within an epoch of ${steps} steps`);
   if (seen !== step * batchSize) fail(`seen is ${seen}, but ${step} steps of ${batchSize} rows see ${step * batchSize}`);
   if (globalStep !== epoch * steps + step) fail(`globalStep is ${globalStep}, but epoch ${epoch}, step ${step} of ${steps} is step ${epoch * steps + step}`);
-  if (history.length !== epoch) fail(`history holds ${history.length} epochs, but the checkpoint is in epoch ${epoch} (0-based)`);
+  // A run started at fit's initialEpoch holds fewer epochs than its position; never more.
+  if (history.length > epoch) fail(`history holds ${history.length} epochs, but the checkpoint is in epoch ${epoch} (0-based)`);
   // At an epoch's start the sums still hold the epoch before (they are cleared at its first step).
   const rows = step === 0 ? samples : seen;
   if (counters.correct > rows) fail(`correct is ${counters.correct}, more than the ${rows} rows it counts`);
