@@ -10,6 +10,7 @@ import {
   formatChoices,
   loadMnist,
   OPTIMIZER_KINDS as OPTIMIZERS,
+  learningRateSchedule,
   optimizerConfig,
   readCheckpoint,
   reduceLROnPlateau,
@@ -21,6 +22,7 @@ import {
   type Callback,
   type CheckpointInfo,
   type Dataset,
+  type LearningRateSchedule,
   type OptimizerKind,
   type TutorialModel,
 } from '../node';
@@ -47,14 +49,40 @@ async function readResume(checkpoints: CheckpointDirectory, args: ReturnType<typ
 }
 
 /** The optimizer the command line asks for, with Keras' defaults but for --lr. */
-function optimizerOf(args: { optimizer: OptimizerKind; lr?: number }) {
-  return optimizerConfig(args.optimizer, args.lr === undefined ? {} : { learningRate: args.lr });
+function optimizerOf(args: { optimizer: OptimizerKind; lr?: number; schedule?: string }) {
+  const rate = args.lr ?? (optimizerConfig(args.optimizer).learningRate as number);
+  return optimizerConfig(args.optimizer, { learningRate: args.schedule === undefined ? rate : scheduleOf(args.schedule, rate) });
+}
+
+const SCHEDULES = { exponential: 'exponentialDecay', cosine: 'cosineDecay', piecewise: 'piecewiseConstantDecay' } as const;
+
+/**
+ * `--schedule NAME,setting=value,...` as a learning-rate schedule from `rate`
+ * (--lr, or the optimizer's): Keras' settings by name, lists with ':' between
+ * values (`piecewise,boundaries=469:938,values=0.001:0.0005:0.0001`).
+ */
+function scheduleOf(text: string, rate: number): LearningRateSchedule {
+  const [name, ...pairs] = text.split(',');
+  if (!Object.hasOwn(SCHEDULES, name)) throw new Error(`--schedule must start with one of ${Object.keys(SCHEDULES).join(', ')}, got '${name}'`);
+  const value = (setting: string, written: string): number | boolean | number[] => {
+    if (written === 'true' || written === 'false') return written === 'true';
+    const numbers = written.split(':').map((part) => (/^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(part) ? Number(part) : NaN));
+    if (numbers.some(Number.isNaN)) throw new Error(`--schedule: ${setting} must be a number, a list of numbers (a:b:c) or true/false, got '${written}'`);
+    return setting === 'boundaries' || setting === 'values' ? numbers : numbers[0];
+  };
+  const settings: Record<string, unknown> = name === 'piecewise' ? {} : { initialLearningRate: rate };
+  for (const pair of pairs) {
+    const [setting, written] = pair.split('=');
+    if (!setting || written === undefined) throw new Error(`--schedule: '${pair}' is not setting=value`);
+    settings[setting] = value(setting, written);
+  }
+  return learningRateSchedule(SCHEDULES[name as keyof typeof SCHEDULES], settings);
 }
 
 const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
                         [--seed S] [--data DIR] [--optimizer NAME] [--lr RATE]
                         [--validate | --validation-split F] [--early-stopping PATIENCE]
-                        [--reduce-lr-on-plateau] [--save FILE] [--report FILE]
+                        [--schedule SPEC] [--reduce-lr-on-plateau] [--save FILE] [--report FILE]
                         [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
   --optimizer NAME    ${OPTIMIZERS.join(', ')} (rmsprop, the tutorial's, by default),
                       with Keras' defaults; --lr RATE sets its learning rate
@@ -63,6 +91,11 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-s
                       validation_split), and train on the rest
   --early-stopping PATIENCE  stop when val_loss has not improved for PATIENCE epochs, and keep
                       the weights of the best epoch (Keras' EarlyStopping, restore_best_weights)
+  --schedule SPEC     a learning-rate schedule from --lr (Keras' settings, computed on the GPU):
+                      exponential,decaySteps=469,decayRate=0.9[,staircase=true]
+                      cosine,decaySteps=2345[,alpha=0.1][,warmupTarget=0.002,warmupSteps=469]
+                      piecewise,boundaries=938:1876,values=0.001:0.0005:0.0001
+                      (469 steps make an epoch of MNIST at batch 128)
   --reduce-lr-on-plateau  divide the learning rate by 10 when val_loss has not improved for 10
                       epochs (Keras' ReduceLROnPlateau with its defaults)
   --checkpoint DIR    write DIR/${CHECKPOINT_FILE} (whole or not at all) after every epoch,
@@ -88,6 +121,7 @@ function parse() {
       'validation-split': { type: 'string' },
       'early-stopping': { type: 'string' },
       'reduce-lr-on-plateau': { type: 'boolean', default: false },
+      schedule: { type: 'string' },
       save: { type: 'string' },
       report: { type: 'string' },
       checkpoint: { type: 'string' },
@@ -109,10 +143,11 @@ function parse() {
   const validationSplit = numberOption('validation-split', values['validation-split'], { above: 0, below: 1 });
   if (validationSplit !== undefined && values.validate) throw new Error('--validate and --validation-split each choose the validation data: give one');
   const validated = validationSplit !== undefined || values.validate;
+  if (values.schedule !== undefined && values['reduce-lr-on-plateau']) throw new Error('--reduce-lr-on-plateau sets the rate a --schedule computes: give one');
   for (const option of ['early-stopping', 'reduce-lr-on-plateau'] as const) {
     if (values[option] !== undefined && values[option] !== false && !validated) throw new Error(`--${option} watches val_loss: it needs --validation-split F or --validate`);
   }
-  return {
+  const args = {
     model: values.model as TutorialModel,
     epochs: integerOption('epochs', values.epochs, 1)!,
     batchSize: integerOption('batch-size', values['batch-size'], 1)!,
@@ -126,6 +161,7 @@ function parse() {
     validationSplit,
     earlyStopping: integerOption('early-stopping', values['early-stopping'], 0),
     reduceLrOnPlateau: values['reduce-lr-on-plateau'] ?? false,
+    schedule: values.schedule,
     save: pathOption('save', values.save),
     report: pathOption('report', values.report),
     checkpoint: pathOption('checkpoint', values.checkpoint) ?? pathOption('resume', values.resume),
@@ -133,6 +169,9 @@ function parse() {
     resume: values.resume,
     autotune: values.autotune === undefined ? undefined : autotuneMode('--autotune', values.autotune),
   };
+  // The optimizer and its schedule, checked now, before anything is loaded.
+  optimizerOf(args);
+  return args;
 }
 
 /** The first `limit` examples, the pixels as bytes: fit keeps them on the GPU as bytes, a quarter of their floats. */

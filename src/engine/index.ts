@@ -41,6 +41,7 @@ export { OPTIMIZER_KINDS, optimizerConfig, type OptimizerConfig, type OptimizerK
 export {
   cosineDecay,
   exponentialDecay,
+  learningRateSchedule,
   piecewiseConstantDecay,
   type CosineDecay,
   type ExponentialDecay,

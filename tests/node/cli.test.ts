@@ -118,7 +118,18 @@ describe('npm run train as Keras users train', () => {
     for (const epoch of epochs) expect(epoch.learningRate).toBeCloseTo(0.01, 6);
   });
 
-  test('refused before training: --early-stopping without validation, --validate with --validation-split, a bad --lr or --optimizer', async () => {
+  test('--schedule: the report gives each epoch the rate its schedule reached', { timeout: 240_000 }, async () => {
+    const report = join(dir, 'schedule.json');
+    // 300 images at 128: 3 steps an epoch; the rate halves every 3 steps.
+    const run = await cli('train', ['--model', 'mlp', '--epochs', '2', '--limit', '300', '--optimizer', 'sgd', '--lr', '0.1', '--schedule', 'exponential,decaySteps=3,decayRate=0.5', '--report', report]);
+    expect(run.stderr).not.toContain('error');
+    expect(run.code).toBe(0);
+    const { epochs } = JSON.parse(await readFile(report, 'utf8'));
+    // After epoch 1 the next update is step 3: 0.1 * 0.5^(3/3); after epoch 2, step 6.
+    expect(epochs.map((e: { learningRate: number }) => e.learningRate)).toEqual([Math.fround(0.05), Math.fround(0.025)]);
+  });
+
+  test('refused before training: --early-stopping without validation, --validate with --validation-split, a bad --lr, --optimizer or --schedule', async () => {
     const runs = await Promise.all(
       [
         ['--early-stopping', '2'],
@@ -126,6 +137,9 @@ describe('npm run train as Keras users train', () => {
         ['--validation-split', '1'],
         ['--lr', '0'],
         ['--optimizer', 'lion'],
+        ['--schedule', 'cosine'],
+        ['--schedule', 'linear,decaySteps=10'],
+        ['--schedule', 'exponential,decaySteps=10,decayRate=0.9', '--reduce-lr-on-plateau', '--validate'],
       ].map((extra) => cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '10', ...extra])),
     );
     expect(runs.map((r) => [r.code, r.stderr.trim()])).toEqual([
@@ -133,7 +147,10 @@ describe('npm run train as Keras users train', () => {
       [1, 'error: --validate and --validation-split each choose the validation data: give one'],
       [1, "error: --validation-split must be a number above 0 and below 1, got '1'"],
       [1, "error: --lr must be a number above 0, got '0'"],
-      [1, "error: --optimizer must be one of sgd, momentum, rmsprop, adam, got 'lion'"],
+      [1, "error: --optimizer must be one of sgd, momentum, nesterov, rmsprop, adam, adamw, got 'lion'"],
+      [1, 'error: cosineDecay(): decaySteps must be a positive integer, got undefined'],
+      [1, "error: --schedule must start with one of exponential, cosine, piecewise, got 'linear'"],
+      [1, 'error: --reduce-lr-on-plateau sets the rate a --schedule computes: give one'],
     ]);
     for (const run of runs) expect(run.stdout).toBe('');
   });
