@@ -185,6 +185,8 @@ export class Graph {
   private readonly readbacks: GPUBuffer[] = [];
   /** Copies of the training state at recent progress updates, made on the first training run (see `copyState`). */
   private saved?: GPUBuffer[];
+  /** How the device was lost, once it is. */
+  private lost?: GPUDeviceLostInfo;
   /** What the error scopes around each submit found, `what: message`, or null; read by checkErrors. */
   private errors: Promise<string | null>[] = [];
   private readonly plans = new Map<number, Promise<Plan>>();
@@ -203,6 +205,7 @@ export class Graph {
     readonly device: GPUDevice,
     options: GraphOptions,
   ) {
+    device.lost.then((info) => (this.lost = info));
     const { layers: configs, inputShape, maxBatchSize, optimizer, random } = options;
     this.inputShape = inputShape;
     this.maxBatchSize = maxBatchSize;
@@ -487,10 +490,15 @@ export class Graph {
     this.errors.push(Promise.all([validation, memory]).then(([v, m]) => (v || m ? `${what}: ${(v ?? m)!.message}` : null)));
   }
 
-  /** Throws the first error the scopes of the work submitted so far found. */
+  /**
+   * Throws the first error the scopes of the work submitted so far found, or
+   * that the device is lost: its readbacks then resolve all the same (with
+   * zeros), so a lost device must stop a pass here, before its figures are used.
+   */
   async checkErrors(): Promise<void> {
     const found = (await Promise.all(this.errors.splice(0))).find((message) => message !== null);
     if (found) throw new Error(found);
+    if (this.lost) throw new Error(`the GPU device is lost (${this.lost.reason}: ${this.lost.message})`);
   }
 
   /**
