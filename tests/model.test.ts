@@ -374,7 +374,7 @@ describe('model errors', () => {
       'layer 0 (dense): expects a flat input, got [28, 28]; add a flatten() layer before it',
     );
     expect(() => sequential([flatten()])).toThrow('sequential(): the first layer needs an inputShape');
-    expect(() => tutorialModel('mlp').compile({ metrics: ['mse' as 'accuracy'] })).toThrow("compile(): unknown metric 'mse' (only 'accuracy')");
+    expect(() => tutorialModel('mlp').compile({ metrics: ['f1' as 'accuracy'] })).toThrow("compile(): unknown metric 'f1' (known: accuracy, topKCategoricalAccuracy, sparseTopKCategoricalAccuracy, mse, mae)");
   });
 
   test('a model without a final softmax is refused for this loss', async () => {

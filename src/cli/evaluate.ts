@@ -50,7 +50,7 @@ async function main() {
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  const model = await loadModelBytes(bytes, { source: args.load, gpu });
+  const model = await loadModelBytes(bytes, { source: args.load, gpu, metrics: ['accuracy'] });
   console.log(model.summary());
   const evaluation = await model.evaluate(x, y, { batchSize: args.batchSize });
   console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)} (${count} images)`);

@@ -2,11 +2,19 @@
 // continue a run bit for bit (weights, optimizer state, layer state, the epoch's sums) and where it was.
 import { formatShape, sizeOf } from './buffers';
 import type { Graph, GraphState } from './graph';
+import type { LossConfig, MetricName } from './losses';
 import { checkWeights, readArchitecture, type Architecture } from './modelFile';
 import { stateNames, type OptimizerConfig } from './ops/optimizer';
 import { decodeSafetensors, encodeSafetensors, isObject, quoteJson, type Weight } from './safetensors';
 
-export const CHECKPOINT_FORMAT = 'webgpu-train-checkpoint/1';
+export const CHECKPOINT_FORMAT = 'webgpu-train-checkpoint/2';
+
+/**
+ * The format before losses and metrics were chosen: sparse categorical
+ * cross-entropy and accuracy, their sums as `metrics.loss_sum` [1], the count
+ * right as the integer `correct`, and `metrics.running_means` [3]. Still read.
+ */
+const FORMAT_1 = 'webgpu-train-checkpoint/1';
 
 /** Where a checkpoint was taken: `step` steps of epoch `epoch` (0-based) done; step 0 is the epoch's start. */
 export interface CheckpointInfo {
@@ -20,6 +28,9 @@ export interface CheckpointInfo {
 /** The position and the rest of the run besides the GPU state: JSON in the file's metadata. */
 export interface CheckpointRun extends CheckpointInfo {
   optimizer: OptimizerConfig;
+  /** The loss and metrics the sums are of. */
+  loss: Required<LossConfig>;
+  metrics: MetricName[];
   batchSize: number;
   samples: number;
   /** Rows seen in the epoch so far. */
@@ -42,7 +53,6 @@ export interface Checkpoint {
   tensors: Map<string, Weight>;
   integers: Record<string, unknown>;
   optimizerStep: number;
-  correct: number;
 }
 
 /** The checkpoint of a graph's state: weights under their model-file names, the rest beside them. */
@@ -61,9 +71,9 @@ export function encodeCheckpoint(graph: Graph, architecture: Architecture, run: 
     if (tensor.dtype === 'f32') tensors.push({ name: `state.${name}`, shape: [...tensor.shape], values: state.layers[i] as Float32Array });
     else integers[name] = [...state.layers[i]];
   });
-  tensors.push({ name: 'metrics.loss_sum', shape: [1], values: Float32Array.of(state.lossSum) });
-  tensors.push({ name: 'metrics.running_means', shape: [3], values: state.runningMeans });
-  const training = { ...run, optimizerStep: state.optimizerStep, correct: state.correct, integers };
+  tensors.push({ name: 'metrics.sums', shape: [state.sums.length], values: state.sums });
+  tensors.push({ name: 'metrics.running_means', shape: [state.runningMeans.length], values: state.runningMeans });
+  const training = { ...run, optimizerStep: state.optimizerStep, integers };
   return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, architecture: JSON.stringify(architecture), training: JSON.stringify(training) });
 }
 
@@ -77,7 +87,7 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
     throw new Error(`${source}: ${what}`);
   };
   const { weights, metadata } = decodeSafetensors(bytes, source);
-  if (metadata.format !== CHECKPOINT_FORMAT) fail(`not a checkpoint: format is ${quoteJson(metadata.format)}, expected '${CHECKPOINT_FORMAT}'`);
+  if (metadata.format !== CHECKPOINT_FORMAT && metadata.format !== FORMAT_1) fail(`not a checkpoint: format is ${quoteJson(metadata.format)}, expected '${CHECKPOINT_FORMAT}'`);
   const architecture = readArchitecture(metadata.architecture ?? '', source);
   let training: unknown;
   try {
@@ -99,6 +109,17 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   if (!Array.isArray(training.history)) fail(`history is ${quoteJson(training.history)}, not a list of epochs`);
   const integers = isObject(training.integers) ? training.integers : fail('integers is missing');
   checkWeights(architecture.layers, architecture.shapes, weights.filter((w) => w.name.startsWith('layers.')), source);
+  const tensors = new Map(weights.map((w) => [w.name, w]));
+  const format1 = metadata.format === FORMAT_1;
+  if (format1) {
+    // Its sums as format 2 holds them: [Σ loss, the count right], the accuracy being the one metric.
+    const lossSum = tensors.get('metrics.loss_sum') ?? fail('no tensor metrics.loss_sum');
+    if (lossSum.shape.join() !== '1') fail(`metrics.loss_sum has shape ${formatShape(lossSum.shape)}, expected [1]`);
+    tensors.delete('metrics.loss_sum');
+    tensors.set('metrics.sums', { name: 'metrics.sums', shape: [2], values: Float32Array.of(lossSum.values[0], count('correct')) });
+  } else if (!isObject(training.loss) || !Array.isArray(training.metrics)) {
+    fail(`loss and metrics are ${quoteJson(training.loss)} and ${quoteJson(training.metrics)}, not a loss and a list of metrics`);
+  }
   const run: CheckpointRun = {
     epoch: count('epoch'),
     step: count('step'),
@@ -110,16 +131,17 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
     optimizer: training.optimizer as OptimizerConfig,
     random: { build: random.build as number, epoch: random.epoch as number },
     history: training.history as Record<string, unknown>[],
+    loss: format1 ? { kind: 'sparseCategoricalCrossentropy', fromLogits: false } : (training.loss as Required<LossConfig>),
+    metrics: format1 ? ['accuracy'] : (training.metrics as MetricName[]),
   };
   if (run.step >= run.steps) fail(`step ${run.step} is not within an epoch of ${run.steps} steps`);
   return {
     architecture: { inputShape: architecture.inputShape, layers: architecture.layers },
     run,
     source,
-    tensors: new Map(weights.map((w) => [w.name, w])),
+    tensors,
     integers,
     optimizerStep: count('optimizerStep'),
-    correct: count('correct'),
   };
 }
 
@@ -156,9 +178,8 @@ export function restoreState(checkpoint: Checkpoint, graph: Graph): GraphState {
     optimizer,
     optimizerStep: checkpoint.optimizerStep,
     layers,
-    lossSum: take('metrics.loss_sum', [1])[0],
-    correct: checkpoint.correct,
-    runningMeans: take('metrics.running_means', [3]),
+    sums: take('metrics.sums', [graph.sums.shape[0]]),
+    runningMeans: take('metrics.running_means', [graph.runningMeans.shape[0]]),
   };
   if (byName.size > 0) fail(`tensor ${[...byName.keys()][0]} belongs to no part of the model`);
   return state;

@@ -73,6 +73,8 @@ export class Checkpoints {
     const position = {
       ...info,
       optimizer: trainee.optimizer,
+      loss: trainee.loss,
+      metrics: trainee.metrics,
       batchSize: settings.batchSize,
       samples: settings.count,
       seen: run.seen,
@@ -93,6 +95,11 @@ export async function resume(trainee: Trainee, settings: FitSettings, from: Uint
   if (JSON.stringify(checkpoint.architecture) !== JSON.stringify(trainee.architecture)) fail('it was written for another model (its architecture differs from this one)');
   if (JSON.stringify(checkpoint.run.optimizer) !== JSON.stringify(trainee.optimizer)) {
     fail(`it was written with the optimizer ${JSON.stringify(checkpoint.run.optimizer)}, this model is compiled with ${JSON.stringify(trainee.optimizer)}`);
+  }
+  const { loss, metrics } = checkpoint.run;
+  if (JSON.stringify({ loss, metrics }) !== JSON.stringify({ loss: trainee.loss, metrics: trainee.metrics })) {
+    const compiled = (l: typeof loss, m: readonly string[]) => `the loss ${l.kind}${l.fromLogits ? ' (fromLogits)' : ''} and metrics [${m.join(', ')}]`;
+    fail(`it was written with ${compiled(loss, metrics)}, this model is compiled with ${compiled(trainee.loss, trainee.metrics)}`);
   }
   const { batchSize, samples } = checkpoint.run;
   if (batchSize !== settings.batchSize || samples !== settings.count) {
