@@ -51,11 +51,14 @@ const FUSED: Partial<Record<LossKind, 'softmax' | 'sigmoid'>> = {
   binaryCrossentropy: 'sigmoid',
 };
 
-/** A loss option as a config, checked: `where` starts the error (`compile()`, `--loss`). */
-export function lossConfig(option: LossOption, where: string): Required<LossConfig> {
+/** A name in an error, quoted: 'hinge'; anything else as JSON. */
+const named = (value: unknown) => (typeof value === 'string' ? `'${value}'` : quoteJson(value));
+
+/** A loss option (or a name from the command line) as a config, checked: `where` starts the error (`compile()`, `--loss`). */
+export function lossConfig(option: LossOption | string, where: string): Required<LossConfig> {
   const config = typeof option === 'string' ? { kind: LOSS_ALIASES[option] ?? option } : option;
   if (!LOSSES.includes(config?.kind as LossKind)) {
-    throw new Error(`${where}: unknown loss ${quoteJson(typeof option === 'string' ? option : config?.kind)} (known: ${LOSSES.join(', ')}, mse, mae)`);
+    throw new Error(`${where}: unknown loss ${named(typeof option === 'string' ? option : config?.kind)} (known: ${LOSSES.join(', ')}, mse, mae)`);
   }
   const fromLogits = config.fromLogits ?? false;
   if (typeof fromLogits !== 'boolean') throw new Error(`${where}: fromLogits must be true or false, got ${quoteJson(fromLogits)}`);
@@ -82,7 +85,7 @@ export function buildLoss(layers: readonly LayerConfig[]): Required<LossConfig> 
 /** The metric names, checked: known, and each once. */
 export function metricNames(metrics: readonly string[], where: string): MetricName[] {
   metrics.forEach((metric, i) => {
-    if (!METRICS.includes(metric as MetricName)) throw new Error(`${where}: unknown metric ${quoteJson(metric)} (known: ${METRICS.join(', ')})`);
+    if (!METRICS.includes(metric as MetricName)) throw new Error(`${where}: unknown metric ${named(metric)} (known: ${METRICS.join(', ')})`);
     if (metrics.indexOf(metric) !== i) throw new Error(`${where}: metric '${metric}' is given twice`);
   });
   return [...metrics] as MetricName[];

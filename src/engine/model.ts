@@ -247,6 +247,7 @@ export class Model {
       optimizer: this.compiled.optimizer,
       loss: this.compiled.loss ?? DEFAULT_LOSS,
       metrics: this.compiled.metrics,
+      targetSize: this.lossPlan().targets === 'labels' ? 1 : sizeOf(this.outputShape),
       random: this.random,
       get builtFrom() {
         return model.builtFrom;

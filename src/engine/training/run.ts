@@ -27,6 +27,8 @@ export interface Trainee {
   /** What the loss and metrics are: a checkpoint records them, and is resumed only by a model compiled with the same. */
   readonly loss: Required<LossConfig>;
   readonly metrics: MetricName[];
+  /** Values of y per example: 1 for labels, the output's size for target rows. */
+  readonly targetSize: number;
   /** The model's generator: each epoch's shuffle, and the seeds a graph is built with. */
   readonly random: Random;
   /** The generator's state the current graph was built from. */
