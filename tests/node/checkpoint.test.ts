@@ -48,7 +48,7 @@ async function train(args: string[], { preload }: Options = {}): Promise<Run> {
 /** What must match: each epoch's figures (not its timing), the test figures and the prediction. */
 async function outcome(report: string) {
   const { epochs, test, prediction } = JSON.parse(await readFile(report, 'utf8'));
-  return { epochs: epochs.map(({ epoch, loss, accuracy, keras, steps }: Record<string, unknown>) => ({ epoch, loss, accuracy, keras, steps })), test, prediction };
+  return { epochs: epochs.map(({ epoch, logs, printed, steps }: Record<string, unknown>) => ({ epoch, logs, printed, steps })), test, prediction };
 }
 
 let dir: string;
