@@ -101,7 +101,7 @@ export interface LossPlan {
   /** The output of one example (the last layer's). */
   output: number[];
   /** What each metric computes, in the order compiled; its sum is sums[1 + its index]. */
-  metrics: { name: MetricName; logged: string; kernel: MetricKernel | 'sparseAccuracy' | 'mse' | 'mae' }[];
+  metrics: { logged: string; kernel: MetricKernel | 'sparseAccuracy' | 'mse' | 'mae' }[];
   /** The logs' names: `loss`, then each metric's. */
   names: string[];
 }
@@ -136,16 +136,16 @@ export function lossPlan(loss: Required<LossConfig>, metrics: readonly MetricNam
     const logged = LOGGED[metric];
     if (metric === 'accuracy') {
       // As Keras picks it: sparse for labels, binary for the binary cross-entropy or a single output, else categorical.
-      if (targets === 'labels') return { name: metric, logged, kernel: 'sparseAccuracy' };
-      return { name: metric, logged, kernel: loss.kind === 'binaryCrossentropy' || classes === 1 ? 'binaryAccuracy' : 'categoricalAccuracy' };
+      if (targets === 'labels') return { logged, kernel: 'sparseAccuracy' };
+      return { logged, kernel: loss.kind === 'binaryCrossentropy' || classes === 1 ? 'binaryAccuracy' : 'categoricalAccuracy' };
     }
     if (metric === 'sparseTopKCategoricalAccuracy') {
       if (targets !== 'labels') refuse(`takes labels (sparseCategoricalCrossentropy); with ${loss.kind}'s targets use topKCategoricalAccuracy`);
-      return { name: metric, logged, kernel: metric };
+      return { logged, kernel: metric };
     }
     if (targets === 'labels') refuse(`needs targets of the output's shape, but sparseCategoricalCrossentropy takes labels${metric === 'topKCategoricalAccuracy' ? ' (use sparseTopKCategoricalAccuracy)' : ''}`);
     if (metric === 'topKCategoricalAccuracy' && output.length !== 1) refuse(`needs one row of class scores per example, but ${name} gives [${output.join(', ')}]`);
-    return { name: metric, logged, kernel: metric };
+    return { logged, kernel: metric };
   });
   return {
     loss,
