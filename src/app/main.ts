@@ -757,7 +757,7 @@ async function exportTorch(): Promise<void> {
 
 async function load(file: File): Promise<void> {
   const gpu = need(state.gpu, 'no WebGPU device');
-  const model = await loadModelBytes(new Uint8Array(await file.arrayBuffer()), { source: file.name, gpu });
+  const model = await loadModelBytes(new Uint8Array(await file.arrayBuffer()), { source: file.name, gpu, metrics: ['accuracy'] });
   setModel(model, file.name.replace(/\.safetensors$/i, ''));
   // The log, chart and figures were the previous model's training.
   log.clear();

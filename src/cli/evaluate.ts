@@ -53,7 +53,7 @@ async function main() {
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  const model = await loadModelBytes(bytes, { source: args.load, gpu });
+  const model = await loadModelBytes(bytes, { source: args.load, gpu, metrics: ['accuracy'] });
   console.log(model.summary());
   const evaluation = await model.evaluate(x, y, { batchSize: args.batchSize });
   // A NaN or an infinity in any output makes the loss NaN; the rows that hold one are counted, not scored as class 0.

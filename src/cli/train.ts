@@ -1,4 +1,5 @@
-// `npm run train`: the Keras MNIST tutorial on WebGPU, from the command line.
+// `npm run train`: the Keras MNIST tutorial on WebGPU, from the command line,
+// and the Keras blog's autoencoder on the same images.
 import { parseArgs } from 'node:util';
 import {
   autotuneMode,
@@ -9,6 +10,8 @@ import {
   expectImagesFit,
   formatChoices,
   loadMnist,
+  lossConfig,
+  LOSSES,
   OPTIMIZER_KINDS as OPTIMIZERS,
   learningRateSchedule,
   optimizerConfig,
@@ -18,6 +21,7 @@ import {
   stdoutProgress,
   tuningSummary,
   tutorialModel,
+  tutorialRecipe,
   writeFileAtomically,
   type Callback,
   type CheckpointInfo,
@@ -79,12 +83,20 @@ function scheduleOf(text: string, rate: number): LearningRateSchedule {
   return learningRateSchedule(SCHEDULES[name as keyof typeof SCHEDULES], settings);
 }
 
-const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
-                        [--seed S] [--data DIR] [--optimizer NAME] [--lr RATE]
+/** Test images whose reconstructions an autoencoder's report holds. */
+const RECONSTRUCTIONS = 8;
+
+const USAGE = `usage: npm run train -- [--model cnn|mlp|autoencoder] [--loss NAME] [--epochs 5] [--batch-size B]
+                        [--limit N] [--seed S] [--data DIR] [--optimizer NAME] [--lr RATE]
                         [--validate | --validation-split F] [--early-stopping PATIENCE]
                         [--schedule SPEC] [--reduce-lr-on-plateau] [--save FILE] [--report FILE]
                         [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
-  --optimizer NAME    ${OPTIMIZERS.join(', ')} (rmsprop, the tutorial's, by default),
+  --model             the Keras tutorial's cnn or mlp (rmsprop, sparse cross-entropy, accuracy, batches
+                      of 128), or the Keras blog's autoencoder (784 -> 32 -> 784, adam, binary
+                      cross-entropy, mse as a metric, batches of 256), which learns the images themselves
+  --loss NAME         train with this loss instead of the model's own: ${LOSSES.join(', ')}
+                      (or mse, mae); a classifier's targets are then one-hot rows of its labels
+  --optimizer NAME    ${OPTIMIZERS.join(', ')} (the model's own by default),
                       with Keras' defaults; --lr RATE sets its learning rate
   --validate          also evaluate on the test set after every epoch (val_loss, val_accuracy)
   --validation-split F  validate on the last fraction F of the training images instead (Keras'
@@ -110,12 +122,13 @@ function parse() {
   const { values } = parseArgs({
     options: {
       model: { type: 'string', default: 'cnn' },
+      loss: { type: 'string' },
       epochs: { type: 'string', default: '5' },
-      'batch-size': { type: 'string', default: '128' },
+      'batch-size': { type: 'string' },
       limit: { type: 'string' },
       seed: { type: 'string' },
       data: { type: 'string' },
-      optimizer: { type: 'string', default: 'rmsprop' },
+      optimizer: { type: 'string' },
       lr: { type: 'string' },
       validate: { type: 'boolean', default: false },
       'validation-split': { type: 'string' },
@@ -138,8 +151,11 @@ function parse() {
   if (values['checkpoint-every'] !== undefined && values.checkpoint === undefined && values.resume === undefined) {
     throw new Error('--checkpoint-every needs --checkpoint DIR (or --resume DIR)');
   }
-  if (values.model !== 'cnn' && values.model !== 'mlp') throw new Error(`--model must be cnn or mlp, got '${values.model}'`);
-  if (!(OPTIMIZERS as readonly string[]).includes(values.optimizer!)) throw new Error(`--optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${values.optimizer}'`);
+  if (!['cnn', 'mlp', 'autoencoder'].includes(values.model!)) throw new Error(`--model must be cnn, mlp or autoencoder, got '${values.model}'`);
+  const model = values.model as TutorialModel;
+  const recipe = tutorialRecipe(model);
+  const optimizer = values.optimizer ?? recipe.optimizer;
+  if (!(OPTIMIZERS as readonly string[]).includes(optimizer)) throw new Error(`--optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${optimizer}'`);
   const validationSplit = numberOption('validation-split', values['validation-split'], { above: 0, below: 1 });
   if (validationSplit !== undefined && values.validate) throw new Error('--validate and --validation-split each choose the validation data: give one');
   const validated = validationSplit !== undefined || values.validate;
@@ -148,14 +164,15 @@ function parse() {
     if (values[option] !== undefined && values[option] !== false && !validated) throw new Error(`--${option} watches val_loss: it needs --validation-split F or --validate`);
   }
   const args = {
-    model: values.model as TutorialModel,
+    model,
+    loss: lossConfig(values.loss ?? recipe.loss, '--loss').kind,
     epochs: integerOption('epochs', values.epochs, 1)!,
-    batchSize: integerOption('batch-size', values['batch-size'], 1)!,
+    batchSize: integerOption('batch-size', values['batch-size'], 1) ?? recipe.batchSize,
     limit: integerOption('limit', values.limit, 1),
     // The model's generator takes a u32: a larger seed would wrap to another.
     seed: integerOption('seed', values.seed, 0, 2 ** 32 - 1) ?? (Date.now() >>> 0),
     data: pathOption('data', values.data),
-    optimizer: values.optimizer as OptimizerKind,
+    optimizer: optimizer as OptimizerKind,
     lr: numberOption('lr', values.lr, { above: 0 }),
     validate: values.validate ?? false,
     validationSplit,
@@ -174,10 +191,22 @@ function parse() {
   return args;
 }
 
-/** The first `limit` examples, the pixels as bytes: fit keeps them on the GPU as bytes, a quarter of their floats. */
-function take(data: Dataset, limit: number | undefined): { x: Uint8Array; y: Uint8Array } {
+/**
+ * The first `limit` examples, the pixels as bytes (fit keeps them on the GPU as
+ * bytes, a quarter of their floats), and what the loss compares the model's
+ * outputs with: the labels, their one-hot rows (a classifier's other losses),
+ * or the images themselves (an autoencoder's).
+ */
+function take(data: Dataset, limit: number | undefined, targets: 'labels' | 'one-hot' | 'images') {
   const count = Math.min(limit ?? data.count, data.count);
-  return { x: data.pixels.subarray(0, count * data.height * data.width), y: data.labels.subarray(0, count) };
+  const x = data.pixels.subarray(0, count * data.height * data.width);
+  const labels = data.labels.subarray(0, count);
+  const oneHot = () => {
+    const rows = new Float32Array(count * data.classes);
+    labels.forEach((label, i) => (rows[i * data.classes + label] = 1));
+    return rows;
+  };
+  return { x, labels, y: targets === 'images' ? x : targets === 'one-hot' ? oneHot() : labels };
 }
 
 async function main() {
@@ -194,12 +223,14 @@ async function main() {
   const mnist = await loadMnist({ dir: args.data });
   const model = tutorialModel(args.model, mnist.train.classes);
   expectImagesFit(mnist.train, model.inputShape, args.data || process.env.MNIST_DIR || 'MNIST');
-  const train = take(mnist.train, args.limit);
-  const test = take(mnist.test, args.limit);
+  const recipe = tutorialRecipe(args.model);
+  const targets = recipe.targets === 'images' ? 'images' : args.loss === 'sparseCategoricalCrossentropy' ? 'labels' : 'one-hot';
+  const train = take(mnist.train, args.limit, targets);
+  const test = take(mnist.test, args.limit, targets);
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  model.compile({ optimizer: optimizerOf(args), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune });
+  model.compile({ optimizer: optimizerOf(args), loss: args.loss, metrics: recipe.metrics, seed: args.seed, gpu, autotune: args.autotune });
   console.log(model.summary());
 
   const stopper = args.earlyStopping === undefined ? undefined : earlyStopping({ monitor: 'val_loss', patience: args.earlyStopping, restoreBestWeights: true });
@@ -214,7 +245,7 @@ async function main() {
   const history = await model.fit(train.x, train.y, {
     epochs: args.epochs,
     batchSize: args.batchSize,
-    ...(args.validate && { validationData: [test.x, test.y] as [Uint8Array, Uint8Array] }),
+    ...(args.validate && { validationData: [test.x, test.y] as [Uint8Array, ArrayLike<number>] }),
     validationSplit: args.validationSplit,
     callbacks,
     resumeFrom,
@@ -241,12 +272,30 @@ async function main() {
   if (tuning && tuning.mode !== 'off') console.log(`Kernel variants (${tuningSummary(tuning)}):\n  ${formatChoices(tuning.choices).join('\n  ')}`);
 
   const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize });
-  console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)}`);
+  console.log(Object.entries(evaluation).map(([name, value]) => `test ${name}: ${value.toFixed(4)}`).join(' - '));
 
-  const probabilities = [...(await model.predict(test.x.subarray(0, mnist.test.height * mnist.test.width)))];
-  const argmax = probabilities.indexOf(Math.max(...probabilities));
-  console.log(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
-  console.log(`argmax ${argmax}, true label ${test.y[0]}`);
+  const pixels = mnist.test.height * mnist.test.width;
+  let prediction: object;
+  if (recipe.targets === 'images') {
+    // The first test images and their reconstructions, as pixel bytes.
+    const shown = Math.min(RECONSTRUCTIONS, test.labels.length);
+    const outputs = await model.predict(test.x.subarray(0, shown * pixels));
+    const reconstructions = Array.from({ length: shown }, (_, i) => ({
+      image: i,
+      label: test.labels[i],
+      original: Array.from(test.x.subarray(i * pixels, (i + 1) * pixels)),
+      reconstruction: Array.from(outputs.subarray(i * pixels, (i + 1) * pixels), (v) => Math.round(v * 255)),
+    }));
+    const error = outputs.reduce((sum, v, j) => sum + Math.abs(v - test.x[j] / 255), 0) / outputs.length;
+    console.log(`reconstructions of test images 0-${shown - 1}: mean |error| ${error.toFixed(4)}`);
+    prediction = { reconstructions };
+  } else {
+    const probabilities = [...(await model.predict(test.x.subarray(0, pixels)))];
+    const argmax = probabilities.indexOf(Math.max(...probabilities));
+    console.log(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
+    console.log(`argmax ${argmax}, true label ${test.labels[0]}`);
+    prediction = { prediction: { image: 0, probabilities, argmax, label: test.labels[0] } };
+  }
 
   if (args.save !== undefined) {
     await saveModel(model, args.save);
@@ -257,13 +306,13 @@ async function main() {
       args,
       adapter: gpu.adapter,
       officialMnist: mnist.official,
-      trainImages: train.y.length,
-      testImages: test.y.length,
+      trainImages: train.labels.length,
+      testImages: test.labels.length,
       params: model.paramCount,
       epochs: history.epochs.map((h, i) => ({ epoch: history.epoch[i] + 1, learningRate: rates[history.epoch[i]], ...h })),
       stopped,
       test: evaluation,
-      prediction: { image: 0, probabilities, argmax, label: test.y[0] },
+      ...prediction,
       tuning,
     };
     await writeFileAtomically(args.report, JSON.stringify(report, null, 2) + '\n');

@@ -63,7 +63,8 @@ export {
 } from './training/callbacks';
 export { History } from './training/history';
 export { formatLogs, progressLine, setProgressWriter, type ProgressWriter } from './training/progress';
-export { tutorialModel, type TutorialModel } from './tutorial';
+export { tutorialModel, tutorialRecipe, type TutorialModel, type TutorialRecipe } from './tutorial';
+export { lossConfig, LOSSES, METRICS, type LossConfig, type LossKind, type LossOption, type MetricName } from './losses';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';
 export { readModelFile } from './modelFile';
 export { checkPosition, checkResumable, readCheckpoint } from './checkpoint';

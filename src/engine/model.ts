@@ -7,6 +7,7 @@ import { shuffledRows } from './dataSets';
 import { sizeOf } from './buffers';
 import { Graph, type Inputs, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
+import { buildLoss, checkTargets, DEFAULT_LOSS, lossConfig, lossPlan, metricNames, type LossConfig, type LossOption, type LossPlan, type MetricName } from './losses';
 import { optimizerConfig, toOptimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
@@ -49,8 +50,22 @@ export type { Weight } from './safetensors';
 export interface CompileOptions {
   /** An optimizer by name, with Keras' defaults, or its settings (`optimizerConfig`), checked here; by default 'rmsprop'. */
   optimizer?: OptimizerKind | OptimizerConfig;
-  loss?: 'sparseCategoricalCrossentropy';
-  metrics?: 'accuracy'[];
+  /**
+   * Keras' losses (losses.ts): 'sparseCategoricalCrossentropy' (labels, the
+   * default), 'categoricalCrossentropy' (one-hot rows), 'binaryCrossentropy'
+   * (targets in [0, 1]), 'meanSquaredError' ('mse'), 'meanAbsoluteError'
+   * ('mae'); or `{ kind, fromLogits: true }` for a cross-entropy of a model
+   * whose last layer is linear. A cross-entropy takes over the last layer's
+   * softmax or sigmoid, fused with it; a last layer that does not fit the loss is refused.
+   */
+  loss?: LossOption;
+  /**
+   * Keras' metrics, logged by Keras' names: 'accuracy' (sparse categorical,
+   * categorical or binary accuracy, as the loss makes it), 'topKCategoricalAccuracy'
+   * (k = 5; 'sparseTopKCategoricalAccuracy' for labels), 'mse', 'mae'. None by
+   * default, as in Keras: the logs hold the loss only.
+   */
+  metrics?: MetricName[];
   /** Makes initialisation and shuffling reproducible: same seed, same device, same losses. */
   seed?: number;
   /** The device to train on; by default the one `defaultGpu()` picks. */
@@ -81,9 +96,16 @@ export interface CompileOptions {
 
 export class Model {
   private compiled: Required<Pick<CompileOptions, 'seed'>> &
-    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice'> & { optimizer: OptimizerConfig; kernels?: Map<string, KernelOverride> } = {
+    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice'> & {
+      optimizer: OptimizerConfig;
+      /** Undefined when compile was given none (DEFAULT_LOSS, see buildLoss). */
+      loss?: Required<LossConfig>;
+      metrics: MetricName[];
+      kernels?: Map<string, KernelOverride>;
+    } = {
     seed: Date.now() >>> 0,
     optimizer: optimizerConfig('rmsprop'),
+    metrics: [],
   };
   /** The kernel variants chosen on the current device, kept across rebuilds on it. */
   private tuner?: Autotuner;
@@ -110,16 +132,16 @@ export class Model {
   }
 
   compile(options: CompileOptions = {}): void {
-    if (options.loss && options.loss !== 'sparseCategoricalCrossentropy') {
-      throw new Error(`compile(): unknown loss '${options.loss}' (only 'sparseCategoricalCrossentropy')`);
-    }
-    for (const metric of options.metrics ?? []) {
-      if (metric !== 'accuracy') throw new Error(`compile(): unknown metric '${metric}' (only 'accuracy')`);
-    }
+    const loss = options.loss === undefined ? undefined : lossConfig(options.loss, 'compile()');
+    const metrics = metricNames(options.metrics ?? [], 'compile()');
+    // What is given is checked against the layers now; the default loss when the model is first trained.
+    if (loss || metrics.length > 0) lossPlan(loss ?? DEFAULT_LOSS, metrics, this.layers, this.outputShape);
     if (options.autotune !== undefined) autotuneMode('compile(): autotune', options.autotune);
     this.compiled = {
       seed: options.seed ?? this.compiled.seed,
       optimizer: toOptimizerConfig(options.optimizer ?? 'rmsprop'),
+      loss,
+      metrics,
       gpu: options.gpu,
       recreateGpu: options.recreateGpu,
       kernels: options.kernels && normalizeOverrides(options.kernels),
@@ -155,8 +177,14 @@ export class Model {
       const { autotune = defaults.mode, tuningStore = defaults.store(), onTuningNotice } = this.compiled;
       this.tuner = new Autotuner(gpu, autotune, tuningStore, onTuningNotice);
     }
-    const { optimizer, kernels } = this.compiled;
-    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, random, kernels, tuner: this.tuner });
+    const { optimizer, kernels, metrics } = this.compiled;
+    const loss = this.compiled.loss ?? buildLoss(this.layers);
+    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, loss, metrics, random, kernels, tuner: this.tuner });
+  }
+
+  /** The compiled loss and metrics, checked against the layers: what fit and evaluate compute. */
+  private lossPlan(): LossPlan {
+    return lossPlan(this.compiled.loss ?? DEFAULT_LOSS, this.compiled.metrics, this.layers, this.outputShape);
   }
 
   /** Which variant of each kernel the model's plans run, how it was chosen, and the time each variant took (see autotune.ts). */
@@ -179,30 +207,25 @@ export class Model {
     return this.shapes.reduce((n, { params }) => n + params.reduce((m, p) => m + sizeOf(p.shape), 0), 0);
   }
 
+  /** The rows of x, checked; and y against what the loss takes (losses.ts' checkTargets). */
   private checkData(what: string, x: Inputs, y?: ArrayLike<number>): number {
     const rowSize = sizeOf(this.inputShape);
     if (x.length % rowSize !== 0) {
       throw new Error(`${what}: x has ${x.length} values, not a whole number of inputs of shape [${this.inputShape.join(', ')}] (${rowSize} values each)`);
     }
     const count = x.length / rowSize;
-    if (y) {
-      if (y.length !== count) throw new Error(`${what}: x holds ${count} inputs but y holds ${y.length} labels`);
-      const classes = this.outputShape[0];
-      for (let i = 0; i < y.length; i++) {
-        if (!Number.isInteger(y[i]) || y[i] < 0 || y[i] >= classes) {
-          throw new Error(`${what}: label ${i} is ${y[i]}, outside 0..${classes - 1}`);
-        }
-      }
-    }
+    if (y) checkTargets(this.lossPlan(), y, count, what);
     return count;
   }
 
   /**
-   * Trains with sparse categorical cross-entropy (training/fit.ts); returns
-   * the logs of each epoch (with `resumeFrom`, those before it too). x and y
-   * go to the GPU once and stay there while the same arrays are given (see
-   * `DataSets.upload`): an array changed in place between two calls is not
-   * sent again; give a new one.
+   * Trains with the compiled loss (training/fit.ts); returns the History of
+   * each epoch's logs (with `resumeFrom`, those before it too). y holds labels
+   * for the sparse cross-entropy, else a target row per example, of the
+   * output's shape (float32, or pixel bytes standing for byte / 255, as x may
+   * be: an autoencoder's y is its x). x and y go to the GPU once and stay
+   * there while the same arrays are given (see `DataSets.upload`): an array
+   * changed in place between two calls is not sent again; give a new one.
    */
   async fit(x: Inputs, y: ArrayLike<number>, options: FitOptions = {}): Promise<History> {
     const count = this.checkData('fit()', x, y);
@@ -239,6 +262,9 @@ export class Model {
     return {
       architecture: { inputShape: [...this.inputShape], layers: [...this.layers] },
       optimizer: this.compiled.optimizer,
+      loss: this.compiled.loss ?? DEFAULT_LOSS,
+      metrics: this.compiled.metrics,
+      targetSize: this.lossPlan().targets === 'labels' ? 1 : sizeOf(this.outputShape),
       random: this.random,
       get builtFrom() {
         return model.builtFrom;
@@ -265,7 +291,7 @@ export class Model {
     };
   }
 
-  /** Mean loss and accuracy over a dataset. */
+  /** The mean loss and metrics over a data set, by their Keras names. */
   async evaluate(x: Inputs, y: ArrayLike<number>, options: { batchSize?: number } = {}): Promise<Logs> {
     const count = this.checkData('evaluate()', x, y);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
@@ -275,7 +301,11 @@ export class Model {
     return (await runPass(graph, pass, { kind: 'evaluate', x, order, updateEvery: Infinity })).logs;
   }
 
-  /** Class probabilities, [count, classes] row-major. */
+  /**
+   * The model's outputs, [count, ...output] row-major: class probabilities
+   * after a softmax, values in (0, 1) after a sigmoid, as they are for a
+   * linear last layer (logits, with fromLogits).
+   */
   async predict(x: Inputs, options: { batchSize?: number } = {}): Promise<Float32Array> {
     const count = this.checkData('predict()', x);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
@@ -319,7 +349,8 @@ export class Model {
     try {
       if (weights) graph.writeArena(weights);
       const rowSize = sizeOf(this.inputShape);
-      graph.writeBatch(x.subarray(0, batch * rowSize), Uint32Array.from({ length: batch }, (_, i) => y[i]));
+      const targets = this.lossPlan().targets === 'labels' ? batch : batch * sizeOf(this.outputShape);
+      graph.writeBatch(x.subarray(0, batch * rowSize), y instanceof Uint8Array ? y.subarray(0, targets) : Array.from({ length: targets }, (_, i) => y[i]));
       profiler = new KernelProfiler(gpu.device, (await graph.plan(batch)).train);
       await profiler.step();
       const samples: number[][] = profiler.runs.map(() => []);
@@ -381,13 +412,17 @@ export class Model {
 }
 
 /**
- * A model from the bytes `Model.toBytes()` wrote. The whole file is checked
- * (readModelFile) before the model is made and its graph built.
+ * A model from the bytes `Model.toBytes()` wrote, compiled with `loss` and
+ * `metrics` (the file holds the architecture and weights only). The whole
+ * file is checked (readModelFile) before the model is made and its graph built.
  */
-export async function loadModelBytes(bytes: Uint8Array, options: { source?: string; gpu?: Gpu } = {}): Promise<Model> {
+export async function loadModelBytes(
+  bytes: Uint8Array,
+  options: { source?: string; gpu?: Gpu } & Pick<CompileOptions, 'loss' | 'metrics'> = {},
+): Promise<Model> {
   const { inputShape, layers, weights } = readModelFile(bytes, options.source ?? 'model');
   const model = new Model(layers, inputShape);
-  model.compile({ gpu: options.gpu });
+  model.compile({ gpu: options.gpu, loss: options.loss, metrics: options.metrics });
   await model.setWeights(weights);
   return model;
 }

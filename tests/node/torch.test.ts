@@ -106,7 +106,7 @@ function trainedAndExported(kind: TutorialModel): Promise<{ model: Model; dir: s
   if (!exported.has(kind)) {
     exported.set(kind, (async () => {
       const model = tutorialModel(kind);
-      model.compile({ optimizer: 'rmsprop', seed: 1 });
+      model.compile({ metrics: ['accuracy'], optimizer: 'rmsprop', seed: 1 });
       await model.fit(train0.x, train0.y, { epochs: 1, batchSize: 32 });
       const out = join(dir, kind);
       await exportTorch(model, out);

@@ -61,8 +61,12 @@ export interface LayerContext {
   dX: Tensor | null;
   /** Whether the layer must give the layer after it a dY to write into. */
   needsOutputGradient: boolean;
-  /** The model's last layer: a softmax there is the loss' (fused with it), so it exposes its logits. */
-  last: boolean;
+  /**
+   * The model's last layer, whose activation (softmax, sigmoid) the loss
+   * applies and differentiates itself, fused with it: the layer's product
+   * writes the logits, and it exposes them with their gradient (BuiltLayer.logits).
+   */
+  activationInLoss: boolean;
   /**
    * The layer before ends in a ReLU whose gradient this one applies to the dX
    * it writes (its kind `foldsInputRelu`): dX is then relu'(x) ⊙ dLoss/dx.
@@ -84,7 +88,7 @@ export interface BuiltLayer {
   y: Tensor;
   /** dLoss/dy, written by the next layer's backward; null where the context did not ask for it. */
   dY: Tensor | null;
-  /** A last layer ending in softmax: the logits before it, and where the loss writes their gradient. */
+  /** With `activationInLoss`: the logits before the activation, and where the loss writes their gradient. */
   logits?: { value: Tensor; grad: Tensor };
   /** Inference (evaluate, predict). */
   forward(batchSize: number): Promise<Dispatch[]>;

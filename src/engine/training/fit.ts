@@ -190,8 +190,9 @@ function fitSettings(trainee: Trainee, data: { x: Inputs; y: ArrayLike<number>; 
       throw new Error(`fit(): ${count} samples cannot be split into a training and a validation set with validationSplit ${validationSplit}`);
     }
     const rowSize = sizeOf(trainee.architecture.inputShape);
-    validationData = [x.subarray(splitAt * rowSize), rowsOf(y, splitAt, count)];
-    [x, y, count] = [x.subarray(0, splitAt * rowSize), rowsOf(y, 0, splitAt), splitAt];
+    const targets = (start: number, end: number) => rowsOf(y, start * trainee.targetSize, end * trainee.targetSize);
+    validationData = [x.subarray(splitAt * rowSize), targets(splitAt, count)];
+    [x, y, count] = [x.subarray(0, splitAt * rowSize), targets(0, splitAt), splitAt];
   }
   const steps = Math.ceil(count / batchSize);
   return {
@@ -209,7 +210,7 @@ function fitSettings(trainee: Trainee, data: { x: Inputs; y: ArrayLike<number>; 
   };
 }
 
-/** Rows `start` to `end` of y: a view of a typed array (so the data sets on the GPU recognise it again), else a copy. */
+/** Values `start` to `end` of y: a view of a typed array (so the data sets on the GPU recognise it again), else a copy. */
 function rowsOf(y: ArrayLike<number>, start: number, end: number): ArrayLike<number> {
   return ArrayBuffer.isView(y) ? (y as Uint32Array).subarray(start, end) : Array.from({ length: end - start }, (_, i) => y[start + i]);
 }
