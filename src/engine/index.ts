@@ -4,6 +4,7 @@ export { createGpu, defaultGpu, describeAdapter, freshGpu, setDefaultGpu, type A
 export { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type ActivationName, type LayerConfig } from './layers';
 export {
   loadModelBytes,
+  modelFromFile,
   sequential,
   Model,
   type CheckpointInfo,
@@ -39,6 +40,7 @@ export { seededRandom, type Random } from './random';
 export { tutorialModel, type TutorialModel } from './tutorial';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';
 export { readModelFile } from './modelFile';
+export { encodeKeras, kerasFormat, loadKerasModel, readAnyModelFile, readKerasModel, toKeras, KERAS_LAYOUT_VERSION, type KerasFormat, type KerasModelFile } from './keras';
 export { readCheckpoint } from './checkpoint';
 export {
   builtInSource,

@@ -9,7 +9,7 @@ import { layerShapes, type LayerConfig, type LayerShape } from './layers';
 import { optimizerConfig, type OptimizerConfig } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
-import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
+import { checkWeights, encodeModelFile, readModelFile, type ModelFile } from './modelFile';
 import { encodeCheckpoint, readCheckpoint, restoreState, type Checkpoint, type CheckpointInfo } from './checkpoint';
 import type { Weight } from './safetensors';
 import { normalizeOverrides, type KernelOverride, type KernelOverrides } from './pipelines';
@@ -513,10 +513,14 @@ export class Model {
  * (readModelFile) before the model is made and its graph built.
  */
 export async function loadModelBytes(bytes: Uint8Array, options: { source?: string; gpu?: Gpu } = {}): Promise<Model> {
-  const { inputShape, layers, weights } = readModelFile(bytes, options.source ?? 'model');
-  const model = new Model(layers, inputShape);
+  return modelFromFile(readModelFile(bytes, options.source ?? 'model'), options);
+}
+
+/** A model with the architecture and weights of a checked model file (ours, or a Keras file read as one). */
+export async function modelFromFile(file: Pick<ModelFile, 'inputShape' | 'layers' | 'weights'>, options: { gpu?: Gpu } = {}): Promise<Model> {
+  const model = new Model(file.layers, file.inputShape);
   model.compile({ gpu: options.gpu });
-  await model.setWeights(weights);
+  await model.setWeights(file.weights);
   return model;
 }
 
