@@ -9,8 +9,11 @@ import {
   expectImagesFit,
   formatChoices,
   loadMnist,
+  Model,
+  readAnyModelFile,
   readCheckpoint,
   saveModel,
+  savedFormat,
   tuningSummary,
   tutorialModel,
   writeFileAtomically,
@@ -21,7 +24,7 @@ import {
   type TutorialModel,
 } from '../node';
 import { checkOutputPath, readNamedFile } from '../node/files';
-import { integerOption } from './args';
+import { integerOption, pixelInputs, pixelsOption, type PixelScale } from './args';
 
 /** The checkpoint's name in a --checkpoint directory: one file, replaced whole at each write. */
 const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -38,9 +41,16 @@ async function readResume(dir: string): Promise<{ bytes: Uint8Array; source: str
   return { bytes: await readNamedFile(source, 'a checkpoint'), source };
 }
 
-const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
-                        [--seed S] [--data DIR] [--validate] [--save FILE] [--report FILE]
-                        [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
+const USAGE = `usage: npm run train -- [--model cnn|mlp | --from FILE [--pixels unit|raw]] [--epochs 5]
+                        [--batch-size 128] [--limit N] [--seed S] [--data DIR] [--validate]
+                        [--save FILE] [--report FILE] [--checkpoint DIR [--checkpoint-every N]]
+                        [--resume DIR] [--autotune MODE]
+  --from FILE         fine-tune a saved model instead of training the tutorial's: a model file
+                      of ours, or a Keras .keras or .h5 file (told apart by their contents)
+  --pixels            unit (the default): pixels / 255, as the Keras tutorial scales them;
+                      raw: 0..255, for a model trained on unscaled pixels
+  --save FILE         write the trained model: a Keras 3 .keras file when FILE ends in .keras,
+                      else a webgpu-train model file (.safetensors)
   --validate          also evaluate on the test set after every epoch (val_loss, val_accuracy)
   --checkpoint DIR    write DIR/${CHECKPOINT_FILE} (whole or not at all) after every epoch,
                       and every N steps with --checkpoint-every N
@@ -53,7 +63,9 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-s
 function parse() {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string', default: 'cnn' },
+      model: { type: 'string' },
+      from: { type: 'string' },
+      pixels: { type: 'string' },
       epochs: { type: 'string', default: '5' },
       'batch-size': { type: 'string', default: '128' },
       limit: { type: 'string' },
@@ -76,9 +88,13 @@ function parse() {
   if (values['checkpoint-every'] !== undefined && values.checkpoint === undefined && values.resume === undefined) {
     throw new Error('--checkpoint-every needs --checkpoint DIR (or --resume DIR)');
   }
-  if (values.model !== 'cnn' && values.model !== 'mlp') throw new Error(`--model must be cnn or mlp, got '${values.model}'`);
+  if (values.model !== undefined && values.from !== undefined) throw new Error('--model and --from both give the model: use one');
+  const model = values.model ?? 'cnn';
+  if (model !== 'cnn' && model !== 'mlp') throw new Error(`--model must be cnn or mlp, got '${model}'`);
   return {
-    model: values.model as TutorialModel,
+    model: model as TutorialModel,
+    from: values.from,
+    pixels: pixelsOption(values.pixels),
     epochs: integerOption('epochs', values.epochs, 1)!,
     batchSize: integerOption('batch-size', values['batch-size'], 1)!,
     limit: integerOption('limit', values.limit, 1),
@@ -109,30 +125,37 @@ function progressLine(step: number, steps: number, seconds: number, msPerStep: n
   return `${String(step).padStart(pad)}/${steps} ${bar} ${Math.round(seconds)}s ${Math.round(msPerStep)}ms/step - accuracy: ${printed.accuracy.toFixed(4)} - loss: ${printed.loss.toFixed(4)}${validation}${mean}`;
 }
 
-/** The first `limit` examples, the pixels as bytes: fit keeps them on the GPU as bytes, a quarter of their floats. */
-function take(data: Dataset, limit: number | undefined): { x: Uint8Array; y: Uint8Array } {
+/** The first `limit` examples; unit pixels stay bytes: fit keeps them on the GPU as bytes, a quarter of their floats. */
+function take(data: Dataset, limit: number | undefined, pixels: PixelScale): { x: Uint8Array | Float32Array; y: Uint8Array } {
   const count = Math.min(limit ?? data.count, data.count);
-  return { x: data.pixels.subarray(0, count * data.height * data.width), y: data.labels.subarray(0, count) };
+  return { x: pixelInputs(data.pixels.subarray(0, count * data.height * data.width), pixels), y: data.labels.subarray(0, count) };
 }
 
 async function main() {
   const args = parse();
   // Checked now, not after the training whose result they are to hold.
-  if (args.save) await checkOutputPath(args.save, '--save');
+  if (args.save) {
+    savedFormat(args.save);
+    await checkOutputPath(args.save, '--save');
+  }
   if (args.report) await checkOutputPath(args.report, '--report');
   if (args.checkpoint && !args.resume) await mkdir(args.checkpoint, { recursive: true }).catch(() => undefined);
   if (args.checkpoint) await checkOutputPath(join(args.checkpoint, CHECKPOINT_FILE), args.resume ? '--resume' : '--checkpoint');
   const resumeFrom = args.resume ? await readResume(args.resume) : undefined;
   const resumed = resumeFrom && readCheckpoint(resumeFrom.bytes, resumeFrom.source).run;
+  const from = args.from ? await readAnyModelFile(await readNamedFile(args.from, 'a model file'), args.from) : undefined;
+  for (const note of from?.notes ?? []) console.log(`note: ${note}`);
   const mnist = await loadMnist({ dir: args.data });
-  const model = tutorialModel(args.model, mnist.train.classes);
+  const model = from ? new Model(from.layers, from.inputShape) : tutorialModel(args.model, mnist.train.classes);
   expectImagesFit(mnist.train, model.inputShape, args.data || process.env.MNIST_DIR || 'MNIST');
-  const train = take(mnist.train, args.limit);
-  const test = take(mnist.test, args.limit);
+  const train = take(mnist.train, args.limit, args.pixels);
+  const test = take(mnist.test, args.limit, args.pixels);
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
   model.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune });
+  // After compile, which starts the model afresh.
+  if (from) await model.setWeights(from.weights);
   console.log(model.summary());
 
   const steps = Math.ceil(train.y.length / args.batchSize);
@@ -142,7 +165,7 @@ async function main() {
   const history = await model.fit(train.x, train.y, {
     epochs: args.epochs,
     batchSize: args.batchSize,
-    ...(args.validate && { validationData: [test.x, test.y] as [Uint8Array, Uint8Array] }),
+    ...(args.validate && { validationData: [test.x, test.y] as [Uint8Array | Float32Array, Uint8Array] }),
     resumeFrom,
     ...(args.checkpoint && {
       checkpoint: {
