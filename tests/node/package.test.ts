@@ -169,7 +169,7 @@ test('webgpu-train loads in Node with no built-ins and exports the Node entry\'s
   expect(browser).toEqual(expect.arrayContaining(['sequential', 'dense', 'flatten', 'conv2d', 'maxPooling2d', 'Model', 'createGpu']));
   expect(node).toEqual(expect.arrayContaining(browser));
   expect(node.filter((name) => !browser.includes(name)).sort()).toEqual(
-    ['cacheHome', 'defaultCacheDir', 'exportTorch', 'fileTuningStore', 'importTorch', 'loadMnist', 'loadModel', 'mnistPaths', 'saveModel', 'writeFileAtomically'].sort(),
+    ['cacheHome', 'defaultCacheDir', 'exportTorch', 'fileTuningStore', 'importTorch', 'loadMnist', 'loadModel', 'mnistPaths', 'savedFormat', 'saveModel', 'writeFileAtomically'].sort(),
   );
 });
 

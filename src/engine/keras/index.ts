@@ -18,7 +18,7 @@ import type { Weight } from '../safetensors';
 import { kerasConfig, parameterBytes, readKerasConfig, type KerasModel } from './config';
 import { encodeHdf5, HDF5_SIGNATURE, readHdf5, textAttribute } from './hdf5';
 import { readKerasWeights, readLegacyWeights } from './weights';
-import { encodeZip, unzipMember, ZIP_SIGNATURE, zipMembers } from './zip';
+import { encodeZip, unzipMember, ZIP_SIGNATURE, zipMembers, type ZipMember } from './zip';
 
 /** A .keras zip or a legacy HDF5 .h5 file. */
 export type KerasFormat = 'keras' | 'h5';
@@ -63,11 +63,11 @@ function modelFile(model: KerasModel, weights: Weight[], source: string): ModelF
 
 async function readZipped(bytes: Uint8Array, source: string): Promise<Omit<KerasModelFile, 'format'>> {
   const members = zipMembers(bytes, source);
-  const member = (name: string) =>
-    members.find((m) => m.name === name) ??
-    (() => {
-      throw new Error(`${source}: not a .keras file: the archive has no ${name} (it holds ${members.map((m) => m.name).join(', ') || 'nothing'})`);
-    })();
+  const member = (name: string): ZipMember => {
+    const found = members.find((m) => m.name === name);
+    if (!found) throw new Error(`${source}: not a .keras file: the archive has no ${name} (it holds ${members.map((m) => m.name).join(', ') || 'nothing'})`);
+    return found;
+  };
   const text = async (name: string) => new TextDecoder().decode(await unzipMember(bytes, member(name), JSON_LIMIT, `${source}: ${name}`));
   const model = readKerasConfig(await text('config.json'), `${source}: config.json`);
   let kerasVersion: string | null = null;
