@@ -307,9 +307,18 @@ describe('refused, naming the file, the layer and what is wrong, before the GPU'
     expect(past.ms).toBeLessThan(5000);
     const claims = zipOf([
       { name: 'config.json', data: config, size: config.length, method: 0 },
-      { name: 'model.weights.h5', data: deflatedZeros(1 << 20), size: 0xfffffff0, method: 8 },
+      { name: 'model.weights.h5', data: new Uint8Array(1 << 20), size: 0xfffffff0, method: 0 },
     ]);
     expect((await refusal(claims, 'claims.keras')).message).toBe('claims.keras: model.weights.h5: declares 4294967280 bytes, more than the 16778816 it may hold');
+    // A config claiming 25 million parameters, and a 100 kB member declaring their 100 MB.
+    const claimed = strToU8(JSON.stringify({ class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { name: 'dense', units: 5000, activation: 'softmax', batch_input_shape: [null, 5000] } }] } }));
+    const ratio = zipOf([
+      { name: 'config.json', data: claimed, size: claimed.length, method: 0 },
+      { name: 'model.weights.h5', data: deflatedZeros(16 << 20), size: 100_020_000, method: 8 },
+    ]);
+    expect((await refusal(ratio, 'ratio.keras')).message).toBe(
+      'ratio.keras: model.weights.h5 declares 100020000 bytes from 105681 compressed: more than 16 times, which float weights never compress to',
+    );
     const bigConfig = zipOf([{ name: 'config.json', data: deflatedZeros(1 << 20), size: 64 << 20, method: 8 }]);
     expect((await refusal(bigConfig, 'big.keras')).message).toBe('big.keras: config.json: declares 67108864 bytes, more than the 16777216 it may hold');
   });

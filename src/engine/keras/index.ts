@@ -43,6 +43,13 @@ const JSON_LIMIT = 16 << 20;
  * and HDF5's own structures.
  */
 const weightsLimit = (parameters: number) => 8 * parameters + (16 << 20);
+/**
+ * The most a deflated model.weights.h5 may declare for each byte it takes in
+ * the archive (beyond 1 MiB): trained float weights hardly compress (Keras
+ * stores them uncompressed anyway), so a member claiming more is no weights
+ * file, and a config claiming huge layers cannot make a small archive allocate much.
+ */
+const DEFLATE_RATIO = 16;
 
 const startsWith = (bytes: Uint8Array, signature: readonly number[]) => bytes.length >= signature.length && signature.every((b, i) => bytes[i] === b);
 
@@ -83,6 +90,9 @@ async function readZipped(bytes: Uint8Array, source: string): Promise<Omit<Keras
   const weightsMember = member('model.weights.h5');
   const what = `${source}: model.weights.h5`;
   if (weightsMember.size < needed) throw new Error(`${what} declares ${weightsMember.size} bytes, fewer than the ${needed} that the parameters of config.json take`);
+  if (weightsMember.method !== 0 && weightsMember.size > DEFLATE_RATIO * weightsMember.compressedSize + (1 << 20)) {
+    throw new Error(`${what} declares ${weightsMember.size} bytes from ${weightsMember.compressedSize} compressed: more than ${DEFLATE_RATIO} times, which float weights never compress to`);
+  }
   const weightsBytes = await unzipMember(bytes, weightsMember, weightsLimit(needed), what);
   const weights = await readHdf5(weightsBytes, what, (root) => readKerasWeights(root, model, what));
   return { ...modelFile(model, weights, source), kerasVersion, notes: model.notes };
