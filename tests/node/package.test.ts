@@ -56,6 +56,16 @@ export async function resolve(specifier, context, next) {
 }
 `;
 
+// A Keras file (bytes given as base64: no Node built-in to read it with) read
+// through the browser entry: h5wasm and fflate, dependencies, load on first use.
+const kerasScript = (base64: string) => `
+import { readKerasModel } from 'webgpu-train';
+const bytes = Uint8Array.from(atob('${base64}'), (c) => c.charCodeAt(0));
+const file = await readKerasModel(bytes, 'model.h5');
+console.log(JSON.stringify({ format: file.format, kerasVersion: file.kerasVersion, layers: file.layers.map((l) => l.type) }));
+process.exit(0);
+`;
+
 // Type-checked under both resolutions a consumer may use; the expected error
 // fails the check if the declarations were lost and everything became \`any\`.
 const typedScript = `
@@ -116,6 +126,7 @@ beforeAll(async () => {
     'train.mjs': trainScript,
     'browser-names.mjs': namesScript('webgpu-train'),
     'node-names.mjs': namesScript('webgpu-train/node'),
+    'keras.mjs': kerasScript((await readFile(join(repo, 'tests/fixtures/keras/keras2.1-sequential.h5'))).toString('base64')),
     'forbid-node.mjs': forbidNode,
     'forbid-node-hooks.mjs': forbidNodeHooks,
     'typed.ts': typedScript,
@@ -171,6 +182,11 @@ test('webgpu-train loads in Node with no built-ins and exports the Node entry\'s
   expect(node.filter((name) => !browser.includes(name)).sort()).toEqual(
     ['cacheHome', 'defaultCacheDir', 'exportTorch', 'fileTuningStore', 'importTorch', 'loadMnist', 'loadModel', 'mnistPaths', 'savedFormat', 'saveModel', 'writeFileAtomically'].sort(),
   );
+});
+
+test('the browser entry reads a Keras file, with no Node built-in, loading h5wasm on first use', async () => {
+  const { stdout } = await sh(process.execPath, ['--import', './forbid-node.mjs', 'keras.mjs'], app);
+  expect(JSON.parse(stdout)).toEqual({ format: 'h5', kerasVersion: '2.1.6', layers: ['conv2d', 'batchNormalization', 'maxPooling2d', 'flatten', 'dropout', 'dense'] });
 });
 
 test('the declarations type-check a consumer under nodenext and bundler resolution', async () => {
