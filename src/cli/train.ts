@@ -10,6 +10,8 @@ import {
   expectImagesFit,
   formatChoices,
   loadMnist,
+  Model,
+  readAnyModelFile,
   lossConfig,
   LOSSES,
   OPTIMIZER_KINDS as OPTIMIZERS,
@@ -18,6 +20,7 @@ import {
   readCheckpoint,
   reduceLROnPlateau,
   saveModel,
+  savedFormat,
   stdoutProgress,
   tuningSummary,
   tutorialModel,
@@ -26,30 +29,41 @@ import {
   type Callback,
   type CheckpointInfo,
   type Dataset,
+  type LayerConfig,
   type LearningRateSchedule,
   type OptimizerKind,
   type TutorialModel,
 } from '../node';
 import { CHECKPOINT_FILE, openCheckpointDirectory, type CheckpointDirectory } from '../node/checkpointDirectory';
-import { checkOutputPath } from '../node/files';
-import { exitWithParent, integerOption, numberOption, pathOption } from './args';
+import { checkOutputPath, readModelFileBytes } from '../node/files';
+import { exitWithParent, integerOption, numberOption, pathOption, pixelInputs, pixelsOption, type PixelScale } from './args';
 
 /**
  * The checkpoint to resume from, checked before the data is read and the GPU
  * started against what this command line will train: the model, the
  * optimizer, the batch size and (when --limit is given) the data size.
  */
-async function readResume(checkpoints: CheckpointDirectory, args: ReturnType<typeof parse>): Promise<{ bytes: Uint8Array; source: string }> {
+async function readResume(
+  checkpoints: CheckpointDirectory,
+  args: ReturnType<typeof parse>,
+  fineTuned: { inputShape: number[]; layers: LayerConfig[] } | undefined,
+): Promise<{ bytes: Uint8Array; source: string }> {
   const from = await checkpoints.readResume();
   const checkpoint = readCheckpoint(from.bytes, from.source);
   // The classes come from the data: the checkpoint's are taken, and the data checked against them in fit.
   const classes = checkpoint.architecture.layers.at(-1)?.type === 'dense' ? (checkpoint.architecture.layers.at(-1) as { units: number }).units : undefined;
-  const model = tutorialModel(args.model, classes);
-  checkResumable(checkpoint, { architecture: model, optimizer: optimizerOf(args), batchSize: args.batchSize }, '--resume');
+  const architecture = fineTuned ?? tutorialModel(args.model, classes);
+  const target = { architecture, optimizer: optimizerOf(args), loss: lossConfig(args.loss, '--loss'), metrics: recipeOf(args).metrics, batchSize: args.batchSize };
+  checkResumable(checkpoint, target, '--resume');
   if (args.limit !== undefined && checkpoint.run.samples > args.limit) {
     throw new Error(`--resume: cannot resume from ${from.source}: it was written training on ${checkpoint.run.samples} samples, not --limit ${args.limit}`);
   }
   return from;
+}
+
+/** How the model is trained: the tutorial's recipe for its model; a fine-tuned file (--from) as the tutorial's classifiers. */
+function recipeOf(args: { model: TutorialModel; from?: string }) {
+  return tutorialRecipe(args.from === undefined ? args.model : 'mlp');
 }
 
 /** The optimizer the command line asks for, with Keras' defaults but for --lr. */
@@ -86,14 +100,18 @@ function scheduleOf(text: string, rate: number): LearningRateSchedule {
 /** Test images whose reconstructions an autoencoder's report holds. */
 const RECONSTRUCTIONS = 8;
 
-const USAGE = `usage: npm run train -- [--model cnn|mlp|autoencoder] [--loss NAME] [--epochs 5] [--batch-size B]
-                        [--limit N] [--seed S] [--data DIR] [--optimizer NAME] [--lr RATE]
+const USAGE = `usage: npm run train -- [--model cnn|mlp|autoencoder | --from FILE [--pixels unit|raw]] [--loss NAME]
+                        [--epochs 5] [--batch-size B] [--limit N] [--seed S] [--data DIR] [--optimizer NAME] [--lr RATE]
                         [--validate | --validation-split F] [--early-stopping PATIENCE]
                         [--schedule SPEC] [--reduce-lr-on-plateau] [--save FILE] [--report FILE]
                         [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
   --model             the Keras tutorial's cnn or mlp (rmsprop, sparse cross-entropy, accuracy, batches
                       of 128), or the Keras blog's autoencoder (784 -> 32 -> 784, adam, binary
                       cross-entropy, mse as a metric, batches of 256), which learns the images themselves
+  --from FILE         fine-tune a saved model instead (as a classifier, like the tutorial's): a model
+                      file of ours, or a Keras .keras or .h5 file (told apart by their contents)
+  --pixels            unit (the default): pixels / 255, as the Keras tutorial scales them;
+                      raw: 0..255, for a model trained on unscaled pixels
   --loss NAME         train with this loss instead of the model's own: ${LOSSES.join(', ')}
                       (or mse, mae); a classifier's targets are then one-hot rows of its labels
   --optimizer NAME    ${OPTIMIZERS.join(', ')} (the model's own by default),
@@ -110,6 +128,8 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp|autoencoder] [--loss NAM
                       (469 steps make an epoch of MNIST at batch 128)
   --reduce-lr-on-plateau  divide the learning rate by 10 when val_loss has not improved for 10
                       epochs (Keras' ReduceLROnPlateau with its defaults)
+  --save FILE         write the trained model: a Keras 3 .keras file when FILE ends in .keras,
+                      else a webgpu-train model file (.safetensors)
   --checkpoint DIR    write DIR/${CHECKPOINT_FILE} (whole or not at all) after every epoch,
                       and every N steps with --checkpoint-every N
   --resume DIR        continue the run whose checkpoint is in DIR, exactly as it would have gone on
@@ -121,7 +141,9 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp|autoencoder] [--loss NAM
 function parse() {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string', default: 'cnn' },
+      model: { type: 'string' },
+      from: { type: 'string' },
+      pixels: { type: 'string' },
       loss: { type: 'string' },
       epochs: { type: 'string', default: '5' },
       'batch-size': { type: 'string' },
@@ -151,9 +173,12 @@ function parse() {
   if (values['checkpoint-every'] !== undefined && values.checkpoint === undefined && values.resume === undefined) {
     throw new Error('--checkpoint-every needs --checkpoint DIR (or --resume DIR)');
   }
-  if (!['cnn', 'mlp', 'autoencoder'].includes(values.model!)) throw new Error(`--model must be cnn, mlp or autoencoder, got '${values.model}'`);
-  const model = values.model as TutorialModel;
-  const recipe = tutorialRecipe(model);
+  if (values.model !== undefined && values.from !== undefined) throw new Error('--model and --from both give the model: use one');
+  const model = (values.model ?? 'cnn') as TutorialModel;
+  if (!['cnn', 'mlp', 'autoencoder'].includes(model)) throw new Error(`--model must be cnn, mlp or autoencoder, got '${model}'`);
+  const pixels = pixelsOption(values.pixels);
+  if (model === 'autoencoder' && pixels === 'raw') throw new Error('--pixels raw: the autoencoder learns pixels / 255, the targets its sigmoid can reach');
+  const recipe = tutorialRecipe(values.from === undefined ? model : 'mlp');
   const optimizer = values.optimizer ?? recipe.optimizer;
   if (!(OPTIMIZERS as readonly string[]).includes(optimizer)) throw new Error(`--optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${optimizer}'`);
   const validationSplit = numberOption('validation-split', values['validation-split'], { above: 0, below: 1 });
@@ -165,6 +190,8 @@ function parse() {
   }
   const args = {
     model,
+    from: pathOption('from', values.from),
+    pixels,
     loss: lossConfig(values.loss ?? recipe.loss, '--loss').kind,
     epochs: integerOption('epochs', values.epochs, 1)!,
     batchSize: integerOption('batch-size', values['batch-size'], 1) ?? recipe.batchSize,
@@ -197,40 +224,48 @@ function parse() {
  * outputs with: the labels, their one-hot rows (a classifier's other losses),
  * or the images themselves (an autoencoder's).
  */
-function take(data: Dataset, limit: number | undefined, targets: 'labels' | 'one-hot' | 'images') {
+function take(data: Dataset, limit: number | undefined, { targets, pixels }: { targets: 'labels' | 'one-hot' | 'images'; pixels: PixelScale }) {
   const count = Math.min(limit ?? data.count, data.count);
-  const x = data.pixels.subarray(0, count * data.height * data.width);
+  const bytes = data.pixels.subarray(0, count * data.height * data.width);
+  const x = pixelInputs(bytes, pixels);
   const labels = data.labels.subarray(0, count);
   const oneHot = () => {
     const rows = new Float32Array(count * data.classes);
     labels.forEach((label, i) => (rows[i * data.classes + label] = 1));
     return rows;
   };
-  return { x, labels, y: targets === 'images' ? x : targets === 'one-hot' ? oneHot() : labels };
+  return { x, labels, y: targets === 'images' ? bytes : targets === 'one-hot' ? oneHot() : labels };
 }
 
 async function main() {
   const args = parse();
   exitWithParent();
   // Checked now, not after the training whose result they are to hold.
-  if (args.save !== undefined) await checkOutputPath(args.save, '--save');
+  if (args.save !== undefined) {
+    savedFormat(args.save);
+    await checkOutputPath(args.save, '--save');
+  }
   if (args.report !== undefined) await checkOutputPath(args.report, '--report');
+  const from = args.from === undefined ? undefined : await readAnyModelFile(await readModelFileBytes(args.from), args.from, { batch: args.batchSize });
+  for (const note of from?.notes ?? []) console.log(`note: ${note}`);
   const what = args.resume ? '--resume' : '--checkpoint';
   const checkpoints = args.checkpoint === undefined ? undefined : await openCheckpointDirectory(args.checkpoint, { resume: !!args.resume, what });
   if (checkpoints) await checkOutputPath(checkpoints.path, what);
-  const resumeFrom = checkpoints && args.resume ? await readResume(checkpoints, args) : undefined;
+  const resumeFrom = checkpoints && args.resume ? await readResume(checkpoints, args, from) : undefined;
   const resumed = resumeFrom && readCheckpoint(resumeFrom.bytes, resumeFrom.source).run;
   const mnist = await loadMnist({ dir: args.data });
-  const model = tutorialModel(args.model, mnist.train.classes);
+  const model = from ? new Model(from.layers, from.inputShape) : tutorialModel(args.model, mnist.train.classes);
   expectImagesFit(mnist.train, model.inputShape, args.data || process.env.MNIST_DIR || 'MNIST');
-  const recipe = tutorialRecipe(args.model);
+  const recipe = recipeOf(args);
   const targets = recipe.targets === 'images' ? 'images' : args.loss === 'sparseCategoricalCrossentropy' ? 'labels' : 'one-hot';
-  const train = take(mnist.train, args.limit, targets);
-  const test = take(mnist.test, args.limit, targets);
+  const train = take(mnist.train, args.limit, { targets, pixels: args.pixels });
+  const test = take(mnist.test, args.limit, { targets, pixels: args.pixels });
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
   model.compile({ optimizer: optimizerOf(args), loss: args.loss, metrics: recipe.metrics, seed: args.seed, gpu, autotune: args.autotune });
+  // After compile, which builds the model afresh.
+  if (from) await model.setWeights(from.weights);
   console.log(model.summary());
 
   const stopper = args.earlyStopping === undefined ? undefined : earlyStopping({ monitor: 'val_loss', patience: args.earlyStopping, restoreBestWeights: true });
@@ -245,7 +280,7 @@ async function main() {
   const history = await model.fit(train.x, train.y, {
     epochs: args.epochs,
     batchSize: args.batchSize,
-    ...(args.validate && { validationData: [test.x, test.y] as [Uint8Array, ArrayLike<number>] }),
+    ...(args.validate && { validationData: [test.x, test.y] as [Uint8Array | Float32Array, ArrayLike<number>] }),
     validationSplit: args.validationSplit,
     callbacks,
     resumeFrom,

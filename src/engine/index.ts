@@ -4,6 +4,7 @@ export { createGpu, defaultGpu, describeAdapter, freshGpu, setDefaultGpu, type A
 export { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type ActivationName, type LayerConfig } from './layers';
 export {
   loadModelBytes,
+  modelFromFile,
   sequential,
   Model,
   type CheckpointInfo,
@@ -67,5 +68,6 @@ export { tutorialModel, tutorialRecipe, type TutorialModel, type TutorialRecipe 
 export { lossConfig, LOSSES, METRICS, type LossConfig, type LossKind, type LossOption, type MetricName } from './losses';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';
 export { readModelFile } from './modelFile';
+export { encodeKeras, kerasFormat, loadKerasModel, readAnyModelFile, readKerasModel, toKeras, KERAS_LAYOUT_VERSION, type KerasFormat, type KerasModelFile } from './keras';
 export { checkPosition, checkResumable, readCheckpoint } from './checkpoint';
 export { fromTorch, modelFileFromTorch, modelFileToTorch, toTorch, torchFiles, TORCH_FORMAT } from './torchConvert';

@@ -11,7 +11,7 @@ import { buildLoss, checkTargets, DEFAULT_LOSS, lossConfig, lossPlan, metricName
 import { optimizerConfig, toOptimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
-import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
+import { checkWeights, encodeModelFile, readModelFile, type ModelFile } from './modelFile';
 import { fit, type FitOptions, type Trainee } from './training/fit';
 import type { History } from './training/history';
 import { runPass } from './training/pass';
@@ -420,10 +420,17 @@ export async function loadModelBytes(
   bytes: Uint8Array,
   options: { source?: string; gpu?: Gpu } & Pick<CompileOptions, 'loss' | 'metrics'> = {},
 ): Promise<Model> {
-  const { inputShape, layers, weights } = readModelFile(bytes, options.source ?? 'model');
-  const model = new Model(layers, inputShape);
+  return modelFromFile(readModelFile(bytes, options.source ?? 'model'), options);
+}
+
+/** A model with the architecture and weights of a checked model file (ours, or a Keras file read as one), compiled with `loss` and `metrics`. */
+export async function modelFromFile(
+  file: Pick<ModelFile, 'inputShape' | 'layers' | 'weights'>,
+  options: { gpu?: Gpu } & Pick<CompileOptions, 'loss' | 'metrics'> = {},
+): Promise<Model> {
+  const model = new Model(file.layers, file.inputShape);
   model.compile({ gpu: options.gpu, loss: options.loss, metrics: options.metrics });
-  await model.setWeights(weights);
+  await model.setWeights(file.weights);
   return model;
 }
 

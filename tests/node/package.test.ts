@@ -75,6 +75,16 @@ export async function resolve(specifier, context, next) {
 }
 `;
 
+// A Keras file (bytes given as base64: no Node built-in to read it with) read
+// through the browser entry: h5wasm and fflate, dependencies, load on first use.
+const kerasScript = (base64: string) => `
+import { readKerasModel } from 'webgpu-train';
+const bytes = Uint8Array.from(atob('${base64}'), (c) => c.charCodeAt(0));
+const file = await readKerasModel(bytes, 'model.h5');
+console.log(JSON.stringify({ format: file.format, kerasVersion: file.kerasVersion, layers: file.layers.map((l) => l.type) }));
+process.exit(0);
+`;
+
 // Type-checked under both resolutions a consumer may use; the expected error
 // fails the check if the declarations were lost and everything became \`any\`.
 const typedScript = `
@@ -139,6 +149,7 @@ beforeAll(async () => {
     'workbench-names.mjs': namesScript('webgpu-train/workbench'),
     'browser-names.mjs': namesScript('webgpu-train'),
     'node-names.mjs': namesScript('webgpu-train/node'),
+    'keras.mjs': kerasScript((await readFile(join(repo, 'tests/fixtures/keras/keras2.1-sequential.h5'))).toString('base64')),
     'forbid-node.mjs': forbidNode,
     'forbid-node-hooks.mjs': forbidNodeHooks,
     'typed.ts': typedScript,
@@ -196,7 +207,7 @@ test('webgpu-train loads in Node with no built-ins and exports the Node entry\'s
   expect(browser).toEqual(expect.arrayContaining(['sequential', 'dense', 'flatten', 'conv2d', 'maxPooling2d', 'Model', 'createGpu']));
   expect(node).toEqual(expect.arrayContaining(browser));
   expect(node.filter((name) => !browser.includes(name)).sort()).toEqual(
-    ['cacheHome', 'csvLogger', 'defaultCacheDir', 'exportTorch', 'fileTuningStore', 'importTorch', 'loadMnist', 'loadModel', 'mnistPaths', 'saveModel', 'stdoutProgress', 'writeFileAtomically'].sort(),
+    ['cacheHome', 'csvLogger', 'defaultCacheDir', 'exportTorch', 'fileTuningStore', 'importTorch', 'loadMnist', 'loadModel', 'mnistPaths', 'savedFormat', 'saveModel', 'stdoutProgress', 'writeFileAtomically'].sort(),
   );
 });
 
@@ -213,6 +224,11 @@ test('webgpu-train/workbench loads with no built-ins, shares no name with webgpu
   expect(result.halved).toBe('mismatch');
   // Every value of a row is halved: 3 rows of 5.
   expect(result.mismatches).toBe(15);
+});
+
+test('the browser entry reads a Keras file, with no Node built-in, loading h5wasm on first use', async () => {
+  const { stdout } = await sh(process.execPath, ['--import', './forbid-node.mjs', 'keras.mjs'], app);
+  expect(JSON.parse(stdout)).toEqual({ format: 'h5', kerasVersion: '2.1.6', layers: ['conv2d', 'batchNormalization', 'maxPooling2d', 'flatten', 'dropout', 'dense'] });
 });
 
 test('the declarations type-check a consumer under nodenext and bundler resolution', async () => {
