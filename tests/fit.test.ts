@@ -120,6 +120,16 @@ describe('fit', () => {
     expect(await run(true)).toEqual(plain);
   });
 
+  test('compile keeps the weights, as in Keras, and starts the optimizer afresh', async () => {
+    const { x, y } = data();
+    const m = await model();
+    await m.fit(x, y, { epochs: 1, batchSize: 10 });
+    const trained = await m.getWeights();
+    m.compile({ optimizer: 'sgd', gpu: await testGpu() });
+    expect(await m.getWeights()).toEqual(trained);
+    m.destroy();
+  });
+
   test('terminateOnNaN: false lets a NaN loss train on, where the default stops with the step', async () => {
     const { x, y } = data();
     x[7 * FEATURES] = NaN;

@@ -264,7 +264,6 @@ async function main() {
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
   model.compile({ optimizer: optimizerOf(args), loss: args.loss, metrics: recipe.metrics, seed: args.seed, gpu, autotune: args.autotune });
-  // After compile, which builds the model afresh.
   if (from) await model.setWeights(from.weights);
   console.log(model.summary());
 

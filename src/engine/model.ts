@@ -112,6 +112,8 @@ export class Model {
   private graph?: Graph;
   /** The generator's state when the graph was built: a graph built again from it draws the same dropout seeds. */
   private builtFrom = 0;
+  /** The weights of the graph `compile` let go of, for the next build: compiling keeps a model's weights, as in Keras. */
+  private compiledFrom?: Promise<Float32Array>;
   private random = seededRandom(this.compiled.seed);
   /**
    * Set it during `fit` (from a callback or a button) to stop training, as in
@@ -151,6 +153,8 @@ export class Model {
     };
     this.tuner = undefined;
     this.random = seededRandom(this.compiled.seed);
+    // Read (the copy is recorded) before the graph is destroyed; written into the next one.
+    this.compiledFrom = this.graph?.readArena() ?? this.compiledFrom;
     this.destroy();
   }
 
@@ -167,6 +171,8 @@ export class Model {
     this.builtFrom = this.random.state;
     const graph = this.newGraph(gpu, batchSize, this.random);
     if (state) graph.writeState(state);
+    else if (this.compiledFrom) graph.writeArena(await this.compiledFrom);
+    this.compiledFrom = undefined;
     this.graph = graph;
     return graph;
   }
