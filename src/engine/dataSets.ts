@@ -6,6 +6,7 @@ import { createTensor, rows, sizeOf, writeTensor, type Tensor } from './buffers'
 import { gatherForward, packedWords, type GatherSource } from './ops/gather';
 import { applyOverride, destroyDispatches, type Dispatch, type KernelOverride } from './pipelines';
 import type { Random } from './random';
+import type { SetupListener } from './setupProgress';
 
 /** Inputs laid end to end: float32 values, or pixel bytes that stand for byte / 255 (`pixelValues`). */
 export type Inputs = Float32Array | Uint8Array;
@@ -77,6 +78,8 @@ export interface DataSetTarget {
   /** Kernels replaced in every dispatch, by Kernel.name. */
   kernels: ReadonlyMap<string, KernelOverride>;
   plan(batchSize: number): Promise<PlanDispatches>;
+  /** Told as a data set goes to the GPU. */
+  onProgress?: SetupListener;
   /** Throws unless a buffer of `size` bytes fits this device, naming `what`. */
   checkSize(what: string, size: number, advice?: string): void;
 }
@@ -129,6 +132,8 @@ export class DataSets {
     const shape = bytes ? [packedWords(x.length)] : [count, ...inputShape];
     const advice = bytes ? '' : ': fit and evaluate hold their data on the GPU whole; give pixels as bytes (a Uint8Array, a quarter of the size), or fewer rows';
     this.target.checkSize(`the data set [${[count, ...inputShape].join(', ')}] as ${bytes ? 'bytes' : 'float32'}`, sizeOf(shape) * 4, advice);
+    const what = `${count.toLocaleString('en-US')} rows of [${inputShape.join(', ')}] as ${bytes ? 'bytes' : 'float32'} (${((sizeOf(shape) * 4) / 1e6).toFixed(1)} MB)`;
+    this.target.onProgress?.({ stage: 'upload', done: 0, total: 1, what });
     const buffer = device.createBuffer({ label: `data set inputs (${bytes ? 'bytes' : 'f32'})`, size: sizeOf(shape) * 4, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
     if (bytes) new Uint8Array(buffer.getMappedRange()).set(x);
     else new Float32Array(buffer.getMappedRange()).set(x);
@@ -141,6 +146,7 @@ export class DataSets {
       const data: DeviceData = { x, y, rows: count, source: { x: inputs, labels, bytes }, order, gathers: new Map() };
       this.held.push(data);
       if (this.held.length > KEPT_DATA_SETS) destroyData(this.held.shift()!);
+      this.target.onProgress?.({ stage: 'upload', done: 1, total: 1, what });
       return data;
     } catch (error) {
       buffer.destroy();

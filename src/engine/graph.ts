@@ -18,6 +18,7 @@ import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimize
 import { softmaxForward } from './ops/softmax';
 import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmaxCrossEntropy';
 import type { Autotuner } from './autotune';
+import type { SetupListener } from './setupProgress';
 import { applyOverride, destroyDispatches, encodeDispatches, type Dispatch, type KernelOverride } from './pipelines';
 
 export type { Inputs } from './dataSets';
@@ -119,6 +120,8 @@ export interface GraphOptions {
   kernels?: ReadonlyMap<string, KernelOverride>;
   /** Chooses each plan's kernel variants; without it, the defaults run. */
   tuner?: Autotuner;
+  /** Told as a plan's kernels are compiled and tuned, and as data goes to the GPU (setupProgress.ts). */
+  onProgress?: SetupListener;
 }
 
 /** A byte count for an error message: `1,048,576 bytes (1.0 MiB)`. */
@@ -184,6 +187,7 @@ export class Graph {
   readonly kernels: ReadonlyMap<string, KernelOverride>;
   /** Chooses each plan's kernel variants; without it, the defaults run. */
   readonly tuner?: Autotuner;
+  private readonly onProgress?: SetupListener;
 
   constructor(
     readonly device: GPUDevice,
@@ -195,6 +199,7 @@ export class Graph {
     this.optimizer = optimizer;
     this.kernels = options.kernels ?? new Map();
     this.tuner = options.tuner;
+    this.onProgress = options.onProgress;
     const shapes = layerShapes(configs, inputShape);
     // Every buffer: the arenas, the inputs and metrics, and each layer's own;
     // a device limit that one exceeds leaves nothing allocated.
@@ -299,6 +304,7 @@ export class Graph {
       indices: this.indices,
       kernels: this.kernels,
       plan: (batchSize) => this.plan(batchSize),
+      onProgress: options.onProgress,
       checkSize: (what, size, advice) => this.checkSize(what, size, advice),
     });
   }
@@ -348,23 +354,34 @@ export class Graph {
 
   private async createPlan(batchSize: number): Promise<Plan> {
     const device = this.device;
+    // Compiled in parts, each told to the listener before it starts: every layer's forward, its backward, the loss, the optimizer, the overrides.
+    const total = 2 * this.layers.length + 2 + (this.kernels.size > 0 ? 1 : 0);
+    let done = 0;
+    const compiling = (what: string) => this.onProgress?.({ stage: 'compile', done: done++, total, what: `${what}, batch ${batchSize}` });
     const inference: Dispatch[] = [];
     const training: Dispatch[] = [];
     const backward: Dispatch[] = [];
     for (const { name, built } of this.layers) {
+      compiling(`${name} forward`);
       const forward = mark(name, await built.forward(batchSize));
       inference.push(...forward);
       training.push(...(built.forwardTraining ? mark(name, await built.forwardTraining(batchSize)) : forward));
     }
-    for (const { name, built } of [...this.layers].reverse()) backward.push(...mark(name, await built.backward(batchSize)));
+    for (const { name, built } of [...this.layers].reverse()) {
+      compiling(`${name} backward`);
+      backward.push(...mark(name, await built.backward(batchSize)));
+    }
 
     const logits = rows(this.logits.value, batchSize);
     const labels = rows(this.labels, batchSize);
+    compiling('the loss');
     // Evaluate accumulates the running means too, and never reads them.
     const metrics = mark('loss', [
       await softmaxCrossEntropyForward(device, { logits, labels, lossSum: this.lossSum, correct: this.correct, runningMeans: this.runningMeans }),
     ]);
     const lossGradient = mark('loss', [await softmaxCrossEntropyBackward(device, { logits, labels, dLogits: rows(this.logits.grad, batchSize) })]);
+    const probabilities = mark('loss', [await softmaxForward(device, { x: logits, y: rows(this.probabilities, batchSize) })]);
+    compiling('the optimizer');
     const update = mark(
       'optimizer',
       await optimizerUpdate(device, this.optimizer, {
@@ -374,9 +391,9 @@ export class Graph {
         ...(this.optimizer.kind === 'adam' && { step: this.step }),
       }),
     );
-    const probabilities = mark('loss', [await softmaxForward(device, { x: logits, y: rows(this.probabilities, batchSize) })]);
     const all = [...new Set([...training, ...inference, ...backward, ...metrics, ...lossGradient, ...update, ...probabilities])];
     if (this.kernels.size > 0) {
+      compiling('the kernels replaced');
       // A data set's gather is made with it (see `gather`), and takes its override there.
       const names = new Set([...all.map((d) => d.kernel.name), ...GATHER_KERNELS]);
       for (const name of this.kernels.keys()) {
@@ -387,8 +404,9 @@ export class Graph {
         if (override) await applyOverride(device, dispatch, override);
       }
     }
+    this.onProgress?.({ stage: 'compile', done, total, what: `the plan for batches of ${batchSize}` });
     // After the overrides, which are never tuned.
-    await this.tuner?.tune(all);
+    await this.tuner?.tune(all, this.onProgress);
     return {
       batchSize,
       train: [...training, ...metrics, ...lossGradient, ...backward, ...update],
