@@ -3,7 +3,6 @@
 // fit's loop is training/fit.ts, and the graph owns the GPU.
 import { Autotuner, autotuneMode, tuningDefaults, type AutotuneMode, type TuningChoice, type TuningStore } from './autotune';
 import { defaultGpu, freshGpu, type Gpu } from './device';
-import { shuffledRows } from './dataSets';
 import { sizeOf } from './buffers';
 import { Graph, type Inputs, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
@@ -13,7 +12,8 @@ import { seededRandom } from './random';
 import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
 import { fit, type FitOptions, type Trainee } from './training/fit';
 import type { History } from './training/history';
-import { runPass } from './training/pass';
+import { evaluate, type EvaluateOptions } from './training/evaluate';
+import type { SetupListener } from './setupProgress';
 import type { Weight } from './safetensors';
 import { normalizeOverrides, type KernelOverride, type KernelOverrides } from './pipelines';
 
@@ -21,6 +21,10 @@ export type { Inputs, Logs } from './graph';
 export type { CheckpointInfo } from './checkpoint';
 export type { DeviceLoss, EpochLogs, FitOptions } from './training/fit';
 export type { History } from './training/history';
+export type { EvaluateOptions } from './training/evaluate';
+
+/** What predict returns: the values, row-major, with their shape ([count, ...outputShape]). */
+export type ShapedArray = Float32Array & { readonly shape: readonly number[] };
 
 /** One layer's output for the inputs given to `Model.layerOutputs`. */
 export interface LayerOutput {
@@ -76,11 +80,17 @@ export interface CompileOptions {
   tuningStore?: TuningStore;
   /** Told of what tuning found worth saying (a cache entry ignored, its budget spent); console.warn by default. */
   onTuningNotice?: (message: string) => void;
+  /**
+   * Told of what the model does before its steps can run, which takes seconds
+   * on a software adapter: compiling a plan's kernels, timing their variants,
+   * putting data on the GPU (setupProgress.ts; `describeSetup` words it).
+   */
+  onProgress?: SetupListener;
 }
 
 export class Model {
   private compiled: Required<Pick<CompileOptions, 'seed'>> &
-    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice'> & { optimizer: OptimizerConfig; kernels?: Map<string, KernelOverride> } = {
+    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice' | 'onProgress'> & { optimizer: OptimizerConfig; kernels?: Map<string, KernelOverride> } = {
     seed: Date.now() >>> 0,
     optimizer: optimizerConfig('rmsprop'),
   };
@@ -96,6 +106,8 @@ export class Model {
    * few updates' worth at most, as the GPU runs ahead of the readbacks).
    */
   stopTraining = false;
+  /** Set it during `evaluate` (from a callback or a button) to stop it at its next progress update, as Keras 3's stop_evaluating. */
+  stopEvaluating = false;
 
   /** Each layer's output shape and parameters, checked when the model is made. */
   readonly shapes: LayerShape[];
@@ -126,6 +138,7 @@ export class Model {
       autotune: options.autotune,
       tuningStore: options.tuningStore,
       onTuningNotice: options.onTuningNotice,
+      onProgress: options.onProgress,
     };
     this.tuner = undefined;
     this.random = seededRandom(this.compiled.seed);
@@ -151,8 +164,8 @@ export class Model {
       const { autotune = defaults.mode, tuningStore = defaults.store(), onTuningNotice } = this.compiled;
       this.tuner = new Autotuner(gpu, autotune, tuningStore, onTuningNotice);
     }
-    const { optimizer, kernels } = this.compiled;
-    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, random, kernels, tuner: this.tuner });
+    const { optimizer, kernels, onProgress } = this.compiled;
+    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, random, kernels, tuner: this.tuner, onProgress });
   }
 
   /** Which variant of each kernel the model's plans run, how it was chosen, and the time each variant took (see autotune.ts). */
@@ -248,21 +261,26 @@ export class Model {
     };
   }
 
-  /** Mean loss and accuracy over a dataset. */
-  async evaluate(x: Inputs, y: ArrayLike<number>, options: { batchSize?: number } = {}): Promise<Logs> {
+  /**
+   * Mean loss and accuracy over a dataset. With `verbose: 1`, Keras' progress
+   * bar; `callbacks` are told at each progress update (onTestBatchEnd), and
+   * setting `stopEvaluating` stops it there, with the means so far.
+   */
+  async evaluate(x: Inputs, y: ArrayLike<number>, options: EvaluateOptions = {}): Promise<Logs> {
     const count = this.checkData('evaluate()', x, y);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
     const batchSize = Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize);
-    const order = shuffledRows(count);
-    const pass = await graph.data.pass({ x, y, order }, batchSize);
-    return (await runPass(graph, pass, { kind: 'evaluate', x, order, updateEvery: Infinity })).logs;
+    this.stopEvaluating = false;
+    const callbacks = options.callbacks === undefined ? [] : [options.callbacks].flat();
+    return evaluate(graph, { x, y, count }, { batchSize, verbose: options.verbose ?? 0, callbacks, stop: () => this.stopEvaluating });
   }
 
-  /** Class probabilities, [count, classes] row-major. */
-  async predict(x: Inputs, options: { batchSize?: number } = {}): Promise<Float32Array> {
+  /** The model's outputs (class probabilities), row-major, with their shape: [count, ...outputShape]. */
+  async predict(x: Inputs, options: { batchSize?: number } = {}): Promise<ShapedArray> {
     const count = this.checkData('predict()', x);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
-    return graph.predict(x, Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize));
+    const values = await graph.predict(x, Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize));
+    return Object.assign(values, { shape: [count, ...this.outputShape] });
   }
 
   /** Every layer's output for the inputs `x` (inference: dropout off, moving statistics). */
@@ -367,10 +385,10 @@ export class Model {
  * A model from the bytes `Model.toBytes()` wrote. The whole file is checked
  * (readModelFile) before the model is made and its graph built.
  */
-export async function loadModelBytes(bytes: Uint8Array, options: { source?: string; gpu?: Gpu } = {}): Promise<Model> {
+export async function loadModelBytes(bytes: Uint8Array, options: { source?: string } & Pick<CompileOptions, 'gpu' | 'onProgress'> = {}): Promise<Model> {
   const { inputShape, layers, weights } = readModelFile(bytes, options.source ?? 'model');
   const model = new Model(layers, inputShape);
-  model.compile({ gpu: options.gpu });
+  model.compile({ gpu: options.gpu, onProgress: options.onProgress });
   await model.setWeights(weights);
   return model;
 }

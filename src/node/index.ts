@@ -3,8 +3,7 @@
 // the autotuner's choices in a file in the cache directory.
 import { autotuneMode, setTuningDefaults } from '../engine/autotune';
 import { setDefaultGpu } from '../engine/device';
-import { loadModelBytes, type Model } from '../engine/model';
-import type { Gpu } from '../engine/device';
+import { loadModelBytes, type CompileOptions, type Model } from '../engine/model';
 import { createGpu } from './dawn';
 import { fileTuningStore, readNamedFile, writeFileAtomically } from './files';
 import { setProgressWriter } from '../engine/training/progress';
@@ -32,6 +31,6 @@ export async function saveModel(model: Model, path: string): Promise<void> {
 }
 
 /** Loads a model file written by `saveModel()` (or the page's "save"), checked whole before anything is built. */
-export async function loadModel(path: string, options: { gpu?: Gpu } = {}): Promise<Model> {
-  return loadModelBytes(await readNamedFile(path, 'a model file'), { source: path, gpu: options.gpu });
+export async function loadModel(path: string, options: Pick<CompileOptions, 'gpu' | 'onProgress'> = {}): Promise<Model> {
+  return loadModelBytes(await readNamedFile(path, 'a model file'), { ...options, source: path });
 }

@@ -132,7 +132,8 @@ async function trainEpoch(trainee: Trainee, run: Run, { settings, callbacks, che
     updateEvery: settings.updateEvery,
     onUpdate: async (step, progress) => {
       const called = performance.now();
-      await callbacks.trainBatchEnd(step, progress.logs, { epoch, printed: progress.printed });
+      const seconds = (called - started - paused) / 1000;
+      await callbacks.trainBatchEnd(step, progress.logs, { epoch, printed: progress.printed, seconds, msPerStep: (seconds * 1000) / (step + 1 - first) });
       paused += performance.now() - called;
     },
     stop: () => trainee.stopTraining,
