@@ -1,6 +1,5 @@
 // `npm run evaluate`: a saved model on MNIST's test set, from the command line.
 // The file is checked whole before the data is read or the GPU started.
-import { parseArgs } from 'node:util';
 import {
   defaultGpu,
   describeAdapter,
@@ -8,24 +7,27 @@ import {
   loadMnist,
   loadModelBytes,
   readModelFile,
+  stdoutProgress,
 } from '../node';
 import { readNamedFile } from '../node/files';
-import { integerOption } from './args';
+import { integerOption, parseOptions } from './args';
+import { dataLine, setupOnTerminal, testProgress } from './output';
 
 const USAGE = `usage: npm run evaluate -- --load FILE [--data DIR] [--batch-size 128] [--limit N]
   --load   a model file written by npm run train -- --save FILE (or the page's save)
-  --limit  evaluate on the first N test images only`;
+  --limit  evaluate on the first N test images only (all of them by default)`;
 
 function parse() {
-  const { values } = parseArgs({
-    options: {
+  const values = parseOptions(
+    {
       load: { type: 'string' },
       data: { type: 'string' },
       'batch-size': { type: 'string', default: '128' },
       limit: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    USAGE,
+  );
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -47,16 +49,17 @@ async function main() {
   const rowSize = test.height * test.width;
   const x = test.pixels.subarray(0, count * rowSize);
   const y = test.labels.subarray(0, count);
+  console.log(dataLine(mnist, { test: count }));
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  const model = await loadModelBytes(bytes, { source: args.load, gpu });
+  const model = await loadModelBytes(bytes, { source: args.load, gpu, onProgress: setupOnTerminal });
   console.log(model.summary());
-  const evaluation = await model.evaluate(x, y, { batchSize: args.batchSize });
-  console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)} (${count} images)`);
+  const evaluation = await model.evaluate(x, y, { batchSize: args.batchSize, callbacks: testProgress(Math.ceil(count / args.batchSize)) });
+  stdoutProgress.line(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)} (${count.toLocaleString('en-US')} test images)`);
   const probabilities = [...(await model.predict(x.subarray(0, rowSize)))];
   const argmax = probabilities.indexOf(Math.max(...probabilities));
-  console.log(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
+  stdoutProgress.line(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
   console.log(`argmax ${argmax}, true label ${y[0]}`);
   model.destroy();
   gpu.device.destroy();

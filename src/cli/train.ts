@@ -1,7 +1,6 @@
 // `npm run train`: the Keras MNIST tutorial on WebGPU, from the command line.
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   autotuneMode,
   defaultGpu,
@@ -14,6 +13,7 @@ import {
   optimizerConfig,
   readCheckpoint,
   reduceLROnPlateau,
+  runEstimate,
   saveModel,
   stdoutProgress,
   tuningSummary,
@@ -26,7 +26,8 @@ import {
   type TutorialModel,
 } from '../node';
 import { checkOutputPath, readNamedFile } from '../node/files';
-import { integerOption, numberOption } from './args';
+import { integerOption, numberOption, parseOptions } from './args';
+import { dataLine, setupOnTerminal, testProgress } from './output';
 
 /** The checkpoint's name in a --checkpoint directory: one file, replaced whole at each write. */
 const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -44,10 +45,12 @@ async function readResume(dir: string): Promise<{ bytes: Uint8Array; source: str
 }
 
 const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-size 128] [--limit N]
-                        [--seed S] [--data DIR] [--optimizer NAME] [--lr RATE]
+                        [--test-limit N] [--seed S] [--data DIR] [--optimizer NAME] [--lr RATE]
                         [--validate | --validation-split F] [--early-stopping PATIENCE]
                         [--reduce-lr-on-plateau] [--save FILE] [--report FILE]
-                        [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
+                        [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE] [--verbose]
+  --limit N           train on the first N training images (all of them by default)
+  --test-limit N      test on the first N test images (all of them, 10,000 in MNIST, by default)
   --optimizer NAME    ${OPTIMIZERS.join(', ')} (rmsprop, the tutorial's, by default),
                       with Keras' defaults; --lr RATE sets its learning rate
   --validate          also evaluate on the test set after every epoch (val_loss, val_accuracy)
@@ -63,15 +66,17 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-s
                       (same --model, --limit and --batch-size); checkpoints go on into DIR
   --autotune MODE     how kernel variants are chosen on this adapter: cached (the default: the
                       choices kept in ~/.cache/webgpu-train/autotune.json, timing what is not
-                      there), full (time them all again) or off (the defaults)`;
+                      there), full (time them all again) or off (the defaults)
+  --verbose           list the variant each kernel runs, with every variant's time`;
 
 function parse() {
-  const { values } = parseArgs({
-    options: {
+  const values = parseOptions(
+    {
       model: { type: 'string', default: 'cnn' },
       epochs: { type: 'string', default: '5' },
       'batch-size': { type: 'string', default: '128' },
       limit: { type: 'string' },
+      'test-limit': { type: 'string' },
       seed: { type: 'string' },
       data: { type: 'string' },
       optimizer: { type: 'string', default: 'rmsprop' },
@@ -86,9 +91,11 @@ function parse() {
       'checkpoint-every': { type: 'string' },
       resume: { type: 'string' },
       autotune: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    USAGE,
+  );
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -109,6 +116,7 @@ function parse() {
     epochs: integerOption('epochs', values.epochs, 1)!,
     batchSize: integerOption('batch-size', values['batch-size'], 1)!,
     limit: integerOption('limit', values.limit, 1),
+    testLimit: integerOption('test-limit', values['test-limit'], 1),
     seed: integerOption('seed', values.seed, 0) ?? (Date.now() >>> 0),
     data: values.data,
     optimizer: values.optimizer as OptimizerKind,
@@ -123,6 +131,7 @@ function parse() {
     checkpointEvery: integerOption('checkpoint-every', values['checkpoint-every'], 1),
     resume: values.resume,
     autotune: values.autotune === undefined ? undefined : autotuneMode('--autotune', values.autotune),
+    verbose: values.verbose ?? false,
   };
 }
 
@@ -145,21 +154,44 @@ async function main() {
   const model = tutorialModel(args.model, mnist.train.classes);
   expectImagesFit(mnist.train, model.inputShape, args.data || process.env.MNIST_DIR || 'MNIST');
   const train = take(mnist.train, args.limit);
-  const test = take(mnist.test, args.limit);
+  const test = take(mnist.test, args.testLimit);
+  console.log(dataLine(mnist, { train: train.y.length, test: test.y.length }));
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
   const optimizer = optimizerConfig(args.optimizer, args.lr === undefined ? {} : { learningRate: args.lr });
-  model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune });
+  model.compile({
+    optimizer,
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+    seed: args.seed,
+    gpu,
+    autotune: args.autotune,
+    onProgress: setupOnTerminal,
+    // Once, on a line of its own, not inside the progress bar.
+    onTuningNotice: (message) => stdoutProgress.line(message),
+  });
   console.log(model.summary());
 
   const stopper = args.earlyStopping === undefined ? undefined : earlyStopping({ monitor: 'val_loss', patience: args.earlyStopping, restoreBestWeights: true });
   // The rate each epoch ended with, by epoch, for the report.
   const rates: Record<number, number> = {};
+  const trainRows = args.validationSplit === undefined ? train.y.length : Math.floor(train.y.length * (1 - args.validationSplit));
+  const steps = Math.ceil(trainRows / args.batchSize);
+  let estimated = false;
   const callbacks: Callback[] = [
     ...(stopper ? [stopper] : []),
     ...(args.reduceLrOnPlateau ? [reduceLROnPlateau({ monitor: 'val_loss' })] : []),
     { onEpochEnd: (epoch) => void (rates[epoch] = model.learningRate) },
+    {
+      // At the run's first progress update: what the rest would take at the speed of its first steps.
+      onTrainBatchEnd: (batch, _logs, { epoch, seconds, msPerStep }) => {
+        if (estimated) return;
+        estimated = true;
+        const estimate = runEstimate({ msPerStep, measured: Math.round((seconds * 1000) / msPerStep), stepsLeft: (args.epochs - epoch) * steps - (batch + 1) });
+        if (estimate) stdoutProgress.line(estimate);
+      },
+    },
   ];
   if (resumed) console.log(`resuming from ${resumeFrom.source}: epoch ${resumed.epoch + 1}, step ${resumed.step}/${resumed.steps}`);
   const history = await model.fit(train.x, train.y, {
@@ -190,14 +222,16 @@ async function main() {
   const stopped = stopper ? `${ended}; restored the weights of epoch ${stopper.bestEpoch + 1}, the best val_loss (${stopper.best.toFixed(4)})` : ended;
   if (stopper) console.log(`${stopped[0].toUpperCase()}${stopped.slice(1)}.`);
   const tuning = model.tuning;
-  if (tuning && tuning.mode !== 'off') console.log(`Kernel variants (${tuningSummary(tuning)}):\n  ${formatChoices(tuning.choices).join('\n  ')}`);
+  if (tuning && tuning.mode !== 'off') {
+    stdoutProgress.line(`Kernel variants (${tuningSummary(tuning)})${args.verbose ? `:\n  ${formatChoices(tuning.choices).join('\n  ')}` : '; --verbose lists them'}`);
+  }
 
-  const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize });
-  console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)}`);
+  const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize, callbacks: testProgress(Math.ceil(test.y.length / args.batchSize)) });
+  stdoutProgress.line(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)} (${test.y.length.toLocaleString('en-US')} test images)`);
 
   const probabilities = [...(await model.predict(test.x.subarray(0, mnist.test.height * mnist.test.width)))];
   const argmax = probabilities.indexOf(Math.max(...probabilities));
-  console.log(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
+  stdoutProgress.line(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
   console.log(`argmax ${argmax}, true label ${test.y[0]}`);
 
   if (args.save) {
