@@ -11,7 +11,7 @@ import {
 } from '../node';
 import { readNamedFile } from '../node/files';
 import { integerOption, parseOptions } from './args';
-import { dataLine, setupOnTerminal, testProgress } from './output';
+import { dataLine, noticeOnTerminal, setupOnTerminal, testProgress } from './output';
 
 const USAGE = `usage: npm run evaluate -- --load FILE [--data DIR] [--batch-size 128] [--limit N]
   --load   a model file written by npm run train -- --save FILE (or the page's save)
@@ -53,7 +53,7 @@ async function main() {
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  const model = await loadModelBytes(bytes, { source: args.load, gpu, onProgress: setupOnTerminal });
+  const model = await loadModelBytes(bytes, { source: args.load, gpu, onProgress: setupOnTerminal, onTuningNotice: noticeOnTerminal });
   console.log(model.summary());
   const evaluation = await model.evaluate(x, y, { batchSize: args.batchSize, callbacks: testProgress(Math.ceil(count / args.batchSize)) });
   stdoutProgress.line(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)} (${count.toLocaleString('en-US')} test images)`);

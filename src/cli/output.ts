@@ -19,6 +19,9 @@ export function dataLine(mnist: Mnist & { dir: string }, used: { train?: number;
   return `data: ${shownPath(mnist.dir)} (${kind}): ${train}${count(used.test)} of ${count(mnist.test.count)} test images`;
 }
 
+/** A tuning notice, once, on a line of its own: not inside the progress bar. */
+export const noticeOnTerminal = (message: string) => stdoutProgress.line(message);
+
 /** Compiling, tuning and uploading, on the progress line of a terminal (where `stdoutProgress.update` writes). */
 export const setupOnTerminal: SetupListener = (progress) => stdoutProgress.update(describeSetup(progress));
 

@@ -27,7 +27,7 @@ import {
 } from '../node';
 import { checkOutputPath, readNamedFile } from '../node/files';
 import { integerOption, numberOption, parseOptions } from './args';
-import { dataLine, setupOnTerminal, testProgress } from './output';
+import { dataLine, noticeOnTerminal, setupOnTerminal, testProgress } from './output';
 
 /** The checkpoint's name in a --checkpoint directory: one file, replaced whole at each write. */
 const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -168,8 +168,7 @@ async function main() {
     gpu,
     autotune: args.autotune,
     onProgress: setupOnTerminal,
-    // Once, on a line of its own, not inside the progress bar.
-    onTuningNotice: (message) => stdoutProgress.line(message),
+    onTuningNotice: noticeOnTerminal,
   });
   console.log(model.summary());
 

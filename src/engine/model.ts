@@ -385,10 +385,11 @@ export class Model {
  * A model from the bytes `Model.toBytes()` wrote. The whole file is checked
  * (readModelFile) before the model is made and its graph built.
  */
-export async function loadModelBytes(bytes: Uint8Array, options: { source?: string } & Pick<CompileOptions, 'gpu' | 'onProgress'> = {}): Promise<Model> {
-  const { inputShape, layers, weights } = readModelFile(bytes, options.source ?? 'model');
+export async function loadModelBytes(bytes: Uint8Array, options: { source?: string } & Pick<CompileOptions, 'gpu' | 'onProgress' | 'onTuningNotice'> = {}): Promise<Model> {
+  const { source, ...compile } = options;
+  const { inputShape, layers, weights } = readModelFile(bytes, source ?? 'model');
   const model = new Model(layers, inputShape);
-  model.compile({ gpu: options.gpu, onProgress: options.onProgress });
+  model.compile(compile);
   await model.setWeights(weights);
   return model;
 }

@@ -31,6 +31,6 @@ export async function saveModel(model: Model, path: string): Promise<void> {
 }
 
 /** Loads a model file written by `saveModel()` (or the page's "save"), checked whole before anything is built. */
-export async function loadModel(path: string, options: Pick<CompileOptions, 'gpu' | 'onProgress'> = {}): Promise<Model> {
+export async function loadModel(path: string, options: Pick<CompileOptions, 'gpu' | 'onProgress' | 'onTuningNotice'> = {}): Promise<Model> {
   return loadModelBytes(await readNamedFile(path, 'a model file'), { ...options, source: path });
 }
