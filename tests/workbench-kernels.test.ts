@@ -59,3 +59,8 @@ test('editedLines: the lines between the common first and last, or null', () => 
   expect(editedLines('a\nb\nc', 'a\nc')).toEqual({ first: 2, last: 2 });
   expect(editedLines('a\nb\nc', 'x\nb\ny')).toEqual({ first: 1, last: 3 });
 });
+
+test('an empty source is refused, not compiled to nothing', async () => {
+  const result = await checkKernel(await testGpu(), 'softmax:forward', { source: ' \n', file: 'mine.wgsl' });
+  expect(result).toEqual({ status: 'invalid', message: 'mine.wgsl is empty: it holds no kernel' });
+});

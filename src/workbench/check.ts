@@ -41,6 +41,8 @@ export async function checkKernel(gpu: Gpu, name: string, edit: Edit, options: {
   const s = kernelSpec(name);
   const shape = fullShape(name, options.shape);
   const file = edit.file ?? EDITED_FILE;
+  // An empty source compiles, to nothing.
+  if (edit.source.trim() === '') return { status: 'invalid', message: `${file} is empty: it holds no kernel` };
   const messages = await compileMessages(gpu, name, edit.source, file);
   if (messages.some((m) => m.type === 'error')) {
     return { status: 'compile-error', file, messages: errorsWithNotes(pointAtEdits(messages, editedLines(builtInSource(name), edit.source))) };
