@@ -8,7 +8,7 @@ import { dense, flatten } from '../src/engine/layers';
 import { sequential, type CompileOptions, type Model } from '../src/engine/model';
 import { formatMs } from '../src/engine/profile';
 import { describeSetup, type SetupProgress } from '../src/engine/setupProgress';
-import { formatDuration, runEstimate } from '../src/engine/training/progress';
+import { formatDuration, runEstimate, setProgressWriter } from '../src/engine/training/progress';
 import { seededRandom, testGpu } from './helpers';
 
 const FEATURES = 6;
@@ -159,6 +159,25 @@ describe('fit and evaluate count steps, not their set-up', () => {
     // The next evaluate starts afresh.
     expect(await m.evaluate(x, y, { batchSize: 5 })).toEqual(whole);
     m.destroy();
+  });
+
+  test("evaluate with verbose 1 prints Keras' bar where the progress writer says; 0, the default, nothing", async () => {
+    const m = await model({ autotune: 'off' });
+    const { x, y } = data(40);
+    const lines: string[] = [];
+    const updates: string[] = [];
+    setProgressWriter({ update: (text) => void updates.push(text), line: (text) => void lines.push(text) });
+    try {
+      await m.evaluate(x, y, { batchSize: 8 });
+      expect([lines, updates]).toEqual([[], []]);
+      const logs = await m.evaluate(x, y, { batchSize: 8, verbose: 1 });
+      expect(updates).toHaveLength(5);
+      expect(lines).toEqual([expect.stringMatching(new RegExp(`^5/5 ━{20} \\d+s \\d+ms/step - accuracy: ${logs.accuracy.toFixed(4)} - loss: ${logs.loss.toFixed(4)}$`))]);
+      await expect(m.evaluate(x, y, { verbose: 2 as 1 })).rejects.toThrow('evaluate(): verbose must be 0 or 1, got 2');
+    } finally {
+      setProgressWriter(undefined);
+      m.destroy();
+    }
   });
 
   test('predict returns its values with their shape, [count, classes]', async () => {

@@ -268,11 +268,13 @@ export class Model {
    */
   async evaluate(x: Inputs, y: ArrayLike<number>, options: EvaluateOptions = {}): Promise<Logs> {
     const count = this.checkData('evaluate()', x, y);
+    const { verbose = 0 } = options;
+    if (verbose !== 0 && verbose !== 1) throw new Error(`evaluate(): verbose must be 0 or 1, got ${verbose}`);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
     const batchSize = Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize);
     this.stopEvaluating = false;
     const callbacks = options.callbacks === undefined ? [] : [options.callbacks].flat();
-    return evaluate(graph, { x, y, count }, { batchSize, verbose: options.verbose ?? 0, callbacks, stop: () => this.stopEvaluating });
+    return evaluate(graph, { x, y, count }, { batchSize, verbose, callbacks, stop: () => this.stopEvaluating });
   }
 
   /** The model's outputs (class probabilities), row-major, with their shape: [count, ...outputShape]. */

@@ -4,7 +4,7 @@
 import { shuffledRows } from '../dataSets';
 import type { Graph, Inputs, Logs } from '../graph';
 import { CallbackList, type Callback } from './callbacks';
-import { runPass } from './pass';
+import { defaultUpdateEvery, runPass } from './pass';
 import { evaluationPrinter, progressWriter } from './progress';
 
 export interface EvaluateOptions {
@@ -15,27 +15,23 @@ export interface EvaluateOptions {
   callbacks?: Callback | Callback[];
 }
 
-/** Progress updates in an evaluation, as in an epoch of fit: each reads the running sums back once. */
-const UPDATES = 20;
-
 /** The mean loss and metrics over the rows of x and y (`count` rows); over those evaluated before `stop()` said so, when it did. */
 export async function evaluate(
   graph: Graph,
   data: { x: Inputs; y: ArrayLike<number>; count: number },
-  options: { batchSize: number; verbose: number; callbacks: readonly Callback[]; stop: () => boolean },
+  options: { batchSize: number; verbose: 0 | 1; callbacks: readonly Callback[]; stop: () => boolean },
 ): Promise<Logs> {
   const { x, y, count } = data;
   const order = shuffledRows(count);
   const pass = await graph.data.pass({ x, y, order }, options.batchSize);
   const writer = progressWriter();
-  if (options.verbose !== 0 && options.verbose !== 1) throw new Error(`evaluate(): verbose must be 0 or 1, got ${options.verbose}`);
   const callbacks = new CallbackList([...options.callbacks, ...(options.verbose === 1 && writer ? [evaluationPrinter(writer, pass.steps)] : [])]);
   await callbacks.testBegin();
   const { logs } = await runPass(graph, pass, {
     kind: 'evaluate',
     x,
     order,
-    updateEvery: Math.max(1, Math.ceil(pass.steps / UPDATES)),
+    updateEvery: defaultUpdateEvery(pass.steps),
     onUpdate: (step, progress) => callbacks.testBatchEnd(step, progress.logs),
     stop: options.stop,
   });

@@ -13,7 +13,7 @@ import { CallbackList, type Callback } from './callbacks';
 import { Checkpoints, resume, type CheckpointOptions } from './checkpoints';
 import { DeviceLossRecovery, type DeviceLoss } from './deviceLoss';
 import { History } from './history';
-import { runPass } from './pass';
+import { defaultUpdateEvery, runPass } from './pass';
 import { progressPrinter, progressWriter } from './progress';
 import type { EpochLogs, FitSettings, Run, Trainee } from './run';
 
@@ -206,7 +206,7 @@ function fitSettings(trainee: Trainee, data: { x: Inputs; y: ArrayLike<number>; 
     shuffle,
     validationData,
     terminateOnNaN: options.terminateOnNaN !== false || [options.callbacks ?? []].flat().some((c) => 'terminatesOnNaN' in c),
-    updateEvery: options.updateEvery ?? Math.max(1, Math.ceil(steps / 20)),
+    updateEvery: options.updateEvery ?? defaultUpdateEvery(steps),
   };
 }
 
