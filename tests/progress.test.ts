@@ -8,7 +8,7 @@ import { dense, flatten } from '../src/engine/layers';
 import { sequential, type CompileOptions, type Model } from '../src/engine/model';
 import { formatMs } from '../src/engine/profile';
 import { describeSetup, type SetupProgress } from '../src/engine/setupProgress';
-import { formatDuration, runEstimate, setProgressWriter } from '../src/engine/training/progress';
+import { formatDuration, runEstimate, runEstimator, setProgressWriter } from '../src/engine/training/progress';
 import { seededRandom, testGpu } from './helpers';
 
 const FEATURES = 6;
@@ -205,6 +205,11 @@ describe('figures as the page and the command line print them', () => {
   test('runEstimate: none for a run under a minute, else its duration and how it was measured', () => {
     expect(runEstimate({ msPerStep: 10, measured: 24, stepsLeft: 5000 })).toBeNull();
     expect(runEstimate({ msPerStep: 125, measured: 24, stepsLeft: 19_200 })).toBe('about 40 min on this adapter: 125 ms/step measured over the first 24 steps, 19,200 steps to go');
+    // As a callback: at the run's first progress update, once.
+    const said: string[] = [];
+    const estimator = runEstimator({ epochs: 5, steps: 469 }, (text) => void said.push(text));
+    for (const batch of [23, 47]) estimator.onTrainBatchEnd!(batch, { loss: 1 }, { epoch: 0, seconds: ((batch + 1) * 125) / 1000, msPerStep: 125 });
+    expect(said).toEqual(['about 5 min on this adapter: 125 ms/step measured over the first 24 steps, 2,321 steps to go']);
     expect(formatDuration(90)).toBe('90 s');
     expect(formatDuration(7500)).toBe('2 h 5 min');
     expect(formatDuration(7200)).toBe('2 h');

@@ -16,7 +16,7 @@ import {
   MNIST_PARTS,
   MNIST_SHA256,
   optimizerConfig,
-  runEstimate,
+  runEstimator,
   torchFiles,
   tutorialModel,
   type Dataset,
@@ -517,7 +517,7 @@ async function fitModel(training: Training, settings: Settings, resumeFrom?: { b
   ui.epochs.tBodies[0].replaceChildren();
   ui.epochs.hidden = true;
   ui.testResult.textContent = 'Training…';
-  let estimate: string | null | undefined;
+  let estimate: string | undefined;
   await model.fit(data.x, data.y, {
     epochs,
     batchSize,
@@ -537,33 +537,34 @@ async function fitModel(training: Training, settings: Settings, resumeFrom?: { b
       log.line(`${what}; ${next}`);
       ui.trainStatus.textContent = `Device lost; ${next}`;
     },
-    callbacks: {
-      onTrainBatchEnd: (step, logs, { epoch, printed, seconds, msPerStep }) => {
-        const done = step + 1;
-        if (estimate === undefined) {
-          // The run's first progress update: what the rest will take at the speed of its first steps.
-          estimate = runEstimate({ msPerStep, measured: Math.round((seconds * 1000) / msPerStep), stepsLeft: (epochs - epoch) * steps - done });
-          if (estimate) log.line(`${estimate[0].toUpperCase()}${estimate.slice(1)}.`);
-        }
-        log.progress(done, steps, seconds * 1000, { logs, printed });
-        chart.add(epoch, done, steps, logs);
-        const where = `${done}/${steps} of epoch ${epoch + 1}/${epochs}`;
-        showLive(where, msPerStep, batchSize);
-        trainProgress.show(`Training: step ${where}${estimate ? `; ${estimate}` : ''}`);
-        if (training.pausing && !training.stopping) return pauseTraining(training, `step ${done}/${steps} of epoch ${epoch + 1}`);
+    callbacks: [
+      runEstimator({ epochs, steps }, (text) => {
+        estimate = text;
+        log.line(`${text[0].toUpperCase()}${text.slice(1)}.`);
+      }),
+      {
+        onTrainBatchEnd: (step, logs, { epoch, printed, seconds, msPerStep }) => {
+          const done = step + 1;
+          log.progress(done, steps, seconds * 1000, { logs, printed });
+          chart.add(epoch, done, steps, logs);
+          const where = `${done}/${steps} of epoch ${epoch + 1}/${epochs}`;
+          showLive(where, msPerStep, batchSize);
+          trainProgress.show(`Training: step ${where}${estimate ? `; ${estimate}` : ''}`);
+          if (training.pausing && !training.stopping) return pauseTraining(training, `step ${done}/${steps} of epoch ${epoch + 1}`);
+        },
+        onEpochEnd: (epoch, logs, details) => {
+          const images = Math.min(details.steps * batchSize, data.count);
+          log.progress(details.steps, steps, details.msPerStep * details.steps, details, true);
+          addEpochRow(epoch, steps, images, details);
+          if (logs.val_loss !== undefined && logs.val_accuracy !== undefined) {
+            chart.addValidation(epoch, logs.val_loss, logs.val_accuracy);
+            log.line(`val_accuracy: ${logs.val_accuracy.toFixed(4)} - val_loss: ${logs.val_loss.toFixed(4)}`);
+          }
+          if (training.stopping) log.line(`Stopped after ${details.steps} of ${steps} steps.`);
+          else if (epoch + 1 < epochs) log.line(`Epoch ${epoch + 2}/${epochs}`);
+        },
       },
-      onEpochEnd: (epoch, logs, details) => {
-        const images = Math.min(details.steps * batchSize, data.count);
-        log.progress(details.steps, steps, details.msPerStep * details.steps, details, true);
-        addEpochRow(epoch, steps, images, details);
-        if (logs.val_loss !== undefined && logs.val_accuracy !== undefined) {
-          chart.addValidation(epoch, logs.val_loss, logs.val_accuracy);
-          log.line(`val_accuracy: ${logs.val_accuracy.toFixed(4)} - val_loss: ${logs.val_loss.toFixed(4)}`);
-        }
-        if (training.stopping) log.line(`Stopped after ${details.steps} of ${steps} steps.`);
-        else if (epoch + 1 < epochs) log.line(`Epoch ${epoch + 2}/${epochs}`);
-      },
-    },
+    ],
   });
 }
 

@@ -13,7 +13,7 @@ import {
   optimizerConfig,
   readCheckpoint,
   reduceLROnPlateau,
-  runEstimate,
+  runEstimator,
   saveModel,
   stdoutProgress,
   tuningSummary,
@@ -177,20 +177,11 @@ async function main() {
   const rates: Record<number, number> = {};
   const trainRows = args.validationSplit === undefined ? train.y.length : Math.floor(train.y.length * (1 - args.validationSplit));
   const steps = Math.ceil(trainRows / args.batchSize);
-  let estimated = false;
   const callbacks: Callback[] = [
     ...(stopper ? [stopper] : []),
     ...(args.reduceLrOnPlateau ? [reduceLROnPlateau({ monitor: 'val_loss' })] : []),
     { onEpochEnd: (epoch) => void (rates[epoch] = model.learningRate) },
-    {
-      // At the run's first progress update: what the rest would take at the speed of its first steps.
-      onTrainBatchEnd: (batch, _logs, { epoch, seconds, msPerStep }) => {
-        if (estimated) return;
-        estimated = true;
-        const estimate = runEstimate({ msPerStep, measured: Math.round((seconds * 1000) / msPerStep), stepsLeft: (args.epochs - epoch) * steps - (batch + 1) });
-        if (estimate) stdoutProgress.line(estimate);
-      },
-    },
+    runEstimator({ epochs: args.epochs, steps }, (estimate) => stdoutProgress.line(estimate)),
   ];
   if (resumed) console.log(`resuming from ${resumeFrom.source}: epoch ${resumed.epoch + 1}, step ${resumed.step}/${resumed.steps}`);
   const history = await model.fit(train.x, train.y, {

@@ -54,7 +54,7 @@ export {
   type TrainedModel,
 } from './training/callbacks';
 export { History } from './training/history';
-export { formatDuration, formatLogs, progressLine, runEstimate, setProgressWriter, type ProgressWriter } from './training/progress';
+export { formatDuration, formatLogs, progressLine, runEstimate, runEstimator, setProgressWriter, type ProgressWriter } from './training/progress';
 export { tutorialModel, type TutorialModel } from './tutorial';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';
 export { readModelFile } from './modelFile';

@@ -109,3 +109,20 @@ export function runEstimate({ msPerStep, measured, stepsLeft }: { msPerStep: num
   if (seconds < SHORT_RUN_S) return null;
   return `about ${formatDuration(seconds)} on this adapter: ${formatMs(msPerStep)} ms/step measured over the first ${measured} steps, ${stepsLeft.toLocaleString('en-US')} steps to go`;
 }
+
+/**
+ * A callback that tells `say` the run's estimate (runEstimate) at its first
+ * progress update, when the rest of the run (`epochs` of `steps` steps) would
+ * last over a minute at the speed of its first steps.
+ */
+export function runEstimator({ epochs, steps }: { epochs: number; steps: number }, say: (estimate: string) => void): Callback {
+  let told = false;
+  return {
+    onTrainBatchEnd(batch, _logs, { epoch, seconds, msPerStep }) {
+      if (told) return;
+      told = true;
+      const estimate = runEstimate({ msPerStep, measured: Math.round((seconds * 1000) / msPerStep), stepsLeft: (epochs - epoch) * steps - (batch + 1) });
+      if (estimate) say(estimate);
+    },
+  };
+}
