@@ -57,7 +57,7 @@ function packageVersion(name: string): string {
   }
 }
 
-/** Node: Dawn from the `webgpu` package, with the adapter WEBGPU_ADAPTER names (see the README); PyTorch from BENCH_PYTHON. */
+/** Node: Dawn from the `webgpu` package, with the adapter WEBGPU_ADAPTER names (see docs/benchmarks.md); PyTorch from BENCH_PYTHON. */
 async function runInNode(options: BenchOptions): Promise<BenchResult> {
   const versions = { node: process.version, webgpu: packageVersion('webgpu'), '@tensorflow/tfjs-backend-webgpu': packageVersion('@tensorflow/tfjs-backend-webgpu') };
   // Dawn rounds timestamps to 65.5 µs unless told not to.

@@ -245,7 +245,7 @@ async function initGpu(): Promise<void> {
 /**
  * On a software adapter (SwiftShader: the CPU plays the GPU) the tutorial's
  * CNN takes about 2 s a step, hours for its 5 epochs, and the dense model
- * about 22 ms (bench on 2 cores, README): the dense model is the default there, with a note saying why.
+ * about 22 ms (bench on 2 cores, docs/results.md): the dense model is the default there, with a note saying why.
  */
 function fitDefaultsToSoftware(): void {
   formField('model').value = 'mlp';
@@ -837,7 +837,7 @@ async function save(): Promise<void> {
   download(await need(state.model, 'train or load a model first').toBytes(), `${state.modelName}.safetensors`, OCTETS);
 }
 
-/** The model for PyTorch (see the README's "When one machine is not enough"): the export's files in one zip. */
+/** The model for PyTorch (see docs/pytorch.md): the export's files in one zip. */
 async function exportTorch(): Promise<void> {
   const files = await torchFiles(need(state.model, 'train or load a model first'), state.modelName);
   download(zipSync(Object.fromEntries(files.map((f) => [`${state.modelName}-torch/${f.name}`, f.bytes]))), `${state.modelName}-torch.zip`, OCTETS);

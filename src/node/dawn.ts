@@ -7,7 +7,7 @@ import { create, globals } from 'webgpu';
 import { createGpu as createGpuOn, type Gpu } from '../engine/device';
 
 export interface DawnOptions {
-  /** Pick an adapter by name (see `WEBGPU_ADAPTER` in the README). */
+  /** Pick an adapter by name (see `WEBGPU_ADAPTER` in docs/benchmarks.md). */
   adapterName?: string;
   /** Dawn toggles such as `disable-dawn-features=timestamp_quantization` (benchmarks). */
   dawnFlags?: string[];
