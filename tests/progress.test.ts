@@ -23,7 +23,7 @@ function data(rows: number, seed = 5) {
 
 async function model(options: CompileOptions = {}): Promise<Model> {
   const m = sequential([flatten({ inputShape: [FEATURES] }), dense({ units: 12, activation: 'relu' }), dense({ units: CLASSES, activation: 'softmax' })]);
-  m.compile({ optimizer: 'adam', seed: 2, gpu: await testGpu(), ...options });
+  m.compile({ optimizer: 'adam', metrics: ['accuracy'], seed: 2, gpu: await testGpu(), ...options });
   return m;
 }
 
@@ -49,7 +49,7 @@ describe('setup progress (CompileOptions.onProgress)', () => {
     const upload = runsOf(events, 'upload');
     expect(upload).toHaveLength(1);
     expect(upload[0].map((e) => [e.done, e.total])).toEqual([[0, 1], [1, 1]]);
-    expect(upload[0][0].what).toBe('50 rows of [6] as float32 (0.0 MB)');
+    expect(upload[0][0].what).toBe('50 rows of inputs [6] as float32 (0.0 MB)');
     const plans = runsOf(events, 'compile');
     expect(plans).toHaveLength(2);
     // Three layers forward and backward, the loss and the optimizer: 8 parts.
