@@ -29,11 +29,11 @@ afterAll(async () => {
 describe('npm run train', () => {
   test('--model autoencoder prints its test loss and mse, and writes reconstructions of test images into --report', { timeout: 180_000 }, async () => {
     const report = join(dir, 'autoencoder.json');
-    const run = await train(['--model', 'autoencoder', '--epochs', '1', '--limit', '300', '--seed', '1', '--report', report]);
+    const run = await train(['--model', 'autoencoder', '--epochs', '1', '--limit', '300', '--test-limit', '300', '--seed', '1', '--report', report]);
     expect(run.stderr).not.toContain('error');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Total params: 50,992');
-    const printed = /test loss: (\d\.\d{4}) - test mse: (\d\.\d{4})\n/.exec(run.stdout)!;
+    const printed = /test loss: (\d\.\d{4}) - test mse: (\d\.\d{4}) \(300 test images\)\n/.exec(run.stdout)!;
     expect(printed).not.toBeNull();
     const written = JSON.parse(await readFile(report, 'utf8'));
     expect(written.args).toMatchObject({ model: 'autoencoder', loss: 'binaryCrossentropy', batchSize: 256 });
@@ -49,10 +49,10 @@ describe('npm run train', () => {
 
   test('--loss trains a classifier on one-hot rows of its labels with another loss, its accuracy the categorical one', { timeout: 180_000 }, async () => {
     const report = join(dir, 'mse.json');
-    const run = await train(['--model', 'mlp', '--loss', 'mse', '--epochs', '1', '--limit', '300', '--seed', '1', '--report', report]);
+    const run = await train(['--model', 'mlp', '--loss', 'mse', '--epochs', '1', '--limit', '300', '--test-limit', '300', '--seed', '1', '--report', report]);
     expect(run.stderr).not.toContain('error');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/test loss: \d\.\d{4} - test accuracy: \d\.\d{4}\n/);
+    expect(run.stdout).toMatch(/test loss: \d\.\d{4} - test accuracy: \d\.\d{4} \(300 test images\)\n/);
     expect(JSON.parse(await readFile(report, 'utf8')).args.loss).toBe('meanSquaredError');
   });
 
