@@ -1,10 +1,14 @@
 // `npm run workbench`: checks (and times) an edited WGSL kernel against the
 // built-in one and the float64 reference, in Node on Dawn. Exit 0: it matches; 1: it does not; 2: it does not compile or fit.
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createGpu, describeAdapter, writeFileAtomically } from '../node';
+import { readNamedFile } from '../node/files';
 import { builtInSource, checkKernel, fullShape, timeKernel, workbenchKernels, type Comparison, type Shape, type Timing } from '../workbench';
-import { integerOption } from './args';
+import { printable } from '../engine/safetensors';
+import { integerOption, numberOption } from './args';
+
+/** The largest --source read: the engine's largest shader is under 40 KB. */
+const MAX_SOURCE_BYTES = 2 ** 20;
 
 const USAGE = `usage: npm run workbench -- --kernel OP:ENTRY --source FILE [--shape N=..,H=..] [--constants NAME=V,..] [--time] [--trials 20] [--json FILE]
        npm run workbench -- --kernel OP:ENTRY --print      (writes the built-in WGSL to start from)
@@ -14,21 +18,20 @@ shape (default: the tutorial's), both compared with the float64 reference.
 Exit 0 when it matches within tolerance, 1 when it does not, 2 when it does not
 compile or its bindings differ from the built-in kernel's.`;
 
-/** `a=1,b=2` as numbers; `what` names the option in errors. */
-function pairs(text: string | undefined, what: string): Record<string, number> {
-  const result: Record<string, number> = {};
-  if (!text) return result;
-  for (const pair of text.split(',')) {
-    const [name, value, extra] = pair.split('=');
-    const number = Number(value);
-    if (!name || value === undefined || extra !== undefined || value.trim() === '' || !Number.isFinite(number)) {
-      throw new Error(`--${what}: '${pair}' is not NAME=NUMBER`);
-    }
-    result[name.trim()] = number;
+/** A WGSL identifier, as override constants and shape letters are named (`__proto__` is not one: WGSL keeps `__` for itself). */
+const IDENTIFIER = /^([A-Za-z]|_[A-Za-z0-9])\w*$/;
+
+/** `a=1,b=2` as a Map of identifiers to values, each read by `value` (which throws for a bad one); `what` names the option in errors. */
+function pairs(text: string | undefined, what: string, value: (name: string, text: string) => number): Map<string, number> {
+  const result = new Map<string, number>();
+  for (const pair of text ? text.split(',') : []) {
+    const [name, given, extra] = pair.split('=');
+    if (given === undefined || extra !== undefined || !IDENTIFIER.test(name)) throw new Error(`--${what}: '${printable(pair)}' is not NAME=VALUE with NAME an identifier`);
+    if (result.has(name)) throw new Error(`--${what}: ${name} is given twice`);
+    result.set(name, value(name, given));
   }
   return result;
 }
-
 function parse() {
   const { values } = parseArgs({
     options: {
@@ -52,7 +55,14 @@ function parse() {
   const trials = integerOption('trials', values.trials, 1)!;
   if (!values.list && !values.kernel) throw new Error(`--kernel OP:ENTRY is required (--list shows them)\n${USAGE}`);
   if (!values.list && !values.print && !values.source) throw new Error(`--source FILE (or --print) is required\n${USAGE}`);
-  return { ...values, shape: pairs(values.shape, 'shape'), constants: pairs(values.constants, 'constants'), trials, seed: Number(values.seed) };
+  return {
+    ...values,
+    shape: Object.fromEntries(pairs(values.shape, 'shape', (name, text) => integerOption(`shape ${name}`, text, 0)!)),
+    constants: Object.fromEntries(pairs(values.constants, 'constants', (name, text) => numberOption(`constants ${name}`, text)!)),
+    trials,
+    // The inputs' generator takes a u32: a larger seed would wrap to another.
+    seed: integerOption('seed', values.seed, 0, 2 ** 32 - 1)!,
+  };
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? n.toExponential(2) : String(n));
@@ -80,9 +90,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const shape: Shape = fullShape(kernel, args.shape);
-  const source = await readFile(args.source!, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new Error(`--source ${args.source}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
-  });
+  // A FIFO or a device is refused at once, as any input is (src/node/files.ts).
+  const source = new TextDecoder().decode(await readNamedFile(args.source!, 'a WGSL source', { maxBytes: MAX_SOURCE_BYTES }));
   // Unrounded timestamps, as the benchmark asks for.
   const gpu = await createGpu({ dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);

@@ -32,6 +32,7 @@ import { gatherForward, packedWords } from '../engine/ops/gather';
 import { withSums } from '../engine/ops/sums';
 import { splitBiasRow } from '../engine/buffers';
 import { kernelName } from '../engine/pipelines';
+import { printable } from '../engine/safetensors';
 import * as biasReference from '../reference/bias';
 import * as conv2dReference from '../reference/conv2d';
 import * as matmulReference from '../reference/matmul';
@@ -624,7 +625,7 @@ export interface WorkbenchKernel {
 /** The spec of kernel `name` (`conv2d:forward` or `conv2d.wgsl:forward`). */
 export function kernelSpec(name: string): KernelSpec {
   const found = SPECS.find((s) => s.name === kernelName(name));
-  if (!found) throw new Error(`workbench: no kernel '${name}' (it has: ${SPECS.map((s) => s.name.replace('.wgsl', '')).join(', ')})`);
+  if (!found) throw new Error(`workbench: no kernel '${printable(name)}' (it has: ${SPECS.map((s) => s.name.replace('.wgsl', '')).join(', ')})`);
   return found;
 }
 
@@ -643,7 +644,8 @@ export function fullShape(name: string, given: Shape = {}): Shape {
   const s = kernelSpec(name);
   const shape = { ...s.presets[0].shape };
   for (const [letter, value] of Object.entries(given)) {
-    if (!(letter in shape)) throw new Error(`${s.name}: the shape has no letter '${letter}' (it has: ${Object.keys(shape).join(', ')})`);
+    // Own letters only: `'toString' in shape` is true.
+    if (!Object.hasOwn(shape, letter)) throw new Error(`${s.name}: the shape has no letter '${printable(letter)}' (it has: ${Object.keys(shape).join(', ')})`);
     if (!Number.isInteger(value) || value < 0) throw new Error(`${s.name}: ${letter} must be a non-negative integer, got ${value}`);
     shape[letter] = value;
   }

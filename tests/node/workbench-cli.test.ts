@@ -88,3 +88,39 @@ test('exit 2: a renamed binding is named', async () => {
   expect(run.code).toBe(2);
   expect(run.stderr).toContain(`${source}:forward: binding 'out' is not one of conv2d.wgsl:forward's`);
 });
+
+test('exit 2: options read strictly, names quoted printable, before the GPU starts', async () => {
+  const source = await edited('strict.wgsl', STORE, STORE);
+  const check = (...args: string[]) => workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV, ...args]);
+  const runs = await Promise.all([
+    check('--seed', 'abc'),
+    // 2^32 would wrap to 0 in the u32 generator.
+    check('--seed', '4294967296'),
+    check('--shape', 'N=1e1'),
+    check('--shape', 'N=2,N=3'),
+    // Set on a plain object, it would change the object's prototype and be dropped without a word.
+    check('--constants', '__proto__=1'),
+    check('--shape', 'toString=1'),
+    workbench(['--kernel', 'conv2d:\x1b[31mforward', '--print']),
+    workbench(['--kernel', `conv2d:${'x'.repeat(100_000)}`, '--print']),
+  ]);
+  expect(runs.map((r) => [r.code, r.stderr.split('\n')[0]])).toEqual([
+    [2, "error: --seed must be an integer >= 0, got 'abc'"],
+    [2, "error: --seed must be at most 4294967295, got '4294967296'"],
+    [2, "error: --shape N must be an integer >= 0, got '1e1'"],
+    [2, 'error: --shape: N is given twice'],
+    [2, "error: --constants: '__proto__=1' is not NAME=VALUE with NAME an identifier"],
+    [2, "error: conv2d.wgsl:forward: the shape has no letter 'toString' (it has: N, H, W, C_in, KH, KW, C_out, S, same)"],
+    [2, "error: kernel name 'conv2d:\\x1b[31mforward' is not <op>:<entry point> (e.g. conv2d:forward)"],
+    [2, `error: workbench: no kernel 'conv2d:${'x'.repeat(70)}... (100,007 characters)' (it has: ${runs[7].stderr.split('(it has: ')[1]?.split('\n')[0]}`],
+  ]);
+  expect(runs[7].stderr.length).toBeLessThan(2000);
+});
+
+test('exit 2: a fractional value for an integer override is refused, naming it', async () => {
+  const source = await edited('fraction.wgsl', STORE, STORE);
+  // WebGPU would truncate it to 3 and run.
+  const run = await workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV, '--constants', 'WORKGROUP_SIZE=3.5']);
+  expect(run.code, run.stdout).toBe(2);
+  expect(run.stderr).toContain(`${source}: constants.WORKGROUP_SIZE is 3.5, but it is a u32 override: an integer from 0 to 4294967295`);
+});
