@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { createGpu, describeAdapter, writeFileAtomically } from '../node';
 import { readNamedFile } from '../node/files';
-import { builtInSource, checkKernel, fullShape, timeKernel, workbenchKernels, type Comparison, type Shape, type Timing } from '../workbench';
+import { builtInSource, checkKernel, checkShape, fullShape, timeKernel, workbenchKernels, type Comparison, type Shape, type Timing } from '../workbench';
 import { printable } from '../engine/safetensors';
 import { integerOption, numberOption } from './args';
 
@@ -90,6 +90,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const shape: Shape = fullShape(kernel, args.shape);
+  // The memory it needs, before the GPU starts; the device's limits are checked once it has.
+  checkShape(kernel, shape);
   // A FIFO or a device is refused at once, as any input is (src/node/files.ts).
   const source = new TextDecoder().decode(await readNamedFile(args.source!, 'a WGSL source', { maxBytes: MAX_SOURCE_BYTES }));
   // Unrounded timestamps, as the benchmark asks for.

@@ -8,7 +8,7 @@ import { applyOverride, runDispatches, type Constants, type ShaderMessage } from
 import { compare, F32, type Comparison, type Tolerance } from '../reference/compare';
 import { compileMessages, EDITED_FILE, type Edit } from './edit';
 import { fullShape, kernelSpec } from './kernels';
-import { target, withTensors, type KernelSpec, type Shape } from './spec';
+import { concat, target, withTensors, type KernelSpec, type Shape } from './spec';
 
 export type CheckResult =
   | { status: 'compile-error'; file: string; messages: ShaderMessage[] }
@@ -57,7 +57,7 @@ export async function checkKernel(gpu: Gpu, name: string, edit: Edit, options: {
       if (override) await applyOverride(device, dispatch, { source: override.source, constants: override.constants, file });
       await runDispatches(device, dispatches);
       const parts = await Promise.all(checked.map((c) => readTensor(device, tensors[c])));
-      const output = parts.length === 1 ? parts[0] : Float64Array.from(parts.flatMap((p) => [...p]));
+      const output = parts.length === 1 ? parts[0] : concat(parts);
       return { output, constants: { ...dispatch.constants }, workgroups: [...dispatch.workgroups] };
     });
   const builtIn = await run(undefined);

@@ -47,7 +47,7 @@ import * as optimizerReference from '../reference/optimizer';
 import * as scheduleReference from '../reference/schedule';
 import * as clipReference from '../reference/clip';
 import * as gatherReference from '../reference/gather';
-import { derived, labels, uniform, zeros, type KernelSpec, type Shape, type TensorSpec } from './spec';
+import { checkShapeFits, concat, derived, labels, uniform, zeros, type KernelSpec, type Shape, type TensorSpec } from './spec';
 
 const convCase = (s: Shape): conv2dReference.Conv2dCase => ({
   N: s.N,
@@ -123,7 +123,7 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
       }
       const gradients = conv2dReference.conv2dBackward(v.x, v.w, v.dOut, convCase(s));
       if (!weight) return gradients.dInput;
-      return Float64Array.from([...gradients.dWeight, ...biasReference.biasBackward(v.dOut, v.dOut.length / s.C_out, s.C_out)]);
+      return concat([gradients.dWeight, biasReference.biasBackward(v.dOut, v.dOut.length / s.C_out, s.C_out)]);
     },
     contraction(s) {
       const [, OH, OW] = conv2dReference.conv2dOutputShape(convCase(s));
@@ -175,7 +175,7 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_input_r
       const gradients = matmulReference.matmulBackward(v.x, v.w, v.dOut, { M: s.M, K: s.K, N: s.N });
       if (entryPoint === 'backward_input') return gradients.dInput;
       if (entryPoint === 'backward_input_relu') return activationReference.activationBackward('relu', v.x, gradients.dInput);
-      return Float64Array.from([...gradients.dWeight, ...biasReference.biasBackward(v.dOut, s.M, s.N)]);
+      return concat([gradients.dWeight, biasReference.biasBackward(v.dOut, s.M, s.N)]);
     },
     contraction: (s) => ({ forward: s.K, backward_input: s.N, backward_input_relu: s.N, backward_weight: s.M })[entryPoint],
   };
@@ -294,7 +294,7 @@ function maxPool2dSpec(direction: 'forward' | 'backward' | 'backward_relu'): Ker
       if (direction === 'backward') return maxPool2dReference.maxPool2dBackward(v.argmax, v.dOut, pool(s));
       if (direction === 'backward_relu') return activationReference.activationBackward('relu', v.x, maxPool2dReference.maxPool2dBackward(v.argmax, v.dOut, pool(s)));
       const { y, argmax } = maxPool2dReference.maxPool2dForward(v.x, pool(s));
-      return Float64Array.from([...y, ...argmax]);
+      return concat([y, argmax]);
     },
     // Overlapping windows add up to ceil(PH/SY)·ceil(PW/SX) dOut values into one dInput.
     contraction: (s) => (direction === 'forward' ? 1 : Math.ceil(s.PH / s.SY) * Math.ceil(s.PW / s.SX)),
@@ -452,15 +452,15 @@ function batchNormSpec(entryPoint: BatchNormEntry): KernelSpec {
           const s = batchNormReference.batchStatistics(v.x, rows, C);
           const movingMean = batchNormReference.movingUpdate(v.movingMean, s.mean, momentum);
           const movingVariance = batchNormReference.movingUpdate(v.movingVariance, s.variance, momentum);
-          return Float64Array.from([...s.mean, ...invStd(s.variance), ...movingMean, ...movingVariance]);
+          return concat([s.mean, invStd(s.variance), movingMean, movingVariance]);
         }
         case 'moving_statistics':
-          return Float64Array.from([...v.movingMean, ...invStd(v.movingVariance)]);
+          return concat([v.movingMean, invStd(v.movingVariance)]);
         case 'normalize':
           return batchNormReference.batchNormForward(v.x, { gamma: v.gamma, beta: v.beta, mean: v.mean, variance: variance(v.invStd), epsilon }, C);
         default: {
           const g = batchNormReference.batchNormBackward(v.x, v.dOut, { gamma: v.gamma, mean: v.mean, variance: variance(v.invStd), epsilon }, rows, C);
-          return entryPoint === 'backward_input' ? g.dInput : Float64Array.from([...g.dGamma, ...g.dBeta]);
+          return entryPoint === 'backward_input' ? g.dInput : concat([g.dGamma, g.dBeta]);
         }
       }
     },
@@ -514,7 +514,7 @@ function optimizerSpec(kind: OptimizerKind): KernelSpec {
       const param = Float64Array.from(v.param);
       const moments = state.map(([name]) => Float64Array.from(v[name]));
       optimizerReference.optimizerStep(config, param, v.grad, moments, { t: s.t + 1 });
-      return Float64Array.from([...[param, ...moments].flatMap((a) => [...a]), s.t + 1]);
+      return concat([param, ...moments, [s.t + 1]]);
     },
     contraction: () => 1,
   };
@@ -650,4 +650,9 @@ export function fullShape(name: string, given: Shape = {}): Shape {
     shape[letter] = value;
   }
   return shape;
+}
+
+/** Throws, with the figure, unless kernel `name`'s tensors at `shape` fit a buffer on a device of `limits` (left out: not checked) and its CPU side the workbench's memory ceiling. */
+export function checkShape(name: string, shape: Shape, limits?: GPUSupportedLimits): void {
+  checkShapeFits(kernelSpec(name), fullShape(name, shape), limits);
 }

@@ -124,3 +124,16 @@ test('exit 2: a fractional value for an integer override is refused, naming it',
   expect(run.code, run.stdout).toBe(2);
   expect(run.stderr).toContain(`${source}: constants.WORKGROUP_SIZE is 3.5, but it is a u32 override: an integer from 0 to 4294967295`);
 });
+
+test('exit 2: a shape too large is refused at once, with what it would take', async () => {
+  const started = Date.now();
+  const run = await workbench(['--kernel', 'activation:relu_backward', '--source', join(repo, 'src/shaders/activation.wgsl'), '--shape', 'size=1000000000']);
+  expect(run.code).toBe(2);
+  // y, dOut and dInput: 8 bytes an element each, and 32 more for the checked dInput.
+  expect(run.stderr).toBe(
+    'error: activation.wgsl:relu_backward at size=1000000000: its float64 inputs and reference would take 56,000,000,000 bytes (53405.8 MiB) of memory, ' +
+      "more than the workbench's 1,073,741,824 bytes (1024.0 MiB)\n",
+  );
+  // Before, it drew 8 GB of inputs for minutes.
+  expect(Date.now() - started).toBeLessThan(20_000);
+});
