@@ -12,5 +12,6 @@ export { builtInSource, checkShape, fullShape, workbenchKernels, type WorkbenchK
 export { CPU_MEMORY_CEILING } from './spec';
 export type { Shape } from './spec';
 export { timeKernel, timestampRounding, type Timing } from './time';
+export { DEFAULT_TIME_LIMIT_S, DidNotFinish, LONGEST_LIMIT_S, withinTimeLimit } from './timeLimit';
 export type { Comparison, Tolerance } from '../reference/compare';
 export type { Constants, ShaderMessage } from '../engine/pipelines';

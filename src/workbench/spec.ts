@@ -54,6 +54,9 @@ export function concat(parts: ArrayLike<number>[]): Float64Array {
   return whole;
 }
 
+/** `N=2,H=9,...`, as the CLI takes a shape. */
+export const shapeText = (shape: Shape) => Object.entries(shape).map(([l, v]) => `${l}=${v}`).join(',');
+
 /** The dispatch of the spec's kernel among its op's. */
 export function target(s: KernelSpec, dispatches: Dispatch[]): Dispatch {
   const found = dispatches.find((d) => d.kernel.name === s.name);
@@ -85,7 +88,7 @@ export function cpuBytes(spec: KernelSpec, shape: Shape): number {
  * anything is allocated.
  */
 export function checkShapeFits(spec: KernelSpec, shape: Shape, limits?: GPUSupportedLimits): void {
-  const at = `${spec.name} at ${Object.entries(shape).map(([l, v]) => `${l}=${v}`).join(',')}`;
+  const at = `${spec.name} at ${shapeText(shape)}`;
   const cpu = cpuBytes(spec, shape);
   if (cpu > CPU_MEMORY_CEILING) {
     throw new Error(`${at}: its float64 inputs and reference would take ${bytes(cpu)} of memory, more than the workbench's ${bytes(CPU_MEMORY_CEILING)}`);

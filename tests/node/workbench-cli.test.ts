@@ -10,10 +10,10 @@ import { childEnv, repo, scriptArgs } from './child';
 const SMALL_CONV = 'N=2,H=9,W=11,C_in=3,C_out=5,S=2,same=1';
 const STORE = 'y[m * params.C_out + first + j] = activate(cells[r][j / 4u][j % 4u], ACTIVATION);';
 
-async function workbench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function workbench(args: string[], timeout = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   const node = await scriptArgs('workbench');
   return new Promise((done) => {
-    execFile(process.execPath, [...node, ...args], { cwd: repo, env: childEnv, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...node, ...args], { cwd: repo, env: childEnv, timeout }, (error, stdout, stderr) => {
       done({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
     });
   });
@@ -136,4 +136,21 @@ test('exit 2: a shape too large is refused at once, with what it would take', as
   );
   // Before, it drew 8 GB of inputs for minutes.
   expect(Date.now() - started).toBeLessThan(20_000);
+});
+
+test('exit 3: a kernel whose loop never ends is given up on after --time-limit, naming it and the edit', async () => {
+  // The loop's only way out is a break it never reaches (params.N is 2).
+  const entry = 'fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) group: vec3u) {\n';
+  const source = await edited('endless.wgsl', entry, `${entry}  loop {\n    if (params.N == 12345u) { break; }\n    y[0] = y[0] + 1.0;\n  }\n`);
+  const json = join(dir, 'endless.json');
+  const started = Date.now();
+  // Before, it ran until killed: this child is killed after 60 s.
+  const run = await workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV, '--time-limit', '2', '--json', json], 60_000);
+  const seconds = (Date.now() - started) / 1000;
+  expect(run.code, run.stderr).toBe(3);
+  const stopped = `checking conv2d.wgsl:forward at ${SMALL_CONV.replace('C_in=3', 'C_in=3,KH=3,KW=3')}: the edited kernel (${source}) did not finish in 2 s`;
+  expect(run.stderr).toContain(`error: ${stopped} (--time-limit sets the limit)`);
+  expect(JSON.parse(await readFile(json, 'utf8')).didNotFinish).toBe(stopped);
+  // Node's start, the GPU's, the built-in kernel's check and the 2 s.
+  expect(seconds).toBeLessThan(30);
 });
