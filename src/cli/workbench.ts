@@ -1,8 +1,7 @@
 // `npm run workbench`: checks (and times) an edited WGSL kernel against the
 // built-in one and the float64 reference, in Node on Dawn. Exit 0: it matches;
 // 1: it does not; 2: it does not compile or fit; 3: it did not finish in time.
-import { parseArgs } from 'node:util';
-import { createGpu, describeAdapter, writeFileAtomically, type Gpu } from '../node';
+import { createGpu, describeAdapter, formatMs, writeFileAtomically, type Gpu } from '../node';
 import { readNamedFile } from '../node/files';
 import {
   builtInSource,
@@ -20,7 +19,7 @@ import {
   type Timing,
 } from '../workbench';
 import { printable } from '../engine/safetensors';
-import { integerOption, numberOption } from './args';
+import { integerOption, numberOption, parseOptions } from './args';
 
 /** The largest --source read: the engine's largest shader is under 40 KB. */
 const MAX_SOURCE_BYTES = 2 ** 20;
@@ -49,9 +48,10 @@ function pairs(text: string | undefined, what: string, value: (name: string, tex
   }
   return result;
 }
+
 function parse() {
-  const { values } = parseArgs({
-    options: {
+  const values = parseOptions(
+    {
       kernel: { type: 'string' },
       source: { type: 'string' },
       shape: { type: 'string' },
@@ -65,7 +65,8 @@ function parse() {
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    USAGE,
+  );
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -94,7 +95,7 @@ function describeComparison(what: string, c: Comparison): string[] {
 
 function describeTiming(what: string, t: Timing): string {
   const rates = t.gflops === null ? '' : `, ${t.gflops.toFixed(2)} GFLOP/s, ${t.gbPerS!.toFixed(2)} GB/s`;
-  return `${what}: median ${t.ms.median.toFixed(4)} ms (min ${t.ms.min.toFixed(4)}, max ${t.ms.max.toFixed(4)}, ${t.ms.samples.length} trials)${rates}`;
+  return `${what}: median ${formatMs(t.ms.median)} ms (min ${formatMs(t.ms.min)}, max ${formatMs(t.ms.max)}, ${t.ms.samples.length} trials)${rates}`;
 }
 
 type Args = ReturnType<typeof parse>;
@@ -105,7 +106,7 @@ async function checkAndTime(gpu: Gpu, args: Args & { kernel: string; shape: Shap
   const check = await checkKernel(gpu, kernel, edit, { shape, seed: args.seed, timeLimitS: args.timeLimit });
   report.check = check;
   if (check.status === 'compile-error') {
-    for (const m of check.messages) console.error(`${check.file}:${m.line}:${m.column}: error: ${m.message}`);
+    for (const m of check.messages) console.error(`${check.file}:${m.line}:${m.column}: ${m.type === 'info' ? 'note' : m.type}: ${m.message}`);
     return 2;
   }
   if (check.status === 'invalid') {
