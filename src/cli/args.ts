@@ -92,9 +92,10 @@ export function parseOptions<const T extends NonNullable<ParseArgsConfig['option
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       const given = /'([^']+)'/.exec(message)?.[1] ?? '';
       const meant = nearest(given, Object.keys(options));
-      throw new Error(`unknown option '${given}'${meant ? ` (did you mean '--${meant}'?)` : ''}\n${usage}`);
+      throw new Error(`unknown option '${printable(given)}'${meant ? ` (did you mean '--${meant}'?)` : ''}\n${usage}`);
     }
-    if (code?.startsWith('ERR_PARSE_ARGS_')) throw new Error(`${message}\n${usage}`);
+    // Its message quotes what was given.
+    if (code?.startsWith('ERR_PARSE_ARGS_')) throw new Error(`${printable(message, 200)}\n${usage}`);
     throw error;
   }
 }

@@ -103,6 +103,8 @@ test('exit 2: options read strictly, names quoted printable, before the GPU star
     check('--shape', 'toString=1'),
     workbench(['--kernel', 'conv2d:\x1b[31mforward', '--print']),
     workbench(['--kernel', `conv2d:${'x'.repeat(100_000)}`, '--print']),
+    workbench(['--\x1b[31mkernel', 'conv2d:forward']),
+    workbench(['--list', '\x1b]0;title\x07']),
   ]);
   expect(runs.map((r) => [r.code, r.stderr.split('\n')[0]])).toEqual([
     [2, "error: --seed must be an integer >= 0, got 'abc'"],
@@ -113,6 +115,8 @@ test('exit 2: options read strictly, names quoted printable, before the GPU star
     [2, "error: conv2d.wgsl:forward: the shape has no letter 'toString' (it has: N, H, W, C_in, KH, KW, C_out, S, same)"],
     [2, "error: kernel name 'conv2d:\\x1b[31mforward' is not <op>:<entry point> (e.g. conv2d:forward)"],
     [2, `error: workbench: no kernel 'conv2d:${'x'.repeat(70)}... (100,007 characters)' (it has: ${runs[7].stderr.split('(it has: ')[1]?.split('\n')[0]}`],
+    [2, "error: unknown option '--\\x1b[31mkernel'"],
+    [2, "error: Unexpected argument '\\x1b]0;title\\x07'. This command does not take positional arguments"],
   ]);
   expect(runs[7].stderr.length).toBeLessThan(2000);
 });
