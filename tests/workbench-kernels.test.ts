@@ -2,7 +2,7 @@
 // float64 reference through checkKernel at each of its small presets (the
 // tutorial's, batch 128, are left to the workbench itself: too slow on SwiftShader).
 import { describe, expect, test } from 'vitest';
-import { builtInSource, checkKernel, editedLines, workbenchKernels } from '../src/workbench';
+import { builtInSource, checkKernel, checkShape, editedLines, workbenchKernels } from '../src/workbench';
 import { testGpu } from './helpers';
 
 const kernels = workbenchKernels();
@@ -33,6 +33,20 @@ describe.each(kernels.map((k) => [k.shortName, k] as const))('%s', (_name, kerne
     expect(result.edited.count).toBe(0);
     expect(result.builtIn.count).toBe(0);
   });
+});
+
+test('a shape over the memory ceiling or a device limit is refused before anything is allocated, with its size', async () => {
+  const relu = 'activation:relu_backward';
+  // 8 GB of float64 inputs drawn, before: minutes, or out of memory.
+  await expect(checkKernel(await testGpu(), relu, { source: builtInSource(relu) }, { shape: { size: 1e9 } })).rejects.toThrow(
+    /^activation\.wgsl:relu_backward at size=1000000000: its float64 inputs and reference would take 56,000,000,000 bytes \(53405\.8 MiB\) of memory, more than the workbench's 1,073,741,824 bytes \(1024\.0 MiB\)$/,
+  );
+  // The largest tensor on a device with small buffers: gather's data set x [rows, R], 4 bytes an element.
+  const limits = { maxStorageBufferBindingSize: 2 ** 24, maxBufferSize: 2 ** 25 } as GPUSupportedLimits;
+  expect(() => checkShape('gather:forward', { rows: 2 ** 14, R: 257, N: 1 }, limits)).toThrow(
+    "gather.wgsl:forward at rows=16384,R=257,N=1: x [16384, 257] takes 16,842,752 bytes (16.1 MiB), over this device's maxStorageBufferBindingSize of 16,777,216 bytes (16.0 MiB)",
+  );
+  expect(() => checkShape('gather:forward', { rows: 2 ** 14, R: 256, N: 1 }, limits)).not.toThrow();
 });
 
 test("a return edited in before a helper's barrier: the error points at the edited line, the barrier's error and its notes follow", async () => {

@@ -2,6 +2,7 @@
 // (parsed with a usage and a "did you mean" for what is not one), and a
 // process that does not outlive the one that started it.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { printable } from '../engine/safetensors';
 
 /**
  * `--name`'s value as an integer from `min` to `max`, or undefined when it
@@ -11,8 +12,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 export function integerOption(name: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return undefined;
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!(value >= min)) throw new Error(`--${name} must be an integer >= ${min}, got '${text}'`);
-  if (value > max) throw new Error(`--${name} must be at most ${max}, got '${text}'`);
+  if (!(value >= min)) throw new Error(`--${name} must be an integer >= ${min}, got '${printable(text)}'`);
+  if (value > max) throw new Error(`--${name} must be at most ${max}, got '${printable(text)}'`);
   return value;
 }
 
@@ -37,12 +38,13 @@ export function exitWithParent(): void {
 }
 
 /** `--name`'s value as a finite number in (`above`, `below`), or undefined when it was not given. */
-export function numberOption(name: string, text: string | undefined, { above, below = Infinity }: { above: number; below?: number }): number | undefined {
+export function numberOption(name: string, text: string | undefined, { above = -Infinity, below = Infinity }: { above?: number; below?: number } = {}): number | undefined {
   if (text === undefined) return undefined;
-  // Decimal only, as integers are: `0x10` is refused rather than read as 16; `1e-3` is a decimal.
-  const value = /^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text) ? Number(text) : NaN;
-  if (!(value > above && value < below)) {
-    throw new Error(`--${name} must be a number above ${above}${below === Infinity ? '' : ` and below ${below}`}, got '${text}'`);
+  // Decimal only, as integers are: `0x10` is refused rather than read as 16; `1e-3` and `-2.5` are decimals.
+  const value = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text) ? Number(text) : NaN;
+  if (!(value > above && value < below && Number.isFinite(value))) {
+    const range = [above > -Infinity ? ` above ${above}` : '', below < Infinity ? ` below ${below}` : ''].filter(Boolean).join(' and');
+    throw new Error(`--${name} must be a number${range}, got '${printable(text)}'`);
   }
   return value;
 }
@@ -90,9 +92,10 @@ export function parseOptions<const T extends NonNullable<ParseArgsConfig['option
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       const given = /'([^']+)'/.exec(message)?.[1] ?? '';
       const meant = nearest(given, Object.keys(options));
-      throw new Error(`unknown option '${given}'${meant ? ` (did you mean '--${meant}'?)` : ''}\n${usage}`);
+      throw new Error(`unknown option '${printable(given)}'${meant ? ` (did you mean '--${meant}'?)` : ''}\n${usage}`);
     }
-    if (code?.startsWith('ERR_PARSE_ARGS_')) throw new Error(`${message}\n${usage}`);
+    // Its message quotes what was given.
+    if (code?.startsWith('ERR_PARSE_ARGS_')) throw new Error(`${printable(message, 200)}\n${usage}`);
     throw error;
   }
 }

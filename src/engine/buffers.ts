@@ -95,6 +95,18 @@ export function createTensor(
   return { buffer, shape: [...shape], dtype, offset: 0 };
 }
 
+/** A byte count for an error message: `1,048,576 bytes (1.0 MiB)`. */
+export const bytes = (n: number) => `${n.toLocaleString('en-US')} bytes (${(n / 2 ** 20).toFixed(1)} MiB)`;
+
+/** Throws unless a buffer of `size` bytes can be made and bound on a device of these limits, naming `what`, the size and the limit (then `advice`). */
+export function checkBufferSize(limits: GPUSupportedLimits, { what, size, advice = '' }: { what: string; size: number; advice?: string }): void {
+  const { maxStorageBufferBindingSize, maxBufferSize } = limits;
+  if (size > Math.min(maxStorageBufferBindingSize, maxBufferSize)) {
+    const [name, limit] = maxBufferSize < maxStorageBufferBindingSize ? ['maxBufferSize', maxBufferSize] : ['maxStorageBufferBindingSize', maxStorageBufferBindingSize];
+    throw new Error(`${what} takes ${bytes(size)}, over this device's ${name} of ${bytes(limit)}${advice}`);
+  }
+}
+
 /** The same elements seen with another shape (Flatten is this: no copy). */
 export function reshape(tensor: Tensor, shape: readonly number[]): Tensor {
   if (sizeOf(shape) !== sizeOf(tensor.shape)) {

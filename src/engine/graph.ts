@@ -8,7 +8,7 @@
 // single dispatch updates the whole model. Each layer makes its own activation
 // buffers, sized for the largest batch; a smaller batch (the last of an epoch)
 // uses the first rows of the same buffers with dispatches of its own.
-import { createTensor, readTensor, rows, sizeOf, writeTensor, type DType, type Tensor } from './buffers';
+import { bytes, checkBufferSize, createTensor, readTensor, rows, sizeOf, writeTensor, type DType, type Tensor } from './buffers';
 import { pixelValues } from './data';
 import { layerKind, layerName, layerShapes, type LayerConfig } from './layers';
 import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
@@ -129,9 +129,6 @@ export interface GraphOptions {
   /** Told as a plan's kernels are compiled and tuned, and as data goes to the GPU (setupProgress.ts). */
   onProgress?: SetupListener;
 }
-
-/** A byte count for an error message: `1,048,576 bytes (1.0 MiB)`. */
-const bytes = (n: number) => `${n.toLocaleString('en-US')} bytes (${(n / 2 ** 20).toFixed(1)} MiB)`;
 
 /** Metric readbacks that may be in flight at once: the GPU runs ahead while they map. */
 export const READBACKS = 3;
@@ -341,13 +338,8 @@ export class Graph {
     });
   }
 
-  /** Throws unless a buffer of `size` bytes can be made and bound on this device, naming `what`, the size and the limit. */
   private checkSize(what: string, size: number, advice = ''): void {
-    const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;
-    if (size > Math.min(maxStorageBufferBindingSize, maxBufferSize)) {
-      const [name, limit] = maxBufferSize < maxStorageBufferBindingSize ? ['maxBufferSize', maxBufferSize] : ['maxStorageBufferBindingSize', maxStorageBufferBindingSize];
-      throw new Error(`${what} takes ${bytes(size)}, over this device's ${name} of ${bytes(limit)}${advice}`);
-    }
+    checkBufferSize(this.device.limits, { what, size, advice });
   }
 
   /** A buffer of the graph's, checked against the device's limits first: the error names it (and so its layer). */

@@ -2,6 +2,7 @@
 // bindings and its `params` uniform once, and TypeScript derives the bind group
 // layout, binds buffers by name and fills the uniform by member name.
 import { createUniformBuffer } from './buffers';
+import { printable } from './safetensors';
 import { WgslReflect, type FunctionInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 
 /** A WGSL file: its name (for error messages) and its source text. */
@@ -469,7 +470,7 @@ export type KernelOverrides = Record<string, string | KernelOverride>;
 /** `conv2d:forward` and `conv2d.wgsl:forward` both name `conv2d.wgsl:forward`, as Kernel.name does. */
 export function kernelName(name: string): string {
   const match = /^([\w-]+?)(\.wgsl)?:(\w+)$/.exec(name);
-  if (!match) throw new Error(`kernel name '${name}' is not <op>:<entry point> (e.g. conv2d:forward)`);
+  if (!match) throw new Error(`kernel name '${printable(name)}' is not <op>:<entry point> (e.g. conv2d:forward)`);
   return `${match[1]}.wgsl:${match[3]}`;
 }
 
@@ -489,6 +490,18 @@ export function shaderOverrides(shader: Shader): { name: string; type: string }[
   return reflect(shader).overrides.map((o) => ({ name: o.name, type: o.type?.name ?? 'unknown' }));
 }
 
+/** The values each integer type of an `override` holds: WebGPU would truncate 3.5 to 3, or wrap 2^32 to 0, rather than refuse them. */
+const INTEGER_RANGES: Record<string, [number, number]> = { u32: [0, 2 ** 32 - 1], i32: [-(2 ** 31), 2 ** 31 - 1] };
+
+/** Throws, naming `what`, unless `value` is one an `override` of WGSL type `type` holds as given. */
+function checkConstant(what: string, type: string, value: number): void {
+  const range = INTEGER_RANGES[type];
+  if (range && !(Number.isInteger(value) && value >= range[0] && value <= range[1])) {
+    throw new Error(`${what} is ${value}, but it is a ${type} override: an integer from ${range[0]} to ${range[1]}`);
+  }
+  if (!Number.isFinite(value)) throw new Error(`${what} is ${value}, not a finite number`);
+}
+
 /**
  * Swaps a dispatch's kernel for one compiled from `override`, in place: the
  * same bind group (the replacement must fit its layout, see checkFits), the
@@ -501,10 +514,12 @@ export async function applyOverride(device: GPUDevice, dispatch: Dispatch, overr
   const shader = { file: override.file ?? `${file} (override)`, source: override.source, library: builtIn.library };
   // Compile errors first, with their lines: reflection cannot parse a shader that does not compile.
   await compile(device, shader);
-  const declared = new Set(shaderOverrides(shader).map((o) => o.name));
+  const declared = new Map(shaderOverrides(shader).map((o) => [o.name, o.type]));
   const constants = Object.fromEntries(Object.entries({ ...dispatch.constants, ...override.constants }).filter(([name]) => declared.has(name)));
-  for (const name of Object.keys(override.constants ?? {})) {
-    if (!declared.has(name)) throw new Error(`${shader.file}: constants.${name} is not an override the shader declares (${[...declared].join(', ') || 'none'})`);
+  for (const [name, value] of Object.entries(override.constants ?? {})) {
+    const type = declared.get(name);
+    if (!type) throw new Error(`${shader.file}: constants.${printable(name)} is not an override the shader declares (${[...declared.keys()].join(', ') || 'none'})`);
+    checkConstant(`${shader.file}: constants.${name}`, type, value);
   }
   const kernel = await getKernel(device, shader, entryPoint, constants, builtIn);
   // The edited kernel is the one that runs: no variant of the built-in one replaces it.

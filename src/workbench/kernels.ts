@@ -32,6 +32,7 @@ import { gatherForward, packedWords } from '../engine/ops/gather';
 import { withSums } from '../engine/ops/sums';
 import { splitBiasRow } from '../engine/buffers';
 import { kernelName } from '../engine/pipelines';
+import { printable } from '../engine/safetensors';
 import * as biasReference from '../reference/bias';
 import * as conv2dReference from '../reference/conv2d';
 import * as matmulReference from '../reference/matmul';
@@ -46,7 +47,7 @@ import * as optimizerReference from '../reference/optimizer';
 import * as scheduleReference from '../reference/schedule';
 import * as clipReference from '../reference/clip';
 import * as gatherReference from '../reference/gather';
-import { derived, labels, uniform, zeros, type KernelSpec, type Shape, type TensorSpec } from './spec';
+import { checkShapeFits, concat, derived, labels, uniform, zeros, type KernelSpec, type Shape, type TensorSpec } from './spec';
 
 const convCase = (s: Shape): conv2dReference.Conv2dCase => ({
   N: s.N,
@@ -122,7 +123,7 @@ function conv2dSpec(entryPoint: 'forward' | 'backward_input' | 'backward_weight'
       }
       const gradients = conv2dReference.conv2dBackward(v.x, v.w, v.dOut, convCase(s));
       if (!weight) return gradients.dInput;
-      return Float64Array.from([...gradients.dWeight, ...biasReference.biasBackward(v.dOut, v.dOut.length / s.C_out, s.C_out)]);
+      return concat([gradients.dWeight, biasReference.biasBackward(v.dOut, v.dOut.length / s.C_out, s.C_out)]);
     },
     contraction(s) {
       const [, OH, OW] = conv2dReference.conv2dOutputShape(convCase(s));
@@ -174,7 +175,7 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_input_r
       const gradients = matmulReference.matmulBackward(v.x, v.w, v.dOut, { M: s.M, K: s.K, N: s.N });
       if (entryPoint === 'backward_input') return gradients.dInput;
       if (entryPoint === 'backward_input_relu') return activationReference.activationBackward('relu', v.x, gradients.dInput);
-      return Float64Array.from([...gradients.dWeight, ...biasReference.biasBackward(v.dOut, s.M, s.N)]);
+      return concat([gradients.dWeight, biasReference.biasBackward(v.dOut, s.M, s.N)]);
     },
     contraction: (s) => ({ forward: s.K, backward_input: s.N, backward_input_relu: s.N, backward_weight: s.M })[entryPoint],
   };
@@ -293,7 +294,7 @@ function maxPool2dSpec(direction: 'forward' | 'backward' | 'backward_relu'): Ker
       if (direction === 'backward') return maxPool2dReference.maxPool2dBackward(v.argmax, v.dOut, pool(s));
       if (direction === 'backward_relu') return activationReference.activationBackward('relu', v.x, maxPool2dReference.maxPool2dBackward(v.argmax, v.dOut, pool(s)));
       const { y, argmax } = maxPool2dReference.maxPool2dForward(v.x, pool(s));
-      return Float64Array.from([...y, ...argmax]);
+      return concat([y, argmax]);
     },
     // Overlapping windows add up to ceil(PH/SY)·ceil(PW/SX) dOut values into one dInput.
     contraction: (s) => (direction === 'forward' ? 1 : Math.ceil(s.PH / s.SY) * Math.ceil(s.PW / s.SX)),
@@ -451,15 +452,15 @@ function batchNormSpec(entryPoint: BatchNormEntry): KernelSpec {
           const s = batchNormReference.batchStatistics(v.x, rows, C);
           const movingMean = batchNormReference.movingUpdate(v.movingMean, s.mean, momentum);
           const movingVariance = batchNormReference.movingUpdate(v.movingVariance, s.variance, momentum);
-          return Float64Array.from([...s.mean, ...invStd(s.variance), ...movingMean, ...movingVariance]);
+          return concat([s.mean, invStd(s.variance), movingMean, movingVariance]);
         }
         case 'moving_statistics':
-          return Float64Array.from([...v.movingMean, ...invStd(v.movingVariance)]);
+          return concat([v.movingMean, invStd(v.movingVariance)]);
         case 'normalize':
           return batchNormReference.batchNormForward(v.x, { gamma: v.gamma, beta: v.beta, mean: v.mean, variance: variance(v.invStd), epsilon }, C);
         default: {
           const g = batchNormReference.batchNormBackward(v.x, v.dOut, { gamma: v.gamma, mean: v.mean, variance: variance(v.invStd), epsilon }, rows, C);
-          return entryPoint === 'backward_input' ? g.dInput : Float64Array.from([...g.dGamma, ...g.dBeta]);
+          return entryPoint === 'backward_input' ? g.dInput : concat([g.dGamma, g.dBeta]);
         }
       }
     },
@@ -513,7 +514,7 @@ function optimizerSpec(kind: OptimizerKind): KernelSpec {
       const param = Float64Array.from(v.param);
       const moments = state.map(([name]) => Float64Array.from(v[name]));
       optimizerReference.optimizerStep(config, param, v.grad, moments, { t: s.t + 1 });
-      return Float64Array.from([...[param, ...moments].flatMap((a) => [...a]), s.t + 1]);
+      return concat([param, ...moments, [s.t + 1]]);
     },
     contraction: () => 1,
   };
@@ -624,7 +625,7 @@ export interface WorkbenchKernel {
 /** The spec of kernel `name` (`conv2d:forward` or `conv2d.wgsl:forward`). */
 export function kernelSpec(name: string): KernelSpec {
   const found = SPECS.find((s) => s.name === kernelName(name));
-  if (!found) throw new Error(`workbench: no kernel '${name}' (it has: ${SPECS.map((s) => s.name.replace('.wgsl', '')).join(', ')})`);
+  if (!found) throw new Error(`workbench: no kernel '${printable(name)}' (it has: ${SPECS.map((s) => s.name.replace('.wgsl', '')).join(', ')})`);
   return found;
 }
 
@@ -643,9 +644,15 @@ export function fullShape(name: string, given: Shape = {}): Shape {
   const s = kernelSpec(name);
   const shape = { ...s.presets[0].shape };
   for (const [letter, value] of Object.entries(given)) {
-    if (!(letter in shape)) throw new Error(`${s.name}: the shape has no letter '${letter}' (it has: ${Object.keys(shape).join(', ')})`);
+    // Own letters only: `'toString' in shape` is true.
+    if (!Object.hasOwn(shape, letter)) throw new Error(`${s.name}: the shape has no letter '${printable(letter)}' (it has: ${Object.keys(shape).join(', ')})`);
     if (!Number.isInteger(value) || value < 0) throw new Error(`${s.name}: ${letter} must be a non-negative integer, got ${value}`);
     shape[letter] = value;
   }
   return shape;
+}
+
+/** Throws, with the figure, unless kernel `name`'s tensors at `shape` fit a buffer on a device of `limits` (left out: not checked) and its CPU side the workbench's memory ceiling. */
+export function checkShape(name: string, shape: Shape, limits?: GPUSupportedLimits): void {
+  checkShapeFits(kernelSpec(name), fullShape(name, shape), limits);
 }

@@ -13,6 +13,7 @@ import {
   describeAdapter,
   describeSetup,
   formatMs,
+  freshGpu,
   MNIST_FILES,
   MNIST_PARTS,
   mnistFromFiles,
@@ -27,8 +28,11 @@ import {
 import {
   builtInSource,
   checkKernel,
+  checkShape,
   compileMessages,
   convolveDigit,
+  DEFAULT_TIME_LIMIT_S,
+  DidNotFinish,
   editedLines,
   EDITED_FILE,
   fullShape,
@@ -37,6 +41,7 @@ import {
   pointAtEdits,
   timeKernel,
   timestampRounding,
+  withinTimeLimit,
   workbenchKernels,
   type CheckResult,
   type Comparison,
@@ -67,6 +72,7 @@ const ui = {
   share: byId<HTMLButtonElement>('share'),
   download: byId<HTMLButtonElement>('download'),
   shareLink: byId('share-link'),
+  timeLimit: byId<HTMLInputElement>('time-limit'),
   check: byId<HTMLButtonElement>('check'),
   checkResult: byId('check-result'),
   trials: byId<HTMLInputElement>('trials'),
@@ -89,7 +95,14 @@ const ui = {
   demoStatus: byId('demo-status'),
 };
 
-const state: { gpu?: Gpu; mnist?: Promise<Mnist>; busy: boolean; constantValues: Record<string, number> } = { busy: false, constantValues: {} };
+const state: {
+  gpu?: Gpu;
+  /** The device asked for after a run was given up on, until it comes (see giveUp). */
+  nextGpu?: Promise<Gpu>;
+  mnist?: Promise<Mnist>;
+  busy: boolean;
+  constantValues: Record<string, number>;
+} = { busy: false, constantValues: {} };
 
 function showError(error: unknown): void {
   ui.error.hidden = false;
@@ -206,6 +219,13 @@ async function showConstants(given: Record<string, number> = {}): Promise<void> 
       return label;
     }),
   );
+}
+
+/** A shape past the device's buffer limits or the workbench's memory is refused as it is typed, naming the figure (Check and Time refuse it too, before allocating). */
+async function changeShape(): Promise<void> {
+  ui.error.hidden = true;
+  checkShape(selected().name, currentShape(), state.gpu?.device.limits);
+  await showConstants(currentConstants());
 }
 
 function choosePreset(index: number): void {
@@ -370,7 +390,7 @@ const TRAIN_COLOURS = { builtIn: '#1864ab', edited: '#d9480f' } as const;
 const trainProgress = new ProgressLine(ui.trainStatus);
 
 async function train(): Promise<void> {
-  const gpu = state.gpu!;
+  const gpu = await currentGpu();
   const edited = editedSource();
   trainProgress.show('Loading MNIST…');
   const data = await mnist();
@@ -387,26 +407,34 @@ async function train(): Promise<void> {
       ['edited', TRAIN_COLOURS.edited, { [selected().shortName]: { source: edited, constants: currentConstants(), file: EDITED_FILE } }],
     ] as const) {
       const run = `Training ${kind} on ${count} images with the ${label} kernel`;
-      trainProgress.show(`${run}…`);
       const model = tutorialModel(kind, data.train.classes);
-      const onProgress = (p: SetupProgress) => trainProgress.show(`${run}: ${describeSetup(p)}`);
-      model.compile({ optimizer: 'rmsprop', seed: 1, gpu, kernels, onProgress });
       const losses: { x: number; y: number }[] = [];
-      try {
-        await model.fit(x, y, {
-          epochs: 1,
-          batchSize,
-          updateEvery: 1,
-          callbacks: {
-            onTrainBatchEnd: (step, logs) => {
-              losses.push({ x: step + 1, y: logs.loss });
-              trainProgress.show(`${run}: step ${step + 1} of ${steps}, loss ${logs.loss.toFixed(4)}`);
+      // Each stage (a part of the set-up, a step) gets the time limit.
+      await withinTimeLimit(timeLimit(), async (stage) => {
+        trainProgress.show(`${run}…`);
+        stage(`${run}: setting up`);
+        const onProgress = (p: SetupProgress) => {
+          trainProgress.show(`${run}: ${describeSetup(p)}`);
+          stage(p.done < p.total ? `${run}: ${describeSetup(p)}` : `${run}: step 1 of ${steps}`);
+        };
+        model.compile({ optimizer: 'rmsprop', seed: 1, gpu, kernels, onProgress });
+        try {
+          await model.fit(x, y, {
+            epochs: 1,
+            batchSize,
+            updateEvery: 1,
+            callbacks: {
+              onTrainBatchEnd: (step, logs) => {
+                losses.push({ x: step + 1, y: logs.loss });
+                trainProgress.show(`${run}: step ${step + 1} of ${steps}, loss ${logs.loss.toFixed(4)}`);
+                stage(`${run}: step ${step + 2} of ${steps}`);
+              },
             },
-          },
-        });
-      } finally {
-        model.destroy();
-      }
+          });
+        } finally {
+          model.destroy();
+        }
+      });
       runs.push({ label: `${label} kernel`, colour, losses });
     }
   } finally {
@@ -459,7 +487,7 @@ async function convolve(): Promise<void> {
   const index = Math.max(0, Math.min(data.test.count - 1, Number(ui.demoDigit.value)));
   const image = pixelValues(data.test.pixels.subarray(index * 784, (index + 1) * 784));
   const kernel = Array.from(ui.demoKernel.querySelectorAll('input')).map((input) => Number(input.value));
-  const { feature, pooled } = await convolveDigit(state.gpu!, image, kernel);
+  const { feature, pooled } = await convolveDigit(await currentGpu(), image, kernel);
   digitCanvas(image, 28, 28, ui.demoImage);
   ui.demoImage.dataset.values = JSON.stringify(Array.from(image));
   ui.demoImage.dataset.kernel = JSON.stringify(kernel);
@@ -479,7 +507,8 @@ async function exclusive(run: () => Promise<void>): Promise<void> {
   try {
     await run();
   } catch (error) {
-    showError(error);
+    if (error instanceof DidNotFinish) giveUp(error);
+    else showError(error);
   } finally {
     state.busy = false;
     setButtons(true);
@@ -491,18 +520,64 @@ function action(button: HTMLButtonElement, run: () => Promise<void>): void {
 }
 
 function setButtons(enabled: boolean): void {
-  for (const button of [ui.check, ui.train, ui.demoRun]) button.disabled = !enabled || !state.gpu;
-  ui.time.disabled = !enabled || !state.gpu?.timestamps;
+  for (const button of [ui.check, ui.train, ui.demoRun]) button.disabled = !enabled || !(state.gpu || state.nextGpu);
+  ui.time.disabled = !enabled || !(state.gpu ? state.gpu.timestamps : state.nextGpu);
+}
+
+/** The time limit's seconds, as given (withinTimeLimit refuses one it cannot count). */
+const timeLimit = () => Number(ui.timeLimit.value);
+
+/**
+ * After a run did not finish in its time limit: its device is destroyed, which
+ * is all that stops a kernel (a GPU's driver then ends it; SwiftShader, a CPU
+ * running it, cannot, and its next device waits for the kernel to end), and a
+ * new one is asked for at once.
+ */
+function giveUp(error: DidNotFinish): void {
+  state.gpu?.device.destroy();
+  state.gpu = undefined;
+  const next = freshGpu();
+  state.nextGpu = next;
+  next.then(
+    (gpu) => {
+      if (state.nextGpu !== next) return;
+      state.gpu = gpu;
+      state.nextGpu = undefined;
+      setButtons(!state.busy);
+      // The linter had no device since.
+      forceLinting(editor);
+    },
+    (lost: unknown) => void (state.nextGpu === next && showError(lost)),
+  );
+  showError(`${error.message}: its device was destroyed, and the next run gets a new one.`);
+}
+
+/** The device to run on: the current one, or the new one after a run was given up on, waited for as long as the time limit. */
+async function currentGpu(): Promise<Gpu> {
+  if (state.gpu) return state.gpu;
+  const next = state.nextGpu!;
+  return withinTimeLimit(timeLimit(), async (stage) => {
+    stage('a new device');
+    return next;
+  }).catch((error: unknown) => {
+    if (!(error instanceof DidNotFinish)) throw error;
+    throw new Error(
+      `${error.message}: the GPU is still running the kernel given up on. A GPU's driver ends it within seconds; ` +
+        'a GPU emulated on the CPU (SwiftShader) runs it until the browser is restarted.',
+    );
+  });
 }
 
 async function check(): Promise<void> {
   ui.checkResult.replaceChildren(element('p', 'checking…', { class: 'muted' }));
-  showCheck(await checkKernel(state.gpu!, selected().name, { source: editedSource(), constants: currentConstants(), file: EDITED_FILE }, { shape: currentShape() }));
+  const edit = { source: editedSource(), constants: currentConstants(), file: EDITED_FILE };
+  showCheck(await checkKernel(await currentGpu(), selected().name, edit, { shape: currentShape(), timeLimitS: timeLimit() }));
 }
 
 async function time(): Promise<void> {
   ui.timeResult.replaceChildren(element('p', 'timing…', { class: 'muted' }));
-  const result = await timeKernel(state.gpu!, selected().name, { source: editedSource(), constants: currentConstants(), file: EDITED_FILE }, { shape: currentShape(), trials: Number(ui.trials.value) });
+  const edit = { source: editedSource(), constants: currentConstants(), file: EDITED_FILE };
+  const result = await timeKernel(await currentGpu(), selected().name, edit, { shape: currentShape(), trials: Number(ui.trials.value), timeLimitS: timeLimit() });
   showRounding(result.roundingMs);
   showTiming(result);
 }
@@ -524,7 +599,7 @@ ui.preset.addEventListener('change', () => {
   choosePreset(Number(ui.preset.value));
   void showConstants().catch(showError);
 });
-ui.shape.addEventListener('change', () => void showConstants(currentConstants()).catch(showError));
+ui.shape.addEventListener('change', () => void changeShape().catch(showError));
 ui.reset.addEventListener('click', () => {
   setSource(builtInSource(selected().name));
   void showConstants().catch(showError);
@@ -537,6 +612,7 @@ async function start(): Promise<void> {
   ui.kernel.replaceChildren(...kernels.map((k) => element('option', k.shortName, { value: k.name })));
   ui.demoPreset.replaceChildren(...Object.keys(DEMO_KERNELS).map((name) => element('option', name, { value: name })));
   demoKernelInputs(DEMO_KERNELS[ui.demoPreset.value]);
+  ui.timeLimit.value = String(DEFAULT_TIME_LIMIT_S);
   try {
     state.gpu = await defaultGpu();
   } catch (error) {

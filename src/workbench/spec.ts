@@ -1,8 +1,8 @@
 // What the workbench knows of one kernel (KernelSpec): how it builds its
 // tensors from a shape, the op's dispatches that run it, and the float64
 // reference of what it writes; and withTensors, which makes those tensors and
-// dispatches for a check or a timing and frees them after.
-import { createTensor, sizeOf, type Tensor } from '../engine/buffers';
+// dispatches for a check or a timing (once the shape is known to fit) and frees them after.
+import { bytes, checkBufferSize, createTensor, sizeOf, type Tensor } from '../engine/buffers';
 import { destroyDispatches, type Dispatch } from '../engine/pipelines';
 import { seededRandom } from '../engine/random';
 
@@ -43,11 +43,58 @@ export interface KernelSpec {
   contraction(s: Shape): number;
 }
 
+/** Arrays one after another as one vector, without an array of numbers in between (which takes 2-3 times the memory). */
+export function concat(parts: ArrayLike<number>[]): Float64Array {
+  const whole = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    whole.set(p, at);
+    at += p.length;
+  }
+  return whole;
+}
+
+/** `N=2,H=9,...`, as the CLI takes a shape. */
+export const shapeText = (shape: Shape) => Object.entries(shape).map(([l, v]) => `${l}=${v}`).join(',');
+
 /** The dispatch of the spec's kernel among its op's. */
 export function target(s: KernelSpec, dispatches: Dispatch[]): Dispatch {
   const found = dispatches.find((d) => d.kernel.name === s.name);
   if (!found) throw new Error(`workbench: ${s.name} made no dispatch of that kernel`);
   return found;
+}
+
+/** The most memory the CPU side of a run may take (its float64 inputs, read-backs and reference): 1 GiB. */
+export const CPU_MEMORY_CEILING = 2 ** 30;
+
+/**
+ * What the CPU side of a check takes at `shape`, from the spec alone: 8 bytes an
+ * element of every tensor (the inputs drawn in float64; for an output, the
+ * reference's arrays of its size) and 32 more an element checked (each run's
+ * read-back, and the reference's copy and result, in float64). Measured peaks
+ * were 0.7 to 1.1 times this, with the tensors on a CPU-emulated GPU beside.
+ */
+export function cpuBytes(spec: KernelSpec, shape: Shape): number {
+  const tensors = spec.tensors(shape);
+  const checked = typeof spec.checked === 'string' ? [spec.checked] : spec.checked;
+  const elements = (names: string[]) => names.reduce((n, name) => n + sizeOf(tensors[name].shape), 0);
+  return 8 * elements(Object.keys(tensors)) + 32 * elements(checked);
+}
+
+/**
+ * Throws, naming the kernel, the shape, what it would take and the limit, when
+ * a tensor at `shape` is larger than the device's `limits` allow one buffer
+ * (left out: not checked), or the CPU side more than CPU_MEMORY_CEILING; before
+ * anything is allocated.
+ */
+export function checkShapeFits(spec: KernelSpec, shape: Shape, limits?: GPUSupportedLimits): void {
+  const at = `${spec.name} at ${shapeText(shape)}`;
+  const cpu = cpuBytes(spec, shape);
+  if (cpu > CPU_MEMORY_CEILING) {
+    throw new Error(`${at}: its float64 inputs and reference would take ${bytes(cpu)} of memory, more than the workbench's ${bytes(CPU_MEMORY_CEILING)}`);
+  }
+  if (!limits) return;
+  for (const [name, t] of Object.entries(spec.tensors(shape))) checkBufferSize(limits, { what: `${at}: ${name} [${t.shape.join(', ')}]`, size: sizeOf(t.shape) * 4 });
 }
 
 /** One kernel's tensors at one shape. */
@@ -69,6 +116,7 @@ export async function withTensors<T>(
   { spec, shape, seed = 1, values }: KernelTensors,
   use: (tensors: Record<string, Tensor>, dispatches: Dispatch[]) => Promise<T>,
 ): Promise<{ result: T; values: Record<string, Float64Array> }> {
+  checkShapeFits(spec, shape, device.limits);
   const random = seededRandom(seed);
   const filled: Record<string, Float64Array> = values ?? {};
   const tensors: Record<string, Tensor> = {};

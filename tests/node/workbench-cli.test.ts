@@ -10,10 +10,10 @@ import { childEnv, repo, scriptArgs } from './child';
 const SMALL_CONV = 'N=2,H=9,W=11,C_in=3,C_out=5,S=2,same=1';
 const STORE = 'y[m * params.C_out + first + j] = activate(cells[r][j / 4u][j % 4u], ACTIVATION);';
 
-async function workbench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function workbench(args: string[], timeout = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   const node = await scriptArgs('workbench');
   return new Promise((done) => {
-    execFile(process.execPath, [...node, ...args], { cwd: repo, env: childEnv, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...node, ...args], { cwd: repo, env: childEnv, timeout }, (error, stdout, stderr) => {
       done({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
     });
   });
@@ -87,4 +87,74 @@ test('exit 2: a renamed binding is named', async () => {
   const run = await workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV]);
   expect(run.code).toBe(2);
   expect(run.stderr).toContain(`${source}:forward: binding 'out' is not one of conv2d.wgsl:forward's`);
+});
+
+test('exit 2: options read strictly, names quoted printable, before the GPU starts', async () => {
+  const source = await edited('strict.wgsl', STORE, STORE);
+  const check = (...args: string[]) => workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV, ...args]);
+  const runs = await Promise.all([
+    check('--seed', 'abc'),
+    // 2^32 would wrap to 0 in the u32 generator.
+    check('--seed', '4294967296'),
+    check('--shape', 'N=1e1'),
+    check('--shape', 'N=2,N=3'),
+    // Set on a plain object, it would change the object's prototype and be dropped without a word.
+    check('--constants', '__proto__=1'),
+    check('--shape', 'toString=1'),
+    workbench(['--kernel', 'conv2d:\x1b[31mforward', '--print']),
+    workbench(['--kernel', `conv2d:${'x'.repeat(100_000)}`, '--print']),
+    workbench(['--\x1b[31mkernel', 'conv2d:forward']),
+    workbench(['--list', '\x1b]0;title\x07']),
+  ]);
+  expect(runs.map((r) => [r.code, r.stderr.split('\n')[0]])).toEqual([
+    [2, "error: --seed must be an integer >= 0, got 'abc'"],
+    [2, "error: --seed must be at most 4294967295, got '4294967296'"],
+    [2, "error: --shape N must be an integer >= 0, got '1e1'"],
+    [2, 'error: --shape: N is given twice'],
+    [2, "error: --constants: '__proto__=1' is not NAME=VALUE with NAME an identifier"],
+    [2, "error: conv2d.wgsl:forward: the shape has no letter 'toString' (it has: N, H, W, C_in, KH, KW, C_out, S, same)"],
+    [2, "error: kernel name 'conv2d:\\x1b[31mforward' is not <op>:<entry point> (e.g. conv2d:forward)"],
+    [2, `error: workbench: no kernel 'conv2d:${'x'.repeat(70)}... (100,007 characters)' (it has: ${runs[7].stderr.split('(it has: ')[1]?.split('\n')[0]}`],
+    [2, "error: unknown option '--\\x1b[31mkernel'"],
+    [2, "error: Unexpected argument '\\x1b]0;title\\x07'. This command does not take positional arguments"],
+  ]);
+  expect(runs[7].stderr.length).toBeLessThan(2000);
+});
+
+test('exit 2: a fractional value for an integer override is refused, naming it', async () => {
+  const source = await edited('fraction.wgsl', STORE, STORE);
+  // WebGPU would truncate it to 3 and run.
+  const run = await workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV, '--constants', 'WORKGROUP_SIZE=3.5']);
+  expect(run.code, run.stdout).toBe(2);
+  expect(run.stderr).toContain(`${source}: constants.WORKGROUP_SIZE is 3.5, but it is a u32 override: an integer from 0 to 4294967295`);
+});
+
+test('exit 2: a shape too large is refused at once, with what it would take', async () => {
+  const started = Date.now();
+  const run = await workbench(['--kernel', 'activation:relu_backward', '--source', join(repo, 'src/shaders/activation.wgsl'), '--shape', 'size=1000000000']);
+  expect(run.code).toBe(2);
+  // y, dOut and dInput: 8 bytes an element each, and 32 more for the checked dInput.
+  expect(run.stderr).toBe(
+    'error: activation.wgsl:relu_backward at size=1000000000: its float64 inputs and reference would take 56,000,000,000 bytes (53405.8 MiB) of memory, ' +
+      "more than the workbench's 1,073,741,824 bytes (1024.0 MiB)\n",
+  );
+  // Before, it drew 8 GB of inputs for minutes.
+  expect(Date.now() - started).toBeLessThan(20_000);
+});
+
+test('exit 3: a kernel whose loop never ends is given up on after --time-limit, naming it and the edit', async () => {
+  // The loop's only way out is a break it never reaches (params.N is 2).
+  const entry = 'fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) group: vec3u) {\n';
+  const source = await edited('endless.wgsl', entry, `${entry}  loop {\n    if (params.N == 12345u) { break; }\n    y[0] = y[0] + 1.0;\n  }\n`);
+  const json = join(dir, 'endless.json');
+  const started = Date.now();
+  // Before, it ran until killed: this child is killed after 60 s.
+  const run = await workbench(['--kernel', 'conv2d:forward', '--source', source, '--shape', SMALL_CONV, '--time-limit', '2', '--json', json], 60_000);
+  const seconds = (Date.now() - started) / 1000;
+  expect(run.code, run.stderr).toBe(3);
+  const stopped = `checking conv2d.wgsl:forward at ${SMALL_CONV.replace('C_in=3', 'C_in=3,KH=3,KW=3')}: the edited kernel (${source}) did not finish in 2 s`;
+  expect(run.stderr).toContain(`error: ${stopped} (--time-limit sets the limit)`);
+  expect(JSON.parse(await readFile(json, 'utf8')).didNotFinish).toBe(stopped);
+  // Node's start, the GPU's, the built-in kernel's check and the 2 s.
+  expect(seconds).toBeLessThan(30);
 });

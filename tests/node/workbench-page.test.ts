@@ -210,3 +210,77 @@ test('workbench.html: the undo history starts with the loaded source, and an emp
   expect(errors).toEqual([]);
   await page.close();
 });
+
+test('workbench.html: a shape past the memory ceiling is refused as it is typed and by Check, before anything is allocated', { timeout: 180_000 }, async () => {
+  const { page, errors } = await open();
+  const error = page.locator('#error');
+  const refusal =
+    'conv2d.wgsl:forward at N=1000000,H=9,W=11,C_in=3,KH=3,KW=3,C_out=5,S=2,same=1: its float64 inputs and reference would take ' +
+    "8,376,001,120 bytes (7988.0 MiB) of memory, more than the workbench's 1,073,741,824 bytes (1024.0 MiB)";
+  await setShape(page, { ...SMALL, N: 1_000_000 });
+  await page.waitForFunction((text) => document.querySelector('#error')?.textContent === text, refusal, { timeout: 10_000 });
+  expect(await error.isVisible()).toBe(true);
+  // Check refuses it too, at once: 8 GB of inputs would take minutes to draw.
+  const started = Date.now();
+  await page.getByTestId('check').click();
+  await page.waitForSelector('[data-testid=check]:not([disabled])', { timeout: 30_000 });
+  expect(Date.now() - started).toBeLessThan(10_000);
+  expect(await error.textContent()).toBe(refusal);
+  // A shape that fits clears the message, and checks.
+  await setShape(page, SMALL);
+  expect(await error.isHidden()).toBe(true);
+  await page.getByTestId('check').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=check-verdict]')?.textContent === 'Matches the reference.', undefined, { timeout: 60_000 });
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
+// Last in the file: the kernel that never ends keeps SwiftShader's thread busy until the browser closes.
+test('workbench.html: a kernel past the time limit is given up on; the page goes on with a new device', { timeout: 300_000 }, async () => {
+  const { page, errors } = await open();
+  await setShape(page, SMALL);
+  const verdict = () => page.getByTestId('check-verdict').textContent();
+  const checked = async (timeout: number) => {
+    await page.getByTestId('check').click();
+    await page.waitForSelector('[data-testid=check]:not([disabled])', { timeout });
+  };
+  const error = page.locator('#error');
+  // The built-in kernel compiled on this page's device, so that the limit measures the edited one.
+  await checked(120_000);
+  expect(await verdict()).toBe('Matches the reference.');
+
+  const entry = 'fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) group: vec3u) {\n';
+  const stopped = `checking conv2d.wgsl:forward at N=2,H=9,W=11,C_in=3,KH=3,KW=3,C_out=5,S=2,same=1: the edited kernel (edited.wgsl) did not finish in 5 s`;
+  // Slow: one invocation adds 1 to y[0] 10^8 times (about 10 s on SwiftShader).
+  await page.getByTestId('time-limit').fill('5');
+  await type(page, edited(entry, `${entry}  if (id.x == 0u) {\n    for (var i = 0u; i < 100000000u + params.N; i++) { y[0] = y[0] + 1.0; }\n  }\n`));
+  await page.waitForSelector('[data-testid=compile-status][data-errors="0"]', { timeout: 30_000 });
+  const started = Date.now();
+  await checked(60_000);
+  expect(Date.now() - started).toBeLessThan(30_000);
+  expect(await error.textContent()).toBe(`${stopped}: its device was destroyed, and the next run gets a new one.`);
+
+  // The next check runs on a new device, once SwiftShader has finished the slow kernel.
+  await page.getByTestId('time-limit').fill('120');
+  await page.locator('#reset').click();
+  await checked(150_000);
+  expect(await error.isHidden()).toBe(true);
+  expect(await verdict()).toBe('Matches the reference.');
+
+  // A loop that never ends: its only way out is a break it never reaches (params.N is 2).
+  await page.getByTestId('time-limit').fill('5');
+  await type(page, edited(entry, `${entry}  loop {\n    if (params.N == 12345u) { break; }\n    y[0] = y[0] + 1.0;\n  }\n`));
+  await page.waitForSelector('[data-testid=compile-status][data-errors="0"]', { timeout: 30_000 });
+  await checked(60_000);
+  expect(await error.textContent()).toBe(`${stopped}: its device was destroyed, and the next run gets a new one.`);
+  // SwiftShader cannot stop the kernel, and it holds Chromium's GPU process, so the page is no longer
+  // drawn and Playwright's click, which waits for a frame, waits for ever. The page's script still answers
+  // a click: no new device comes, and it says why; the edit is kept.
+  await page.getByTestId('check').dispatchEvent('click');
+  await page.waitForSelector('[data-testid=check]:not([disabled])', { timeout: 60_000 });
+  expect(await error.textContent()).toMatch(/^a new device did not finish in 5 s: the GPU is still running the kernel given up on\. .*SwiftShader/);
+  const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download').dispatchEvent('click')]);
+  expect(await readFile((await saved.path())!, 'utf8')).toContain('if (params.N == 12345u) { break; }');
+  expect(errors).toEqual([]);
+  await page.close();
+});
