@@ -18,7 +18,7 @@ import clipSource from '../shaders/clip.wgsl?raw';
 import gatherSource from '../shaders/gather.wgsl?raw';
 import { conv2dBackward, conv2dForward } from '../engine/ops/conv2d';
 import { matmulBackward, matmulForward } from '../engine/ops/matmul';
-import { ACTIVATIONS, activationBackward, type Activation } from '../engine/ops/activation';
+import { ACTIVATIONS, activationBackward, gradientInput, type Activation } from '../engine/ops/activation';
 import { maxPool2dBackward, maxPool2dForward } from '../engine/ops/maxpool2d';
 import { softmaxBackward, softmaxForward } from '../engine/ops/softmax';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../engine/ops/softmaxCrossEntropy';
@@ -181,6 +181,8 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_input_r
 }
 
 function activationSpec(kind: Activation): KernelSpec {
+  // The gradient reads y (an output of f: [0, 1) holds outputs of every activation), or for gelu x.
+  const from = gradientInput(kind);
   return {
     name: `activation.wgsl:${kind}_backward`,
     source: activationSource,
@@ -191,11 +193,10 @@ function activationSpec(kind: Activation): KernelSpec {
       { name: 'size 1', shape: { size: 1 } },
       { name: 'odd size', shape: { size: 4097 } },
     ],
-    // y is an output of f: [0, 1) holds outputs of every activation.
-    tensors: ({ size }): Record<string, TensorSpec> => ({ y: uniform([size], 0, 1), dOut: uniform([size]), dInput: zeros([size]) }),
+    tensors: ({ size }): Record<string, TensorSpec> => ({ [from]: from === 'y' ? uniform([size], 0, 1) : uniform([size], -4, 4), dOut: uniform([size]), dInput: zeros([size]) }),
     checked: 'dInput',
-    dispatches: async (device, t) => [await activationBackward(device, kind, { y: t.y, dOut: t.dOut, dInput: t.dInput })],
-    reference: (v) => activationReference.activationBackward(kind, v.y, v.dOut),
+    dispatches: async (device, t) => [await activationBackward(device, kind, { [from]: t[from], dOut: t.dOut, dInput: t.dInput })],
+    reference: (v) => activationReference.activationBackward(kind, v[from], v.dOut),
     contraction: () => 1,
   };
 }
