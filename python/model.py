@@ -88,7 +88,12 @@ def write_safetensors(path, tensors, metadata):
     os.replace(temporary, path)
 
 
-def _activate(name, x):
+# Keras' leaky_relu function's slope, what a dense or conv2d layer's "leaky_relu" means.
+LEAKY_RELU_SLOPE = 0.2
+
+
+def _activate(name, x, dim=1, negative_slope=LEAKY_RELU_SLOPE):
+    """Activation `name` of x; softmax over `dim` (1: the features, or the channels of NCHW images)."""
     if name == "relu":
         return F.relu(x)
     if name == "sigmoid":
@@ -96,7 +101,17 @@ def _activate(name, x):
     if name == "tanh":
         return torch.tanh(x)
     if name == "softmax":
-        return F.softmax(x, dim=1)  # over features, or over channels of NCHW images
+        return F.softmax(x, dim=dim)
+    if name == "elu":
+        return F.elu(x)
+    if name == "selu":
+        return F.selu(x)
+    if name == "softplus":
+        return F.softplus(x)
+    if name == "leaky_relu":
+        return F.leaky_relu(x, negative_slope)
+    if name == "gelu":
+        return F.gelu(x)  # the exact form, as Keras' gelu
     return x
 
 
@@ -110,8 +125,8 @@ def _along(size, kernel, stride, padding):
 
 
 class Dense(nn.Linear):
-    def __init__(self, features, units, activation, device=None):
-        super().__init__(features, units, device=device)
+    def __init__(self, features, units, activation, bias=True, device=None):
+        super().__init__(features, units, bias=bias, device=device)
         self.activation = activation
 
     def forward(self, x):
@@ -120,8 +135,8 @@ class Dense(nn.Linear):
 
 class Conv2d(nn.Conv2d):
     # Padding is explicit: 'same' may pad one pixel more after than before, which nn.Conv2d cannot.
-    def __init__(self, channels, filters, kernel, strides, pads, activation, device=None):
-        super().__init__(channels, filters, kernel, stride=strides, device=device)
+    def __init__(self, channels, filters, kernel, strides, pads, activation, bias=True, device=None):
+        super().__init__(channels, filters, kernel, stride=strides, bias=bias, device=device)
         self.pads = pads
         self.activation = activation
 
@@ -194,14 +209,14 @@ def build(architecture, device=None):
             if len(shape) != 1:
                 raise ValueError(f"{name}: expects a flat input, got {shape}")
             activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
-            modules.append(Dense(shape[0], layer["units"], activation, device))
+            modules.append(Dense(shape[0], layer["units"], activation, layer.get("useBias", True), device))
             shape = [layer["units"]]
         elif kind == "conv2d":
             (kh, kw), (sy, sx) = layer["kernelSize"], layer["strides"]
             oh, top, bottom = _along(shape[1], kh, sy, layer["padding"])
             ow, left, right = _along(shape[2], kw, sx, layer["padding"])
             activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
-            modules.append(Conv2d(shape[0], layer["filters"], (kh, kw), (sy, sx), (left, right, top, bottom), activation, device))
+            modules.append(Conv2d(shape[0], layer["filters"], (kh, kw), (sy, sx), (left, right, top, bottom), activation, layer.get("useBias", True), device))
             shape = [layer["filters"], oh, ow]
         elif kind == "maxPooling2d":
             (ph, pw), (sy, sx) = layer["poolSize"], layer["strides"]

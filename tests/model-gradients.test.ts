@@ -107,6 +107,22 @@ const cases: Case[] = [
       dense({ units: 4, activation: 'softmax' }),
     ],
   },
+  // Products without a bias, and each activation in a product's epilogue:
+  // gelu's gradient needs u, which training keeps (the epilogue writes y in
+  // inference only). 6x6x2 -> 4x4x3 -> 3x3x4 -> 36 -> 8 -> 6 -> 5 -> 4.
+  {
+    name: 'activations and no bias',
+    inputShape: [6, 6, 2],
+    layers: [
+      conv2d({ filters: 3, kernelSize: 3, activation: 'elu', useBias: false, inputShape: [6, 6, 2] }),
+      conv2d({ filters: 4, kernelSize: 2, activation: 'gelu' }),
+      flatten(),
+      dense({ units: 8, activation: 'selu', useBias: false }),
+      dense({ units: 6, activation: 'softplus' }),
+      dense({ units: 5, activation: 'leaky_relu' }),
+      dense({ units: 4, activation: 'softmax', useBias: false }),
+    ],
+  },
   // The other losses, each with the last layers it fits: its activation fused
   // with the loss, logits (fromLogits), or any activation run backward by the layer.
   { name: 'categorical cross-entropy', inputShape: [6, 6], layers: mlp(dense({ units: 4, activation: 'softmax' })), loss: { kind: 'categoricalCrossentropy' } },
