@@ -144,6 +144,16 @@ class Conv2d(nn.Conv2d):
         return _activate(self.activation, super().forward(F.pad(x, self.pads) if any(self.pads) else x))
 
 
+class Activation(nn.Module):
+    # An activation on its own; softmax over `dim`, the axis that is webgpu-train's last.
+    def __init__(self, activation, dim, negative_slope):
+        super().__init__()
+        self.activation, self.dim, self.negative_slope = activation, dim, negative_slope
+
+    def forward(self, x):
+        return _activate(self.activation, x, self.dim, self.negative_slope)
+
+
 class AvgPool2d(nn.Module):
     # Keras' 'same' averages only what lies inside the image: the window's sum over its count of real pixels.
     def __init__(self, pool, strides, pads):
@@ -231,6 +241,10 @@ def build(architecture, device=None):
         elif kind == "flatten":
             modules.append(nn.Flatten())
             shape = [math.prod(shape)]
+        elif kind == "activation":
+            # Our last axis is PyTorch's dimension 1 for features and NCHW images, and its last otherwise.
+            activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
+            modules.append(Activation(activation, 1 if len(shape) in (1, 3) else -1, layer.get("negativeSlope", LEAKY_RELU_SLOPE)))
         elif kind == "dropout":
             modules.append(nn.Dropout(layer["rate"]))
         elif kind == "batchNormalization":

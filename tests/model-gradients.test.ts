@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { readTensor, sizeOf, writeTensor } from '../src/engine/buffers';
 import { Graph } from '../src/engine/graph';
-import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, layerShapes, maxPooling2d, type LayerConfig } from '../src/engine/layers';
+import { activation, averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, layerShapes, maxPooling2d, type LayerConfig } from '../src/engine/layers';
 import type { LossConfig } from '../src/engine/losses';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 import { runDispatches } from '../src/engine/pipelines';
@@ -123,6 +123,39 @@ const cases: Case[] = [
       dense({ units: 4, activation: 'softmax', useBias: false }),
     ],
   },
+  // Activation layers: a ReLU after a batch normalization whose gradient max
+  // pooling applies (folded, as is the one before a dense layer), softmax over
+  // an image's channels, a LeakyReLU of its own slope, gelu (its gradient from
+  // x), the identity, and a Softmax layer last, whose softmax the loss takes.
+  // 6x6x2 -> 4x4x3 -> 2x2x3 -> 12 -> 8 -> 6 -> 6 -> 4.
+  {
+    name: 'activation layers',
+    inputShape: [6, 6, 2],
+    layers: [
+      conv2d({ filters: 3, kernelSize: 3, useBias: false, inputShape: [6, 6, 2] }),
+      batchNormalization(),
+      activation({ activation: 'relu' }),
+      maxPooling2d({ poolSize: 2 }),
+      activation({ activation: 'softmax' }),
+      flatten(),
+      dense({ units: 8 }),
+      activation({ activation: 'leaky_relu', negativeSlope: 0.1 }),
+      dense({ units: 6 }),
+      activation({ activation: 'relu' }),
+      dense({ units: 6 }),
+      activation({ activation: 'gelu' }),
+      activation({ activation: 'linear' }),
+      dense({ units: 4 }),
+      activation({ activation: 'softmax' }),
+    ],
+  },
+  // An activation layer before any parameter (no dX to write; its ReLU's
+  // gradient would be the dense layer's to apply), then elu and selu on their own.
+  {
+    name: 'activation layers first',
+    inputShape: [6, 6],
+    layers: [flatten({ inputShape: [6, 6] }), activation({ activation: 'relu' }), dense({ units: 8 }), activation({ activation: 'elu' }), dense({ units: 6 }), activation({ activation: 'selu' }), dense({ units: 4, activation: 'softmax' })],
+  },
   // The other losses, each with the last layers it fits: its activation fused
   // with the loss, logits (fromLogits), or any activation run backward by the layer.
   { name: 'categorical cross-entropy', inputShape: [6, 6], layers: mlp(dense({ units: 4, activation: 'softmax' })), loss: { kind: 'categoricalCrossentropy' } },
@@ -130,6 +163,8 @@ const cases: Case[] = [
   { name: 'binary cross-entropy', inputShape: [6, 6], layers: mlp(dense({ units: 5, activation: 'sigmoid' })), loss: { kind: 'binaryCrossentropy' } },
   { name: 'binary cross-entropy from logits', inputShape: [6, 6], layers: mlp(dense({ units: 5 })), loss: { kind: 'binaryCrossentropy', fromLogits: true } },
   { name: 'mean squared error', inputShape: [6, 6], layers: mlp(dense({ units: 3 })), loss: { kind: 'meanSquaredError' } },
+  { name: 'binary cross-entropy after a sigmoid layer', inputShape: [6, 6], layers: [...mlp(dense({ units: 5 })), activation({ activation: 'sigmoid' })], loss: { kind: 'binaryCrossentropy' } },
+  { name: 'mean squared error after a softplus layer', inputShape: [6, 6], layers: [...mlp(dense({ units: 3 })), activation({ activation: 'softplus' })], loss: { kind: 'meanSquaredError' } },
   { name: 'mean absolute error after a sigmoid', inputShape: [6, 6], layers: mlp(dense({ units: 3, activation: 'sigmoid' })), loss: { kind: 'meanAbsoluteError' } },
   { name: 'mean squared error after a softmax', inputShape: [6, 6], layers: mlp(dense({ units: 4, activation: 'softmax' })), loss: { kind: 'meanSquaredError' } },
   // An image out, as a convolutional autoencoder's: 6x6x1 -> 4x4x2 sigmoid.

@@ -1,7 +1,10 @@
 // Float64 CPU reference for activation.wgsl: y = f(x) elementwise, and the
 // gradient dInput = f'(x) ⊙ dOut written, as the kernels compute it, from y
-// (or from x, for the kinds whose gradientInput is x: gelu).
-import { LEAKY_RELU_SLOPE, SELU_ALPHA, SELU_SCALE, type Activation, type ActivationOptions } from '../engine/ops/activation';
+// (or from x, for the kinds whose gradientInput is x: gelu); and the activation layer.
+import type { ActivationConfig } from '../engine/layers';
+import { gradientInput, LEAKY_RELU_SLOPE, SELU_ALPHA, SELU_SCALE, type Activation, type ActivationOptions } from '../engine/ops/activation';
+import type { LayerReference } from './layers';
+import { softmaxBackward, softmaxForward } from './softmax';
 
 /** erf in float64: its Maclaurin series below 2.5, erfc's continued fraction above. */
 function erf(x: number): number {
@@ -66,3 +69,29 @@ export function activationBackward(kind: Activation, from: ArrayLike<number>, dO
   for (let i = 0; i < from.length; i++) dInput[i] = backward(from[i], dOut[i]);
   return dInput;
 }
+
+/**
+ * An activation on its own: the identity (linear), softmax over the last
+ * axis, or elementwise. As the model's last layer with its softmax or sigmoid
+ * in the loss, its input is the logits.
+ */
+export const activationLayer: LayerReference<ActivationConfig> = {
+  shape: (_config, input) => ({ output: [...input], params: [] }),
+
+  forward(config, x, _params, { input, activationInLoss }) {
+    const kind = config.activation;
+    const C = input[input.length - 1];
+    const rows = x.length / C;
+    const identity = (dY: ArrayLike<number>) => ({ dX: dY, dParams: [] });
+    if (kind === 'linear') return { y: x, backward: identity };
+    if (kind === 'softmax') {
+      const y = softmaxForward(x, rows, C);
+      if (activationInLoss) return { y, logits: Float64Array.from(x), backward: identity };
+      return { y, backward: (dY) => ({ dX: softmaxBackward(y, dY, rows, C), dParams: [] }) };
+    }
+    const options = { negativeSlope: config.negativeSlope };
+    const y = activationForward(kind, x, options);
+    if (activationInLoss) return { y, logits: Float64Array.from(x), backward: identity };
+    return { y, backward: (dY) => ({ dX: activationBackward(kind, gradientInput(kind) === 'x' ? x : y, dY, options), dParams: [] }) };
+  },
+};

@@ -5,6 +5,7 @@
 // [H, W, C] (height, width, channels), a vector [features]; a batch of N is
 // row-major with N first.
 import type { FlattenConfig, LayerConfig } from '../engine/layers';
+import { activationLayer } from './activation';
 import { averagePooling2dLayer } from './avgpool2d';
 import { batchNormalizationLayer } from './batchnorm';
 import { conv2dLayer } from './conv2d';
@@ -57,6 +58,7 @@ const flattenLayer: LayerReference<FlattenConfig> = {
 };
 
 const REFERENCES: { [T in LayerConfig['type']]: LayerReference<Extract<LayerConfig, { type: T }>> } = {
+  activation: activationLayer,
   averagePooling2d: averagePooling2dLayer,
   batchNormalization: batchNormalizationLayer,
   conv2d: conv2dLayer,

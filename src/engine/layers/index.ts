@@ -1,6 +1,7 @@
 // The layer registry: every layer kind by its `type`. The only place that looks a type up.
 import { formatShape } from '../buffers';
 import { printable } from '../safetensors';
+import { activationLayer, type ActivationConfig } from './activation';
 import { averagePooling2dLayer, type AveragePooling2DConfig } from './averagePooling2d';
 import { batchNormalizationLayer, type BatchNormalizationConfig } from './batchNormalization';
 import { conv2dLayer, type Conv2DConfig } from './conv2d';
@@ -11,6 +12,7 @@ import type { KerasConfig, LayerConfigBase, LayerKind, LayerShape } from './laye
 import { maxPooling2dLayer, type MaxPooling2DConfig } from './maxPooling2d';
 
 export type LayerConfig =
+  | ActivationConfig
   | AveragePooling2DConfig
   | BatchNormalizationConfig
   | Conv2DConfig
@@ -20,6 +22,7 @@ export type LayerConfig =
   | MaxPooling2DConfig;
 
 const KINDS: { [T in LayerConfig['type']]: LayerKind<Extract<LayerConfig, { type: T }>> } = {
+  activation: activationLayer,
   averagePooling2d: averagePooling2dLayer,
   batchNormalization: batchNormalizationLayer,
   conv2d: conv2dLayer,
@@ -65,6 +68,7 @@ export function layerShapes(layers: readonly LayerConfig[], inputShape: readonly
   return shapes;
 }
 
+export { activation, type ActivationConfig } from './activation';
 export { averagePooling2d, type AveragePooling2DConfig } from './averagePooling2d';
 export { batchNormalization, type BatchNormalizationConfig } from './batchNormalization';
 export { conv2d, type Conv2DConfig } from './conv2d';

@@ -25,7 +25,7 @@ export function expectUseBias(name: string, useBias: unknown): void {
 }
 
 /** Softmax runs over channels: each pixel of an image is a row. */
-const channelRows = (t: Tensor) => reshape(t, [sizeOf(t.shape) / t.shape[t.shape.length - 1], t.shape[t.shape.length - 1]]);
+export const channelRows = (t: Tensor) => reshape(t, [sizeOf(t.shape) / t.shape[t.shape.length - 1], t.shape[t.shape.length - 1]]);
 
 /**
  * A product layer's parameters: its kernel (Keras' glorot_uniform with these
