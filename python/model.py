@@ -154,6 +154,15 @@ class Activation(nn.Module):
         return _activate(self.activation, x, self.dim, self.negative_slope)
 
 
+class Rescaling(nn.Module):
+    def __init__(self, scale, offset):
+        super().__init__()
+        self.scale, self.offset = scale, offset
+
+    def forward(self, x):
+        return x * self.scale + self.offset
+
+
 class AvgPool2d(nn.Module):
     # Keras' 'same' averages only what lies inside the image: the window's sum over its count of real pixels.
     def __init__(self, pool, strides, pads):
@@ -245,6 +254,8 @@ def build(architecture, device=None):
             # Our last axis is PyTorch's dimension 1 for features and NCHW images, and its last otherwise.
             activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
             modules.append(Activation(activation, 1 if len(shape) in (1, 3) else -1, layer.get("negativeSlope", LEAKY_RELU_SLOPE)))
+        elif kind == "rescaling":
+            modules.append(Rescaling(layer["scale"], layer["offset"]))
         elif kind == "dropout":
             modules.append(nn.Dropout(layer["rate"]))
         elif kind == "batchNormalization":

@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { readTensor, sizeOf, writeTensor } from '../src/engine/buffers';
 import { Graph } from '../src/engine/graph';
-import { activation, averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, layerShapes, maxPooling2d, type LayerConfig } from '../src/engine/layers';
+import { activation, averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, layerShapes, maxPooling2d, rescaling, type LayerConfig } from '../src/engine/layers';
 import type { LossConfig } from '../src/engine/losses';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 import { runDispatches } from '../src/engine/pipelines';
@@ -155,6 +155,19 @@ const cases: Case[] = [
     name: 'activation layers first',
     inputShape: [6, 6],
     layers: [flatten({ inputShape: [6, 6] }), activation({ activation: 'relu' }), dense({ units: 8 }), activation({ activation: 'elu' }), dense({ units: 6 }), activation({ activation: 'selu' }), dense({ units: 4, activation: 'softmax' })],
+  },
+  // Rescaling first (raw pixels' 1/255: no dX to write) and between layers
+  // (its dX scaled): 6x6x1 -> 4x4x2 -> 32 -> 4.
+  {
+    name: 'rescaling',
+    inputShape: [6, 6, 1],
+    layers: [
+      rescaling({ scale: 1 / 255, inputShape: [6, 6, 1] }),
+      conv2d({ filters: 2, kernelSize: 3, activation: 'relu' }),
+      rescaling({ scale: 2, offset: -1 }),
+      flatten(),
+      dense({ units: 4, activation: 'softmax' }),
+    ],
   },
   // The other losses, each with the last layers it fits: its activation fused
   // with the loss, logits (fromLogits), or any activation run backward by the layer.

@@ -16,6 +16,7 @@ test('the table holds every entry point of the engine', () => {
       ...['softmax', 'softmaxCrossEntropy', 'maxpool2d', 'avgpool2d'].flatMap((op) => [`${op}:forward`, `${op}:backward`]),
       'maxpool2d:backward_relu',
       ...['forward', 'backward', 'advance', 'identity'].map((e) => `dropout:${e}`),
+      ...['forward', 'backward'].map((e) => `rescaling:${e}`),
       ...['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'].map((e) => `batchnorm:${e}`),
       ...['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'].map((e) => `optimizer:${e}`),
       ...['constant', 'exponential_decay', 'piecewise_constant_decay', 'cosine_decay'].map((e) => `schedule:${e}`),

@@ -12,6 +12,7 @@ import { conv2dLayer } from './conv2d';
 import { dropoutLayer } from './dropout';
 import { denseLayer } from './dense';
 import { maxPooling2dLayer } from './maxpool2d';
+import { rescalingLayer } from './rescaling';
 
 /** A parameter of a layer, as its ParamSpec names and shapes it. */
 export interface LayerParam {
@@ -66,6 +67,7 @@ const REFERENCES: { [T in LayerConfig['type']]: LayerReference<Extract<LayerConf
   dropout: dropoutLayer,
   flatten: flattenLayer,
   maxPooling2d: maxPooling2dLayer,
+  rescaling: rescalingLayer,
 };
 
 export function layerReference(config: LayerConfig): LayerReference<LayerConfig> {

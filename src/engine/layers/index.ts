@@ -10,6 +10,7 @@ import { dropoutLayer, type DropoutConfig } from './dropout';
 import { flattenLayer, type FlattenConfig } from './flatten';
 import type { KerasConfig, LayerConfigBase, LayerKind, LayerShape } from './layer';
 import { maxPooling2dLayer, type MaxPooling2DConfig } from './maxPooling2d';
+import { rescalingLayer, type RescalingConfig } from './rescaling';
 
 export type LayerConfig =
   | ActivationConfig
@@ -19,7 +20,8 @@ export type LayerConfig =
   | DenseConfig
   | DropoutConfig
   | FlattenConfig
-  | MaxPooling2DConfig;
+  | MaxPooling2DConfig
+  | RescalingConfig;
 
 const KINDS: { [T in LayerConfig['type']]: LayerKind<Extract<LayerConfig, { type: T }>> } = {
   activation: activationLayer,
@@ -30,6 +32,7 @@ const KINDS: { [T in LayerConfig['type']]: LayerKind<Extract<LayerConfig, { type
   dropout: dropoutLayer,
   flatten: flattenLayer,
   maxPooling2d: maxPooling2dLayer,
+  rescaling: rescalingLayer,
 };
 
 /** The name errors and labels give layer `index`. */
@@ -76,5 +79,6 @@ export { dense, type DenseConfig } from './dense';
 export { dropout, type DropoutConfig } from './dropout';
 export { flatten, type FlattenConfig } from './flatten';
 export { maxPooling2d, type MaxPooling2DConfig } from './maxPooling2d';
+export { rescaling, type RescalingConfig } from './rescaling';
 export type { ActivationName } from './product';
 export type { KerasConfig, LayerShape, ParamSpec } from './layer';

@@ -4,7 +4,7 @@
 // than its input, but for gelu's (gradientInput).
 import library from '../../shaders/activate.wgsl?raw';
 import source from '../../shaders/activation.wgsl?raw';
-import { bufferRange, expectTensor, sizeOf, type Tensor } from '../buffers';
+import { bufferRange, expectDisjoint, expectTensor, sizeOf, type Tensor } from '../buffers';
 import { prepareDispatch, shaderConstant, WORKGROUP_SIZE, type BufferRange, type Constants, type Dispatch, type Shader } from '../pipelines';
 
 /** A shader that applies activations: activate.wgsl's functions are its library. */
@@ -71,17 +71,6 @@ export function isActivation(name: string): name is Activation {
 export const ACTIVATION_CODES = Object.fromEntries(
   (['linear', ...ACTIVATIONS] as const).map((name) => [name, shaderConstant(libraryShader, name.toUpperCase())]),
 ) as Readonly<Record<Activation | 'linear', number>>;
-
-// WebGPU rejects a dispatch that writes a buffer range another of its bindings
-// reads, so the output must have memory of its own: no in-place activation.
-function expectDisjoint(kind: Activation, output: [string, Tensor], input: [string, Tensor]): void {
-  const [outName, out] = output;
-  const [inName, inp] = input;
-  const end = (t: Tensor) => t.offset + sizeOf(t.shape) * 4;
-  if (out.buffer === inp.buffer && out.offset < end(inp) && inp.offset < end(out)) {
-    throw new Error(`${kind}(): ${outName} overlaps ${inName} in buffer '${out.buffer.label}'; the output needs memory of its own`);
-  }
-}
 
 /** Counted as one FLOP an element: these kernels are bound by memory, one float read per binding and one written. */
 function elementwise(device: GPUDevice, entryPoint: string, buffers: Record<string, BufferRange>, count: number, constants: Constants) {
