@@ -163,6 +163,31 @@ class Rescaling(nn.Module):
         return x * self.scale + self.offset
 
 
+class Reshape(nn.Module):
+    # Reshaped in webgpu-train's layout (an image's channels last), then an image back to NCHW.
+    def __init__(self, image_in, target):
+        super().__init__()
+        self.image_in, self.target = image_in, target
+
+    def forward(self, x):
+        if self.image_in:
+            x = x.permute(0, 2, 3, 1)
+        x = x.reshape((x.shape[0], *self.target))
+        return x.permute(0, 3, 1, 2) if len(self.target) == 3 else x
+
+
+class GlobalPool2d(nn.Module):
+    # Each channel's mean or maximum over the image: [N, C], or [N, C, 1, 1] with keepdims.
+    def __init__(self, reduce, keepdims):
+        super().__init__()
+        self.reduce, self.keepdims = reduce, keepdims
+
+    def forward(self, x):
+        if self.reduce == "mean":
+            return x.mean(dim=(2, 3), keepdim=self.keepdims)
+        return x.amax(dim=(2, 3), keepdim=self.keepdims)
+
+
 class AvgPool2d(nn.Module):
     # Keras' 'same' averages only what lies inside the image: the window's sum over its count of real pixels.
     def __init__(self, pool, strides, pads):
@@ -222,7 +247,7 @@ def build(architecture, device=None):
         kind = layer["type"]
         name = f"layer {i} ({kind})"
         last = i == len(layers) - 1
-        if kind in ("conv2d", "maxPooling2d", "averagePooling2d") and len(shape) != 3:
+        if kind in ("conv2d", "maxPooling2d", "averagePooling2d", "globalAveragePooling2d", "globalMaxPooling2d") and len(shape) != 3:
             raise ValueError(f"{name}: expects an image input, got {shape}")
         if kind == "dense":
             if len(shape) != 1:
@@ -247,6 +272,10 @@ def build(architecture, device=None):
             ow, left, right = _along(shape[2], pw, sx, layer["padding"])
             modules.append(AvgPool2d((ph, pw), (sy, sx), (left, right, top, bottom)))
             shape = [shape[0], oh, ow]
+        elif kind in ("globalAveragePooling2d", "globalMaxPooling2d"):
+            keepdims = layer.get("keepdims", False)
+            modules.append(GlobalPool2d("mean" if kind == "globalAveragePooling2d" else "max", keepdims))
+            shape = [shape[0], 1, 1] if keepdims else [shape[0]]
         elif kind == "flatten":
             modules.append(nn.Flatten())
             shape = [math.prod(shape)]
@@ -256,6 +285,11 @@ def build(architecture, device=None):
             modules.append(Activation(activation, 1 if len(shape) in (1, 3) else -1, layer.get("negativeSlope", LEAKY_RELU_SLOPE)))
         elif kind == "rescaling":
             modules.append(Rescaling(layer["scale"], layer["offset"]))
+        elif kind == "reshape":
+            known = math.prod(d for d in layer["targetShape"] if d != -1)
+            target = [math.prod(shape) // known if d == -1 else d for d in layer["targetShape"]]
+            modules.append(Reshape(len(shape) == 3, target))
+            shape = [target[2], target[0], target[1]] if len(target) == 3 else target
         elif kind == "dropout":
             modules.append(nn.Dropout(layer["rate"]))
         elif kind == "batchNormalization":

@@ -6,7 +6,22 @@
 import { describe, expect, test } from 'vitest';
 import { readTensor, sizeOf, writeTensor } from '../src/engine/buffers';
 import { Graph } from '../src/engine/graph';
-import { activation, averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, layerShapes, maxPooling2d, rescaling, type LayerConfig } from '../src/engine/layers';
+import {
+  activation,
+  averagePooling2d,
+  batchNormalization,
+  conv2d,
+  dense,
+  dropout,
+  flatten,
+  globalAveragePooling2d,
+  globalMaxPooling2d,
+  layerShapes,
+  maxPooling2d,
+  rescaling,
+  reshape,
+  type LayerConfig,
+} from '../src/engine/layers';
 import type { LossConfig } from '../src/engine/losses';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 import { runDispatches } from '../src/engine/pipelines';
@@ -168,6 +183,26 @@ const cases: Case[] = [
       flatten(),
       dense({ units: 4, activation: 'softmax' }),
     ],
+  },
+  // Reshape (a [6, 6] input given its channel, an image made flat with -1) and
+  // global pooling: max after a ReLU (whose gradient it applies), keeping its
+  // dimensions, and average. 6x6 -> 6x6x1 -> 4x4x4 -> 1x1x4 -> 4 -> 5;
+  // 5x5x2 -> 4x4x3 -> 3 -> 3.
+  {
+    name: 'reshape and global max pooling',
+    inputShape: [6, 6],
+    layers: [
+      reshape({ targetShape: [6, 6, 1], inputShape: [6, 6] }),
+      conv2d({ filters: 4, kernelSize: 3, activation: 'relu' }),
+      globalMaxPooling2d({ keepdims: true }),
+      reshape({ targetShape: [-1] }),
+      dense({ units: 5, activation: 'softmax' }),
+    ],
+  },
+  {
+    name: 'global average pooling',
+    inputShape: [5, 5, 2],
+    layers: [conv2d({ filters: 3, kernelSize: 2, activation: 'tanh', inputShape: [5, 5, 2] }), globalAveragePooling2d(), dense({ units: 3, activation: 'softmax' })],
   },
   // The other losses, each with the last layers it fits: its activation fused
   // with the loss, logits (fromLogits), or any activation run backward by the layer.

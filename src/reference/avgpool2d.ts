@@ -1,8 +1,8 @@
 // Float64 CPU reference for avgpool2d.wgsl: average pooling over x [N, H, W, C]
 // (N images, H x W pixels, C channels) with a PH x PW window, strides SY, SX and
 // 'valid' or 'same' padding, where a window averages its in-image elements only
-// (TensorFlow's avg_pool); and the averagePooling2d layer.
-import type { AveragePooling2DConfig } from '../engine/layers';
+// (TensorFlow's avg_pool); and the averagePooling2d and globalAveragePooling2d layers.
+import type { AveragePooling2DConfig, GlobalAveragePooling2DConfig } from '../engine/layers';
 import type { LayerReference } from './layers';
 import type { PoolShape } from './maxpool2d';
 
@@ -76,6 +76,19 @@ export const averagePooling2dLayer: LayerReference<AveragePooling2DConfig> = {
 
   forward(config, x, _params, pass) {
     const s = layerPool(config, pass.input, pass.N);
+    return { y: avgPool2dForward(x, s), backward: (dY) => ({ dX: avgPool2dBackward(dY, s), dParams: [] }) };
+  },
+};
+
+/** One window over the whole image: each channel's mean, [C] (or [1, 1, C] with keepdims). */
+export const globalAveragePooling2dLayer: LayerReference<GlobalAveragePooling2DConfig> = {
+  shape(config, input) {
+    if (input.length !== 3) throw new Error('needs an [H, W, C] input');
+    return { output: config.keepdims ? [1, 1, input[2]] : [input[2]], params: [] };
+  },
+
+  forward(_config, x, _params, { N, input: [H, W, C] }) {
+    const s: AvgPoolShape = { N, H, W, C, PH: H, PW: W, SY: H, SX: W, padding: 'valid' };
     return { y: avgPool2dForward(x, s), backward: (dY) => ({ dX: avgPool2dBackward(dY, s), dParams: [] }) };
   },
 };

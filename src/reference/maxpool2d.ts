@@ -1,7 +1,7 @@
 // Float64 CPU reference for maxpool2d.wgsl: 'valid' max pooling over x [N, H, W, C]
 // (N images, H x W pixels, C channels) with a PH x PW window and strides SY, SX;
-// and the maxPooling2d layer.
-import type { MaxPooling2DConfig } from '../engine/layers';
+// and the maxPooling2d and globalMaxPooling2d layers.
+import type { GlobalMaxPooling2DConfig, MaxPooling2DConfig } from '../engine/layers';
 import type { LayerReference } from './layers';
 
 export interface PoolShape {
@@ -70,6 +70,20 @@ export const maxPooling2dLayer: LayerReference<MaxPooling2DConfig> = {
 
   forward(config, x, _params, pass) {
     const s = layerPool(config, pass.input, pass.N);
+    const { y, argmax } = maxPool2dForward(x, s);
+    return { y, backward: (dY) => ({ dX: maxPool2dBackward(argmax, dY, s), dParams: [] }) };
+  },
+};
+
+/** One window over the whole image: each channel's maximum, [C] (or [1, 1, C] with keepdims). */
+export const globalMaxPooling2dLayer: LayerReference<GlobalMaxPooling2DConfig> = {
+  shape(config, input) {
+    if (input.length !== 3) throw new Error('needs an [H, W, C] input');
+    return { output: config.keepdims ? [1, 1, input[2]] : [input[2]], params: [] };
+  },
+
+  forward(_config, x, _params, { N, input: [H, W, C] }) {
+    const s: PoolShape = { N, H, W, C, PH: H, PW: W, SY: H, SX: W };
     const { y, argmax } = maxPool2dForward(x, s);
     return { y, backward: (dY) => ({ dX: maxPool2dBackward(argmax, dY, s), dParams: [] }) };
   },
