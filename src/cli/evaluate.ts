@@ -1,7 +1,6 @@
 // `npm run evaluate`: a saved model, ours or Keras' (.keras, .h5), on MNIST's
 // test set, from the command line. The file is checked whole before the data
 // is read or the GPU started.
-import { parseArgs } from 'node:util';
 import {
   defaultGpu,
   describeAdapter,
@@ -11,24 +10,26 @@ import {
   readAnyModelFile,
   saveModel,
   savedFormat,
+  stdoutProgress,
 } from '../node';
 import { checkOutputPath, readModelFileBytes } from '../node/files';
-import { exitWithParent, integerOption, pathOption, pixelInputs, pixelsOption } from './args';
+import { exitWithParent, integerOption, parseOptions, pathOption, pixelInputs, pixelsOption } from './args';
+import { dataLine, noticeOnTerminal, setupOnTerminal, testProgress } from './output';
 
 const USAGE = `usage: npm run evaluate -- --load FILE [--data DIR] [--batch-size 128] [--limit N]
                            [--pixels unit|raw] [--save FILE]
   --load    a model file written by npm run train -- --save FILE (or the page's save), or a
             Keras model: a .keras file (Keras 3, tf.keras 2.13-2.15) or a legacy .h5 file,
             told apart by their contents
-  --limit   evaluate on the first N test images only
+  --limit   evaluate on the first N test images only (all of them by default)
   --pixels  unit (the default): pixels / 255, as the Keras tutorial scales them;
             raw: 0..255, for a model trained on unscaled pixels
   --save    write the model again: a Keras 3 .keras file when FILE ends in .keras,
             else a webgpu-train model file (.safetensors)`;
 
 function parse() {
-  const { values } = parseArgs({
-    options: {
+  const values = parseOptions(
+    {
       load: { type: 'string' },
       data: { type: 'string' },
       'batch-size': { type: 'string', default: '128' },
@@ -37,7 +38,8 @@ function parse() {
       save: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    USAGE,
+  );
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -74,12 +76,13 @@ async function main() {
   const rowSize = test.height * test.width;
   const x = pixelInputs(test.pixels.subarray(0, count * rowSize), args.pixels);
   const y = test.labels.subarray(0, count);
+  console.log(dataLine(mnist, { test: count }));
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  const model = await modelFromFile(file, { gpu, metrics: ['accuracy'] });
+  const model = await modelFromFile(file, { gpu, metrics: ['accuracy'], onProgress: setupOnTerminal, onTuningNotice: noticeOnTerminal });
   console.log(model.summary());
-  const evaluation = await model.evaluate(x, y, { batchSize: args.batchSize });
+  const evaluation = await model.evaluate(x, y, { batchSize: args.batchSize, callbacks: testProgress(Math.ceil(count / args.batchSize)) });
   // A NaN or an infinity in any output makes the loss NaN; the rows that hold one are counted, not scored as class 0.
   if (!Number.isFinite(evaluation.loss)) {
     const values = await model.predict(x, { batchSize: args.batchSize });
@@ -87,12 +90,13 @@ async function main() {
     for (let row = 0; row < count; row++) if (!values.subarray(row * outputs, (row + 1) * outputs).every(Number.isFinite)) rows++;
     throw new Error(`${args.load}: the test loss is ${evaluation.loss}: the model's outputs are NaN or infinite for ${rows} of ${count} images`);
   }
-  console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)} (${count} images${args.pixels === 'raw' ? ', raw pixels' : ''})`);
+  const pixels = args.pixels === 'raw' ? ', raw pixels' : '';
+  stdoutProgress.line(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)} (${count.toLocaleString('en-US')} test images${pixels})`);
   const probabilities = [...(await model.predict(x.subarray(0, rowSize)))];
   const argmax = probabilities.indexOf(Math.max(...probabilities));
-  console.log(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
+  stdoutProgress.line(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
   console.log(`argmax ${argmax}, true label ${y[0]}`);
-  if (args.save) {
+  if (args.save !== undefined) {
     await saveModel(model, args.save);
     console.log(`saved ${args.save}`);
   }

@@ -1,6 +1,5 @@
 // `npm run train`: the Keras MNIST tutorial on WebGPU, from the command line,
 // and the Keras blog's autoencoder on the same images.
-import { parseArgs } from 'node:util';
 import {
   autotuneMode,
   checkResumable,
@@ -24,6 +23,7 @@ import {
   stdoutProgress,
   tuningSummary,
   tutorialModel,
+  runEstimator,
   tutorialRecipe,
   writeFileAtomically,
   type Callback,
@@ -36,7 +36,8 @@ import {
 } from '../node';
 import { CHECKPOINT_FILE, openCheckpointDirectory, type CheckpointDirectory } from '../node/checkpointDirectory';
 import { checkOutputPath, readModelFileBytes } from '../node/files';
-import { exitWithParent, integerOption, numberOption, pathOption, pixelInputs, pixelsOption, type PixelScale } from './args';
+import { exitWithParent, integerOption, numberOption, parseOptions, pathOption, pixelInputs, pixelsOption, type PixelScale } from './args';
+import { dataLine, noticeOnTerminal, setupOnTerminal, testProgress } from './output';
 
 /**
  * The checkpoint to resume from, checked before the data is read and the GPU
@@ -101,10 +102,11 @@ function scheduleOf(text: string, rate: number): LearningRateSchedule {
 const RECONSTRUCTIONS = 8;
 
 const USAGE = `usage: npm run train -- [--model cnn|mlp|autoencoder | --from FILE [--pixels unit|raw]] [--loss NAME]
-                        [--epochs 5] [--batch-size B] [--limit N] [--seed S] [--data DIR] [--optimizer NAME] [--lr RATE]
+                        [--epochs 5] [--batch-size B] [--limit N] [--test-limit N] [--seed S] [--data DIR]
+                        [--optimizer NAME] [--lr RATE]
                         [--validate | --validation-split F] [--early-stopping PATIENCE]
                         [--schedule SPEC] [--reduce-lr-on-plateau] [--save FILE] [--report FILE]
-                        [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
+                        [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE] [--verbose]
   --model             the Keras tutorial's cnn or mlp (rmsprop, sparse cross-entropy, accuracy, batches
                       of 128), or the Keras blog's autoencoder (784 -> 32 -> 784, adam, binary
                       cross-entropy, mse as a metric, batches of 256), which learns the images themselves
@@ -112,6 +114,8 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp|autoencoder | --from FIL
                       file of ours, or a Keras .keras or .h5 file (told apart by their contents)
   --pixels            unit (the default): pixels / 255, as the Keras tutorial scales them;
                       raw: 0..255, for a model trained on unscaled pixels
+  --limit N           train on the first N training images (all of them by default)
+  --test-limit N      test on the first N test images (all of them, 10,000 in MNIST, by default)
   --loss NAME         train with this loss instead of the model's own: ${LOSSES.join(', ')}
                       (or mse, mae); a classifier's targets are then one-hot rows of its labels
   --optimizer NAME    ${OPTIMIZERS.join(', ')} (the model's own by default),
@@ -136,11 +140,12 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp|autoencoder | --from FIL
                       (same --model, --limit and --batch-size); checkpoints go on into DIR
   --autotune MODE     how kernel variants are chosen on this adapter: cached (the default: the
                       choices kept in ~/.cache/webgpu-train/autotune.json, timing what is not
-                      there), full (time them all again) or off (the defaults)`;
+                      there), full (time them all again) or off (the defaults)
+  --verbose           list the variant each kernel runs, with every variant's time`;
 
 function parse() {
-  const { values } = parseArgs({
-    options: {
+  const values = parseOptions(
+    {
       model: { type: 'string' },
       from: { type: 'string' },
       pixels: { type: 'string' },
@@ -148,6 +153,7 @@ function parse() {
       epochs: { type: 'string', default: '5' },
       'batch-size': { type: 'string' },
       limit: { type: 'string' },
+      'test-limit': { type: 'string' },
       seed: { type: 'string' },
       data: { type: 'string' },
       optimizer: { type: 'string' },
@@ -163,9 +169,11 @@ function parse() {
       'checkpoint-every': { type: 'string' },
       resume: { type: 'string' },
       autotune: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    USAGE,
+  );
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -196,6 +204,7 @@ function parse() {
     epochs: integerOption('epochs', values.epochs, 1)!,
     batchSize: integerOption('batch-size', values['batch-size'], 1) ?? recipe.batchSize,
     limit: integerOption('limit', values.limit, 1),
+    testLimit: integerOption('test-limit', values['test-limit'], 1),
     // The model's generator takes a u32: a larger seed would wrap to another.
     seed: integerOption('seed', values.seed, 0, 2 ** 32 - 1) ?? (Date.now() >>> 0),
     data: pathOption('data', values.data),
@@ -212,6 +221,7 @@ function parse() {
     checkpointEvery: integerOption('checkpoint-every', values['checkpoint-every'], 1),
     resume: values.resume,
     autotune: values.autotune === undefined ? undefined : autotuneMode('--autotune', values.autotune),
+    verbose: values.verbose ?? false,
   };
   // The optimizer and its schedule, checked now, before anything is loaded.
   optimizerOf(args);
@@ -259,18 +269,31 @@ async function main() {
   const recipe = recipeOf(args);
   const targets = recipe.targets === 'images' ? 'images' : args.loss === 'sparseCategoricalCrossentropy' ? 'labels' : 'one-hot';
   const train = take(mnist.train, args.limit, { targets, pixels: args.pixels });
-  const test = take(mnist.test, args.limit, { targets, pixels: args.pixels });
+  const test = take(mnist.test, args.testLimit, { targets, pixels: args.pixels });
+  console.log(dataLine(mnist, { train: train.labels.length, test: test.labels.length }));
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  model.compile({ optimizer: optimizerOf(args), loss: args.loss, metrics: recipe.metrics, seed: args.seed, gpu, autotune: args.autotune });
+  model.compile({
+    optimizer: optimizerOf(args),
+    loss: args.loss,
+    metrics: recipe.metrics,
+    seed: args.seed,
+    gpu,
+    autotune: args.autotune,
+    onProgress: setupOnTerminal,
+    onTuningNotice: noticeOnTerminal,
+  });
   if (from) await model.setWeights(from.weights);
   console.log(model.summary());
 
   const stopper = args.earlyStopping === undefined ? undefined : earlyStopping({ monitor: 'val_loss', patience: args.earlyStopping, restoreBestWeights: true });
   // The rate each epoch ended with, by epoch, for the report.
   const rates: Record<number, number> = {};
+  const trainRows = args.validationSplit === undefined ? train.labels.length : Math.floor(train.labels.length * (1 - args.validationSplit));
+  const steps = Math.ceil(trainRows / args.batchSize);
   const callbacks: Callback[] = [
+    runEstimator({ epochs: args.epochs, steps }, (estimate) => stdoutProgress.line(estimate)),
     ...(stopper ? [stopper] : []),
     ...(args.reduceLrOnPlateau ? [reduceLROnPlateau({ monitor: 'val_loss' })] : []),
     { onEpochEnd: async (epoch) => void (rates[epoch] = await model.readLearningRate()) },
@@ -303,10 +326,13 @@ async function main() {
   const stopped = stopper ? `${ended}; restored the weights of epoch ${stopper.bestEpoch + 1}, the best val_loss (${stopper.best.toFixed(4)})` : ended;
   if (stopper) console.log(`${stopped[0].toUpperCase()}${stopped.slice(1)}.`);
   const tuning = model.tuning;
-  if (tuning && tuning.mode !== 'off') console.log(`Kernel variants (${tuningSummary(tuning)}):\n  ${formatChoices(tuning.choices).join('\n  ')}`);
+  if (tuning && tuning.mode !== 'off') {
+    stdoutProgress.line(`Kernel variants (${tuningSummary(tuning)})${args.verbose ? `:\n  ${formatChoices(tuning.choices).join('\n  ')}` : '; --verbose lists them'}`);
+  }
 
-  const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize });
-  console.log(Object.entries(evaluation).map(([name, value]) => `test ${name}: ${value.toFixed(4)}`).join(' - '));
+  const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize, callbacks: testProgress(Math.ceil(test.labels.length / args.batchSize)) });
+  const figures = Object.entries(evaluation).map(([name, value]) => `test ${name}: ${value.toFixed(4)}`);
+  stdoutProgress.line(`${figures.join(' - ')} (${test.labels.length.toLocaleString('en-US')} test images)`);
 
   const pixels = mnist.test.height * mnist.test.width;
   let prediction: object;
@@ -326,7 +352,7 @@ async function main() {
   } else {
     const probabilities = [...(await model.predict(test.x.subarray(0, pixels)))];
     const argmax = probabilities.indexOf(Math.max(...probabilities));
-    console.log(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
+    stdoutProgress.line(`prediction for test image 0: [${probabilities.map((p) => p.toExponential(2)).join(', ')}]`);
     console.log(`argmax ${argmax}, true label ${test.labels[0]}`);
     prediction = { prediction: { image: 0, probabilities, argmax, label: test.labels[0] } };
   }

@@ -6,6 +6,7 @@ import { createTensor, reshape, rows, sizeOf, writeTensor, type Tensor } from '.
 import { gatherForward, packedWords, type GatherSource } from './ops/gather';
 import { applyOverride, destroyDispatches, type Dispatch, type KernelOverride } from './pipelines';
 import type { Random } from './random';
+import type { SetupListener } from './setupProgress';
 
 /** Inputs laid end to end: float32 values, or pixel bytes that stand for byte / 255 (`pixelValues`). */
 export type Inputs = Float32Array | Uint8Array;
@@ -82,6 +83,8 @@ export interface DataSetTarget {
   /** Kernels replaced in every dispatch, by Kernel.name. */
   kernels: ReadonlyMap<string, KernelOverride>;
   plan(batchSize: number): Promise<PlanDispatches>;
+  /** Told as a data set goes to the GPU. */
+  onProgress?: SetupListener;
   /** Throws unless a buffer of `size` bytes fits this device, naming `what`. */
   checkSize(what: string, size: number, advice?: string): void;
 }
@@ -164,10 +167,13 @@ export class DataSets {
     const words = bytes ? [packedWords(values.length)] : shape;
     const advice = bytes ? '' : ': fit and evaluate hold their data on the GPU whole; give pixels as bytes (a Uint8Array, a quarter of the size), or fewer rows';
     this.target.checkSize(`the data set${what === 'inputs' ? '' : `'s ${what}`} [${shape.join(', ')}] as ${bytes ? 'bytes' : 'float32'}`, sizeOf(words) * 4, advice);
+    const told = `${shape[0].toLocaleString('en-US')} rows of ${what} [${shape.slice(1).join(', ')}] as ${bytes ? 'bytes' : 'float32'} (${((sizeOf(words) * 4) / 1e6).toFixed(1)} MB)`;
+    this.target.onProgress?.({ stage: 'upload', done: 0, total: 1, what: told });
     const buffer = this.target.device.createBuffer({ label: `data set ${what} (${bytes ? 'bytes' : 'f32'})`, size: sizeOf(words) * 4, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
     if (bytes) new Uint8Array(buffer.getMappedRange()).set(values);
     else new Float32Array(buffer.getMappedRange()).set(values);
     buffer.unmap();
+    this.target.onProgress?.({ stage: 'upload', done: 1, total: 1, what: told });
     return { data: { buffer, shape: words, dtype: bytes ? 'u32' : 'f32', offset: 0 }, rows: shape[0], bytes };
   }
 

@@ -19,6 +19,7 @@ import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimize
 import { learningRateStep } from './ops/schedule';
 import { kerasPrinted } from './ops/sums';
 import type { Autotuner } from './autotune';
+import type { SetupListener } from './setupProgress';
 import { applyOverride, destroyDispatches, encodeDispatches, runDispatches, type Dispatch, type KernelOverride } from './pipelines';
 
 export type { Inputs } from './dataSets';
@@ -125,6 +126,8 @@ export interface GraphOptions {
   kernels?: ReadonlyMap<string, KernelOverride>;
   /** Chooses each plan's kernel variants; without it, the defaults run. */
   tuner?: Autotuner;
+  /** Told as a plan's kernels are compiled and tuned, and as data goes to the GPU (setupProgress.ts). */
+  onProgress?: SetupListener;
 }
 
 /** A byte count for an error message: `1,048,576 bytes (1.0 MiB)`. */
@@ -206,6 +209,7 @@ export class Graph {
   readonly kernels: ReadonlyMap<string, KernelOverride>;
   /** Chooses each plan's kernel variants; without it, the defaults run. */
   readonly tuner?: Autotuner;
+  private readonly onProgress?: SetupListener;
 
   constructor(
     readonly device: GPUDevice,
@@ -218,6 +222,7 @@ export class Graph {
     this.optimizer = optimizer;
     this.kernels = options.kernels ?? new Map();
     this.tuner = options.tuner;
+    this.onProgress = options.onProgress;
     const shapes = layerShapes(configs, inputShape);
     const output = shapes[shapes.length - 1].output;
     // The loss is checked against the last layer before anything is allocated.
@@ -331,6 +336,7 @@ export class Graph {
       indices: this.indices,
       kernels: this.kernels,
       plan: (batchSize) => this.plan(batchSize),
+      onProgress: options.onProgress,
       checkSize: (what, size, advice) => this.checkSize(what, size, advice),
     });
   }
@@ -367,16 +373,25 @@ export class Graph {
 
   private async createPlan(batchSize: number): Promise<Plan> {
     const device = this.device;
+    // Compiled in parts, each told to the listener before it starts: every layer's forward, its backward, the loss, the optimizer, the overrides.
+    const total = 2 * this.layers.length + 2 + (this.kernels.size > 0 ? 1 : 0);
+    let done = 0;
+    const compiling = (what: string) => this.onProgress?.({ stage: 'compile', done: done++, total, what: `${what}, batch ${batchSize}` });
     const inference: Dispatch[] = [];
     const training: Dispatch[] = [];
     const backward: Dispatch[] = [];
     for (const { name, built } of this.layers) {
+      compiling(`${name} forward`);
       const forward = mark(name, await built.forward(batchSize));
       inference.push(...forward);
       training.push(...(built.forwardTraining ? mark(name, await built.forwardTraining(batchSize)) : forward));
     }
-    for (const { name, built } of [...this.layers].reverse()) backward.push(...mark(name, await built.backward(batchSize)));
+    for (const { name, built } of [...this.layers].reverse()) {
+      compiling(`${name} backward`);
+      backward.push(...mark(name, await built.backward(batchSize)));
+    }
 
+    compiling('the loss');
     // Evaluate accumulates the running means too, and never reads them.
     const loss = await lossDispatches(
       device,
@@ -386,6 +401,7 @@ export class Graph {
     );
     const metrics = mark('loss', loss.measure);
     const lossGradient = mark('loss', loss.gradient);
+    compiling('the optimizer');
     const update = mark(
       'optimizer',
       await optimizerUpdate(device, this.optimizer, {
@@ -400,6 +416,7 @@ export class Graph {
     const outputs = mark('loss', loss.outputs);
     const all = [...new Set([...training, ...inference, ...backward, ...metrics, ...lossGradient, ...update, ...outputs])];
     if (this.kernels.size > 0) {
+      compiling('the kernels replaced');
       // A data set's gather is made with it (see `gather`), and takes its override there.
       const names = new Set([...all.map((d) => d.kernel.name), ...GATHER_KERNELS]);
       for (const name of this.kernels.keys()) {
@@ -410,8 +427,9 @@ export class Graph {
         if (override) await applyOverride(device, dispatch, override);
       }
     }
+    this.onProgress?.({ stage: 'compile', done, total, what: `the plan for batches of ${batchSize}` });
     // After the overrides, which are never tuned.
-    await this.tuner?.tune(all);
+    await this.tuner?.tune(all, this.onProgress);
     return {
       batchSize,
       train: [...training, ...metrics, ...lossGradient, ...backward, ...update],

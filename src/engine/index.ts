@@ -10,10 +10,12 @@ export {
   type CheckpointInfo,
   type CompileOptions,
   type EpochLogs,
+  type EvaluateOptions,
   type FitOptions,
   type KernelProfile,
   type LayerOutput,
   type Logs,
+  type ShapedArray,
   type DeviceLoss,
   type Weight,
 } from './model';
@@ -21,7 +23,8 @@ export { Graph, type GraphOptions, type Inputs, type Plan, type StepOptions } fr
 export { DataSets, type DeviceData, type Pass } from './dataSets';
 export { runPass, type PassOptions } from './training/pass';
 export { encodeDispatches, kernelName, type Dispatch, type KernelOverride, type KernelOverrides, type Work } from './pipelines';
-export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
+export { formatMs, KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
+export { describeSetup, type SetupListener, type SetupProgress } from './setupProgress';
 export {
   AUTOTUNE_MODES,
   autotuneMode,
@@ -58,12 +61,13 @@ export {
   modelCheckpoint,
   reduceLROnPlateau,
   terminateOnNaN,
+  type BatchDetails,
   type Callback,
   type Mode,
   type TrainedModel,
 } from './training/callbacks';
 export { History } from './training/history';
-export { formatLogs, progressLine, setProgressWriter, type ProgressWriter } from './training/progress';
+export { formatDuration, formatLogs, progressLine, runEstimate, runEstimator, setProgressWriter, type ProgressWriter } from './training/progress';
 export { tutorialModel, tutorialRecipe, type TutorialModel, type TutorialRecipe } from './tutorial';
 export { lossConfig, LOSSES, METRICS, type LossConfig, type LossKind, type LossOption, type MetricName } from './losses';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';

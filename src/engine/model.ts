@@ -3,7 +3,6 @@
 // fit's loop is training/fit.ts, and the graph owns the GPU.
 import { Autotuner, autotuneMode, tuningDefaults, type AutotuneMode, type TuningChoice, type TuningStore } from './autotune';
 import { defaultGpu, freshGpu, type Gpu } from './device';
-import { shuffledRows } from './dataSets';
 import { sizeOf } from './buffers';
 import { Graph, type Inputs, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
@@ -14,7 +13,8 @@ import { seededRandom } from './random';
 import { checkWeights, encodeModelFile, readModelFile, type ModelFile } from './modelFile';
 import { fit, type FitOptions, type Trainee } from './training/fit';
 import type { History } from './training/history';
-import { runPass } from './training/pass';
+import { evaluate, type EvaluateOptions } from './training/evaluate';
+import type { SetupListener } from './setupProgress';
 import type { Weight } from './safetensors';
 import { normalizeOverrides, type KernelOverride, type KernelOverrides } from './pipelines';
 
@@ -22,6 +22,10 @@ export type { Inputs, Logs } from './graph';
 export type { CheckpointInfo } from './checkpoint';
 export type { DeviceLoss, EpochLogs, FitOptions } from './training/fit';
 export type { History } from './training/history';
+export type { EvaluateOptions } from './training/evaluate';
+
+/** What predict returns: the values, row-major, with their shape ([count, ...outputShape]). */
+export type ShapedArray = Float32Array & { readonly shape: readonly number[] };
 
 /** One layer's output for the inputs given to `Model.layerOutputs`. */
 export interface LayerOutput {
@@ -92,11 +96,17 @@ export interface CompileOptions {
   tuningStore?: TuningStore;
   /** Told of what tuning found worth saying (a cache entry ignored, its budget spent); console.warn by default. */
   onTuningNotice?: (message: string) => void;
+  /**
+   * Told of what the model does before its steps can run, which takes seconds
+   * on a software adapter: compiling a plan's kernels, timing their variants,
+   * putting data on the GPU (setupProgress.ts; `describeSetup` words it).
+   */
+  onProgress?: SetupListener;
 }
 
 export class Model {
   private compiled: Required<Pick<CompileOptions, 'seed'>> &
-    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice'> & {
+    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice' | 'onProgress'> & {
       optimizer: OptimizerConfig;
       /** Undefined when compile was given none (DEFAULT_LOSS, see buildLoss). */
       loss?: Required<LossConfig>;
@@ -121,6 +131,8 @@ export class Model {
    * few updates' worth at most, as the GPU runs ahead of the readbacks).
    */
   stopTraining = false;
+  /** Set it during `evaluate` (from a callback or a button) to stop it at its next progress update, as Keras 3's stop_evaluating. */
+  stopEvaluating = false;
 
   /** Each layer's output shape and parameters, checked when the model is made. */
   readonly shapes: LayerShape[];
@@ -150,6 +162,7 @@ export class Model {
       autotune: options.autotune,
       tuningStore: options.tuningStore,
       onTuningNotice: options.onTuningNotice,
+      onProgress: options.onProgress,
     };
     this.tuner = undefined;
     this.random = seededRandom(this.compiled.seed);
@@ -183,9 +196,9 @@ export class Model {
       const { autotune = defaults.mode, tuningStore = defaults.store(), onTuningNotice } = this.compiled;
       this.tuner = new Autotuner(gpu, autotune, tuningStore, onTuningNotice);
     }
-    const { optimizer, kernels, metrics } = this.compiled;
+    const { optimizer, kernels, metrics, onProgress } = this.compiled;
     const loss = this.compiled.loss ?? buildLoss(this.layers);
-    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, loss, metrics, random, kernels, tuner: this.tuner });
+    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, loss, metrics, random, kernels, tuner: this.tuner, onProgress });
   }
 
   /** The compiled loss and metrics, checked against the layers: what fit and evaluate compute. */
@@ -297,25 +310,32 @@ export class Model {
     };
   }
 
-  /** The mean loss and metrics over a data set, by their Keras names. */
-  async evaluate(x: Inputs, y: ArrayLike<number>, options: { batchSize?: number } = {}): Promise<Logs> {
+  /**
+   * The mean loss and metrics over a data set, by their Keras names. With
+   * `verbose: 1`, Keras' progress bar; `callbacks` are told at each progress
+   * update (onTestBatchEnd), and setting `stopEvaluating` stops it there, with the means so far.
+   */
+  async evaluate(x: Inputs, y: ArrayLike<number>, options: EvaluateOptions = {}): Promise<Logs> {
     const count = this.checkData('evaluate()', x, y);
+    const { verbose = 0 } = options;
+    if (verbose !== 0 && verbose !== 1) throw new Error(`evaluate(): verbose must be 0 or 1, got ${verbose}`);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
     const batchSize = Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize);
-    const order = shuffledRows(count);
-    const pass = await graph.data.pass({ x, y, order }, batchSize);
-    return (await runPass(graph, pass, { kind: 'evaluate', x, order, updateEvery: Infinity })).logs;
+    this.stopEvaluating = false;
+    const callbacks = options.callbacks === undefined ? [] : [options.callbacks].flat();
+    return evaluate(graph, { x, y, count }, { batchSize, verbose, callbacks, stop: () => this.stopEvaluating });
   }
 
   /**
-   * The model's outputs, [count, ...output] row-major: class probabilities
-   * after a softmax, values in (0, 1) after a sigmoid, as they are for a
-   * linear last layer (logits, with fromLogits).
+   * The model's outputs, row-major, with their shape [count, ...outputShape]:
+   * class probabilities after a softmax, values in (0, 1) after a sigmoid, as
+   * they are for a linear last layer (logits, with fromLogits).
    */
-  async predict(x: Inputs, options: { batchSize?: number } = {}): Promise<Float32Array> {
+  async predict(x: Inputs, options: { batchSize?: number } = {}): Promise<ShapedArray> {
     const count = this.checkData('predict()', x);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
-    return graph.predict(x, Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize));
+    const values = await graph.predict(x, Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize));
+    return Object.assign(values, { shape: [count, ...this.outputShape] });
   }
 
   /** Every layer's output for the inputs `x` (inference: dropout off, moving statistics). */
@@ -424,18 +444,19 @@ export class Model {
  */
 export async function loadModelBytes(
   bytes: Uint8Array,
-  options: { source?: string; gpu?: Gpu } & Pick<CompileOptions, 'loss' | 'metrics'> = {},
+  options: { source?: string } & Pick<CompileOptions, 'gpu' | 'loss' | 'metrics' | 'onProgress' | 'onTuningNotice'> = {},
 ): Promise<Model> {
-  return modelFromFile(readModelFile(bytes, options.source ?? 'model'), options);
+  const { source, ...compile } = options;
+  return modelFromFile(readModelFile(bytes, source ?? 'model'), compile);
 }
 
-/** A model with the architecture and weights of a checked model file (ours, or a Keras file read as one), compiled with `loss` and `metrics`. */
+/** A model with the architecture and weights of a checked model file (ours, or a Keras file read as one), compiled with `options`. */
 export async function modelFromFile(
   file: Pick<ModelFile, 'inputShape' | 'layers' | 'weights'>,
-  options: { gpu?: Gpu } & Pick<CompileOptions, 'loss' | 'metrics'> = {},
+  options: Pick<CompileOptions, 'gpu' | 'loss' | 'metrics' | 'onProgress' | 'onTuningNotice'> = {},
 ): Promise<Model> {
   const model = new Model(file.layers, file.inputShape);
-  model.compile({ gpu: options.gpu, loss: options.loss, metrics: options.metrics });
+  model.compile(options);
   await model.setWeights(file.weights);
   return model;
 }

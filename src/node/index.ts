@@ -5,7 +5,6 @@ import { autotuneMode, setTuningDefaults } from '../engine/autotune';
 import { setDefaultGpu } from '../engine/device';
 import { kerasFormat, loadKerasModel, toKeras } from '../engine/keras';
 import { loadModelBytes, type CompileOptions, type Model } from '../engine/model';
-import type { Gpu } from '../engine/device';
 import { createGpu } from './dawn';
 import { fileTuningStore, readModelFileBytes, writeFileAtomically } from './files';
 import { setProgressWriter } from '../engine/training/progress';
@@ -49,7 +48,7 @@ export async function saveModel(model: Model, path: string): Promise<void> {
  * Keras .keras or .h5 file, told apart by content; checked whole before
  * anything is built, and compiled with `loss` and `metrics`.
  */
-export async function loadModel(path: string, options: { gpu?: Gpu } & Pick<CompileOptions, 'loss' | 'metrics'> = {}): Promise<Model> {
+export async function loadModel(path: string, options: Pick<CompileOptions, 'gpu' | 'loss' | 'metrics' | 'onProgress' | 'onTuningNotice'> = {}): Promise<Model> {
   const bytes = await readModelFileBytes(path);
   const load = kerasFormat(bytes) ? loadKerasModel : loadModelBytes;
   return load(bytes, { ...options, source: path });

@@ -122,8 +122,11 @@ describe('exported models predict the same in PyTorch', () => {
     const ours = await model.predict(test0.x);
     const { stdout, probabilities } = await predictInTorch(out);
     expectAgree(`${kind} in predict.py`, ours, probabilities);
-    const { accuracy } = await model.evaluate(test0.x, test0.y);
-    expect(stdout).toContain(`test accuracy: ${accuracy.toFixed(4)} (${PREDICT} images)\n`);
+    const { loss, accuracy } = await model.evaluate(test0.x, test0.y);
+    const [, torchLoss, torchAccuracy, images] = /^test loss: (\d\.\d{4}) - test accuracy: (\d\.\d{4}) \(([\d,]+) test images\)$/m.exec(stdout) ?? [];
+    expect(Number(images?.replace(/,/g, ''))).toBe(PREDICT);
+    expect(torchAccuracy).toBe(accuracy.toFixed(4));
+    expect(Math.abs(Number(torchLoss) - loss)).toBeLessThanOrEqual(5e-4);
     expect(stdout).toMatch(/^prediction for test image 0: \[(\d\.\d\de[+-]\d\d, ){9}\d\.\d\de[+-]\d\d\]$/m);
   });
 

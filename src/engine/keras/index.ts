@@ -121,15 +121,18 @@ async function readLegacy(bytes: Uint8Array, source: string): Promise<Omit<Keras
  * A Keras file (.keras or .h5, told apart by content) as a checked model file;
  * nothing is built. `source` names the file in errors.
  */
-export async function readKerasModel(bytes: Uint8Array, source: string): Promise<KerasModelFile> {
+export async function readKerasModel(bytes: Uint8Array, source: string, options: BudgetOptions = {}): Promise<KerasModelFile> {
   const format = kerasFormat(bytes);
   if (format === null) throw new Error(`${source}: not a Keras file: it starts with neither a zip's signature (.keras) nor HDF5's (.h5)`);
-  return { format, ...(await (format === 'keras' ? readZipped(bytes, source) : readLegacy(bytes, source))) };
+  const file = { format, ...(await (format === 'keras' ? readZipped(bytes, source) : readLegacy(bytes, source))) };
+  // The memory its model needs at `options.batch`, as readModelFile checks ours (memoryBudget.ts).
+  checkMemoryBudget(file.inputShape, file.shapes, source, options);
+  return file;
 }
 
 /** A model from a Keras file (.keras or .h5), read and checked whole before the model is made. */
 export async function loadKerasModel(bytes: Uint8Array, options: { source?: string; gpu?: Gpu } & Pick<CompileOptions, 'loss' | 'metrics'> = {}): Promise<Model> {
-  return modelFromFile(await readAnyModelFile(bytes, options.source ?? 'Keras model'), options);
+  return modelFromFile(await readKerasModel(bytes, options.source ?? 'Keras model'), options);
 }
 
 /**
@@ -174,8 +177,6 @@ export async function readAnyModelFile(
   source: string,
   options: BudgetOptions = {},
 ): Promise<ModelFile & { format: KerasFormat | 'webgpu-train'; kerasVersion: string | null; notes: string[] }> {
-  if (!kerasFormat(bytes)) return { ...readModelFile(bytes, source, options), format: 'webgpu-train', kerasVersion: null, notes: [] };
-  const file = await readKerasModel(bytes, source);
-  checkMemoryBudget(file.inputShape, file.shapes, source, options);
-  return file;
+  if (kerasFormat(bytes)) return readKerasModel(bytes, source, options);
+  return { ...readModelFile(bytes, source, options), format: 'webgpu-train', kerasVersion: null, notes: [] };
 }

@@ -13,7 +13,7 @@ import { CallbackList, type Callback } from './callbacks';
 import { Checkpoints, resume, type CheckpointOptions } from './checkpoints';
 import { DeviceLossRecovery, type DeviceLoss } from './deviceLoss';
 import { History } from './history';
-import { runPass } from './pass';
+import { defaultUpdateEvery, runPass } from './pass';
 import { progressPrinter, progressWriter } from './progress';
 import type { EpochLogs, FitSettings, Run, Trainee } from './run';
 
@@ -132,7 +132,8 @@ async function trainEpoch(trainee: Trainee, run: Run, { settings, callbacks, che
     updateEvery: settings.updateEvery,
     onUpdate: async (step, progress) => {
       const called = performance.now();
-      await callbacks.trainBatchEnd(step, progress.logs, { epoch, printed: progress.printed });
+      const seconds = (called - started - paused) / 1000;
+      await callbacks.trainBatchEnd(step, progress.logs, { epoch, printed: progress.printed, seconds, msPerStep: (seconds * 1000) / (step + 1 - first) });
       paused += performance.now() - called;
     },
     stop: () => trainee.stopTraining,
@@ -206,7 +207,7 @@ function fitSettings(trainee: Trainee, data: { x: Inputs; y: ArrayLike<number>; 
     shuffle,
     validationData,
     terminateOnNaN: options.terminateOnNaN !== false || [options.callbacks ?? []].flat().some((c) => 'terminatesOnNaN' in c),
-    updateEvery: options.updateEvery ?? Math.max(1, Math.ceil(steps / 20)),
+    updateEvery: options.updateEvery ?? defaultUpdateEvery(steps),
   };
 }
 
