@@ -188,6 +188,16 @@ class GlobalPool2d(nn.Module):
         return x.amax(dim=(2, 3), keepdim=self.keepdims)
 
 
+class MaxPool2d(nn.MaxPool2d):
+    # Keras' 'same' takes the largest of what lies inside the image: padding with -inf, which never wins.
+    def __init__(self, pool, strides, pads):
+        super().__init__(pool, strides)
+        self.pads = pads
+
+    def forward(self, x):
+        return super().forward(F.pad(x, self.pads, value=-math.inf) if any(self.pads) else x)
+
+
 class AvgPool2d(nn.Module):
     # Keras' 'same' averages only what lies inside the image: the window's sum over its count of real pixels.
     def __init__(self, pool, strides, pads):
@@ -264,8 +274,10 @@ def build(architecture, device=None):
             shape = [layer["filters"], oh, ow]
         elif kind == "maxPooling2d":
             (ph, pw), (sy, sx) = layer["poolSize"], layer["strides"]
-            modules.append(nn.MaxPool2d((ph, pw), (sy, sx)))
-            shape = [shape[0], (shape[1] - ph) // sy + 1, (shape[2] - pw) // sx + 1]
+            oh, top, bottom = _along(shape[1], ph, sy, layer.get("padding", "valid"))
+            ow, left, right = _along(shape[2], pw, sx, layer.get("padding", "valid"))
+            modules.append(MaxPool2d((ph, pw), (sy, sx), (left, right, top, bottom)))
+            shape = [shape[0], oh, ow]
         elif kind == "averagePooling2d":
             (ph, pw), (sy, sx) = layer["poolSize"], layer["strides"]
             oh, top, bottom = _along(shape[1], ph, sy, layer["padding"])

@@ -246,7 +246,7 @@ describe('refused, naming the file, the layer and what is wrong, before the GPU'
       ['dilation', (c) => (layerOf(c, 'conv2d').config.dilation_rate = [2, 2]), "x.keras: config.json: layer 'conv2d' (Conv2D): dilation_rate [2,2] is not supported (only 1 or [1,1])"],
       ['groups', (c) => (layerOf(c, 'conv2d').config.groups = 3), "x.keras: config.json: layer 'conv2d' (Conv2D): groups 3 is not supported (only 1)"],
       ['a bias neither on nor off', (c) => (layerOf(c, 'dense').config.use_bias = 'no'), 'x.keras: config.json: layer \'dense\' (Dense): use_bias "no" is not supported (only true or false)'],
-      ["max pooling 'same'", (c) => (layerOf(c, 'max_pooling2d').config.padding = 'same'), `x.keras: config.json: layer 'max_pooling2d' (MaxPooling2D): padding "same" is not supported (only "valid")`],
+      ['a padding Keras does not have', (c) => (layerOf(c, 'max_pooling2d').config.padding = 'full'), `x.keras: config.json: layer 'max_pooling2d' (MaxPooling2D): unknown padding "full" (use valid, same)`],
       ['an activation', (c) => (layerOf(c, 'dense').config.activation = 'swish'), `x.keras: config.json: layer 'dense' (Dense): activation "swish" is not supported (only linear, relu, sigmoid, softmax, softmax_v2, tanh, elu, selu, softplus, leaky_relu, gelu)`],
       ['batch normalization off the last axis', (c) => (layerOf(c, 'batch_normalization').config.axis = 1), "x.keras: config.json: layer 'batch_normalization' (BatchNormalization): axis 1 is not supported (only the last, 3 or -1, for a [8, 8, 4] input)"],
       ['an input the first layer cannot take', (c) => (layerOf(c, 'input_layer').config.batch_shape = [null, 10, 10]), "x.keras: config.json: layer 'conv2d' (Conv2D): expects an [height, width, channels] input, got [10, 10]"],

@@ -122,6 +122,20 @@ const cases: Case[] = [
       dense({ units: 4, activation: 'softmax' }),
     ],
   },
+  // Max pooling with 'same' padding: windows over the border, after a ReLU
+  // whose gradient the first applies (folded), then overlapping over both
+  // borders. 7x7x2 -> 5x5x4 -> 3x3x4 -> 3x3x4 -> 36 -> 4.
+  {
+    name: "max pooling 'same'",
+    inputShape: [7, 7, 2],
+    layers: [
+      conv2d({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [7, 7, 2] }),
+      maxPooling2d({ poolSize: 2, padding: 'same' }),
+      maxPooling2d({ poolSize: 3, strides: 1, padding: 'same' }),
+      flatten(),
+      dense({ units: 4, activation: 'softmax' }),
+    ],
+  },
   // Products without a bias, and each activation in a product's epilogue:
   // gelu's gradient needs u, which training keeps (the epilogue writes y in
   // inference only). 6x6x2 -> 4x4x3 -> 3x3x4 -> 36 -> 8 -> 6 -> 5 -> 4.

@@ -4,17 +4,10 @@
 // (TensorFlow's avg_pool); and the averagePooling2d and globalAveragePooling2d layers.
 import type { AveragePooling2DConfig, GlobalAveragePooling2DConfig } from '../engine/layers';
 import type { LayerReference } from './layers';
-import type { PoolShape } from './maxpool2d';
+import { poolAlong as along, type PoolShape } from './maxpool2d';
 
 export interface AvgPoolShape extends PoolShape {
   padding: 'valid' | 'same';
-}
-
-/** Output size and padding before the first pixel along one dimension, by TensorFlow's rules. */
-function along(size: number, pool: number, stride: number, padding: 'valid' | 'same'): { out: number; before: number } {
-  if (padding === 'valid') return { out: Math.floor((size - pool) / stride) + 1, before: 0 };
-  const out = Math.ceil(size / stride);
-  return { out, before: Math.floor(Math.max((out - 1) * stride + pool - size, 0) / 2) };
 }
 
 export function avgPoolOutputSize(s: AvgPoolShape): [number, number] {
