@@ -225,8 +225,9 @@ def _keras_batch_norm(self, x):
         self.running_mean.lerp_(mean, self.momentum)
         self.running_var.lerp_(variance, self.momentum)
     shape = [1, -1] + [1] * (x.dim() - 2)
-    scale = torch.rsqrt(variance + self.eps) * self.weight
-    return (x - mean.view(shape)) * scale.view(shape) + self.bias.view(shape)
+    normalized = (x - mean.view(shape)) * torch.rsqrt(variance + self.eps).view(shape)
+    # Without affine (Keras' center and scale off) there is no weight or bias.
+    return normalized * self.weight.view(shape) + self.bias.view(shape) if self.affine else normalized
 
 
 class BatchNorm1d(nn.BatchNorm1d):
@@ -306,7 +307,9 @@ def build(architecture, device=None):
             modules.append(nn.Dropout(layer["rate"]))
         elif kind == "batchNormalization":
             # Keras' momentum weighs the old moving statistics, PyTorch's the batch's.
-            options = dict(eps=layer["epsilon"], momentum=1 - layer["momentum"], device=device)
+            # Keras' center and scale off, both (the export refuses one without the other): PyTorch's affine off.
+            affine = layer.get("center", True) and layer.get("scale", True)
+            options = dict(eps=layer["epsilon"], momentum=1 - layer["momentum"], affine=affine, device=device)
             if len(shape) == 1:
                 modules.append(BatchNorm1d(shape[0], **options))
             elif len(shape) == 3:

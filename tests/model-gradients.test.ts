@@ -136,6 +136,22 @@ const cases: Case[] = [
       dense({ units: 4, activation: 'softmax' }),
     ],
   },
+  // Batch normalization without gamma (Keras' scale=False), without beta
+  // (center=False), and without either. 6x6x2 -> 4x4x3 -> 2x2x3 -> 12 -> 6 -> 4.
+  {
+    name: 'batch normalization without scale or center',
+    inputShape: [6, 6, 2],
+    layers: [
+      conv2d({ filters: 3, kernelSize: 3, inputShape: [6, 6, 2] }),
+      batchNormalization({ scale: false }),
+      maxPooling2d({ poolSize: 2 }),
+      batchNormalization({ center: false }),
+      flatten(),
+      dense({ units: 6, activation: 'relu' }),
+      batchNormalization({ center: false, scale: false, momentum: 0.9 }),
+      dense({ units: 4, activation: 'softmax' }),
+    ],
+  },
   // Products without a bias, and each activation in a product's epilogue:
   // gelu's gradient needs u, which training keeps (the epilogue writes y in
   // inference only). 6x6x2 -> 4x4x3 -> 3x3x4 -> 36 -> 8 -> 6 -> 5 -> 4.
