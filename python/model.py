@@ -88,7 +88,12 @@ def write_safetensors(path, tensors, metadata):
     os.replace(temporary, path)
 
 
-def _activate(name, x):
+# Keras' leaky_relu function's slope, what a dense or conv2d layer's "leaky_relu" means.
+LEAKY_RELU_SLOPE = 0.2
+
+
+def _activate(name, x, dim=1, negative_slope=LEAKY_RELU_SLOPE):
+    """Activation `name` of x; softmax over `dim` (1: the features, or the channels of NCHW images)."""
     if name == "relu":
         return F.relu(x)
     if name == "sigmoid":
@@ -96,7 +101,17 @@ def _activate(name, x):
     if name == "tanh":
         return torch.tanh(x)
     if name == "softmax":
-        return F.softmax(x, dim=1)  # over features, or over channels of NCHW images
+        return F.softmax(x, dim=dim)
+    if name == "elu":
+        return F.elu(x)
+    if name == "selu":
+        return F.selu(x)
+    if name == "softplus":
+        return F.softplus(x)
+    if name == "leaky_relu":
+        return F.leaky_relu(x, negative_slope)
+    if name == "gelu":
+        return F.gelu(x)  # the exact form, as Keras' gelu
     return x
 
 
@@ -110,8 +125,8 @@ def _along(size, kernel, stride, padding):
 
 
 class Dense(nn.Linear):
-    def __init__(self, features, units, activation, device=None):
-        super().__init__(features, units, device=device)
+    def __init__(self, features, units, activation, bias=True, device=None):
+        super().__init__(features, units, bias=bias, device=device)
         self.activation = activation
 
     def forward(self, x):
@@ -120,13 +135,67 @@ class Dense(nn.Linear):
 
 class Conv2d(nn.Conv2d):
     # Padding is explicit: 'same' may pad one pixel more after than before, which nn.Conv2d cannot.
-    def __init__(self, channels, filters, kernel, strides, pads, activation, device=None):
-        super().__init__(channels, filters, kernel, stride=strides, device=device)
+    def __init__(self, channels, filters, kernel, strides, pads, activation, bias=True, device=None):
+        super().__init__(channels, filters, kernel, stride=strides, bias=bias, device=device)
         self.pads = pads
         self.activation = activation
 
     def forward(self, x):
         return _activate(self.activation, super().forward(F.pad(x, self.pads) if any(self.pads) else x))
+
+
+class Activation(nn.Module):
+    # An activation on its own; softmax over `dim`, the axis that is webgpu-train's last.
+    def __init__(self, activation, dim, negative_slope):
+        super().__init__()
+        self.activation, self.dim, self.negative_slope = activation, dim, negative_slope
+
+    def forward(self, x):
+        return _activate(self.activation, x, self.dim, self.negative_slope)
+
+
+class Rescaling(nn.Module):
+    def __init__(self, scale, offset):
+        super().__init__()
+        self.scale, self.offset = scale, offset
+
+    def forward(self, x):
+        return x * self.scale + self.offset
+
+
+class Reshape(nn.Module):
+    # Reshaped in webgpu-train's layout (an image's channels last), then an image back to NCHW.
+    def __init__(self, image_in, target):
+        super().__init__()
+        self.image_in, self.target = image_in, target
+
+    def forward(self, x):
+        if self.image_in:
+            x = x.permute(0, 2, 3, 1)
+        x = x.reshape((x.shape[0], *self.target))
+        return x.permute(0, 3, 1, 2) if len(self.target) == 3 else x
+
+
+class GlobalPool2d(nn.Module):
+    # Each channel's mean or maximum over the image: [N, C], or [N, C, 1, 1] with keepdims.
+    def __init__(self, reduce, keepdims):
+        super().__init__()
+        self.reduce, self.keepdims = reduce, keepdims
+
+    def forward(self, x):
+        if self.reduce == "mean":
+            return x.mean(dim=(2, 3), keepdim=self.keepdims)
+        return x.amax(dim=(2, 3), keepdim=self.keepdims)
+
+
+class MaxPool2d(nn.MaxPool2d):
+    # Keras' 'same' takes the largest of what lies inside the image: padding with -inf, which never wins.
+    def __init__(self, pool, strides, pads):
+        super().__init__(pool, strides)
+        self.pads = pads
+
+    def forward(self, x):
+        return super().forward(F.pad(x, self.pads, value=-math.inf) if any(self.pads) else x)
 
 
 class AvgPool2d(nn.Module):
@@ -156,8 +225,9 @@ def _keras_batch_norm(self, x):
         self.running_mean.lerp_(mean, self.momentum)
         self.running_var.lerp_(variance, self.momentum)
     shape = [1, -1] + [1] * (x.dim() - 2)
-    scale = torch.rsqrt(variance + self.eps) * self.weight
-    return (x - mean.view(shape)) * scale.view(shape) + self.bias.view(shape)
+    normalized = (x - mean.view(shape)) * torch.rsqrt(variance + self.eps).view(shape)
+    # Without affine (Keras' center and scale off) there is no weight or bias.
+    return normalized * self.weight.view(shape) + self.bias.view(shape) if self.affine else normalized
 
 
 class BatchNorm1d(nn.BatchNorm1d):
@@ -188,39 +258,58 @@ def build(architecture, device=None):
         kind = layer["type"]
         name = f"layer {i} ({kind})"
         last = i == len(layers) - 1
-        if kind in ("conv2d", "maxPooling2d", "averagePooling2d") and len(shape) != 3:
+        if kind in ("conv2d", "maxPooling2d", "averagePooling2d", "globalAveragePooling2d", "globalMaxPooling2d") and len(shape) != 3:
             raise ValueError(f"{name}: expects an image input, got {shape}")
         if kind == "dense":
             if len(shape) != 1:
                 raise ValueError(f"{name}: expects a flat input, got {shape}")
             activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
-            modules.append(Dense(shape[0], layer["units"], activation, device))
+            modules.append(Dense(shape[0], layer["units"], activation, layer.get("useBias", True), device))
             shape = [layer["units"]]
         elif kind == "conv2d":
             (kh, kw), (sy, sx) = layer["kernelSize"], layer["strides"]
             oh, top, bottom = _along(shape[1], kh, sy, layer["padding"])
             ow, left, right = _along(shape[2], kw, sx, layer["padding"])
             activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
-            modules.append(Conv2d(shape[0], layer["filters"], (kh, kw), (sy, sx), (left, right, top, bottom), activation, device))
+            modules.append(Conv2d(shape[0], layer["filters"], (kh, kw), (sy, sx), (left, right, top, bottom), activation, layer.get("useBias", True), device))
             shape = [layer["filters"], oh, ow]
         elif kind == "maxPooling2d":
             (ph, pw), (sy, sx) = layer["poolSize"], layer["strides"]
-            modules.append(nn.MaxPool2d((ph, pw), (sy, sx)))
-            shape = [shape[0], (shape[1] - ph) // sy + 1, (shape[2] - pw) // sx + 1]
+            oh, top, bottom = _along(shape[1], ph, sy, layer.get("padding", "valid"))
+            ow, left, right = _along(shape[2], pw, sx, layer.get("padding", "valid"))
+            modules.append(MaxPool2d((ph, pw), (sy, sx), (left, right, top, bottom)))
+            shape = [shape[0], oh, ow]
         elif kind == "averagePooling2d":
             (ph, pw), (sy, sx) = layer["poolSize"], layer["strides"]
             oh, top, bottom = _along(shape[1], ph, sy, layer["padding"])
             ow, left, right = _along(shape[2], pw, sx, layer["padding"])
             modules.append(AvgPool2d((ph, pw), (sy, sx), (left, right, top, bottom)))
             shape = [shape[0], oh, ow]
+        elif kind in ("globalAveragePooling2d", "globalMaxPooling2d"):
+            keepdims = layer.get("keepdims", False)
+            modules.append(GlobalPool2d("mean" if kind == "globalAveragePooling2d" else "max", keepdims))
+            shape = [shape[0], 1, 1] if keepdims else [shape[0]]
         elif kind == "flatten":
             modules.append(nn.Flatten())
             shape = [math.prod(shape)]
+        elif kind == "activation":
+            # Our last axis is PyTorch's dimension 1 for features and NCHW images, and its last otherwise.
+            activation = "linear" if last and layer["activation"] == "softmax" else layer["activation"]
+            modules.append(Activation(activation, 1 if len(shape) in (1, 3) else -1, layer.get("negativeSlope", LEAKY_RELU_SLOPE)))
+        elif kind == "rescaling":
+            modules.append(Rescaling(layer["scale"], layer["offset"]))
+        elif kind == "reshape":
+            known = math.prod(d for d in layer["targetShape"] if d != -1)
+            target = [math.prod(shape) // known if d == -1 else d for d in layer["targetShape"]]
+            modules.append(Reshape(len(shape) == 3, target))
+            shape = [target[2], target[0], target[1]] if len(target) == 3 else target
         elif kind == "dropout":
             modules.append(nn.Dropout(layer["rate"]))
         elif kind == "batchNormalization":
             # Keras' momentum weighs the old moving statistics, PyTorch's the batch's.
-            options = dict(eps=layer["epsilon"], momentum=1 - layer["momentum"], device=device)
+            # Keras' center and scale off, both (the export refuses one without the other): PyTorch's affine off.
+            affine = layer.get("center", True) and layer.get("scale", True)
+            options = dict(eps=layer["epsilon"], momentum=1 - layer["momentum"], affine=affine, device=device)
             if len(shape) == 1:
                 modules.append(BatchNorm1d(shape[0], **options))
             elif len(shape) == 3:

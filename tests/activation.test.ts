@@ -1,8 +1,18 @@
 // The activations against the float64 reference: forward as the epilogue of a
 // product (activate.wgsl's functions, here after matmul of x [n, 1] by a 1x1
-// kernel of 1 and a bias of 0, which leaves x as it is), backward by activation.wgsl.
+// kernel of 1 and a bias of 0, which leaves x as it is) and on its own
+// (activation.wgsl's forward), backward by activation.wgsl.
 import { describe, expect, test } from 'vitest';
-import { ACTIVATION_CODES, ACTIVATIONS, activationBackward, type Activation } from '../src/engine/ops/activation';
+import {
+  ACTIVATION_CODES,
+  ACTIVATIONS,
+  activationBackward,
+  activationForward,
+  gradientInput,
+  LEAKY_RELU_SLOPE,
+  type Activation,
+  type ActivationOptions,
+} from '../src/engine/ops/activation';
 import { formatShape, sizeOf } from '../src/engine/buffers';
 import * as reference from '../src/reference/activation';
 import library from '../src/shaders/activate.wgsl?raw';
@@ -27,13 +37,25 @@ async function checkForward(kind: Activation, what: string, x: Float64Array) {
   expect(got.every(Number.isFinite)).toBe(true);
 }
 
-async function checkBackward(kind: Activation, what: string, shape: number[], x: Float64Array, dOut: Float64Array) {
+/** f(x) by activation.wgsl's forward, as an activation layer runs it. */
+async function checkElementwise(kind: Activation, what: string, shape: number[], x: Float64Array, options: ActivationOptions = {}) {
   const { device } = await testGpu();
-  const y = float32(reference.activationForward(kind, x));
+  const y = await zeros(shape);
+  const [got] = await run(await activationForward(device, kind, { x: await upload(shape, x), y }, options), y);
+  expectClose(`${kind} elementwise forward ${what}`, got, reference.activationForward(kind, x, options), F32);
+}
+
+/** What the gradient of `kind` is computed from (y, or x: gradientInput), as float32 as the GPU holds it. */
+const gradientFrom = (kind: Activation, x: Float64Array, options: ActivationOptions = {}) =>
+  gradientInput(kind) === 'x' ? x : float32(reference.activationForward(kind, x, options));
+
+async function checkBackward(kind: Activation, what: string, shape: number[], x: Float64Array, dOut: Float64Array, options: ActivationOptions = {}) {
+  const { device } = await testGpu();
+  const from = gradientFrom(kind, x, options);
   const dInput = await zeros(shape);
-  const dispatch = await activationBackward(device, kind, { y: await upload(shape, y), dOut: await upload(shape, dOut), dInput });
+  const dispatch = await activationBackward(device, kind, { [gradientInput(kind)]: await upload(shape, from), dOut: await upload(shape, dOut), dInput }, options);
   const [got] = await run(dispatch, dInput);
-  expectClose(`${kind} backward ${what}`, got, reference.activationBackward(kind, y, dOut), F32);
+  expectClose(`${kind} backward ${what}`, got, reference.activationBackward(kind, from, dOut, options), F32);
   expect(got.every(Number.isFinite)).toBe(true);
 }
 
@@ -46,6 +68,7 @@ describe.each(kinds)('%s', (kind) => {
     const dOut = randomArray(random, count);
 
     test('forward', () => checkForward(kind, name, x));
+    test('elementwise forward', () => checkElementwise(kind, name, shape, x));
     test('backward', () => checkBackward(kind, name, shape, x, dOut));
   });
 
@@ -61,10 +84,53 @@ describe.each(kinds)('%s', (kind) => {
     // |x| >= 0.01 keeps the differences away from relu's kink at 0.
     const x = randomArray(random, 200, 0.01, 4).map((v, i) => (i % 2 ? v : -v));
     const dOut = randomArray(random, x.length);
-    const analytic = reference.activationBackward(kind, reference.activationForward(kind, x), dOut);
+    const analytic = reference.activationBackward(kind, gradientInput(kind) === 'x' ? x : reference.activationForward(kind, x), dOut);
     const numeric = numericGradient((v) => reference.activationForward(kind, v), x, dOut);
     expectClose(`${kind} d/dx`, analytic, numeric, GRADCHECK);
   });
+});
+
+// Near 0, where e^x - 1 and ln(1 + e^x) cancel if computed plainly, and in
+// the lower tails, where gelu's Φ(x) is tiny: relative accuracy, not just
+// absolute (gelu's tail loses about x² float32 roundings, from e^(-x²/2)).
+// Softplus' and gelu's gradients too; elu's and selu's are computed from y as
+// TensorFlow's EluGrad and SeluGrad do, y + 1 and y + λα, which cancel in
+// the tail, where they are within float32 of 0 anyway.
+test.each(['elu', 'selu', 'softplus', 'gelu'] as const)('%s keeps its relative accuracy near 0 and in the tails', async (kind) => {
+  const x = float32([-30, -12, -7, -3, -1e-2, -1e-4, -1e-6, 1e-6, 1e-4, 1e-2, 3]);
+  const got = await epilogue(kind, x);
+  expectClose(`${kind} forward, relative`, got, reference.activationForward(kind, x), { atol: 1e-30, rtol: 1e-5 });
+  if (kind === 'elu' || kind === 'selu') return;
+  const dOut = new Float64Array(x.length).fill(1);
+  const { device } = await testGpu();
+  const from = gradientFrom(kind, x);
+  const dInput = await zeros([x.length]);
+  const [back] = await run(await activationBackward(device, kind, { [gradientInput(kind)]: await upload([x.length], from), dOut: await upload([x.length], dOut), dInput }), dInput);
+  expectClose(`${kind} backward, relative`, back, reference.activationBackward(kind, from, dOut), { atol: 1e-30, rtol: 2e-5 });
+});
+
+// A LeakyReLU layer's own slope, given to the elementwise kernels; the
+// products' epilogue takes Keras' leaky_relu function's (0.2).
+describe.each([0, 0.3, 1.5])('leaky_relu negativeSlope=%s', (negativeSlope) => {
+  const random = seededRandom(91);
+  const x = randomArray(random, 130, -4, 4);
+  const dOut = randomArray(random, x.length);
+  test('forward and backward', async () => {
+    await checkElementwise('leaky_relu', `slope ${negativeSlope}`, [x.length], x, { negativeSlope });
+    await checkBackward('leaky_relu', `slope ${negativeSlope}`, [x.length], x, dOut, { negativeSlope });
+  });
+  test('reference backward matches central differences', () => {
+    const away = x.map((v) => (Math.abs(v) < 0.01 ? 0.5 : v));
+    const analytic = reference.activationBackward('leaky_relu', reference.activationForward('leaky_relu', away, { negativeSlope }), dOut, { negativeSlope });
+    const numeric = numericGradient((v) => reference.activationForward('leaky_relu', v, { negativeSlope }), away, dOut);
+    expectClose(`leaky_relu slope ${negativeSlope} d/dx`, analytic, numeric, GRADCHECK);
+  });
+});
+
+test("the products' leaky_relu is Keras' leaky_relu function's, slope 0.2", async () => {
+  expect(LEAKY_RELU_SLOPE).toBe(Math.fround(0.2));
+  const x = float32([-2, -0.5, 0, 0.5, 2]);
+  expect(Array.from(await epilogue('leaky_relu', x))).toEqual([-0.4, -0.1, 0, 0.5, 2].map(Math.fround));
 });
 
 // The largest activation of the models: more elements than the device's
@@ -108,9 +174,21 @@ describe('activation errors', () => {
   });
   test('an unknown activation names the entry point it looked for', async () => {
     const { device } = await testGpu();
-    const kind = 'gelu' as Activation;
+    const kind = 'swish' as Activation;
     await expect(activationBackward(device, kind, { y: await zeros([4]), dOut: await zeros([4]), dInput: await zeros([4]) })).rejects.toThrow(
-      "activation.wgsl: no compute entry point 'gelu_backward' (it has: forward, relu_backward, sigmoid_backward, tanh_backward)",
+      `activation.wgsl: no compute entry point 'swish_backward' (it has: ${['forward', ...ACTIVATIONS.map((a) => `${a}_backward`)].join(', ')})`,
     );
+  });
+  test('a gradient without what it is computed from', async () => {
+    const { device } = await testGpu();
+    await expect(activationBackward(device, 'gelu', { y: await zeros([4]), dOut: await zeros([4]), dInput: await zeros([4]) })).rejects.toThrow(
+      "gelu(): its gradient is computed from the forward's input x, which was not given",
+    );
+  });
+  test('a slope that is not a number >= 0, or for another activation', async () => {
+    const { device } = await testGpu();
+    const t = { x: await zeros([4]), y: await zeros([4]) };
+    await expect(activationForward(device, 'leaky_relu', t, { negativeSlope: -0.1 })).rejects.toThrow('leaky_relu(): negativeSlope must be a finite number >= 0, got -0.1');
+    await expect(activationForward(device, 'relu', t, { negativeSlope: 0.1 })).rejects.toThrow('relu(): negativeSlope applies to leaky_relu only');
   });
 });

@@ -78,6 +78,9 @@ const FIXTURES: Record<string, string> = {
   'keras2.15.keras': 'tf.keras 2.15 .keras: layers\\dense groups, batch normalization, softmax_v2',
   'keras3.1-sequential.keras': 'Keras 3.1 .keras: layers/dense_10 after layers/dense_9, a dropout between',
   'keras3.11-functional.keras': 'Keras 3.11 .keras: Functional, input_layer group, DTypePolicy, activation as a function object',
+  'keras3.11-layers.keras':
+    "Keras 3.11 .keras, Functional: Rescaling, Conv2D and Dense without a bias, BatchNormalization without beta, gamma or both, Activation, ReLU, LeakyReLU, pooling 'same', GlobalAveragePooling2D, Reshape, elu, selu, gelu, softplus, leaky_relu, Softmax last",
+  'keras2.12-layers.h5': "tf.keras 2.12 .h5: Reshape first, LeakyReLU's alpha, max pooling 'same' overlapping, GlobalMaxPooling2D, a Dense without a bias, Activation",
 };
 
 describe('Keras files load and predict as Keras does', () => {
@@ -226,6 +229,31 @@ describe('saving', () => {
     ]);
   });
 
+  test.each(['keras3.11-layers.keras', 'keras2.12-layers.h5'])('%s saved as .keras loads back with the same layers, bit-exact', async (name) => {
+    const file = await readKerasModel(await fixture(name), name);
+    const written = await encodeKeras(file);
+    const back = await readKerasModel(written, 'saved.keras');
+    expect({ inputShape: back.inputShape, layers: back.layers }).toEqual({ inputShape: file.inputShape, layers: file.layers });
+    expect(back.weights.map((w) => [w.name, w.shape])).toEqual(file.weights.map((w) => [w.name, w.shape]));
+    back.weights.forEach((w, i) => expect(new Uint8Array(w.values.buffer), w.name).toEqual(new Uint8Array(file.weights[i].values.buffer)));
+    if (name !== 'keras3.11-layers.keras') return;
+    // Each class as Keras 3 writes it: the ReLU and Softmax layers as the Activation layers they are.
+    const layers = JSON.parse(strFromU8(unzipSync(written)['config.json'])).config.layers as { class_name: string; config: Record<string, unknown> }[];
+    expect(layers.map((l) => `${l.class_name} ${l.config.name}`)).toEqual([
+      'InputLayer input_layer', 'Rescaling rescaling', 'Conv2D conv2d', 'BatchNormalization batch_normalization', 'Activation activation', 'MaxPooling2D max_pooling2d',
+      'Conv2D conv2d_1', 'BatchNormalization batch_normalization_1', 'LeakyReLU leaky_re_lu', 'AveragePooling2D average_pooling2d', 'Conv2D conv2d_2',
+      'BatchNormalization batch_normalization_2', 'Activation activation_1', 'GlobalAveragePooling2D global_average_pooling2d', 'Reshape reshape',
+      'Dense dense', 'Dense dense_1', 'Dropout dropout', 'Dense dense_2', 'Activation activation_2',
+    ]);
+    const config = (i: number) => layers[i].config;
+    expect([config(1), config(2), config(3), config(5)]).toMatchObject([{ scale: 2, offset: -1 }, { use_bias: false, activation: 'elu' }, { center: false, scale: true }, { padding: 'same' }]);
+    expect([config(7), config(8), config(11), config(12)]).toMatchObject([{ center: true, scale: false }, { negative_slope: 0.1 }, { center: false, scale: false }, { activation: 'relu' }]);
+    expect([config(13), config(14), config(16), config(19)]).toMatchObject([{ keepdims: true }, { target_shape: [-1] }, { use_bias: false, activation: 'leaky_relu' }, { activation: 'softmax' }]);
+    // A batch normalization without beta holds three variables: gamma and the moving statistics.
+    const groups = await readHdf5(unzipSync(written)['model.weights.h5'], 'weights', (root) => layout(root).filter((line) => line.startsWith('/layers/batch_normalization/vars/')));
+    expect(groups).toEqual(['/layers/batch_normalization/vars/', '/layers/batch_normalization/vars/0 <f [4]', '/layers/batch_normalization/vars/1 <f [4]', '/layers/batch_normalization/vars/2 <f [4]']);
+  });
+
   test("a Keras 3 fixture's config and groups read back as this writer writes them", async () => {
     // The fixture follows Keras 3.1's own files; written again, its layers keep their classes, names and groups.
     const file = await readKerasModel(await fixture('keras3.1-sequential.keras'), 'keras3.1-sequential.keras');
@@ -241,13 +269,14 @@ describe('saving', () => {
 describe('refused, naming the file, the layer and what is wrong, before the GPU', () => {
   test('layer classes, settings and graphs that cannot run here', async () => {
     const cases: [string, (config: any) => void, string][] = [
-      ['an LSTM', (c) => (layerOf(c, 'flatten').class_name = 'LSTM'), "x.keras: config.json: layer 'flatten' (LSTM) is not supported: no layer kind here reads Keras' LSTM (these do: AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D)"],
+      ['an LSTM', (c) => (layerOf(c, 'flatten').class_name = 'LSTM'), "x.keras: config.json: layer 'flatten' (LSTM) is not supported: no layer kind here reads Keras' LSTM (these do: Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, MaxPooling2D, ReLU, Rescaling, Reshape, Softmax)"],
+      ['channels_first pooling', (c) => (layerOf(c, 'max_pooling2d').config.data_format = 'channels_first'), `x.keras: config.json: layer 'max_pooling2d' (MaxPooling2D): data_format "channels_first" is not supported (only "channels_last" or null)`],
       ['channels_first', (c) => (layerOf(c, 'conv2d').config.data_format = 'channels_first'), `x.keras: config.json: layer 'conv2d' (Conv2D): data_format "channels_first" is not supported (only "channels_last" or null)`],
       ['dilation', (c) => (layerOf(c, 'conv2d').config.dilation_rate = [2, 2]), "x.keras: config.json: layer 'conv2d' (Conv2D): dilation_rate [2,2] is not supported (only 1 or [1,1])"],
       ['groups', (c) => (layerOf(c, 'conv2d').config.groups = 3), "x.keras: config.json: layer 'conv2d' (Conv2D): groups 3 is not supported (only 1)"],
-      ['no bias', (c) => (layerOf(c, 'dense').config.use_bias = false), "x.keras: config.json: layer 'dense' (Dense): use_bias false is not supported (only true)"],
-      ["max pooling 'same'", (c) => (layerOf(c, 'max_pooling2d').config.padding = 'same'), `x.keras: config.json: layer 'max_pooling2d' (MaxPooling2D): padding "same" is not supported (only "valid")`],
-      ['an activation', (c) => (layerOf(c, 'dense').config.activation = 'swish'), `x.keras: config.json: layer 'dense' (Dense): activation "swish" is not supported (only linear, relu, sigmoid, softmax, softmax_v2, tanh)`],
+      ['a bias neither on nor off', (c) => (layerOf(c, 'dense').config.use_bias = 'no'), 'x.keras: config.json: layer \'dense\' (Dense): use_bias "no" is not supported (only true or false)'],
+      ['a padding Keras does not have', (c) => (layerOf(c, 'max_pooling2d').config.padding = 'full'), `x.keras: config.json: layer 'max_pooling2d' (MaxPooling2D): unknown padding "full" (use valid, same)`],
+      ['an activation', (c) => (layerOf(c, 'dense').config.activation = 'swish'), `x.keras: config.json: layer 'dense' (Dense): activation "swish" is not supported (only linear, relu, sigmoid, softmax, softmax_v2, tanh, elu, selu, softplus, leaky_relu, gelu)`],
       ['batch normalization off the last axis', (c) => (layerOf(c, 'batch_normalization').config.axis = 1), "x.keras: config.json: layer 'batch_normalization' (BatchNormalization): axis 1 is not supported (only the last, 3 or -1, for a [8, 8, 4] input)"],
       ['an input the first layer cannot take', (c) => (layerOf(c, 'input_layer').config.batch_shape = [null, 10, 10]), "x.keras: config.json: layer 'conv2d' (Conv2D): expects an [height, width, channels] input, got [10, 10]"],
       ['an open input size', (c) => (layerOf(c, 'input_layer').config.batch_shape = [null, null, null, 3]), 'x.keras: config.json: its input shape [null,null,null,3] leaves sizes open or is not made of positive integers'],
@@ -261,10 +290,38 @@ describe('refused, naming the file, the layer and what is wrong, before the GPU'
         },
         "x.keras: config.json: layer 'add' (Add) takes 2 inputs (dropout, flatten): the model branches; only a chain of layers can be read",
       ],
+      [
+        'a branch (Concatenate), the second path through its own layer',
+        (c) => {
+          const concatenate = { module: 'keras.layers', class_name: 'Concatenate', config: { name: 'concatenate', axis: -1 }, name: 'concatenate', inbound_nodes: [{ args: [[tensor('dropout'), tensor('flatten')]], kwargs: {} }] };
+          c.config.layers.splice(6, 0, concatenate);
+          layerOf(c, 'dense').inbound_nodes[0].args[0] = tensor('concatenate');
+        },
+        "x.keras: config.json: layer 'concatenate' (Concatenate) takes 2 inputs (dropout, flatten): the model branches; only a chain of layers can be read",
+      ],
     ];
     const tensor = (from: string) => ({ class_name: '__keras_tensor__', config: { shape: [null, 64], dtype: 'float32', keras_history: [from, 0, 0] } });
     for (const [what, edit, message] of cases) {
       const error = await refusal(await editedKeras('keras3.11-functional.keras', edit), 'x.keras');
+      expect(error.message, what).toBe(message);
+    }
+  });
+
+  test("the other layers' settings that cannot run here", async () => {
+    const cases: [string, (config: any) => void, string][] = [
+      ['a capped ReLU (ReLU6)', (c) => (layerOf(c, 're_lu').config.max_value = 6), "x.keras: config.json: layer 're_lu' (ReLU): max_value 6 is not supported (only null)"],
+      ['a ReLU with a threshold', (c) => (layerOf(c, 're_lu').config.threshold = 0.5), "x.keras: config.json: layer 're_lu' (ReLU): threshold 0.5 is not supported (only 0)"],
+      ['a softmax over the batch', (c) => (layerOf(c, 'softmax').config.axis = 0), "x.keras: config.json: layer 'softmax' (Softmax): axis 0 is not supported (only the last, 1 or -1)"],
+      ['a scale per channel', (c) => (layerOf(c, 'rescaling').config.scale = [1, 2]), "x.keras: config.json: layer 'rescaling' (Rescaling): scale [1,2] is not supported (only a number)"],
+      ['an activation layer of an unknown activation', (c) => (layerOf(c, 'activation').config.activation = 'mish'), `x.keras: config.json: layer 'activation' (Activation): activation "mish" is not supported (only linear, relu, sigmoid, softmax, softmax_v2, tanh, elu, selu, softplus, leaky_relu, gelu)`],
+      ['batch normalization with renorm', (c) => (layerOf(c, 'batch_normalization').config.renorm = true), "x.keras: config.json: layer 'batch_normalization' (BatchNormalization): renorm true is not supported (only false)"],
+      ['a center that is not a boolean', (c) => (layerOf(c, 'batch_normalization').config.center = 'no'), 'x.keras: config.json: layer \'batch_normalization\' (BatchNormalization): center "no" is not supported (only true or false)'],
+      ['global pooling of channels_first', (c) => (layerOf(c, 'global_average_pooling2d').config.data_format = 'channels_first'), `x.keras: config.json: layer 'global_average_pooling2d' (GlobalAveragePooling2D): data_format "channels_first" is not supported (only "channels_last" or null)`],
+      ['a reshape to another size', (c) => (layerOf(c, 'reshape').config.target_shape = [4]), "x.keras: config.json: layer 'reshape' (Reshape): targetShape [4] does not hold the 5 values of the [1, 1, 5] input"],
+      ['a dilation given as one number', (c) => (layerOf(c, 'conv2d_1').config.dilation_rate = 2), "x.keras: config.json: layer 'conv2d_1' (Conv2D): dilation_rate 2 is not supported (only 1 or [1,1])"],
+    ];
+    for (const [what, edit, message] of cases) {
+      const error = await refusal(await editedKeras('keras3.11-layers.keras', edit), 'x.keras');
       expect(error.message, what).toBe(message);
     }
   });

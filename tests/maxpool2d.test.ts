@@ -37,12 +37,25 @@ const cases: reference.PoolShape[] = [
   { N: 1, H: 7, W: 10, C: 8, PH: 3, PW: 2, SY: 3, SX: 2 },
   // The models' largest: more input elements than the workgroup limit times the workgroup size.
   { N: 512, H: 26, W: 26, C: 32, PH: 2, PW: 2, SY: 2, SX: 2 },
+  // 'same': odd sizes, whose last window hangs over the bottom and right border.
+  { N: 2, H: 7, W: 7, C: 3, PH: 2, PW: 2, SY: 2, SX: 2, padding: 'same' },
+  { N: 1, H: 13, W: 11, C: 8, PH: 2, PW: 2, SY: 2, SX: 2, padding: 'same' },
+  // Overlapping windows over both borders (TensorFlow's split puts the odd pixel after), channels around the workgroup size.
+  { N: 1, H: 5, W: 6, C: 4, PH: 3, PW: 3, SY: 1, SX: 1, padding: 'same' },
+  { N: 1, H: 6, W: 5, C: 65, PH: 3, PW: 2, SY: 2, SX: 1, padding: 'same' },
+  { N: 2, H: 9, W: 8, C: 4, PH: 3, PW: 3, SY: 2, SX: 2, padding: 'same' },
+  // A pool larger than the image, which only 'same' allows; and 1x1 pools that subsample.
+  { N: 1, H: 3, W: 3, C: 2, PH: 4, PW: 4, SY: 1, SX: 1, padding: 'same' },
+  { N: 2, H: 5, W: 5, C: 4, PH: 1, PW: 1, SY: 2, SX: 2, padding: 'same' },
+  // The cells of windows padded on both sides, and with gaps between them (PAD_TOP = PAD_LEFT = 1).
+  { N: 2, H: 7, W: 10, C: 8, PH: 3, PW: 3, SY: 3, SX: 3, padding: 'same' },
+  { N: 1, H: 11, W: 11, C: 4, PH: 4, PW: 4, SY: 5, SX: 5, padding: 'same' },
 ];
 
 const EXACT = { atol: 0, rtol: 0 };
 
-const describeCase = (s: reference.PoolShape) => `N=${s.N} H=${s.H} W=${s.W} C=${s.C} pool=${s.PH}x${s.PW} strides=${s.SY}x${s.SX}`;
-const optionsOf = (s: reference.PoolShape): MaxPool2dOptions => ({ poolSize: [s.PH, s.PW], strides: [s.SY, s.SX] });
+const describeCase = (s: reference.PoolShape) => `N=${s.N} H=${s.H} W=${s.W} C=${s.C} pool=${s.PH}x${s.PW} strides=${s.SY}x${s.SX} ${s.padding ?? 'valid'}`;
+const optionsOf = (s: reference.PoolShape): MaxPool2dOptions => ({ poolSize: [s.PH, s.PW], strides: [s.SY, s.SX], padding: s.padding });
 
 /** The values 0, 1/count, 2/count, ... shuffled: no ties, and gaps wide enough for finite differences. */
 function distinctValues(random: () => number, count: number): Float64Array {
@@ -92,7 +105,7 @@ async function checkPool(what: string, s: reference.PoolShape, x: Float64Array, 
 }
 
 describe.each(cases.map((s) => [describeCase(s), s] as const))('maxPool2d %s', (name, s) => {
-  const random = seededRandom(s.N * 1000 + s.H * 100 + s.C * 10 + s.PH + s.SY);
+  const random = seededRandom(s.N * 1000 + s.H * 100 + s.C * 10 + s.PH + s.SY + (s.padding === 'same' ? 7 : 0));
   const inputCount = s.N * s.H * s.W * s.C;
   const [OH, OW] = reference.outputSize(s);
   const dOut = randomArray(random, s.N * OH * OW * s.C);
@@ -118,6 +131,20 @@ describe.each(cases.map((s) => [describeCase(s), s] as const))('maxPool2d %s', (
   }
 });
 
+test("maxPool2d 'same' takes the largest of the in-image elements, as TensorFlow's max_pool (padding with -inf) does", () => {
+  // -1..-9 in a 3x3 image, all below the zeros a zero padding would add; 2x2 windows, stride 2.
+  const s: reference.PoolShape = { N: 1, H: 3, W: 3, C: 1, PH: 2, PW: 2, SY: 2, SX: 2, padding: 'same' };
+  const { y, argmax } = reference.maxPool2dForward([-1, -2, -3, -4, -5, -6, -7, -8, -9], s);
+  expect([...y]).toEqual([-1, -3, -7, -9]);
+  expect([...argmax]).toEqual([0, 2, 6, 8]);
+  // 4 rows, 3x3 windows, stride 1: TensorFlow pads one row before and one after; 5 rows, stride 2: one before, one after.
+  expect(reference.outputSize({ ...s, H: 4, W: 5, PH: 3, PW: 3, SY: 1, SX: 2 })).toEqual([4, 3]);
+  expect(reference.poolAlong(4, 3, 1, 'same')).toEqual({ out: 4, before: 1 });
+  expect(reference.poolAlong(6, 2, 2, 'same')).toEqual({ out: 3, before: 0 });
+  expect(reference.poolAlong(6, 3, 2, 'same')).toEqual({ out: 3, before: 0 });
+  expect(reference.poolAlong(7, 3, 3, 'same')).toEqual({ out: 3, before: 1 });
+});
+
 describe('maxPool2d errors', () => {
   const options: MaxPool2dOptions = { poolSize: [2, 2] };
   const forward = async (x: number[], y: number[], argmax: number[], argmaxType: 'f32' | 'u32' = 'u32') => {
@@ -134,9 +161,17 @@ describe('maxPool2d errors', () => {
   test('a pool larger than the input is refused', () => {
     expect(() => maxPool2dShape([1, 2, 5, 1], { poolSize: [3, 3] })).toThrow('maxPool2d(): pool 3x3 is larger than the 2x5 input');
   });
+  test("a pool larger than the input is taken with 'same' padding", () => {
+    expect(maxPool2dShape([1, 2, 5, 1], { poolSize: [3, 3], padding: 'same' })).toEqual([1, 1, 2, 1]);
+  });
   test('a zero stride is refused', () => {
     expect(() => maxPool2dShape([1, 4, 4, 1], { poolSize: [2, 2], strides: [0, 2] })).toThrow(
       'maxPool2d(): pool size 2x2 and strides 0x2 must be positive integers',
+    );
+  });
+  test('an unknown padding is named', () => {
+    expect(() => maxPool2dShape([1, 4, 4, 1], { poolSize: [2, 2], padding: 'full' as 'same' })).toThrow(
+      "maxPool2d(): padding must be 'valid' or 'same', got 'full'",
     );
   });
   test('a wrong output shape is named', async () => {

@@ -3,7 +3,7 @@
 // without touching the GPU; and the layer config checks sequential() shares.
 import { describe, expect, test } from 'vitest';
 import type { Gpu } from '../src/engine/device';
-import { conv2d, dense, flatten, layerShapes, maxPooling2d, type LayerConfig } from '../src/engine/layers';
+import { activation, conv2d, dense, flatten, globalAveragePooling2d, globalMaxPooling2d, layerShapes, maxPooling2d, rescaling, reshape, type LayerConfig } from '../src/engine/layers';
 import { MEMORY_CEILING, memoryNeed } from '../src/engine/memoryBudget';
 import { loadModelBytes, sequential } from '../src/engine/model';
 import { encodeModelFile, MODEL_FORMAT, readModelFile } from '../src/engine/modelFile';
@@ -142,7 +142,7 @@ describe('model file', () => {
   test('a hidden dense layer with no activation is refused at load, not at predict', async () => {
     const architecture = { inputShape: [2], layers: [{ type: 'dense', units: 2 }, dense({ units: 3, activation: 'softmax' })] };
     expect((await refusal(modelFile(architecture))).message).toBe(
-      'm.safetensors: layer 0 (dense): activation is missing (use relu, sigmoid, tanh, softmax, linear)',
+      'm.safetensors: layer 0 (dense): activation is missing (use relu, sigmoid, tanh, elu, selu, softplus, leaky_relu, gelu, softmax, linear)',
     );
   });
 
@@ -295,9 +295,43 @@ describe('layer configs', () => {
     expect(refused([flat, dense({ units: 0 })])).toBe('layer 1 (dense): units must be a positive integer, got 0');
     expect(refused([flat, { type: 'dense', activation: 'relu' } as LayerConfig])).toBe('layer 1 (dense): units is missing');
     expect(refused([flat, { type: 'dense', units: '4', activation: 'relu' } as unknown as LayerConfig])).toBe('layer 1 (dense): units must be a positive integer, got "4"');
-    expect(refused([flat, dense({ units: 2, activation: 'gelu' as 'relu' })])).toBe(
-      'layer 1 (dense): unknown activation "gelu" (use relu, sigmoid, tanh, softmax, linear)',
+    expect(refused([flat, dense({ units: 2, activation: 'swish' as 'relu' })])).toBe(
+      'layer 1 (dense): unknown activation "swish" (use relu, sigmoid, tanh, elu, selu, softplus, leaky_relu, gelu, softmax, linear)',
     );
+    expect(refused([flat, { ...dense({ units: 2 }), useBias: 'no' } as unknown as LayerConfig])).toBe('layer 1 (dense): useBias must be true or false, got "no"');
+  });
+
+  test('activation: its name, and a slope for leaky_relu only', () => {
+    expect(refused([flat, activation({ activation: 'leaky_relu', negativeSlope: 0.1 })])).toBe('accepted');
+    expect(refused([flat, activation({ activation: 'leaky_relu', negativeSlope: -1 })])).toBe(
+      'layer 1 (activation): leaky_relu(): negativeSlope must be a finite number >= 0, got -1',
+    );
+    expect(refused([flat, activation({ activation: 'relu', negativeSlope: 0.1 })])).toBe('layer 1 (activation): negativeSlope applies to leaky_relu only, not to relu');
+    expect(refused([flat, { type: 'activation' } as LayerConfig])).toBe('layer 1 (activation): activation is missing (use relu, sigmoid, tanh, elu, selu, softplus, leaky_relu, gelu, softmax, linear)');
+  });
+
+  test('rescaling: a finite scale and offset', () => {
+    expect(refused([rescaling({ scale: 1 / 255, inputShape: [4] })])).toBe('accepted');
+    expect(refused([{ type: 'rescaling', scale: [1, 2], offset: 0, inputShape: [4] } as unknown as LayerConfig])).toBe(
+      'layer 0 (rescaling): rescaling(): scale must be a finite number, got [1,2]',
+    );
+  });
+
+  test('reshape: a target of as many values, one size open at most', () => {
+    const square = { inputShape: [6, 6] };
+    expect(refused([reshape({ targetShape: [6, 6, 1], ...square })])).toBe('accepted');
+    expect(refused([reshape({ targetShape: [-1, 3], ...square })])).toBe('accepted');
+    expect(refused([reshape({ targetShape: [5, 7], ...square })])).toBe('layer 0 (reshape): targetShape [5,7] does not hold the 36 values of the [6, 6] input');
+    expect(refused([reshape({ targetShape: [-1, 5], ...square })])).toBe('layer 0 (reshape): targetShape [-1,5] does not hold the 36 values of the [6, 6] input');
+    expect(refused([reshape({ targetShape: [-1, -1], ...square })])).toBe('layer 0 (reshape): targetShape [-1,-1] may leave one size open (-1), not several');
+    expect(refused([reshape({ targetShape: [0, 36], ...square })])).toBe('layer 0 (reshape): targetShape [0,36] must hold positive integers, and -1 for one size');
+    expect(refused([{ type: 'reshape', ...square } as LayerConfig])).toBe('layer 0 (reshape): targetShape missing must be a list of sizes');
+  });
+
+  test('global pooling: an image, keepdims a boolean', () => {
+    expect(refused([globalAveragePooling2d({ keepdims: true, ...image })])).toBe('accepted');
+    expect(refused([globalMaxPooling2d({ inputShape: [4] })])).toBe('layer 0 (globalMaxPooling2d): expects an [height, width, channels] input, got [4]');
+    expect(refused([{ type: 'globalAveragePooling2d', keepdims: 1, ...image } as unknown as LayerConfig])).toBe('layer 0 (globalAveragePooling2d): keepdims must be true or false, got 1');
   });
 
   test('conv2d: filters, kernelSize, strides, padding', () => {

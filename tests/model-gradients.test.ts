@@ -6,7 +6,22 @@
 import { describe, expect, test } from 'vitest';
 import { readTensor, sizeOf, writeTensor } from '../src/engine/buffers';
 import { Graph } from '../src/engine/graph';
-import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, layerShapes, maxPooling2d, type LayerConfig } from '../src/engine/layers';
+import {
+  activation,
+  averagePooling2d,
+  batchNormalization,
+  conv2d,
+  dense,
+  dropout,
+  flatten,
+  globalAveragePooling2d,
+  globalMaxPooling2d,
+  layerShapes,
+  maxPooling2d,
+  rescaling,
+  reshape,
+  type LayerConfig,
+} from '../src/engine/layers';
 import type { LossConfig } from '../src/engine/losses';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 import { runDispatches } from '../src/engine/pipelines';
@@ -107,6 +122,118 @@ const cases: Case[] = [
       dense({ units: 4, activation: 'softmax' }),
     ],
   },
+  // Max pooling with 'same' padding: windows over the border, after a ReLU
+  // whose gradient the first applies (folded), then overlapping over both
+  // borders. 7x7x2 -> 5x5x4 -> 3x3x4 -> 3x3x4 -> 36 -> 4.
+  {
+    name: "max pooling 'same'",
+    inputShape: [7, 7, 2],
+    layers: [
+      conv2d({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [7, 7, 2] }),
+      maxPooling2d({ poolSize: 2, padding: 'same' }),
+      maxPooling2d({ poolSize: 3, strides: 1, padding: 'same' }),
+      flatten(),
+      dense({ units: 4, activation: 'softmax' }),
+    ],
+  },
+  // Batch normalization without gamma (Keras' scale=False), without beta
+  // (center=False), and without either. 6x6x2 -> 4x4x3 -> 2x2x3 -> 12 -> 6 -> 4.
+  {
+    name: 'batch normalization without scale or center',
+    inputShape: [6, 6, 2],
+    layers: [
+      conv2d({ filters: 3, kernelSize: 3, inputShape: [6, 6, 2] }),
+      batchNormalization({ scale: false }),
+      maxPooling2d({ poolSize: 2 }),
+      batchNormalization({ center: false }),
+      flatten(),
+      dense({ units: 6, activation: 'relu' }),
+      batchNormalization({ center: false, scale: false, momentum: 0.9 }),
+      dense({ units: 4, activation: 'softmax' }),
+    ],
+  },
+  // Products without a bias, and each activation in a product's epilogue:
+  // gelu's gradient needs u, which training keeps (the epilogue writes y in
+  // inference only). 6x6x2 -> 4x4x3 -> 3x3x4 -> 36 -> 8 -> 6 -> 5 -> 4.
+  {
+    name: 'activations and no bias',
+    inputShape: [6, 6, 2],
+    layers: [
+      conv2d({ filters: 3, kernelSize: 3, activation: 'elu', useBias: false, inputShape: [6, 6, 2] }),
+      conv2d({ filters: 4, kernelSize: 2, activation: 'gelu' }),
+      flatten(),
+      dense({ units: 8, activation: 'selu', useBias: false }),
+      dense({ units: 6, activation: 'softplus' }),
+      dense({ units: 5, activation: 'leaky_relu' }),
+      dense({ units: 4, activation: 'softmax', useBias: false }),
+    ],
+  },
+  // Activation layers: a ReLU after a batch normalization whose gradient max
+  // pooling applies (folded, as is the one before a dense layer), softmax over
+  // an image's channels, a LeakyReLU of its own slope, gelu (its gradient from
+  // x), the identity, and a Softmax layer last, whose softmax the loss takes.
+  // 6x6x2 -> 4x4x3 -> 2x2x3 -> 12 -> 8 -> 6 -> 6 -> 4.
+  {
+    name: 'activation layers',
+    inputShape: [6, 6, 2],
+    layers: [
+      conv2d({ filters: 3, kernelSize: 3, useBias: false, inputShape: [6, 6, 2] }),
+      batchNormalization(),
+      activation({ activation: 'relu' }),
+      maxPooling2d({ poolSize: 2 }),
+      activation({ activation: 'softmax' }),
+      flatten(),
+      dense({ units: 8 }),
+      activation({ activation: 'leaky_relu', negativeSlope: 0.1 }),
+      dense({ units: 6 }),
+      activation({ activation: 'relu' }),
+      dense({ units: 6 }),
+      activation({ activation: 'gelu' }),
+      activation({ activation: 'linear' }),
+      dense({ units: 4 }),
+      activation({ activation: 'softmax' }),
+    ],
+  },
+  // An activation layer before any parameter (no dX to write; its ReLU's
+  // gradient would be the dense layer's to apply), then elu and selu on their own.
+  {
+    name: 'activation layers first',
+    inputShape: [6, 6],
+    layers: [flatten({ inputShape: [6, 6] }), activation({ activation: 'relu' }), dense({ units: 8 }), activation({ activation: 'elu' }), dense({ units: 6 }), activation({ activation: 'selu' }), dense({ units: 4, activation: 'softmax' })],
+  },
+  // Rescaling first (raw pixels' 1/255: no dX to write) and between layers
+  // (its dX scaled): 6x6x1 -> 4x4x2 -> 32 -> 4.
+  {
+    name: 'rescaling',
+    inputShape: [6, 6, 1],
+    layers: [
+      rescaling({ scale: 1 / 255, inputShape: [6, 6, 1] }),
+      conv2d({ filters: 2, kernelSize: 3, activation: 'relu' }),
+      rescaling({ scale: 2, offset: -1 }),
+      flatten(),
+      dense({ units: 4, activation: 'softmax' }),
+    ],
+  },
+  // Reshape (a [6, 6] input given its channel, an image made flat with -1) and
+  // global pooling: max after a ReLU (whose gradient it applies), keeping its
+  // dimensions, and average. 6x6 -> 6x6x1 -> 4x4x4 -> 1x1x4 -> 4 -> 5;
+  // 5x5x2 -> 4x4x3 -> 3 -> 3.
+  {
+    name: 'reshape and global max pooling',
+    inputShape: [6, 6],
+    layers: [
+      reshape({ targetShape: [6, 6, 1], inputShape: [6, 6] }),
+      conv2d({ filters: 4, kernelSize: 3, activation: 'relu' }),
+      globalMaxPooling2d({ keepdims: true }),
+      reshape({ targetShape: [-1] }),
+      dense({ units: 5, activation: 'softmax' }),
+    ],
+  },
+  {
+    name: 'global average pooling',
+    inputShape: [5, 5, 2],
+    layers: [conv2d({ filters: 3, kernelSize: 2, activation: 'tanh', inputShape: [5, 5, 2] }), globalAveragePooling2d(), dense({ units: 3, activation: 'softmax' })],
+  },
   // The other losses, each with the last layers it fits: its activation fused
   // with the loss, logits (fromLogits), or any activation run backward by the layer.
   { name: 'categorical cross-entropy', inputShape: [6, 6], layers: mlp(dense({ units: 4, activation: 'softmax' })), loss: { kind: 'categoricalCrossentropy' } },
@@ -114,6 +241,8 @@ const cases: Case[] = [
   { name: 'binary cross-entropy', inputShape: [6, 6], layers: mlp(dense({ units: 5, activation: 'sigmoid' })), loss: { kind: 'binaryCrossentropy' } },
   { name: 'binary cross-entropy from logits', inputShape: [6, 6], layers: mlp(dense({ units: 5 })), loss: { kind: 'binaryCrossentropy', fromLogits: true } },
   { name: 'mean squared error', inputShape: [6, 6], layers: mlp(dense({ units: 3 })), loss: { kind: 'meanSquaredError' } },
+  { name: 'binary cross-entropy after a sigmoid layer', inputShape: [6, 6], layers: [...mlp(dense({ units: 5 })), activation({ activation: 'sigmoid' })], loss: { kind: 'binaryCrossentropy' } },
+  { name: 'mean squared error after a softplus layer', inputShape: [6, 6], layers: [...mlp(dense({ units: 3 })), activation({ activation: 'softplus' })], loss: { kind: 'meanSquaredError' } },
   { name: 'mean absolute error after a sigmoid', inputShape: [6, 6], layers: mlp(dense({ units: 3, activation: 'sigmoid' })), loss: { kind: 'meanAbsoluteError' } },
   { name: 'mean squared error after a softmax', inputShape: [6, 6], layers: mlp(dense({ units: 4, activation: 'softmax' })), loss: { kind: 'meanSquaredError' } },
   // An image out, as a convolutional autoencoder's: 6x6x1 -> 4x4x2 sigmoid.

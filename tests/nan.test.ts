@@ -2,7 +2,7 @@
 // comes out where the float64 reference says (never turned into a number), so
 // fit's non-finite check sees it. ReLU and max pooling have explicit rules (see their shaders).
 import { describe, expect, test } from 'vitest';
-import { activationBackward, type Activation } from '../src/engine/ops/activation';
+import { ACTIVATIONS, activationBackward, gradientInput } from '../src/engine/ops/activation';
 import { avgPool2dBackward, avgPool2dForward } from '../src/engine/ops/avgpool2d';
 import { conv2dBackward, conv2dForward } from '../src/engine/ops/conv2d';
 import { matmulBackward, matmulForward } from '../src/engine/ops/matmul';
@@ -40,19 +40,20 @@ function expectNaNsWhere(what: string, got: ArrayLike<number>, want: ArrayLike<n
 
 const random = seededRandom(77);
 
-describe.each(['relu', 'sigmoid', 'tanh'] as Activation[])('%s', (kind) => {
+describe.each(ACTIVATIONS)('%s', (kind) => {
   // 130 elements: NaNs on both sides of the workgroup size (64), and at the ends.
   const x = withNaN(randomArray(random, 130, -3, 3), [0, 63, 64, 129]);
   test('forward (a product\'s epilogue): NaN in, NaN out', async () => {
     expectNaNsWhere(`${kind} forward`, await epilogue(kind, x), activation.activationForward(kind, x));
   });
-  test('backward: a NaN y gives NaN, a NaN dOut passes where the derivative is not zero', async () => {
+  test('backward: a NaN y (or x) gives NaN, a NaN dOut passes where the derivative is not zero', async () => {
     const { device } = await testGpu();
-    const y = new Float64Array(new Float32Array(activation.activationForward(kind, x)));
+    const needs = gradientInput(kind);
+    const y = needs === 'x' ? x : new Float64Array(new Float32Array(activation.activationForward(kind, x)));
     // dOut NaN at positions of both signs of x, and y NaN (from x) where dOut is a number.
     const dOut = withNaN(randomArray(random, x.length), [1, 2, 3, 4, 70, 71]);
     const dInput = await zeros([x.length]);
-    const [got] = await run(await activationBackward(device, kind, { y: await upload([x.length], y), dOut: await upload([x.length], dOut), dInput }), dInput);
+    const [got] = await run(await activationBackward(device, kind, { [needs]: await upload([x.length], y), dOut: await upload([x.length], dOut), dInput }), dInput);
     const want = activation.activationBackward(kind, y, dOut);
     expectNaNsWhere(`${kind} backward`, got, want);
     for (const i of [0, 63, 64, 129]) expect(got[i], `dInput[${i}] where y is NaN`).toBeNaN();

@@ -91,6 +91,11 @@ describe('round trip ours -> PyTorch -> ours', () => {
     ['every layer kind', ...EVERY_KIND],
     ['the tutorial CNN', [conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }), maxPooling2d(), conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }), maxPooling2d(), flatten(), dense({ units: 128, activation: 'relu' }), dense({ units: 10, activation: 'softmax' })], [28, 28, 1]],
     ['flatten of [3, 3, 5], batch norm, dense', [flatten({ inputShape: [3, 3, 5] }), batchNormalization(), dense({ units: 4, activation: 'softmax' })], [3, 3, 5]],
+    [
+      'batch norm without center and scale (PyTorch affine off)',
+      [conv2d({ filters: 3, kernelSize: 2, inputShape: [4, 4, 2] }), batchNormalization({ center: false, scale: false }), flatten(), dense({ units: 4, activation: 'softmax' })],
+      [4, 4, 2],
+    ],
   ];
   test.each(cases)('%s: the same bytes', (_name, layers, inputShape) => {
     const ours = modelFile(layers, inputShape);
@@ -113,6 +118,13 @@ describe('what PyTorch cannot hold, and files that are not an export, are refuse
     const ours = modelFile([batchNormalization({ inputShape: [28, 28] }), flatten(), dense({ units: 10, activation: 'softmax' })], [28, 28]);
     expect(() => modelFileToTorch(ours, 'm.safetensors')).toThrow(
       "layer 0 (batchNormalization): cannot export to PyTorch: its input [28, 28] is neither [features] nor [height, width, channels], and PyTorch's BatchNorm normalizes over dimension 1",
+    );
+  });
+
+  test('batch normalization with one of center and scale off (PyTorch has both or neither)', () => {
+    const ours = modelFile([batchNormalization({ scale: false, inputShape: [6] }), dense({ units: 3, activation: 'softmax' })], [6]);
+    expect(() => modelFileToTorch(ours, 'm.safetensors')).toThrow(
+      "layer 0 (batchNormalization): cannot export to PyTorch: center and scale must be both on or both off, as PyTorch's BatchNorm has its weight and bias together (affine)",
     );
   });
 

@@ -12,10 +12,11 @@ test('the table holds every entry point of the engine', () => {
     [
       ...['forward', 'backward_input', 'backward_weight', 'sum_slices', 'transpose_kernel'].map((e) => `conv2d:${e}`),
       ...['forward', 'backward_input', 'backward_input_relu', 'backward_weight'].map((e) => `matmul:${e}`),
-      ...['relu', 'sigmoid', 'tanh'].map((a) => `activation:${a}_backward`),
+      ...['relu', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'leaky_relu', 'gelu'].map((a) => `activation:${a}_backward`),
       ...['softmax', 'softmaxCrossEntropy', 'maxpool2d', 'avgpool2d'].flatMap((op) => [`${op}:forward`, `${op}:backward`]),
       'maxpool2d:backward_relu',
       ...['forward', 'backward', 'advance', 'identity'].map((e) => `dropout:${e}`),
+      ...['forward', 'backward'].map((e) => `rescaling:${e}`),
       ...['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'].map((e) => `batchnorm:${e}`),
       ...['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'].map((e) => `optimizer:${e}`),
       ...['constant', 'exponential_decay', 'piecewise_constant_decay', 'cosine_decay'].map((e) => `schedule:${e}`),

@@ -29,6 +29,20 @@ export function expectTensor(op: string, name: string, tensor: Tensor, shape: re
 }
 
 /**
+ * An op's check that its output has memory of its own: WebGPU rejects a
+ * dispatch that writes a buffer range another of its bindings reads, so an
+ * elementwise op cannot run in place.
+ */
+export function expectDisjoint(op: string, output: [string, Tensor], input: [string, Tensor]): void {
+  const [outName, out] = output;
+  const [inName, inp] = input;
+  const end = (t: Tensor) => t.offset + sizeOf(t.shape) * 4;
+  if (out.buffer === inp.buffer && out.offset < end(inp) && inp.offset < end(out)) {
+    throw new Error(`${op}(): ${outName} overlaps ${inName} in buffer '${out.buffer.label}'; the output needs memory of its own`);
+  }
+}
+
+/**
  * A kernel with its bias as one more row: the matrix [rows + 1, columns] that
  * conv2d and matmul bind when the bias (or its gradient) follows the kernel
  * (or its gradient) in the same buffer, as a model's arenas keep them. Without

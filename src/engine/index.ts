@@ -1,7 +1,7 @@
 // The public API, the same in a browser and in Node: build, train, evaluate
 // and save models on WebGPU. Node's extras (Dawn, files, the MNIST cache) are in src/node.
 export { createGpu, defaultGpu, describeAdapter, freshGpu, setDefaultGpu, type AdapterDescription, type Gpu, type GpuOptions } from './device';
-export { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type ActivationName, type LayerConfig } from './layers';
+export { activation, averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, globalAveragePooling2d, globalMaxPooling2d, maxPooling2d, rescaling, reshape, type ActivationName, type LayerConfig } from './layers';
 export {
   loadModelBytes,
   modelFromFile,

@@ -1,20 +1,13 @@
 // Float64 CPU reference for avgpool2d.wgsl: average pooling over x [N, H, W, C]
 // (N images, H x W pixels, C channels) with a PH x PW window, strides SY, SX and
 // 'valid' or 'same' padding, where a window averages its in-image elements only
-// (TensorFlow's avg_pool); and the averagePooling2d layer.
-import type { AveragePooling2DConfig } from '../engine/layers';
+// (TensorFlow's avg_pool); and the averagePooling2d and globalAveragePooling2d layers.
+import type { AveragePooling2DConfig, GlobalAveragePooling2DConfig } from '../engine/layers';
 import type { LayerReference } from './layers';
-import type { PoolShape } from './maxpool2d';
+import { poolAlong as along, type PoolShape } from './maxpool2d';
 
 export interface AvgPoolShape extends PoolShape {
   padding: 'valid' | 'same';
-}
-
-/** Output size and padding before the first pixel along one dimension, by TensorFlow's rules. */
-function along(size: number, pool: number, stride: number, padding: 'valid' | 'same'): { out: number; before: number } {
-  if (padding === 'valid') return { out: Math.floor((size - pool) / stride) + 1, before: 0 };
-  const out = Math.ceil(size / stride);
-  return { out, before: Math.floor(Math.max((out - 1) * stride + pool - size, 0) / 2) };
 }
 
 export function avgPoolOutputSize(s: AvgPoolShape): [number, number] {
@@ -76,6 +69,19 @@ export const averagePooling2dLayer: LayerReference<AveragePooling2DConfig> = {
 
   forward(config, x, _params, pass) {
     const s = layerPool(config, pass.input, pass.N);
+    return { y: avgPool2dForward(x, s), backward: (dY) => ({ dX: avgPool2dBackward(dY, s), dParams: [] }) };
+  },
+};
+
+/** One window over the whole image: each channel's mean, [C] (or [1, 1, C] with keepdims). */
+export const globalAveragePooling2dLayer: LayerReference<GlobalAveragePooling2DConfig> = {
+  shape(config, input) {
+    if (input.length !== 3) throw new Error('needs an [H, W, C] input');
+    return { output: config.keepdims ? [1, 1, input[2]] : [input[2]], params: [] };
+  },
+
+  forward(_config, x, _params, { N, input: [H, W, C] }) {
+    const s: AvgPoolShape = { N, H, W, C, PH: H, PW: W, SY: H, SX: W, padding: 'valid' };
     return { y: avgPool2dForward(x, s), backward: (dY) => ({ dX: avgPool2dBackward(dY, s), dParams: [] }) };
   },
 };

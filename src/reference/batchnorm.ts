@@ -88,27 +88,28 @@ function inferenceBackward(
 }
 
 /**
- * Parameters gamma, beta, moving_mean, moving_variance. In training the batch's
+ * Parameters gamma (unless scale is false: then 1), beta (unless center is
+ * false: then 0), moving_mean, moving_variance. In training the batch's
  * statistics (the moving ones, updated on the GPU, do not enter the loss and
  * get no gradient); in inference the moving ones.
  */
 export const batchNormalizationLayer: LayerReference<BatchNormalizationConfig> = {
-  shape(_config, input) {
+  shape(config, input) {
     const C = [input[input.length - 1]];
-    return {
-      output: [...input],
-      params: [
-        { name: 'gamma', shape: C },
-        { name: 'beta', shape: C },
-        { name: 'moving_mean', shape: C },
-        { name: 'moving_variance', shape: C },
-      ],
-    };
+    const names = [...(config.scale === false ? [] : ['gamma']), ...(config.center === false ? [] : ['beta']), 'moving_mean', 'moving_variance'];
+    return { output: [...input], params: names.map((name) => ({ name, shape: C })) };
   },
 
-  forward(config, x, [gamma, beta, movingMean, movingVariance], { input, step }) {
+  forward(config, x, params, { input, step }) {
     const C = input[input.length - 1];
     const rows = x.length / C;
+    const scaled = config.scale !== false;
+    const centred = config.center !== false;
+    const [gamma, beta, movingMean, movingVariance] = [
+      scaled ? params[0] : new Float64Array(C).fill(1),
+      centred ? params[Number(scaled)] : new Float64Array(C),
+      ...params.slice(Number(scaled) + Number(centred)),
+    ];
     const statistics = step === undefined ? { mean: movingMean, variance: movingVariance } : batchStatistics(x, rows, C);
     const s = { gamma, beta, ...statistics, epsilon: config.epsilon };
     return {
@@ -116,7 +117,8 @@ export const batchNormalizationLayer: LayerReference<BatchNormalizationConfig> =
       backward(dY) {
         const { dInput, dGamma, dBeta } = step === undefined ? inferenceBackward(x, dY, s, C) : batchNormBackward(x, dY, s, rows, C);
         // The moving statistics are not trained: no gradient.
-        return { dX: dInput, dParams: [dGamma, dBeta, new Float64Array(C), new Float64Array(C)] };
+        const dParams = [...(scaled ? [dGamma] : []), ...(centred ? [dBeta] : []), new Float64Array(C), new Float64Array(C)];
+        return { dX: dInput, dParams };
       },
     };
   },

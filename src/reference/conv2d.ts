@@ -95,7 +95,7 @@ export const conv2dLayer: LayerReference<Conv2DConfig> = {
     const c = layerCase(config, input, 1);
     const [, OH, OW] = conv2dOutputShape(c);
     if (!(OH > 0 && OW > 0)) throw new Error(`has no output pixels for a ${c.KH}x${c.KW} kernel`);
-    return { output: [OH, OW, c.C_out], params: kernelAndBias([c.KH, c.KW, c.C_in, c.C_out]) };
+    return { output: [OH, OW, c.C_out], params: kernelAndBias([c.KH, c.KW, c.C_in, c.C_out], config.useBias !== false) };
   },
 
   forward(config, x, [kernel, bias], pass) {

@@ -7,7 +7,7 @@ import { kernelAndBias, productForward } from './product';
 export const denseLayer: LayerReference<DenseConfig> = {
   shape(config, input) {
     if (input.length !== 1) throw new Error('needs a flat input');
-    return { output: [config.units], params: kernelAndBias([input[0], config.units]) };
+    return { output: [config.units], params: kernelAndBias([input[0], config.units], config.useBias !== false) };
   },
 
   forward(config, x, [kernel, bias], { N, input, activationInLoss }) {

@@ -4,13 +4,15 @@
 // Shapes leave out the batch dimension, as src/engine/layers does: an image is
 // [H, W, C] (height, width, channels), a vector [features]; a batch of N is
 // row-major with N first.
-import type { FlattenConfig, LayerConfig } from '../engine/layers';
-import { averagePooling2dLayer } from './avgpool2d';
+import type { FlattenConfig, LayerConfig, ReshapeConfig } from '../engine/layers';
+import { activationLayer } from './activation';
+import { averagePooling2dLayer, globalAveragePooling2dLayer } from './avgpool2d';
 import { batchNormalizationLayer } from './batchnorm';
 import { conv2dLayer } from './conv2d';
 import { dropoutLayer } from './dropout';
 import { denseLayer } from './dense';
-import { maxPooling2dLayer } from './maxpool2d';
+import { globalMaxPooling2dLayer, maxPooling2dLayer } from './maxpool2d';
+import { rescalingLayer } from './rescaling';
 
 /** A parameter of a layer, as its ParamSpec names and shapes it. */
 export interface LayerParam {
@@ -56,14 +58,29 @@ const flattenLayer: LayerReference<FlattenConfig> = {
   forward: (_config, x) => ({ y: x, backward: (dY) => ({ dX: dY, dParams: [] }) }),
 };
 
+/** Reshape is a view too; its -1 is the size the others leave. */
+const reshapeLayer: LayerReference<ReshapeConfig> = {
+  shape(config, input) {
+    const size = input.reduce((a, b) => a * b, 1);
+    const known = config.targetShape.reduce((a, b) => (b === -1 ? a : a * b), 1);
+    return { output: config.targetShape.map((d) => (d === -1 ? size / known : d)), params: [] };
+  },
+  forward: (_config, x) => ({ y: x, backward: (dY) => ({ dX: dY, dParams: [] }) }),
+};
+
 const REFERENCES: { [T in LayerConfig['type']]: LayerReference<Extract<LayerConfig, { type: T }>> } = {
+  activation: activationLayer,
   averagePooling2d: averagePooling2dLayer,
   batchNormalization: batchNormalizationLayer,
   conv2d: conv2dLayer,
   dense: denseLayer,
   dropout: dropoutLayer,
   flatten: flattenLayer,
+  globalAveragePooling2d: globalAveragePooling2dLayer,
+  globalMaxPooling2d: globalMaxPooling2dLayer,
   maxPooling2d: maxPooling2dLayer,
+  rescaling: rescalingLayer,
+  reshape: reshapeLayer,
 };
 
 export function layerReference(config: LayerConfig): LayerReference<LayerConfig> {

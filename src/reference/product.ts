@@ -1,18 +1,16 @@
 // What the conv2d and dense references share, as src/engine/layers/product.ts
-// does on the GPU: z = a product of x and the kernel, u = z + bias, y = f(u)
-// (softmax over channels), and the backward of all three.
+// does on the GPU: z = a product of x and the kernel, u = z + bias (u = z
+// without one), y = f(u) (softmax over channels), and the backward of all three.
 import type { ActivationName } from '../engine/layers';
+import { gradientInput } from '../engine/ops/activation';
 import { activationBackward, activationForward } from './activation';
 import { biasBackward, biasForward } from './bias';
 import type { LayerForward, LayerParam } from './layers';
 import { softmaxBackward, softmaxForward } from './softmax';
 
-/** A product layer's parameters: its kernel, then a bias as long as the kernel's last dimension. */
-export function kernelAndBias(kernel: number[]): LayerParam[] {
-  return [
-    { name: 'kernel', shape: kernel },
-    { name: 'bias', shape: [kernel[kernel.length - 1]] },
-  ];
+/** A product layer's parameters: its kernel, then (with `useBias`) a bias as long as the kernel's last dimension. */
+export function kernelAndBias(kernel: number[], useBias = true): LayerParam[] {
+  return [{ name: 'kernel', shape: kernel }, ...(useBias ? [{ name: 'bias', shape: [kernel[kernel.length - 1]] }] : [])];
 }
 
 /** The product of one batch: z [rows, channels] and its backward from dZ. */
@@ -28,9 +26,9 @@ export interface Product {
  * activation (the model's last layer, fused with it): u are the logits, and
  * backward's dY is their gradient.
  */
-export function productForward(product: Product, bias: ArrayLike<number>, activation: ActivationName, activationInLoss: boolean): LayerForward {
+export function productForward(product: Product, bias: ArrayLike<number> | undefined, activation: ActivationName, activationInLoss: boolean): LayerForward {
   const { z, rows, channels } = product;
-  const u = biasForward(z, bias, rows, channels);
+  const u = bias ? biasForward(z, bias, rows, channels) : z;
   const fused = activationInLoss;
   const y = activation === 'linear' ? u : activation === 'softmax' ? softmaxForward(u, rows, channels) : activationForward(activation, u);
   return {
@@ -42,9 +40,9 @@ export function productForward(product: Product, bias: ArrayLike<number>, activa
           ? dY
           : activation === 'softmax'
             ? softmaxBackward(y, dY, rows, channels)
-            : activationBackward(activation, y, dY);
+            : activationBackward(activation, gradientInput(activation) === 'x' ? u : y, dY);
       const { dInput, dWeight } = product.backward(dU);
-      return { dX: dInput, dParams: [dWeight, biasBackward(dU, rows, channels)] };
+      return { dX: dInput, dParams: [dWeight, ...(bias ? [biasBackward(dU, rows, channels)] : [])] };
     },
   };
 }

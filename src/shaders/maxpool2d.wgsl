@@ -1,10 +1,17 @@
-// 2D max pooling with 'valid' padding over NHWC float32 images, and its gradient.
+// 2D max pooling with 'valid' or 'same' padding over NHWC float32 images, and
+// its gradient.
 //
 // N images of H x W pixels with C channels, stored [N, H, W, C]. A PH x PW window
-// steps SY rows and SX columns at a time and only windows that fit inside the
-// image count, so the output is [N, OH, OW, C] with OH = (H - PH) / SY + 1 and
-// OW = (W - PW) / SX + 1 (rounded down, as Keras does). Every window therefore
-// lies inside the image, which bounds every index below.
+// steps SY rows and SX columns at a time. With 'valid' padding only windows
+// that fit inside the image count, so the output is [N, OH, OW, C] with
+// OH = (H - PH) / SY + 1 and OW = (W - PW) / SX + 1 (rounded down, as Keras
+// does), and every window lies inside the image. With 'same' (PADDED;
+// TensorFlow's split, see conv2d.ts) window (oy, ox) starts at row
+// oy * SY - PAD_TOP and column ox * SX - PAD_LEFT and may hang over the
+// border: its maximum is over its in-image elements, as TensorFlow's max_pool
+// pads with -inf. Every window holds one at least (PAD_TOP < PH, and the last
+// window starts inside the image). Without PADDED the pads are 0 and a window's
+// span is the constant PH x PW, so those pipelines compute as before padding existed.
 //
 // The shape is a pipeline constant, not a uniform: where a pixel is and which
 // windows cover it take integer divisions, which a CPU emulating a GPU runs
@@ -36,6 +43,9 @@ override PH: u32;
 override PW: u32;
 override SY: u32;
 override SX: u32;
+override PADDED: bool = false;
+override PAD_TOP: u32 = 0u;
+override PAD_LEFT: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -67,18 +77,42 @@ const NO_NAN = 0xffffffffu;
 // The four channels of a vec4 variant, added to the index of the first.
 const LANES = vec4u(0u, 1u, 2u, 3u);
 
-// The index into x of channel 0 of output pixel p's window's first element.
+// The index into x of channel 0 of output pixel p's window's first element,
+// which may lie in the padding: then the u32 arithmetic wraps around, and
+// adding the offset of an in-image element (window_span) wraps back.
 fn window_corner(p: u32) -> u32 {
   let ox = p % OW;
   let oy = (p / OW) % OH;
   let n = p / (OW * OH);
-  return ((n * H + oy * SY) * W + ox * SX) * C;
+  return ((n * H + oy * SY) * W + ox * SX) * C - (PAD_TOP * W + PAD_LEFT) * C;
+}
+
+// The in-image part of output pixel p's window: its rows and columns as
+// offsets [first, end) from the window's first row and column.
+struct Span {
+  rows: vec2u,
+  columns: vec2u,
+}
+
+// Along one dimension, a window starting at `start` in padded coordinates.
+fn inside(start: u32, pad: u32, pool: u32, size: u32) -> vec2u {
+  return vec2u(select(0u, pad - start, start < pad), min(pool, size + pad - start));
+}
+
+fn window_span(p: u32) -> Span {
+  if (!PADDED) {
+    return Span(vec2u(0u, PH), vec2u(0u, PW));
+  }
+  return Span(inside((p / OW) % OH * SY, PAD_TOP, PH, H), inside(p % OW * SX, PAD_LEFT, PW, W));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var p = id.x; p < arrayLength(&y) / C; p += groups.x * WORKGROUP_SIZE) {
-    let corner = window_corner(p);
+    let span = window_span(p);
+    let origin = window_corner(p);
+    // The window's first in-image element, channel 0.
+    let corner = origin + (span.rows.x * W + span.columns.x) * C;
     for (var c = 0u; c < C; c++) {
       var best = x[corner + c];
       var best_index = corner + c;
@@ -86,9 +120,9 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
       // it is the least. Kept without branches, beside the plain maximum: a
       // branch on it in the loop made this kernel twice as slow on lavapipe.
       var first_nan = NO_NAN;
-      for (var ky = 0u; ky < PH; ky++) {
-        for (var kx = 0u; kx < PW; kx++) {
-          let i = corner + (ky * W + kx) * C + c;
+      for (var ky = span.rows.x; ky < span.rows.y; ky++) {
+        for (var kx = span.columns.x; kx < span.columns.y; kx++) {
+          let i = origin + (ky * W + kx) * C + c;
           let v = x[i];
           let greater = v > best;
           best = select(best, v, greater);
@@ -111,12 +145,14 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gr
 fn forward_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var q = id.x; q < arrayLength(&y4); q += groups.x * WORKGROUP_SIZE) {
     // Channels 4q % C .. + 3 of output pixel 4q / C.
+    let span = window_span(q * 4u / C);
     let first = window_corner(q * 4u / C) + q * 4u % C;
-    var best = x4[first / 4u];
-    var best_index = first + LANES;
+    let start = first + (span.rows.x * W + span.columns.x) * C;
+    var best = x4[start / 4u];
+    var best_index = start + LANES;
     var first_nan = vec4u(NO_NAN);
-    for (var ky = 0u; ky < PH; ky++) {
-      for (var kx = 0u; kx < PW; kx++) {
+    for (var ky = span.rows.x; ky < span.rows.y; ky++) {
+      for (var kx = span.columns.x; kx < span.columns.y; kx++) {
         let i = first + (ky * W + kx) * C;
         let v = x4[i / 4u];
         let greater = v > best;
@@ -147,8 +183,9 @@ fn forward_vec4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroup
 // (stride < pool) and writes every element of dInput exactly once, zeros
 // included.
 //
-// Window oy covers rows oy * SY .. oy * SY + PH - 1, so row h lies in the
-// windows with (h - PH) / SY < oy <= h / SY that exist; columns likewise.
+// Window oy covers rows oy * SY - PAD_TOP .. oy * SY - PAD_TOP + PH - 1, so
+// row h lies in the windows with (h + PAD_TOP - PH) / SY < oy <= (h + PAD_TOP) / SY
+// that exist; columns likewise.
 // The windows that cover an input pixel: its image n, and their first and last rows and columns.
 struct Windows {
   n: u32,
@@ -159,8 +196,8 @@ struct Windows {
 }
 
 fn windows_of(p: u32) -> Windows {
-  let w = p % W;
-  let h = (p / W) % H;
+  let w = p % W + PAD_LEFT;
+  let h = (p / W) % H + PAD_TOP;
   // h - PH would wrap around in u32; rows h < PH lie in windows from 0 on.
   return Windows(
     p / (W * H),
@@ -212,8 +249,9 @@ fn backward_relu(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgrou
 
 // Where windows do not overlap (SY >= PH and SX >= PW), an input element lies
 // in one window at most, so the sum above has one term or none. Then the
-// cells of the windows, rows oy * SY .. (oy + 1) * SY - 1 (to the image's last
-// row for the last window) and columns likewise, split the image, and an
+// cells of the windows, rows oy * SY - PAD_TOP .. (oy + 1) * SY - PAD_TOP - 1
+// (from the image's first row for the first window, to its last for the last)
+// and columns likewise, split the image, and an
 // invocation per four channels of an output pixel writes its window's cell:
 // 0 + dOut (as the gather adds it to 0) at the maximum, 0 elsewhere. It reads
 // each argmax and dOut once, where the gather reads them for every element of
@@ -232,8 +270,8 @@ fn cell_of(q: u32) -> Cell {
   let n = p / (OW * OH);
   return Cell(
     n * H * W * C + q * 4u % C,
-    vec2u(oy * SY, select((oy + 1u) * SY, H, oy == OH - 1u)),
-    vec2u(ox * SX, select((ox + 1u) * SX, W, ox == OW - 1u)),
+    vec2u(select(oy * SY - PAD_TOP, 0u, oy == 0u), select((oy + 1u) * SY - PAD_TOP, H, oy == OH - 1u)),
+    vec2u(select(ox * SX - PAD_LEFT, 0u, ox == 0u), select((ox + 1u) * SX - PAD_LEFT, W, ox == OW - 1u)),
   );
 }
 

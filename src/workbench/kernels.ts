@@ -12,19 +12,21 @@ import maxPool2dSource from '../shaders/maxpool2d.wgsl?raw';
 import avgPool2dSource from '../shaders/avgpool2d.wgsl?raw';
 import dropoutSource from '../shaders/dropout.wgsl?raw';
 import batchNormSource from '../shaders/batchnorm.wgsl?raw';
+import rescalingSource from '../shaders/rescaling.wgsl?raw';
 import optimizerSource from '../shaders/optimizer.wgsl?raw';
 import scheduleSource from '../shaders/schedule.wgsl?raw';
 import clipSource from '../shaders/clip.wgsl?raw';
 import gatherSource from '../shaders/gather.wgsl?raw';
 import { conv2dBackward, conv2dForward } from '../engine/ops/conv2d';
 import { matmulBackward, matmulForward } from '../engine/ops/matmul';
-import { ACTIVATIONS, activationBackward, type Activation } from '../engine/ops/activation';
+import { ACTIVATIONS, activationBackward, gradientInput, type Activation } from '../engine/ops/activation';
 import { maxPool2dBackward, maxPool2dForward } from '../engine/ops/maxpool2d';
 import { softmaxBackward, softmaxForward } from '../engine/ops/softmax';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../engine/ops/softmaxCrossEntropy';
 import { avgPool2dBackward, avgPool2dForward } from '../engine/ops/avgpool2d';
 import { dropoutAdvance, dropoutBackward, dropoutForward, dropoutInference } from '../engine/ops/dropout';
 import { batchNormBackward, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from '../engine/ops/batchnorm';
+import { rescalingBackward, rescalingForward } from '../engine/ops/rescaling';
 import { optimizerConfig, optimizerUpdate, type OptimizerKind } from '../engine/ops/optimizer';
 import { cosineDecay, exponentialDecay, learningRateStep, piecewiseConstantDecay, type LearningRate } from '../engine/ops/schedule';
 import { clipGradients, type Clipping, type Variable } from '../engine/ops/clip';
@@ -43,6 +45,7 @@ import * as maxPool2dReference from '../reference/maxpool2d';
 import * as avgPool2dReference from '../reference/avgpool2d';
 import * as dropoutReference from '../reference/dropout';
 import * as batchNormReference from '../reference/batchnorm';
+import * as rescalingReference from '../reference/rescaling';
 import * as optimizerReference from '../reference/optimizer';
 import * as scheduleReference from '../reference/schedule';
 import * as clipReference from '../reference/clip';
@@ -182,6 +185,8 @@ function matmulSpec(entryPoint: 'forward' | 'backward_input' | 'backward_input_r
 }
 
 function activationSpec(kind: Activation): KernelSpec {
+  // The gradient reads y (an output of f: [0, 1) holds outputs of every activation), or for gelu x.
+  const from = gradientInput(kind);
   return {
     name: `activation.wgsl:${kind}_backward`,
     source: activationSource,
@@ -192,11 +197,10 @@ function activationSpec(kind: Activation): KernelSpec {
       { name: 'size 1', shape: { size: 1 } },
       { name: 'odd size', shape: { size: 4097 } },
     ],
-    // y is an output of f: [0, 1) holds outputs of every activation.
-    tensors: ({ size }): Record<string, TensorSpec> => ({ y: uniform([size], 0, 1), dOut: uniform([size]), dInput: zeros([size]) }),
+    tensors: ({ size }): Record<string, TensorSpec> => ({ [from]: from === 'y' ? uniform([size], 0, 1) : uniform([size], -4, 4), dOut: uniform([size]), dInput: zeros([size]) }),
     checked: 'dInput',
-    dispatches: async (device, t) => [await activationBackward(device, kind, { y: t.y, dOut: t.dOut, dInput: t.dInput })],
-    reference: (v) => activationReference.activationBackward(kind, v.y, v.dOut),
+    dispatches: async (device, t) => [await activationBackward(device, kind, { [from]: t[from], dOut: t.dOut, dInput: t.dInput })],
+    reference: (v) => activationReference.activationBackward(kind, v[from], v.dOut),
     contraction: () => 1,
   };
 }
@@ -370,6 +374,30 @@ function dropoutSpec(entryPoint: 'forward' | 'backward' | 'advance' | 'identity'
         ? dropoutReference.dropoutForward(v.x, mask(s), s.rate / 100)
         : dropoutReference.dropoutBackward(v.dOut, mask(s), s.rate / 100);
     },
+    contraction: () => 1,
+  };
+}
+
+function rescalingSpec(entryPoint: 'forward' | 'backward'): KernelSpec {
+  // Raw 0..255 pixels into [-1, 1], as some models take them: both a scale and an offset.
+  const options = { scale: 1 / 127.5, offset: -1 };
+  return {
+    name: `rescaling.wgsl:${entryPoint}`,
+    source: rescalingSource,
+    letters: 'size: elements, scaled by 1/127.5 and offset by -1 (pixels 0..255 into [-1, 1])',
+    presets: [
+      { name: 'a batch of MNIST images (128)', shape: { size: 128 * 28 * 28 } },
+      { name: 'size 1', shape: { size: 1 } },
+      { name: 'odd size', shape: { size: 4097 } },
+    ],
+    tensors: ({ size }): Record<string, TensorSpec> =>
+      entryPoint === 'forward' ? { x: uniform([size], 0, 255), y: zeros([size]) } : { dOut: uniform([size]), dInput: zeros([size]) },
+    checked: entryPoint === 'forward' ? 'y' : 'dInput',
+    dispatches: async (device, t) => [
+      entryPoint === 'forward' ? await rescalingForward(device, { x: t.x, y: t.y }, options) : await rescalingBackward(device, { dOut: t.dOut, dInput: t.dInput }, options),
+    ],
+    reference: (v) =>
+      entryPoint === 'forward' ? rescalingReference.rescalingForward(v.x, options.scale, options.offset) : rescalingReference.rescalingBackward(v.dOut, options.scale),
     contraction: () => 1,
   };
 }
@@ -605,6 +633,7 @@ const SPECS: KernelSpec[] = [
   ...(['forward', 'backward', 'backward_relu'] as const).map(maxPool2dSpec),
   ...(['forward', 'backward'] as const).map(avgPool2dSpec),
   ...(['forward', 'backward', 'advance', 'identity'] as const).map(dropoutSpec),
+  ...(['forward', 'backward'] as const).map(rescalingSpec),
   ...(['statistics', 'moving_statistics', 'normalize', 'backward_reduce', 'backward_input'] as const).map(batchNormSpec),
   ...(['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'] as const).map(optimizerSpec),
   ...(['constant', 'exponential_decay', 'piecewise_constant_decay', 'cosine_decay'] as const).map(scheduleSpec),

@@ -67,7 +67,7 @@ describe('the command line', () => {
     expect(evaluated.stderr).not.toContain('error');
     expect(evaluated.code).toBe(0);
     expect(evaluated.stdout).toContain(`${mlp.path}: Keras 3.1.1 .keras file\n`);
-    expect(evaluated.stdout).toMatch(/test loss: \S+ - test accuracy: \S+ \(100 images, raw pixels\)\n/);
+    expect(evaluated.stdout).toMatch(/test loss: \S+ - test accuracy: \S+ \(100 test images, raw pixels\)\n/);
     expect(evaluated.stdout).toContain(`saved ${back}\n`);
     const saved = await readKerasModel(await readNamedFile(back, 'a model file'), back);
     expect(saved.weights.map((w) => bits(w.values))).toEqual(mlp.weights.map(bits));
@@ -101,7 +101,7 @@ describe('the command line', () => {
     ]);
     expect(runs.map((r) => r.code)).toEqual([1, 1, 1, 1, 1]);
     expect(runs.map((r) => r.stderr)).toEqual([
-      `error: ${lstm}: config.json: layer 'flatten' (LSTM) is not supported: no layer kind here reads Keras' LSTM (these do: AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D)\n`,
+      `error: ${lstm}: config.json: layer 'flatten' (LSTM) is not supported: no layer kind here reads Keras' LSTM (these do: Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, MaxPooling2D, ReLU, Rescaling, Reshape, Softmax)\n`,
       `error: ${fixture('hostile-config-shape.h5')}: holds 8296 bytes, fewer than the 1256000000000 that the parameters of its model config take\n`,
       `error: ${join(dir, 'out.h5')}: Keras' legacy .h5 format is read, not written; save as .keras (Keras 3) or .safetensors\n`,
       "error: --pixels must be unit or raw, got 'bytes'\n",

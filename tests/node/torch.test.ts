@@ -137,6 +137,8 @@ describe('exported models predict the same in PyTorch', () => {
       averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
       conv2d({ filters: 3, kernelSize: 2, activation: 'softmax' }),
       maxPooling2d({ poolSize: [2, 3] }),
+      maxPooling2d({ poolSize: 2, strides: 1, padding: 'same' }),
+      batchNormalization({ center: false, scale: false }),
       dropout({ rate: 0.3 }),
       flatten(),
       batchNormalization({ momentum: 0.9, epsilon: 0.01 }),

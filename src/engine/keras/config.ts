@@ -179,6 +179,12 @@ export function readKerasConfig(text: string, source: string): KerasModel {
   });
   layers[0].config = { ...layers[0].config, inputShape };
 
+  // A model that scales its input itself was trained on pixels as stored, 0..255.
+  const first = layers[0].config;
+  if (first.type === 'rescaling' && Math.abs(first.scale) <= 0.01) {
+    notes.push(`${kerasLayerName(layers[0])} scales the input by ${first.scale} (offset ${first.offset}): the model takes pixels 0..255 as they are stored (--pixels raw)`);
+  }
+
   // Our models end in a softmax, which the loss takes; Keras models often end in
   // logits, compiled with from_logits=True: the same loss, accuracy and argmax.
   const last = layers[layers.length - 1];

@@ -1,8 +1,9 @@
 // Conv2D: a KH x KW convolution of [H, W, C_in] images into `filters` channels,
-// with Keras' strides and 'valid'/'same' padding, then bias and activation.
+// with Keras' strides and 'valid'/'same' padding, then bias (unless useBias is
+// false) and activation.
 import { sizeOf } from '../buffers';
 import { conv2dBackward, conv2dForward, conv2dShape, type Padding } from '../ops/conv2d';
-import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
+import { expectActivation, expectUseBias, kernelAndBias, productLayer, type ActivationName } from './product';
 import { expectImage, expectOneOf, expectPositiveInteger, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
 import { expectChannelsLast, expectKeras, kerasActivation, kerasInitializer, kerasPair } from './kerasMapping';
 import { torchParam } from './torchMapping';
@@ -14,6 +15,8 @@ export interface Conv2DConfig extends LayerConfigBase {
   strides: [number, number];
   padding: Padding;
   activation: ActivationName;
+  /** False for a layer without a bias (Keras' use_bias: false); absent, it has one. */
+  useBias?: boolean;
 }
 
 export function conv2d(options: {
@@ -22,6 +25,7 @@ export function conv2d(options: {
   strides?: Pair;
   padding?: Padding;
   activation?: ActivationName;
+  useBias?: boolean;
   inputShape?: number[];
 }): Conv2DConfig {
   return {
@@ -31,6 +35,7 @@ export function conv2d(options: {
     strides: pair(options.strides ?? 1),
     padding: options.padding ?? 'valid',
     activation: options.activation ?? 'linear',
+    ...(options.useBias === false && { useBias: false }),
     ...(options.inputShape && { inputShape: options.inputShape }),
   };
 }
@@ -43,10 +48,11 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
     expectPositivePair(name, 'kernelSize', config.kernelSize);
     expectPositivePair(name, 'strides', config.strides);
     expectOneOf(name, 'padding', config.padding, ['valid', 'same']);
+    expectUseBias(name, config.useBias);
     const [KH, KW] = config.kernelSize;
     const kernel = [KH, KW, input[2], config.filters];
     const output = withLayerName(name, () => conv2dShape([1, ...input], kernel, config)).slice(1);
-    return { output, params: kernelAndBias(kernel, KH * KW * input[2], KH * KW * config.filters) };
+    return { output, params: kernelAndBias(kernel, { fanIn: KH * KW * input[2], fanOut: KH * KW * config.filters }, config.useBias !== false) };
   },
 
   endsInRelu: (config) => config.activation === 'relu',
@@ -68,7 +74,7 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
       }
     }
     return {
-      params: [{ ...torchParam(at, 'kernel', 'weight', kernel.shape), torchShape: [C_out, C_in, KH, KW], gather }, torchParam(at, 'bias', 'bias', bias.shape)],
+      params: [{ ...torchParam(at, 'kernel', 'weight', kernel.shape), torchShape: [C_out, C_in, KH, KW], gather }, ...(bias ? [torchParam(at, 'bias', 'bias', bias.shape)] : [])],
       order: null,
     };
   },
@@ -79,9 +85,16 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
         expectChannelsLast(config);
         expectKeras(config, 'dilation_rate', [1, [1, 1]]);
         expectKeras(config, 'groups', [1]);
-        expectKeras(config, 'use_bias', [true]);
+        expectKeras(config, 'use_bias', [true, false]);
         const { filters, kernel_size, strides = 1, padding = 'valid' } = config;
-        return conv2d({ filters: filters as number, kernelSize: kerasPair(kernel_size), strides: kerasPair(strides), padding: padding as Padding, activation: kerasActivation(config) });
+        return conv2d({
+          filters: filters as number,
+          kernelSize: kerasPair(kernel_size),
+          strides: kerasPair(strides),
+          padding: padding as Padding,
+          activation: kerasActivation(config),
+          useBias: config.use_bias !== false,
+        });
       },
     },
     write: (config) => ({
@@ -95,7 +108,7 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
         dilation_rate: [1, 1],
         groups: 1,
         activation: config.activation,
-        use_bias: true,
+        use_bias: config.useBias !== false,
         kernel_initializer: kerasInitializer('GlorotUniform'),
         bias_initializer: kerasInitializer('Zeros'),
         kernel_regularizer: null,

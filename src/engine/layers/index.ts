@@ -1,32 +1,47 @@
 // The layer registry: every layer kind by its `type`. The only place that looks a type up.
 import { formatShape } from '../buffers';
 import { printable } from '../safetensors';
+import { activationLayer, type ActivationConfig } from './activation';
 import { averagePooling2dLayer, type AveragePooling2DConfig } from './averagePooling2d';
 import { batchNormalizationLayer, type BatchNormalizationConfig } from './batchNormalization';
 import { conv2dLayer, type Conv2DConfig } from './conv2d';
 import { denseLayer, type DenseConfig } from './dense';
 import { dropoutLayer, type DropoutConfig } from './dropout';
 import { flattenLayer, type FlattenConfig } from './flatten';
+import { globalAveragePooling2dLayer, type GlobalAveragePooling2DConfig } from './globalAveragePooling2d';
+import { globalMaxPooling2dLayer, type GlobalMaxPooling2DConfig } from './globalMaxPooling2d';
 import type { KerasConfig, LayerConfigBase, LayerKind, LayerShape } from './layer';
 import { maxPooling2dLayer, type MaxPooling2DConfig } from './maxPooling2d';
+import { rescalingLayer, type RescalingConfig } from './rescaling';
+import { reshapeLayer, type ReshapeConfig } from './reshape';
 
 export type LayerConfig =
+  | ActivationConfig
   | AveragePooling2DConfig
   | BatchNormalizationConfig
   | Conv2DConfig
   | DenseConfig
   | DropoutConfig
   | FlattenConfig
-  | MaxPooling2DConfig;
+  | GlobalAveragePooling2DConfig
+  | GlobalMaxPooling2DConfig
+  | MaxPooling2DConfig
+  | RescalingConfig
+  | ReshapeConfig;
 
 const KINDS: { [T in LayerConfig['type']]: LayerKind<Extract<LayerConfig, { type: T }>> } = {
+  activation: activationLayer,
   averagePooling2d: averagePooling2dLayer,
   batchNormalization: batchNormalizationLayer,
   conv2d: conv2dLayer,
   dense: denseLayer,
   dropout: dropoutLayer,
   flatten: flattenLayer,
+  globalAveragePooling2d: globalAveragePooling2dLayer,
+  globalMaxPooling2d: globalMaxPooling2dLayer,
   maxPooling2d: maxPooling2dLayer,
+  rescaling: rescalingLayer,
+  reshape: reshapeLayer,
 };
 
 /** The name errors and labels give layer `index`. */
@@ -65,12 +80,17 @@ export function layerShapes(layers: readonly LayerConfig[], inputShape: readonly
   return shapes;
 }
 
+export { activation, type ActivationConfig } from './activation';
 export { averagePooling2d, type AveragePooling2DConfig } from './averagePooling2d';
 export { batchNormalization, type BatchNormalizationConfig } from './batchNormalization';
 export { conv2d, type Conv2DConfig } from './conv2d';
 export { dense, type DenseConfig } from './dense';
 export { dropout, type DropoutConfig } from './dropout';
 export { flatten, type FlattenConfig } from './flatten';
+export { globalAveragePooling2d, type GlobalAveragePooling2DConfig } from './globalAveragePooling2d';
+export { globalMaxPooling2d, type GlobalMaxPooling2DConfig } from './globalMaxPooling2d';
 export { maxPooling2d, type MaxPooling2DConfig } from './maxPooling2d';
+export { rescaling, type RescalingConfig } from './rescaling';
+export { reshape, type ReshapeConfig } from './reshape';
 export type { ActivationName } from './product';
 export type { KerasConfig, LayerShape, ParamSpec } from './layer';

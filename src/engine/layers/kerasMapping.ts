@@ -14,6 +14,13 @@ const ACTIVATIONS: Record<string, ActivationName> = {
   // TensorFlow 2's tf.nn.softmax, as tf.keras 2 names it.
   softmax_v2: 'softmax',
   tanh: 'tanh',
+  elu: 'elu',
+  selu: 'selu',
+  softplus: 'softplus',
+  // Keras' leaky_relu function: slope 0.2, as ours (ops/activation.ts' LEAKY_RELU_SLOPE).
+  leaky_relu: 'leaky_relu',
+  // Keras' gelu function: the exact form (approximate=False), as ours.
+  gelu: 'gelu',
 };
 
 /** Keras' `3` or `[3, 3]` as our [height, width]. */

@@ -1,9 +1,10 @@
-// 2D max pooling over NHWC images with 'valid' padding (Keras' MaxPooling2D),
-// and its gradient. N images of H x W pixels with C channels: x is [N, H, W, C].
+// 2D max pooling over NHWC images with 'valid' or 'same' padding (Keras'
+// MaxPooling2D), and its gradient. N images of H x W pixels with C channels: x is [N, H, W, C].
 import source from '../../shaders/maxpool2d.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, sizeOf, type Tensor } from '../buffers';
 import { prepareTunable, shapeKey, WORKGROUP_SIZE, type Dispatch } from '../pipelines';
 import { withActivations } from './activation';
+import { alongDimension, type Padding } from './conv2d';
 
 const shader = withActivations('maxpool2d.wgsl', source);
 
@@ -12,6 +13,8 @@ export interface MaxPool2dOptions {
   poolSize: readonly [number, number];
   /** Rows and columns between windows; the pool size when omitted. */
   strides?: readonly [number, number];
+  /** Keras' padding; default 'valid'. With 'same' a window's maximum is over its in-image elements. */
+  padding?: Padding;
 }
 
 /** Checks the input shape and options and returns the output shape [N, OH, OW, C]. */
@@ -20,21 +23,27 @@ export function maxPool2dShape(x: readonly number[], options: MaxPool2dOptions):
   const [N, H, W, C] = x;
   const [PH, PW] = options.poolSize;
   const [SY, SX] = options.strides ?? options.poolSize;
+  const padding = options.padding ?? 'valid';
   if (![PH, PW, SY, SX].every((v) => Number.isInteger(v) && v > 0)) {
     throw new Error(`maxPool2d(): pool size ${PH}x${PW} and strides ${SY}x${SX} must be positive integers`);
   }
-  if (PH > H || PW > W) throw new Error(`maxPool2d(): pool ${PH}x${PW} is larger than the ${H}x${W} input`);
-  return [N, Math.floor((H - PH) / SY) + 1, Math.floor((W - PW) / SX) + 1, C];
+  if (padding !== 'valid' && padding !== 'same') throw new Error(`maxPool2d(): padding must be 'valid' or 'same', got '${padding}'`);
+  if (padding === 'valid' && (PH > H || PW > W)) throw new Error(`maxPool2d(): pool ${PH}x${PW} is larger than the ${H}x${W} input`);
+  return [N, alongDimension(H, PH, SY, padding)[0], alongDimension(W, PW, SX, padding)[0], C];
 }
 
-/** The shader's shape constants (see maxpool2d.wgsl), with the output's [N, OH, OW, C]. */
+/**
+ * The shader's shape constants (see maxpool2d.wgsl), with the output's [N, OH, OW, C];
+ * the padding's only with 'same', so that a 'valid' pipeline is what it was before them.
+ */
 function geometry(input: readonly number[], options: MaxPool2dOptions) {
   const output = maxPool2dShape(input, options);
   const [, H, W, C] = input;
   const [, OH, OW] = output;
   const [PH, PW] = options.poolSize;
   const [SY, SX] = options.strides ?? options.poolSize;
-  return { output, constants: { H, W, C, OH, OW, PH, PW, SY, SX } };
+  const padded = options.padding === 'same' && { PADDED: 1, PAD_TOP: alongDimension(H, PH, SY, 'same')[1], PAD_LEFT: alongDimension(W, PW, SX, 'same')[1] };
+  return { output, constants: { H, W, C, OH, OW, PH, PW, SY, SX, ...padded } };
 }
 
 /**
