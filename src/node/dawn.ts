@@ -1,6 +1,6 @@
 // WebGPU in Node: Dawn, from the `webgpu` package, on whatever Vulkan driver
 // is installed (lavapipe when there is no GPU).
-import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
@@ -43,10 +43,13 @@ const LIMIT_WARNINGS = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineL
  * synchronously, inside requestAdapter, on every run on lavapipe. Node has no
  * dup2: a descriptor is replaced by closing it and opening another, which gets
  * the lowest free number, its own; /proc/self/fd reopens stderr afterwards, for
- * appending (a file shared with stdout, as `> log 2>&1` shares it, has stdout
- * reopened for appending too, or their offsets would part). Linux only, and
- * not for a socket, which /proc cannot reopen (Node's spawn gives a child
- * sockets): the warnings stay there.
+ * appending. That reopened stderr has an offset of its own, so it is done only
+ * where offsets do not matter: a terminal, a pipe, or a file opened for
+ * appending (`>> log`). A file opened for writing (`> log`, `2>&1`) is left
+ * alone, warnings and all: its writer's offset is shared with the shell, and a
+ * reopened descriptor would let the next writer overwrite what this process
+ * wrote. Linux only, and not for a socket, which /proc cannot reopen (Node's
+ * spawn gives a child sockets): the warnings stay there.
  */
 export function withoutLimitWarnings<T>(call: () => T): T {
   const stat = (fd: number) => {
@@ -58,8 +61,7 @@ export function withoutLimitWarnings<T>(call: () => T): T {
   };
   const [stdin, stdout, stderr] = [0, 1, 2].map(stat);
   // Without 0 and 1 open, the lowest free descriptor would not be 2.
-  if (process.platform !== 'linux' || !stdin || !stdout || !stderr || stderr.isSocket()) return call();
-  if (stderr.isFile() && stdout.isFile() && stdout.dev === stderr.dev && stdout.ino === stderr.ino) moveTo(1, openSync('/proc/self/fd/1', 'a'), 'a');
+  if (process.platform !== 'linux' || !stdin || !stdout || !stderr || stderr.isSocket() || (stderr.isFile() && !appending(2))) return call();
   const original = openSync('/proc/self/fd/2', 'a');
   const path = join(tmpdir(), `webgpu-train-${process.pid}-${Date.now()}.stderr`);
   const capture = openSync(path, 'wx+');
@@ -74,6 +76,12 @@ export function withoutLimitWarnings<T>(call: () => T): T {
     const rest = text.subarray(0, length).toString().replace(LIMIT_WARNINGS, '');
     if (rest) writeSync(2, rest);
   }
+}
+
+/** Whether descriptor `fd` was opened with O_APPEND (Linux's 0o2000), from the flags /proc/self/fdinfo gives in octal. */
+function appending(fd: number): boolean {
+  const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  return flags !== null && (parseInt(flags[1], 8) & 0o2000) !== 0;
 }
 
 /** Makes descriptor `fd` refer to what `source` refers to, opened again with `flags` (as dup2 would, nearly), and closes `source`. */

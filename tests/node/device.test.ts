@@ -1,6 +1,6 @@
 // Node only: how the engine waits for Dawn on a software adapter, and what Dawn prints at start.
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
@@ -42,33 +42,41 @@ process.exit(0);
 
 const WARNING = 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.';
 
+// How a shell runs the command, with a line of its own after it where it shares the command's output file.
+const SHELLS = {
+  pipe: '"$0" "$@" 2>&1 | cat',
+  append: '{ "$0" "$@"; echo shell after; } >> "$LOG" 2>&1',
+  write: '{ "$0" "$@"; echo shell after; } > "$LOG" 2>&1',
+};
+
 test.each([
-  { stderr: 'a pipe', filtered: true },
-  { stderr: 'a file shared with stdout (2>&1)', filtered: true },
-  { stderr: "a socket (Node's spawn makes one, and /proc cannot reopen it)", filtered: false },
-])("Dawn's two warnings about limits, when stderr is $stderr: dropped: $filtered; the rest kept in order", async ({ stderr, filtered }) => {
+  { stderr: 'a pipe', shell: 'pipe', filtered: true },
+  { stderr: 'a file opened for appending, shared with stdout (>> log 2>&1)', shell: 'append', filtered: true },
+  { stderr: 'a file opened for writing, shared with stdout (> log 2>&1)', shell: 'write', filtered: false },
+  { stderr: "a socket (Node's spawn makes one, and /proc cannot reopen it)", shell: undefined, filtered: false },
+] as const)("Dawn's two warnings about limits, when stderr is $stderr: dropped: $filtered; the rest kept in order", async ({ shell, filtered }) => {
   const dir = await mkdtemp(join(tmpdir(), 'dawn-stderr-'));
   const script = join(repo, `dawn-start-${process.pid}.mts`);
   await writeFile(script, DAWN_START);
   try {
     const node = [process.execPath, '--import', 'tsx', '--import', './scripts/raw-loader.mjs', script];
     const log = join(dir, 'log.txt');
-    const file = stderr.startsWith('a file') ? await open(log, 'w') : undefined;
-    // A pipe as a shell makes it: `command 2>&1 | cat`.
-    const [command, ...args] = stderr === 'a pipe' ? ['sh', '-c', '"$0" "$@" 2>&1 | cat', ...node] : node;
-    const child = spawn(command, args, { cwd: repo, env: childEnv, stdio: file ? ['ignore', file.fd, file.fd] : ['ignore', 'pipe', 'pipe'] });
+    const [command, ...args] = shell ? ['sh', '-c', SHELLS[shell], ...node] : node;
+    const child = spawn(command, args, { cwd: repo, env: { ...childEnv, LOG: log }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout?.on('data', (chunk) => (out += chunk));
     child.stderr?.on('data', (chunk) => (out += chunk));
     expect(await new Promise((done) => child.on('close', done))).toBe(0);
-    await file?.close();
-    const output = file ? await readFile(log, 'utf8') : out;
+    const output = shell === 'append' || shell === 'write' ? await readFile(log, 'utf8') : out;
+    const after = shell === 'append' || shell === 'write' ? 'shell after\n' : '';
     if (filtered) {
-      expect(output).toBe('stdout before\nstderr before\nkept\nstderr after\nstdout after\n');
+      expect(output).toBe(`stdout before\nstderr before\nkept\nstderr after\nstdout after\n${after}`);
     } else {
       expect(output).toContain(`${WARNING}\nkept\n`);
       expect(output).toContain('stderr after\n');
     }
+    // In one file, nothing is lost or overwritten (Dawn's own warnings may come between): the shell's line last.
+    if (after) expect([output.startsWith('stdout before\nstderr before\n'), output.endsWith(`stderr after\nstdout after\n${after}`)]).toEqual([true, true]);
   } finally {
     await rm(script, { force: true });
     await rm(dir, { recursive: true, force: true });
