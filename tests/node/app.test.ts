@@ -120,7 +120,7 @@ describe.sequential('the training page on the built site', () => {
   });
 
   test('trains the dense model on 2000 images for an epoch: chart, figures, confusion matrix, gallery', async ({ annotate }) => {
-    await settings({ model: 'mlp', epochs: '1', batchSize: '32', trainLimit: '2000', testLimit: String(TEST_IMAGES), seed: '1', validate: true });
+    await settings({ model: 'mlp', epochs: '1', batchSize: '32', trainLimit: '2000', testLimit: String(TEST_IMAGES), seed: '1', validation: 'test' });
     await page.locator('#train-button').click();
     await idle(120_000);
     await expectNoError();
@@ -131,7 +131,7 @@ describe.sequential('the training page on the built site', () => {
     // 63 steps, a progress update every 4: 16 points per series, and the validation points.
     expect(await page.locator('#chart').getAttribute('aria-label')).toBe('Training chart: loss and accuracy at 16 progress updates');
     expect(await pixelsOf('#chart', COLOURS.loss), 'pixels of the loss series').toBeGreaterThan(50);
-    expect(await pixelsOf('#chart', COLOURS.accuracy), 'pixels of the accuracy series').toBeGreaterThan(50);
+    expect(await pixelsOf('#chart', COLOURS.metric), 'pixels of the accuracy series').toBeGreaterThan(50);
     expect(Number(await page.locator('#live-ms').textContent())).toBeGreaterThan(0);
     expect(Number((await page.locator('#live-rate').textContent())!.replace(/,/g, ''))).toBeGreaterThan(0);
 
@@ -237,7 +237,7 @@ describe.sequential('the training page on the built site', () => {
 
   test('pause holds training at a step, resume goes on, stop ends it early', async () => {
     // 500 steps of 8, a progress update every 25: long enough for the buttons to act mid-epoch.
-    await settings({ model: 'mlp', epochs: '1', batchSize: '8', trainLimit: '4000', validate: false });
+    await settings({ model: 'mlp', epochs: '1', batchSize: '8', trainLimit: '4000', validation: 'none' });
     await page.locator('#train-button').click();
     await page.waitForSelector('#pause:not([disabled])');
     await page.locator('#pause').click();
