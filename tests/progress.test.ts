@@ -8,7 +8,9 @@ import { dense, flatten } from '../src/engine/layers';
 import { sequential, type CompileOptions, type Model } from '../src/engine/model';
 import { formatMs } from '../src/engine/profile';
 import { describeSetup, type SetupProgress } from '../src/engine/setupProgress';
-import { formatDuration, runEstimate, runEstimator, setProgressWriter } from '../src/engine/training/progress';
+import type { EarlyStopping } from '../src/engine/training/callbacks';
+import { History } from '../src/engine/training/history';
+import { formatDuration, runEstimate, runEstimator, setProgressWriter, whyTrainingEnded } from '../src/engine/training/progress';
 import { seededRandom, testGpu } from './helpers';
 
 const FEATURES = 6;
@@ -213,5 +215,20 @@ describe('figures as the page and the command line print them', () => {
     expect(formatDuration(90)).toBe('90 s');
     expect(formatDuration(7500)).toBe('2 h 5 min');
     expect(formatDuration(7200)).toBe('2 h');
+  });
+
+  test('whyTrainingEnded: all epochs, a stop, early stopping, and the weights restored', () => {
+    const history = new History();
+    expect(whyTrainingEnded(history, { epochs: 1 })).toBe('ran all 1 epoch');
+    const stopper = (of: Partial<EarlyStopping>) => ({ monitor: 'val_loss', patience: 2, restoreBestWeights: false, best: 0.0812, bestEpoch: 4, stoppedEpoch: 0, ...of });
+    expect(whyTrainingEnded(history, { epochs: 5, stopper: stopper({}) })).toBe('ran all 5 epochs');
+    expect(whyTrainingEnded(history, { epochs: 9, stopper: stopper({ stoppedEpoch: 6 }) })).toBe('early stopping after epoch 7: val_loss had not improved for 2 epochs');
+    expect(whyTrainingEnded(history, { epochs: 9, stopper: stopper({ stoppedEpoch: 6, restoreBestWeights: true }) })).toBe(
+      'early stopping after epoch 7: val_loss had not improved for 2 epochs; restored the weights of epoch 5, the best val_loss (0.0812)',
+    );
+    // No epoch ended with the monitored figure: nothing was restored.
+    expect(whyTrainingEnded(history, { epochs: 5, stopper: stopper({ restoreBestWeights: true, best: Infinity }) })).toBe('ran all 5 epochs');
+    history.stopped = { epoch: 2, reason: 'stopTraining' };
+    expect(whyTrainingEnded(history, { epochs: 5 })).toBe('stopped after epoch 3');
   });
 });

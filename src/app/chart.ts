@@ -1,12 +1,13 @@
-// The training chart, drawn with Chart.js: the running loss and accuracy at each
-// progress update of fit(), and the validation figures after each epoch when there are any.
+// The training chart, drawn with Chart.js: the running loss and metric (accuracy,
+// or the autoencoder's mse) at each progress update of fit(), and History's
+// validation figures (val_loss, val_<metric>) after each epoch when there are any.
 import { Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip, type ChartConfiguration, type TooltipItem } from 'chart.js';
 import type { Logs } from '../engine';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
 /** Each series' colour; the page's test looks for the loss colour on the canvas. */
-export const COLOURS = { loss: '#d9480f', accuracy: '#1864ab' } as const;
+export const COLOURS = { loss: '#d9480f', metric: '#1864ab' } as const;
 
 /** x: epochs done, fractional (1.5 is halfway through the second epoch); y null breaks the line. */
 interface Point {
@@ -18,7 +19,7 @@ interface Point {
 
 type Config = ChartConfiguration<'line', Point[]>;
 
-const series = (label: string, colour: string, axis: 'loss' | 'accuracy', validation: boolean): Config['data']['datasets'][number] => ({
+const series = (label: string, colour: string, axis: 'loss' | 'metric', validation: boolean): Config['data']['datasets'][number] => ({
   label,
   data: [],
   yAxisID: axis,
@@ -33,6 +34,8 @@ const series = (label: string, colour: string, axis: 'loss' | 'accuracy', valida
 export class TrainingChart {
   private readonly chart: Chart<'line', Point[]>;
   private lastEpoch = -1;
+  /** The metric beside the loss: 'accuracy' for a classifier, 'mse' for the autoencoder. */
+  private metric = 'accuracy';
 
   constructor(private readonly canvas: HTMLCanvasElement) {
     const config: Config = {
@@ -40,9 +43,9 @@ export class TrainingChart {
       data: {
         datasets: [
           series('loss (running mean)', COLOURS.loss, 'loss', false),
-          series('accuracy (running mean)', COLOURS.accuracy, 'accuracy', false),
+          series('accuracy (running mean)', COLOURS.metric, 'metric', false),
           series('validation loss', COLOURS.loss, 'loss', true),
-          series('validation accuracy', COLOURS.accuracy, 'accuracy', true),
+          series('validation accuracy', COLOURS.metric, 'metric', true),
         ],
       },
       options: {
@@ -64,12 +67,12 @@ export class TrainingChart {
         scales: {
           x: { type: 'linear', min: 0, max: 1, title: { display: true, text: 'epoch' }, ticks: { precision: 0 } },
           loss: { type: 'linear', position: 'left', min: 0, title: { display: true, text: 'loss', color: COLOURS.loss } },
-          accuracy: {
+          metric: {
             type: 'linear',
             position: 'right',
             min: 0,
             max: 1,
-            title: { display: true, text: 'accuracy', color: COLOURS.accuracy },
+            title: { display: true, text: 'accuracy', color: COLOURS.metric },
             grid: { drawOnChartArea: false },
           },
         },
@@ -87,11 +90,19 @@ export class TrainingChart {
     return this.datasets[0].data.filter((p) => p.y !== null).length;
   }
 
-  /** Clears the chart for a run of `epochs` epochs. */
-  reset(epochs: number): void {
+  /** Clears the chart for a run of `epochs` epochs that logs `metric` beside the loss. */
+  reset(epochs: number, metric: string): void {
     for (const dataset of this.datasets) dataset.data = [];
     this.lastEpoch = -1;
-    this.chart.options.scales!.x!.max = Math.max(1, epochs);
+    this.metric = metric;
+    const [, running, , validation] = this.datasets;
+    running.label = `${metric} (running mean)`;
+    validation.label = `validation ${metric}`;
+    const { x, metric: axis } = this.chart.options.scales!;
+    x!.max = Math.max(1, epochs);
+    // Accuracy is a share, drawn from 0 to 1; an error's scale follows its values.
+    axis!.max = metric === 'accuracy' ? 1 : undefined;
+    (axis as { title: { text: string } }).title.text = metric;
     this.draw();
   }
 
@@ -99,27 +110,27 @@ export class TrainingChart {
   add(epoch: number, step: number, steps: number, logs: Logs): void {
     const x = epoch + step / steps;
     const where = `epoch ${epoch + 1}, step ${step}/${steps}`;
-    const [loss, accuracy] = this.datasets;
+    const [loss, metric] = this.datasets;
     // The running means restart with each epoch: a null point breaks the line there.
     if (this.lastEpoch >= 0 && epoch !== this.lastEpoch) {
-      for (const dataset of [loss, accuracy]) dataset.data.push({ x: epoch, y: null });
+      for (const dataset of [loss, metric]) dataset.data.push({ x: epoch, y: null });
     }
     this.lastEpoch = epoch;
     loss.data.push({ x, y: logs.loss, where });
-    accuracy.data.push({ x, y: logs.accuracy, where });
+    metric.data.push({ x, y: logs[this.metric], where });
     this.draw();
   }
 
-  /** The validation loss and accuracy after `epoch` (0-based). */
-  addValidation(epoch: number, loss: number, accuracy: number): void {
+  /** The validation figures of `epoch` (0-based) from its logs, as History keeps them: val_loss and val_<metric>. */
+  addValidation(epoch: number, logs: Logs): void {
     const where = `after epoch ${epoch + 1}`;
-    this.datasets[2].data.push({ x: epoch + 1, y: loss, where });
-    this.datasets[3].data.push({ x: epoch + 1, y: accuracy, where });
+    this.datasets[2].data.push({ x: epoch + 1, y: logs.val_loss, where });
+    this.datasets[3].data.push({ x: epoch + 1, y: logs[`val_${this.metric}`], where });
     this.draw();
   }
 
   private draw(): void {
     this.chart.update('none');
-    this.canvas.setAttribute('aria-label', `Training chart: loss and accuracy at ${this.updates} progress updates`);
+    this.canvas.setAttribute('aria-label', `Training chart: loss and ${this.metric} at ${this.updates} progress updates`);
   }
 }

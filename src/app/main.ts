@@ -1,30 +1,41 @@
-// The web page: load MNIST, train one of the tutorial's models with a live
-// chart, look at its results and inside it, draw a digit for it, profile its
-// step, save and load it. It calls the engine; it makes no GPU calls.
+// The web page: load MNIST, train one of the tutorial's models (or the
+// autoencoder, or a model opened from a file: ours, or Keras' .keras and .h5)
+// with a live chart, look at its results and inside it, draw a digit for it,
+// profile its step, save it. It calls the engine; it makes no GPU calls.
 import './style.css';
 import type { Chart } from 'chart.js';
 import { zipSync } from 'fflate';
 import {
+  cosineDecay,
   defaultGpu,
   describeAdapter,
   describeSetup,
+  earlyStopping,
+  expectImagesFit,
+  exponentialDecay,
   formatMs,
   freshGpu,
-  loadModelBytes,
   mnistFromFiles,
   MNIST_FILES,
   MNIST_PARTS,
   MNIST_SHA256,
+  Model,
+  modelFromFile,
+  OPTIMIZER_KINDS,
   optimizerConfig,
   runEstimator,
   torchFiles,
   tutorialModel,
+  tutorialRecipe,
+  whyTrainingEnded,
   type Dataset,
+  type EarlyStopping,
   type EpochLogs,
   type Gpu,
+  type History,
+  type Logs,
   type Mnist,
   type MnistPart,
-  type Model,
   type OptimizerConfig,
   type OptimizerKind,
   type SetupProgress,
@@ -65,6 +76,8 @@ const ui = {
   liveRate: byId('live-rate'),
   chartBox: document.querySelector<HTMLElement>('[data-testid=chart]')!,
   epochs: byId<HTMLTableElement>('epochs'),
+  epochsMetric: byId('epochs-metric'),
+  epochsValMetric: byId('epochs-val-metric'),
   testResult: byId('test-result'),
   evaluate: byId<HTMLButtonElement>('evaluate'),
   confusion: byId('confusion'),
@@ -79,6 +92,9 @@ const ui = {
   galleryMore: byId<HTMLButtonElement>('gallery-more'),
   gallery: byId('gallery'),
   galleryBox: byId('gallery-box'),
+  reconstructionsBox: byId('reconstructions-box'),
+  reconstructionsStatus: byId('reconstructions-status'),
+  reconstructions: byId('reconstructions'),
   insideIndex: byId<HTMLInputElement>('inside-index'),
   insideShow: byId<HTMLButtonElement>('inside-show'),
   insideImage: byId<HTMLCanvasElement>('inside-image'),
@@ -97,9 +113,11 @@ const ui = {
   profileChart: byId<HTMLCanvasElement>('profile-chart'),
   profileTable: byId('profile-table'),
   save: byId<HTMLButtonElement>('save'),
+  saveKeras: byId<HTMLButtonElement>('save-keras'),
   exportTorch: byId<HTMLButtonElement>('export-torch'),
   loadModel: byId<HTMLInputElement>('load-model'),
   modelName: byId('model-name'),
+  modelStatus: byId('model-status'),
   summary: byId('summary'),
   chart: byId<HTMLCanvasElement>('chart'),
 };
@@ -110,6 +128,8 @@ const pad = new DrawingPad(ui.pad, () => strokeEnded());
 /** A training run's pause and stop, driven by the buttons. */
 interface Training {
   model: Model;
+  /** The model's name on the page: the tutorial's, or the opened file's. */
+  name: string;
   /** Pause was pressed; fit pauses at its next progress update. */
   pausing: boolean;
   /** Set while paused: resumes fit. */
@@ -148,11 +168,24 @@ const trainProgress = new ProgressLine(ui.trainProgress);
 /** How many test images the gallery shows at first, and adds per "Show more". */
 const GALLERY_PAGE = 100;
 
+/**
+ * The code that reads and writes Keras files (and the model files it tells
+ * them from), loaded when a model is first opened or saved as .keras: the page's
+ * first load stays as it was, and h5wasm (about 1 MB gzipped) comes later still,
+ * when a Keras file is read or written.
+ */
+const keras = () => import('../engine/keras');
+
+/** A model file read by readAnyModelFile: ours, or a Keras file. */
+type OpenedFile = Awaited<ReturnType<Awaited<ReturnType<typeof keras>>['readAnyModelFile']>>;
+
 const state: {
   gpu?: Gpu;
   mnist?: Mnist;
   model?: Model;
   modelName: string;
+  /** The model file opened last, which Train fine-tunes as "the opened model". */
+  opened?: { file: OpenedFile; name: string; task: Task };
   busy: boolean;
   training?: Training;
   /** The checkpoint training wrote at its last epoch's end, for "Save checkpoint". */
@@ -181,8 +214,9 @@ function refresh(): void {
   ui.resumeCheckpoint.disabled = !(idle && state.gpu && state.mnist);
   ui.evaluate.disabled = ui.predict.disabled = ui.insideShow.disabled = !ready;
   ui.profileRun.disabled = !(ready && state.gpu?.timestamps);
-  ui.save.disabled = ui.exportTorch.disabled = !(idle && state.model);
+  ui.save.disabled = ui.saveKeras.disabled = ui.exportTorch.disabled = !(idle && state.model);
   ui.loadModel.disabled = !(idle && state.gpu);
+  formField('model').querySelector<HTMLOptionElement>('option[value=opened]')!.disabled = !state.opened;
 }
 
 /** Runs one user action at a time; its error, if any, is shown in the page. */
@@ -346,15 +380,32 @@ function builtInFiles(): DataFile[] {
 
 // ---- Training -------------------------------------------------------------
 
+/** What a model does here: classify digits, or reconstruct the images (the autoencoder: as many outputs as pixels). */
+type Task = 'classify' | 'reconstruct';
+
+const taskOf = (outputShape: readonly number[]): Task => (outputShape.reduce((a, b) => a * b, 1) === MNIST_SIDE * MNIST_SIDE ? 'reconstruct' : 'classify');
+
+/** How a model is compiled and trained for its task: the tutorial's recipe for a classifier (an opened one too), the Keras blog's for the autoencoder. */
+const recipeOf = (task: Task) => tutorialRecipe(task === 'reconstruct' ? 'autoencoder' : 'mlp');
+
+const SCHEDULES = ['constant', 'exponential', 'cosine'] as const;
+type Schedule = (typeof SCHEDULES)[number];
+
+/** "Validate on the last 10% of the training images": Keras' validation_split. */
+const VALIDATION_SPLIT = 0.1;
+
 interface Settings {
-  model: TutorialModel;
+  model: TutorialModel | 'opened';
   optimizer: OptimizerConfig;
+  schedule: Schedule;
   epochs: number;
   batchSize: number;
   trainLimit?: number;
   testLimit?: number;
   seed: number;
-  validate: boolean;
+  validation: 'none' | 'test' | 'split';
+  /** Early stopping's patience, in epochs; undefined: no early stopping. */
+  patience?: number;
 }
 
 function formField(name: string): HTMLInputElement | HTMLSelectElement {
@@ -373,33 +424,58 @@ function integer(name: string, label: string, min: number): number | undefined {
   return value;
 }
 
-const OPTIMIZERS: readonly OptimizerKind[] = ['sgd', 'momentum', 'rmsprop', 'adam'];
-
 function readSettings(): Settings {
   const model = field('model');
-  if (model !== 'cnn' && model !== 'mlp') throw new Error(`unknown model '${model}'`);
+  if (!['cnn', 'mlp', 'autoencoder', 'opened'].includes(model)) throw new Error(`unknown model '${model}'`);
   const kind = field('optimizer') as OptimizerKind;
-  if (!OPTIMIZERS.includes(kind)) throw new Error(`unknown optimizer '${kind}'`);
+  if (!OPTIMIZER_KINDS.includes(kind)) throw new Error(`unknown optimizer '${kind}'`);
+  const schedule = field('schedule') as Schedule;
+  if (!SCHEDULES.includes(schedule)) throw new Error(`unknown schedule '${schedule}'`);
+  const validation = field('validation') as Settings['validation'];
+  if (!['none', 'test', 'split'].includes(validation)) throw new Error(`unknown validation data '${validation}'`);
+  const patience = integer('patience', 'Early stopping patience', 0);
+  if (patience !== undefined && validation === 'none') throw new Error('early stopping watches val_loss: choose data to validate on');
   const learningRate = Number(field('learningRate'));
   return {
-    model,
+    model: model as Settings['model'],
     // It checks the learning rate and names the optimizer in its error.
     optimizer: optimizerConfig(kind, { learningRate }),
+    schedule,
     epochs: need(integer('epochs', 'Epochs', 1), 'Epochs is required'),
     batchSize: need(integer('batchSize', 'Batch size', 1), 'Batch size is required'),
     trainLimit: integer('trainLimit', 'Training images', 1),
     testLimit: integer('testLimit', 'Test images', 1),
     seed: integer('seed', 'Seed', 0) ?? Math.floor(Math.random() * 2 ** 31),
-    validate: (formField('validate') as HTMLInputElement).checked,
+    validation,
+    patience,
   };
 }
 
-/** The first `limit` examples of a dataset (all of them without a limit). */
-function take(data: Dataset, limit: number | undefined): { x: Uint8Array; y: Uint8Array; count: number } {
-  const n = Math.min(limit ?? data.count, data.count);
-  // The pixels as bytes: the model keeps them on the GPU as bytes, a quarter of their floats.
-  return { x: data.pixels.subarray(0, n * data.height * data.width), y: data.labels.subarray(0, n), count: n };
+/**
+ * The optimizer of the form, its learning rate decayed by the schedule chosen
+ * over a run of `epochs` of `steps` steps (the rate is computed on the GPU from the step).
+ */
+function optimizerOf({ optimizer, schedule, epochs }: Settings, steps: number): OptimizerConfig {
+  const initialLearningRate = optimizer.learningRate as number;
+  if (schedule === 'constant') return optimizer;
+  const learningRate =
+    schedule === 'exponential'
+      ? exponentialDecay({ initialLearningRate, decaySteps: steps, decayRate: 0.9 })
+      : cosineDecay({ initialLearningRate, decaySteps: steps * epochs });
+  return optimizerConfig(optimizer.kind, { learningRate });
 }
+
+/**
+ * The first `limit` examples of a dataset (all of them without a limit), with
+ * what the model is to output for them: their labels, or the images themselves.
+ */
+function take(data: Dataset, limit: number | undefined, targets: 'labels' | 'images'): { x: Uint8Array; y: Uint8Array; count: number } {
+  const n = Math.min(limit ?? data.count, data.count);
+  // The pixels as bytes: the model keeps them on the GPU as bytes, a quarter of their floats (image targets too).
+  const x = data.pixels.subarray(0, n * data.height * data.width);
+  return { x, y: targets === 'images' ? x : data.labels.subarray(0, n), count: n };
+}
+
 
 function setModel(model: Model, name: string): void {
   if (state.model !== model) state.model?.destroy();
@@ -426,20 +502,27 @@ function clearLive(): void {
 
 const figure = (value: number | undefined) => (value === undefined ? '—' : value.toFixed(4));
 
-/** A row of the epoch table: the epoch mean beside what Keras prints, and the validation figures. */
-function addEpochRow(epoch: number, steps: number, images: number, logs: EpochLogs): void {
+/** The figures of `logs` as `loss 0.1234 - accuracy 0.9650` (`separator` ': ' for the log's `loss: 0.1234`), the loss first. */
+function figures(logs: Logs, { prefix = '', separator = ' ' } = {}): string {
+  const names = ['loss', ...Object.keys(logs).filter((name) => name !== 'loss').sort()];
+  return names.map((name) => `${prefix}${name}${separator}${logs[name].toFixed(4)}`).join(' - ');
+}
+
+/** A row of the epoch table: the epoch mean beside what Keras prints, the validation figures, and the learning rate at the epoch's end. */
+function addEpochRow(epoch: number, { steps, images, metric, rate }: { steps: number; images: number; metric: string; rate: number }, logs: EpochLogs): void {
   const row = ui.epochs.tBodies[0].insertRow();
   const cells: [string, string][] = [
     ['epoch', String(epoch + 1)],
     ['steps', logs.steps === steps ? String(steps) : `${logs.steps} of ${steps} (stopped)`],
     ['ms-per-step', logs.msPerStep.toFixed(logs.msPerStep >= 10 ? 0 : 1)],
     ['images-per-second', count(Math.round(images / ((logs.msPerStep * logs.steps) / 1000)))],
-    ['accuracy-mean', figure(logs.logs.accuracy)],
-    ['accuracy-keras', figure(logs.printed.accuracy)],
+    [`${metric}-mean`, figure(logs.logs[metric])],
+    [`${metric}-keras`, figure(logs.printed[metric])],
     ['loss-mean', figure(logs.logs.loss)],
     ['loss-keras', figure(logs.printed.loss)],
-    ['val-accuracy', figure(logs.logs.val_accuracy)],
+    [`val-${metric}`, figure(logs.logs[`val_${metric}`])],
     ['val-loss', figure(logs.logs.val_loss)],
+    ['learning-rate', rate.toPrecision(4)],
   ];
   for (const [name, text] of cells) {
     const cell = row.insertCell();
@@ -468,25 +551,31 @@ function pauseTraining(training: Training, where: string): Promise<void> {
 async function train(settings: Settings, resumeFrom?: { bytes: Uint8Array; source: string }): Promise<void> {
   const mnist = need(state.mnist, 'load MNIST first');
   const { epochs, batchSize } = settings;
-  const training: Training = { model: tutorialModel(settings.model, mnist.train.classes), pausing: false, stopping: false };
+  const opened = settings.model === 'opened' ? need(state.opened, 'open a model first (in 7. Open and save)') : undefined;
+  const model = opened ? new Model(opened.file.layers, opened.file.inputShape) : tutorialModel(settings.model as TutorialModel, mnist.train.classes);
+  const training: Training = { model, name: opened?.name ?? settings.model, pausing: false, stopping: false };
   state.training = training;
   clearLive();
   ui.trainStatus.textContent = 'Training…';
   refresh();
   try {
-    await waitingOn(trainProgress, { text: `Building ${settings.model}…`, after: 'Running the first steps…' }, () => fitModel(training, settings, resumeFrom));
+    const { history, stopper } = await waitingOn(trainProgress, { text: `Building ${training.name}…`, after: 'Running the first steps…' }, () =>
+      fitModel(training, settings, resumeFrom),
+    );
     if (training.stopping) {
       // Stop means now: no test either.
       trainProgress.stop('Stopped: Evaluate tests the model as it is.');
       ui.testResult.textContent = `${state.modelName}: training was stopped before its test; Evaluate tests it as it is.`;
       return;
     }
+    const ended = stopper ? whyTrainingEnded(history, { epochs, stopper }) : epochs === 1 ? 'an epoch' : `${epochs} epochs`;
+    if (stopper) log.line(`${ended[0].toUpperCase()}${ended.slice(1)}.`);
     ui.trainStatus.textContent = 'Testing…';
     const tested = await evaluate(batchSize, settings.testLimit, { line: trainProgress, stopped: () => training.stopping });
     const on = `${count(tested.images)} test images`;
-    if (tested.stopped) log.line(`Testing stopped after ${on}: test loss: ${tested.loss.toFixed(4)} - test accuracy: ${tested.accuracy.toFixed(4)} over those.`);
-    else log.line(`test loss: ${tested.loss.toFixed(4)} - test accuracy: ${tested.accuracy.toFixed(4)} (${on})`);
-    trainProgress.stop(tested.stopped ? `Testing stopped after ${on}.` : `Done: ${epochs === 1 ? 'an epoch' : `${epochs} epochs`}, then a test on ${on}.`);
+    if (tested.stopped) log.line(`Testing stopped after ${on}: ${figures(tested.logs, { prefix: 'test ', separator: ': ' })} over those.`);
+    else log.line(`${figures(tested.logs, { prefix: 'test ', separator: ': ' })} (${on})`);
+    trainProgress.stop(tested.stopped ? `Testing stopped after ${on}.` : `Done: ${ended}, then a test on ${on}.`);
   } finally {
     state.training = undefined;
     trainProgress.stop();
@@ -494,39 +583,59 @@ async function train(settings: Settings, resumeFrom?: { bytes: Uint8Array; sourc
   }
 }
 
-/** fit with the live figures, the log, the chart and the epoch table; the estimate of the run's length at its first progress update. */
-async function fitModel(training: Training, settings: Settings, resumeFrom?: { bytes: Uint8Array; source: string }): Promise<void> {
+const SCHEDULE_NAMES: Record<Schedule, string> = { constant: '', exponential: ', decayed x0.9 each epoch', cosine: ', cosine decay to 0 over the run' };
+
+/**
+ * fit with the live figures, the log, the chart and the epoch table; the
+ * estimate of the run's length at its first progress update; early stopping if
+ * asked for. Returns fit's History and the early stopping callback.
+ */
+async function fitModel(training: Training, settings: Settings, resumeFrom?: { bytes: Uint8Array; source: string }): Promise<{ history: History; stopper?: EarlyStopping }> {
   const gpu = need(state.gpu, 'no WebGPU device');
   const mnist = need(state.mnist, 'load MNIST first');
-  const { epochs, batchSize } = settings;
-  const model = training.model;
+  const { epochs, batchSize, patience } = settings;
+  const { model, name } = training;
+  const recipe = recipeOf(taskOf(model.outputShape));
+  const [metric] = recipe.metrics;
+  const data = take(mnist.train, settings.trainLimit, recipe.targets);
+  const validation = settings.validation === 'test' ? take(mnist.test, settings.testLimit, recipe.targets) : undefined;
+  const validationSplit = settings.validation === 'split' ? VALIDATION_SPLIT : undefined;
+  // Keras' split: the last rows validate, the first floor((1 - split) * count) train.
+  const steps = Math.ceil((validationSplit ? Math.floor(data.count * (1 - validationSplit)) : data.count) / batchSize);
   const recreateGpu = async () => (state.gpu = await freshGpu());
-  model.compile({ optimizer: settings.optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: settings.seed, gpu, recreateGpu, onProgress: showSetup });
-  setModel(model, settings.model);
+  const optimizer = optimizerOf(settings, steps);
+  model.compile({ optimizer, loss: recipe.loss, metrics: recipe.metrics, seed: settings.seed, gpu, recreateGpu, onProgress: showSetup });
+  // Fine-tuning starts from the opened file's weights.
+  if (settings.model === 'opened') await model.setWeights(need(state.opened, 'open a model first').file.weights);
+  setModel(model, name);
 
-  const data = take(mnist.train, settings.trainLimit);
-  const validation = settings.validate ? take(mnist.test, settings.testLimit) : undefined;
-  const steps = Math.ceil(data.count / batchSize);
-  const { kind, learningRate } = settings.optimizer;
+  const { kind } = optimizer;
   log.clear();
-  log.line(`${settings.model}: ${count(data.count)} training images, batch size ${batchSize}, ${kind} (learning rate ${learningRate}), seed ${settings.seed}`);
+  const validated = validation ? `, validating on ${count(validation.count)} test images` : validationSplit ? ', validating on the last 10% of them' : '';
+  log.line(
+    `${name}: ${count(data.count)} training images${validated}, batch size ${batchSize}, ${kind} (learning rate ${settings.optimizer.learningRate}${SCHEDULE_NAMES[settings.schedule]}), seed ${settings.seed}`,
+  );
   if (resumeFrom) log.line(`Resuming from ${resumeFrom.source}`);
   else log.line(`Epoch 1/${epochs}`);
   ui.chartBox.hidden = false;
-  chart.reset(epochs);
+  chart.reset(epochs, metric);
   ui.epochs.tBodies[0].replaceChildren();
   ui.epochs.hidden = true;
+  ui.epochsMetric.textContent = metric;
+  ui.epochsValMetric.textContent = metric;
   ui.testResult.textContent = 'Training…';
   let estimate: string | undefined;
-  await model.fit(data.x, data.y, {
+  const stopper = patience === undefined ? undefined : earlyStopping({ monitor: 'val_loss', patience, restoreBestWeights: true });
+  const history = await model.fit(data.x, data.y, {
     epochs,
     batchSize,
     validationData: validation && [validation.x, validation.y],
+    validationSplit,
     resumeFrom,
     checkpoint: {
       everyEpoch: true,
       write: async (bytes, info) => {
-        state.checkpoint = { bytes, name: `${settings.model}-epoch${info.epoch}.checkpoint.safetensors` };
+        state.checkpoint = { bytes, name: `${name}-epoch${info.epoch}.checkpoint.safetensors` };
       },
     },
     // A lost device (a driver reset) is replaced and training goes on from the last epoch's end, twice at most.
@@ -542,6 +651,7 @@ async function fitModel(training: Training, settings: Settings, resumeFrom?: { b
         estimate = text;
         log.line(`${text[0].toUpperCase()}${text.slice(1)}.`);
       }),
+      ...(stopper ? [stopper] : []),
       {
         onTrainBatchEnd: (step, logs, { epoch, printed, seconds, msPerStep }) => {
           const done = step + 1;
@@ -552,13 +662,14 @@ async function fitModel(training: Training, settings: Settings, resumeFrom?: { b
           trainProgress.show(`Training: step ${where}${estimate ? `; ${estimate}` : ''}`);
           if (training.pausing && !training.stopping) return pauseTraining(training, `step ${done}/${steps} of epoch ${epoch + 1}`);
         },
-        onEpochEnd: (epoch, logs, details) => {
+        onEpochEnd: async (epoch, logs, details) => {
           const images = Math.min(details.steps * batchSize, data.count);
           log.progress(details.steps, steps, details.msPerStep * details.steps, details, true);
-          addEpochRow(epoch, steps, images, details);
-          if (logs.val_loss !== undefined && logs.val_accuracy !== undefined) {
-            chart.addValidation(epoch, logs.val_loss, logs.val_accuracy);
-            log.line(`val_accuracy: ${logs.val_accuracy.toFixed(4)} - val_loss: ${logs.val_loss.toFixed(4)}`);
+          addEpochRow(epoch, { steps, images, metric, rate: await model.readLearningRate() }, details);
+          if (logs.val_loss !== undefined) {
+            chart.addValidation(epoch, logs);
+            const names = Object.keys(logs).filter((n) => n.startsWith('val_'));
+            log.line(names.sort().map((n) => `${n}: ${logs[n].toFixed(4)}`).join(' - '));
           }
           if (training.stopping) log.line(`Stopped after ${details.steps} of ${steps} steps.`);
           else if (epoch + 1 < epochs) log.line(`Epoch ${epoch + 2}/${epochs}`);
@@ -566,6 +677,7 @@ async function fitModel(training: Training, settings: Settings, resumeFrom?: { b
       },
     ],
   });
+  return { history, stopper };
 }
 
 function pause(): void {
@@ -587,6 +699,18 @@ function stop(): void {
   refresh();
 }
 
+/**
+ * The optimizer, learning rate and batch size follow the model: its recipe (the
+ * tutorial's for a classifier, the Keras blog's for the autoencoder).
+ */
+function modelChanged(): void {
+  const model = field('model');
+  const recipe = recipeOf(model === 'autoencoder' ? 'reconstruct' : model === 'opened' && state.opened ? state.opened.task : 'classify');
+  formField('optimizer').value = recipe.optimizer;
+  formField('batchSize').value = String(recipe.batchSize);
+  optimizerChanged();
+}
+
 /** The learning rate field follows the optimizer: Keras' default for each. */
 function optimizerChanged(): void {
   formField('learningRate').value = String(optimizerConfig(field('optimizer') as OptimizerKind).learningRate);
@@ -603,10 +727,14 @@ function clearResults(): void {
   state.gallery = { limit: GALLERY_PAGE };
   const placeholder = document.createElement('p');
   placeholder.className = 'muted';
-  placeholder.textContent = 'Evaluate a model to see it: a row per true label, a column per prediction.';
+  placeholder.textContent =
+    state.model && taskOf(state.model.outputShape) === 'reconstruct'
+      ? 'An autoencoder has no classes: evaluate it to see test images next to its reconstructions, below.'
+      : 'Evaluate a model to see it: a row per true label, a column per prediction.';
   ui.confusion.replaceChildren(placeholder);
-  ui.galleryBox.hidden = true;
+  ui.galleryBox.hidden = ui.reconstructionsBox.hidden = true;
   ui.gallery.replaceChildren();
+  ui.reconstructions.replaceChildren();
   ui.galleryStatus.textContent = '';
   ui.galleryAll.hidden = ui.galleryMore.hidden = true;
   ui.predictionText.textContent = '';
@@ -616,26 +744,34 @@ function clearResults(): void {
 
 /** Test images predicted a call at a time: the progress shows, and Stop is heard, between calls. */
 const PREDICT_CHUNK = 2048;
+/** Test images the Results view shows next to the autoencoder's reconstructions. */
+const RECONSTRUCTIONS = 24;
 
 /**
- * Loss and accuracy over the first `testLimit` test images, their predictions
- * as a confusion matrix and a gallery, then the chosen test image and the view
- * inside the model. Its progress shows on `line`; when `stopped()` turns true
- * it stops at its next progress update, with the figures over the images tested.
+ * The figures over the first `testLimit` test images (loss and accuracy, or
+ * the autoencoder's loss and mse), a classifier's predictions as a confusion
+ * matrix and a gallery or the autoencoder's reconstructions, then the chosen
+ * test image, the view inside the model and the drawing. Its progress shows on
+ * `line`; when `stopped()` turns true it stops at its next progress update,
+ * with the figures over the images tested.
  */
 async function evaluate(
   batchSize: number,
   testLimit: number | undefined,
   { line, stopped }: { line: ProgressLine; stopped: () => boolean },
-): Promise<{ loss: number; accuracy: number; images: number; stopped: boolean }> {
+): Promise<{ logs: Logs; images: number; stopped: boolean }> {
   const model = need(state.model, 'train or load a model first');
   const test = need(state.mnist, 'load MNIST first').test;
-  const data = take(test, testLimit);
+  const task = taskOf(model.outputShape);
+  const data = take(test, testLimit, recipeOf(task).targets);
   const all = count(data.count);
   ui.testResult.textContent = `Testing on ${all} test images…`;
   let images = data.count;
-  const probabilities = new Float32Array(data.count * model.outputShape[0]);
-  const { loss, accuracy } = await waitingOn(line, { text: `Testing on ${all} test images…`, after: `Testing on ${all} test images…` }, async () => {
+  const outputs = model.outputShape.reduce((a, b) => a * b, 1);
+  // A classifier's every prediction (for the confusion matrix), the autoencoder's first few reconstructions.
+  const predicted = task === 'classify' ? data.count : Math.min(RECONSTRUCTIONS, data.count);
+  const values = new Float32Array(predicted * outputs);
+  const logs = await waitingOn(line, { text: `Testing on ${all} test images…`, after: `Testing on ${all} test images…` }, async () => {
     const logs = await model.evaluate(data.x, data.y, {
       batchSize,
       callbacks: {
@@ -648,32 +784,63 @@ async function evaluate(
       },
     });
     const rowSize = test.height * test.width;
-    for (let start = 0; start < data.count && !stopped(); start += PREDICT_CHUNK) {
-      line.show(`Predicting the test images for the confusion matrix and the gallery: ${count(start)} of ${all}`);
-      const end = Math.min(start + PREDICT_CHUNK, data.count);
-      probabilities.set(await model.predict(data.x.subarray(start * rowSize, end * rowSize), { batchSize }), start * model.outputShape[0]);
+    for (let start = 0; start < predicted && !stopped(); start += PREDICT_CHUNK) {
+      if (task === 'classify') line.show(`Predicting the test images for the confusion matrix and the gallery: ${count(start)} of ${all}`);
+      else line.show(`Reconstructing the first ${predicted} test images…`);
+      const end = Math.min(start + PREDICT_CHUNK, predicted);
+      values.set(await model.predict(data.x.subarray(start * rowSize, end * rowSize), { batchSize }), start * outputs);
     }
     return logs;
   });
   if (stopped()) {
     clearResults();
-    ui.testResult.textContent = `${state.modelName}: testing stopped after ${count(images)} of ${all} test images: test loss ${loss.toFixed(4)} - test accuracy ${accuracy.toFixed(4)} over those.`;
-    return { loss, accuracy, images, stopped: true };
+    ui.testResult.textContent = `${state.modelName}: testing stopped after ${count(images)} of ${all} test images: ${figures(logs, { prefix: 'test ' })} over those.`;
+    return { logs, images, stopped: true };
   }
-  state.predictions = predictionsOf(probabilities, data.y, model.outputShape[0]);
-  state.gallery = { limit: GALLERY_PAGE };
-  showConfusion(ui.confusion, state.predictions, (label, predicted) => {
-    state.gallery = { only: { label, predicted }, limit: GALLERY_PAGE };
+  if (task === 'classify') {
+    state.predictions = predictionsOf(values, data.y, model.outputShape[0]);
+    state.gallery = { limit: GALLERY_PAGE };
+    showConfusion(ui.confusion, state.predictions, (label, predicted) => {
+      state.gallery = { only: { label, predicted }, limit: GALLERY_PAGE };
+      showTestImages();
+    });
     showTestImages();
-  });
-  showTestImages();
-  ui.galleryBox.hidden = false;
-  ui.testResult.textContent = `${state.modelName}: test loss ${loss.toFixed(4)} - test accuracy ${accuracy.toFixed(4)} (${all} test images)`;
+    ui.galleryBox.hidden = false;
+  } else {
+    showReconstructions(values, predicted);
+  }
+  ui.testResult.textContent = `${state.modelName}: ${figures(logs, { prefix: 'test ' })} (${all} test images)`;
   // The views that show the model at work follow it.
   await predict();
   await inside();
   await classifyDrawing();
-  return { loss, accuracy, images, stopped: false };
+  return { logs, images, stopped: false };
+}
+
+/** The first `shown` test images, each above its reconstruction (`values`, the autoencoder's outputs for them). */
+function showReconstructions(values: Float32Array, shown: number): void {
+  const test = need(state.mnist, 'load MNIST first').test;
+  const size = test.height * test.width;
+  ui.reconstructions.replaceChildren(
+    ...Array.from({ length: shown }, (_, i) => {
+      const figure = document.createElement('figure');
+      const output = values.subarray(i * size, (i + 1) * size);
+      const caption = document.createElement('figcaption');
+      caption.textContent = `mse ${meanSquaredError(imageOf(test, i), output).toFixed(3)}`;
+      figure.title = `test image ${i} (label ${test.labels[i]}) and its reconstruction`;
+      figure.append(digitCanvas(imageOf(test, i), test.width, test.height), digitCanvas(output, test.width, test.height), caption);
+      return figure;
+    }),
+  );
+  ui.reconstructionsStatus.textContent = `The first ${shown} test images, each above ${state.modelName}'s reconstruction of it, with their mean squared error.`;
+  ui.reconstructionsBox.hidden = false;
+}
+
+/** The mean squared error between an image and its reconstruction, as Keras' mse. */
+function meanSquaredError(image: ArrayLike<number>, reconstruction: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < image.length; i++) sum += (image[i] - reconstruction[i]) ** 2;
+  return sum / image.length;
 }
 
 /** The gallery of test images in the chosen order (of one confusion cell, if one was clicked). */
@@ -707,14 +874,22 @@ function chosenTestImage(input: HTMLInputElement, canvas: HTMLCanvasElement): { 
 
 const predictProgress = new ProgressLine(ui.predictionText);
 
-/** The chosen test image, its probabilities as bars, their argmax and the true label. */
+/** The chosen test image, and a classifier's probabilities as bars (their argmax and the true label) or the autoencoder's reconstruction. */
 async function predict(): Promise<void> {
   const model = need(state.model, 'train or load a model first');
   const { index, pixels, label } = chosenTestImage(ui.testIndex, ui.testImage);
-  const probabilities = await waitingOn(predictProgress, { text: `Predicting test image ${index}…`, after: `Predicting test image ${index}…` }, () => model.predict(pixels));
-  const argmax = showProbabilities(ui.bars, probabilities, label);
+  const output = await waitingOn(predictProgress, { text: `Predicting test image ${index}…`, after: `Predicting test image ${index}…` }, () => model.predict(pixels));
+  if (taskOf(model.outputShape) === 'reconstruct') {
+    const reconstruction = digitCanvas(output, MNIST_SIDE, MNIST_SIDE);
+    reconstruction.classList.add('large');
+    ui.bars.replaceChildren(reconstruction);
+    ui.predictionText.textContent = `Test image ${index} reconstructed by ${state.modelName} (below): mse ${meanSquaredError(pixels, output).toFixed(4)}.`;
+    ui.predictionText.className = '';
+    return;
+  }
+  const argmax = showProbabilities(ui.bars, output, label);
   const verdict = argmax === label ? 'right' : 'wrong';
-  ui.predictionText.textContent = `Test image ${index}: argmax ${argmax} (p = ${probabilities[argmax].toFixed(4)}), true label ${label}: ${verdict}.`;
+  ui.predictionText.textContent = `Test image ${index}: argmax ${argmax} (p = ${output[argmax].toFixed(4)}), true label ${label}: ${verdict}.`;
   ui.predictionText.className = verdict;
 }
 
@@ -765,9 +940,14 @@ async function classifyDrawing(): Promise<void> {
     ui.drawText.textContent = state.gpu ? 'Train or load a model to classify the drawing.' : 'Without WebGPU there is no model to classify the drawing.';
     return;
   }
-  const probabilities = await waitingOn(drawProgress, { text: `Classifying with ${state.modelName}…`, after: `Classifying with ${state.modelName}…` }, () => model.predict(input));
-  const best = showProbabilities(ui.drawBars, probabilities);
-  ui.drawText.textContent = `Looks like a ${best} (p = ${probabilities[best].toFixed(4)}) to ${state.modelName}.`;
+  const output = await waitingOn(drawProgress, { text: `Classifying with ${state.modelName}…`, after: `Classifying with ${state.modelName}…` }, () => model.predict(input));
+  if (taskOf(model.outputShape) === 'reconstruct') {
+    ui.drawBars.replaceChildren(digitCanvas(output, MNIST_SIDE, MNIST_SIDE));
+    ui.drawText.textContent = `${state.modelName}'s reconstruction of the drawing (below): mse ${meanSquaredError(input, output).toFixed(4)}.`;
+    return;
+  }
+  const best = showProbabilities(ui.drawBars, output);
+  ui.drawText.textContent = `Looks like a ${best} (p = ${output[best].toFixed(4)}) to ${state.modelName}.`;
 }
 
 /** After each stroke; while the model trains, the drawing is only shown (a new model classifies it when evaluated). */
@@ -812,7 +992,7 @@ async function profile(): Promise<void> {
   const batchSize = positive(ui.profileBatch, 'Batch size');
   const repeats = positive(ui.profileRepeats, 'Repeats');
   clearProfile();
-  const data = take(train, batchSize);
+  const data = take(train, batchSize, recipeOf(taskOf(model.outputShape)).targets);
   const profiling = `Profiling ${state.modelName} at batch ${data.count}, ${repeats} steps…`;
   const { kernels, roundingMs } = await waitingOn(new ProgressLine(ui.profileStatus), { text: profiling, after: profiling }, () => model.profile(data.x, data.y, { batchSize, repeats }));
   const total = kernels.reduce((sum, k) => sum + k.ms.median, 0);
@@ -829,31 +1009,68 @@ async function profile(): Promise<void> {
   state.profileChart = profileChart(ui.profileChart, kernels);
 }
 
-// ---- Saving and loading ---------------------------------------------------
+// ---- Opening and saving ---------------------------------------------------
 
 const OCTETS = 'application/octet-stream';
+const modelProgress = new ProgressLine(ui.modelStatus);
 
 async function save(): Promise<void> {
-  download(await need(state.model, 'train or load a model first').toBytes(), `${state.modelName}.safetensors`, OCTETS);
+  download(await need(state.model, 'train or open a model first').toBytes(), `${state.modelName}.safetensors`, OCTETS);
+}
+
+/** The model as a Keras 3 .keras file (the HDF5 writer is loaded the first time). */
+async function saveKeras(): Promise<void> {
+  const model = need(state.model, 'train or open a model first');
+  const name = `${state.modelName}.keras`;
+  const bytes = await waitingOn(modelProgress, { text: `Writing ${name}…`, after: `Writing ${name}…` }, async () => (await keras()).toKeras(model));
+  modelProgress.stop(`Saved ${name}.`);
+  download(bytes, name, OCTETS);
 }
 
 /** The model for PyTorch (see docs/pytorch.md): the export's files in one zip. */
 async function exportTorch(): Promise<void> {
-  const files = await torchFiles(need(state.model, 'train or load a model first'), state.modelName);
+  const files = await torchFiles(need(state.model, 'train or open a model first'), state.modelName);
   download(zipSync(Object.fromEntries(files.map((f) => [`${state.modelName}-torch/${f.name}`, f.bytes]))), `${state.modelName}-torch.zip`, OCTETS);
 }
 
-async function load(file: File): Promise<void> {
+const FORMATS = { 'webgpu-train': 'webgpu-train model file', keras: '.keras file', h5: '.h5 file' } as const;
+
+/**
+ * Opens a model file of ours or a Keras .keras or .h5 file, told apart by its
+ * first bytes (the HDF5 reader is loaded only for a Keras file); it must take
+ * MNIST's 28x28 images and classify them into 10 classes or reconstruct them.
+ */
+async function openModel(file: File): Promise<void> {
   const gpu = need(state.gpu, 'no WebGPU device');
-  const model = await loadModelBytes(new Uint8Array(await file.arrayBuffer()), { source: file.name, gpu, metrics: ['accuracy'], onProgress: showSetup });
-  setModel(model, file.name.replace(/\.safetensors$/i, ''));
+  const name = file.name.replace(/\.(safetensors|keras|h5)$/i, '');
+  const opening = `Opening ${file.name}…`;
+  const { opened, model } = await waitingOn(modelProgress, { text: opening, after: opening }, async () => {
+    const opened = await (await keras()).readAnyModelFile(new Uint8Array(await file.arrayBuffer()), file.name);
+    expectImagesFit({ height: MNIST_SIDE, width: MNIST_SIDE }, opened.inputShape, file.name);
+    const outputs = opened.shapes[opened.shapes.length - 1].output;
+    const task = taskOf(outputs);
+    if (task === 'classify' && (outputs.length !== 1 || outputs[0] < 10)) {
+      throw new Error(`${file.name}: the model outputs [${outputs.join(', ')}], neither 10 classes of digits nor a 28x28 image`);
+    }
+    const { loss, metrics } = recipeOf(task);
+    modelProgress.show(`Building ${name}…`);
+    return { opened: { file: opened, name, task }, model: await modelFromFile(opened, { gpu, loss, metrics, onProgress: showSetup }) };
+  });
+  state.opened = opened;
+  setModel(model, name);
+  const { format, kerasVersion, notes } = opened.file;
+  const from = format === 'webgpu-train' ? FORMATS[format] : `Keras ${kerasVersion ?? '(version not given)'} ${FORMATS[format]}`;
+  ui.modelName.textContent = `Model: ${name}, ${count(model.paramCount)} parameters, from a ${from}.`;
+  modelProgress.stop(notes.map((note) => `Note: ${note}.`).join(' '));
+  const option = formField('model').querySelector<HTMLOptionElement>('option[value=opened]')!;
+  option.textContent = `${name} (opened, ${count(model.paramCount)} params)`;
   // The log, chart and figures were the previous model's training.
   log.clear();
   ui.chartBox.hidden = true;
   ui.epochs.hidden = true;
   ui.trainStatus.textContent = '';
   clearLive();
-  ui.testResult.textContent = `Loaded ${file.name}: ${state.mnist ? 'evaluate it on the test set, or predict a test image.' : 'load MNIST to evaluate or predict with it.'}`;
+  ui.testResult.textContent = `Opened ${file.name}: ${state.mnist ? 'evaluate it on the test set, or predict a test image.' : 'load MNIST to evaluate or predict with it.'}`;
   // A drawing on the pad is the new model's to classify.
   await classifyDrawing();
 }
@@ -871,6 +1088,7 @@ ui.trainForm.addEventListener('submit', (event) => {
   void action('Training', () => train(readSettings()));
 });
 formField('optimizer').addEventListener('change', optimizerChanged);
+formField('model').addEventListener('change', modelChanged);
 ui.pause.addEventListener('click', pause);
 ui.resume.addEventListener('click', () => state.training?.resume?.());
 ui.stop.addEventListener('click', stop);
@@ -904,11 +1122,31 @@ ui.insideShow.addEventListener('click', () => action('Looking inside the model',
 ui.padClear.addEventListener('click', clearDrawing);
 ui.profileRun.addEventListener('click', () => action('Profiling', profile));
 ui.save.addEventListener('click', () => action('Saving the model', save));
+ui.saveKeras.addEventListener('click', () => action('Saving the model as .keras', saveKeras));
 ui.exportTorch.addEventListener('click', () => action('Exporting the model to PyTorch', exportTorch));
 ui.loadModel.addEventListener('change', () => {
   const file = ui.loadModel.files?.[0];
   ui.loadModel.value = '';
-  if (file) void action('Loading the model', () => load(file));
+  if (file) void action('Opening the model', () => openModel(file));
+});
+// Files dropped anywhere on the page: MNIST's four files load as the data, any other file opens as a model.
+document.addEventListener('dragover', (event) => {
+  if (!event.dataTransfer?.types.includes('Files')) return;
+  event.preventDefault();
+  event.dataTransfer.dropEffect = state.busy ? 'none' : 'copy';
+});
+document.addEventListener('drop', (event) => {
+  const files = Array.from(event.dataTransfer?.files ?? []);
+  if (files.length === 0) return;
+  event.preventDefault();
+  if (files.every((file) => partOf(file.name))) {
+    const data = files.map((file): DataFile => ({ name: file.name, read: async () => new Uint8Array(await file.arrayBuffer()) }));
+    void action('Loading MNIST', () => loadData(data, 'Dropped files'));
+  } else if (files.length > 1) {
+    showError('Opening the model', new Error(`drop one model file at a time (got ${files.map((f) => f.name).join(', ')})`));
+  } else {
+    void action('Opening the model', () => openModel(files[0]));
+  }
 });
 window.addEventListener('unhandledrejection', (event) => showError('Unexpected error', event.reason));
 window.addEventListener('error', (event) => showError('Unexpected error', event.error ?? event.message));

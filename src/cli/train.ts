@@ -25,6 +25,7 @@ import {
   tutorialModel,
   runEstimator,
   tutorialRecipe,
+  whyTrainingEnded,
   writeFileAtomically,
   type Callback,
   type CheckpointInfo,
@@ -318,12 +319,7 @@ async function main() {
     }),
   });
 
-  const ended = stopper?.stoppedEpoch
-    ? `early stopping after epoch ${stopper.stoppedEpoch + 1}: val_loss had not improved for ${args.earlyStopping} epochs`
-    : history.stopped
-      ? `stopped after epoch ${history.stopped.epoch + 1}`
-      : `ran all ${args.epochs} epochs`;
-  const stopped = stopper ? `${ended}; restored the weights of epoch ${stopper.bestEpoch + 1}, the best val_loss (${stopper.best.toFixed(4)})` : ended;
+  const stopped = whyTrainingEnded(history, { epochs: args.epochs, stopper });
   if (stopper) console.log(`${stopped[0].toUpperCase()}${stopped.slice(1)}.`);
   const tuning = model.tuning;
   if (tuning && tuning.mode !== 'off') {

@@ -250,7 +250,7 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
  * names both sizes (a model for 28x28 images fed 32x32 ones would otherwise
  * fail on a count that says nothing of why).
  */
-export function expectImagesFit(data: Dataset, inputShape: readonly number[], what: string): void {
+export function expectImagesFit(data: Pick<Dataset, 'height' | 'width'>, inputShape: readonly number[], what: string): void {
   const { height: H, width: W } = data;
   const [h, w, c] = inputShape;
   const image = inputShape.length === 2 || (inputShape.length === 3 && c === 1);

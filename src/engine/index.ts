@@ -63,11 +63,12 @@ export {
   terminateOnNaN,
   type BatchDetails,
   type Callback,
+  type EarlyStopping,
   type Mode,
   type TrainedModel,
 } from './training/callbacks';
 export { History } from './training/history';
-export { formatDuration, formatLogs, progressLine, runEstimate, runEstimator, setProgressWriter, type ProgressWriter } from './training/progress';
+export { formatDuration, formatLogs, progressLine, runEstimate, runEstimator, setProgressWriter, whyTrainingEnded, type ProgressWriter } from './training/progress';
 export { tutorialModel, tutorialRecipe, type TutorialModel, type TutorialRecipe } from './tutorial';
 export { lossConfig, LOSSES, METRICS, type LossConfig, type LossKind, type LossOption, type MetricName } from './losses';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
-import { attachments, buildSite, expectLively, readTexts, recordTexts, type BuiltSite } from './site';
+import { attachments, buildSite, drawSeven, expectLively, readTexts, recordTexts, trainingPage, type BuiltSite } from './site';
 import { COLOURS } from '../../src/app/chart';
 import { decodeSafetensors } from '../../src/engine/safetensors';
 
@@ -15,6 +15,7 @@ let site: BuiltSite;
 let page: Page;
 const pageErrors: string[] = [];
 const url = () => site.url('');
+const { idle, expectNoError, settings, probabilities, pixelsOf } = trainingPage(() => page);
 
 beforeAll(async () => {
   site = await buildSite('app');
@@ -30,57 +31,10 @@ async function shot(annotate: TestContext['annotate'], view: string, on: Page = 
   await annotate(`the ${view} view (${name})`, { path, contentType: 'image/png' });
 }
 
-/** Waits until no action runs: the Train button is enabled again (with a GPU and data). */
-async function idle(timeout: number): Promise<void> {
-  await page.waitForSelector('#train-button:not([disabled])', { timeout });
-}
-
-async function expectNoError(): Promise<void> {
-  expect(await page.locator('#error').isHidden(), await page.locator('#error').textContent() ?? '').toBe(true);
-}
-
-/** Fills the training form; fields not given keep their value. */
-async function settings(values: Record<string, string | boolean>): Promise<void> {
-  for (const [name, value] of Object.entries(values)) {
-    const field = page.locator(`#train-form [name=${name}]`);
-    if (typeof value === 'boolean') await field.setChecked(value);
-    else if ((await field.evaluate((e) => e.tagName)) === 'SELECT') await field.selectOption(value);
-    else await field.fill(value);
-  }
-}
-
-/** Draws a 7 on the pad with the mouse: the top bar, then the slanted stroke down. */
-async function drawSeven(): Promise<void> {
-  const pad = page.locator('#pad');
-  await pad.scrollIntoViewIfNeeded();
-  const box = (await pad.boundingBox())!;
-  const at = (x: number, y: number) => [box.x + x * box.width, box.y + y * box.height] as const;
-  await page.mouse.move(...at(0.25, 0.2));
-  await page.mouse.down();
-  await page.mouse.move(...at(0.72, 0.2), { steps: 12 });
-  await page.mouse.move(...at(0.45, 0.85), { steps: 16 });
-  await page.mouse.up();
-}
-
-/** The probabilities of a bar chart of classes, exactly (from each row's data-probability). */
-const probabilities = (selector: string) => page.locator(`${selector} .bar-row`).evaluateAll((rows) => rows.map((r) => Number((r as HTMLElement).dataset.probability)));
-
 /** The epoch table's figures of an epoch (1-based), by their data-figure names. */
 async function epochFigures(epoch: number): Promise<Record<string, string>> {
   const cells = page.locator('#epochs tbody tr').nth(epoch - 1).locator('td');
   return Object.fromEntries(await cells.evaluateAll((all) => all.map((td) => [(td as HTMLElement).dataset.figure!, td.textContent!])));
-}
-
-/** Pixels of exactly `hex` on the canvas (Chart.js fills its points with their colour). */
-async function pixelsOf(selector: string, hex: string): Promise<number> {
-  return page.locator(selector).evaluate((element, hex) => {
-    const canvas = element as HTMLCanvasElement;
-    const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
-    const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-    let count = 0;
-    for (let i = 0; i < data.length; i += 4) if (data[i] === r && data[i + 1] === g && data[i + 2] === b && data[i + 3] === 255) count++;
-    return count;
-  }, hex);
 }
 
 /** When the live step (texts of #live-step) first showed a step of the run begun after recordTexts: after its '—'. */
@@ -120,7 +74,7 @@ describe.sequential('the training page on the built site', () => {
   });
 
   test('trains the dense model on 2000 images for an epoch: chart, figures, confusion matrix, gallery', async ({ annotate }) => {
-    await settings({ model: 'mlp', epochs: '1', batchSize: '32', trainLimit: '2000', testLimit: String(TEST_IMAGES), seed: '1', validate: true });
+    await settings({ model: 'mlp', epochs: '1', batchSize: '32', trainLimit: '2000', testLimit: String(TEST_IMAGES), seed: '1', validation: 'test' });
     await page.locator('#train-button').click();
     await idle(120_000);
     await expectNoError();
@@ -131,7 +85,7 @@ describe.sequential('the training page on the built site', () => {
     // 63 steps, a progress update every 4: 16 points per series, and the validation points.
     expect(await page.locator('#chart').getAttribute('aria-label')).toBe('Training chart: loss and accuracy at 16 progress updates');
     expect(await pixelsOf('#chart', COLOURS.loss), 'pixels of the loss series').toBeGreaterThan(50);
-    expect(await pixelsOf('#chart', COLOURS.accuracy), 'pixels of the accuracy series').toBeGreaterThan(50);
+    expect(await pixelsOf('#chart', COLOURS.metric), 'pixels of the accuracy series').toBeGreaterThan(50);
     expect(Number(await page.locator('#live-ms').textContent())).toBeGreaterThan(0);
     expect(Number((await page.locator('#live-rate').textContent())!.replace(/,/g, ''))).toBeGreaterThan(0);
 
@@ -220,7 +174,7 @@ describe.sequential('the training page on the built site', () => {
   }, 300_000);
 
   test('a digit drawn with the mouse is classified: 10 probabilities summing to 1', async ({ annotate }) => {
-    await drawSeven();
+    await drawSeven(page);
     await page.waitForFunction(() => document.querySelectorAll('#draw-bars .bar-row').length === 10, null, { timeout: 30_000 });
     const p = await probabilities('#draw-bars');
     expect(p.length).toBe(10);
@@ -237,7 +191,7 @@ describe.sequential('the training page on the built site', () => {
 
   test('pause holds training at a step, resume goes on, stop ends it early', async () => {
     // 500 steps of 8, a progress update every 25: long enough for the buttons to act mid-epoch.
-    await settings({ model: 'mlp', epochs: '1', batchSize: '8', trainLimit: '4000', validate: false });
+    await settings({ model: 'mlp', epochs: '1', batchSize: '8', trainLimit: '4000', validation: 'none' });
     await page.locator('#train-button').click();
     await page.waitForSelector('#pause:not([disabled])');
     await page.locator('#pause').click();
@@ -326,7 +280,7 @@ describe.sequential('the training page on the built site', () => {
     await page.locator('#predict').click();
     await idle(120_000);
     const before = await probabilities('#bars');
-    await drawSeven();
+    await drawSeven(page);
     await page.waitForFunction(() => /to cnn\.$/.test(document.querySelector('#draw-text')!.textContent!), null, { timeout: 60_000 });
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#save').click()]);
     expect(download.suggestedFilename()).toBe('cnn.safetensors');

@@ -150,7 +150,7 @@ describe('npm run train as Keras users train', () => {
     const losses: number[] = epochs.map((e: { logs: { val_loss: number } }) => e.logs.val_loss);
     const best = losses.indexOf(Math.min(...losses));
     expect(stopped).toBe(
-      `early stopping after epoch ${epochs.length}: val_loss had not improved for 1 epochs; restored the weights of epoch ${best + 1}, the best val_loss (${losses[best].toFixed(4)})`,
+      `early stopping after epoch ${epochs.length}: val_loss had not improved for 1 epoch; restored the weights of epoch ${best + 1}, the best val_loss (${losses[best].toFixed(4)})`,
     );
     expect(run.stdout).toContain(`Early stopping after epoch ${epochs.length}`);
     // Keras' split: 480 images train (4 steps of 128), the last 120 validate.

@@ -2,7 +2,7 @@
 // own (so that it never races another build of dist/app), `vite preview` of
 // that folder on 127.0.0.1 (a secure context, as WebGPU needs), and headless
 // Chromium as scripts/chromium-options.ts launches it; and how a test watches
-// a page's progress line through a wait.
+// a page's progress line through a wait; a digit drawn on the training page.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,6 +38,61 @@ export async function buildSite(name: string): Promise<BuiltSite> {
       await rm(folder, { recursive: true, force: true });
     },
   };
+}
+
+/** What the training page's tests do on `page()` (a function: the page is made in beforeAll). */
+export function trainingPage(page: () => Page) {
+  return {
+    /** Waits until no action runs: the Train button is enabled again (with a GPU and data). */
+    async idle(timeout: number): Promise<void> {
+      await page().waitForSelector('#train-button:not([disabled])', { timeout });
+    },
+    async expectNoError(): Promise<void> {
+      const error = page().locator('#error');
+      expect(await error.isHidden(), (await error.textContent()) ?? '').toBe(true);
+    },
+    /** Fills the training form; fields not given keep their value. */
+    async settings(values: Record<string, string | boolean>): Promise<void> {
+      for (const [name, value] of Object.entries(values)) {
+        const field = page().locator(`#train-form [name=${name}]`);
+        if (typeof value === 'boolean') await field.setChecked(value);
+        else if ((await field.evaluate((e) => e.tagName)) === 'SELECT') await field.selectOption(value);
+        else await field.fill(value);
+      }
+    },
+    /** The probabilities of a bar chart of classes, exactly (from each row's data-probability). */
+    probabilities(selector: string): Promise<number[]> {
+      return page()
+        .locator(`${selector} .bar-row`)
+        .evaluateAll((rows) => rows.map((r) => Number((r as HTMLElement).dataset.probability)));
+    },
+    /** Pixels of exactly `hex` on the canvas (Chart.js fills its points with their colour). */
+    pixelsOf(selector: string, hex: string): Promise<number> {
+      return page()
+        .locator(selector)
+        .evaluate((element, hex) => {
+          const canvas = element as HTMLCanvasElement;
+          const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+          const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+          let count = 0;
+          for (let i = 0; i < data.length; i += 4) if (data[i] === r && data[i + 1] === g && data[i + 2] === b && data[i + 3] === 255) count++;
+          return count;
+        }, hex);
+    },
+  };
+}
+
+/** Draws a 7 on the training page's pad with the mouse: the top bar, then the slanted stroke down. */
+export async function drawSeven(page: Page): Promise<void> {
+  const pad = page.locator('#pad');
+  await pad.scrollIntoViewIfNeeded();
+  const box = (await pad.boundingBox())!;
+  const at = (x: number, y: number) => [box.x + x * box.width, box.y + y * box.height] as const;
+  await page.mouse.move(...at(0.25, 0.2));
+  await page.mouse.down();
+  await page.mouse.move(...at(0.72, 0.2), { steps: 12 });
+  await page.mouse.move(...at(0.45, 0.85), { steps: 16 });
+  await page.mouse.up();
 }
 
 /** Each text the elements of `selectors` show from now on, with when (ms from now, on the page's clock); read with `readTexts`. */

@@ -117,6 +117,16 @@ async function logLearningRate(logs: Logs, model: TrainedModel): Promise<void> {
   logs.learning_rate = await model.readLearningRate();
 }
 
+/** earlyStopping's callback, with its settings and what happened: 0-based epochs, `stoppedEpoch` 0 when it never stopped training. */
+export interface EarlyStopping extends Callback {
+  readonly monitor: string;
+  readonly patience: number;
+  readonly restoreBestWeights: boolean;
+  readonly best: number;
+  readonly bestEpoch: number;
+  readonly stoppedEpoch: number;
+}
+
 /**
  * Keras 3's EarlyStopping: stops when `monitor` has not improved by more than
  * `minDelta` for `patience` epochs (counted from `startFromEpoch`); with
@@ -131,7 +141,7 @@ export function earlyStopping(options: {
   baseline?: number;
   restoreBestWeights?: boolean;
   startFromEpoch?: number;
-} = {}): Callback & { readonly bestEpoch: number; readonly stoppedEpoch: number; readonly best: number } {
+} = {}): EarlyStopping {
   const { monitor = 'val_loss', patience = 0, mode = 'auto', baseline, restoreBestWeights = false, startFromEpoch = 0 } = options;
   expectMode('earlyStopping()', mode);
   expectNumber('earlyStopping()', 'patience', patience, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
@@ -149,6 +159,9 @@ export function earlyStopping(options: {
   let bestWeights: Weight[] | null = null;
   const state = { best: rising ? -Infinity : Infinity, bestEpoch: 0, stoppedEpoch: 0 };
   return {
+    monitor,
+    patience,
+    restoreBestWeights,
     get best() {
       return state.best;
     },

@@ -4,7 +4,8 @@
 // with the figures Keras 3 prints, and at the epoch's end its means after them.
 import type { Logs } from '../graph';
 import { formatMs } from '../profile';
-import type { Callback } from './callbacks';
+import type { Callback, EarlyStopping } from './callbacks';
+import type { History } from './history';
 
 /** Where the log goes: `update` rewrites the line in progress (a terminal), `line` ends it and writes a line of its own. */
 export interface ProgressWriter {
@@ -125,4 +126,21 @@ export function runEstimator({ epochs, steps }: { epochs: number; steps: number 
       if (estimate) say(estimate);
     },
   };
+}
+
+/**
+ * Why a run of `epochs` epochs ended, as the command line's report and the page
+ * say it: `early stopping after epoch 7: val_loss had not improved for 2
+ * epochs; restored the weights of epoch 5, the best val_loss (0.0812)`, `stopped
+ * after epoch 3`, or `ran all 5 epochs` (with early stopping's restore after it).
+ */
+export function whyTrainingEnded(history: History, { epochs, stopper }: { epochs: number; stopper?: EarlyStopping }): string {
+  const epochsOf = (n: number) => `${n} epoch${n === 1 ? '' : 's'}`;
+  const ended = stopper?.stoppedEpoch
+    ? `early stopping after epoch ${stopper.stoppedEpoch + 1}: ${stopper.monitor} had not improved for ${epochsOf(stopper.patience)}`
+    : history.stopped
+      ? `stopped after epoch ${history.stopped.epoch + 1}`
+      : `ran all ${epochsOf(epochs)}`;
+  if (!stopper?.restoreBestWeights || !Number.isFinite(stopper.best)) return ended;
+  return `${ended}; restored the weights of epoch ${stopper.bestEpoch + 1}, the best ${stopper.monitor} (${stopper.best.toFixed(4)})`;
 }
