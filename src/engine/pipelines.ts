@@ -77,6 +77,12 @@ export interface Dispatch {
   tunable?: Tunable;
   /** Which of them this is: tunable.variants[0] until the autotuner picks another. */
   variant?: string;
+  /**
+   * Dispatched indirectly, with the workgroup counts a dispatch before it
+   * writes at this place (dispatchWorkgroupsIndirect): `workgroups`, or zeros
+   * to skip it (loss scaling's gate on the update, ops/lossScale.ts).
+   */
+  indirect?: { buffer: GPUBuffer; offset: number };
 }
 
 /** A dispatch's variants: the same buffers and results, another kernel (a block size, a workgroup size, an entry point) and grid. */
@@ -581,11 +587,12 @@ export function encodeDispatches(
   timestampWrites?: GPUComputePassTimestampWrites,
 ): void {
   const pass = encoder.beginComputePass({ label, timestampWrites });
-  for (const { kernel, bindGroup, workgroups } of dispatches) {
+  for (const { kernel, bindGroup, workgroups, indirect } of dispatches) {
     if (workgroups.some((n) => n === 0)) continue;
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(...workgroups);
+    if (indirect) pass.dispatchWorkgroupsIndirect(indirect.buffer, indirect.offset);
+    else pass.dispatchWorkgroups(...workgroups);
   }
   pass.end();
 }
