@@ -19,7 +19,8 @@ export {
 export { Graph, type GraphOptions, type Inputs, type Plan, type StepOptions } from './graph';
 export { DataSets, type DeviceData, type Pass } from './dataSets';
 export { runPass, type PassOptions } from './training/pass';
-export { encodeDispatches, kernelName, type Dispatch, type KernelOverride, type KernelOverrides, type Work } from './pipelines';
+export { encodeDispatches, kernelName, PRECISIONS, type Dispatch, type KernelOverride, type KernelOverrides, type Precision, type Work } from './pipelines';
+export { LOSS_SCALE_DEFAULTS, type LossScaleConfig } from './ops/lossScale';
 export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
 export {
   AUTOTUNE_MODES,

@@ -2,11 +2,12 @@
 // summary, and the model as safetensors bytes. A facade: it checks arguments,
 // fit's loop is training/fit.ts, and the graph owns the GPU.
 import { Autotuner, autotuneMode, tuningDefaults, type AutotuneMode, type TuningChoice, type TuningStore } from './autotune';
-import { defaultGpu, freshGpu, type Gpu } from './device';
+import { defaultGpu, describeAdapter, freshGpu, type Gpu } from './device';
 import { shuffledRows } from './dataSets';
 import { sizeOf } from './buffers';
 import { Graph, type Inputs, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
+import { lossScaleConfig, type LossScaleConfig } from './ops/lossScale';
 import { optimizerConfig, toOptimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
@@ -15,7 +16,7 @@ import { fit, type FitOptions, type Trainee } from './training/fit';
 import type { History } from './training/history';
 import { runPass } from './training/pass';
 import type { Weight } from './safetensors';
-import { normalizeOverrides, type KernelOverride, type KernelOverrides } from './pipelines';
+import { normalizeOverrides, PRECISIONS, type KernelOverride, type KernelOverrides, type Precision } from './pipelines';
 
 export type { Inputs, Logs } from './graph';
 export type { CheckpointInfo } from './checkpoint';
@@ -75,15 +76,36 @@ export interface CompileOptions {
   autotune?: AutotuneMode;
   /** Where the choices are kept: by default localStorage in a browser, a file in the cache directory in Node (`webgpu-train/node`). */
   tuningStore?: TuningStore;
-  /** Told of what tuning found worth saying (a cache entry ignored, its budget spent); console.warn by default. */
+  /**
+   * Told of what tuning found worth saying (a cache entry ignored, its budget
+   * spent), and of mixed precision on a device without shader-f16; console.warn by default.
+   */
   onTuningNotice?: (message: string) => void;
+  /**
+   * 'float32' (the default), or 'mixed', Keras' mixed_float16: the products of
+   * conv2d and dense layers multiply in f16 where the device has the
+   * 'shader-f16' feature (f16 variants of their kernels, which the autotuner
+   * times against the f32 ones), accumulating in f32; weights, activations and
+   * gradients are kept in f32; and the loss is scaled dynamically (Keras'
+   * LossScaleOptimizer: `lossScale`). On a device without shader-f16 the
+   * products run in f32, with a notice (onTuningNotice), and the loss is still scaled.
+   */
+  precision?: Precision;
+  /** With precision 'mixed', the loss scaling's settings: Keras' initial_scale (2^15) and dynamic_growth_steps (2,000) by default. */
+  lossScale?: Partial<LossScaleConfig>;
 }
 
 export class Model {
   private compiled: Required<Pick<CompileOptions, 'seed'>> &
-    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice'> & { optimizer: OptimizerConfig; kernels?: Map<string, KernelOverride> } = {
+    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice'> & {
+      optimizer: OptimizerConfig;
+      kernels?: Map<string, KernelOverride>;
+      precision: Precision;
+      lossScale?: LossScaleConfig;
+    } = {
     seed: Date.now() >>> 0,
     optimizer: optimizerConfig('rmsprop'),
+    precision: 'float32',
   };
   /** The kernel variants chosen on the current device, kept across rebuilds on it. */
   private tuner?: Autotuner;
@@ -117,6 +139,9 @@ export class Model {
       if (metric !== 'accuracy') throw new Error(`compile(): unknown metric '${metric}' (only 'accuracy')`);
     }
     if (options.autotune !== undefined) autotuneMode('compile(): autotune', options.autotune);
+    const precision = options.precision ?? 'float32';
+    if (!PRECISIONS.includes(precision)) throw new Error(`compile(): precision must be one of ${PRECISIONS.join(', ')}, got '${precision}'`);
+    if (options.lossScale !== undefined && precision !== 'mixed') throw new Error(`compile(): lossScale is for precision 'mixed', not '${precision}'`);
     this.compiled = {
       seed: options.seed ?? this.compiled.seed,
       optimizer: toOptimizerConfig(options.optimizer ?? 'rmsprop'),
@@ -126,6 +151,8 @@ export class Model {
       autotune: options.autotune,
       tuningStore: options.tuningStore,
       onTuningNotice: options.onTuningNotice,
+      precision,
+      ...(precision === 'mixed' && { lossScale: lossScaleConfig(options.lossScale, 'compile(): lossScale') }),
     };
     this.tuner = undefined;
     this.random = seededRandom(this.compiled.seed);
@@ -150,13 +177,34 @@ export class Model {
   }
 
   private newGraph(gpu: Gpu, maxBatchSize: number, random: () => number): Graph {
+    const { optimizer, kernels, precision, lossScale, onTuningNotice = (message: string) => console.warn(message) } = this.compiled;
     if (this.tuner?.device !== gpu.device) {
       const defaults = tuningDefaults();
-      const { autotune = defaults.mode, tuningStore = defaults.store(), onTuningNotice } = this.compiled;
+      const { autotune = defaults.mode, tuningStore = defaults.store() } = this.compiled;
       this.tuner = new Autotuner(gpu, autotune, tuningStore, onTuningNotice);
+      if (precision === 'mixed' && !gpu.device.features.has('shader-f16')) {
+        onTuningNotice(
+          `precision 'mixed': this device has no 'shader-f16' (${describeAdapter(gpu.adapter)}), so the products compute in float32; ` +
+            'the loss is still scaled, so that its training state and checkpoints are those of a mixed-precision model',
+        );
+      }
     }
-    const { optimizer, kernels } = this.compiled;
-    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, random, kernels, tuner: this.tuner });
+    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, random, kernels, tuner: this.tuner, precision, lossScale });
+  }
+
+  /** The precision the model was compiled with, and in mixed precision its loss scaling's settings. */
+  get precision(): { precision: Precision; lossScale?: LossScaleConfig } {
+    const { precision, lossScale } = this.compiled;
+    return { precision, ...(lossScale && { lossScale }) };
+  }
+
+  /**
+   * In mixed precision, Keras' loss_scale: the scale the next step multiplies
+   * the loss' gradient by (one readback); null in float32.
+   */
+  async readLossScale(): Promise<number | null> {
+    if (this.compiled.precision !== 'mixed') return null;
+    return (await (await this.build(1)).readLossScale())!.scale;
   }
 
   /** Which variant of each kernel the model's plans run, how it was chosen, and the time each variant took (see autotune.ts). */
@@ -239,6 +287,7 @@ export class Model {
     return {
       architecture: { inputShape: [...this.inputShape], layers: [...this.layers] },
       optimizer: this.compiled.optimizer,
+      precision: this.precision,
       random: this.random,
       get builtFrom() {
         return model.builtFrom;

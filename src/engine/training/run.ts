@@ -2,7 +2,9 @@
 // model being trained, the checked settings, and where the run is.
 import type { Graph, Inputs, Logs } from '../graph';
 import type { Architecture } from '../modelFile';
+import type { LossScaleConfig } from '../ops/lossScale';
 import type { OptimizerConfig } from '../ops/optimizer';
+import type { Precision } from '../pipelines';
 import type { Random } from '../random';
 import type { TrainedModel } from './callbacks';
 import type { History } from './history';
@@ -23,6 +25,8 @@ export interface EpochLogs {
 export interface Trainee {
   readonly architecture: Architecture;
   readonly optimizer: OptimizerConfig;
+  /** The model's precision, and in mixed precision its loss scaling's settings. */
+  readonly precision: { precision: Precision; lossScale?: LossScaleConfig };
   /** The model's generator: each epoch's shuffle, and the seeds a graph is built with. */
   readonly random: Random;
   /** The generator's state the current graph was built from. */
