@@ -10,6 +10,7 @@ import {
   formatChoices,
   loadMnist,
   OPTIMIZER_KINDS as OPTIMIZERS,
+  PRECISIONS,
   learningRateSchedule,
   optimizerConfig,
   readCheckpoint,
@@ -24,6 +25,7 @@ import {
   type Dataset,
   type LearningRateSchedule,
   type OptimizerKind,
+  type Precision,
   type TutorialModel,
 } from '../node';
 import { CHECKPOINT_FILE, openCheckpointDirectory, type CheckpointDirectory } from '../node/checkpointDirectory';
@@ -41,7 +43,7 @@ async function readResume(checkpoints: CheckpointDirectory, args: ReturnType<typ
   // The classes come from the data: the checkpoint's are taken, and the data checked against them in fit.
   const classes = checkpoint.architecture.layers.at(-1)?.type === 'dense' ? (checkpoint.architecture.layers.at(-1) as { units: number }).units : undefined;
   const model = tutorialModel(args.model, classes);
-  checkResumable(checkpoint, { architecture: model, optimizer: optimizerOf(args), batchSize: args.batchSize }, '--resume');
+  checkResumable(checkpoint, { architecture: model, optimizer: optimizerOf(args), precision: { precision: args.precision }, batchSize: args.batchSize }, '--resume');
   if (args.limit !== undefined && checkpoint.run.samples > args.limit) {
     throw new Error(`--resume: cannot resume from ${from.source}: it was written training on ${checkpoint.run.samples} samples, not --limit ${args.limit}`);
   }
@@ -84,6 +86,7 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-s
                         [--validate | --validation-split F] [--early-stopping PATIENCE]
                         [--schedule SPEC] [--reduce-lr-on-plateau] [--save FILE] [--report FILE]
                         [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
+                        [--precision float32|mixed]
   --optimizer NAME    ${OPTIMIZERS.join(', ')} (rmsprop, the tutorial's, by default),
                       with Keras' defaults; --lr RATE sets its learning rate
   --validate          also evaluate on the test set after every epoch (val_loss, val_accuracy)
@@ -104,7 +107,10 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp] [--epochs 5] [--batch-s
                       (same --model, --limit and --batch-size); checkpoints go on into DIR
   --autotune MODE     how kernel variants are chosen on this adapter: cached (the default: the
                       choices kept in ~/.cache/webgpu-train/autotune.json, timing what is not
-                      there), full (time them all again) or off (the defaults)`;
+                      there), full (time them all again) or off (the defaults)
+  --precision P       float32 (the default) or mixed, Keras' mixed_float16: products in f16
+                      where the adapter has shader-f16 (f16 kernel variants, tuned against the
+                      f32 ones), weights and sums in f32, the loss scaled dynamically from 2^15`;
 
 function parse() {
   const { values } = parseArgs({
@@ -128,6 +134,7 @@ function parse() {
       'checkpoint-every': { type: 'string' },
       resume: { type: 'string' },
       autotune: { type: 'string' },
+      precision: { type: 'string', default: 'float32' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -139,6 +146,7 @@ function parse() {
     throw new Error('--checkpoint-every needs --checkpoint DIR (or --resume DIR)');
   }
   if (values.model !== 'cnn' && values.model !== 'mlp') throw new Error(`--model must be cnn or mlp, got '${values.model}'`);
+  if (!(PRECISIONS as readonly string[]).includes(values.precision!)) throw new Error(`--precision must be one of ${PRECISIONS.join(', ')}, got '${values.precision}'`);
   if (!(OPTIMIZERS as readonly string[]).includes(values.optimizer!)) throw new Error(`--optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${values.optimizer}'`);
   const validationSplit = numberOption('validation-split', values['validation-split'], { above: 0, below: 1 });
   if (validationSplit !== undefined && values.validate) throw new Error('--validate and --validation-split each choose the validation data: give one');
@@ -168,6 +176,7 @@ function parse() {
     checkpointEvery: integerOption('checkpoint-every', values['checkpoint-every'], 1),
     resume: values.resume,
     autotune: values.autotune === undefined ? undefined : autotuneMode('--autotune', values.autotune),
+    precision: values.precision as Precision,
   };
   // The optimizer and its schedule, checked now, before anything is loaded.
   optimizerOf(args);
@@ -199,16 +208,22 @@ async function main() {
 
   const gpu = await defaultGpu();
   console.log(`WebGPU adapter: ${describeAdapter(gpu.adapter)}`);
-  model.compile({ optimizer: optimizerOf(args), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune });
+  model.compile({ optimizer: optimizerOf(args), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: args.seed, gpu, autotune: args.autotune, precision: args.precision });
   console.log(model.summary());
 
   const stopper = args.earlyStopping === undefined ? undefined : earlyStopping({ monitor: 'val_loss', patience: args.earlyStopping, restoreBestWeights: true });
-  // The rate each epoch ended with, by epoch, for the report.
+  // The rate each epoch ended with, and in mixed precision the loss scale, by epoch, for the report.
   const rates: Record<number, number> = {};
+  const lossScales: Record<number, number | null> = {};
   const callbacks: Callback[] = [
     ...(stopper ? [stopper] : []),
     ...(args.reduceLrOnPlateau ? [reduceLROnPlateau({ monitor: 'val_loss' })] : []),
-    { onEpochEnd: async (epoch) => void (rates[epoch] = await model.readLearningRate()) },
+    {
+      onEpochEnd: async (epoch) => {
+        rates[epoch] = await model.readLearningRate();
+        lossScales[epoch] = await model.readLossScale();
+      },
+    },
   ];
   if (resumed) console.log(`resuming from ${resumeFrom.source}: epoch ${resumed.epoch + 1}, step ${resumed.step}/${resumed.steps}`);
   const history = await model.fit(train.x, train.y, {
@@ -240,6 +255,9 @@ async function main() {
   const tuning = model.tuning;
   if (tuning && tuning.mode !== 'off') console.log(`Kernel variants (${tuningSummary(tuning)}):\n  ${formatChoices(tuning.choices).join('\n  ')}`);
 
+  const lossScale = await model.readLossScale();
+  if (lossScale !== null) console.log(`loss scale: ${lossScale}`);
+
   const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize });
   console.log(`test loss: ${evaluation.loss.toFixed(4)} - test accuracy: ${evaluation.accuracy.toFixed(4)}`);
 
@@ -260,7 +278,7 @@ async function main() {
       trainImages: train.y.length,
       testImages: test.y.length,
       params: model.paramCount,
-      epochs: history.epochs.map((h, i) => ({ epoch: history.epoch[i] + 1, learningRate: rates[history.epoch[i]], ...h })),
+      epochs: history.epochs.map((h, i) => ({ epoch: history.epoch[i] + 1, learningRate: rates[history.epoch[i]], ...(args.precision === 'mixed' && { lossScale: lossScales[history.epoch[i]] }), ...h })),
       stopped,
       test: evaluation,
       prediction: { image: 0, probabilities, argmax, label: test.y[0] },
