@@ -190,9 +190,11 @@ function tunable(
   shared: GPUBuffer[],
 ): Promise<Dispatch> {
   const { VECTORIZED, BIAS } = spec(1).constants ?? {};
-  const shape = `${shapeKey(g)}${BIAS ? ' bias' : ''}`;
+  const f16 = offersF16(device, precision);
+  // Mixed precision's choices, among f16 and f32 variants, are kept apart from float32's.
+  const shape = `${shapeKey(g)}${BIAS ? ' bias' : ''}${f16 ? ' mixed' : ''}`;
   const offered = new Map(VARIANTS.filter((v) => !v.scalar || VECTORIZED === 1).map((v) => [variantName(v), v]));
-  const byName = withF16Twins(offered, offersF16(device, precision), (v) => ({ ...v, f16: true }));
+  const byName = withF16Twins(offered, f16, (v) => ({ ...v, f16: true }));
   return prepareTunable(device, entryPoint, {
     shape,
     variants: [...byName.keys()],

@@ -42,7 +42,7 @@ interface Variant {
  * size, with vec4 loads where they can be. In mixed precision, on a device
  * with shader-f16, each has an f16 twin, and the twins come first (withF16Twins).
  */
-function variants(device: GPUDevice, vectorized: boolean, precision?: Precision): Map<string, Variant> {
+function variants(device: GPUDevice, vectorized: boolean, f16: boolean): Map<string, Variant> {
   const all = new Map<string, Variant>();
   const blocked = (size: number, vec4: boolean): Variant => ({ shader, constants: { WORKGROUP_SIZE: size, WORKGROUP_ROWS: 1, TILED: 0, VECTORIZED: Number(vec4) } });
   for (const size of WORKGROUP_VARIANTS) all.set(`workgroup=${size}`, blocked(size, vectorized));
@@ -53,7 +53,7 @@ function variants(device: GPUDevice, vectorized: boolean, precision?: Precision)
   if (device.features.has('subgroups')) {
     all.set(`workgroup=${GPU_WORKGROUP} subgroups`, { shader: subgroupShader, constants: { WORKGROUP_SIZE: GPU_WORKGROUP, VECTORIZED: Number(vectorized) } });
   }
-  return withF16Twins(all, offersF16(device, precision), (variant) => ({ ...variant, shader: inPrecision(variant.shader, 'f16') }));
+  return withF16Twins(all, f16, (variant) => ({ ...variant, shader: inPrecision(variant.shader, 'f16') }));
 }
 
 /** Checks that x [M, K] and w [K, N] can be multiplied and returns [M, K, N]. */
@@ -95,9 +95,11 @@ function product(device: GPUDevice, entryPoint: string, { a, b, c, M, N, K, bias
   const vectorized = !entryPoint.startsWith('backward_input') && N % BLOCK === 0;
   const b4 = vec4View(device, b, vectorized);
   const rows = entryPoint === 'backward_weight' && bias ? M + 1 : M;
-  const byName = variants(device, vectorized, precision);
+  const f16 = offersF16(device, precision);
+  const byName = variants(device, vectorized, f16);
   return prepareTunable(device, entryPoint, {
-    shape: `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}`,
+    // Mixed precision's choices, among f16 and f32 variants, are kept apart from float32's.
+    shape: `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}${f16 ? ' mixed' : ''}`,
     variants: [...byName.keys()],
     make: (name) => {
       const variant = byName.get(name)!;
