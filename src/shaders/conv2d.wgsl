@@ -58,8 +58,7 @@
 // with shader-f16: each operand rounded to f16 (the staged variants keep
 // their slab in f16), each product of a value and a vec4<f16> rounded to f16,
 // and the sums accumulated in f32, as in f32 (the bias too, read as f32).
-// With real = f32 the conversions are none, and the code computes what it did
-// before them.
+// With real = f32 the conversions do nothing: the same bits as without them.
 alias real = f32;
 
 override WORKGROUP_SIZE: u32;

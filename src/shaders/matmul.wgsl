@@ -47,7 +47,7 @@
 // becomes `enable f16; alias real = f16;`) for mixed precision on a device
 // with shader-f16: each operand rounded to f16, each product of vec4<f16>s
 // rounded to f16, and the sums accumulated in f32, as in f32. With real = f32
-// the conversions are none, and the code computes what it did before them.
+// the conversions do nothing: the same bits as without them.
 alias real = f32;
 
 // Invocations per workgroup along N, and along M (1 unless TILED).
