@@ -1,8 +1,10 @@
 // Vite builds the engine as a library (npm run build:lib): three ES module
 // entries, the browser engine (dist/lib/index.js), the Node entry
 // (dist/lib/node.js) and the shader workbench (dist/lib/workbench.js, with the
-// float64 reference it checks against), sharing the engine's chunk. `?raw` imports inline the WGSL; the packages the engine runs
-// on are left for the installer to provide. tsconfig.lib.json writes the types.
+// float64 reference it checks against), sharing the engine's chunk. `?raw`
+// imports inline the WGSL; the packages the engine runs on (h5wasm and fflate
+// for Keras files, imported on first use) are left for the installer to
+// provide. tsconfig.lib.json writes the types.
 import { defineConfig } from 'vite';
 
 export default defineConfig({
@@ -19,7 +21,7 @@ export default defineConfig({
       formats: ['es'],
     },
     rollupOptions: {
-      external: [/^node:/, 'webgpu', /^wgsl_reflect(\/|$)/],
+      external: [/^node:/, 'webgpu', /^wgsl_reflect(\/|$)/, /^h5wasm(\/|$)/, 'fflate'],
       output: {
         // What the entries share (all of the engine) is one chunk, named for what it holds.
         manualChunks: (id) => (id.includes('/src/engine/') || id.includes('/src/shaders/') ? 'engine' : undefined),

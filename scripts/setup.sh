@@ -2,7 +2,9 @@
 # Installs what the project needs on Debian 12 (bookworm): Chromium for the
 # browser tests, Mesa's Vulkan drivers (lavapipe, a software GPU, for Node when
 # there is no GPU) from bookworm-backports, PyTorch (CPU; the tests check the
-# PyTorch export against it), and the npm packages.
+# PyTorch export against it), h5py (the tests read the .keras files we write
+# with it; tests/fixtures/keras/make.py writes the Keras fixtures with it), and
+# the npm packages.
 set -euo pipefail
 
 if command -v apt-get >/dev/null; then
@@ -17,7 +19,7 @@ if command -v apt-get >/dev/null; then
     mesa_suite=(-t bookworm-backports)
   fi
   $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium python3-torch
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium python3-torch python3-h5py
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${mesa_suite[@]}" mesa-vulkan-drivers
 fi
 

@@ -110,7 +110,7 @@ describe('activation errors', () => {
     const { device } = await testGpu();
     const kind = 'gelu' as Activation;
     await expect(activationBackward(device, kind, { y: await zeros([4]), dOut: await zeros([4]), dInput: await zeros([4]) })).rejects.toThrow(
-      "activation.wgsl: no compute entry point 'gelu_backward' (it has: relu_backward, sigmoid_backward, tanh_backward)",
+      "activation.wgsl: no compute entry point 'gelu_backward' (it has: forward, relu_backward, sigmoid_backward, tanh_backward)",
     );
   });
 });

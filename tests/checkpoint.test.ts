@@ -5,7 +5,7 @@ import { dense, dropout, flatten } from '../src/engine/layers';
 import { sequential, type CompileOptions, type History, type Model } from '../src/engine/model';
 import { readCheckpoint, type CheckpointInfo } from '../src/engine/checkpoint';
 import { decodeSafetensors, encodeSafetensors } from '../src/engine/safetensors';
-import { seededRandom, testGpu } from './helpers';
+import { fixture, seededRandom, testGpu } from './helpers';
 
 // 90 rows in batches of 16: 6 steps an epoch, the last one partial.
 const ROWS = 90;
@@ -17,7 +17,7 @@ const y = Uint8Array.from({ length: ROWS }, (_, i) => (x[i * FEATURES] + x[i * F
 /** Adam (a step count on the GPU) and dropout (a step counter, masks from the model's seed): every kind of state. */
 async function model(optimizer: 'adam' | 'rmsprop' = 'adam', precision: Pick<CompileOptions, 'precision' | 'lossScale'> = {}): Promise<Model> {
   const m = sequential([flatten({ inputShape: [FEATURES] }), dense({ units: 16, activation: 'relu' }), dropout({ rate: 0.25 }), dense({ units: 4, activation: 'softmax' })]);
-  m.compile({ optimizer, seed: 9, gpu: await testGpu(), ...precision });
+  m.compile({ metrics: ['accuracy'], optimizer, seed: 9, gpu: await testGpu(), ...precision });
   return m;
 }
 
@@ -87,7 +87,7 @@ describe('checkpoints', () => {
     let bytes!: Uint8Array;
     await m.fit(x, y, { epochs: 1, batchSize: 16, checkpoint: { everySteps: 2, write: async (b) => void (bytes = b) } });
     const other = sequential([flatten({ inputShape: [FEATURES] }), dense({ units: 4, activation: 'softmax' })]);
-    other.compile({ optimizer: 'adam', gpu: await testGpu() });
+    other.compile({ metrics: ['accuracy'], optimizer: 'adam', gpu: await testGpu() });
     await expect(other.fit(x, y, { batchSize: 16, resumeFrom: { bytes, source: 'run.ckpt' } })).rejects.toThrow(
       'fit(): cannot resume from run.ckpt: it was written for another model (its architecture differs from this one)',
     );
@@ -102,7 +102,7 @@ describe('checkpoints', () => {
       'it was written training on 90 samples in batches of 16, not 80 in batches of 16',
     );
     await expect(m.fit(x, y, { batchSize: 16, resumeFrom: await m.toBytes() })).rejects.toThrow(
-      "resumeFrom: not a checkpoint: format is \"webgpu-train/1\", expected 'webgpu-train-checkpoint/1'",
+      "resumeFrom: not a checkpoint: format is \"webgpu-train/1\", expected 'webgpu-train-checkpoint/2'",
     );
     await expect(m.fit(x, y, { checkpoint: { everySteps: 0, write: async () => {} } })).rejects.toThrow('fit(): checkpoint.everySteps must be a positive integer, got 0');
     m.destroy();
@@ -127,7 +127,7 @@ describe('checkpoints', () => {
       [{ steps: 2000, step: 1000 }, 'steps is 2000, but 90 samples in batches of 16 make 6 an epoch'],
       [{ step: 7 }, 'step 7 is not within an epoch of 6 steps'],
       [{ seen: 90 }, 'seen is 90, but 2 steps of 16 rows see 32'],
-      [{ correct: 1e15 }, 'correct is 1000000000000000, more than the 32 rows it counts'],
+      [{ loss: 'mse' }, 'loss and metrics are "mse" and'],
       [{ globalStep: 3 }, 'globalStep is 3, but epoch 1, step 2 of 6 is step 8'],
       [{ epoch: 4 }, 'globalStep is 8, but epoch 4, step 2 of 6 is step 26'],
       [{ history: [{}, {}] }, 'history holds 2 epochs, but the checkpoint is in epoch 1 (0-based)'],
@@ -144,5 +144,35 @@ describe('checkpoints', () => {
     expect(() => readCheckpoint(new TextEncoder().encode('not a checkpoint at all'), 'junk')).toThrow('junk: not a checkpoint: the header claims');
     expect(() => readCheckpoint(encodeSafetensors([], { format: 'x', architecture: '[' }), 'other')).toThrow(`other: not a checkpoint: format is "x"`);
     expect(() => readCheckpoint(edited({}).fill(0x20, 8, 9), 'spaced')).toThrow('spaced: not a checkpoint: the header is not JSON');
+  });
+
+  test('a checkpoint of format 1, from before losses and metrics were chosen, resumes as sparse cross-entropy and accuracy', async () => {
+    // Written mid-epoch (epoch 1, step 2) by this model, compiled as `model()` compiles it, training on x and y.
+    const bytes = await fixture('checkpoint-format-1.safetensors');
+    const checkpoint = readCheckpoint(bytes, 'format 1');
+    expect(checkpoint.run).toMatchObject({ epoch: 1, step: 2, loss: { kind: 'sparseCategoricalCrossentropy', fromLogits: false }, metrics: ['accuracy'] });
+    // Its Σ loss and its count right, as format 2's sums.
+    const { weights: tensors, metadata } = decodeSafetensors(bytes, 'format 1');
+    const lossSum = tensors.find((w) => w.name === 'metrics.loss_sum')!.values[0];
+    expect([...checkpoint.tensors.get('metrics.sums')!.values]).toEqual([lossSum, JSON.parse(metadata.training).correct]);
+
+    // Resumed, writing a checkpoint of format 2 on the way; resumed again from that one, it ends the same.
+    const resumed = await model();
+    let saved: Uint8Array | undefined;
+    const history = await resumed.fit(x, y, { epochs: 3, batchSize: 16, resumeFrom: bytes, checkpoint: { everySteps: 4, write: async (b) => void (saved ??= b) } });
+    expect(history.epoch).toEqual([0, 1, 2]);
+    for (const epoch of history.epochs) expect(Object.keys(epoch.logs).sort()).toEqual(['accuracy', 'loss']);
+    const again = await model();
+    const continued = await again.fit(x, y, { epochs: 3, batchSize: 16, resumeFrom: saved! });
+    expect(losses(continued)).toEqual(losses(history));
+    expect(await weights(again)).toEqual(await weights(resumed));
+
+    // Its sums are the accuracy's too: a model compiled without it is told so.
+    const plain = sequential([flatten({ inputShape: [FEATURES] }), dense({ units: 16, activation: 'relu' }), dropout({ rate: 0.25 }), dense({ units: 4, activation: 'softmax' })]);
+    plain.compile({ optimizer: 'adam', seed: 9, gpu: await testGpu() });
+    await expect(plain.fit(x, y, { epochs: 3, batchSize: 16, resumeFrom: bytes })).rejects.toThrow(
+      'fit(): cannot resume from resumeFrom: it was written with the loss sparseCategoricalCrossentropy and metrics [accuracy], this model is compiled with the loss sparseCategoricalCrossentropy and metrics []',
+    );
+    for (const m of [resumed, again, plain]) m.destroy();
   });
 });

@@ -19,7 +19,7 @@ const y = Uint8Array.from({ length: ROWS }, (_, i) => (x[i * FEATURES] > 0 ? 1 :
 async function model(): Promise<{ model: Model; gpus: Gpu[] }> {
   const gpus = [await freshGpu()];
   const m = sequential([flatten({ inputShape: [FEATURES] }), dense({ units: 16, activation: 'relu' }), dropout({ rate: 0.25 }), dense({ units: 4, activation: 'softmax' })]);
-  m.compile({ optimizer: 'adam', seed: 3, gpu: gpus[0], recreateGpu: async () => gpus[gpus.push(await freshGpu()) - 1] });
+  m.compile({ metrics: ['accuracy'], optimizer: 'adam', seed: 3, gpu: gpus[0], recreateGpu: async () => gpus[gpus.push(await freshGpu()) - 1] });
   return { model: m, gpus };
 }
 

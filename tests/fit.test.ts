@@ -21,7 +21,7 @@ function data(seed = 5) {
 
 async function model(seed = 2): Promise<Model> {
   const m = sequential([flatten({ inputShape: [FEATURES] }), dense({ units: 12, activation: 'relu' }), dense({ units: 4, activation: 'softmax' })]);
-  m.compile({ optimizer: 'adam', seed, gpu: await testGpu() });
+  m.compile({ metrics: ['accuracy'], optimizer: 'adam', seed, gpu: await testGpu() });
   return m;
 }
 
@@ -61,7 +61,7 @@ describe('fit', () => {
     const m = await model();
     const weights: Float32Array[][] = [];
     // A rate so high that the validation loss soon stops improving.
-    m.compile({ optimizer: { kind: 'adam', learningRate: 0.5, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, seed: 2, gpu: await testGpu() });
+    m.compile({ metrics: ['accuracy'], optimizer: { kind: 'adam', learningRate: 0.5, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, seed: 2, gpu: await testGpu() });
     const stopper = earlyStopping({ monitor: 'val_loss', patience: 2, restoreBestWeights: true });
     const history = await m.fit(x, y, {
       epochs: 30,
@@ -118,6 +118,16 @@ describe('fit', () => {
     const plain = await run(false);
     expect(plain.rate).toBe(Math.fround(0.005));
     expect(await run(true)).toEqual(plain);
+  });
+
+  test('compile keeps the weights, as in Keras, and starts the optimizer afresh', async () => {
+    const { x, y } = data();
+    const m = await model();
+    await m.fit(x, y, { epochs: 1, batchSize: 10 });
+    const trained = await m.getWeights();
+    m.compile({ optimizer: 'sgd', gpu: await testGpu() });
+    expect(await m.getWeights()).toEqual(trained);
+    m.destroy();
   });
 
   test('terminateOnNaN: false lets a NaN loss train on, where the default stops with the step', async () => {

@@ -206,3 +206,16 @@ export function idx(dims: number[], data: ArrayLike<number>): Uint8Array {
   bytes.set(data, 4 + 4 * dims.length);
   return bytes;
 }
+
+/** A file of tests/fixtures, read from disk in Node and fetched from the test server in the browser. */
+export async function fixture(name: string): Promise<Uint8Array> {
+  const url = new URL(`./fixtures/${name}`, import.meta.url);
+  if (typeof window === 'undefined') {
+    const fsModule = 'node:fs/promises';
+    const { readFile } = await import(/* @vite-ignore */ fsModule);
+    return new Uint8Array(await readFile(url));
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`fetching ${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}

@@ -1,11 +1,13 @@
 // Whole-model gradients: the Graph's `gradients` plan (forward, loss gradient,
-// backward) against the float64 reference model, parameter by parameter; the
-// reference model's gradients against central differences of its own loss; and
-// the loss and accuracy that `evaluate` accumulates.
+// backward) against the float64 reference model, parameter by parameter, for
+// each loss and the last layers it fits; the reference model's gradients
+// against central differences of its own loss; and the loss (and accuracy)
+// that `evaluate` accumulates.
 import { describe, expect, test } from 'vitest';
 import { readTensor, sizeOf, writeTensor } from '../src/engine/buffers';
 import { Graph } from '../src/engine/graph';
-import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type LayerConfig } from '../src/engine/layers';
+import { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, layerShapes, maxPooling2d, type LayerConfig } from '../src/engine/layers';
+import type { LossConfig } from '../src/engine/losses';
 import { optimizerConfig } from '../src/engine/ops/optimizer';
 import { runDispatches } from '../src/engine/pipelines';
 import { modelGradients, modelLoss, modelParamShapes, type ModelCase } from '../src/reference/model';
@@ -16,7 +18,12 @@ interface Case {
   name: string;
   layers: LayerConfig[];
   inputShape: number[];
+  /** sparseCategoricalCrossentropy by default. */
+  loss?: LossConfig;
 }
+
+/** The tutorial's MLP shrunk, ending in `last`: 6x6 -> 36 -> 16 -> last. */
+const mlp = (last: LayerConfig): LayerConfig[] => [flatten({ inputShape: [6, 6] }), dense({ units: 16, activation: 'relu' }), last];
 
 const cases: Case[] = [
   // The tutorial's CNN, shrunk: 10x10x1 -> 8x8x4 -> 4x4x4 -> 2x2x3 -> 12 -> 8 -> 5.
@@ -100,6 +107,22 @@ const cases: Case[] = [
       dense({ units: 4, activation: 'softmax' }),
     ],
   },
+  // The other losses, each with the last layers it fits: its activation fused
+  // with the loss, logits (fromLogits), or any activation run backward by the layer.
+  { name: 'categorical cross-entropy', inputShape: [6, 6], layers: mlp(dense({ units: 4, activation: 'softmax' })), loss: { kind: 'categoricalCrossentropy' } },
+  { name: 'sparse cross-entropy from logits', inputShape: [6, 6], layers: mlp(dense({ units: 4 })), loss: { kind: 'sparseCategoricalCrossentropy', fromLogits: true } },
+  { name: 'binary cross-entropy', inputShape: [6, 6], layers: mlp(dense({ units: 5, activation: 'sigmoid' })), loss: { kind: 'binaryCrossentropy' } },
+  { name: 'binary cross-entropy from logits', inputShape: [6, 6], layers: mlp(dense({ units: 5 })), loss: { kind: 'binaryCrossentropy', fromLogits: true } },
+  { name: 'mean squared error', inputShape: [6, 6], layers: mlp(dense({ units: 3 })), loss: { kind: 'meanSquaredError' } },
+  { name: 'mean absolute error after a sigmoid', inputShape: [6, 6], layers: mlp(dense({ units: 3, activation: 'sigmoid' })), loss: { kind: 'meanAbsoluteError' } },
+  { name: 'mean squared error after a softmax', inputShape: [6, 6], layers: mlp(dense({ units: 4, activation: 'softmax' })), loss: { kind: 'meanSquaredError' } },
+  // An image out, as a convolutional autoencoder's: 6x6x1 -> 4x4x2 sigmoid.
+  {
+    name: 'binary cross-entropy of an image',
+    inputShape: [6, 6, 1],
+    layers: [conv2d({ filters: 3, kernelSize: 1, activation: 'relu', inputShape: [6, 6, 1] }), conv2d({ filters: 2, kernelSize: 3, activation: 'sigmoid' })],
+    loss: { kind: 'binaryCrossentropy' },
+  },
 ];
 
 /** Rows of the graph's buffers; the batches below use fewer, as an epoch's last batch does. */
@@ -124,22 +147,36 @@ function randomParams(random: () => number, c: Case): Float64Array[] {
 
 /** The `step`th batch a graph trains on (its step counter then reads `step`). */
 function randomBatch(random: () => number, c: Case, N: number, step: number): ModelCase {
-  const classes = (c.layers[c.layers.length - 1] as { units: number }).units;
-  return {
-    layers: c.layers,
-    inputShape: c.inputShape,
-    params: randomParams(random, c),
-    x: randomArray(random, N * sizeOf(c.inputShape)),
-    labels: Uint32Array.from({ length: N }, () => Math.floor(random() * classes)),
-    N,
-    step,
-  };
+  const output = modelOutput(c);
+  const classes = sizeOf(output);
+  const kind = c.loss?.kind ?? 'sparseCategoricalCrossentropy';
+  const y =
+    kind === 'sparseCategoricalCrossentropy'
+      ? { labels: Uint32Array.from({ length: N }, () => Math.floor(random() * classes)) }
+      : kind === 'categoricalCrossentropy'
+        ? { targets: softRows(random, N, classes) }
+        : { targets: randomArray(random, N * classes, 0, 1) };
+  return { layers: c.layers, inputShape: c.inputShape, params: randomParams(random, c), x: randomArray(random, N * sizeOf(c.inputShape)), ...y, loss: c.loss, N, step };
+}
+
+/** The output of one example: the last layer's. */
+const modelOutput = (c: Case) => layerShapes(c.layers, c.inputShape).at(-1)!.output;
+
+/** Rows of `C` probabilities, none of them one-hot. */
+function softRows(random: () => number, N: number, C: number): Float64Array {
+  const rows = randomArray(random, N * C, 0.1, 1);
+  for (let i = 0; i < N; i++) {
+    const sum = rows.subarray(i * C, (i + 1) * C).reduce((a, b) => a + b, 0);
+    for (let j = i * C; j < (i + 1) * C; j++) rows[j] = Math.fround(rows[j] / sum);
+  }
+  return rows;
 }
 
 /** A graph whose parameters are laid out as the reference expects them. */
 async function buildGraph(c: Case): Promise<Graph> {
   const { device } = await testGpu();
-  const graph = new Graph(device, { layers: c.layers, inputShape: c.inputShape, maxBatchSize: MAX_BATCH, optimizer: optimizerConfig('sgd'), random: seededRandom(1) });
+  const metrics = c.loss ? [] : (['accuracy'] as const);
+  const graph = new Graph(device, { layers: c.layers, inputShape: c.inputShape, maxBatchSize: MAX_BATCH, optimizer: optimizerConfig('sgd'), loss: c.loss, metrics, random: seededRandom(1) });
   expect(graph.params.map((p) => ({ layer: p.layer, name: p.spec.name, shape: p.spec.shape }))).toEqual(modelParamShapes(c.layers, c.inputShape));
   return graph;
 }
@@ -148,7 +185,7 @@ function writeCase(graph: Graph, m: ModelCase): void {
   const arena = new Float32Array(graph.arenaLength);
   graph.params.forEach((p, i) => arena.set(m.params[i], p.start));
   graph.writeArena(arena);
-  graph.writeBatch(Float32Array.from(m.x), Uint32Array.from(m.labels));
+  graph.writeBatch(Float32Array.from(m.x), m.labels ?? m.targets);
 }
 
 const paramName = (c: Case, layer: number, name: string, shape: readonly number[]) =>
@@ -198,21 +235,19 @@ describe.each(cases.map((c) => [c.name, c] as const))('model %s', (name, c) => {
     }
   });
 
-  test('GPU loss and accuracy match the reference', async () => {
+  test(`GPU loss${c.loss ? ' matches' : ' and accuracy match'} the reference`, async () => {
     const { device } = await testGpu();
     const graph = await buildGraph(c);
     try {
       for (const m of batches) {
         writeCase(graph, m);
-        writeTensor(device, graph.lossSum, new Float32Array(1));
-        writeTensor(device, graph.correct, new Uint32Array(1));
+        writeTensor(device, graph.sums, new Float32Array(graph.sums.shape[0]));
         await runDispatches(device, (await graph.plan(m.N)).evaluate);
-        const [lossSum] = await readTensor(device, graph.lossSum);
-        const [correct] = await readTensor(device, graph.correct);
+        const [lossSum, correct] = await readTensor(device, graph.sums);
         // Evaluate runs the inference forward: no step, so dropout is the identity.
         const { loss, logits } = modelGradients({ ...m, step: undefined });
         expectClose(`${name} N=${m.N} GPU mean loss`, [lossSum / m.N], [loss], F32);
-        expect(correct, `${name} N=${m.N} correct`).toBe(countCorrect(logits, m.labels, m.N, logits.length / m.N));
+        if (m.labels && !c.loss) expect(correct, `${name} N=${m.N} correct`).toBe(countCorrect(logits, m.labels, m.N, logits.length / m.N));
       }
     } finally {
       graph.destroy();

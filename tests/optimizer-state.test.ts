@@ -100,7 +100,7 @@ describe('the learning rate on the GPU', () => {
     const state = await g.readState();
     expect([state.optimizerStep, state.learningRate]).toEqual([4, Math.fround(0.0123)]);
     const architecture = { inputShape: [FEATURES], layers: [...layers] };
-    const run = { epoch: 1, step: 0, steps: 4, globalStep: 4, optimizer: g.optimizer, batchSize: 10, samples: ROWS, seen: 0, random: { build: 0, epoch: 0 }, history: [] };
+    const run = { epoch: 1, step: 0, steps: 4, globalStep: 4, optimizer: g.optimizer, batchSize: 10, samples: ROWS, seen: 0, random: { build: 0, epoch: 0 }, history: [], loss: { kind: 'sparseCategoricalCrossentropy' as const, fromLogits: false }, metrics: [] };
     const restored = await graph(optimizerConfig('momentum'));
     restored.writeState(restoreState(readCheckpoint(encodeCheckpoint(g, architecture, run, state), 'test.ckpt'), restored));
     expect(restored.learningRate).toBe(Math.fround(0.0123));

@@ -3,7 +3,8 @@
 // of range and accumulation over dispatches.
 import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../src/engine/buffers';
-import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../src/engine/ops/softmaxCrossEntropy';
+import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from '../src/engine/ops/softmaxCrossEntropy';
+import { kerasPrinted } from '../src/engine/ops/sums';
 import type { Dispatch } from '../src/engine/pipelines';
 import * as reference from '../src/reference/softmaxCrossEntropy';
 import {
@@ -25,29 +26,24 @@ function randomLabels(random: () => number, N: number, C: number): Uint32Array {
 }
 
 interface Sums {
-  lossSum: Tensor;
-  correct: Tensor;
+  sums: Tensor;
   runningMeans: Tensor;
 }
 
-/** The three sums forward adds to, the running means cleared as at an epoch's start. */
+/** The sums forward adds to (the loss' and the accuracy's), the running means cleared as at an epoch's start. */
 async function sums(lossSum = 0, correct = 0): Promise<Sums> {
-  return {
-    lossSum: await upload([1], [lossSum], 'lossSum'),
-    correct: await uploadLabels([1], [correct], 'correct'),
-    runningMeans: await zeros([3], 'runningMeans'),
-  };
+  return { sums: await upload([2], [lossSum, correct], 'sums'), runningMeans: await zeros([3], 'runningMeans') };
 }
 
-/** Forward on one batch, adding to `into`. */
+/** Forward on one batch, adding to `into`, the accuracy as the first metric. */
 async function forward(logits: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: number, into: Sums) {
   const { device } = await testGpu();
-  return softmaxCrossEntropyForward(device, { logits: await upload([N, C], logits), labels: await uploadLabels([N], labels), ...into });
+  return softmaxCrossEntropyForward(device, { logits: await upload([N, C], logits), labels: await uploadLabels([N], labels), ...into }, { accuracyAt: 1 });
 }
 
-/** Runs the dispatches and reads the sums back. */
+/** Runs the dispatches and reads the sums back: Σ loss, the number correct, the running means. */
 async function readSums(dispatches: Dispatch[], from: Sums) {
-  const [[lossSum], [correct], runningMeans] = await run(dispatches, from.lossSum, from.correct, from.runningMeans);
+  const [[lossSum, correct], runningMeans] = await run(dispatches, from.sums, from.runningMeans);
   return { lossSum, correct, runningMeans };
 }
 
@@ -273,23 +269,28 @@ describe('softmaxCrossEntropy errors', () => {
       softmaxCrossEntropyForward(device, { logits: await zeros([4, 2, 5]), labels: await zeros([4], 'labels', 'u32'), ...(await sums()) }),
     ).rejects.toThrow('softmaxCrossEntropy(): logits must be [N, C] but have shape [4, 2, 5]');
   });
-  test('an accumulator of the wrong shape is named', async () => {
+  test('sums that are not a vector are named', async () => {
     const { device } = await testGpu();
     await expect(
-      softmaxCrossEntropyForward(device, { logits: await zeros([4, 10]), labels: await zeros([4], 'labels', 'u32'), ...(await sums()), lossSum: await zeros([4]) }),
-    ).rejects.toThrow('softmaxCrossEntropy(): lossSum has shape [4] but [1] was expected');
+      softmaxCrossEntropyForward(device, { logits: await zeros([4, 10]), labels: await zeros([4], 'labels', 'u32'), ...(await sums()), sums: await zeros([2, 2]) }),
+    ).rejects.toThrow('softmaxCrossEntropy(): sums must be [1 + metrics] but have shape [2, 2]');
   });
-  test('a float count is named', async () => {
+  test('u32 sums are named', async () => {
     const { device } = await testGpu();
     await expect(
-      softmaxCrossEntropyForward(device, { logits: await zeros([4, 10]), labels: await zeros([4], 'labels', 'u32'), ...(await sums()), correct: await zeros([1]) }),
-    ).rejects.toThrow('softmaxCrossEntropy(): correct must be u32 but is f32');
+      softmaxCrossEntropyForward(device, { logits: await zeros([4, 10]), labels: await zeros([4], 'labels', 'u32'), ...(await sums()), sums: await zeros([2], 'sums', 'u32') }),
+    ).rejects.toThrow('softmaxCrossEntropy(): sums must be f32 but is u32');
   });
   test('running means of the wrong shape are named', async () => {
     const { device } = await testGpu();
     await expect(
       softmaxCrossEntropyForward(device, { logits: await zeros([4, 10]), labels: await zeros([4], 'labels', 'u32'), ...(await sums()), runningMeans: await zeros([2]) }),
     ).rejects.toThrow('softmaxCrossEntropy(): runningMeans has shape [2] but [3] was expected');
+  });
+  test('an accuracy past the sums is named', async () => {
+    const { device } = await testGpu();
+    const t = { logits: await zeros([4, 10]), labels: await zeros([4], 'labels', 'u32'), ...(await sums()) };
+    await expect(softmaxCrossEntropyForward(device, t, { accuracyAt: 2 })).rejects.toThrow('softmaxCrossEntropy(): sum 2 is not one of the 2 sums');
   });
   test('a gradient of the wrong shape is named', async () => {
     const { device } = await testGpu();

@@ -2,7 +2,7 @@
 // float64 reference through checkKernel at each of its small presets (the
 // tutorial's, batch 128, are left to the workbench itself: too slow on SwiftShader).
 import { describe, expect, test } from 'vitest';
-import { builtInSource, checkKernel, workbenchKernels } from '../src/workbench';
+import { builtInSource, checkKernel, editedLines, workbenchKernels } from '../src/workbench';
 import { testGpu } from './helpers';
 
 const kernels = workbenchKernels();
@@ -34,4 +34,36 @@ describe.each(kernels.map((k) => [k.shortName, k] as const))('%s', (_name, kerne
     expect(result.edited.count).toBe(0);
     expect(result.builtIn.count).toBe(0);
   });
+});
+
+test("a return edited in before a helper's barrier: the error points at the edited line, the barrier's error and its notes follow", async () => {
+  const gpu = await testGpu();
+  const source = builtInSource('conv2d:forward');
+  const call = '  forward_block(id.x, lane, group.y * CELL);';
+  expect(source).toContain(call);
+  const edited = source.replace(call, `  if (id.x >= 5u) { return; }\n${call}`);
+  const line = edited.split('\n').indexOf('  if (id.x >= 5u) { return; }') + 1;
+  expect(editedLines(source, edited)).toEqual({ first: line, last: line });
+  const result = await checkKernel(gpu, 'conv2d:forward', { source: edited, file: 'mine.wgsl' });
+  if (result.status !== 'compile-error') throw new Error(`expected a compile error, got ${result.status}`);
+  const [first, barrier, ...notes] = result.messages;
+  expect(first.type).toBe('error');
+  expect(first.line).toBe(line);
+  expect(first.message).toMatch(new RegExp(`the edited line that makes line ${barrier.line}'s error: 'workgroupBarrier' must only be called from uniform control flow$`));
+  expect(barrier.type).toBe('error');
+  expect(source.split('\n')[barrier.line - 1].trim()).toBe('workgroupBarrier();');
+  expect(notes.every((n) => n.type === 'info')).toBe(true);
+  expect(notes.some((n) => n.line === line)).toBe(true);
+});
+
+test('editedLines: the lines between the common first and last, or null', () => {
+  expect(editedLines('a\nb\nc', 'a\nb\nc')).toBeNull();
+  expect(editedLines('a\nb\nc', 'a\nB\nc')).toEqual({ first: 2, last: 2 });
+  expect(editedLines('a\nb\nc', 'a\nc')).toEqual({ first: 2, last: 2 });
+  expect(editedLines('a\nb\nc', 'x\nb\ny')).toEqual({ first: 1, last: 3 });
+});
+
+test('an empty source is refused, not compiled to nothing', async () => {
+  const result = await checkKernel(await testGpu(), 'softmax:forward', { source: ' \n', file: 'mine.wgsl' });
+  expect(result).toEqual({ status: 'invalid', message: 'mine.wgsl is empty: it holds no kernel' });
 });

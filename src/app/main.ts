@@ -7,6 +7,8 @@ import { zipSync } from 'fflate';
 import {
   defaultGpu,
   describeAdapter,
+  describeSetup,
+  formatMs,
   freshGpu,
   loadModelBytes,
   mnistFromFiles,
@@ -14,17 +16,18 @@ import {
   MNIST_PARTS,
   MNIST_SHA256,
   optimizerConfig,
+  runEstimator,
   torchFiles,
   tutorialModel,
   type Dataset,
   type EpochLogs,
   type Gpu,
-  type Logs,
   type Mnist,
   type MnistPart,
   type Model,
   type OptimizerConfig,
   type OptimizerKind,
+  type SetupProgress,
   type TutorialModel,
 } from '../engine';
 import { TrainingChart } from './chart';
@@ -35,6 +38,7 @@ import { DrawingPad } from './draw';
 import { showInside } from './inside';
 import { TrainingLog } from './log';
 import { profileChart, profileTable } from './profile';
+import { ProgressLine } from './progress';
 import { predictionsOf, showConfusion, showGallery, sortedIndices, type Order, type Predictions } from './results';
 
 const ui = {
@@ -53,6 +57,8 @@ const ui = {
   saveCheckpoint: byId<HTMLButtonElement>('save-checkpoint'),
   resumeCheckpoint: byId<HTMLInputElement>('resume-checkpoint'),
   trainStatus: byId('train-status'),
+  trainProgress: byId('train-progress'),
+  defaultsNote: byId('defaults-note'),
   trainAdapter: byId('train-adapter'),
   liveStep: byId('live-step'),
   liveMs: byId('live-ms'),
@@ -110,6 +116,34 @@ interface Training {
   resume?: () => void;
   stopping: boolean;
 }
+
+/**
+ * Where the model's set-up (compiling its kernels, timing their variants,
+ * uploading data: SetupProgress) shows: the progress line of the action under
+ * way, and what it says once the kernels are ready.
+ */
+let waiting: { line: ProgressLine; after: string } | undefined;
+
+function showSetup(progress: SetupProgress): void {
+  if (!waiting) return;
+  const text = describeSetup(progress);
+  waiting.line.show(progress.done === progress.total && progress.stage !== 'upload' ? waiting.after : `${text[0].toUpperCase()}${text.slice(1)}`);
+}
+
+/** Runs `body` with `line` showing `text`, then the model's set-up, then `after` once the kernels are ready; its clock stops at the end. */
+async function waitingOn<T>(line: ProgressLine, { text, after }: { text: string; after: string }, body: () => Promise<T>): Promise<T> {
+  const outer = waiting;
+  waiting = { line, after };
+  line.show(text);
+  try {
+    return await body();
+  } finally {
+    line.stop();
+    waiting = outer;
+  }
+}
+
+const trainProgress = new ProgressLine(ui.trainProgress);
 
 /** How many test images the gallery shows at first, and adds per "Show more". */
 const GALLERY_PAGE = 100;
@@ -204,7 +238,22 @@ async function initGpu(): Promise<void> {
   const adapter = describeAdapter(state.gpu.adapter);
   ui.adapter.textContent = `WebGPU adapter: ${adapter}`;
   ui.trainAdapter.textContent = adapter;
+  if (state.gpu.adapter.isFallbackAdapter) fitDefaultsToSoftware();
   clearProfile();
+}
+
+/**
+ * On a software adapter (SwiftShader: the CPU plays the GPU) the tutorial's
+ * CNN takes about 2 s a step, hours for its 5 epochs, and the dense model
+ * about 22 ms (bench on 2 cores, README): the dense model is the default there, with a note saying why.
+ */
+function fitDefaultsToSoftware(): void {
+  formField('model').value = 'mlp';
+  ui.defaultsNote.textContent =
+    'WebGPU runs on a software adapter here: the CPU emulates the GPU, and the CNN would take hours for 5 epochs ' +
+    '(about 2 s a step of 128 images where this page was tested), so the dense model (mlp) is chosen. ' +
+    'To see the CNN, choose cnn with a few thousand training images: the page tells how long a run will take once its first steps are measured.';
+  ui.defaultsNote.hidden = false;
 }
 
 // ---- Data -----------------------------------------------------------------
@@ -361,18 +410,14 @@ function setModel(model: Model, name: string): void {
   clearResults();
   clearInside();
   clearProfile();
+  if (drawnInput()) ui.drawText.textContent = `${name} classifies the drawing once it is trained or tested.`;
 }
 
-/**
- * The live figures: where training is, and its speed over the `rate` given
- * (`ms` of wall time, less any pause, for `steps` steps of `images` images), if known yet.
- */
-function showLive(where: string, rate?: { ms: number; steps: number; images: number }): void {
+/** The live figures: where training is, and its speed (from fit: its steps' time, not the set-up before them). */
+function showLive(where: string, msPerStep: number, batchSize: number): void {
   ui.liveStep.textContent = where;
-  if (!rate || rate.steps === 0) return;
-  const msPerStep = rate.ms / rate.steps;
   ui.liveMs.textContent = msPerStep.toFixed(msPerStep >= 10 ? 0 : 1);
-  ui.liveRate.textContent = count(Math.round(rate.images / (rate.ms / 1000)));
+  ui.liveRate.textContent = count(Math.round((batchSize * 1000) / msPerStep));
 }
 
 function clearLive(): void {
@@ -404,15 +449,13 @@ function addEpochRow(epoch: number, steps: number, images: number, logs: EpochLo
   ui.epochs.hidden = false;
 }
 
-/** A promise that resolves when Resume or Stop is pressed: fit waits on it. */
-function pauseTraining(training: Training, where: string, onResume: (pausedMs: number) => void): Promise<void> {
-  const started = performance.now();
+/** A promise that resolves when Resume or Stop is pressed: fit waits on it (and counts the wait out of its speed). */
+function pauseTraining(training: Training, where: string): Promise<void> {
   training.pausing = false;
   ui.trainStatus.textContent = `Paused at ${where}.`;
   return new Promise((resolve) => {
     training.resume = () => {
       training.resume = undefined;
-      onResume(performance.now() - started);
       ui.trainStatus.textContent = training.stopping ? 'Stopping…' : 'Training…';
       refresh();
       resolve();
@@ -421,14 +464,44 @@ function pauseTraining(training: Training, where: string, onResume: (pausedMs: n
   });
 }
 
-/** Trains with the form's settings; from a checkpoint file saved by the page (same settings) when `resumeFrom` is given. */
+/** Trains with the form's settings; from a checkpoint file saved by the page (same settings) when `resumeFrom` is given. Then tests the model. */
 async function train(settings: Settings, resumeFrom?: { bytes: Uint8Array; source: string }): Promise<void> {
+  const mnist = need(state.mnist, 'load MNIST first');
+  const { epochs, batchSize } = settings;
+  const training: Training = { model: tutorialModel(settings.model, mnist.train.classes), pausing: false, stopping: false };
+  state.training = training;
+  clearLive();
+  ui.trainStatus.textContent = 'Training…';
+  refresh();
+  try {
+    await waitingOn(trainProgress, { text: `Building ${settings.model}…`, after: 'Running the first steps…' }, () => fitModel(training, settings, resumeFrom));
+    if (training.stopping) {
+      // Stop means now: no test either.
+      trainProgress.stop('Stopped: Evaluate tests the model as it is.');
+      ui.testResult.textContent = `${state.modelName}: training was stopped before its test; Evaluate tests it as it is.`;
+      return;
+    }
+    ui.trainStatus.textContent = 'Testing…';
+    const tested = await evaluate(batchSize, settings.testLimit, { line: trainProgress, stopped: () => training.stopping });
+    const on = `${count(tested.images)} test images`;
+    if (tested.stopped) log.line(`Testing stopped after ${on}: test loss: ${tested.loss.toFixed(4)} - test accuracy: ${tested.accuracy.toFixed(4)} over those.`);
+    else log.line(`test loss: ${tested.loss.toFixed(4)} - test accuracy: ${tested.accuracy.toFixed(4)} (${on})`);
+    trainProgress.stop(tested.stopped ? `Testing stopped after ${on}.` : `Done: ${epochs === 1 ? 'an epoch' : `${epochs} epochs`}, then a test on ${on}.`);
+  } finally {
+    state.training = undefined;
+    trainProgress.stop();
+    ui.trainStatus.textContent = training.stopping ? 'Stopped.' : 'Done.';
+  }
+}
+
+/** fit with the live figures, the log, the chart and the epoch table; the estimate of the run's length at its first progress update. */
+async function fitModel(training: Training, settings: Settings, resumeFrom?: { bytes: Uint8Array; source: string }): Promise<void> {
   const gpu = need(state.gpu, 'no WebGPU device');
   const mnist = need(state.mnist, 'load MNIST first');
   const { epochs, batchSize } = settings;
-  const model = tutorialModel(settings.model, mnist.train.classes);
+  const model = training.model;
   const recreateGpu = async () => (state.gpu = await freshGpu());
-  model.compile({ optimizer: settings.optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: settings.seed, gpu, recreateGpu });
+  model.compile({ optimizer: settings.optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: settings.seed, gpu, recreateGpu, onProgress: showSetup });
   setModel(model, settings.model);
 
   const data = take(mnist.train, settings.trainLimit);
@@ -444,60 +517,40 @@ async function train(settings: Settings, resumeFrom?: { bytes: Uint8Array; sourc
   ui.epochs.tBodies[0].replaceChildren();
   ui.epochs.hidden = true;
   ui.testResult.textContent = 'Training…';
-  ui.trainStatus.textContent = 'Training…';
-
-  const training: Training = { model, pausing: false, stopping: false };
-  state.training = training;
-  refresh();
-  clearLive();
-  const imagesIn = (stepsDone: number) => Math.min(stepsDone * batchSize, data.count);
-  // The log counts from when fit was called; the live speed from a mark, with the time paused since each.
-  let epochStart = performance.now();
-  let pausedInEpoch = 0;
-  // The start of an epoch from the second on; in the first, its first progress update, as fit's set-up
-  // (compiling the pipelines) comes before its first step and would skew the speed.
-  let mark: { time: number; step: number } | undefined;
-  let pausedSinceMark = 0;
-  try {
-    await model.fit(data.x, data.y, {
-      epochs,
-      batchSize,
-      validationData: validation && [validation.x, validation.y],
-      resumeFrom,
-      checkpoint: {
-        everyEpoch: true,
-        write: async (bytes, info) => {
-          state.checkpoint = { bytes, name: `${settings.model}-epoch${info.epoch}.checkpoint.safetensors` };
-        },
+  let estimate: string | undefined;
+  await model.fit(data.x, data.y, {
+    epochs,
+    batchSize,
+    validationData: validation && [validation.x, validation.y],
+    resumeFrom,
+    checkpoint: {
+      everyEpoch: true,
+      write: async (bytes, info) => {
+        state.checkpoint = { bytes, name: `${settings.model}-epoch${info.epoch}.checkpoint.safetensors` };
       },
-      // A lost device (a driver reset) is replaced and training goes on from the last epoch's end, twice at most.
-      deviceLossRetries: 2,
-      onDeviceLost: (loss) => {
-        const what = `The GPU device was lost in epoch ${loss.epoch + 1} (${loss.reason}: ${loss.message})`;
-        const next = loss.resumedAt ? `training recovered on a new device from epoch ${loss.resumedAt.epoch + 1}, step ${loss.resumedAt.step}.` : 'training stopped.';
-        log.line(`${what}; ${next}`);
-        ui.trainStatus.textContent = `Device lost; ${next}`;
-      },
-      callbacks: {
-        onTrainBatchEnd: (step, logs, { epoch, printed }) => {
+    },
+    // A lost device (a driver reset) is replaced and training goes on from the last epoch's end, twice at most.
+    deviceLossRetries: 2,
+    onDeviceLost: (loss) => {
+      const what = `The GPU device was lost in epoch ${loss.epoch + 1} (${loss.reason}: ${loss.message})`;
+      const next = loss.resumedAt ? `training recovered on a new device from epoch ${loss.resumedAt.epoch + 1}, step ${loss.resumedAt.step}.` : 'training stopped.';
+      log.line(`${what}; ${next}`);
+      ui.trainStatus.textContent = `Device lost; ${next}`;
+    },
+    callbacks: [
+      runEstimator({ epochs, steps }, (text) => {
+        estimate = text;
+        log.line(`${text[0].toUpperCase()}${text.slice(1)}.`);
+      }),
+      {
+        onTrainBatchEnd: (step, logs, { epoch, printed, seconds, msPerStep }) => {
           const done = step + 1;
-          const now = performance.now();
-          log.progress(done, steps, now - epochStart - pausedInEpoch, { logs, printed });
+          log.progress(done, steps, seconds * 1000, { logs, printed });
           chart.add(epoch, done, steps, logs);
           const where = `${done}/${steps} of epoch ${epoch + 1}/${epochs}`;
-          if (mark) {
-            showLive(where, { ms: now - mark.time - pausedSinceMark, steps: done - mark.step, images: imagesIn(done) - imagesIn(mark.step) });
-          } else {
-            showLive(where);
-            mark = { time: now, step: done };
-            pausedSinceMark = 0;
-          }
-          if (training.pausing && !training.stopping) {
-            return pauseTraining(training, `step ${done}/${steps} of epoch ${epoch + 1}`, (ms) => {
-              pausedInEpoch += ms;
-              pausedSinceMark += ms;
-            });
-          }
+          showLive(where, msPerStep, batchSize);
+          trainProgress.show(`Training: step ${where}${estimate ? `; ${estimate}` : ''}`);
+          if (training.pausing && !training.stopping) return pauseTraining(training, `step ${done}/${steps} of epoch ${epoch + 1}`);
         },
         onEpochEnd: (epoch, logs, details) => {
           const images = Math.min(details.steps * batchSize, data.count);
@@ -509,19 +562,10 @@ async function train(settings: Settings, resumeFrom?: { bytes: Uint8Array; sourc
           }
           if (training.stopping) log.line(`Stopped after ${details.steps} of ${steps} steps.`);
           else if (epoch + 1 < epochs) log.line(`Epoch ${epoch + 2}/${epochs}`);
-          epochStart = performance.now();
-          pausedInEpoch = 0;
-          mark = { time: epochStart, step: 0 };
-          pausedSinceMark = 0;
         },
       },
-    });
-  } finally {
-    state.training = undefined;
-    ui.trainStatus.textContent = training.stopping ? 'Stopped.' : 'Done.';
-  }
-  const { loss, accuracy } = await evaluate(batchSize, settings.testLimit);
-  log.line(`test loss: ${loss.toFixed(4)} - test accuracy: ${accuracy.toFixed(4)}`);
+    ],
+  });
 }
 
 function pause(): void {
@@ -535,7 +579,9 @@ function stop(): void {
   const training = state.training;
   if (!training) return;
   training.stopping = true;
+  // Training, or the test after it: each stops at its next progress update.
   training.model.stopTraining = true;
+  training.model.stopEvaluating = true;
   ui.trainStatus.textContent = 'Stopping after the steps already submitted…';
   training.resume?.();
   refresh();
@@ -568,17 +614,52 @@ function clearResults(): void {
   ui.testImage.hidden = true;
 }
 
+/** Test images predicted a call at a time: the progress shows, and Stop is heard, between calls. */
+const PREDICT_CHUNK = 2048;
+
 /**
  * Loss and accuracy over the first `testLimit` test images, their predictions
- * as a confusion matrix and a gallery, then the chosen test image and the view inside the model.
+ * as a confusion matrix and a gallery, then the chosen test image and the view
+ * inside the model. Its progress shows on `line`; when `stopped()` turns true
+ * it stops at its next progress update, with the figures over the images tested.
  */
-async function evaluate(batchSize: number, testLimit: number | undefined): Promise<Logs> {
+async function evaluate(
+  batchSize: number,
+  testLimit: number | undefined,
+  { line, stopped }: { line: ProgressLine; stopped: () => boolean },
+): Promise<{ loss: number; accuracy: number; images: number; stopped: boolean }> {
   const model = need(state.model, 'train or load a model first');
   const test = need(state.mnist, 'load MNIST first').test;
   const data = take(test, testLimit);
-  ui.testResult.textContent = `Evaluating on ${count(data.count)} test images…`;
-  const { loss, accuracy } = await model.evaluate(data.x, data.y, { batchSize });
-  const probabilities = await model.predict(data.x, { batchSize });
+  const all = count(data.count);
+  ui.testResult.textContent = `Testing on ${all} test images…`;
+  let images = data.count;
+  const probabilities = new Float32Array(data.count * model.outputShape[0]);
+  const { loss, accuracy } = await waitingOn(line, { text: `Testing on ${all} test images…`, after: `Testing on ${all} test images…` }, async () => {
+    const logs = await model.evaluate(data.x, data.y, {
+      batchSize,
+      callbacks: {
+        onTestBatchEnd: (batch) => {
+          // Stop may have come before evaluate began, which clears stopEvaluating.
+          if (stopped()) model.stopEvaluating = true;
+          images = Math.min((batch + 1) * batchSize, data.count);
+          line.show(`Testing: ${count(images)} of ${all} test images`);
+        },
+      },
+    });
+    const rowSize = test.height * test.width;
+    for (let start = 0; start < data.count && !stopped(); start += PREDICT_CHUNK) {
+      line.show(`Predicting the test images for the confusion matrix and the gallery: ${count(start)} of ${all}`);
+      const end = Math.min(start + PREDICT_CHUNK, data.count);
+      probabilities.set(await model.predict(data.x.subarray(start * rowSize, end * rowSize), { batchSize }), start * model.outputShape[0]);
+    }
+    return logs;
+  });
+  if (stopped()) {
+    clearResults();
+    ui.testResult.textContent = `${state.modelName}: testing stopped after ${count(images)} of ${all} test images: test loss ${loss.toFixed(4)} - test accuracy ${accuracy.toFixed(4)} over those.`;
+    return { loss, accuracy, images, stopped: true };
+  }
   state.predictions = predictionsOf(probabilities, data.y, model.outputShape[0]);
   state.gallery = { limit: GALLERY_PAGE };
   showConfusion(ui.confusion, state.predictions, (label, predicted) => {
@@ -587,12 +668,12 @@ async function evaluate(batchSize: number, testLimit: number | undefined): Promi
   });
   showTestImages();
   ui.galleryBox.hidden = false;
-  ui.testResult.textContent = `${state.modelName}: test loss ${loss.toFixed(4)} - test accuracy ${accuracy.toFixed(4)} (${count(data.count)} test images)`;
+  ui.testResult.textContent = `${state.modelName}: test loss ${loss.toFixed(4)} - test accuracy ${accuracy.toFixed(4)} (${all} test images)`;
   // The views that show the model at work follow it.
   await predict();
   await inside();
   await classifyDrawing();
-  return { loss, accuracy };
+  return { loss, accuracy, images, stopped: false };
 }
 
 /** The gallery of test images in the chosen order (of one confusion cell, if one was clicked). */
@@ -624,11 +705,13 @@ function chosenTestImage(input: HTMLInputElement, canvas: HTMLCanvasElement): { 
   return { index, pixels, label: test.labels[index] };
 }
 
+const predictProgress = new ProgressLine(ui.predictionText);
+
 /** The chosen test image, its probabilities as bars, their argmax and the true label. */
 async function predict(): Promise<void> {
   const model = need(state.model, 'train or load a model first');
   const { index, pixels, label } = chosenTestImage(ui.testIndex, ui.testImage);
-  const probabilities = await model.predict(pixels);
+  const probabilities = await waitingOn(predictProgress, { text: `Predicting test image ${index}…`, after: `Predicting test image ${index}…` }, () => model.predict(pixels));
   const argmax = showProbabilities(ui.bars, probabilities, label);
   const verdict = argmax === label ? 'right' : 'wrong';
   ui.predictionText.textContent = `Test image ${index}: argmax ${argmax} (p = ${probabilities[argmax].toFixed(4)}), true label ${label}: ${verdict}.`;
@@ -636,6 +719,8 @@ async function predict(): Promise<void> {
 }
 
 // ---- Inside the model -----------------------------------------------------
+
+const insideProgress = new ProgressLine(ui.insideStatus);
 
 function clearInside(): void {
   ui.insideView.replaceChildren();
@@ -649,13 +734,16 @@ function clearInside(): void {
 async function inside(): Promise<void> {
   const model = need(state.model, 'train or load a model first');
   const { index, pixels, label } = chosenTestImage(ui.insideIndex, ui.insideImage);
-  const shown = await showInside(ui.insideView, model, pixels);
+  const running = `Running ${state.modelName} on test image ${index}…`;
+  const shown = await waitingOn(insideProgress, { text: running, after: running }, () => showInside(ui.insideView, model, pixels));
   ui.insideStatus.textContent = shown
     ? `${state.modelName} on test image ${index} (label ${label}): the first convolution's filters, then what each convolution and pooling layer outputs.`
     : `${state.modelName} has no convolution layers: it flattens the image straight into dense layers, so it has no filters or feature maps to show. Train the cnn to see them.`;
 }
 
 // ---- Draw a digit ---------------------------------------------------------
+
+const drawProgress = new ProgressLine(ui.drawText);
 
 /** The drawing in MNIST's form (shown beside the pad), or null for a blank pad. */
 function drawnInput(): Float32Array | null {
@@ -677,7 +765,7 @@ async function classifyDrawing(): Promise<void> {
     ui.drawText.textContent = state.gpu ? 'Train or load a model to classify the drawing.' : 'Without WebGPU there is no model to classify the drawing.';
     return;
   }
-  const probabilities = await model.predict(input);
+  const probabilities = await waitingOn(drawProgress, { text: `Classifying with ${state.modelName}…`, after: `Classifying with ${state.modelName}…` }, () => model.predict(input));
   const best = showProbabilities(ui.drawBars, probabilities);
   ui.drawText.textContent = `Looks like a ${best} (p = ${probabilities[best].toFixed(4)}) to ${state.modelName}.`;
 }
@@ -725,15 +813,15 @@ async function profile(): Promise<void> {
   const repeats = positive(ui.profileRepeats, 'Repeats');
   clearProfile();
   const data = take(train, batchSize);
-  ui.profileStatus.textContent = `Profiling ${state.modelName} at batch ${data.count}, ${repeats} steps…`;
-  const { kernels, roundingMs } = await model.profile(data.x, data.y, { batchSize, repeats });
+  const profiling = `Profiling ${state.modelName} at batch ${data.count}, ${repeats} steps…`;
+  const { kernels, roundingMs } = await waitingOn(new ProgressLine(ui.profileStatus), { text: profiling, after: profiling }, () => model.profile(data.x, data.y, { batchSize, repeats }));
   const total = kernels.reduce((sum, k) => sum + k.ms.median, 0);
   const rounding = roundingMs
     ? ` This browser rounds GPU timestamps to ${+(roundingMs * 1000).toPrecision(3)} µs, so a shorter kernel reads as 0 or one step (its mean over the repeats is still sound); Chromium started with --enable-webgpu-developer-features does not round them.`
     : '';
   ui.profileStatus.textContent =
     `${kernels.length} kernels of one training step of ${state.modelName} at batch ${data.count}, median GPU time over ${repeats} steps after an untimed one: ` +
-    `${total.toFixed(3)} ms in all.${rounding}`;
+    `${formatMs(total)} ms in all.${rounding}`;
   ui.profileTable.replaceChildren(profileTable(kernels));
   ui.profilePlot.hidden = false;
   // Tall enough for a readable bar per kernel.
@@ -757,7 +845,7 @@ async function exportTorch(): Promise<void> {
 
 async function load(file: File): Promise<void> {
   const gpu = need(state.gpu, 'no WebGPU device');
-  const model = await loadModelBytes(new Uint8Array(await file.arrayBuffer()), { source: file.name, gpu });
+  const model = await loadModelBytes(new Uint8Array(await file.arrayBuffer()), { source: file.name, gpu, metrics: ['accuracy'], onProgress: showSetup });
   setModel(model, file.name.replace(/\.safetensors$/i, ''));
   // The log, chart and figures were the previous model's training.
   log.clear();
@@ -766,6 +854,8 @@ async function load(file: File): Promise<void> {
   ui.trainStatus.textContent = '';
   clearLive();
   ui.testResult.textContent = `Loaded ${file.name}: ${state.mnist ? 'evaluate it on the test set, or predict a test image.' : 'load MNIST to evaluate or predict with it.'}`;
+  // A drawing on the pad is the new model's to classify.
+  await classifyDrawing();
 }
 
 // ---- Wiring ---------------------------------------------------------------
@@ -794,7 +884,7 @@ ui.resumeCheckpoint.addEventListener('change', () => {
 });
 ui.evaluate.addEventListener('click', () =>
   action('Evaluating', async () => {
-    await evaluate(integer('batchSize', 'Batch size', 1) ?? 128, integer('testLimit', 'Test images', 1));
+    await evaluate(integer('batchSize', 'Batch size', 1) ?? 128, integer('testLimit', 'Test images', 1), { line: new ProgressLine(ui.testResult), stopped: () => false });
   }),
 );
 ui.predict.addEventListener('click', () => action('Predicting', predict));

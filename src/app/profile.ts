@@ -1,13 +1,11 @@
 // The Profile view: GPU time of each kernel of one training step (Model.profile),
 // as a table and a Chart.js bar chart, in the order the step runs them.
 import { BarController, BarElement, CategoryScale, Chart, LinearScale, Tooltip, type ChartConfiguration } from 'chart.js';
-import type { KernelProfile } from '../engine';
+import { formatMs as ms, type KernelProfile } from '../engine';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
 
 const BAR = '#1f6feb';
-
-const ms = (value: number) => (value >= 0.1 ? value.toFixed(3) : value.toPrecision(2));
 
 /** The table: one row per kernel, its times over the repeats, its share of the step, and its rate where its work is counted. */
 export function profileTable(kernels: KernelProfile[]): HTMLTableElement {

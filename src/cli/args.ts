@@ -1,5 +1,7 @@
-// What the command-line tools share: options checked with one message each,
-// and a process that does not outlive the one that started it.
+// What the command-line tools share: options checked with one message each
+// (parsed with a usage and a "did you mean" for what is not one), and a
+// process that does not outlive the one that started it.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /**
  * `--name`'s value as an integer from `min` to `max`, or undefined when it
@@ -43,4 +45,54 @@ export function numberOption(name: string, text: string | undefined, { above, be
     throw new Error(`--${name} must be a number above ${above}${below === Infinity ? '' : ` and below ${below}`}, got '${text}'`);
   }
   return value;
+}
+
+/** How `--pixels` feeds MNIST's bytes to a model: `unit` (the default), byte / 255 as the Keras tutorial scales them; `raw`, 0..255 as some models were trained. */
+export type PixelScale = 'unit' | 'raw';
+
+export function pixelsOption(text: string | undefined): PixelScale {
+  if (text === undefined || text === 'unit' || text === 'raw') return text ?? 'unit';
+  throw new Error(`--pixels must be unit or raw, got '${text}'`);
+}
+
+/** Pixel bytes as a model's inputs: the bytes themselves (the engine divides them by 255) or, raw, their values as floats. */
+export const pixelInputs = (pixels: Uint8Array, scale: PixelScale): Uint8Array | Float32Array => (scale === 'raw' ? Float32Array.from(pixels) : pixels);
+
+/** Edits (insertions, deletions, substitutions) that turn `a` into `b`. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** The known option nearest to `given` (a typo's, or a prefix's), if one is near enough to be meant. */
+function nearest(given: string, known: string[]): string | undefined {
+  const name = given.replace(/^-+/, '').split('=')[0];
+  const scored = known.map((option) => ({ option, score: option.startsWith(name) && name.length >= 3 ? 0 : distance(name, option) }));
+  const best = scored.reduce((a, b) => (b.score < a.score ? b : a), { option: '', score: Infinity });
+  return best.score <= Math.max(1, Math.floor(name.length / 3)) ? best.option : undefined;
+}
+
+/**
+ * The command's options parsed (node:util's parseArgs, strict); an unknown
+ * option or a stray argument is refused with the usage, and an unknown option
+ * with the one it is nearest to: `unknown option '--epoch' (did you mean '--epochs'?)`.
+ */
+export function parseOptions<const T extends NonNullable<ParseArgsConfig['options']>>(options: T, usage: string) {
+  try {
+    return parseArgs({ options }).values;
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const given = /'([^']+)'/.exec(message)?.[1] ?? '';
+      const meant = nearest(given, Object.keys(options));
+      throw new Error(`unknown option '${given}'${meant ? ` (did you mean '--${meant}'?)` : ''}\n${usage}`);
+    }
+    if (code?.startsWith('ERR_PARSE_ARGS_')) throw new Error(`${message}\n${usage}`);
+    throw error;
+  }
 }

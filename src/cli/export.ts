@@ -3,12 +3,11 @@
 // Both are conversions of files: no GPU is started.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { readModelFile } from '../engine/modelFile';
 import { modelFileFromTorch } from '../engine/torchConvert';
 import { exportTorch } from '../node/torchDirectory';
 import { checkOutputPath, readSafetensorsFile, writeFileAtomically } from '../node/files';
-import { pathOption } from './args';
+import { parseOptions, pathOption } from './args';
 
 const USAGE = `usage: npm run export -- --load FILE --torch DIR
        npm run export -- --from-torch DIR|FILE --save FILE
@@ -18,15 +17,16 @@ const USAGE = `usage: npm run export -- --load FILE --torch DIR
   --save FILE                a model file, as npm run train -- --save writes them`;
 
 function parse() {
-  const { values } = parseArgs({
-    options: {
+  const values = parseOptions(
+    {
       load: { type: 'string' },
       torch: { type: 'string' },
       'from-torch': { type: 'string' },
       save: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    USAGE,
+  );
   if (values.help) {
     console.log(USAGE);
     process.exit(0);

@@ -1,10 +1,9 @@
 // `npm run workbench`: checks (and times) an edited WGSL kernel against the
 // built-in one and the float64 reference, in Node on Dawn. Exit 0: it matches; 1: it does not; 2: it does not compile or fit.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { createGpu, describeAdapter, writeFileAtomically } from '../node';
+import { createGpu, describeAdapter, formatMs, writeFileAtomically } from '../node';
 import { builtInSource, checkKernel, fullShape, timeKernel, workbenchKernels, type Comparison, type Shape, type Timing } from '../workbench';
-import { integerOption } from './args';
+import { integerOption, parseOptions } from './args';
 
 const USAGE = `usage: npm run workbench -- --kernel OP:ENTRY --source FILE [--shape N=..,H=..] [--constants NAME=V,..] [--time] [--trials 20] [--json FILE]
        npm run workbench -- --kernel OP:ENTRY --print      (writes the built-in WGSL to start from)
@@ -30,8 +29,8 @@ function pairs(text: string | undefined, what: string): Record<string, number> {
 }
 
 function parse() {
-  const { values } = parseArgs({
-    options: {
+  const values = parseOptions(
+    {
       kernel: { type: 'string' },
       source: { type: 'string' },
       shape: { type: 'string' },
@@ -44,7 +43,8 @@ function parse() {
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    USAGE,
+  );
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -65,7 +65,7 @@ function describeComparison(what: string, c: Comparison): string[] {
 
 function describeTiming(what: string, t: Timing): string {
   const rates = t.gflops === null ? '' : `, ${t.gflops.toFixed(2)} GFLOP/s, ${t.gbPerS!.toFixed(2)} GB/s`;
-  return `${what}: median ${t.ms.median.toFixed(4)} ms (min ${t.ms.min.toFixed(4)}, max ${t.ms.max.toFixed(4)}, ${t.ms.samples.length} trials)${rates}`;
+  return `${what}: median ${formatMs(t.ms.median)} ms (min ${formatMs(t.ms.min)}, max ${formatMs(t.ms.max)}, ${t.ms.samples.length} trials)${rates}`;
 }
 
 async function main(): Promise<number> {
@@ -92,7 +92,7 @@ async function main(): Promise<number> {
   const report: Record<string, unknown> = { kernel, shape, source: args.source, constants: args.constants, check };
   let code: number;
   if (check.status === 'compile-error') {
-    for (const m of check.messages) console.error(`${check.file}:${m.line}:${m.column}: error: ${m.message}`);
+    for (const m of check.messages) console.error(`${check.file}:${m.line}:${m.column}: ${m.type === 'info' ? 'note' : m.type}: ${m.message}`);
     code = 2;
   } else if (check.status === 'invalid') {
     console.error(check.message);

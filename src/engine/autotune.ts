@@ -13,6 +13,7 @@
 import { describeAdapter, type Gpu } from './device';
 import { Timestamps } from './profile';
 import { encodeDispatches, useVariant, type Dispatch } from './pipelines';
+import type { SetupListener } from './setupProgress';
 
 /** 'off': the default variants; 'cached': cached choices, tuning (within a time budget) what is not cached; 'full': tune everything again. */
 export type AutotuneMode = 'off' | 'cached' | 'full';
@@ -113,6 +114,8 @@ export class Autotuner {
   private readonly adapter: string;
   /** The query set passes are timed with: made on the first measurement of a `tune`, freed at its end. */
   private timestamps?: Timestamps;
+  /** Whether the notice that the budget is spent was given: once a model, not at every plan. */
+  private budgetNoticed = false;
 
   get device(): GPUDevice {
     return this.gpu.device;
@@ -129,29 +132,39 @@ export class Autotuner {
     this.adapter = describeAdapter(gpu.adapter);
   }
 
-  /** Chooses the variant of every tunable dispatch, in place (see useVariant). */
-  async tune(dispatches: readonly Dispatch[]): Promise<void> {
+  /** Chooses the variant of every tunable dispatch, in place (see useVariant); `onProgress` is told of each kernel shape and variant timed. */
+  async tune(dispatches: readonly Dispatch[], onProgress?: SetupListener): Promise<void> {
     if (this.mode === 'off') return;
     try {
-      await this.choose(dispatches);
+      await this.choose(dispatches, onProgress);
     } finally {
       this.timestamps?.destroy();
       this.timestamps = undefined;
     }
   }
 
-  private async choose(dispatches: readonly Dispatch[]): Promise<void> {
+  private async choose(dispatches: readonly Dispatch[], onProgress?: SetupListener): Promise<void> {
     const entries = await this.load();
+    // A choice made among other variants, or for other code, is not this one's.
+    const siteOf = ({ kernel, shape }: { kernel: string; shape: string }) => ({ start: `${this.adapter}|${kernel}|`, end: `|${shape}` });
+    const keyOf = (dispatch: Dispatch) => {
+      const tunable = dispatch.tunable!;
+      const site = siteOf(tunable);
+      return `${site.start}${tunable.source}|${tunable.variants.join(',')}${site.end}`;
+    };
+    const tunables = dispatches.filter((dispatch) => dispatch.tunable);
+    // The kernel shapes to time, each once, counted first for the progress told.
+    const cached = (dispatch: Dispatch) => this.mode === 'cached' && dispatch.tunable!.variants.includes(entries[keyOf(dispatch)]?.variant);
+    const shapes = new Set(tunables.filter((dispatch) => !cached(dispatch)).map(keyOf)).size;
+    let timedShapes = 0;
     // Dispatches of one shape in a plan are chosen for once.
     const chosen = new Map<string, { entry: Entry | null; from: TuningChoice['from'] }>();
     let changed = false;
     let untimed = 0;
-    for (const dispatch of dispatches) {
-      const tunable = dispatch.tunable;
-      if (!tunable) continue;
-      // A choice made among other variants, or for other code, is not this one's.
-      const site = { start: `${this.adapter}|${tunable.kernel}|`, end: `|${tunable.shape}` };
-      const key = `${site.start}${tunable.source}|${tunable.variants.join(',')}${site.end}`;
+    for (const dispatch of tunables) {
+      const tunable = dispatch.tunable!;
+      const site = siteOf(tunable);
+      const key = keyOf(dispatch);
       if (!chosen.has(key)) {
         let entry = this.mode === 'cached' ? (entries[key] ?? null) : null;
         if (entry && !tunable.variants.includes(entry.variant)) {
@@ -160,7 +173,10 @@ export class Autotuner {
         }
         if (entry) chosen.set(key, { entry, from: 'cache' });
         else {
-          entry = await this.time(dispatch);
+          entry = await this.time(dispatch, (variant, index) =>
+            onProgress?.({ stage: 'tune', done: timedShapes, total: shapes, what: `${tunable.kernel} ${tunable.shape}, variant ${index + 1} of ${tunable.variants.length} (${variant})` }),
+          );
+          timedShapes += 1;
           if (entry) {
             // This adapter's choices for the same kernel and shape among other code or variants are stale now.
             for (const other of Object.keys(entries)) if (other.startsWith(site.start) && other.endsWith(site.end)) delete entries[other];
@@ -182,18 +198,21 @@ export class Autotuner {
         ms: entry?.ms ?? {},
       });
     }
-    if (untimed > 0) {
+    if (timedShapes > 0) onProgress?.({ stage: 'tune', done: timedShapes, total: timedShapes, what: untimed > 0 ? `${untimed} left to the next build (budget spent)` : 'each kernel shape timed' });
+    if (untimed > 0 && !this.budgetNoticed) {
+      this.budgetNoticed = true;
       this.notice(`autotune: the ${this.budgetMs / 1000} s budget is spent; ${untimed} kernel shape${untimed > 1 ? 's keep their' : ' keeps its'} default variant until the next build`);
     }
     if (changed) await this.store.write(JSON.stringify({ format: FORMAT, entries }, null, 1));
   }
 
   /** Times every variant of the dispatch; null when the budget ran out before all were timed. */
-  private async time(dispatch: Dispatch): Promise<Entry | null> {
+  private async time(dispatch: Dispatch, timing?: (variant: string, index: number) => void): Promise<Entry | null> {
     const tunable = dispatch.tunable!;
     const ms: Record<string, number> = {};
-    for (const variant of tunable.variants) {
+    for (const [index, variant] of tunable.variants.entries()) {
       if (this.spentMs >= this.budgetMs) return null;
+      timing?.(variant, index);
       let candidate: Dispatch;
       try {
         candidate = await tunable.build(variant);

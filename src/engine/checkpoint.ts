@@ -3,13 +3,21 @@
 import { formatShape, sizeOf } from './buffers';
 import type { Graph, GraphState } from './graph';
 import type { LayerConfig } from './layers';
+import type { LossConfig, MetricName } from './losses';
 import { checkWeights, readArchitecture, type Architecture } from './modelFile';
 import { lossScaleConfig, type LossScaleConfig } from './ops/lossScale';
 import { stateNames, stateSize, type OptimizerConfig } from './ops/optimizer';
 import { PRECISIONS, type Precision } from './pipelines';
 import { decodeSafetensors, encodeSafetensors, isObject, printable, quoteJson, type Weight } from './safetensors';
 
-export const CHECKPOINT_FORMAT = 'webgpu-train-checkpoint/1';
+export const CHECKPOINT_FORMAT = 'webgpu-train-checkpoint/2';
+
+/**
+ * The format before losses and metrics were chosen: sparse categorical
+ * cross-entropy and accuracy, their sums as `metrics.loss_sum` [1], the count
+ * right as the integer `correct`, and `metrics.running_means` [3]. Still read.
+ */
+const FORMAT_1 = 'webgpu-train-checkpoint/1';
 
 /** Where a checkpoint was taken: `step` steps of epoch `epoch` (0-based) done; step 0 is the epoch's start. */
 export interface CheckpointInfo {
@@ -26,6 +34,9 @@ export interface CheckpointRun extends CheckpointInfo {
   /** The model's precision ('float32' if not given: a checkpoint written before there was a choice), and in mixed precision its loss scaling's settings. */
   precision?: Precision;
   lossScale?: LossScaleConfig;
+  /** The loss and metrics the sums are of. */
+  loss: Required<LossConfig>;
+  metrics: MetricName[];
   batchSize: number;
   samples: number;
   /** Rows seen in the epoch so far. */
@@ -48,7 +59,6 @@ export interface Checkpoint {
   tensors: Map<string, Weight>;
   integers: Record<string, unknown>;
   optimizerStep: number;
-  correct: number;
   /** In mixed precision, the finite steps since the loss scale last changed (the scale is a tensor). */
   lossScaleFiniteSteps?: number;
 }
@@ -70,16 +80,10 @@ export function encodeCheckpoint(graph: Graph, architecture: Architecture, run: 
     else integers[name] = [...state.layers[i]];
   });
   tensors.push({ name: 'optimizer.learning_rate', shape: [1], values: Float32Array.of(state.learningRate) });
-  tensors.push({ name: 'metrics.loss_sum', shape: [1], values: Float32Array.of(state.lossSum) });
-  tensors.push({ name: 'metrics.running_means', shape: [3], values: state.runningMeans });
+  tensors.push({ name: 'metrics.sums', shape: [state.sums.length], values: state.sums });
+  tensors.push({ name: 'metrics.running_means', shape: [state.runningMeans.length], values: state.runningMeans });
   if (state.lossScale) tensors.push({ name: 'loss_scale', shape: [1], values: Float32Array.of(state.lossScale.scale) });
-  const training = {
-    ...run,
-    optimizerStep: state.optimizerStep,
-    correct: state.correct,
-    integers,
-    ...(state.lossScale && { lossScaleFiniteSteps: state.lossScale.finiteSteps }),
-  };
+  const training = { ...run, optimizerStep: state.optimizerStep, integers, ...(state.lossScale && { lossScaleFiniteSteps: state.lossScale.finiteSteps }) };
   return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, architecture: JSON.stringify(architecture), training: JSON.stringify(training) });
 }
 
@@ -96,7 +100,7 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
     throw new Error(`${source}: ${what}`);
   };
   const { weights, metadata } = decodeSafetensors(bytes, source, KIND);
-  if (metadata.format !== CHECKPOINT_FORMAT) fail(`not a checkpoint: format is ${quoteJson(metadata.format)}, expected '${CHECKPOINT_FORMAT}'`);
+  if (metadata.format !== CHECKPOINT_FORMAT && metadata.format !== FORMAT_1) fail(`not a checkpoint: format is ${quoteJson(metadata.format)}, expected '${CHECKPOINT_FORMAT}'`);
   let training: unknown;
   try {
     training = JSON.parse(metadata.training ?? '');
@@ -132,6 +136,17 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
     }
   }
   const integers = isObject(training.integers) ? training.integers : fail('integers is missing');
+  const tensors = new Map(weights.map((w) => [w.name, w]));
+  const format1 = metadata.format === FORMAT_1;
+  if (format1) {
+    // Its sums as format 2 holds them: [Σ loss, the count right], the accuracy being the one metric.
+    const lossSum = tensors.get('metrics.loss_sum') ?? fail('no tensor metrics.loss_sum');
+    if (lossSum.shape.join() !== '1') fail(`metrics.loss_sum has shape ${formatShape(lossSum.shape)}, expected [1]`);
+    tensors.delete('metrics.loss_sum');
+    tensors.set('metrics.sums', { name: 'metrics.sums', shape: [2], values: Float32Array.of(lossSum.values[0], count('correct')) });
+  } else if (!isObject(training.loss) || !Array.isArray(training.metrics)) {
+    fail(`loss and metrics are ${quoteJson(training.loss)} and ${quoteJson(training.metrics)}, not a loss and a list of metrics`);
+  }
   const run: CheckpointRun = {
     epoch: count('epoch'),
     step: count('step'),
@@ -145,11 +160,13 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
     ...(lossScale && { lossScale }),
     random: { build: random.build as number, epoch: random.epoch as number },
     history: training.history as Record<string, unknown>[],
+    loss: format1 ? { kind: 'sparseCategoricalCrossentropy', fromLogits: false } : (training.loss as Required<LossConfig>),
+    metrics: format1 ? ['accuracy'] : (training.metrics as MetricName[]),
   };
   const optimizerStep = count('optimizerStep');
-  const correct = count('correct');
   const lossScaleFiniteSteps = precision === 'mixed' ? count('lossScaleFiniteSteps') : undefined;
-  checkPosition(run, { correct, optimizerStep, lossScaleFiniteSteps }, source);
+  // Format 1 counted the rows right as an integer; format 2 keeps every sum in metrics.sums (checked in restoreState).
+  checkPosition(run, { optimizerStep, lossScaleFiniteSteps, ...(format1 && { correct: count('correct') }) }, source);
   // The memory its model needs, at its own batch size, before its weights are looked at.
   const architecture = readArchitecture(metadata.architecture ?? '', source, { kind: KIND, batch: Math.min(run.batchSize, run.samples), optimizerStates });
   checkWeights(architecture.layers, architecture.shapes, weights.filter((w) => w.name.startsWith('layers.')), source);
@@ -157,10 +174,9 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
     architecture: { inputShape: architecture.inputShape, layers: architecture.layers },
     run,
     source,
-    tensors: new Map(weights.map((w) => [w.name, w])),
+    tensors,
     integers,
     optimizerStep,
-    correct,
     ...(lossScaleFiniteSteps !== undefined && { lossScaleFiniteSteps }),
   };
 }
@@ -171,7 +187,7 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
  * that those steps hold, a step count for each epoch done, and counters that
  * fit the GPU's u32. readCheckpoint calls it; `source` names the file.
  */
-export function checkPosition(run: CheckpointRun, counters: { correct: number; optimizerStep: number; lossScaleFiniteSteps?: number }, source: string): void {
+export function checkPosition(run: CheckpointRun, counters: { optimizerStep: number; correct?: number; lossScaleFiniteSteps?: number }, source: string): void {
   const fail = (what: string): never => {
     throw new Error(`${source}: ${what}`);
   };
@@ -185,7 +201,7 @@ export function checkPosition(run: CheckpointRun, counters: { correct: number; o
   if (history.length > epoch) fail(`history holds ${history.length} epochs, but the checkpoint is in epoch ${epoch} (0-based)`);
   // At an epoch's start the sums still hold the epoch before (they are cleared at its first step).
   const rows = step === 0 ? samples : seen;
-  if (counters.correct > rows) fail(`correct is ${counters.correct}, more than the ${rows} rows it counts`);
+  if (counters.correct !== undefined && counters.correct > rows) fail(`correct is ${counters.correct}, more than the ${rows} rows it counts`);
   if (counters.optimizerStep >= 2 ** 32) fail(`optimizerStep is ${counters.optimizerStep}, more than a u32 holds`);
   // Skipped steps leave the optimizer's count behind the steps run, never ahead; the scale changes at its growth steps.
   const finite = counters.lossScaleFiniteSteps;
@@ -199,6 +215,8 @@ export interface ResumeTarget {
   architecture?: { inputShape: readonly number[]; layers: readonly LayerConfig[] };
   optimizer?: OptimizerConfig;
   precision?: { precision: Precision; lossScale?: LossScaleConfig };
+  loss?: Required<LossConfig>;
+  metrics?: readonly MetricName[];
   batchSize?: number;
   samples?: number;
 }
@@ -222,6 +240,10 @@ export function checkResumable(checkpoint: Checkpoint, target: ResumeTarget, cal
   const written = { precision: checkpoint.run.precision ?? 'float32', ...(checkpoint.run.lossScale && { lossScale: checkpoint.run.lossScale }) };
   if (precision && JSON.stringify(written) !== JSON.stringify(precision)) {
     fail(`it was written in precision ${JSON.stringify(written)}, this model is compiled with ${JSON.stringify(precision)}`);
+  }
+  if (target.loss && JSON.stringify({ loss: checkpoint.run.loss, metrics: checkpoint.run.metrics }) !== JSON.stringify({ loss: target.loss, metrics: target.metrics ?? [] })) {
+    const compiled = (l: Required<LossConfig>, m: readonly string[]) => `the loss ${l.kind}${l.fromLogits ? ' (fromLogits)' : ''} and metrics [${m.join(', ')}]`;
+    fail(`it was written with ${compiled(checkpoint.run.loss, checkpoint.run.metrics)}, this model is compiled with ${compiled(target.loss, target.metrics ?? [])}`);
   }
   const { batchSize: b, samples: n } = checkpoint.run;
   if ((batchSize !== undefined && b !== batchSize) || (samples !== undefined && n !== samples)) {
@@ -257,15 +279,16 @@ export function restoreState(checkpoint: Checkpoint, graph: Graph): GraphState {
     }
     return Uint32Array.from(values as number[]);
   });
-  // The epoch's sums: non-negative and finite, or the epoch's figures would be NaN (their rows and steps are checkPosition's).
-  const lossSum = take('metrics.loss_sum', [1])[0];
-  const runningMeans = take('metrics.running_means', [3]);
-  const sums = [lossSum, ...runningMeans];
-  if (!sums.every((v) => v >= 0 && v < Infinity)) fail(`metrics.loss_sum and metrics.running_means are ${sums.join(', ')}, not finite sums of losses and rows`);
+  // The epoch's sums: non-negative and finite, as every loss and metric is, or the epoch's figures would be NaN (their rows and steps are checkPosition's).
+  const sums = take('metrics.sums', [graph.sums.shape[0]]);
+  const runningMeans = take('metrics.running_means', [graph.runningMeans.shape[0]]);
+  if (![...sums, ...runningMeans].every((v) => v >= 0 && v < Infinity)) {
+    fail(`metrics.sums and metrics.running_means are ${[...sums, ...runningMeans].join(', ')}, not finite sums of losses, metrics and rows`);
+  }
   // A checkpoint written before the rate was training state holds none: its optimizer's constant rate was the rate.
   const { learningRate: configured } = checkpoint.run.optimizer;
   const learningRate = !byName.has('optimizer.learning_rate') && typeof configured === 'number' ? Math.fround(configured) : take('optimizer.learning_rate', [1])[0];
-  const state: GraphState = { arena, optimizer, optimizerStep: checkpoint.optimizerStep, learningRate, layers, lossSum, correct: checkpoint.correct, runningMeans };
+  const state: GraphState = { arena, optimizer, optimizerStep: checkpoint.optimizerStep, learningRate, layers, sums, runningMeans };
   if (graph.lossScale) {
     if (checkpoint.lossScaleFiniteSteps === undefined) fail(`it holds no loss scale, and the model is compiled in mixed precision`);
     const scale = take('loss_scale', [1])[0];

@@ -1,11 +1,12 @@
 // The data sets a graph keeps on the GPU, and the passes over them: a pass
 // takes the rows of a data set in an order, a batch at a time, each batch
-// gathered on the GPU into the graph's input and label tensors (ops/gather),
+// gathered on the GPU into the graph's input and target tensors (ops/gather),
 // so that training writes nothing from the CPU between steps.
-import { createTensor, rows, sizeOf, writeTensor, type Tensor } from './buffers';
+import { createTensor, reshape, rows, sizeOf, writeTensor, type Tensor } from './buffers';
 import { gatherForward, packedWords, type GatherSource } from './ops/gather';
 import { applyOverride, destroyDispatches, type Dispatch, type KernelOverride } from './pipelines';
 import type { Random } from './random';
+import type { SetupListener } from './setupProgress';
 
 /** Inputs laid end to end: float32 values, or pixel bytes that stand for byte / 255 (`pixelValues`). */
 export type Inputs = Float32Array | Uint8Array;
@@ -20,19 +21,21 @@ export interface PlanDispatches {
 
 /**
  * A data set held on the GPU: its inputs (as they were given, f32 or bytes),
- * its labels, the order a pass takes its rows in, and the dispatches that
- * gather its batches into the graph's input and label tensors.
+ * its labels or targets (u32 labels, f32 or bytes), the order a pass takes its
+ * rows in, and the dispatches that gather its batches into the graph's input
+ * and target tensors.
  */
 export interface DeviceData {
   /** The arrays it was uploaded from: kept on the GPU while the same ones are given. */
   x: Inputs;
   y: ArrayLike<number>;
   rows: number;
-  source: GatherSource;
+  /** Its columns; y's may be x's, when y is x (an autoencoder's targets). */
+  columns: { x: GatherSource; y: GatherSource };
   /** u32 [rows]: the rows of a pass in the order it takes them, written once a pass. */
   order: Tensor;
-  /** The gather of a batch of each size, made on first use. */
-  gathers: Map<number, Promise<Dispatch>>;
+  /** The gathers of x and y for a batch of each size, made on first use. */
+  gathers: Map<number, Promise<Dispatch[]>>;
 }
 
 /** What a step of a pass records: it gathers `batchSize` rows, then runs the plan for that many rows. */
@@ -70,13 +73,18 @@ export function shuffledRows(count: number, random?: Random): Uint32Array {
 export interface DataSetTarget {
   device: GPUDevice;
   inputShape: readonly number[];
-  /** The graph's input and label tensors, and the rows of the data set a step gathers into them. */
+  /**
+   * The graph's input and target tensors (u32 labels [B], or targets [B, ...]
+   * f32), and the rows of the data set a step gathers into them.
+   */
   x: Tensor;
-  labels: Tensor;
+  targets: Tensor;
   indices: Tensor;
   /** Kernels replaced in every dispatch, by Kernel.name. */
   kernels: ReadonlyMap<string, KernelOverride>;
   plan(batchSize: number): Promise<PlanDispatches>;
+  /** Told as a data set goes to the GPU. */
+  onProgress?: SetupListener;
   /** Throws unless a buffer of `size` bytes fits this device, naming `what`. */
   checkSize(what: string, size: number, advice?: string): void;
 }
@@ -112,7 +120,8 @@ export class DataSets {
    * x and y on the GPU, uploaded the first time they are given and kept while
    * the same arrays (or views of the same bytes) are given again: across epochs
    * and calls. Two data sets are kept, a training and a validation set; a
-   * third replaces the one used least recently. Bytes stay bytes, four to a word.
+   * third replaces the one used least recently. Bytes stay bytes, four to a
+   * word; a y that is x (an autoencoder's) is not uploaded twice.
    */
   upload(x: Inputs, y: ArrayLike<number>): DeviceData {
     const kept = this.held.findIndex((data) => sameArray(data.x, x) && sameArray(data.y, y));
@@ -121,32 +130,51 @@ export class DataSets {
       this.held.push(data);
       return data;
     }
-    const { device, inputShape } = this.target;
+    const { inputShape, targets } = this.target;
     const rowSize = sizeOf(inputShape);
     const count = x.length / rowSize;
-    if (!Number.isInteger(count) || count !== y.length) throw new Error(`upload(): x holds ${x.length} values, not ${y.length} rows of ${rowSize}`);
-    const bytes = x instanceof Uint8Array;
-    const shape = bytes ? [packedWords(x.length)] : [count, ...inputShape];
-    const advice = bytes ? '' : ': fit and evaluate hold their data on the GPU whole; give pixels as bytes (a Uint8Array, a quarter of the size), or fewer rows';
-    this.target.checkSize(`the data set [${[count, ...inputShape].join(', ')}] as ${bytes ? 'bytes' : 'float32'}`, sizeOf(shape) * 4, advice);
-    const buffer = device.createBuffer({ label: `data set inputs (${bytes ? 'bytes' : 'f32'})`, size: sizeOf(shape) * 4, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
-    if (bytes) new Uint8Array(buffer.getMappedRange()).set(x);
-    else new Float32Array(buffer.getMappedRange()).set(x);
-    buffer.unmap();
-    let labels: Tensor | undefined;
+    const labels = targets.dtype === 'u32';
+    const targetSize = sizeOf(targets.shape.slice(1));
+    if (!Number.isInteger(count) || count * targetSize !== y.length) {
+      throw new Error(`upload(): x holds ${x.length} values and y ${y.length}, not ${labels ? 'labels' : `rows of ${targetSize}`} for rows of ${rowSize}`);
+    }
+    const xColumn = this.column(x, [count, ...inputShape], 'inputs');
     try {
-      labels = createTensor(device, [count], { label: 'data set labels', dtype: 'u32', data: y });
-      const order = createTensor(device, [count], { label: 'data set order', dtype: 'u32' });
-      const inputs: Tensor = { buffer, shape, dtype: bytes ? 'u32' : 'f32', offset: 0 };
-      const data: DeviceData = { x, y, rows: count, source: { x: inputs, labels, bytes }, order, gathers: new Map() };
-      this.held.push(data);
-      if (this.held.length > KEPT_DATA_SETS) destroyData(this.held.shift()!);
-      return data;
+      const yColumn = labels
+        ? { data: createTensor(this.target.device, [count], { label: 'data set labels', dtype: 'u32', data: y }), rows: count, bytes: false }
+        : sameArray(x, y)
+          ? { ...xColumn, data: xColumn.bytes ? xColumn.data : reshape(xColumn.data, [count, ...targets.shape.slice(1)]) }
+          : this.column(y, [count, ...targets.shape.slice(1)], 'targets');
+      try {
+        const order = createTensor(this.target.device, [count], { label: 'data set order', dtype: 'u32' });
+        const data: DeviceData = { x, y, rows: count, columns: { x: xColumn, y: yColumn }, order, gathers: new Map() };
+        this.held.push(data);
+        if (this.held.length > KEPT_DATA_SETS) destroyData(this.held.shift()!);
+        return data;
+      } catch (error) {
+        if (yColumn.data.buffer !== xColumn.data.buffer) yColumn.data.buffer.destroy();
+        throw error;
+      }
     } catch (error) {
-      buffer.destroy();
-      labels?.buffer.destroy();
+      xColumn.data.buffer.destroy();
       throw error;
     }
+  }
+
+  /** Rows of values on the GPU as they were given: float32 (any other array becomes one), or bytes. */
+  private column(values: ArrayLike<number>, shape: number[], what: 'inputs' | 'targets'): GatherSource {
+    const bytes = values instanceof Uint8Array;
+    const words = bytes ? [packedWords(values.length)] : shape;
+    const advice = bytes ? '' : ': fit and evaluate hold their data on the GPU whole; give pixels as bytes (a Uint8Array, a quarter of the size), or fewer rows';
+    this.target.checkSize(`the data set${what === 'inputs' ? '' : `'s ${what}`} [${shape.join(', ')}] as ${bytes ? 'bytes' : 'float32'}`, sizeOf(words) * 4, advice);
+    const told = `${shape[0].toLocaleString('en-US')} rows of ${what} [${shape.slice(1).join(', ')}] as ${bytes ? 'bytes' : 'float32'} (${((sizeOf(words) * 4) / 1e6).toFixed(1)} MB)`;
+    this.target.onProgress?.({ stage: 'upload', done: 0, total: 1, what: told });
+    const buffer = this.target.device.createBuffer({ label: `data set ${what} (${bytes ? 'bytes' : 'f32'})`, size: sizeOf(words) * 4, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
+    if (bytes) new Uint8Array(buffer.getMappedRange()).set(values);
+    else new Float32Array(buffer.getMappedRange()).set(values);
+    buffer.unmap();
+    this.target.onProgress?.({ stage: 'upload', done: 1, total: 1, what: told });
+    return { data: { buffer, shape: words, dtype: bytes ? 'u32' : 'f32', offset: 0 }, rows: shape[0], bytes };
   }
 
   /** Puts the order of a pass (a permutation of the data set's rows: an epoch's shuffle) on the GPU. */
@@ -159,8 +187,8 @@ export class DataSets {
   async prepare(data: DeviceData, batchSize: number): Promise<Pass> {
     const steps = Math.ceil(data.rows / batchSize);
     const batch = async (rowsTaken: number): Promise<Batch> => {
-      const [plan, gather] = await Promise.all([this.target.plan(rowsTaken), this.gather(data, rowsTaken)]);
-      return { batchSize: rowsTaken, train: [gather, ...plan.train], evaluate: [gather, ...plan.evaluate], gradients: [gather, ...plan.gradients], update: plan.update };
+      const [plan, gathers] = await Promise.all([this.target.plan(rowsTaken), this.gather(data, rowsTaken)]);
+      return { batchSize: rowsTaken, train: [...gathers, ...plan.train], evaluate: [...gathers, ...plan.evaluate], gradients: [...gathers, ...plan.gradients], update: plan.update };
     };
     const full = await batch(Math.min(batchSize, data.rows));
     const lastRows = data.rows - (steps - 1) * batchSize;
@@ -168,20 +196,21 @@ export class DataSets {
     return { data, batchSize, steps, full, last };
   }
 
-  /** The dispatch that gathers `batchSize` rows of a data set into x and labels, made on first use. */
-  private gather(data: DeviceData, batchSize: number): Promise<Dispatch> {
-    let gather = data.gathers.get(batchSize);
-    if (!gather) {
-      const { device, indices, x, labels, kernels } = this.target;
-      gather = (async () => {
-        const dispatch = await gatherForward(device, { source: data.source, indices: rows(indices, batchSize), y: rows(x, batchSize), yLabels: rows(labels, batchSize) });
+  /** The dispatches that gather `batchSize` rows of a data set into x and the targets, made on first use. */
+  private gather(data: DeviceData, batchSize: number): Promise<Dispatch[]> {
+    let gathers = data.gathers.get(batchSize);
+    if (!gathers) {
+      const { device, indices, x, targets, kernels } = this.target;
+      const column = async (source: GatherSource, into: Tensor) => {
+        const dispatch = await gatherForward(device, { source, indices: rows(indices, batchSize), y: rows(into, batchSize) });
         dispatch.site = 'input';
         const override = kernels.get(dispatch.kernel.name);
         return override ? applyOverride(device, dispatch, override) : dispatch;
-      })();
-      data.gathers.set(batchSize, gather);
+      };
+      gathers = Promise.all([column(data.columns.x, x), column(data.columns.y, targets)]);
+      data.gathers.set(batchSize, gathers);
     }
-    return gather;
+    return gathers;
   }
 
   /** Destroys every data set held. */
@@ -191,6 +220,6 @@ export class DataSets {
 }
 
 function destroyData(data: DeviceData): void {
-  for (const tensor of [data.source.x, data.source.labels, data.order]) tensor.buffer.destroy();
-  for (const gather of data.gathers.values()) gather.then((dispatch) => destroyDispatches([dispatch]), () => {});
+  for (const buffer of new Set([data.columns.x.data.buffer, data.columns.y.data.buffer, data.order.buffer])) buffer.destroy();
+  for (const gathers of data.gathers.values()) gathers.then(destroyDispatches, () => {});
 }

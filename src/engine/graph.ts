@@ -13,13 +13,14 @@ import { pixelValues } from './data';
 import { layerKind, layerName, layerShapes, type LayerConfig } from './layers';
 import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
 import { batchAt, DataSets, type Inputs, type Pass } from './dataSets';
+import { lossConfig, lossDispatches, lossPlan, metricNames, type LossOption, type LossPlan, type MetricName } from './losses';
 import { GATHER_KERNELS } from './ops/gather';
 import { LOSS_SCALE_DEFAULTS, lossScaling, type LossScaleConfig, type LossScaleTensors } from './ops/lossScale';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
 import { learningRateStep } from './ops/schedule';
-import { softmaxForward } from './ops/softmax';
-import { kerasPrinted, softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './ops/softmaxCrossEntropy';
+import { kerasPrinted } from './ops/sums';
 import type { Autotuner } from './autotune';
+import type { SetupListener } from './setupProgress';
 import { applyOverride, destroyDispatches, encodeDispatches, runDispatches, type Dispatch, type KernelOverride, type Precision } from './pipelines';
 
 export type { Inputs } from './dataSets';
@@ -44,7 +45,7 @@ export interface GraphLayer {
 /** The dispatches for one batch size, each marked with the layer (or `loss`, `optimizer`) it belongs to. */
 export interface Plan {
   batchSize: number;
-  /** Forward to the logits, loss and accuracy accumulated, backward, update. */
+  /** Forward to what the loss reads (the logits, for a fused activation), loss and metrics accumulated, backward, update. */
   train: Dispatch[];
   /** Forward, loss gradient and backward, leaving every gradient in the gradient arena (in mixed precision, times the loss scale). */
   gradients: Dispatch[];
@@ -54,13 +55,13 @@ export interface Plan {
    * and the update skipped after a non-finite step.
    */
   update: Dispatch[];
-  /** Forward to the logits, loss and accuracy accumulated. */
+  /** Forward to what the loss reads, loss and metrics accumulated. */
   evaluate: Dispatch[];
-  /** Forward to the probabilities. */
+  /** Forward to the model's outputs (probabilities after a softmax or sigmoid). */
   predict: Dispatch[];
 }
 
-/** Metric values by Keras' names: `loss`, each compiled metric (`accuracy`), and after validation `val_loss`, `val_accuracy`. */
+/** Metric values by Keras' names: `loss`, each compiled metric (`accuracy`, `mse`), and after validation `val_loss`, `val_accuracy`. */
 export interface Logs {
   loss: number;
   [metric: string]: number;
@@ -81,7 +82,7 @@ export interface StepOptions {
   kind: 'train' | 'evaluate';
   first: number;
   last: number;
-  /** Zero the loss and accuracy sums first (the start of an epoch). */
+  /** Zero the loss' and metrics' sums first (the start of an epoch). */
   clear?: boolean;
   /**
    * Copy the sums out after the step and resolve to their means over `seen`
@@ -108,9 +109,8 @@ export interface GraphState {
   learningRate: number;
   /** Each layer's `state` tensor (dropout's step counter), in `Graph.states` order. */
   layers: (Float32Array | Uint32Array)[];
-  /** The epoch's sums so far: Σ loss, number correct, and the running means' [rows, Σ loss, Σ accuracy]. */
-  lossSum: number;
-  correct: number;
+  /** The epoch's sums so far: Σ loss and Σ each metric, and the running means' [rows, Σ loss, Σ each metric] (ops/sums.ts). */
+  sums: Float32Array;
   runningMeans: Float32Array;
   /** In mixed precision: the loss scale, and the finite steps since it last changed (Keras' dynamic_scale and step_counter). */
   lossScale?: { scale: number; finiteSteps: number };
@@ -123,6 +123,10 @@ export interface GraphOptions {
   /** Rows every buffer holds: the largest batch a plan can run. */
   maxBatchSize: number;
   optimizer: OptimizerConfig;
+  /** sparseCategoricalCrossentropy by default. */
+  loss?: LossOption;
+  /** None by default, as in Keras: the logs hold the loss only. */
+  metrics?: readonly MetricName[];
   /** Draws the initial weights and the layers' seeds. */
   random: () => number;
   /** Kernels replaced in every plan, by Kernel.name (`conv2d.wgsl:forward`). */
@@ -133,6 +137,8 @@ export interface GraphOptions {
   precision?: Precision;
   /** In mixed precision, the loss scaling's settings; Keras' by default. */
   lossScale?: LossScaleConfig;
+  /** Told as a plan's kernels are compiled and tuned, and as data goes to the GPU (setupProgress.ts). */
+  onProgress?: SetupListener;
 }
 
 /** A byte count for an error message: `1,048,576 bytes (1.0 MiB)`. */
@@ -167,16 +173,19 @@ export class Graph {
   readonly gradArena: Tensor;
   readonly stateArenas: Tensor[];
   readonly x: Tensor;
-  readonly labels: Tensor;
-  /** The rows of the data set a step gathers into x and labels: copied from a pass' order on the GPU. */
+  /** What the loss compares the outputs with: labels u32 [B] (sparse cross-entropy) or targets [B, ...output]. */
+  readonly targets: Tensor;
+  /** The rows of the data set a step gathers into x and targets: copied from a pass' order on the GPU. */
   readonly indices: Tensor;
-  /** The logits and their gradient, from the last layer. */
-  readonly logits: { value: Tensor; grad: Tensor };
-  readonly probabilities: Tensor;
-  /** Σ loss and number correct since the last clear, on the GPU. */
-  readonly lossSum: Tensor;
-  readonly correct: Tensor;
-  /** [rows seen, Σ running mean loss, Σ running mean accuracy] over the steps since the last clear (read in training only). */
+  /** The loss, its metrics, and what they make of the last layer (losses.ts). */
+  readonly loss: LossPlan;
+  /** What the loss reads and where it writes its gradient: the last layer's logits for a fused activation, else its output. */
+  readonly lossInput: { value: Tensor; grad: Tensor };
+  /** The last layer's output: what predict returns. */
+  readonly outputs: Tensor;
+  /** Σ loss and Σ each metric since the last clear, on the GPU (ops/sums.ts). */
+  readonly sums: Tensor;
+  /** [rows seen, Σ running mean loss, Σ running mean of each metric] over the steps since the last clear (read in training only). */
   readonly runningMeans: Tensor;
   /** One u32: the optimizer's updates so far (Keras' optimizer.iterations), counted by each update. */
   readonly step: Tensor;
@@ -196,6 +205,8 @@ export class Graph {
   private readonly readbacks: GPUBuffer[] = [];
   /** Copies of the training state at recent progress updates, made on the first training run (see `copyState`). */
   private saved?: GPUBuffer[];
+  /** How the device was lost, once it is. */
+  private lost?: GPUDeviceLostInfo;
   /** What the error scopes around each submit found, `what: message`, or null; read by checkErrors. */
   private errors: Promise<string | null>[] = [];
   private readonly plans = new Map<number, Promise<Plan>>();
@@ -212,11 +223,13 @@ export class Graph {
   readonly precision: Precision;
   /** In mixed precision: the loss scaling's settings and state (see ops/lossScale.ts); null in float32. */
   readonly lossScale: (LossScaleTensors & { config: LossScaleConfig }) | null = null;
+  private readonly onProgress?: SetupListener;
 
   constructor(
     readonly device: GPUDevice,
     options: GraphOptions,
   ) {
+    device.lost.then((info) => (this.lost = info));
     const { layers: configs, inputShape, maxBatchSize, optimizer, random } = options;
     this.inputShape = inputShape;
     this.maxBatchSize = maxBatchSize;
@@ -224,7 +237,13 @@ export class Graph {
     this.kernels = options.kernels ?? new Map();
     this.tuner = options.tuner;
     this.precision = options.precision ?? 'float32';
+    this.onProgress = options.onProgress;
     const shapes = layerShapes(configs, inputShape);
+    const output = shapes[shapes.length - 1].output;
+    // The loss is checked against the last layer before anything is allocated.
+    this.loss = lossPlan(lossConfig(options.loss ?? 'sparseCategoricalCrossentropy', 'Graph'), metricNames(options.metrics ?? [], 'Graph'), configs, output);
+    // The loss and each metric: the figures summed.
+    const figures = this.loss.names.length;
     // Every buffer: the arenas, the inputs and metrics, and each layer's own;
     // a device limit that one exceeds leaves nothing allocated.
     try {
@@ -262,11 +281,10 @@ export class Graph {
 
       const B = maxBatchSize;
       this.x = this.tensor([B, ...inputShape], 'input');
-      this.labels = this.tensor([B], 'labels', 'u32');
+      this.targets = this.loss.targets === 'labels' ? this.tensor([B], 'labels', 'u32') : this.tensor([B, ...output], 'targets');
       this.indices = this.tensor([B], 'batch indices', 'u32');
-      this.lossSum = this.tensor([1], 'loss sum');
-      this.correct = this.tensor([1], 'correct', 'u32');
-      this.runningMeans = this.tensor([3], 'running means');
+      this.sums = this.tensor([figures], 'metric sums');
+      this.runningMeans = this.tensor([1 + figures], 'running means');
       this.step = this.tensor([1], 'optimizer step', 'u32');
       this.rateValue = typeof optimizer.learningRate === 'number' ? Math.fround(optimizer.learningRate) : 0;
       this.rate = this.tensor([1], 'learning rate', 'f32', [this.rateValue]);
@@ -275,7 +293,8 @@ export class Graph {
         this.lossScale = { config, scale: this.tensor([1], 'loss scale', 'f32', [config.initialScale]), finiteSteps: this.tensor([1], 'loss scale finite steps', 'u32') };
       }
       for (let i = 0; i < READBACKS; i++) {
-        this.readbacks.push(device.createBuffer({ label: `metrics readback ${i}`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+        // The sums, then the running means but the rows seen.
+        this.readbacks.push(device.createBuffer({ label: `metrics readback ${i}`, size: 8 * figures, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
       }
 
       // dLoss/dx is needed from the first layer with parameters on.
@@ -290,6 +309,7 @@ export class Graph {
         const { output, params: specs } = shapes[i];
         const params = this.params.filter((p) => p.layer === i);
         const last = i === configs.length - 1;
+        const fused = last && this.loss.fused !== null;
         const built = layerKind(config, i).build(config, {
           device,
           name,
@@ -299,8 +319,8 @@ export class Graph {
           params,
           x,
           dX,
-          needsOutputGradient: !last && (specs.length > 0 || dX !== null),
-          last,
+          needsOutputGradient: !fused && (specs.length > 0 || dX !== null),
+          activationInLoss: fused,
           inputRelu: i > 0 && reluFolded[i - 1] && dX !== null,
           outputReluFolded: reluFolded[i],
           precision: this.precision,
@@ -320,21 +340,23 @@ export class Graph {
       this.destroy();
       throw error;
     }
-    const last = this.layers[this.layers.length - 1];
-    if (!last.built.logits || last.output.length !== 1) {
+    const last = this.layers[this.layers.length - 1].built;
+    const input = this.loss.fused ? last.logits : last.dY && { value: last.y, grad: last.dY };
+    if (!input) {
       this.destroy();
-      throw new Error('sparseCategoricalCrossentropy: the last layer must be dense with a softmax activation');
+      throw new Error(`${this.loss.loss.kind}: the model has no parameters to train`);
     }
-    this.logits = last.built.logits;
-    this.probabilities = last.built.y;
+    this.lossInput = input;
+    this.outputs = last.y;
     this.data = new DataSets({
       device,
       inputShape,
       x: this.x,
-      labels: this.labels,
+      targets: this.targets,
       indices: this.indices,
       kernels: this.kernels,
       plan: (batchSize) => this.plan(batchSize),
+      onProgress: options.onProgress,
       checkSize: (what, size, advice) => this.checkSize(what, size, advice),
     });
   }
@@ -356,10 +378,6 @@ export class Graph {
     return tensor;
   }
 
-  get classes(): number {
-    return this.logits.value.shape[1];
-  }
-
   /** The dispatches for a batch of `batchSize` rows, created on first use. */
   plan(batchSize: number): Promise<Plan> {
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > this.maxBatchSize) {
@@ -375,23 +393,35 @@ export class Graph {
 
   private async createPlan(batchSize: number): Promise<Plan> {
     const device = this.device;
+    // Compiled in parts, each told to the listener before it starts: every layer's forward, its backward, the loss, the optimizer, the overrides.
+    const total = 2 * this.layers.length + 2 + (this.kernels.size > 0 ? 1 : 0);
+    let done = 0;
+    const compiling = (what: string) => this.onProgress?.({ stage: 'compile', done: done++, total, what: `${what}, batch ${batchSize}` });
     const inference: Dispatch[] = [];
     const training: Dispatch[] = [];
     const backward: Dispatch[] = [];
     for (const { name, built } of this.layers) {
+      compiling(`${name} forward`);
       const forward = mark(name, await built.forward(batchSize));
       inference.push(...forward);
       training.push(...(built.forwardTraining ? mark(name, await built.forwardTraining(batchSize)) : forward));
     }
-    for (const { name, built } of [...this.layers].reverse()) backward.push(...mark(name, await built.backward(batchSize)));
+    for (const { name, built } of [...this.layers].reverse()) {
+      compiling(`${name} backward`);
+      backward.push(...mark(name, await built.backward(batchSize)));
+    }
 
-    const logits = rows(this.logits.value, batchSize);
-    const labels = rows(this.labels, batchSize);
+    compiling('the loss');
     // Evaluate accumulates the running means too, and never reads them.
-    const metrics = mark('loss', [
-      await softmaxCrossEntropyForward(device, { logits, labels, lossSum: this.lossSum, correct: this.correct, runningMeans: this.runningMeans }),
-    ]);
-    const lossGradient = mark('loss', [await softmaxCrossEntropyBackward(device, { logits, labels, dLogits: rows(this.logits.grad, batchSize) })]);
+    const loss = await lossDispatches(
+      device,
+      this.loss,
+      { input: this.lossInput.value, grad: this.lossInput.grad, output: this.outputs, targets: this.targets, sums: this.sums, runningMeans: this.runningMeans },
+      batchSize,
+    );
+    const metrics = mark('loss', loss.measure);
+    const lossGradient = mark('loss', loss.gradient);
+    compiling('the optimizer');
     const update = mark(
       'optimizer',
       await optimizerUpdate(device, this.optimizer, {
@@ -403,13 +433,14 @@ export class Graph {
         variables: this.params.map((p) => ({ start: p.start, length: sizeOf(p.spec.shape), trainable: p.spec.trainable })),
       }),
     );
-    const probabilities = mark('loss', [await softmaxForward(device, { x: logits, y: rows(this.probabilities, batchSize) })]);
+    const outputs = mark('loss', loss.outputs);
     // Mixed precision: the loss' gradient scaled after it, the gradients unscaled and checked before the update, which they gate.
-    const scaling = this.lossScale && (await lossScaling(device, this.lossScale.config, { ...this.lossScale, lossGradient: rows(this.logits.grad, batchSize), grad: this.gradArena, gated: update.length }));
+    const scaling = this.lossScale && (await lossScaling(device, this.lossScale.config, { ...this.lossScale, lossGradient: rows(this.lossInput.grad, batchSize), grad: this.gradArena, gated: update.length }));
     const scaleGradient = scaling ? mark('loss scale', [scaling.scaleGradient]) : [];
     const check = scaling ? mark('loss scale', scaling.check) : [];
-    const all = [...new Set([...training, ...inference, ...backward, ...metrics, ...lossGradient, ...scaleGradient, ...check, ...update, ...probabilities])];
+    const all = [...new Set([...training, ...inference, ...backward, ...metrics, ...lossGradient, ...scaleGradient, ...check, ...update, ...outputs])];
     if (this.kernels.size > 0) {
+      compiling('the kernels replaced');
       // A data set's gather is made with it (see `gather`), and takes its override there.
       const names = new Set([...all.map((d) => d.kernel.name), ...GATHER_KERNELS]);
       for (const name of this.kernels.keys()) {
@@ -420,8 +451,9 @@ export class Graph {
         if (override) await applyOverride(device, dispatch, override);
       }
     }
+    this.onProgress?.({ stage: 'compile', done, total, what: `the plan for batches of ${batchSize}` });
     // After the overrides, which are never tuned.
-    await this.tuner?.tune(all);
+    await this.tuner?.tune(all, this.onProgress);
     // The update as it will run, overrides and all.
     scaling?.gate(update);
     return {
@@ -430,17 +462,22 @@ export class Graph {
       gradients: [...training, ...lossGradient, ...scaleGradient, ...backward],
       update: [...check, ...update],
       evaluate: [...inference, ...metrics],
-      predict: [...inference, ...probabilities],
+      predict: [...inference, ...outputs],
     };
   }
 
   /**
-   * Copies a batch of inputs (and labels) into the graph's input buffers, pixel
-   * bytes as their values (predict, profile; training gathers its batches on the GPU).
+   * Copies a batch of inputs (and labels or targets) into the graph's input
+   * buffers, pixel bytes as their values (predict, profile; training gathers
+   * its batches on the GPU).
    */
-  writeBatch(x: Inputs, labels?: Uint32Array): void {
-    writeTensor(this.device, rows(this.x, x.length / sizeOf(this.inputShape)), x instanceof Uint8Array ? pixelValues(x) : x);
-    if (labels) writeTensor(this.device, rows(this.labels, labels.length), labels);
+  writeBatch(x: Inputs, y?: ArrayLike<number>): void {
+    const count = x.length / sizeOf(this.inputShape);
+    writeTensor(this.device, rows(this.x, count), x instanceof Uint8Array ? pixelValues(x) : x);
+    if (!y) return;
+    const targets = rows(this.targets, count);
+    if (targets.dtype === 'u32') writeTensor(this.device, targets, Uint32Array.from(y));
+    else writeTensor(this.device, targets, y instanceof Uint8Array ? pixelValues(y) : Float32Array.from(y));
   }
 
   /**
@@ -455,15 +492,15 @@ export class Graph {
     const readback = options.snapshot === undefined ? undefined : this.readbacks.pop();
     if (options.snapshot !== undefined && !readback) throw new Error(`submit(): more than ${READBACKS} metric snapshots pending`);
     const encoder = this.device.createCommandEncoder({ label: `${kind} steps ${first + 1}-${last + 1}` });
-    if (options.clear) for (const sum of [this.lossSum, this.correct, this.runningMeans]) encoder.clearBuffer(sum.buffer);
+    if (options.clear) for (const sum of [this.sums, this.runningMeans]) encoder.clearBuffer(sum.buffer);
     for (let step = first; step <= last; step++) {
       this.encodeStep(encoder, pass, step, { kind, label: `${kind} step ${step + 1}`, timestampWrites: options.timestampWrites?.(step) });
     }
     if (options.save !== undefined) this.copyState(encoder, 'save', options.save);
     if (readback) {
-      encoder.copyBufferToBuffer(this.lossSum.buffer, 0, readback, 0, 4);
-      encoder.copyBufferToBuffer(this.correct.buffer, 0, readback, 4, 4);
-      encoder.copyBufferToBuffer(this.runningMeans.buffer, 4, readback, 8, 8);
+      const size = 4 * this.loss.names.length;
+      encoder.copyBufferToBuffer(this.sums.buffer, 0, readback, 0, size);
+      encoder.copyBufferToBuffer(this.runningMeans.buffer, 4, readback, size, size);
     }
     this.device.queue.submit([encoder.finish()]);
     return readback ? this.readSnapshot(readback, options.snapshot!) : null;
@@ -472,12 +509,12 @@ export class Graph {
   private async readSnapshot(buffer: GPUBuffer, { seen, steps }: { seen: number; steps?: number }): Promise<Progress> {
     try {
       await buffer.mapAsync(GPUMapMode.READ);
-      const bytes = buffer.getMappedRange();
-      const [lossSum, , lossMeans, accuracyMeans] = new Float32Array(bytes);
-      const logs: Logs = { loss: lossSum / seen, accuracy: new Uint32Array(bytes, 4, 1)[0] / seen };
-      const printed = steps === undefined ? undefined : { loss: kerasPrinted(lossMeans, logs.loss, steps), accuracy: kerasPrinted(accuracyMeans, logs.accuracy, steps) };
+      const values = new Float32Array(buffer.getMappedRange().slice(0));
       buffer.unmap();
-      return { logs, ...(printed && { printed }) };
+      const { names } = this.loss;
+      const logs = Object.fromEntries(names.map((name, k) => [name, values[k] / seen])) as Logs;
+      if (steps === undefined) return { logs };
+      return { logs, printed: Object.fromEntries(names.map((name, k) => [name, kerasPrinted(values[names.length + k], logs[name], steps)])) as Logs };
     } finally {
       this.readbacks.push(buffer);
     }
@@ -513,10 +550,15 @@ export class Graph {
     this.errors.push(Promise.all([validation, memory]).then(([v, m]) => (v || m ? `${what}: ${(v ?? m)!.message}` : null)));
   }
 
-  /** Throws the first error the scopes of the work submitted so far found. */
+  /**
+   * Throws the first error the scopes of the work submitted so far found, or
+   * that the device is lost: its readbacks then resolve all the same (with
+   * zeros), so a lost device must stop a pass here, before its figures are used.
+   */
   async checkErrors(): Promise<void> {
     const found = (await Promise.all(this.errors.splice(0))).find((message) => message !== null);
     if (found) throw new Error(found);
+    if (this.lost) throw new Error(`the GPU device is lost (${this.lost.reason}: ${this.lost.message})`);
   }
 
   /**
@@ -586,12 +628,11 @@ export class Graph {
   /** Everything training keeps on the GPU (see GraphState), read after the work submitted so far. */
   async readState(): Promise<GraphState> {
     const read = (tensor: Tensor) => readTensor(this.device, tensor);
-    const [arena, step, rate, lossSum, correct, runningMeans, lossScale, ...rest] = await Promise.all([
+    const [arena, step, rate, sums, runningMeans, lossScale, ...rest] = await Promise.all([
       read(this.arena),
       read(this.step),
       read(this.rate),
-      read(this.lossSum),
-      read(this.correct),
+      read(this.sums),
       read(this.runningMeans),
       this.readLossScale(),
       ...this.stateArenas.map(read),
@@ -603,8 +644,7 @@ export class Graph {
       optimizerStep: step[0],
       learningRate: rate[0],
       layers: rest.slice(this.stateArenas.length),
-      lossSum: lossSum[0],
-      correct: correct[0],
+      sums: sums as Float32Array,
       runningMeans: runningMeans as Float32Array,
       ...(lossScale && { lossScale }),
     };
@@ -631,8 +671,7 @@ export class Graph {
     writeTensor(this.device, this.rate, Float32Array.of(state.learningRate));
     if (typeof this.optimizer.learningRate === 'number') this.rateValue = Math.fround(state.learningRate);
     state.layers.forEach((values, i) => writeTensor(this.device, this.states[i].tensor, values));
-    writeTensor(this.device, this.lossSum, Float32Array.of(state.lossSum));
-    writeTensor(this.device, this.correct, Uint32Array.of(state.correct));
+    writeTensor(this.device, this.sums, state.sums);
     writeTensor(this.device, this.runningMeans, state.runningMeans);
     if (this.lossScale && state.lossScale) {
       writeTensor(this.device, this.lossScale.scale, Float32Array.of(state.lossScale.scale));
@@ -652,17 +691,17 @@ export class Graph {
     });
   }
 
-  /** Class probabilities of every row of x, [count, classes] row-major. */
+  /** The outputs of every row of x (class probabilities, after a softmax), [count, ...output] row-major. */
   async predict(x: Inputs, batchSize: number): Promise<Float32Array> {
     const rowSize = sizeOf(this.inputShape);
     const count = x.length / rowSize;
-    const classes = this.classes;
+    const classes = sizeOf(this.loss.output);
     const result = this.device.createBuffer({ label: 'predictions', size: count * classes * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     try {
       for (let start = 0; start < count; start += batchSize) {
         const batch = Math.min(batchSize, count - start);
         await this.submitPredict(`predict rows ${start + 1}-${start + batch}`, x.subarray(start * rowSize, (start + batch) * rowSize), (encoder) =>
-          encoder.copyBufferToBuffer(this.probabilities.buffer, this.probabilities.offset, result, start * classes * 4, batch * classes * 4),
+          encoder.copyBufferToBuffer(this.outputs.buffer, this.outputs.offset, result, start * classes * 4, batch * classes * 4),
         );
       }
       await this.checkErrors();

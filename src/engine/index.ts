@@ -4,15 +4,18 @@ export { createGpu, defaultGpu, describeAdapter, freshGpu, setDefaultGpu, type A
 export { averagePooling2d, batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, type ActivationName, type LayerConfig } from './layers';
 export {
   loadModelBytes,
+  modelFromFile,
   sequential,
   Model,
   type CheckpointInfo,
   type CompileOptions,
   type EpochLogs,
+  type EvaluateOptions,
   type FitOptions,
   type KernelProfile,
   type LayerOutput,
   type Logs,
+  type ShapedArray,
   type DeviceLoss,
   type Weight,
 } from './model';
@@ -21,7 +24,8 @@ export { DataSets, type DeviceData, type Pass } from './dataSets';
 export { runPass, type PassOptions } from './training/pass';
 export { encodeDispatches, kernelName, PRECISIONS, type Dispatch, type KernelOverride, type KernelOverrides, type Precision, type Work } from './pipelines';
 export { LOSS_SCALE_DEFAULTS, type LossScaleConfig } from './ops/lossScale';
-export { KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
+export { formatMs, KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
+export { describeSetup, type SetupListener, type SetupProgress } from './setupProgress';
 export {
   AUTOTUNE_MODES,
   autotuneMode,
@@ -58,14 +62,17 @@ export {
   modelCheckpoint,
   reduceLROnPlateau,
   terminateOnNaN,
+  type BatchDetails,
   type Callback,
   type Mode,
   type TrainedModel,
 } from './training/callbacks';
 export { History } from './training/history';
-export { formatLogs, progressLine, setProgressWriter, type ProgressWriter } from './training/progress';
-export { tutorialModel, type TutorialModel } from './tutorial';
+export { formatDuration, formatLogs, progressLine, runEstimate, runEstimator, setProgressWriter, type ProgressWriter } from './training/progress';
+export { tutorialModel, tutorialRecipe, type TutorialModel, type TutorialRecipe } from './tutorial';
+export { lossConfig, LOSSES, METRICS, type LossConfig, type LossKind, type LossOption, type MetricName } from './losses';
 export { expectImagesFit, mnistFromFiles, MNIST_FILES, MNIST_PARTS, MNIST_SHA256, pixelValues, type Dataset, type Mnist, type MnistPart } from './data';
 export { readModelFile } from './modelFile';
+export { encodeKeras, kerasFormat, loadKerasModel, readAnyModelFile, readKerasModel, toKeras, KERAS_LAYOUT_VERSION, type KerasFormat, type KerasModelFile } from './keras';
 export { checkPosition, checkResumable, readCheckpoint } from './checkpoint';
 export { fromTorch, modelFileFromTorch, modelFileToTorch, toTorch, torchFiles, TORCH_FORMAT } from './torchConvert';

@@ -3,18 +3,19 @@
 // fit's loop is training/fit.ts, and the graph owns the GPU.
 import { Autotuner, autotuneMode, tuningDefaults, type AutotuneMode, type TuningChoice, type TuningStore } from './autotune';
 import { defaultGpu, describeAdapter, freshGpu, type Gpu } from './device';
-import { shuffledRows } from './dataSets';
 import { sizeOf } from './buffers';
 import { Graph, type Inputs, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
+import { buildLoss, checkTargets, DEFAULT_LOSS, lossConfig, lossPlan, metricNames, type LossConfig, type LossOption, type LossPlan, type MetricName } from './losses';
 import { lossScaleConfig, type LossScaleConfig } from './ops/lossScale';
 import { optimizerConfig, toOptimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
-import { checkWeights, encodeModelFile, readModelFile } from './modelFile';
+import { checkWeights, encodeModelFile, readModelFile, type ModelFile } from './modelFile';
 import { fit, type FitOptions, type Trainee } from './training/fit';
 import type { History } from './training/history';
-import { runPass } from './training/pass';
+import { evaluate, type EvaluateOptions } from './training/evaluate';
+import type { SetupListener } from './setupProgress';
 import type { Weight } from './safetensors';
 import { normalizeOverrides, PRECISIONS, type KernelOverride, type KernelOverrides, type Precision } from './pipelines';
 
@@ -22,6 +23,10 @@ export type { Inputs, Logs } from './graph';
 export type { CheckpointInfo } from './checkpoint';
 export type { DeviceLoss, EpochLogs, FitOptions } from './training/fit';
 export type { History } from './training/history';
+export type { EvaluateOptions } from './training/evaluate';
+
+/** What predict returns: the values, row-major, with their shape ([count, ...outputShape]). */
+export type ShapedArray = Float32Array & { readonly shape: readonly number[] };
 
 /** One layer's output for the inputs given to `Model.layerOutputs`. */
 export interface LayerOutput {
@@ -50,8 +55,22 @@ export type { Weight } from './safetensors';
 export interface CompileOptions {
   /** An optimizer by name, with Keras' defaults, or its settings (`optimizerConfig`), checked here; by default 'rmsprop'. */
   optimizer?: OptimizerKind | OptimizerConfig;
-  loss?: 'sparseCategoricalCrossentropy';
-  metrics?: 'accuracy'[];
+  /**
+   * Keras' losses (losses.ts): 'sparseCategoricalCrossentropy' (labels, the
+   * default), 'categoricalCrossentropy' (one-hot rows), 'binaryCrossentropy'
+   * (targets in [0, 1]), 'meanSquaredError' ('mse'), 'meanAbsoluteError'
+   * ('mae'); or `{ kind, fromLogits: true }` for a cross-entropy of a model
+   * whose last layer is linear. A cross-entropy takes over the last layer's
+   * softmax or sigmoid, fused with it; a last layer that does not fit the loss is refused.
+   */
+  loss?: LossOption;
+  /**
+   * Keras' metrics, logged by Keras' names: 'accuracy' (sparse categorical,
+   * categorical or binary accuracy, as the loss makes it), 'topKCategoricalAccuracy'
+   * (k = 5; 'sparseTopKCategoricalAccuracy' for labels), 'mse', 'mae'. None by
+   * default, as in Keras: the logs hold the loss only.
+   */
+  metrics?: MetricName[];
   /** Makes initialisation and shuffling reproducible: same seed, same device, same losses. */
   seed?: number;
   /** The device to train on; by default the one `defaultGpu()` picks. */
@@ -93,18 +112,28 @@ export interface CompileOptions {
   precision?: Precision;
   /** With precision 'mixed', the loss scaling's settings: Keras' initial_scale (2^15) and dynamic_growth_steps (2,000) by default. */
   lossScale?: Partial<LossScaleConfig>;
+  /**
+   * Told of what the model does before its steps can run, which takes seconds
+   * on a software adapter: compiling a plan's kernels, timing their variants,
+   * putting data on the GPU (setupProgress.ts; `describeSetup` words it).
+   */
+  onProgress?: SetupListener;
 }
 
 export class Model {
   private compiled: Required<Pick<CompileOptions, 'seed'>> &
-    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice'> & {
+    Pick<CompileOptions, 'gpu' | 'recreateGpu' | 'autotune' | 'tuningStore' | 'onTuningNotice' | 'onProgress'> & {
       optimizer: OptimizerConfig;
+      /** Undefined when compile was given none (DEFAULT_LOSS, see buildLoss). */
+      loss?: Required<LossConfig>;
+      metrics: MetricName[];
       kernels?: Map<string, KernelOverride>;
       precision: Precision;
       lossScale?: LossScaleConfig;
     } = {
     seed: Date.now() >>> 0,
     optimizer: optimizerConfig('rmsprop'),
+    metrics: [],
     precision: 'float32',
   };
   /** The kernel variants chosen on the current device, kept across rebuilds on it. */
@@ -112,6 +141,8 @@ export class Model {
   private graph?: Graph;
   /** The generator's state when the graph was built: a graph built again from it draws the same dropout seeds. */
   private builtFrom = 0;
+  /** The weights of the graph `compile` let go of, for the next build: compiling keeps a model's weights, as in Keras. */
+  private compiledFrom?: Promise<Float32Array>;
   private random = seededRandom(this.compiled.seed);
   /**
    * Set it during `fit` (from a callback or a button) to stop training, as in
@@ -119,6 +150,8 @@ export class Model {
    * few updates' worth at most, as the GPU runs ahead of the readbacks).
    */
   stopTraining = false;
+  /** Set it during `evaluate` (from a callback or a button) to stop it at its next progress update, as Keras 3's stop_evaluating. */
+  stopEvaluating = false;
 
   /** Each layer's output shape and parameters, checked when the model is made. */
   readonly shapes: LayerShape[];
@@ -132,12 +165,10 @@ export class Model {
   }
 
   compile(options: CompileOptions = {}): void {
-    if (options.loss && options.loss !== 'sparseCategoricalCrossentropy') {
-      throw new Error(`compile(): unknown loss '${options.loss}' (only 'sparseCategoricalCrossentropy')`);
-    }
-    for (const metric of options.metrics ?? []) {
-      if (metric !== 'accuracy') throw new Error(`compile(): unknown metric '${metric}' (only 'accuracy')`);
-    }
+    const loss = options.loss === undefined ? undefined : lossConfig(options.loss, 'compile()');
+    const metrics = metricNames(options.metrics ?? [], 'compile()');
+    // What is given is checked against the layers now; the default loss when the model is first trained.
+    if (loss || metrics.length > 0) lossPlan(loss ?? DEFAULT_LOSS, metrics, this.layers, this.outputShape);
     if (options.autotune !== undefined) autotuneMode('compile(): autotune', options.autotune);
     const precision = options.precision ?? 'float32';
     if (!PRECISIONS.includes(precision)) throw new Error(`compile(): precision must be one of ${PRECISIONS.join(', ')}, got '${precision}'`);
@@ -145,17 +176,22 @@ export class Model {
     this.compiled = {
       seed: options.seed ?? this.compiled.seed,
       optimizer: toOptimizerConfig(options.optimizer ?? 'rmsprop'),
+      loss,
+      metrics,
       gpu: options.gpu,
       recreateGpu: options.recreateGpu,
       kernels: options.kernels && normalizeOverrides(options.kernels),
       autotune: options.autotune,
       tuningStore: options.tuningStore,
       onTuningNotice: options.onTuningNotice,
+      onProgress: options.onProgress,
       precision,
       ...(precision === 'mixed' && { lossScale: lossScaleConfig(options.lossScale, 'compile(): lossScale') }),
     };
     this.tuner = undefined;
     this.random = seededRandom(this.compiled.seed);
+    // Read (the copy is recorded) before the graph is destroyed; written into the next one.
+    this.compiledFrom = this.graph?.readArena() ?? this.compiledFrom;
     this.destroy();
   }
 
@@ -172,12 +208,14 @@ export class Model {
     this.builtFrom = this.random.state;
     const graph = this.newGraph(gpu, batchSize, this.random);
     if (state) graph.writeState(state);
+    else if (this.compiledFrom) graph.writeArena(await this.compiledFrom);
+    this.compiledFrom = undefined;
     this.graph = graph;
     return graph;
   }
 
   private newGraph(gpu: Gpu, maxBatchSize: number, random: () => number): Graph {
-    const { optimizer, kernels, precision, lossScale, onTuningNotice = (message: string) => console.warn(message) } = this.compiled;
+    const { optimizer, kernels, metrics, onProgress, precision, lossScale, onTuningNotice = (message: string) => console.warn(message) } = this.compiled;
     if (this.tuner?.device !== gpu.device) {
       const defaults = tuningDefaults();
       const { autotune = defaults.mode, tuningStore = defaults.store() } = this.compiled;
@@ -189,7 +227,14 @@ export class Model {
         );
       }
     }
-    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, random, kernels, tuner: this.tuner, precision, lossScale });
+    const loss = this.compiled.loss ?? buildLoss(this.layers);
+    const tuner = this.tuner;
+    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, loss, metrics, random, kernels, tuner, precision, lossScale, onProgress });
+  }
+
+  /** The compiled loss and metrics, checked against the layers: what fit and evaluate compute. */
+  private lossPlan(): LossPlan {
+    return lossPlan(this.compiled.loss ?? DEFAULT_LOSS, this.compiled.metrics, this.layers, this.outputShape);
   }
 
   /** The precision the model was compiled with, and in mixed precision its loss scaling's settings. */
@@ -227,30 +272,25 @@ export class Model {
     return this.shapes.reduce((n, { params }) => n + params.reduce((m, p) => m + sizeOf(p.shape), 0), 0);
   }
 
+  /** The rows of x, checked; and y against what the loss takes (losses.ts' checkTargets). */
   private checkData(what: string, x: Inputs, y?: ArrayLike<number>): number {
     const rowSize = sizeOf(this.inputShape);
     if (x.length % rowSize !== 0) {
       throw new Error(`${what}: x has ${x.length} values, not a whole number of inputs of shape [${this.inputShape.join(', ')}] (${rowSize} values each)`);
     }
     const count = x.length / rowSize;
-    if (y) {
-      if (y.length !== count) throw new Error(`${what}: x holds ${count} inputs but y holds ${y.length} labels`);
-      const classes = this.outputShape[0];
-      for (let i = 0; i < y.length; i++) {
-        if (!Number.isInteger(y[i]) || y[i] < 0 || y[i] >= classes) {
-          throw new Error(`${what}: label ${i} is ${y[i]}, outside 0..${classes - 1}`);
-        }
-      }
-    }
+    if (y) checkTargets(this.lossPlan(), y, count, what);
     return count;
   }
 
   /**
-   * Trains with sparse categorical cross-entropy (training/fit.ts); returns
-   * the logs of each epoch (with `resumeFrom`, those before it too). x and y
-   * go to the GPU once and stay there while the same arrays are given (see
-   * `DataSets.upload`): an array changed in place between two calls is not
-   * sent again; give a new one.
+   * Trains with the compiled loss (training/fit.ts); returns the History of
+   * each epoch's logs (with `resumeFrom`, those before it too). y holds labels
+   * for the sparse cross-entropy, else a target row per example, of the
+   * output's shape (float32, or pixel bytes standing for byte / 255, as x may
+   * be: an autoencoder's y is its x). x and y go to the GPU once and stay
+   * there while the same arrays are given (see `DataSets.upload`): an array
+   * changed in place between two calls is not sent again; give a new one.
    */
   async fit(x: Inputs, y: ArrayLike<number>, options: FitOptions = {}): Promise<History> {
     const count = this.checkData('fit()', x, y);
@@ -288,6 +328,9 @@ export class Model {
       architecture: { inputShape: [...this.inputShape], layers: [...this.layers] },
       optimizer: this.compiled.optimizer,
       precision: this.precision,
+      loss: this.compiled.loss ?? DEFAULT_LOSS,
+      metrics: this.compiled.metrics,
+      targetSize: this.lossPlan().targets === 'labels' ? 1 : sizeOf(this.outputShape),
       random: this.random,
       get builtFrom() {
         return model.builtFrom;
@@ -314,21 +357,32 @@ export class Model {
     };
   }
 
-  /** Mean loss and accuracy over a dataset. */
-  async evaluate(x: Inputs, y: ArrayLike<number>, options: { batchSize?: number } = {}): Promise<Logs> {
+  /**
+   * The mean loss and metrics over a data set, by their Keras names. With
+   * `verbose: 1`, Keras' progress bar; `callbacks` are told at each progress
+   * update (onTestBatchEnd), and setting `stopEvaluating` stops it there, with the means so far.
+   */
+  async evaluate(x: Inputs, y: ArrayLike<number>, options: EvaluateOptions = {}): Promise<Logs> {
     const count = this.checkData('evaluate()', x, y);
+    const { verbose = 0 } = options;
+    if (verbose !== 0 && verbose !== 1) throw new Error(`evaluate(): verbose must be 0 or 1, got ${verbose}`);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
     const batchSize = Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize);
-    const order = shuffledRows(count);
-    const pass = await graph.data.pass({ x, y, order }, batchSize);
-    return (await runPass(graph, pass, { kind: 'evaluate', x, order, updateEvery: Infinity })).logs;
+    this.stopEvaluating = false;
+    const callbacks = options.callbacks === undefined ? [] : [options.callbacks].flat();
+    return evaluate(graph, { x, y, count }, { batchSize, verbose, callbacks, stop: () => this.stopEvaluating });
   }
 
-  /** Class probabilities, [count, classes] row-major. */
-  async predict(x: Inputs, options: { batchSize?: number } = {}): Promise<Float32Array> {
+  /**
+   * The model's outputs, row-major, with their shape [count, ...outputShape]:
+   * class probabilities after a softmax, values in (0, 1) after a sigmoid, as
+   * they are for a linear last layer (logits, with fromLogits).
+   */
+  async predict(x: Inputs, options: { batchSize?: number } = {}): Promise<ShapedArray> {
     const count = this.checkData('predict()', x);
     const graph = await this.build(Math.min(options.batchSize ?? 32, count));
-    return graph.predict(x, Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize));
+    const values = await graph.predict(x, Math.min(graph.maxBatchSize, options.batchSize ?? graph.maxBatchSize));
+    return Object.assign(values, { shape: [count, ...this.outputShape] });
   }
 
   /** Every layer's output for the inputs `x` (inference: dropout off, moving statistics). */
@@ -368,7 +422,8 @@ export class Model {
     try {
       if (weights) graph.writeArena(weights);
       const rowSize = sizeOf(this.inputShape);
-      graph.writeBatch(x.subarray(0, batch * rowSize), Uint32Array.from({ length: batch }, (_, i) => y[i]));
+      const targets = this.lossPlan().targets === 'labels' ? batch : batch * sizeOf(this.outputShape);
+      graph.writeBatch(x.subarray(0, batch * rowSize), y instanceof Uint8Array ? y.subarray(0, targets) : Array.from({ length: targets }, (_, i) => y[i]));
       profiler = new KernelProfiler(gpu.device, (await graph.plan(batch)).train);
       await profiler.step();
       const samples: number[][] = profiler.runs.map(() => []);
@@ -430,14 +485,26 @@ export class Model {
 }
 
 /**
- * A model from the bytes `Model.toBytes()` wrote. The whole file is checked
- * (readModelFile) before the model is made and its graph built.
+ * A model from the bytes `Model.toBytes()` wrote, compiled with `loss` and
+ * `metrics` (the file holds the architecture and weights only). The whole
+ * file is checked (readModelFile) before the model is made and its graph built.
  */
-export async function loadModelBytes(bytes: Uint8Array, options: { source?: string; gpu?: Gpu } = {}): Promise<Model> {
-  const { inputShape, layers, weights } = readModelFile(bytes, options.source ?? 'model');
-  const model = new Model(layers, inputShape);
-  model.compile({ gpu: options.gpu });
-  await model.setWeights(weights);
+export async function loadModelBytes(
+  bytes: Uint8Array,
+  options: { source?: string } & Pick<CompileOptions, 'gpu' | 'loss' | 'metrics' | 'onProgress' | 'onTuningNotice'> = {},
+): Promise<Model> {
+  const { source, ...compile } = options;
+  return modelFromFile(readModelFile(bytes, source ?? 'model'), compile);
+}
+
+/** A model with the architecture and weights of a checked model file (ours, or a Keras file read as one), compiled with `options`. */
+export async function modelFromFile(
+  file: Pick<ModelFile, 'inputShape' | 'layers' | 'weights'>,
+  options: Pick<CompileOptions, 'gpu' | 'loss' | 'metrics' | 'onProgress' | 'onTuningNotice'> = {},
+): Promise<Model> {
+  const model = new Model(file.layers, file.inputShape);
+  model.compile(options);
+  await model.setWeights(file.weights);
   return model;
 }
 

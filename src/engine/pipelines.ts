@@ -269,12 +269,17 @@ async function compile(device: GPUDevice, shader: Shader): Promise<GPUShaderModu
   const module = device.createShaderModule({ label: shader.file, code: code(shader) });
   void device.popErrorScope();
   const info = await module.getCompilationInfo();
-  const errors = info.messages.filter((m) => m.type === 'error');
-  if (errors.length > 0) {
-    const lines = errors.map((m) => `${shader.file}:${m.lineNum}:${m.linePos}: ${m.message}`);
+  if (info.messages.some((m) => m.type === 'error')) {
+    const lines = errorsWithNotes(info.messages).map((m) => `${shader.file}:${m.lineNum}:${m.linePos}: ${m.type === 'info' ? 'note: ' : ''}${m.message}`);
     throw new Error(`WGSL compilation failed:\n${lines.join('\n')}`);
   }
   return module;
+}
+
+/** Each error among a compiler's messages with the notes that follow it (Tint's 'info': where a uniformity error comes from); the warnings dropped. */
+export function errorsWithNotes<T extends { type: GPUCompilationMessageType }>(messages: readonly T[]): T[] {
+  let note = false;
+  return messages.filter((m) => (note = m.type === 'error' || (m.type === 'info' && note)));
 }
 
 /** The bindings an entry point uses, and its `params` members, by reflection. */

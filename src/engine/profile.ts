@@ -165,3 +165,8 @@ export class KernelProfiler {
     this.marks.destroy();
   }
 }
+
+/** Milliseconds with four significant digits, and no more: `640.5`, `12.35`, `0.08343`. */
+export function formatMs(ms: number): string {
+  return Number.isFinite(ms) ? String(Number(ms.toPrecision(4))) : String(ms);
+}

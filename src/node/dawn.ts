@@ -1,5 +1,8 @@
 // WebGPU in Node: Dawn, from the `webgpu` package, on whatever Vulkan driver
 // is installed (lavapipe when there is no GPU).
+import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { createGpu as createGpuOn, type Gpu } from '../engine/device';
 
@@ -22,10 +25,63 @@ function dawn(options: DawnOptions): GPU {
   const key = flags.join(' ');
   let gpu = instances.get(key);
   if (!gpu) {
-    gpu = create(flags) as GPU;
+    const made = create(flags) as GPU;
+    const requestAdapter = made.requestAdapter.bind(made);
+    gpu = Object.assign(made, { requestAdapter: (options?: GPURequestAdapterOptions) => withoutLimitWarnings(() => requestAdapter(options)) });
     instances.set(key, gpu);
   }
   return gpu;
+}
+
+/** What Dawn prints (to stderr, from native code) when an instance first looks for adapters on lavapipe, and nothing can change. */
+const LIMIT_WARNINGS = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\n/gm;
+
+/**
+ * Calls `call` with the process' stderr (file descriptor 2) pointed at a
+ * temporary file, then back, and writes what it printed there to stderr less
+ * Dawn's two warnings about limits (LIMIT_WARNINGS), which dawn.node prints
+ * synchronously, inside requestAdapter, on every run on lavapipe. Node has no
+ * dup2: a descriptor is replaced by closing it and opening another, which gets
+ * the lowest free number, its own; /proc/self/fd reopens stderr afterwards, for
+ * appending (a file shared with stdout, as `> log 2>&1` shares it, has stdout
+ * reopened for appending too, or their offsets would part). Linux only, and
+ * not for a socket, which /proc cannot reopen (Node's spawn gives a child
+ * sockets): the warnings stay there.
+ */
+export function withoutLimitWarnings<T>(call: () => T): T {
+  const stat = (fd: number) => {
+    try {
+      return fstatSync(fd);
+    } catch {
+      return undefined;
+    }
+  };
+  const [stdin, stdout, stderr] = [0, 1, 2].map(stat);
+  // Without 0 and 1 open, the lowest free descriptor would not be 2.
+  if (process.platform !== 'linux' || !stdin || !stdout || !stderr || stderr.isSocket()) return call();
+  if (stderr.isFile() && stdout.isFile() && stdout.dev === stderr.dev && stdout.ino === stderr.ino) moveTo(1, openSync('/proc/self/fd/1', 'a'), 'a');
+  const original = openSync('/proc/self/fd/2', 'a');
+  const path = join(tmpdir(), `webgpu-train-${process.pid}-${Date.now()}.stderr`);
+  const capture = openSync(path, 'wx+');
+  unlinkSync(path);
+  moveTo(2, capture, 'r+');
+  try {
+    return call();
+  } finally {
+    const text = Buffer.alloc(64 << 10);
+    const length = readSync(2, text, 0, text.length, 0);
+    moveTo(2, original, 'a');
+    const rest = text.subarray(0, length).toString().replace(LIMIT_WARNINGS, '');
+    if (rest) writeSync(2, rest);
+  }
+}
+
+/** Makes descriptor `fd` refer to what `source` refers to, opened again with `flags` (as dup2 would, nearly), and closes `source`. */
+function moveTo(fd: number, source: number, flags: string): void {
+  closeSync(fd);
+  const moved = openSync(`/proc/self/fd/${source}`, flags);
+  closeSync(source);
+  if (moved !== fd) throw new Error(`could not move descriptor ${source} to ${fd} (it became ${moved})`);
 }
 
 /**

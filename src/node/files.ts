@@ -14,6 +14,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { TuningStore } from '../engine/autotune';
 import { MEMORY_CEILING } from '../engine/memoryBudget';
 import { checkSafetensorsHead } from '../engine/safetensors';
+import { kerasFormat } from '../engine/keras';
 
 /** What a file that is not a regular one is, as errors say it: 'a FIFO', 'a character device'... */
 function nonRegular(stats: Stats): string {
@@ -93,6 +94,17 @@ export async function readNamedFile(path: string, kind: string, options: ReadOpt
  */
 export function readSafetensorsFile(path: string, kind: string): Promise<Uint8Array> {
   return readNamedFile(path, kind, { maxBytes: MEMORY_CEILING, head: (head, size) => checkSafetensorsHead(head, size, path, kind) });
+}
+
+/**
+ * A model file of any format `loadModel` reads (ours, or a Keras .keras or .h5
+ * file, told apart by their first bytes), bounded as readSafetensorsFile bounds ours.
+ */
+export function readModelFileBytes(path: string): Promise<Uint8Array> {
+  return readNamedFile(path, 'a model file', {
+    maxBytes: MEMORY_CEILING,
+    head: (head, size) => kerasFormat(head) ?? checkSafetensorsHead(head, size, path, 'a model file'),
+  });
 }
 
 /**

@@ -3,10 +3,10 @@
 // the autotuner's choices in a file in the cache directory.
 import { autotuneMode, setTuningDefaults } from '../engine/autotune';
 import { setDefaultGpu } from '../engine/device';
-import { loadModelBytes, type Model } from '../engine/model';
-import type { Gpu } from '../engine/device';
+import { kerasFormat, loadKerasModel, toKeras } from '../engine/keras';
+import { loadModelBytes, type CompileOptions, type Model } from '../engine/model';
 import { createGpu } from './dawn';
-import { fileTuningStore, readSafetensorsFile, writeFileAtomically } from './files';
+import { fileTuningStore, readModelFileBytes, writeFileAtomically } from './files';
 import { setProgressWriter } from '../engine/training/progress';
 import { stdoutProgress } from './progress';
 
@@ -26,12 +26,30 @@ setProgressWriter(stdoutProgress);
 const mode = process.env.WEBGPU_TRAIN_AUTOTUNE === undefined ? undefined : autotuneMode('WEBGPU_TRAIN_AUTOTUNE', process.env.WEBGPU_TRAIN_AUTOTUNE);
 setTuningDefaults({ store: () => fileTuningStore(), ...(mode && { mode }) });
 
-/** Writes the model file whole or not at all: to a temporary file, then renamed over `path`. */
-export async function saveModel(model: Model, path: string): Promise<void> {
-  await writeFileAtomically(path, await model.toBytes());
+/**
+ * What `saveModel` writes at `path`, by its name: a Keras 3 .keras file for
+ * `.keras`, else our model file (safetensors); `.h5` is refused (Keras' legacy
+ * format is read, not written). Check it before the work whose result it saves.
+ */
+export function savedFormat(path: string): 'keras' | 'webgpu-train' {
+  const name = path.toLowerCase();
+  if (name.endsWith('.h5') || name.endsWith('.hdf5')) throw new Error(`${path}: Keras' legacy .h5 format is read, not written; save as .keras (Keras 3) or .safetensors`);
+  return name.endsWith('.keras') ? 'keras' : 'webgpu-train';
 }
 
-/** Loads a model file written by `saveModel()` (or the page's "save"), checked whole before anything is built. */
-export async function loadModel(path: string, options: { gpu?: Gpu } = {}): Promise<Model> {
-  return loadModelBytes(await readSafetensorsFile(path, 'a model file'), { source: path, gpu: options.gpu });
+/** Writes the model whole or not at all (a temporary file, then renamed over `path`), in the format its name asks for (`savedFormat`). */
+export async function saveModel(model: Model, path: string): Promise<void> {
+  const bytes = savedFormat(path) === 'keras' ? await toKeras(model) : await model.toBytes();
+  await writeFileAtomically(path, bytes);
+}
+
+/**
+ * Loads a model file written by `saveModel()` (or the page's "save"), or a
+ * Keras .keras or .h5 file, told apart by content; checked whole before
+ * anything is built, and compiled with `loss` and `metrics`.
+ */
+export async function loadModel(path: string, options: Pick<CompileOptions, 'gpu' | 'loss' | 'metrics' | 'onProgress' | 'onTuningNotice'> = {}): Promise<Model> {
+  const bytes = await readModelFileBytes(path);
+  const load = kerasFormat(bytes) ? loadKerasModel : loadModelBytes;
+  return load(bytes, { ...options, source: path });
 }

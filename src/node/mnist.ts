@@ -222,19 +222,20 @@ export async function mnistPaths(dir: string): Promise<Record<MnistPart, string>
  * repository's copy, else from the cache, downloading what it lacks. Files
  * that are not the official MNIST are used all the same, with a note in the log.
  * A cached file is checked against its digest each time it is read: a damaged
- * one is removed and downloaded again.
+ * one is removed and downloaded again. `dir` is the directory it was read from.
  */
-export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> {
+export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist & { dir: string }> {
   const log = options.log ?? process.stderr;
   const builtIn = options.cacheDir === undefined && (await hasAllParts(BUILT_IN_MNIST_DIR)) ? BUILT_IN_MNIST_DIR : undefined;
-  const dir = options.dir || process.env.MNIST_DIR || builtIn;
+  const given = options.dir || process.env.MNIST_DIR || builtIn;
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const dir = given ?? cacheDir;
   const paths = {} as Record<MnistPart, string>;
   const files = {} as Record<MnistPart, Uint8Array>;
-  if (dir) {
-    Object.assign(paths, await mnistPaths(dir));
+  if (given) {
+    Object.assign(paths, await mnistPaths(given));
     for (const part of MNIST_PARTS) files[part] = await readPart(paths[part]);
   } else {
-    const cacheDir = options.cacheDir ?? defaultCacheDir();
     await mkdir(cacheDir, { recursive: true });
     const mirrors = options.mirrors ?? MNIST_MIRRORS;
     const digests = { gz: options.gzDigests ?? MNIST_GZ_SHA256, raw: options.rawDigests ?? MNIST_SHA256 };
@@ -264,5 +265,5 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> 
     const differing = MNIST_PARTS.filter((part) => mnist.digests[part] !== MNIST_SHA256[part]).map((part) => paths[part]);
     log.write(`note: these files are not the official MNIST (their SHA-256 differs): ${differing.join(', ')}; going on with them\n`);
   }
-  return mnist;
+  return { ...mnist, dir };
 }

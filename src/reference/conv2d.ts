@@ -107,6 +107,6 @@ export const conv2dLayer: LayerReference<Conv2DConfig> = {
       channels: C_out,
       backward: (dZ: ArrayLike<number>) => conv2dBackward(x, kernel, dZ, c),
     };
-    return productForward(product, bias, config.activation, pass.last);
+    return productForward(product, bias, config.activation, pass.activationInLoss);
   },
 };

@@ -10,7 +10,7 @@ export const denseLayer: LayerReference<DenseConfig> = {
     return { output: [config.units], params: kernelAndBias([input[0], config.units]) };
   },
 
-  forward(config, x, [kernel, bias], { N, input, last }) {
+  forward(config, x, [kernel, bias], { N, input, activationInLoss }) {
     const [K, units] = [input[0], config.units];
     const product = {
       z: matmulForward(x, kernel, { M: N, K, N: units }),
@@ -18,6 +18,6 @@ export const denseLayer: LayerReference<DenseConfig> = {
       channels: units,
       backward: (dZ: ArrayLike<number>) => matmulBackward(x, kernel, dZ, { M: N, K, N: units }),
     };
-    return productForward(product, bias, config.activation, last);
+    return productForward(product, bias, config.activation, activationInLoss);
   },
 };

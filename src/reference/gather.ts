@@ -1,15 +1,11 @@
 // Float64 CPU reference for gather.wgsl: the rows of a batch picked by index
-// from a data set of rows of R values, and their labels; and the bytes form.
+// from a column of a data set, rows of R values; and the bytes form.
 
-/** y[r] = x[indices[r]] (rows of R values) and yLabels[r] = labels[indices[r]]. */
-export function gather(x: ArrayLike<number>, labels: ArrayLike<number>, indices: ArrayLike<number>, R: number): { y: Float64Array; yLabels: Float64Array } {
+/** y[r] = x[indices[r]], rows of R values. */
+export function gather(x: ArrayLike<number>, indices: ArrayLike<number>, R: number): Float64Array {
   const y = new Float64Array(indices.length * R);
-  const yLabels = new Float64Array(indices.length);
-  for (let r = 0; r < indices.length; r++) {
-    for (let c = 0; c < R; c++) y[r * R + c] = x[indices[r] * R + c];
-    yLabels[r] = labels[indices[r]];
-  }
-  return { y, yLabels };
+  for (let r = 0; r < indices.length; r++) for (let c = 0; c < R; c++) y[r * R + c] = x[indices[r] * R + c];
+  return y;
 }
 
 /** The values of `count` bytes packed four to a u32, little-endian: byte / 255. */

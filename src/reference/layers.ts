@@ -23,8 +23,11 @@ export interface Pass {
   N: number;
   input: readonly number[];
   output: readonly number[];
-  /** The model's last layer: its softmax is the loss', so forward returns its logits and backward is given their gradient as dY. */
-  last: boolean;
+  /**
+   * The model's last layer, whose softmax or sigmoid the loss applies itself:
+   * forward returns its logits and backward is given their gradient as dY.
+   */
+  activationInLoss: boolean;
   /**
    * In training, the step (1 on a graph's first) that dropout draws its masks
    * for; absent in inference (dropout off, batch normalization by its moving statistics).
@@ -35,7 +38,7 @@ export interface Pass {
 /** One layer run forward on one batch, holding what its backward needs. */
 export interface LayerForward {
   y: ArrayLike<number>;
-  /** The last layer's: the values before the softmax that the loss takes. */
+  /** With activationInLoss: the values before the activation, that the loss takes. */
   logits?: Float64Array;
   /** dX, and the gradient of each parameter in the order `shape` lists them, from dY. */
   backward(dY: ArrayLike<number>): { dX: ArrayLike<number>; dParams: Float64Array[] };

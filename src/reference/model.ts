@@ -1,14 +1,18 @@
-// Float64 CPU reference for a whole sequential model trained with sparse
-// categorical cross-entropy: the mean loss over a batch and the gradient of every
-// parameter. It only walks layers: each kind's reference is looked up in layers.ts.
+// Float64 CPU reference for a whole sequential model trained with one of the
+// losses (sparse categorical cross-entropy by default): the mean loss over a
+// batch and the gradient of every parameter. It only walks layers: each kind's
+// reference is looked up in layers.ts, each loss' in its op's reference.
 //
 // Shapes leave out the batch dimension, as layers.ts does: an image is [H, W, C]
 // (height, width, channels), a vector [features]; a batch of N is row-major with
 // N first. Parameters come in the order and layout of Model.getWeights(): layer
 // by layer, each layer's in the order its kind lists them.
 import type { LayerConfig } from '../engine/layers';
+import type { LossConfig, LossKind } from '../engine/losses';
 import { layerReference, type LayerForward } from './layers';
-import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './softmaxCrossEntropy';
+import { meanErrorBackward, meanErrorLosses } from './meanError';
+import { sigmoidCrossEntropyBackward, sigmoidCrossEntropyLosses } from './sigmoidCrossEntropy';
+import { categoricalBackward, categoricalLosses, softmaxCrossEntropyBackward, softmaxCrossEntropyLosses } from './softmaxCrossEntropy';
 
 /** A parameter of the model, where Model.getWeights() names it `layers.<layer>.<name>`. */
 export interface ParamShape {
@@ -48,14 +52,48 @@ export interface ModelCase {
   params: readonly ArrayLike<number>[];
   /** [N, ...inputShape], row-major. */
   x: ArrayLike<number>;
-  /** [N] class indices. */
-  labels: ArrayLike<number>;
+  /** [N] class indices, for the sparse cross-entropy. */
+  labels?: ArrayLike<number>;
+  /** [N, ...output], for the other losses. */
+  targets?: ArrayLike<number>;
+  /** sparseCategoricalCrossentropy by default. */
+  loss?: LossConfig;
   N: number;
   /** The training step (1 on a graph's first), as the gradients plan runs it; absent, the model runs as in inference. */
   step?: number;
 }
 
-function forward(m: ModelCase): { layers: LayerForward[]; logits: Float64Array; loss: number; classes: number } {
+/** The activation each cross-entropy takes over from the last layer (fused with it), unless from logits. */
+const FUSED: Partial<Record<LossKind, string>> = { sparseCategoricalCrossentropy: 'softmax', categoricalCrossentropy: 'softmax', binaryCrossentropy: 'sigmoid' };
+
+/** Each row's loss and the gradient of the batch's mean with respect to what the loss takes ([N, R] values). */
+function lossOf(m: ModelCase, input: ArrayLike<number>, R: number): { losses: Float64Array; backward: () => Float64Array } {
+  const { kind = 'sparseCategoricalCrossentropy', fromLogits = false } = m.loss ?? {};
+  const clipped = !fromLogits;
+  const { N } = m;
+  const need = <T>(y: T | undefined, what: string): T => y ?? (() => { throw new Error(`reference model: ${kind} needs ${what}`); })();
+  switch (kind) {
+    case 'sparseCategoricalCrossentropy': {
+      const labels = need(m.labels, 'labels');
+      return { losses: softmaxCrossEntropyLosses(input, labels, N, R, clipped), backward: () => softmaxCrossEntropyBackward(input, labels, N, R) };
+    }
+    case 'categoricalCrossentropy': {
+      const t = need(m.targets, 'targets');
+      return { losses: categoricalLosses(input, t, N, R, clipped), backward: () => categoricalBackward(input, t, N, R, clipped) };
+    }
+    case 'binaryCrossentropy': {
+      const t = need(m.targets, 'targets');
+      return { losses: sigmoidCrossEntropyLosses(input, t, N, R, clipped), backward: () => sigmoidCrossEntropyBackward(input, t, N, R, clipped) };
+    }
+    default: {
+      const t = need(m.targets, 'targets');
+      const error = kind === 'meanSquaredError' ? 'squared' : 'absolute';
+      return { losses: meanErrorLosses(error, input, t, N, R), backward: () => meanErrorBackward(error, input, t, N, R) };
+    }
+  }
+}
+
+function forward(m: ModelCase): { layers: LayerForward[]; logits: ArrayLike<number>; loss: number; classes: number; lossBackward: () => Float64Array } {
   const { shapes, params } = plan(m.layers, m.inputShape);
   if (m.params.length !== params.length) throw new Error(`reference model: ${m.params.length} parameter arrays given, ${params.length} expected`);
   params.forEach((p, i) => {
@@ -66,20 +104,21 @@ function forward(m: ModelCase): { layers: LayerForward[]; logits: Float64Array; 
   if (m.x.length !== m.N * size(m.inputShape)) throw new Error(`reference model: x has ${m.x.length} values for ${m.N} inputs`);
   const layers: LayerForward[] = [];
   let x: ArrayLike<number> = m.x;
+  const fused = m.loss?.fromLogits ? undefined : FUSED[m.loss?.kind ?? 'sparseCategoricalCrossentropy'];
+  const lastLayer = m.layers[m.layers.length - 1];
+  if (fused && (!('activation' in lastLayer) || lastLayer.activation !== fused)) throw new Error(`reference model: the last layer must end in a ${fused} for this loss`);
   m.layers.forEach((config, i) => {
     const own = m.params.filter((_, j) => params[j].layer === i);
-    const last = i === m.layers.length - 1;
-    const pass = { N: m.N, input: shapes[i], output: shapes[i + 1], last, step: m.step };
+    const activationInLoss = i === m.layers.length - 1 && fused !== undefined;
+    const pass = { N: m.N, input: shapes[i], output: shapes[i + 1], activationInLoss, step: m.step };
     layers.push(layerReference(config).forward(config, x, own, pass));
     x = layers[i].y;
   });
-  const { logits } = layers[layers.length - 1];
-  const output = shapes[shapes.length - 1];
-  if (!logits || output.length !== 1) {
-    throw new Error('reference model: the last layer must be dense with a softmax activation (its logits are [N, classes])');
-  }
-  const classes = output[0];
-  return { layers, logits, classes, loss: softmaxCrossEntropyForward(logits, m.labels, m.N, classes) / m.N };
+  const last = layers[layers.length - 1];
+  const logits = fused ? last.logits! : last.y;
+  const classes = size(shapes[shapes.length - 1]);
+  const { losses, backward } = lossOf(m, logits, classes);
+  return { layers, logits, classes, loss: losses.reduce((a, b) => a + b, 0) / m.N, lossBackward: backward };
 }
 
 /** The mean (clipped) loss over the batch. */
@@ -87,12 +126,16 @@ export function modelLoss(m: ModelCase): number {
   return forward(m).loss;
 }
 
-/** The mean loss, the logits [N, classes], and d(mean loss)/d(parameter) for every parameter. */
-export function modelGradients(m: ModelCase): { loss: number; logits: Float64Array; dParams: Float64Array[] } {
-  const { layers, logits, loss, classes } = forward(m);
-  // Layer by layer from the last, whose dY is the gradient of its logits.
+/**
+ * The mean loss, what the loss took ([N, ...output]: the logits when it
+ * applies the last layer's activation, else the outputs), and d(mean
+ * loss)/d(parameter) for every parameter.
+ */
+export function modelGradients(m: ModelCase): { loss: number; logits: ArrayLike<number>; dParams: Float64Array[] } {
+  const { layers, logits, loss, lossBackward } = forward(m);
+  // Layer by layer from the last, whose dY is the gradient of what the loss took.
   const perLayer: Float64Array[][] = [];
-  let dY: ArrayLike<number> = softmaxCrossEntropyBackward(logits, m.labels, m.N, classes);
+  let dY: ArrayLike<number> = lossBackward();
   for (let i = layers.length - 1; i >= 0; i--) {
     const { dX, dParams } = layers[i].backward(dY);
     perLayer[i] = dParams;

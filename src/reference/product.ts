@@ -24,13 +24,14 @@ export interface Product {
 }
 
 /**
- * A product layer run forward from its product. On the model's last layer the
- * softmax is the loss': u are the logits, and backward's dY is their gradient.
+ * A product layer run forward from its product. When the loss applies the
+ * activation (the model's last layer, fused with it): u are the logits, and
+ * backward's dY is their gradient.
  */
-export function productForward(product: Product, bias: ArrayLike<number>, activation: ActivationName, last: boolean): LayerForward {
+export function productForward(product: Product, bias: ArrayLike<number>, activation: ActivationName, activationInLoss: boolean): LayerForward {
   const { z, rows, channels } = product;
   const u = biasForward(z, bias, rows, channels);
-  const fused = last && activation === 'softmax';
+  const fused = activationInLoss;
   const y = activation === 'linear' ? u : activation === 'softmax' ? softmaxForward(u, rows, channels) : activationForward(activation, u);
   return {
     y,

@@ -1,7 +1,8 @@
 // The activation functions, appended by TypeScript (ops/activation.ts) to the
 // shaders that apply them: the epilogues of conv2d.wgsl and matmul.wgsl, and
-// the gradients in activation.wgsl, maxpool2d.wgsl and matmul.wgsl. A library,
-// with no bindings or entry points.
+// the gradients in activation.wgsl, maxpool2d.wgsl and matmul.wgsl; and to the
+// losses' and metrics' (ops/sums.ts), for its sigmoid and NaN tests. A
+// library, with no bindings or entry points.
 
 const LINEAR = 0u;
 const RELU = 1u;
@@ -13,6 +14,13 @@ const TANH = 3u;
 // fold away: exponent all ones, mantissa not zero.
 fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// A constant expression must not evaluate to NaN, so it is made from its bits
+// at run time.
+fn nan() -> f32 {
+  var bits = 0x7fc00000u;
+  return bitcast<f32>(bits);
 }
 
 // exp is only ever taken of -|v|, so it cannot overflow: for v < 0 the form

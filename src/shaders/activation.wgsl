@@ -1,6 +1,8 @@
 // The gradients of the elementwise activations: dInput = dOut * f'(x), one
 // entry point per function. The forward f(x) is the epilogue of the product
-// before it (conv2d.wgsl, matmul.wgsl, with activate.wgsl's functions).
+// before it (conv2d.wgsl, matmul.wgsl, with activate.wgsl's functions), but
+// for a last layer whose loss takes its logits (fused with its sigmoid): for
+// predict, `forward` applies it after.
 //
 // Each takes the forward's output y, not its input: each derivative is a
 // function of y (relu' = [y > 0], sigmoid' = y (1 - y), tanh' = 1 - y²), so x
@@ -14,10 +16,23 @@
 // a dispatch have one shape, so one length bounds every index.
 
 override WORKGROUP_SIZE: u32;
+// forward's activation: one of activate.wgsl's codes.
+override ACTIVATION: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read> y: array<f32>;
 @group(0) @binding(1) var<storage, read> d_out: array<f32>;
 @group(0) @binding(2) var<storage, read_write> d_input: array<f32>;
+// forward's input and output (y above is the backward's, read only).
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+// out = f(x), as the products' epilogues compute it.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var i = id.x; i < arrayLength(&out); i += groups.x * WORKGROUP_SIZE) {
+    out[i] = activate(x[i], ACTIVATION);
+  }
+}
 
 // relu'(x) = [x > 0] = [y > 0], NaNs as activate.wgsl's relu_gradient says.
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -1,14 +1,14 @@
-// Gather: the rows of a batch, picked by index from a data set that stays on
-// the GPU, copied into the graph's input tensor y, and their labels into
-// y_labels. Row r of the batch is row indices[r] of the data set.
+// Gather: the rows of a batch, picked by index from a column of a data set
+// that stays on the GPU (its inputs, or its labels or targets), copied into the
+// graph's tensor y. Row r of the batch is row indices[r] of the data set.
 //
-// N rows are gathered (N = arrayLength(y_labels)), R values a row
-// (R = params.row_size); the data set's rows are laid end to end. `forward`
-// reads them as f32; `forward_bytes` as bytes packed four to a u32,
-// little-endian (byte i is bits 8·(i % 4) .. of word i / 4), each made the f32
-// byte_values[byte]: a table the CPU fills with byte / 255 rounded to f32, so
-// the GPU gives exactly the floats the CPU would have made (WGSL's f32
-// division may be off by more than half an ulp).
+// N rows are gathered (params.rows), R values a row (params.row_size); the data
+// set's rows are laid end to end. `forward` copies words, f32 or u32 alike, bit
+// for bit; `forward_bytes` reads bytes packed four to a u32, little-endian
+// (byte i is bits 8·(i % 4) .. of word i / 4), each made the f32
+// byte_values[byte]: a table the CPU fills with the bits of byte / 255 rounded
+// to f32, so the GPU gives exactly the floats the CPU would have made (WGSL's
+// f32 division may be off by more than half an ulp).
 //
 // One workgroup a row, its invocations striding along it; the workgroups
 // stride over the rows, so any N fits the grid. No index is divided by R: on a
@@ -20,29 +20,24 @@
 override WORKGROUP_SIZE: u32;
 
 struct Params {
+  rows: u32,
   row_size: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 // The rows of this batch: indices into the data set.
 @group(0) @binding(1) var<storage, read> indices: array<u32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> x_bytes: array<u32>;
-@group(0) @binding(4) var<storage, read> byte_values: array<f32>;
-@group(0) @binding(5) var<storage, read> labels: array<u32>;
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;
-@group(0) @binding(7) var<storage, read_write> y_labels: array<u32>;
+@group(0) @binding(2) var<storage, read> x: array<u32>;
+@group(0) @binding(3) var<storage, read> byte_values: array<u32>;
+@group(0) @binding(4) var<storage, read_write> y: array<u32>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let R = params.row_size;
-  for (var row = group.x; row < arrayLength(&y_labels); row += groups.x) {
+  for (var row = group.x; row < params.rows; row += groups.x) {
     let source = indices[row];
     for (var c = local.x; c < R; c += WORKGROUP_SIZE) {
       y[row * R + c] = x[source * R + c];
-    }
-    if (local.x == 0u) {
-      y_labels[row] = labels[source];
     }
   }
 }
@@ -50,12 +45,12 @@ fn forward(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) lo
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward_bytes(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let R = params.row_size;
-  for (var row = group.x; row < arrayLength(&y_labels); row += groups.x) {
+  for (var row = group.x; row < params.rows; row += groups.x) {
     let source = indices[row];
     if (R % 4u == 0u) {
       let words = R / 4u;
       for (var c = local.x; c < words; c += WORKGROUP_SIZE) {
-        let word = x_bytes[source * words + c];
+        let word = x[source * words + c];
         let i = row * R + 4u * c;
         y[i] = byte_values[word & 0xffu];
         y[i + 1u] = byte_values[(word >> 8u) & 0xffu];
@@ -65,11 +60,8 @@ fn forward_bytes(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_
     } else {
       for (var c = local.x; c < R; c += WORKGROUP_SIZE) {
         let at = source * R + c;
-        y[row * R + c] = byte_values[(x_bytes[at / 4u] >> (8u * (at % 4u))) & 0xffu];
+        y[row * R + c] = byte_values[(x[at / 4u] >> (8u * (at % 4u))) & 0xffu];
       }
-    }
-    if (local.x == 0u) {
-      y_labels[row] = labels[source];
     }
   }
 }

@@ -1,13 +1,22 @@
-// Softmax cross-entropy of logits against integer labels, fused: forward adds
-// the step's metrics (loss, rows classified right, running means) to sums kept
-// on the GPU, and backward is the loss' gradient with respect to the logits.
+// Softmax cross-entropy of logits against classes, fused: forward adds the
+// step's loss (and, for the accuracy, the rows classified right) to the sums
+// kept on the GPU (sums.wgsl), and backward is the loss' gradient with respect
+// to the logits. `forward` and `backward` take the classes as labels (Keras'
+// sparse categorical cross-entropy), `forward_targets` and `backward_targets`
+// as rows of target probabilities, one-hot or not (categorical cross-entropy).
 //
-// N rows (the examples of a batch) of C logits z (one per class); labels holds
-// each row's class. With lse(z) = log Σ_j exp(z_j), a row's loss is
-// -log softmax(z)_label = lse(z) - z_label.
+// N rows (the examples of a batch) of C logits z (one per class). With
+// lse(z) = log Σ_j exp(z_j), -log softmax(z)_j = lse(z) - z_j: a row's loss is
+// that of its label, or Σ_j t_j (lse(z) - z_j) for targets t.
 
 // Invocations per workgroup; a power of two, as forward's tree reduction halves it.
 override WORKGROUP_SIZE: u32;
+// Keras clips the probabilities a softmax layer outputs to [1e-7, 1 - 1e-7],
+// but not the log-softmax it computes from logits (fromLogits: CLIPPED false).
+override CLIPPED: bool;
+// Where forward adds the rows whose first maximum is their label: sums[ACCURACY_AT]
+// (sums.wgsl); 0, the loss' own sum, for nowhere.
+override ACCURACY_AT: u32 = 0u;
 
 struct Params {
   rows: u32,
@@ -17,36 +26,17 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
-// Σ loss and the number correct since the sums were cleared (an epoch's start).
-@group(0) @binding(3) var<storage, read_write> loss_sum: array<f32>;
-@group(0) @binding(4) var<storage, read_write> correct: array<u32>;
-// [rows seen, Σ running mean loss, Σ running mean accuracy] since the same clear.
-@group(0) @binding(5) var<storage, read_write> running_means: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dLogits: array<f32>;
+@group(0) @binding(3) var<storage, read> targets: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dLogits: array<f32>;
 
-// Keras clips the probability of the true class to [1e-7, 1 - 1e-7], which
-// bounds the loss -log p between these two.
+// Clipping a probability to [1e-7, 1 - 1e-7] bounds its -log between these two.
 const MIN_LOSS = 1.0000000500000033e-7; // -log(1 - 1e-7)
 const MAX_LOSS = 16.11809565095832; // -log(1e-7)
 
-var<workgroup> partial_loss: array<f32, WORKGROUP_SIZE>;
-var<workgroup> partial_correct: array<u32, WORKGROUP_SIZE>;
-
-// A constant expression must not evaluate to NaN, so it is made from its bits
-// at run time.
-fn nan() -> f32 {
-  var bits = 0x7fc00000u;
-  return bitcast<f32>(bits);
-}
-
 // NaN rule: a row with a NaN logit has a NaN loss and a NaN gradient row, so
-// that fit stops on it. Tested explicitly, on the bits: WGSL lets an
-// implementation assume floats are never NaN, and SwiftShader's max, exp and
-// log then lose them (a NaN logit gave a loss of 22.6).
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
+// that fit stops on it. Tested explicitly, on the bits (activate.wgsl's
+// is_nan): WGSL lets an implementation assume floats are never NaN, and
+// SwiftShader's max, exp and log then lose them (a NaN logit gave a loss of 22.6).
 fn row_has_nan(row: u32) -> bool {
   var found = false;
   for (var j = 0u; j < params.classes; j++) {
@@ -80,24 +70,36 @@ fn shifted_log_sum_exp(row: u32, m: f32) -> f32 {
   return log(sum);
 }
 
-// One dispatch for all of a step's metrics, since on a CPU-emulated GPU each
-// dispatch has a fixed cost larger than this work:
-//   loss_sum += Σ_i loss_i, each loss clipped as Keras does; NaN for a label
-//     outside 0..C-1, so that a bad label shows in the total;
-//   correct += the rows whose first maximum is their label (a label outside
-//     0..C-1 is no argmax, so its row counts as wrong);
-//   running_means += [N, loss_sum / seen, correct / seen], seen the rows so far
-//     after this step. Keras 3 prints for an epoch not its mean loss and
-//     accuracy but the mean of the running means after each step, the last
-//     counted twice, (m_1 + ... + m_S + m_S) / (S + 1): keeping m_1 + ... + m_S
-//     here means no step waits on a readback.
+// -log softmax(z)_j = lse - z_j, computed as (m - z_j) + (lse - m): both terms
+// are exact or small, where lse itself could be large and round off a small loss.
+fn class_loss(row: u32, j: u32, m: f32, shift: f32) -> f32 {
+  return (m - logits[row * params.classes + j]) + shift;
+}
+
+// Whether a class' loss is one clipping leaves as it is (always, unclipped).
+fn inside_clip(loss: f32) -> bool {
+  return !CLIPPED || (loss >= MIN_LOSS && loss <= MAX_LOSS);
+}
+
+// A class' loss as Keras computes it: clipped, bounded as a clipped
+// probability's -log is. clamp would turn a NaN into a bound, so callers test
+// for NaN themselves.
+fn keras_loss(loss: f32) -> f32 {
+  return select(loss, clamp(loss, MIN_LOSS, MAX_LOSS), CLIPPED);
+}
+
+// One dispatch for all of a step's metrics that come from the loss, since on a
+// CPU-emulated GPU each dispatch has a fixed cost larger than this work:
+//   sums[0] += Σ_i loss_i; NaN for a label outside 0..C-1, so that a bad label
+//     shows in the total;
+//   sums[ACCURACY_AT] += the rows whose first maximum is their label (a label
+//     outside 0..C-1 is no argmax, so its row counts as wrong);
+//   and the running means after them (sums.wgsl).
 //
 // One workgroup: a batch has at most a few thousand rows. Each invocation
 // takes rows lane, lane + WORKGROUP_SIZE, ..., finding each row's maximum once
-// for both its loss and its argmax; a tree in workgroup memory adds up the
-// invocations' losses and counts, and one invocation adds the totals to the
-// sums and then updates the running means from them: no atomics needed, as
-// dispatches run in order.
+// for both its loss and its argmax; the workgroup adds up the invocations'
+// losses and counts, and one invocation adds the totals to the sums.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward(@builtin(local_invocation_index) lane: u32) {
   var loss_total = 0.0;
@@ -108,32 +110,20 @@ fn forward(@builtin(local_invocation_index) lane: u32) {
     if (label < params.classes) {
       let best = first_max(i);
       let m = logits[i * params.classes + best];
-      // lse - z_label as (m - z_label) + (lse - m): both terms are exact or
-      // small, where lse itself could be large and round off a small loss.
-      let raw = (m - logits[i * params.classes + label]) + shifted_log_sum_exp(i, m);
-      // clamp would turn a NaN into a bound.
-      loss = select(clamp(raw, MIN_LOSS, MAX_LOSS), nan(), is_nan(raw) || row_has_nan(i));
+      let raw = class_loss(i, label, m, shifted_log_sum_exp(i, m));
+      loss = select(keras_loss(raw), nan(), is_nan(raw) || row_has_nan(i));
       hits += select(0u, 1u, best == label);
     }
     loss_total += loss;
   }
-  partial_loss[lane] = loss_total;
-  partial_correct[lane] = hits;
-  workgroupBarrier();
-  for (var half = WORKGROUP_SIZE / 2u; half > 0u; half /= 2u) {
-    if (lane < half) {
-      partial_loss[lane] += partial_loss[lane + half];
-      partial_correct[lane] += partial_correct[lane + half];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(lane, loss_total);
+  let right = workgroup_sum(lane, f32(hits));
   if (lane == 0u) {
-    loss_sum[0] += partial_loss[0];
-    correct[0] += partial_correct[0];
-    let seen = running_means[0] + f32(params.rows);
-    running_means[0] = seen;
-    running_means[1] += loss_sum[0] / seen;
-    running_means[2] += f32(correct[0]) / seen;
+    count_rows(params.rows);
+    add_total(0u, total);
+    if (ACCURACY_AT != 0u) {
+      add_total(ACCURACY_AT, right);
+    }
   }
 }
 
@@ -141,8 +131,9 @@ fn forward(@builtin(local_invocation_index) lane: u32) {
 //
 // Derivation: ∂lse(z)/∂z_j = exp(z_j) / Σ_k exp(z_k) = softmax(z)_j and
 // ∂z_label/∂z_j = [j = label], so ∂loss_i/∂z_ij = softmax(z_i)_j - [j = label_i],
-// and the mean over N rows divides that by N. As in TensorFlow's fused op, this
-// is the gradient of the unclipped loss. A label outside 0..C-1 matches no j,
+// and the mean over N rows divides that by N. This is the gradient of the
+// unclipped loss, clipped or not, as TensorFlow's fused op gives it (and as
+// the tutorial's figures were made with). A label outside 0..C-1 matches no j,
 // leaving softmax(z)/N.
 //
 // One invocation per row: it finds the row's maximum and log-sum-exp, then
@@ -160,5 +151,66 @@ fn backward(@builtin(global_invocation_id) id: vec3u) {
   for (var j = 0u; j < params.classes; j++) {
     let p = exp(logits[i * params.classes + j] - m - shift);
     dLogits[i * params.classes + j] = select((p - select(0.0, 1.0, j == label)) / f32(params.rows), nan(), poisoned);
+  }
+}
+
+// forward for targets: sums[0] += Σ_i Σ_j t_ij loss_ij, with each class' loss
+// clipped as Keras clips each probability. For a one-hot row that is the loss
+// of its label, bit for bit as forward computes it (the other terms are 0 · a
+// finite loss). A NaN logit or target makes the row's loss NaN. The accuracy
+// of targets is a metric of its own (metrics.wgsl), from the probabilities.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn forward_targets(@builtin(local_invocation_index) lane: u32) {
+  var loss_total = 0.0;
+  for (var i = lane; i < params.rows; i += WORKGROUP_SIZE) {
+    let m = logits[i * params.classes + first_max(i)];
+    let shift = shifted_log_sum_exp(i, m);
+    var loss = 0.0;
+    var poisoned = row_has_nan(i);
+    for (var j = 0u; j < params.classes; j++) {
+      let t = targets[i * params.classes + j];
+      loss += t * keras_loss(class_loss(i, j, m, shift));
+      poisoned = poisoned || is_nan(t);
+    }
+    loss_total += select(loss, nan(), poisoned);
+  }
+  let total = workgroup_sum(lane, loss_total);
+  if (lane == 0u) {
+    count_rows(params.rows);
+    add_total(0u, total);
+  }
+}
+
+// backward for targets: the exact gradient of forward_targets' mean loss,
+// clipped or not.
+//
+// Derivation: with l_j = -log softmax(z)_j = lse(z) - z_j, ∂l_j/∂z_k =
+// softmax(z)_k - [j = k] = p_k - [j = k]. Clipping makes each term's
+// derivative 0 where l_j is outside [MIN_LOSS, MAX_LOSS]; with in_j = 1 inside
+// (always, unclipped) and s = Σ_j t_j in_j,
+//   ∂/∂z_k Σ_j t_j in_j l_j = Σ_j t_j in_j (p_k - [j = k]) = p_k s - t_k in_k,
+// divided by N for the mean. Unclipped, with rows summing to 1, that is p - t.
+//
+// One invocation per row: the row's maximum and log-sum-exp, then s, then the row.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_targets(@builtin(global_invocation_id) id: vec3u) {
+  let i = id.x;
+  if (i >= params.rows) {
+    return;
+  }
+  let m = logits[i * params.classes + first_max(i)];
+  let shift = shifted_log_sum_exp(i, m);
+  var s = 0.0;
+  var poisoned = row_has_nan(i);
+  for (var j = 0u; j < params.classes; j++) {
+    let t = targets[i * params.classes + j];
+    s += select(0.0, t, inside_clip(class_loss(i, j, m, shift)));
+    poisoned = poisoned || is_nan(t);
+  }
+  for (var k = 0u; k < params.classes; k++) {
+    let at = i * params.classes + k;
+    let p = exp(logits[at] - m - shift);
+    let t = select(0.0, targets[at], inside_clip(class_loss(i, k, m, shift)));
+    dLogits[at] = select((p * s - t) / f32(params.rows), nan(), poisoned);
   }
 }

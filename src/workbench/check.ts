@@ -4,13 +4,14 @@
 // both compared with the float64 reference.
 import { readTensor, sizeOf } from '../engine/buffers';
 import type { Gpu } from '../engine/device';
-import { applyOverride, runDispatches, type Constants, type ShaderMessage } from '../engine/pipelines';
+import { applyOverride, errorsWithNotes, runDispatches, type Constants, type ShaderMessage } from '../engine/pipelines';
 import { compare, F32, type Comparison, type Tolerance } from '../reference/compare';
-import { compileMessages, EDITED_FILE, type Edit } from './edit';
-import { fullShape, kernelSpec } from './kernels';
+import { compileMessages, editedLines, EDITED_FILE, pointAtEdits, type Edit } from './edit';
+import { builtInSource, fullShape, kernelSpec } from './kernels';
 import { target, withTensors, type KernelSpec, type Shape } from './spec';
 
 export type CheckResult =
+  /** Each error with its notes (type 'info'), an edited line a note names first (see pointAtEdits). */
   | { status: 'compile-error'; file: string; messages: ShaderMessage[] }
   /** It compiles, but its bindings, params or constants do not fit the built-in kernel's (or the GPU refused the pipeline). */
   | { status: 'invalid'; message: string }
@@ -40,8 +41,12 @@ export async function checkKernel(gpu: Gpu, name: string, edit: Edit, options: {
   const s = kernelSpec(name);
   const shape = fullShape(name, options.shape);
   const file = edit.file ?? EDITED_FILE;
+  // An empty source compiles, to nothing.
+  if (edit.source.trim() === '') return { status: 'invalid', message: `${file} is empty: it holds no kernel` };
   const messages = await compileMessages(gpu, name, edit.source, file);
-  if (messages.some((m) => m.type === 'error')) return { status: 'compile-error', file, messages: messages.filter((m) => m.type === 'error') };
+  if (messages.some((m) => m.type === 'error')) {
+    return { status: 'compile-error', file, messages: errorsWithNotes(pointAtEdits(messages, editedLines(builtInSource(name), edit.source))) };
+  }
   const device = gpu.device;
   const specs = s.tensors(shape);
   const checked = typeof s.checked === 'string' ? [s.checked] : s.checked;

@@ -33,3 +33,37 @@ export async function kernelConstants(gpu: Gpu, name: string, shape: Shape, sour
   }
   return declared.map((o) => ({ ...o, value: built.result[o.name] ?? null }));
 }
+
+/** The lines of `edited` that differ from `original`, 1-based: those between their common first and last lines; null when none differ. */
+export function editedLines(original: string, edited: string): { first: number; last: number } | null {
+  const a = original.split('\n');
+  const b = edited.split('\n');
+  let start = 0;
+  while (start < a.length && start < b.length && a[start] === b[start]) start++;
+  if (start === a.length && start === b.length) return null;
+  let end = 0;
+  while (end < a.length - start && end < b.length - start && a[a.length - 1 - end] === b[b.length - 1 - end]) end++;
+  return { first: start + 1, last: Math.max(start + 1, b.length - end) };
+}
+
+/**
+ * The compiler's messages with, before each error that lies outside the
+ * edited lines but has a note inside them (Tint's notes say where a
+ * uniformity error comes from: a `return` edited in before a barrier in a
+ * helper), that note as an error of its own, naming the error it causes: the
+ * edited line is where to look.
+ */
+export function pointAtEdits(messages: readonly ShaderMessage[], edited: { first: number; last: number } | null): ShaderMessage[] {
+  const inside = (m: ShaderMessage) => edited !== null && m.line >= edited.first && m.line <= edited.last;
+  const pointed: ShaderMessage[] = [];
+  messages.forEach((m, i) => {
+    if (m.type === 'error' && !inside(m)) {
+      const notes = messages.slice(i + 1);
+      const end = notes.findIndex((n) => n.type !== 'info');
+      const note = notes.slice(0, end < 0 ? undefined : end).find(inside);
+      if (note) pointed.push({ ...note, type: 'error', message: `${note.message}, the edited line that makes line ${m.line}'s error: ${m.message}` });
+    }
+    pointed.push(m);
+  });
+  return pointed;
+}

@@ -7,7 +7,7 @@
 export { gpuCapabilities } from './capabilities';
 export { checkKernel, type CheckResult } from './check';
 export { convolveDigit } from './demo';
-export { compileMessages, EDITED_FILE, kernelConstants, type Edit } from './edit';
+export { compileMessages, editedLines, EDITED_FILE, kernelConstants, pointAtEdits, type Edit } from './edit';
 export { builtInSource, fullShape, workbenchKernels, type WorkbenchKernel } from './kernels';
 export type { Shape } from './spec';
 export { timeKernel, timestampRounding, type Timing } from './time';

@@ -31,6 +31,7 @@ import { cosineDecay, exponentialDecay, learningRateStep, piecewiseConstantDecay
 import { clipGradients, type Clipping, type Variable } from '../engine/ops/clip';
 import { gatherForward, packedWords } from '../engine/ops/gather';
 import { lossScaling } from '../engine/ops/lossScale';
+import { withSums } from '../engine/ops/sums';
 import { splitBiasRow } from '../engine/buffers';
 import { kernelName } from '../engine/pipelines';
 import * as biasReference from '../reference/bias';
@@ -229,9 +230,10 @@ function softmaxCrossEntropySpec(direction: 'forward' | 'backward'): KernelSpec 
   return {
     name: `softmaxCrossEntropy.wgsl:${direction}`,
     source: softmaxCrossEntropySource,
+    library: withSums('softmaxCrossEntropy.wgsl', softmaxCrossEntropySource).library,
     letters:
       direction === 'forward'
-        ? 'logits [N, C] against labels [N] in 0..C-1; checks the loss sum, the rows right and the running means [N, mean loss, accuracy], from zero'
+        ? 'logits [N, C] against labels [N] in 0..C-1; checks the sums [loss, rows right] and the running means [N, mean loss, accuracy], from zero'
         : 'logits [N, C] against labels [N] in 0..C-1; checks dLogits',
     presets: [
       { name: 'tutorial loss (batch 128, 10 classes)', shape: { N: 128, C: 10 } },
@@ -241,12 +243,12 @@ function softmaxCrossEntropySpec(direction: 'forward' | 'backward'): KernelSpec 
     tensors({ N, C }): Record<string, TensorSpec> {
       const inputs = { logits: uniform([N, C], -4, 4), labels: labels(N, C) };
       if (direction === 'backward') return { ...inputs, dLogits: zeros([N, C]) };
-      return { ...inputs, lossSum: zeros([1]), correct: zeros([1], 'u32'), runningMeans: zeros([3]) };
+      return { ...inputs, sums: zeros([2]), runningMeans: zeros([3]) };
     },
-    checked: direction === 'forward' ? ['lossSum', 'correct', 'runningMeans'] : 'dLogits',
+    checked: direction === 'forward' ? ['sums', 'runningMeans'] : 'dLogits',
     dispatches: async (device, t) =>
       direction === 'forward'
-        ? [await softmaxCrossEntropyForward(device, { logits: t.logits, labels: t.labels, lossSum: t.lossSum, correct: t.correct, runningMeans: t.runningMeans })]
+        ? [await softmaxCrossEntropyForward(device, { logits: t.logits, labels: t.labels, sums: t.sums, runningMeans: t.runningMeans }, { accuracyAt: 1 })]
         : [await softmaxCrossEntropyBackward(device, { logits: t.logits, labels: t.labels, dLogits: t.dLogits })],
     reference(v, { N, C }) {
       if (direction === 'backward') return softmaxCrossEntropyReference.softmaxCrossEntropyBackward(v.logits, v.labels, N, C);
@@ -635,7 +637,7 @@ function gatherSpec(entryPoint: 'forward' | 'forward_bytes'): KernelSpec {
   return {
     name: `gather.wgsl:${entryPoint}`,
     source: gatherSource,
-    letters: `N rows picked by index from a data set of \`rows\` rows of R values${bytes ? ' held as bytes, four to a word' : ''}, and their labels; checks y and its labels`,
+    letters: `N rows picked by index from a column of a data set of \`rows\` rows of R values${bytes ? ' held as bytes, four to a word' : ''}; checks y`,
     presets: [
       { name: 'a batch of the tutorial (batch 128 of 1,000 MNIST images)', shape: { rows: 1000, R: 784, N: 128 } },
       { name: 'size 1', shape: { rows: 1, R: 1, N: 1 } },
@@ -643,17 +645,12 @@ function gatherSpec(entryPoint: 'forward' | 'forward_bytes'): KernelSpec {
     ],
     tensors: ({ rows, R, N }): Record<string, TensorSpec> => ({
       x: bytes ? { shape: [packedWords(rows * R)], dtype: 'u32', random: [0, 2 ** 32] } : uniform([rows, R]),
-      labels: labels(rows, 10),
       indices: { shape: [N], dtype: 'u32', random: [0, rows] },
       y: zeros([N, R]),
-      yLabels: zeros([N], 'u32'),
     }),
-    checked: ['y', 'yLabels'],
-    dispatches: async (device, t) => [await gatherForward(device, { source: { x: t.x, labels: t.labels, bytes }, indices: t.indices, y: t.y, yLabels: t.yLabels })],
-    reference(v, { rows, R }) {
-      const { y, yLabels } = gatherReference.gather(bytes ? gatherReference.unpackBytes(v.x, rows * R) : v.x, v.labels, v.indices, R);
-      return Float64Array.from([...y, ...yLabels]);
-    },
+    checked: 'y',
+    dispatches: async (device, t, { rows }) => [await gatherForward(device, { source: { data: t.x, rows, bytes }, indices: t.indices, y: t.y })],
+    reference: (v, { rows, R }) => gatherReference.gather(bytes ? gatherReference.unpackBytes(v.x, rows * R) : v.x, v.indices, R),
     contraction: () => 1,
   };
 }

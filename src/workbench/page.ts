@@ -5,11 +5,14 @@ import '../app/style.css';
 import './page.css';
 import { Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
 import { EditorView, basicSetup } from 'codemirror';
-import { linter, lintGutter, type Diagnostic } from '@codemirror/lint';
+import { EditorState } from '@codemirror/state';
+import { forceLinting, linter, lintGutter, type Diagnostic } from '@codemirror/lint';
 import { wgsl } from '@iizukak/codemirror-lang-wgsl';
 import {
   defaultGpu,
   describeAdapter,
+  describeSetup,
+  formatMs,
   MNIST_FILES,
   MNIST_PARTS,
   mnistFromFiles,
@@ -18,6 +21,7 @@ import {
   type Gpu,
   type Mnist,
   type MnistPart,
+  type SetupProgress,
   type TutorialModel,
 } from '../engine';
 import {
@@ -25,10 +29,12 @@ import {
   checkKernel,
   compileMessages,
   convolveDigit,
+  editedLines,
   EDITED_FILE,
   fullShape,
   gpuCapabilities,
   kernelConstants,
+  pointAtEdits,
   timeKernel,
   timestampRounding,
   workbenchKernels,
@@ -39,6 +45,7 @@ import {
 } from './index';
 import { digitCanvas, grayCanvas } from '../app/digits';
 import { byId, download, messageOf } from '../app/dom';
+import { ProgressLine } from '../app/progress';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
@@ -102,10 +109,19 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, a
 async function lint(view: EditorView): Promise<Diagnostic[]> {
   if (!state.gpu) return [];
   const source = view.state.doc.toString();
-  const messages = await compileMessages(state.gpu, selected().name, source, EDITED_FILE);
+  if (source.trim() === '') {
+    ui.compileMessages.replaceChildren();
+    ui.compileStatus.textContent = 'empty: no kernel to compile (Reset brings back the built-in one)';
+    ui.compileStatus.className = 'error-text';
+    ui.compileStatus.dataset.errors = '1';
+    return [];
+  }
+  const name = selected().name;
+  // An error from a line the edit did not touch, caused by one it did (a return before a helper's barrier), is shown at the edited line too.
+  const messages = pointAtEdits(await compileMessages(state.gpu, name, source, EDITED_FILE), editedLines(builtInSource(name), source));
   const length = view.state.doc.length;
   ui.compileMessages.replaceChildren(
-    ...messages.map((m) => element('li', `${EDITED_FILE}:${m.line}:${m.column}: ${m.type}: ${m.message}`, { class: m.type === 'error' ? 'error-text' : 'warning' })),
+    ...messages.map((m) => element('li', `${EDITED_FILE}:${m.line}:${m.column}: ${m.type === 'info' ? 'note' : m.type}: ${m.message}`, { class: m.type === 'error' ? 'error-text' : 'warning' })),
   );
   const errors = messages.filter((m) => m.type === 'error').length;
   const warnings = messages.filter((m) => m.type === 'warning').length;
@@ -118,15 +134,34 @@ async function lint(view: EditorView): Promise<Diagnostic[]> {
   });
 }
 
-const editor = new EditorView({
-  parent: byId('editor'),
+const EXTENSIONS = [
+  basicSetup,
+  wgsl(),
+  lintGutter(),
   // Debounced by the linter: it runs 300 ms after the last keystroke.
-  extensions: [basicSetup, wgsl(), lintGutter(), linter(lint, { delay: 300 }), EditorView.theme({ '&': { maxHeight: '32rem' }, '.cm-scroller': { overflow: 'auto' } })],
-});
+  linter(lint, { delay: 300 }),
+  EditorView.theme({ '&': { maxHeight: '32rem' }, '.cm-scroller': { overflow: 'auto' } }),
+];
+
+const editor = new EditorView({ parent: byId('editor'), state: EditorState.create({ doc: builtInSource(kernels[0].name), extensions: EXTENSIONS }) });
 
 const source = () => editor.state.doc.toString();
+
+/** A kernel's source loaded into the editor: a new state, whose undo history starts with it (Ctrl+Z cannot empty the editor). */
+function loadSource(text: string): void {
+  editor.setState(EditorState.create({ doc: text, extensions: EXTENSIONS }));
+}
+
+/** Replaces the editor's text as an edit (Reset): one that Ctrl+Z undoes. */
 function setSource(text: string): void {
   editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: text } });
+}
+
+/** The editor's source, refused when empty: it would compile to nothing. */
+function editedSource(): string {
+  const text = source();
+  if (text.trim() === '') throw new Error('the editor is empty: write a kernel, or Reset to the built-in one');
+  return text;
 }
 
 // ---- Kernel, shape and constants ------------------------------------------
@@ -183,7 +218,7 @@ async function chooseKernel(name: string, restore?: { source?: string; shape?: S
   ui.letters.textContent = kernel.letters;
   ui.preset.replaceChildren(...kernel.presets.map((p, i) => element('option', p.name, { value: String(i) })));
   shapeInputs(restore?.shape ? fullShape(name, restore.shape) : kernel.presets[0].shape);
-  setSource(restore?.source ?? builtInSource(name));
+  loadSource(restore?.source ?? builtInSource(name));
   ui.trainModel.value = name.startsWith('conv2d') ? 'cnn' : 'mlp';
   await showConstants(restore?.constants);
 }
@@ -255,7 +290,8 @@ function comparisonRow(what: string, c: Comparison): HTMLTableRowElement {
 function showCheck(result: CheckResult): void {
   ui.checkResult.dataset.status = result.status;
   if (result.status === 'compile-error') {
-    ui.checkResult.replaceChildren(element('p', 'Does not compile:', { class: 'error-text' }), ...result.messages.map((m) => element('pre', `${result.file}:${m.line}:${m.column}: ${m.message}`)));
+    const lines = result.messages.map((m) => element('pre', `${result.file}:${m.line}:${m.column}: ${m.type === 'info' ? 'note' : 'error'}: ${m.message}`));
+    ui.checkResult.replaceChildren(element('p', 'Does not compile:', { class: 'error-text' }), ...lines);
     return;
   }
   if (result.status === 'invalid') {
@@ -296,7 +332,7 @@ function showTiming(result: { builtIn: Timing; edited: Timing | null }): void {
     if (!t) continue;
     const row = element('tr');
     row.append(element('td', what));
-    for (const v of [t.ms.median, t.ms.min, t.ms.max]) row.append(element('td', v.toFixed(4)));
+    for (const v of [t.ms.median, t.ms.min, t.ms.max]) row.append(element('td', formatMs(v)));
     row.append(element('td', t.gflops?.toFixed(2) ?? '—'), element('td', t.gbPerS?.toFixed(2) ?? '—'));
     table.append(row);
   }
@@ -331,29 +367,50 @@ async function mnist(): Promise<Mnist> {
 let chart: Chart<'line', { x: number; y: number }[]> | undefined;
 const TRAIN_COLOURS = { builtIn: '#1864ab', edited: '#d9480f' } as const;
 
+const trainProgress = new ProgressLine(ui.trainStatus);
+
 async function train(): Promise<void> {
   const gpu = state.gpu!;
+  const edited = editedSource();
+  trainProgress.show('Loading MNIST…');
   const data = await mnist();
   const count = Math.min(Number(ui.trainImages.value), data.train.count);
   const batchSize = Number(ui.trainBatch.value);
   const x = data.train.pixels.subarray(0, count * 784);
   const y = data.train.labels.subarray(0, count);
   const kind = ui.trainModel.value as TutorialModel;
+  const steps = Math.ceil(count / batchSize);
   const runs: { label: string; colour: string; losses: { x: number; y: number }[] }[] = [];
-  for (const [label, colour, kernels] of [
-    ['built-in', TRAIN_COLOURS.builtIn, undefined],
-    ['edited', TRAIN_COLOURS.edited, { [selected().shortName]: { source: source(), constants: currentConstants(), file: EDITED_FILE } }],
-  ] as const) {
-    ui.trainStatus.textContent = `training ${kind} on ${count} images with the ${label} kernel…`;
-    const model = tutorialModel(kind, data.train.classes);
-    model.compile({ optimizer: 'rmsprop', seed: 1, gpu, kernels });
-    const losses: { x: number; y: number }[] = [];
-    try {
-      await model.fit(x, y, { epochs: 1, batchSize, updateEvery: 1, callbacks: { onTrainBatchEnd: (step, logs) => void losses.push({ x: step + 1, y: logs.loss }) } });
-    } finally {
-      model.destroy();
+  try {
+    for (const [label, colour, kernels] of [
+      ['built-in', TRAIN_COLOURS.builtIn, undefined],
+      ['edited', TRAIN_COLOURS.edited, { [selected().shortName]: { source: edited, constants: currentConstants(), file: EDITED_FILE } }],
+    ] as const) {
+      const run = `Training ${kind} on ${count} images with the ${label} kernel`;
+      trainProgress.show(`${run}…`);
+      const model = tutorialModel(kind, data.train.classes);
+      const onProgress = (p: SetupProgress) => trainProgress.show(`${run}: ${describeSetup(p)}`);
+      model.compile({ optimizer: 'rmsprop', seed: 1, gpu, kernels, onProgress });
+      const losses: { x: number; y: number }[] = [];
+      try {
+        await model.fit(x, y, {
+          epochs: 1,
+          batchSize,
+          updateEvery: 1,
+          callbacks: {
+            onTrainBatchEnd: (step, logs) => {
+              losses.push({ x: step + 1, y: logs.loss });
+              trainProgress.show(`${run}: step ${step + 1} of ${steps}, loss ${logs.loss.toFixed(4)}`);
+            },
+          },
+        });
+      } finally {
+        model.destroy();
+      }
+      runs.push({ label: `${label} kernel`, colour, losses });
     }
-    runs.push({ label: `${label} kernel`, colour, losses });
+  } finally {
+    trainProgress.stop();
   }
   chart?.destroy();
   chart = new Chart(ui.trainChart, {
@@ -369,7 +426,7 @@ async function train(): Promise<void> {
     },
   });
   const last = (r: (typeof runs)[number]) => r.losses[r.losses.length - 1]?.y.toFixed(4);
-  ui.trainStatus.textContent = `final running loss: built-in ${last(runs[0])}, edited ${last(runs[1])}`;
+  trainProgress.stop(`final running loss: built-in ${last(runs[0])}, edited ${last(runs[1])}`);
 }
 
 // ---- The convolution demo ----------------------------------------------------
@@ -440,12 +497,12 @@ function setButtons(enabled: boolean): void {
 
 async function check(): Promise<void> {
   ui.checkResult.replaceChildren(element('p', 'checking…', { class: 'muted' }));
-  showCheck(await checkKernel(state.gpu!, selected().name, { source: source(), constants: currentConstants(), file: EDITED_FILE }, { shape: currentShape() }));
+  showCheck(await checkKernel(state.gpu!, selected().name, { source: editedSource(), constants: currentConstants(), file: EDITED_FILE }, { shape: currentShape() }));
 }
 
 async function time(): Promise<void> {
   ui.timeResult.replaceChildren(element('p', 'timing…', { class: 'muted' }));
-  const result = await timeKernel(state.gpu!, selected().name, { source: source(), constants: currentConstants(), file: EDITED_FILE }, { shape: currentShape(), trials: Number(ui.trials.value) });
+  const result = await timeKernel(state.gpu!, selected().name, { source: editedSource(), constants: currentConstants(), file: EDITED_FILE }, { shape: currentShape(), trials: Number(ui.trials.value) });
   showRounding(result.roundingMs);
   showTiming(result);
 }
@@ -480,7 +537,6 @@ async function start(): Promise<void> {
   ui.kernel.replaceChildren(...kernels.map((k) => element('option', k.shortName, { value: k.name })));
   ui.demoPreset.replaceChildren(...Object.keys(DEMO_KERNELS).map((name) => element('option', name, { value: name })));
   demoKernelInputs(DEMO_KERNELS[ui.demoPreset.value]);
-  setSource(builtInSource(kernels[0].name));
   try {
     state.gpu = await defaultGpu();
   } catch (error) {
@@ -501,8 +557,7 @@ async function start(): Promise<void> {
   }
   setButtons(true);
   // The linter ran before the device was there.
-  editor.dispatch({ changes: { from: 0, insert: '' } });
-  setSource(source());
+  forceLinting(editor);
   document.body.dataset.ready = 'true';
 }
 

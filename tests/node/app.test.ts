@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
-import { attachments, buildSite, type BuiltSite } from './site';
+import { attachments, buildSite, expectLively, readTexts, recordTexts, type BuiltSite } from './site';
 import { COLOURS } from '../../src/app/chart';
 import { decodeSafetensors } from '../../src/engine/safetensors';
 
@@ -49,6 +49,19 @@ async function settings(values: Record<string, string | boolean>): Promise<void>
   }
 }
 
+/** Draws a 7 on the pad with the mouse: the top bar, then the slanted stroke down. */
+async function drawSeven(): Promise<void> {
+  const pad = page.locator('#pad');
+  await pad.scrollIntoViewIfNeeded();
+  const box = (await pad.boundingBox())!;
+  const at = (x: number, y: number) => [box.x + x * box.width, box.y + y * box.height] as const;
+  await page.mouse.move(...at(0.25, 0.2));
+  await page.mouse.down();
+  await page.mouse.move(...at(0.72, 0.2), { steps: 12 });
+  await page.mouse.move(...at(0.45, 0.85), { steps: 16 });
+  await page.mouse.up();
+}
+
 /** The probabilities of a bar chart of classes, exactly (from each row's data-probability). */
 const probabilities = (selector: string) => page.locator(`${selector} .bar-row`).evaluateAll((rows) => rows.map((r) => Number((r as HTMLElement).dataset.probability)));
 
@@ -70,6 +83,14 @@ async function pixelsOf(selector: string, hex: string): Promise<number> {
   }, hex);
 }
 
+/** When the live step (texts of #live-step) first showed a step of the run begun after recordTexts: after its '—'. */
+function firstStepAt(texts: { at: number; text: string }[]): number {
+  const cleared = texts.findIndex((t, i) => i > 0 && t.text === '—');
+  const step = texts.find((t, i) => i > cleared && t.text !== '—');
+  expect(cleared > 0 && step, JSON.stringify(texts)).toBeTruthy();
+  return step!.at;
+}
+
 describe.sequential('the training page on the built site', () => {
   test('shows the adapter and loads the built-in MNIST', async ({ annotate }) => {
     await page.goto(url());
@@ -80,6 +101,9 @@ describe.sequential('the training page on the built site', () => {
     await page.waitForSelector('#data-status .ok', { timeout: 60_000 });
     expect(await page.locator('#data-status').textContent()).toContain('60,000 training and 10,000 test images');
     expect(await page.locator('#samples canvas').count()).toBe(10);
+    // On a software adapter the dense model is the default, and a note says why.
+    expect(await page.locator('#train-form [name=model]').inputValue()).toBe('mlp');
+    expect(await page.locator('#defaults-note').textContent()).toMatch(/^WebGPU runs on a software adapter here: .* so the dense model \(mlp\) is chosen\./);
     // The tutorial's optimizer and learning rate are the defaults.
     expect(await page.locator('#train-form [name=optimizer]').inputValue()).toBe('rmsprop');
     expect(await page.locator('#train-form [name=learningRate]').inputValue()).toBe('0.001');
@@ -101,6 +125,8 @@ describe.sequential('the training page on the built site', () => {
     await idle(120_000);
     await expectNoError();
     expect(await page.locator('#train-status').textContent()).toBe('Done.');
+    expect(await page.locator('#train-progress').textContent()).toBe(`Done: an epoch, then a test on ${TEST_IMAGES} test images.`);
+    expect(await page.locator('#log').textContent()).toMatch(new RegExp(`test loss: \\d\\.\\d{4} - test accuracy: \\d\\.\\d{4} \\(${TEST_IMAGES} test images\\)$`));
 
     // 63 steps, a progress update every 4: 16 points per series, and the validation points.
     expect(await page.locator('#chart').getAttribute('aria-label')).toBe('Training chart: loss and accuracy at 16 progress updates');
@@ -194,16 +220,7 @@ describe.sequential('the training page on the built site', () => {
   }, 300_000);
 
   test('a digit drawn with the mouse is classified: 10 probabilities summing to 1', async ({ annotate }) => {
-    const pad = page.locator('#pad');
-    await pad.scrollIntoViewIfNeeded();
-    const box = (await pad.boundingBox())!;
-    const at = (x: number, y: number) => [box.x + x * box.width, box.y + y * box.height] as const;
-    // A 7: the top bar, then the slanted stroke down.
-    await page.mouse.move(...at(0.25, 0.2));
-    await page.mouse.down();
-    await page.mouse.move(...at(0.72, 0.2), { steps: 12 });
-    await page.mouse.move(...at(0.45, 0.85), { steps: 16 });
-    await page.mouse.up();
+    await drawSeven();
     await page.waitForFunction(() => document.querySelectorAll('#draw-bars .bar-row').length === 10, null, { timeout: 30_000 });
     const p = await probabilities('#draw-bars');
     expect(p.length).toBe(10);
@@ -239,13 +256,26 @@ describe.sequential('the training page on the built site', () => {
     await idle(120_000);
     await expectNoError();
     expect(await page.locator('#train-status').textContent()).toBe('Stopped.');
+    // Stop means now: no test after it.
+    expect(await page.locator('#train-progress').textContent()).toBe('Stopped: Evaluate tests the model as it is.');
     expect((await epochFigures(1)).steps).toMatch(/^\d+ of 500 \(stopped\)$/);
     expect(await page.locator('#log').textContent()).toMatch(/Stopped after \d+ of 500 steps\./);
   }, 120_000);
 
   test('trains the CNN on 200 images: filters, feature maps, and the profile of a step', async ({ annotate }) => {
     await settings({ model: 'cnn', epochs: '1', batchSize: '32', trainLimit: '200', testLimit: String(TEST_IMAGES) });
+    // From Train to the first step: its kernels compile and their variants are timed (the CNN's shapes are new here), each shown.
+    await recordTexts(page, ['#train-progress', '#live-step']);
     await page.locator('#train-button').click();
+    await page.waitForFunction(() => /^(Compiling kernels|Timing kernel variants)/.test(document.querySelector('#train-progress')!.textContent!), null, { timeout: 30_000 });
+    await shot(annotate, 'train', page, 'train-progress');
+    await page.waitForFunction(() => document.querySelector('#live-step')!.textContent !== '—', null, { timeout: 240_000 });
+    const train = await readTexts(page);
+    const stages = expectLively(train['#train-progress'], firstStepAt(train['#live-step']));
+    console.info(`from Train to the first step: ${stages.length} stages, ${(firstStepAt(train['#live-step']) / 1000).toFixed(1)} s`);
+    expect(stages[0]).toBe('Building cnn…');
+    expect(stages.some((t) => /^Compiling kernels \(\d+ of 16 parts done\): layer \d \(\w+\) (forward|backward), batch 32$/.test(t)), stages.join('\n')).toBe(true);
+    expect(stages.some((t) => /^Timing kernel variants \(\d+ of \d+ kernel shapes done\): conv2d\.wgsl:\w+ .*, variant \d+ of \d+ \(.+\)$/.test(t)), stages.join('\n')).toBe(true);
     await idle(240_000);
     await expectNoError();
     expect(await page.locator('#chart').getAttribute('aria-label')).toBe('Training chart: loss and accuracy at 7 progress updates');
@@ -291,11 +321,13 @@ describe.sequential('the training page on the built site', () => {
     await annotate('the whole page after training the CNN', { path: full, contentType: 'image/png' });
   }, 420_000);
 
-  test('a saved model loads back with the same predictions', async ({ annotate }) => {
+  test('a saved model loads back with the same predictions; the drawing is classified by it', async ({ annotate }) => {
     await page.locator('#test-index').fill('0');
     await page.locator('#predict').click();
     await idle(120_000);
     const before = await probabilities('#bars');
+    await drawSeven();
+    await page.waitForFunction(() => /to cnn\.$/.test(document.querySelector('#draw-text')!.textContent!), null, { timeout: 60_000 });
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#save').click()]);
     expect(download.suggestedFilename()).toBe('cnn.safetensors');
     const file = resolve(attachments, 'app-cnn.safetensors');
@@ -309,6 +341,8 @@ describe.sequential('the training page on the built site', () => {
     );
     await expectNoError();
     await idle(120_000);
+    // The drawing is the loaded model's now.
+    expect(await page.locator('#draw-text').textContent()).toMatch(/^Looks like a \d \(p = [\d.]+\) to app-cnn\.$/);
     expect(await page.locator('#bars .bar-row').count()).toBe(0);
     await page.locator('#predict').click();
     await idle(120_000);
@@ -319,6 +353,33 @@ describe.sequential('the training page on the built site', () => {
     await shot(annotate, 'model');
     expect(pageErrors).toEqual([]);
   }, 300_000);
+
+  test('the first look inside a model, in a new page: its kernels compiling, shown until the maps are drawn', async ({ annotate }) => {
+    // A new visitor: a device of its own, so nothing compiled or tuned for the model yet.
+    const other = await site.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    other.on('pageerror', (error) => errors.push(error.message));
+    await other.goto(url());
+    await other.getByRole('button', { name: 'Load MNIST' }).click();
+    await other.waitForSelector('#data-status .ok', { timeout: 60_000 });
+    await other.locator('#load-model').setInputFiles(resolve(attachments, 'app-cnn.safetensors'));
+    await other.waitForSelector('#inside-show:not([disabled])', { timeout: 120_000 });
+    await recordTexts(other, ['#inside-status']);
+    await other.locator('#inside-show').click();
+    await other.waitForFunction(() => document.querySelector('#inside-status')!.textContent!.startsWith('Compiling kernels'), null, { timeout: 30_000 });
+    await shot(annotate, 'inside', other, 'inside-progress');
+    await other.waitForFunction(() => document.querySelector('#inside-status')!.textContent!.includes('the first convolution'), null, { timeout: 120_000 });
+    const { '#inside-status': texts } = await readTexts(other);
+    const done = texts.find((t) => t.text.includes('the first convolution'))!.at;
+    const stages = expectLively(texts, done);
+    console.info(`the first look inside: ${stages.length} texts, ${(done / 1000).toFixed(1)} s`);
+    expect(stages[0]).toBe('Running app-cnn on test image 0…');
+    expect(stages.some((t) => /^Compiling kernels \(\d+ of 16 parts done\): layer \d \(\w+\) (forward|backward), batch 1$/.test(t)), stages.join('\n')).toBe(true);
+    expect(await other.locator('#inside-view canvas').count()).toBe(224);
+    expect(await other.locator('#error').isHidden()).toBe(true);
+    expect(errors).toEqual([]);
+    await other.close();
+  }, 240_000);
 
   test('Export to PyTorch downloads the weights in PyTorch layouts with model.py, predict.py and train.py', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export-torch').click()]);

@@ -208,11 +208,9 @@ describe('one run at a time on a checkpoint directory', () => {
     const source = join(checkpoints, 'checkpoint.safetensors');
     // The data directory does not exist: reading it would be the error.
     const absent = ['--data', join(dir, 'no-such-data')];
-    const runs = await Promise.all([
-      train([...TRAIN, '--resume', checkpoints, '--batch-size', '64', ...absent]),
-      train([...TRAIN, '--resume', checkpoints, '--model', 'cnn', ...absent]),
-      train([...TRAIN, '--resume', checkpoints, '--limit', '200', ...absent]),
-    ]);
+    // One after the other: each --resume takes the directory's lock while it checks.
+    const runs = [];
+    for (const extra of [['--batch-size', '64'], ['--model', 'cnn'], ['--limit', '200']]) runs.push(await train([...TRAIN, '--resume', checkpoints, ...extra, ...absent]));
     expect(runs.map((run) => run.stderr)).toEqual([
       `error: --resume: cannot resume from ${source}: it was written training on 300 samples in batches of 32, not 300 in batches of 64\n`,
       `error: --resume: cannot resume from ${source}: it was written for another model (its architecture differs from this one)\n`,

@@ -97,6 +97,46 @@ describe('npm run train checks before it trains', () => {
   });
 });
 
+describe('npm run train says what it does', () => {
+  test('--limit 3000: the data, the test image count (all 10,000 unless --test-limit says), no Dawn warning', { timeout: 240_000 }, async () => {
+    // Through a pipe, as a terminal or a log sees it (Node's own pipes are sockets, which stderr's filter leaves alone).
+    const node = await scriptArgs('train');
+    const piped = (args: string[]) =>
+      new Promise<Run>((done) => {
+        execFile('sh', ['-c', '"$0" "$@" 2>&1 | cat', process.execPath, ...node, ...args], { cwd: repo, env: childEnv, timeout: 240_000 }, (error, stdout, stderr) => {
+          done({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
+        });
+      });
+    // The dense model: the CNN's figures would say the same, in minutes here.
+    const [all, some] = await Promise.all([piped(['--model', 'mlp', '--limit', '3000', '--epochs', '1']), piped(['--model', 'mlp', '--limit', '300', '--epochs', '1', '--test-limit', '500'])]);
+    expect(all.code, all.stdout).toBe(0);
+    expect(all.stdout).toMatch(/^data: public\/mnist \(the official MNIST, SHA-256 checked\): 3,000 of 60,000 training images, 10,000 of 10,000 test images$/m);
+    expect(all.stdout).toMatch(/^test loss: \d\.\d{4} - test accuracy: \d\.\d{4} \(10,000 test images\)$/m);
+    for (const run of [all, some]) {
+      expect(run.stdout).not.toContain('Warning');
+      expect(run.stdout).not.toContain('artificially reduced');
+    }
+    expect(some.code, some.stdout).toBe(0);
+    expect(some.stdout).toMatch(/^data: .*: 300 of 60,000 training images, 500 of 10,000 test images$/m);
+    expect(some.stdout).toMatch(/^test loss: \d\.\d{4} - test accuracy: \d\.\d{4} \(500 test images\)$/m);
+  });
+
+  test("an unknown option is refused with the usage and the option it is nearest to: '--epoch'", async () => {
+    const runs = await Promise.all([
+      cli('train', ['--epoch', '2']),
+      cli('train', ['--test-limt', '5']),
+      cli('train', ['--zzz']),
+      cli('evaluate', ['--lod', 'x.safetensors']),
+    ]);
+    expect(runs.map((r) => r.code)).toEqual([1, 1, 1, 1]);
+    expect(runs[0].stderr).toMatch(/^error: unknown option '--epoch' \(did you mean '--epochs'\?\)\nusage: npm run train -- /);
+    expect(runs[1].stderr).toMatch(/^error: unknown option '--test-limt' \(did you mean '--test-limit'\?\)\n/);
+    expect(runs[2].stderr).toMatch(/^error: unknown option '--zzz'\nusage: npm run train -- /);
+    expect(runs[3].stderr).toMatch(/^error: unknown option '--lod' \(did you mean '--load'\?\)\nusage: npm run evaluate -- /);
+    for (const run of runs) expect(run.stdout).toBe('');
+  });
+});
+
 describe('npm run train as Keras users train', () => {
   test('--validation-split with --early-stopping: stops when val_loss stalls, keeps the best epoch, and the report says so', { timeout: 240_000 }, async () => {
     const report = join(dir, 'early.json');
@@ -174,7 +214,7 @@ describe('npm run evaluate', () => {
   test('scores a model npm run train saved: the test figures train printed, and test image 0', { timeout: 240_000 }, async () => {
     const model = join(dir, 'mlp.safetensors');
     const report = join(dir, 'report.json');
-    const train = await cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '256', '--seed', '1', '--save', model, '--report', report]);
+    const train = await cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '256', '--test-limit', '256', '--seed', '1', '--save', model, '--report', report]);
     // Dawn may print warnings on stderr; an error would start with 'error:'.
     expect(train.stderr).not.toContain('error');
     expect(train.code).toBe(0);
@@ -186,7 +226,8 @@ describe('npm run evaluate', () => {
     expect(run.stderr).not.toContain('error');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Total params: 101,770');
-    expect(run.stdout).toContain(`test loss: ${trained[1]} - test accuracy: ${trained[2]} (256 images)\n`);
+    expect(run.stdout).toContain(`test loss: ${trained[1]} - test accuracy: ${trained[2]} (256 test images)\n`);
+    expect(run.stdout).toMatch(/^data: public\/mnist \(the official MNIST, SHA-256 checked\): 256 of 10,000 test images$/m);
     expect(run.stdout).toMatch(/prediction for test image 0: \[(\d\.\d\de-\d+, ){9}\d\.\d\de-\d+\]\nargmax \d, true label 7\n/);
     // Nothing but the two files is left in the directory: no temporary file.
     expect((await readdir(dir)).filter((name) => name.includes('.tmp'))).toEqual([]);

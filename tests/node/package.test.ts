@@ -1,5 +1,6 @@
 // The package as a user gets it: `npm pack` (which builds dist/lib), the tarball
-// installed into an empty folder, and plain Node scripts there that import
+// installed into a project made as the README makes one, the README's example
+// run there, and plain Node scripts there that import
 // `webgpu-train/node` to train a small model, `webgpu-train` to show that the
 // browser entry loads without Node's built-ins, and `webgpu-train/workbench` to
 // check a kernel against the float64 reference.
@@ -33,8 +34,8 @@ const model = sequential([
   dense({ units: 3, activation: 'softmax' }),
 ]);
 model.compile({ optimizer: optimizerConfig('adam', { learningRate: 0.01 }), metrics: ['accuracy'], seed: 7 });
-const history = await model.fit(x, y, { epochs: 10, batchSize: 16 });
-console.log(JSON.stringify({ losses: history.map((h) => h.loss), accuracies: history.map((h) => h.accuracy) }));
+const { history } = await model.fit(x, y, { epochs: 10, batchSize: 16, verbose: 0 });
+console.log(JSON.stringify({ losses: history.loss, accuracies: history.accuracy }));
 process.exit(0);
 `;
 
@@ -73,6 +74,16 @@ export async function resolve(specifier, context, next) {
   if (isBuiltin(specifier) || specifier === 'webgpu') throw new Error(\`\${context.parentURL} imports \${specifier}\`);
   return next(specifier, context);
 }
+`;
+
+// A Keras file (bytes given as base64: no Node built-in to read it with) read
+// through the browser entry: h5wasm and fflate, dependencies, load on first use.
+const kerasScript = (base64: string) => `
+import { readKerasModel } from 'webgpu-train';
+const bytes = Uint8Array.from(atob('${base64}'), (c) => c.charCodeAt(0));
+const file = await readKerasModel(bytes, 'model.h5');
+console.log(JSON.stringify({ format: file.format, kerasVersion: file.kerasVersion, layers: file.layers.map((l) => l.type) }));
+process.exit(0);
 `;
 
 // Type-checked under both resolutions a consumer may use; the expected error
@@ -115,6 +126,13 @@ async function importsOf(file: string, seen = new Set<string>()): Promise<Set<st
   return found;
 }
 
+/** The README's example of the package in Node: its js block that imports webgpu-train/node and loads MNIST. */
+function readmeExample(markdown: string): string {
+  const block = [...markdown.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]).find((code) => code.includes("from 'webgpu-train/node'") && code.includes('loadMnist('));
+  if (!block) throw new Error("README.md has no js block importing 'webgpu-train/node' and calling loadMnist()");
+  return block;
+}
+
 let root: string;
 let app: string;
 let tarball: string;
@@ -131,14 +149,18 @@ beforeAll(async () => {
   const packed = (await readdir(join(root, 'pack'))).filter((name) => name.endsWith('.tgz'));
   expect(packed).toHaveLength(1);
   tarball = join(root, 'pack', packed[0]);
-  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  // As the README makes one: npm init makes a CommonJS project, where the README's imports would fail.
+  await sh('npm', ['init', '-y'], app);
+  await sh('npm', ['pkg', 'set', 'type=module'], app);
   await sh('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline'], app);
   const files = {
+    'readme.js': readmeExample(await readFile(join(repo, 'README.md'), 'utf8')).replaceAll('/path/to/webgpu-train', repo),
     'train.mjs': trainScript,
     'workbench.mjs': workbenchScript,
     'workbench-names.mjs': namesScript('webgpu-train/workbench'),
     'browser-names.mjs': namesScript('webgpu-train'),
     'node-names.mjs': namesScript('webgpu-train/node'),
+    'keras.mjs': kerasScript((await readFile(join(repo, 'tests/fixtures/keras/keras2.1-sequential.h5'))).toString('base64')),
     'forbid-node.mjs': forbidNode,
     'forbid-node-hooks.mjs': forbidNodeHooks,
     'typed.ts': typedScript,
@@ -162,6 +184,10 @@ test('the tarball holds the built library and its types, not the sources', async
   expect(files).toContain('package/dist/lib/workbench.js');
   expect(files).toContain('package/dist/lib/workbench.d.ts');
   expect(files.filter((file) => file.startsWith('package/src/') || file.startsWith('package/tests/'))).toEqual([]);
+  expect(files).toContain('package/LICENSE');
+  const installed = JSON.parse(await readFile(join(app, 'node_modules/webgpu-train/package.json'), 'utf8'));
+  expect(installed.license).toBe('MIT');
+  expect(await readFile(join(app, 'node_modules/webgpu-train/LICENSE'), 'utf8')).toMatch(/^MIT License\n/);
   console.log(`npm pack (with the library build) took ${packSeconds.toFixed(1)} s`);
 });
 
@@ -180,6 +206,16 @@ test("the browser entry's and the workbench's built files import neither Node's 
   expect(code).not.toContain('.wgsl?raw');
 });
 
+test("the README's example runs as written in the project the README makes, offline, with the checkout's MNIST", async () => {
+  expect(JSON.parse(await readFile(join(app, 'package.json'), 'utf8')).type).toBe('module');
+  const { stdout } = await sh(process.execPath, ['readme.js'], app);
+  const [, accuracy, images] = /test accuracy (\d\.\d{4}) on (\d+) images/.exec(stdout) ?? [];
+  console.log(`the README's example: ${stdout.trim().split('\n').at(-1)}`);
+  expect(Number(images)).toBe(10_000);
+  // The tutorial's dense network after 5 epochs: about 0.97.
+  expect(Number(accuracy)).toBeGreaterThan(0.95);
+}, timeout);
+
 test('plain Node trains a model through webgpu-train/node, and the loss falls', async () => {
   const { stdout } = await sh(process.execPath, ['train.mjs'], app);
   const { losses, accuracies } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { losses: number[]; accuracies: number[] };
@@ -196,7 +232,7 @@ test('webgpu-train loads in Node with no built-ins and exports the Node entry\'s
   expect(browser).toEqual(expect.arrayContaining(['sequential', 'dense', 'flatten', 'conv2d', 'maxPooling2d', 'Model', 'createGpu']));
   expect(node).toEqual(expect.arrayContaining(browser));
   expect(node.filter((name) => !browser.includes(name)).sort()).toEqual(
-    ['cacheHome', 'defaultCacheDir', 'exportTorch', 'fileTuningStore', 'importTorch', 'loadMnist', 'loadModel', 'mnistPaths', 'saveModel', 'writeFileAtomically'].sort(),
+    ['cacheHome', 'csvLogger', 'defaultCacheDir', 'exportTorch', 'fileTuningStore', 'importTorch', 'loadMnist', 'loadModel', 'mnistPaths', 'savedFormat', 'saveModel', 'stdoutProgress', 'writeFileAtomically'].sort(),
   );
 });
 
@@ -213,6 +249,11 @@ test('webgpu-train/workbench loads with no built-ins, shares no name with webgpu
   expect(result.halved).toBe('mismatch');
   // Every value of a row is halved: 3 rows of 5.
   expect(result.mismatches).toBe(15);
+});
+
+test('the browser entry reads a Keras file, with no Node built-in, loading h5wasm on first use', async () => {
+  const { stdout } = await sh(process.execPath, ['--import', './forbid-node.mjs', 'keras.mjs'], app);
+  expect(JSON.parse(stdout)).toEqual({ format: 'h5', kerasVersion: '2.1.6', layers: ['conv2d', 'batchNormalization', 'maxPooling2d', 'flatten', 'dropout', 'dense'] });
 });
 
 test('the declarations type-check a consumer under nodenext and bundler resolution', async () => {

@@ -106,7 +106,7 @@ function trainedAndExported(kind: TutorialModel): Promise<{ model: Model; dir: s
   if (!exported.has(kind)) {
     exported.set(kind, (async () => {
       const model = tutorialModel(kind);
-      model.compile({ optimizer: 'rmsprop', seed: 1 });
+      model.compile({ metrics: ['accuracy'], optimizer: 'rmsprop', seed: 1 });
       await model.fit(train0.x, train0.y, { epochs: 1, batchSize: 32 });
       const out = join(dir, kind);
       await exportTorch(model, out);
@@ -122,8 +122,11 @@ describe('exported models predict the same in PyTorch', () => {
     const ours = await model.predict(test0.x);
     const { stdout, probabilities } = await predictInTorch(out);
     expectAgree(`${kind} in predict.py`, ours, probabilities);
-    const { accuracy } = await model.evaluate(test0.x, test0.y);
-    expect(stdout).toContain(`test accuracy: ${accuracy.toFixed(4)} (${PREDICT} images)\n`);
+    const { loss, accuracy } = await model.evaluate(test0.x, test0.y);
+    const [, torchLoss, torchAccuracy, images] = /^test loss: (\d\.\d{4}) - test accuracy: (\d\.\d{4}) \(([\d,]+) test images\)$/m.exec(stdout) ?? [];
+    expect(Number(images?.replace(/,/g, ''))).toBe(PREDICT);
+    expect(torchAccuracy).toBe(accuracy.toFixed(4));
+    expect(Math.abs(Number(torchLoss) - loss)).toBeLessThanOrEqual(5e-4);
     expect(stdout).toMatch(/^prediction for test image 0: \[(\d\.\d\de[+-]\d\d, ){9}\d\.\d\de[+-]\d\d\]$/m);
   });
 

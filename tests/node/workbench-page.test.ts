@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { attachments, buildSite, repo, type BuiltSite } from './site';
+import { attachments, buildSite, expectLively, readTexts, recordTexts, repo, type BuiltSite } from './site';
 import { conv2dForward } from '../../src/reference/conv2d';
 import { maxPool2dForward } from '../../src/reference/maxpool2d';
 import { expectClose, F32 } from '../helpers';
@@ -123,6 +123,8 @@ test('workbench.html: inline errors, check, time, share and train with conv2d:fo
   const cells = await timing.locator('tr').nth(2).locator('td').allTextContents();
   expect(cells[0]).toBe('edited');
   expect(Number(cells[1])).toBeGreaterThan(0);
+  // Four significant digits at most: 640.5, not 640.5293.
+  for (const ms of cells.slice(1, 4)) expect(ms.replace(/^[0.]+/, '').replace('.', '').length, ms).toBeLessThanOrEqual(4);
   expect(Number(cells[4])).toBeGreaterThan(0);
   await page.getByTestId('time-view').screenshot({ path: join(attachments, 'workbench-time.png') });
   await annotate('the built-in kernel checked and timed', { path: join(attachments, 'workbench-time.png'), contentType: 'image/png' });
@@ -132,7 +134,18 @@ test('workbench.html: inline errors, check, time, share and train with conv2d:fo
   await page.locator('#train-model').selectOption('mlp');
   await page.locator('#train-images').fill('128');
   await page.locator('#train-batch').fill('32');
+  // From Train to the first step: a progress line within a second, changing every few seconds.
+  await recordTexts(page, ['[data-testid=train-status]']);
   await page.getByTestId('train').click();
+  await page.waitForFunction(() => /: (compiling kernels|timing kernel variants) /.test(document.querySelector('[data-testid=train-status]')!.textContent!), undefined, { timeout: 30_000 });
+  await page.getByTestId('train-view').screenshot({ path: join(attachments, 'workbench-train-progress.png') });
+  await annotate('training: the progress line', { path: join(attachments, 'workbench-train-progress.png'), contentType: 'image/png' });
+  await page.waitForFunction(() => / step 1 of 4, /.test(document.querySelector('[data-testid=train-status]')!.textContent!), undefined, { timeout: 120_000 });
+  const { '[data-testid=train-status]': texts } = await readTexts(page);
+  const firstStep = texts.find((t) => / step 1 of 4, /.test(t.text))!.at;
+  const stages = expectLively(texts, firstStep);
+  console.info(`workbench, from Train to the first step: ${(firstStep / 1000).toFixed(1)} s, ${stages.length} texts:\n${stages.join('\n')}`);
+  expect(stages.some((t) => /^Training mlp on 128 images with the built-in kernel: compiling kernels \(\d+ of 8 parts done\)/.test(t)), stages.join('\n')).toBe(true);
   await page.waitForFunction(() => document.querySelector('[data-testid=train-status]')?.textContent?.startsWith('final running loss'), undefined, { timeout: 120_000 });
   const [, builtInLoss, editedLoss] = /built-in ([\d.]+), edited ([\d.]+)/.exec((await page.getByTestId('train-status').textContent())!)!;
   expect(Number(builtInLoss)).toBeGreaterThan(0);
@@ -163,6 +176,37 @@ test("workbench.html: the convolution demo's maps equal the CPU reference", { ti
   expect(await page.getByTestId('demo-status').textContent()).toMatch(/^test image 7 \(label \d\)/);
   await page.getByTestId('demo-view').screenshot({ path: join(attachments, 'workbench-demo.png') });
   await annotate('the convolution demo', { path: join(attachments, 'workbench-demo.png'), contentType: 'image/png' });
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
+test('workbench.html: the undo history starts with the loaded source, and an empty source is refused', { timeout: 120_000 }, async () => {
+  const { page, errors } = await open();
+  expect(await editorText(page)).toBe(conv2d);
+  // Undo past the start: the source stays.
+  await page.locator('.cm-content').click();
+  for (let i = 0; i < 3; i++) await page.keyboard.press('Control+z');
+  expect(await editorText(page)).toBe(conv2d);
+
+  // Another kernel starts a history of its own.
+  await page.locator('#kernel').selectOption('softmax.wgsl:forward');
+  const softmax = await editorText(page);
+  expect(softmax).toContain('fn forward');
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('Control+z');
+  expect(await editorText(page)).toBe(softmax);
+
+  // Emptied, it says so, and Check refuses it; undo brings the source back.
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.waitForFunction(() => document.querySelector('[data-testid=compile-status]')?.textContent?.startsWith('empty'), undefined, { timeout: 30_000 });
+  await page.getByTestId('check').click();
+  await page.locator('#error').waitFor({ state: 'visible', timeout: 30_000 });
+  expect(await page.locator('#error').textContent()).toBe('the editor is empty: write a kernel, or Reset to the built-in one');
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('Control+z');
+  expect(await editorText(page)).toBe(softmax);
   expect(errors).toEqual([]);
   await page.close();
 });

@@ -4,6 +4,7 @@ import { rows } from '../buffers';
 import { avgPool2dBackward, avgPool2dForward, avgPool2dShape } from '../ops/avgpool2d';
 import type { Padding } from '../ops/conv2d';
 import { expectImage, expectOneOf, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
+import { expectChannelsLast, kerasPair } from './kerasMapping';
 import { imageLayer } from './torchMapping';
 
 export interface AveragePooling2DConfig extends LayerConfigBase {
@@ -49,4 +50,19 @@ export const averagePooling2dLayer: LayerKind<AveragePooling2DConfig> = {
   },
 
   torch: imageLayer,
+
+  keras: {
+    read: {
+      AveragePooling2D(config) {
+        expectChannelsLast(config);
+        const { pool_size = 2, strides, padding = 'valid' } = config;
+        // Keras' strides default (null) to the pool size, as ours do.
+        return averagePooling2d({ poolSize: kerasPair(pool_size), padding: padding as Padding, ...(strides != null && { strides: kerasPair(strides) }) });
+      },
+    },
+    write: (config) => ({
+      className: 'AveragePooling2D',
+      config: { pool_size: config.poolSize, padding: config.padding, strides: config.strides, data_format: 'channels_last' },
+    }),
+  },
 };

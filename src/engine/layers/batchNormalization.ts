@@ -2,8 +2,10 @@
 // the batch's mean and variance (which update the moving ones); in inference, by
 // the moving ones. Then scaled by gamma and shifted by beta.
 import { formatShape, rows } from '../buffers';
+import { quoteJson } from '../safetensors';
 import { batchNormBackward, batchNormCheck, batchNormForward, batchNormMovingStatistics, batchNormStatistics } from '../ops/batchnorm';
 import { withLayerName, type LayerConfigBase, type LayerKind } from './layer';
+import { expectKeras, kerasInitializer } from './kerasMapping';
 import { torchParam } from './torchMapping';
 
 export interface BatchNormalizationConfig extends LayerConfigBase {
@@ -75,5 +77,40 @@ export const batchNormalizationLayer: LayerKind<BatchNormalizationConfig> = {
     const names: [string, string][] = [['gamma', 'weight'], ['beta', 'bias'], ['moving_mean', 'running_mean'], ['moving_variance', 'running_var']];
     const params = names.map(([ours, torch], k) => torchParam(at, ours, torch, shape.params[k].shape, input.length === 1 ? order : null));
     return { params, order: input.length === 1 ? order : null };
+  },
+
+  keras: {
+    read: {
+      BatchNormalization(config, input) {
+        // Keras counts the batch axis: the last of [H, W, C] is 3 (or -1); tf.keras 2 writes it as a list, [3].
+        const axis = Array.isArray(config.axis) && config.axis.length === 1 ? config.axis[0] : (config.axis ?? -1);
+        if (axis !== -1 && axis !== input.length) {
+          throw new Error(`axis ${quoteJson(config.axis)} is not supported (only the last, ${input.length} or -1, for a ${formatShape(input)} input)`);
+        }
+        for (const field of ['center', 'scale']) expectKeras(config, field, [true]);
+        expectKeras(config, 'renorm', [false]);
+        expectKeras(config, 'virtual_batch_size', [null]);
+        const { momentum, epsilon } = config;
+        return batchNormalization({ ...(momentum !== undefined && { momentum: momentum as number }), ...(epsilon !== undefined && { epsilon: epsilon as number }) });
+      },
+    },
+    write: (config) => ({
+      className: 'BatchNormalization',
+      config: {
+        axis: -1,
+        momentum: config.momentum,
+        epsilon: config.epsilon,
+        center: true,
+        scale: true,
+        beta_initializer: kerasInitializer('Zeros'),
+        gamma_initializer: kerasInitializer('Ones'),
+        moving_mean_initializer: kerasInitializer('Zeros'),
+        moving_variance_initializer: kerasInitializer('Ones'),
+        beta_regularizer: null,
+        gamma_regularizer: null,
+        beta_constraint: null,
+        gamma_constraint: null,
+      },
+    }),
   },
 };

@@ -4,6 +4,7 @@ import { sizeOf } from '../buffers';
 import { conv2dBackward, conv2dForward, conv2dShape, type Padding } from '../ops/conv2d';
 import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
 import { expectImage, expectOneOf, expectPositiveInteger, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
+import { expectChannelsLast, expectKeras, kerasActivation, kerasInitializer, kerasPair } from './kerasMapping';
 import { torchParam } from './torchMapping';
 
 export interface Conv2DConfig extends LayerConfigBase {
@@ -70,5 +71,39 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
       params: [{ ...torchParam(at, 'kernel', 'weight', kernel.shape), torchShape: [C_out, C_in, KH, KW], gather }, torchParam(at, 'bias', 'bias', bias.shape)],
       order: null,
     };
+  },
+
+  keras: {
+    read: {
+      Conv2D(config) {
+        expectChannelsLast(config);
+        expectKeras(config, 'dilation_rate', [1, [1, 1]]);
+        expectKeras(config, 'groups', [1]);
+        expectKeras(config, 'use_bias', [true]);
+        const { filters, kernel_size, strides = 1, padding = 'valid' } = config;
+        return conv2d({ filters: filters as number, kernelSize: kerasPair(kernel_size), strides: kerasPair(strides), padding: padding as Padding, activation: kerasActivation(config) });
+      },
+    },
+    write: (config) => ({
+      className: 'Conv2D',
+      config: {
+        filters: config.filters,
+        kernel_size: config.kernelSize,
+        strides: config.strides,
+        padding: config.padding,
+        data_format: 'channels_last',
+        dilation_rate: [1, 1],
+        groups: 1,
+        activation: config.activation,
+        use_bias: true,
+        kernel_initializer: kerasInitializer('GlorotUniform'),
+        bias_initializer: kerasInitializer('Zeros'),
+        kernel_regularizer: null,
+        bias_regularizer: null,
+        activity_regularizer: null,
+        kernel_constraint: null,
+        bias_constraint: null,
+      },
+    }),
   },
 };

@@ -3,6 +3,7 @@ import { formatShape } from '../buffers';
 import { matmulBackward, matmulForward } from '../ops/matmul';
 import { expectActivation, kernelAndBias, productLayer, type ActivationName } from './product';
 import { expectPositiveInteger, type LayerConfigBase, type LayerKind } from './layer';
+import { expectKeras, kerasActivation, kerasInitializer } from './kerasMapping';
 import { torchParam } from './torchMapping';
 
 export interface DenseConfig extends LayerConfigBase {
@@ -47,5 +48,28 @@ export const denseLayer: LayerKind<DenseConfig> = {
       params: [{ ...torchParam(at, 'kernel', 'weight', kernel.shape), torchShape: [units, inputs], gather }, torchParam(at, 'bias', 'bias', bias.shape)],
       order: null,
     };
+  },
+
+  keras: {
+    read: {
+      Dense(config) {
+        expectKeras(config, 'use_bias', [true]);
+        return dense({ units: config.units as number, activation: kerasActivation(config) });
+      },
+    },
+    write: (config) => ({
+      className: 'Dense',
+      config: {
+        units: config.units,
+        activation: config.activation,
+        use_bias: true,
+        kernel_initializer: kerasInitializer('GlorotUniform'),
+        bias_initializer: kerasInitializer('Zeros'),
+        kernel_regularizer: null,
+        bias_regularizer: null,
+        kernel_constraint: null,
+        bias_constraint: null,
+      },
+    }),
   },
 };

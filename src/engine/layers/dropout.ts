@@ -3,6 +3,7 @@
 import { rows } from '../buffers';
 import { dropoutAdvance, dropoutBackward, dropoutCheck, dropoutForward, dropoutInference } from '../ops/dropout';
 import { withLayerName, type LayerConfigBase, type LayerKind } from './layer';
+import { expectKeras } from './kerasMapping';
 import { keepsOrder } from './torchMapping';
 
 export interface DropoutConfig extends LayerConfigBase {
@@ -44,4 +45,15 @@ export const dropoutLayer: LayerKind<DropoutConfig> = {
   },
 
   torch: keepsOrder,
+
+  keras: {
+    read: {
+      Dropout(config) {
+        expectKeras(config, 'noise_shape', [null]);
+        const { rate, seed } = config;
+        return dropout({ rate: rate as number, ...(seed != null && { seed: seed as number }) });
+      },
+    },
+    write: (config) => ({ className: 'Dropout', config: { rate: config.rate, seed: config.seed ?? null, noise_shape: null } }),
+  },
 };

@@ -1,5 +1,6 @@
 // Flatten: [H, W, C] (or any shape) seen as one vector: a view, no copy, and so is its gradient.
 import { reshape, sizeOf } from '../buffers';
+import { expectChannelsLast } from './kerasMapping';
 import type { LayerConfigBase, LayerKind } from './layer';
 
 export interface FlattenConfig extends LayerConfigBase {
@@ -30,5 +31,15 @@ export const flattenLayer: LayerKind<FlattenConfig> = {
     let t = 0;
     for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) flat[t++] = (h * W + w) * C + c;
     return { params: [], order: flat };
+  },
+
+  keras: {
+    read: {
+      Flatten(config) {
+        expectChannelsLast(config);
+        return flatten();
+      },
+    },
+    write: () => ({ className: 'Flatten', config: { data_format: 'channels_last' } }),
   },
 };

@@ -7,7 +7,7 @@ import { conv2dLayer, type Conv2DConfig } from './conv2d';
 import { denseLayer, type DenseConfig } from './dense';
 import { dropoutLayer, type DropoutConfig } from './dropout';
 import { flattenLayer, type FlattenConfig } from './flatten';
-import type { LayerConfigBase, LayerKind, LayerShape } from './layer';
+import type { KerasConfig, LayerConfigBase, LayerKind, LayerShape } from './layer';
 import { maxPooling2dLayer, type MaxPooling2DConfig } from './maxPooling2d';
 
 export type LayerConfig =
@@ -40,6 +40,19 @@ export function layerKind(layer: LayerConfigBase, index: number): LayerKind<Laye
   return KINDS[layer.type as LayerConfig['type']] as LayerKind<LayerConfig>;
 }
 
+/** Each Keras class some kind reads (its `keras.read`), by class name. */
+const KERAS_READERS = new Map(
+  Object.values(KINDS).flatMap((kind) => Object.entries((kind as LayerKind<LayerConfig>).keras.read)),
+);
+
+/** Our config for a Keras layer of class `className`, or undefined when no kind reads that class. */
+export function kerasReader(className: string): ((config: KerasConfig, input: readonly number[]) => LayerConfig) | undefined {
+  return KERAS_READERS.get(className);
+}
+
+/** The Keras classes that some kind reads, for errors. */
+export const kerasClasses = (): string[] => [...KERAS_READERS.keys()].sort();
+
 /** Each layer's output shape and parameters, checked in turn from the input shape. */
 export function layerShapes(layers: readonly LayerConfig[], inputShape: readonly number[]): LayerShape[] {
   if (inputShape.some((d) => !Number.isInteger(d) || d <= 0)) throw new Error(`inputShape ${formatShape(inputShape)} must be positive integers`);
@@ -60,4 +73,4 @@ export { dropout, type DropoutConfig } from './dropout';
 export { flatten, type FlattenConfig } from './flatten';
 export { maxPooling2d, type MaxPooling2DConfig } from './maxPooling2d';
 export type { ActivationName } from './product';
-export type { LayerShape, ParamSpec } from './layer';
+export type { KerasConfig, LayerShape, ParamSpec } from './layer';

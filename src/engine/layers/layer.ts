@@ -61,8 +61,12 @@ export interface LayerContext {
   dX: Tensor | null;
   /** Whether the layer must give the layer after it a dY to write into. */
   needsOutputGradient: boolean;
-  /** The model's last layer: a softmax there is the loss' (fused with it), so it exposes its logits. */
-  last: boolean;
+  /**
+   * The model's last layer, whose activation (softmax, sigmoid) the loss
+   * applies and differentiates itself, fused with it: the layer's product
+   * writes the logits, and it exposes them with their gradient (BuiltLayer.logits).
+   */
+  activationInLoss: boolean;
   /**
    * The layer before ends in a ReLU whose gradient this one applies to the dX
    * it writes (its kind `foldsInputRelu`): dX is then relu'(x) ⊙ dLoss/dx.
@@ -86,7 +90,7 @@ export interface BuiltLayer {
   y: Tensor;
   /** dLoss/dy, written by the next layer's backward; null where the context did not ask for it. */
   dY: Tensor | null;
-  /** A last layer ending in softmax: the logits before it, and where the loss writes their gradient. */
+  /** With `activationInLoss`: the logits before the activation, and where the loss writes their gradient. */
   logits?: { value: Tensor; grad: Tensor };
   /** Inference (evaluate, predict). */
   forward(batchSize: number): Promise<Dispatch[]>;
@@ -122,6 +126,26 @@ export interface TorchLayer {
 /** Layer `index` of a model (named `name` in errors), given its input shape and the order of its flat input. */
 export type TorchMapping<C> = (config: C, input: readonly number[], shape: LayerShape, order: TorchOrder, at: { index: number; name: string }) => TorchLayer;
 
+/** A Keras layer's `config`, as a .keras or .h5 file holds it. */
+export type KerasConfig = Record<string, unknown>;
+
+/**
+ * How a layer kind maps to Keras' layer classes (src/engine/keras/). Keras
+ * lists a layer's variables in the order `shape` lists our parameters, with
+ * the same shapes and layouts (channels_last: images [H, W, C], conv kernels
+ * [KH, KW, C_in, C_out], dense kernels [in, out]), so weights map by position.
+ */
+export interface KerasMapping<C> {
+  /**
+   * Our config, from the config of each Keras class read as this kind (by
+   * class name) and the layer's input shape. A field it cannot run throws an
+   * error saying what (layers/kerasMapping.ts); the reader adds the file and the layer.
+   */
+  read: Record<string, (config: KerasConfig, input: readonly number[]) => C>;
+  /** The Keras class and the fields of its config for ours, in Keras 3's order (the writer puts name, trainable and dtype first). */
+  write(config: C): { className: string; config: KerasConfig };
+}
+
 /** A layer kind: the functions the registry holds for one `type`. */
 export interface LayerKind<C extends LayerConfigBase> {
   /** Checks the config against its input shape; errors start with `name`. */
@@ -133,6 +157,8 @@ export interface LayerKind<C extends LayerConfigBase> {
   foldsInputRelu?: boolean;
   /** Its parameters in PyTorch's names and layouts (src/engine/torchConvert.ts). */
   torch: TorchMapping<C>;
+  /** Its Keras classes (src/engine/keras/). */
+  keras: KerasMapping<C>;
 }
 
 export type Pair = number | [number, number];

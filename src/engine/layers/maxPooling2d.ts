@@ -3,6 +3,7 @@
 import { rows } from '../buffers';
 import { maxPool2dBackward, maxPool2dForward, maxPool2dShape } from '../ops/maxpool2d';
 import { expectImage, expectPositivePair, pair, withLayerName, type LayerConfigBase, type LayerKind, type Pair } from './layer';
+import { expectChannelsLast, expectKeras, kerasPair } from './kerasMapping';
 import { imageLayer } from './torchMapping';
 
 export interface MaxPooling2DConfig extends LayerConfigBase {
@@ -49,4 +50,20 @@ export const maxPooling2dLayer: LayerKind<MaxPooling2DConfig> = {
   foldsInputRelu: true,
 
   torch: imageLayer,
+
+  keras: {
+    read: {
+      MaxPooling2D(config) {
+        expectChannelsLast(config);
+        expectKeras(config, 'padding', ['valid']);
+        const { pool_size = 2, strides } = config;
+        // Keras' strides default (null) to the pool size, as ours do.
+        return maxPooling2d({ poolSize: kerasPair(pool_size), ...(strides != null && { strides: kerasPair(strides) }) });
+      },
+    },
+    write: (config) => ({
+      className: 'MaxPooling2D',
+      config: { pool_size: config.poolSize, padding: 'valid', strides: config.strides, data_format: 'channels_last' },
+    }),
+  },
 };

@@ -50,12 +50,12 @@ export interface Product {
  */
 export function productLayer(context: LayerContext, activation: ActivationName, product: Product): BuiltLayer {
   const [kernel, bias] = context.params;
-  const { device, output, last, x, dX } = context;
-  // The last layer's softmax is the loss' (fused with it): its u are the logits.
-  const fused = last && activation === 'softmax';
+  const { device, output, x, dX } = context;
+  // A last layer's softmax or sigmoid the loss applies itself (fused with it): its u are the logits.
+  const fused = context.activationInLoss;
   const softmax = activation === 'softmax' && !fused;
-  const elementwise = isActivation(activation) ? activation : null;
-  // What the product writes: y itself, unless a softmax follows.
+  const elementwise = isActivation(activation) && !fused ? activation : null;
+  // What the product writes: y itself, unless a softmax follows or the loss takes the logits.
   const u = context.tensor(softmax || fused ? 'u' : 'y', output);
   const y = softmax || fused ? context.tensor('y', output) : u;
   const dY = context.needsOutputGradient ? context.tensor('dY', output) : null;

@@ -56,6 +56,21 @@ function elementwise(device: GPUDevice, entryPoint: string, buffers: Record<stri
   });
 }
 
+/**
+ * y = f(x) elementwise, as a product's epilogue computes it: for a last layer
+ * whose fused loss takes its logits (sigmoidCrossEntropy.ts), for predict.
+ */
+export async function activationForward(device: GPUDevice, kind: Activation, t: { x: Tensor; y: Tensor }): Promise<Dispatch> {
+  expectTensor(kind, 'y', t.y, t.x.shape);
+  expectDisjoint(kind, ['y', t.y], ['x', t.x]);
+  return prepareDispatch(device, shader, 'forward', {
+    constants: { WORKGROUP_SIZE, ACTIVATION: ACTIVATION_CODES[kind] },
+    buffers: { x: bufferRange(t.x), out: bufferRange(t.y) },
+    grid: { strided: sizeOf(t.x.shape) },
+    work: { flops: sizeOf(t.x.shape), bytes: 8 * sizeOf(t.x.shape) },
+  });
+}
+
 /** dInput = f'(x) ⊙ dOut, with f' computed from the forward's output y. */
 export async function activationBackward(
   device: GPUDevice,

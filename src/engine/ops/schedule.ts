@@ -206,7 +206,7 @@ export async function learningRateStep(
   rate = checkLearningRate(rate, 'learningRate');
   if (typeof rate === 'number') {
     if (!advance) throw new Error('learningRate: a constant rate has nothing to compute; it is the value written');
-    return prepareDispatch(device, shader, 'constant', { buffers: { step: bufferRange(tensors.step) }, grid: { workgroups: [1] } });
+    return prepareDispatch(device, shader, 'constant', { buffers: { step: bufferRange(tensors.step) }, grid: { workgroups: [1] }, work: { flops: 1, bytes: 8 } });
   }
   const buffers: Record<string, GPUBufferBinding> = { step: bufferRange(tensors.step), learning_rate: bufferRange(tensors.learningRate) };
   const scratch: GPUBuffer[] = [];
@@ -217,5 +217,7 @@ export async function learningRateStep(
     buffers.values = bufferRange(values);
     scratch.push(boundaries.buffer, values.buffer);
   }
-  return prepareDispatch(device, shader, SNAKE_CASE[rate.kind], { params: scheduleParams(rate, advance), buffers, scratch, grid: { workgroups: [1] } });
+  // One invocation: the step read and counted, a rate written, from a dozen or so scalar operations (a boundary each, for piecewise).
+  const work = { flops: 16 + (rate.kind === 'piecewiseConstantDecay' ? rate.boundaries.length : 0), bytes: 12 + 4 * (rate.kind === 'piecewiseConstantDecay' ? 2 * rate.boundaries.length + 1 : 0) };
+  return prepareDispatch(device, shader, SNAKE_CASE[rate.kind], { params: scheduleParams(rate, advance), buffers, scratch, grid: { workgroups: [1] }, work });
 }

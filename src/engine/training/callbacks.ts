@@ -13,6 +13,8 @@ type Awaitable = void | Promise<void>;
 export interface TrainedModel {
   /** Set to stop training at the next progress update. */
   stopTraining: boolean;
+  /** Set to stop `evaluate` at its next progress update (Keras 3's stop_evaluating). */
+  stopEvaluating?: boolean;
   /** The optimizer's learning rate; setting it takes effect from the next step (refused with a schedule). */
   learningRate: number;
   /** The rate the next update uses, a schedule's too. */
@@ -37,8 +39,23 @@ export interface Callback {
   onEpochBegin?(epoch: number): Awaitable;
   /** `details`: the epoch's timing, steps and the figures Keras prints. */
   onEpochEnd?(epoch: number, logs: Logs, details: EpochLogs): Awaitable;
-  /** At each progress update (not each step): `batch` is the step's index in the epoch; `printed`, what Keras 3's progress bar shows. */
-  onTrainBatchEnd?(batch: number, logs: Logs, details: { epoch: number; printed?: Logs }): Awaitable;
+  /** At each progress update (not each step): `batch` is the step's index in the epoch; see BatchDetails. */
+  onTrainBatchEnd?(batch: number, logs: Logs, details: BatchDetails): Awaitable;
+  /** `evaluate` (and fit's validation) calls these, once its data is on the GPU and its plan made. */
+  onTestBegin?(logs: Record<string, never>): Awaitable;
+  /** At each progress update of `evaluate`: `batch` is the step's index; the logs, the means so far. */
+  onTestBatchEnd?(batch: number, logs: Logs): Awaitable;
+  onTestEnd?(logs: Logs): Awaitable;
+}
+
+/** Where an epoch is at a progress update, besides its logs. */
+export interface BatchDetails {
+  epoch: number;
+  /** What Keras 3's progress bar shows. */
+  printed?: Logs;
+  /** Wall time of the epoch's steps so far (from its first step, less pauses), and per step run: not the set-up before them. */
+  seconds: number;
+  msPerStep: number;
 }
 
 /** Runs a list of callbacks in order, each to the end before the next. */
@@ -65,8 +82,20 @@ export class CallbackList {
     for (const callback of this.callbacks) await callback.onEpochEnd?.(epoch, details.logs, details);
   }
 
-  async trainBatchEnd(batch: number, logs: Logs, details: { epoch: number; printed?: Logs }): Promise<void> {
+  async trainBatchEnd(batch: number, logs: Logs, details: BatchDetails): Promise<void> {
     for (const callback of this.callbacks) await callback.onTrainBatchEnd?.(batch, logs, details);
+  }
+
+  async testBegin(): Promise<void> {
+    for (const callback of this.callbacks) await callback.onTestBegin?.({});
+  }
+
+  async testBatchEnd(batch: number, logs: Logs): Promise<void> {
+    for (const callback of this.callbacks) await callback.onTestBatchEnd?.(batch, logs);
+  }
+
+  async testEnd(logs: Logs): Promise<void> {
+    for (const callback of this.callbacks) await callback.onTestEnd?.(logs);
   }
 }
 

@@ -13,7 +13,7 @@ import { CallbackList, type Callback } from './callbacks';
 import { Checkpoints, resume, type CheckpointOptions } from './checkpoints';
 import { DeviceLossRecovery, type DeviceLoss } from './deviceLoss';
 import { History } from './history';
-import { runPass } from './pass';
+import { defaultUpdateEvery, runPass } from './pass';
 import { progressPrinter, progressWriter } from './progress';
 import type { EpochLogs, FitSettings, Run, Trainee } from './run';
 
@@ -132,7 +132,8 @@ async function trainEpoch(trainee: Trainee, run: Run, { settings, callbacks, che
     updateEvery: settings.updateEvery,
     onUpdate: async (step, progress) => {
       const called = performance.now();
-      await callbacks.trainBatchEnd(step, progress.logs, { epoch, printed: progress.printed });
+      const seconds = (called - started - paused) / 1000;
+      await callbacks.trainBatchEnd(step, progress.logs, { epoch, printed: progress.printed, seconds, msPerStep: (seconds * 1000) / (step + 1 - first) });
       paused += performance.now() - called;
     },
     stop: () => trainee.stopTraining,
@@ -190,8 +191,9 @@ function fitSettings(trainee: Trainee, data: { x: Inputs; y: ArrayLike<number>; 
       throw new Error(`fit(): ${count} samples cannot be split into a training and a validation set with validationSplit ${validationSplit}`);
     }
     const rowSize = sizeOf(trainee.architecture.inputShape);
-    validationData = [x.subarray(splitAt * rowSize), rowsOf(y, splitAt, count)];
-    [x, y, count] = [x.subarray(0, splitAt * rowSize), rowsOf(y, 0, splitAt), splitAt];
+    const targets = (start: number, end: number) => rowsOf(y, start * trainee.targetSize, end * trainee.targetSize);
+    validationData = [x.subarray(splitAt * rowSize), targets(splitAt, count)];
+    [x, y, count] = [x.subarray(0, splitAt * rowSize), targets(0, splitAt), splitAt];
   }
   const steps = Math.ceil(count / batchSize);
   return {
@@ -205,11 +207,11 @@ function fitSettings(trainee: Trainee, data: { x: Inputs; y: ArrayLike<number>; 
     shuffle,
     validationData,
     terminateOnNaN: options.terminateOnNaN !== false || [options.callbacks ?? []].flat().some((c) => 'terminatesOnNaN' in c),
-    updateEvery: options.updateEvery ?? Math.max(1, Math.ceil(steps / 20)),
+    updateEvery: options.updateEvery ?? defaultUpdateEvery(steps),
   };
 }
 
-/** Rows `start` to `end` of y: a view of a typed array (so the data sets on the GPU recognise it again), else a copy. */
+/** Values `start` to `end` of y: a view of a typed array (so the data sets on the GPU recognise it again), else a copy. */
 function rowsOf(y: ArrayLike<number>, start: number, end: number): ArrayLike<number> {
   return ArrayBuffer.isView(y) ? (y as Uint32Array).subarray(start, end) : Array.from({ length: end - start }, (_, i) => y[start + i]);
 }

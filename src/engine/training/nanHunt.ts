@@ -74,9 +74,9 @@ async function firstNonFinite(graph: Graph, batchSize: number): Promise<string |
     for (const p of params) candidates.push([`${name} ${p.spec.name}`, p.value]);
     candidates.push([`${name} output`, rows(built.y, batchSize)]);
   }
-  candidates.push(['the loss gradient', rows(graph.logits.grad, batchSize)]);
+  candidates.push(['the loss gradient', rows(graph.lossInput.grad, batchSize)]);
   for (const { name, params, built } of [...graph.layers].reverse()) {
-    if (built.dY && built.dY !== graph.logits.grad) candidates.push([`${name} output gradient`, rows(built.dY, batchSize)]);
+    if (built.dY && built.dY !== graph.lossInput.grad) candidates.push([`${name} output gradient`, rows(built.dY, batchSize)]);
     for (const p of params) candidates.push([`${name} ${p.spec.name} gradient`, p.grad]);
   }
   for (const [what, tensor] of candidates) {

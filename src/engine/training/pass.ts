@@ -6,6 +6,11 @@ import { batchAt, type Inputs, type Pass } from '../dataSets';
 import { READBACKS, SAVED_STATES, type Graph, type Progress } from '../graph';
 import { findNonFinite } from './nanHunt';
 
+/** Steps between progress updates by default: about 20 updates a pass (an epoch, an evaluation), each one readback. */
+export function defaultUpdateEvery(steps: number): number {
+  return Math.max(1, Math.ceil(steps / 20));
+}
+
 export interface PassOptions {
   kind: 'train' | 'evaluate';
   /** The inputs and the order the pass takes its rows in (for the non-finite loss' hunt). */

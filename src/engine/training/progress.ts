@@ -3,6 +3,7 @@
 //   469/469 ━━━━━━━━━━━━━━━━━━━━ 4s 8ms/step - accuracy: 0.9939 - loss: 0.0196
 // with the figures Keras 3 prints, and at the epoch's end its means after them.
 import type { Logs } from '../graph';
+import { formatMs } from '../profile';
 import type { Callback } from './callbacks';
 
 /** Where the log goes: `update` rewrites the line in progress (a terminal), `line` ends it and writes a line of its own. */
@@ -44,17 +45,13 @@ export function progressLine(at: { step: number; steps: number; seconds: number;
 
 /** The callback that writes Keras' log; `bar`: the progress line at each update too (verbose 1), not only at the epoch's end. */
 export function progressPrinter(to: ProgressWriter, { epochs, steps, bar }: { epochs: number; steps: number; bar: boolean }): Callback {
-  let started = 0;
   const rest = to.rest?.bind(to);
   return {
     onEpochBegin(epoch) {
       to.line(`Epoch ${epoch + 1}/${epochs}`);
-      started = performance.now();
     },
-    onTrainBatchEnd(batch, logs, { printed }) {
-      if (!bar) return;
-      const seconds = (performance.now() - started) / 1000;
-      to.update(progressLine({ step: batch + 1, steps, seconds, msPerStep: (seconds * 1000) / (batch + 1) }, printed ?? logs, rest));
+    onTrainBatchEnd(batch, logs, { printed, seconds, msPerStep }) {
+      if (bar) to.update(progressLine({ step: batch + 1, steps, seconds, msPerStep }, printed ?? logs, rest));
     },
     onEpochEnd(_epoch, logs, details) {
       const { msPerStep } = details;
@@ -65,6 +62,67 @@ export function progressPrinter(to: ProgressWriter, { epochs, steps, bar }: { ep
       // Keras' figures for what it prints its own way (loss, metrics), the logs' for the rest (val_loss, learning_rate).
       const line = progressLine({ step: steps, steps, seconds: (msPerStep * steps) / 1000, msPerStep }, { ...logs, ...details.printed }, rest);
       to.line(`${line} (epoch mean: ${means})`);
+    },
+  };
+}
+
+/** The callback that writes evaluate's bar (verbose 1), as Keras does: `79/79 ━━━━━━━━━━━━━━━━━━━━ 3s 35ms/step - accuracy: 0.9907 - loss: 0.0291`. */
+export function evaluationPrinter(to: ProgressWriter, steps: number): Callback {
+  const rest = to.rest?.bind(to);
+  let started = 0;
+  let step = 0;
+  const line = (logs: Logs) => {
+    const seconds = (performance.now() - started) / 1000;
+    return progressLine({ step, steps, seconds, msPerStep: (seconds * 1000) / Math.max(1, step) }, logs, rest);
+  };
+  return {
+    onTestBegin() {
+      started = performance.now();
+    },
+    onTestBatchEnd(batch, logs) {
+      step = batch + 1;
+      to.update(line(logs));
+    },
+    onTestEnd(logs) {
+      to.line(line(logs));
+    },
+  };
+}
+
+/** Runs that would end within this many seconds get no estimate. */
+const SHORT_RUN_S = 60;
+
+/** `2 h 5 min`, `40 min`, `90 s`. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 100) return `${Math.round(seconds)} s`;
+  const minutes = Math.round(seconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
+}
+
+/**
+ * `about 40 min on this adapter: 125 ms/step measured over the first 24 steps`:
+ * what the `stepsLeft` steps still to run would take at the speed measured so
+ * far, or null when that is under a minute.
+ */
+export function runEstimate({ msPerStep, measured, stepsLeft }: { msPerStep: number; measured: number; stepsLeft: number }): string | null {
+  const seconds = (msPerStep * stepsLeft) / 1000;
+  if (seconds < SHORT_RUN_S) return null;
+  return `about ${formatDuration(seconds)} on this adapter: ${formatMs(msPerStep)} ms/step measured over the first ${measured} steps, ${stepsLeft.toLocaleString('en-US')} steps to go`;
+}
+
+/**
+ * A callback that tells `say` the run's estimate (runEstimate) at its first
+ * progress update, when the rest of the run (`epochs` of `steps` steps) would
+ * last over a minute at the speed of its first steps.
+ */
+export function runEstimator({ epochs, steps }: { epochs: number; steps: number }, say: (estimate: string) => void): Callback {
+  let told = false;
+  return {
+    onTrainBatchEnd(batch, _logs, { epoch, seconds, msPerStep }) {
+      if (told) return;
+      told = true;
+      const estimate = runEstimate({ msPerStep, measured: Math.round((seconds * 1000) / msPerStep), stepsLeft: (epochs - epoch) * steps - (batch + 1) });
+      if (estimate) say(estimate);
     },
   };
 }

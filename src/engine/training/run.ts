@@ -1,6 +1,7 @@
 // What the units of fit (fit.ts, checkpoints.ts, deviceLoss.ts) share: the
 // model being trained, the checked settings, and where the run is.
 import type { Graph, Inputs, Logs } from '../graph';
+import type { LossConfig, MetricName } from '../losses';
 import type { Architecture } from '../modelFile';
 import type { LossScaleConfig } from '../ops/lossScale';
 import type { OptimizerConfig } from '../ops/optimizer';
@@ -27,6 +28,11 @@ export interface Trainee {
   readonly optimizer: OptimizerConfig;
   /** The model's precision, and in mixed precision its loss scaling's settings. */
   readonly precision: { precision: Precision; lossScale?: LossScaleConfig };
+  /** What the loss and metrics are: a checkpoint records them, and is resumed only by a model compiled with the same. */
+  readonly loss: Required<LossConfig>;
+  readonly metrics: MetricName[];
+  /** Values of y per example: 1 for labels, the output's size for target rows. */
+  readonly targetSize: number;
   /** The model's generator: each epoch's shuffle, and the seeds a graph is built with. */
   readonly random: Random;
   /** The generator's state the current graph was built from. */
