@@ -16,6 +16,7 @@ import {
   MNIST_PARTS,
   MNIST_SHA256,
   optimizerConfig,
+  PRECISIONS,
   runEstimator,
   torchFiles,
   tutorialModel,
@@ -27,6 +28,7 @@ import {
   type Model,
   type OptimizerConfig,
   type OptimizerKind,
+  type Precision,
   type SetupProgress,
   type TutorialModel,
 } from '../engine';
@@ -349,6 +351,7 @@ function builtInFiles(): DataFile[] {
 interface Settings {
   model: TutorialModel;
   optimizer: OptimizerConfig;
+  precision: Precision;
   epochs: number;
   batchSize: number;
   trainLimit?: number;
@@ -380,11 +383,14 @@ function readSettings(): Settings {
   if (model !== 'cnn' && model !== 'mlp') throw new Error(`unknown model '${model}'`);
   const kind = field('optimizer') as OptimizerKind;
   if (!OPTIMIZERS.includes(kind)) throw new Error(`unknown optimizer '${kind}'`);
+  const precision = field('precision') as Precision;
+  if (!PRECISIONS.includes(precision)) throw new Error(`unknown precision '${precision}'`);
   const learningRate = Number(field('learningRate'));
   return {
     model,
     // It checks the learning rate and names the optimizer in its error.
     optimizer: optimizerConfig(kind, { learningRate }),
+    precision,
     epochs: need(integer('epochs', 'Epochs', 1), 'Epochs is required'),
     batchSize: need(integer('batchSize', 'Batch size', 1), 'Batch size is required'),
     trainLimit: integer('trainLimit', 'Training images', 1),
@@ -501,7 +507,18 @@ async function fitModel(training: Training, settings: Settings, resumeFrom?: { b
   const { epochs, batchSize } = settings;
   const model = training.model;
   const recreateGpu = async () => (state.gpu = await freshGpu());
-  model.compile({ optimizer: settings.optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], seed: settings.seed, gpu, recreateGpu, onProgress: showSetup });
+  model.compile({
+    optimizer: settings.optimizer,
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+    seed: settings.seed,
+    gpu,
+    recreateGpu,
+    precision: settings.precision,
+    onProgress: showSetup,
+    // A device without shader-f16 runs mixed precision's products in float32: said in the log, not only the console.
+    onTuningNotice: (message) => log.line(message),
+  });
   setModel(model, settings.model);
 
   const data = take(mnist.train, settings.trainLimit);
@@ -509,7 +526,7 @@ async function fitModel(training: Training, settings: Settings, resumeFrom?: { b
   const steps = Math.ceil(data.count / batchSize);
   const { kind, learningRate } = settings.optimizer;
   log.clear();
-  log.line(`${settings.model}: ${count(data.count)} training images, batch size ${batchSize}, ${kind} (learning rate ${learningRate}), seed ${settings.seed}`);
+  log.line(`${settings.model}: ${count(data.count)} training images, batch size ${batchSize}, ${kind} (learning rate ${learningRate}), ${settings.precision}, seed ${settings.seed}`);
   if (resumeFrom) log.line(`Resuming from ${resumeFrom.source}`);
   else log.line(`Epoch 1/${epochs}`);
   ui.chartBox.hidden = false;
