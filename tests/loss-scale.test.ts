@@ -156,10 +156,16 @@ describe('the dispatches of a plan', () => {
 });
 
 describe('mixed precision in fit', () => {
-  test('trains as float32 does, within f16\'s rounding, and the loss scale reads as Keras\' loss_scale', async () => {
+  // The loss' gradient is scaled where the loss writes it: the logits' for a fused softmax, the outputs' for mse into a linear layer.
+  const oneHot = Float32Array.from({ length: ROWS * 4 }, (_, i) => (y[Math.floor(i / 4)] === i % 4 ? 1 : 0));
+  const cases = [
+    { loss: 'sparseCategoricalCrossentropy', layers, y },
+    { loss: 'mse', layers: [...layers.slice(0, -1), dense({ units: 4 })], y: oneHot },
+  ] as const;
+  test.each(cases)("trains as float32 does, within f16's rounding, and the loss scale reads as Keras' loss_scale: loss $loss", async ({ loss, layers, y }) => {
     const run = async (precision: Precision) => {
-      const m = sequential(layers);
-      m.compile({ optimizer: optimizerConfig('adam', { learningRate: 0.01 }), seed: 4, gpu: await testGpu(), precision });
+      const m = sequential([...layers]);
+      m.compile({ optimizer: optimizerConfig('adam', { learningRate: 0.01 }), loss, seed: 4, gpu: await testGpu(), precision });
       const history = await m.fit(x, y, { epochs: 3, batchSize: 10 });
       const scale = await m.readLossScale();
       m.destroy();
@@ -168,7 +174,7 @@ describe('mixed precision in fit', () => {
     const [plain, mixed] = [await run('float32'), await run('mixed')];
     expect(plain.scale).toBeNull();
     expect(mixed.scale).toBe(LOSS_SCALE_DEFAULTS.initialScale);
-    expectClose('mixed precision losses', mixed.losses, plain.losses, { atol: 1e-3, rtol: 1e-2 });
+    expectClose(`mixed precision losses (${loss})`, mixed.losses, plain.losses, { atol: 1e-3, rtol: 1e-2 });
   });
 
   test('compile names a precision it does not know, and loss scaling outside mixed precision', () => {

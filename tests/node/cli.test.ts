@@ -289,7 +289,7 @@ function fifoWithReader(name: string): { path: string; read: Promise<Buffer> } {
   return { path, read: new Promise((done) => reader.on('close', () => (clearTimeout(timer), done(Buffer.concat(chunks))))) };
 }
 
-const QUICK = ['--model', 'mlp', '--epochs', '1', '--limit', '10'];
+const QUICK = ['--model', 'mlp', '--epochs', '1', '--limit', '10', '--test-limit', '10'];
 
 describe('npm run train and evaluate: outputs as they are, inputs bounded, numbers as written', () => {
   test('--report to a link keeps the link and fills the file it names; to a FIFO, it writes into the FIFO', { timeout: 240_000 }, async () => {

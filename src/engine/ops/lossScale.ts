@@ -57,7 +57,8 @@ export interface LossScaling {
 
 /**
  * The dispatches of loss scaling for one plan: `lossGradient` is the loss'
- * gradient (the logits', [batch, classes]), `grad` the gradient arena; the
+ * gradient (of what the loss reads: the logits for a fused softmax or
+ * sigmoid, else the outputs), `grad` the gradient arena; the
  * update that `gate` gates holds `gated` dispatches.
  */
 export async function lossScaling(
