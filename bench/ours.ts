@@ -18,6 +18,7 @@ import {
   type KernelRun,
   type Model,
   type Pass,
+  type Precision,
   type Stats,
   type Work,
 } from '../src/engine';
@@ -97,14 +98,16 @@ export class OurTrainer {
    * with the store a model uses by default (a file in Node, localStorage on the
    * page). With no time budget: the benchmark measures the engine tuned, where
    * a model's first builds on a slow adapter spread the tuning over several.
+   * `precision` as `compile({ precision })`: 'float32' by default.
    */
   static create(
     gpu: Gpu,
     model: Model,
-    { maxBatchSize, rows, autotune, notice }: { maxBatchSize: number; rows: number; autotune: AutotuneMode; notice?: (message: string) => void },
+    options: { maxBatchSize: number; rows: number; autotune: AutotuneMode; notice?: (message: string) => void; precision?: Precision },
   ): OurTrainer {
+    const { maxBatchSize, rows, autotune, notice, precision } = options;
     const tuner = new Autotuner(gpu, autotune, tuningDefaults().store(), notice, Infinity);
-    const graph = new Graph(gpu.device, { layers: model.layers, inputShape: model.inputShape, maxBatchSize, optimizer: OPTIMIZER, random: seededRandom(1), tuner });
+    const graph = new Graph(gpu.device, { layers: model.layers, inputShape: model.inputShape, maxBatchSize, optimizer: OPTIMIZER, random: seededRandom(1), tuner, precision });
     const { x, labels, order } = randomPixels(model, rows);
     const data = graph.data.upload(x, labels);
     graph.data.writeOrder(data, order);

@@ -2,7 +2,7 @@
 // command line prints as Markdown and bench.html shows as HTML.
 import { formatVariantTimes, type Stats } from '../src/engine';
 import type { Peak, Roofline } from './roofline';
-import type { BenchResult, Environment, KernelResult, ModelResult, StepResult } from './suite';
+import type { BenchResult, Environment, KernelResult, ModelResult, PrecisionRow, StepResult } from './suite';
 
 /** A piece of the report. Its text may hold `code` and **bold**, Markdown's marks, the only ones it uses. */
 export type Block =
@@ -204,6 +204,38 @@ function kernelNotes(m: ModelResult): string {
   );
 }
 
+/** Mixed precision beside float32: the step, then each product's fastest f16 and f32 variants. */
+function mixedBlocks(m: ModelResult, caveat: string): Block[] {
+  const { mixed } = m;
+  const heading: Block = { kind: 'heading', level: 2, text: `Mixed precision (f16 products) against float32, ${m.model} at batch ${m.batch}` };
+  if (mixed.reason && !mixed.msPerStep) return [heading, { kind: 'paragraph', text: `No figures: ${mixed.reason}.` }];
+  const step =
+    `Training step with \`compile({ precision: 'mixed' })\`: ${num(mixed.msPerStep?.median)} ms/step (${range(mixed.msPerStep)}), ` +
+    `float32 ${num(m.oursMsPerStep)} ms/step in the same rounds: float32 / mixed ${mixed.speedup === null ? '—' : `${num(mixed.speedup)}×`}. ` +
+    'Each product (conv2d and matmul forward, backward_input, backward_weight) has an f32 and an f16 variant of every algorithm; ' +
+    'the autotuner times them all on this adapter and the step runs the fastest, whichever its precision. ' +
+    'Below, for each product, the fastest variant of each precision and its ms a dispatch as the autotuner timed it (alone, repeated), ' +
+    'and f32 ms over f16 ms: above 1, f16 is the faster.' +
+    (m.mixed.reason ? ` Kernels: ${m.mixed.reason}.` : '') +
+    (caveat ? ' On a CPU emulating a GPU, f16 has no arithmetic of its own: it is converted to and from f32 around each operation.' : '');
+  const cell = (side: PrecisionRow['f32']) => (side ? [side.variant, num(side.ms)] : ['—', '—']);
+  const rows = mixed.kernels.map((k, i) => [
+    i + 1,
+    `\`${k.kernel}\``,
+    k.site,
+    k.shape,
+    ...cell(k.f32),
+    ...cell(k.f16),
+    k.f16Speedup === null ? '—' : `${num(k.f16Speedup)}×`,
+    `${k.chosen}${k.from === 'cache' ? ' (cached)' : ''}`,
+  ]);
+  return [
+    heading,
+    { kind: 'paragraph', text: step },
+    table(['#', `Product${caveat}`, 'Layer', 'Shape', 'Fastest f32 variant', 'f32 ms', 'Fastest f16 variant', 'f16 ms', 'f32 ms / f16 ms', 'The mixed step runs'], rows),
+  ];
+}
+
 /** The `n` kernels that take the most time, as one line. */
 export function topKernels(m: ModelResult, n = 3): string {
   return [...m.kernels.rows]
@@ -252,6 +284,7 @@ export function reportBlocks(result: BenchResult): Block[] {
     ),
     stepTable(result.models, caveat),
     ...result.models.flatMap((m) => [heading(2, `Kernels of ${m.model} at batch ${m.batch}`), paragraph(kernelNotes(m)), kernelTable(m, caveat)]),
+    ...result.models.flatMap((m) => mixedBlocks(m, caveat)),
   ];
 }
 

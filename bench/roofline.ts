@@ -6,19 +6,9 @@
 import source from './peak.wgsl?raw';
 import { Autotuner, memoryStore, type Gpu, type Work } from '../src/engine';
 import { createTensor, type Tensor } from '../src/engine/buffers';
-import { destroyDispatches, prepareTunable, type Dispatch, type Shader } from '../src/engine/pipelines';
+import { destroyDispatches, inPrecision, prepareTunable, type Dispatch, type Real, type Shader } from '../src/engine/pipelines';
 
 const shader: Shader = { file: 'peak.wgsl', source };
-
-export type Precision = 'f32' | 'f16';
-
-/** peak.wgsl with `real` as f16: its alias line, the first declaration, becomes `enable f16` and the alias, so messages keep its line numbers. */
-function inPrecision(precision: Precision): Shader {
-  if (precision === 'f32') return shader;
-  const alias = /^alias real = f32;$/m;
-  if (!alias.test(source)) throw new Error(`${shader.file}: no line 'alias real = f32;' to make f16`);
-  return { file: 'peak.wgsl (f16)', source: source.replace(alias, 'enable f16; alias real = f16;') };
-}
 
 /** multiply_add's invocations: enough to fill a large GPU. */
 export const INVOCATIONS = 2 ** 18;
@@ -39,7 +29,7 @@ function variantsOf(axes: Record<string, number[]>): Map<string, Record<string, 
 }
 
 /** moved[i] = 4 * STEPS * increment for each invocation i: the multiply-adds, in `precision`, in variants of chains and workgroup size. */
-export async function multiplyAdd(device: GPUDevice, precision: Precision, moved: Tensor, increment = 1): Promise<Dispatch> {
+export async function multiplyAdd(device: GPUDevice, precision: Real, moved: Tensor, increment = 1): Promise<Dispatch> {
   if (moved.shape.length !== 1 || moved.shape[0] !== INVOCATIONS) throw new Error(`multiplyAdd(): moved must be [${INVOCATIONS}], got [${moved.shape.join(', ')}]`);
   if (precision === 'f16' && !device.features.has('shader-f16')) throw new Error("multiplyAdd(): f16 needs the device feature 'shader-f16', which this device lacks");
   const variants = variantsOf({ chains: CHAINS, workgroup: WORKGROUP_SIZES });
@@ -49,7 +39,7 @@ export async function multiplyAdd(device: GPUDevice, precision: Precision, moved
     make: (name) => {
       const { chains, workgroup } = variants.get(name)!;
       return {
-        shader: inPrecision(precision),
+        shader: inPrecision(shader, precision),
         spec: {
           constants: { WORKGROUP_SIZE: workgroup, CHAINS: chains },
           params: { steps: STEPS, scale: 1, increment },

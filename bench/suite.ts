@@ -100,6 +100,33 @@ export interface KernelResult {
   variants: Record<string, number>;
 }
 
+/** A product kernel of the step in mixed precision: its fastest f32 and f16 variants, as the autotuner timed them. */
+export interface PrecisionRow {
+  kernel: string;
+  /** `layer 2 (conv2d)`: where the graph placed it. */
+  site: string;
+  shape: string;
+  /** The fastest variant of each precision and its ms a dispatch; null where none of them was timed. */
+  f32: { variant: string; ms: number } | null;
+  f16: { variant: string; ms: number } | null;
+  /** f32's ms over f16's: above 1, f16 is the faster. */
+  f16Speedup: number | null;
+  /** The variant the mixed-precision step runs, and how it was chosen (timed now, or from the cache, with the times of then). */
+  chosen: string;
+  from: TuningChoice['from'];
+}
+
+/** The model compiled with precision 'mixed' (f16 products), beside the float32 one. */
+export interface MixedResult {
+  /** Why figures are missing, or null: all of them on a device without shader-f16 (no f16 variant), the kernels' with --autotune off (none timed). */
+  reason: string | null;
+  /** Its training step at the comparison's batch, in the same rounds as the float32 step's. */
+  msPerStep: Stats | null;
+  /** The float32 step's ms over the mixed one's: above 1, mixed precision is the faster. */
+  speedup: number | null;
+  kernels: PrecisionRow[];
+}
+
 export interface ModelResult {
   model: TutorialModel;
   batch: number;
@@ -120,6 +147,7 @@ export interface ModelResult {
   pytorch: { msPerStep: Stats | null; stepsPerRound: number; about: string | null; reason: string | null };
   sweep: StepResult[];
   kernels: { method: KernelTimes['method']; roundingMs: number | null; repeats: number; rows: KernelResult[] };
+  mixed: MixedResult;
 }
 
 export interface Environment {
@@ -187,6 +215,22 @@ function kernelRows(times: KernelTimes, choices: readonly TuningChoice[], roofli
   });
 }
 
+/** Each tuned product's fastest f32 and f16 variant, from the times the autotuner took of every variant. */
+export function precisionRows(choices: readonly TuningChoice[]): PrecisionRow[] {
+  const fastest = (ms: Record<string, number>, f16: boolean) => {
+    const timed = Object.entries(ms).filter(([variant]) => variant.endsWith(' f16') === f16);
+    if (!timed.length) return null;
+    const [variant, time] = timed.reduce((best, next) => (next[1] < best[1] ? next : best));
+    return { variant, ms: time };
+  };
+  return choices
+    .filter((c) => Object.keys(c.ms).some((variant) => variant.endsWith(' f16')))
+    .map((c) => {
+      const [f32, f16] = [fastest(c.ms, false), fastest(c.ms, true)];
+      return { kernel: c.kernel, site: c.site, shape: c.shape, f32, f16, f16Speedup: f32 && f16 ? f32.ms / f16.ms : null, chosen: c.variant, from: c.from };
+    });
+}
+
 /** Our figures from stretches of `perRound` steps at one batch size. */
 function summarise(ours: OurTrainer, batch: number, perRound: number, stretches: Steps[], tfjsMs: number[], roofline: Roofline): StepResult {
   const ms = stats(stretches.map((s) => s.wallMs / perRound));
@@ -251,6 +295,8 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
     autotune: options.autotune,
     notice: (notice) => log(`${kind}: ${notice}`),
   });
+  let mixed: OurTrainer | undefined;
+  let mixedPerRound = 1;
   try {
     log(`${kind}: kernels at batch ${BATCH}`);
     const times = await ours.kernelTimes(BATCH, budget.kernelMs, budget.minKernelRepeats, budget.maxKernelRepeats);
@@ -277,13 +323,26 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
       theirs?.dispose();
       theirs = undefined;
     }
+    // Mixed precision, where the device can multiply in f16: every product's f16 and f32 variants timed, and its step in the same rounds.
+    let mixedReason: string | null = gpu.device.features.has('shader-f16') ? null : "the device has no 'shader-f16', so no f16 variant to time";
+    if (!mixedReason) {
+      log(`${kind}: mixed precision, each product's f16 and f32 variants timed, at batch ${BATCH}`);
+      mixed = OurTrainer.create(gpu, model, { maxBatchSize: BATCH, rows: (budget.maxSteps + 1) * BATCH, autotune: options.autotune, notice: (notice) => log(`${kind} mixed: ${notice}`), precision: 'mixed' });
+      await mixed.useBatch(BATCH);
+      mixedPerRound = repeatsFor(budget.stretchMs, (await mixed.steps(1)).wallMs, 1, budget.maxSteps);
+    }
     const pytorch = await startPytorch(pytorchSide, model, data, budget.stretchMs, budget.maxSteps);
     let pytorchReason = pytorch.reason ?? null;
     if (pytorchReason) log(`${kind}: PyTorch not run: ${pytorchReason}`);
     const ourStretches: Steps[] = [];
     const theirMs: number[] = [];
     const pytorchMs: number[] = [];
+    const mixedStretches: Steps[] = [];
     const turns = [async () => void ourStretches.push(await ours.steps(oursPerRound))];
+    if (mixed) {
+      const trainer = mixed;
+      turns.push(async () => void mixedStretches.push(await trainer.steps(mixedPerRound)));
+    }
     if (theirs) {
       const tfjs = theirs;
       turns.push(async () => void theirMs.push((await tfjs.steps(theirsPerRound)) / theirsPerRound));
@@ -305,6 +364,14 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
     theirs?.dispose();
     await pytorch.trainer?.close();
     const atBatch = summarise(ours, BATCH, oursPerRound, ourStretches, theirMs, roofline);
+    const mixedMs = mixedStretches.length ? stats(mixedStretches.map((s) => s.wallMs / mixedPerRound)) : null;
+    if (mixed && mixed.tuner.mode === 'off') mixedReason = "--autotune off: the variants are not timed, so f16's and f32's cannot be compared";
+    const mixedResult: MixedResult = {
+      reason: mixedReason,
+      msPerStep: mixedMs,
+      speedup: mixedMs ? atBatch.msPerStep.median / mixedMs.median : null,
+      kernels: mixed ? precisionRows(mixed.tuner.choices) : [],
+    };
 
     const sweep: StepResult[] = [];
     for (const batch of batches) {
@@ -345,9 +412,11 @@ async function benchModel(gpu: Gpu, kind: TutorialModel, options: BenchOptions, 
       pytorch: { msPerStep: torchMs, stepsPerRound: pytorch.perRound ?? 0, about: pytorch.trainer?.about ?? null, reason: pytorchReason },
       sweep,
       kernels,
+      mixed: mixedResult,
     };
   } finally {
     ours.destroy();
+    mixed?.destroy();
   }
 }
 

@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { memoryStore, type AutotuneMode, type TuningStore } from '../src/engine/autotune';
 import { conv2d, dense, flatten, maxPooling2d } from '../src/engine/layers';
 import { sequential, type Model } from '../src/engine/model';
+import type { Precision } from '../src/engine/pipelines';
 import { seededRandom, testGpu } from './helpers';
 
 // A tiny CNN on 10x10 images, so that SwiftShader tunes it in seconds.
@@ -23,10 +24,10 @@ const x = Float32Array.from({ length: ROWS * 100 }, () => random());
 const y = Uint32Array.from({ length: ROWS }, () => Math.floor(random() * 10));
 
 /** Trains one epoch in batches of 16 and returns the losses and the model's tuning, with the notices it gave. */
-async function train(autotune: AutotuneMode, store: TuningStore) {
+async function train(autotune: AutotuneMode, store: TuningStore, precision: Precision = 'float32') {
   const notices: string[] = [];
   const model: Model = sequential(layers());
-  model.compile({ optimizer: 'rmsprop', seed: 3, gpu: await testGpu(), autotune, tuningStore: store, onTuningNotice: (m) => notices.push(m) });
+  model.compile({ optimizer: 'rmsprop', seed: 3, gpu: await testGpu(), autotune, tuningStore: store, onTuningNotice: (m) => notices.push(m), precision });
   const losses: number[] = [];
   try {
     await model.fit(x, y, { epochs: 1, batchSize: 16, updateEvery: 1, callbacks: { onTrainBatchEnd: (_step, logs) => void losses.push(logs.loss) } });
@@ -61,6 +62,17 @@ describe('autotune', () => {
     expect(cached.tuning.choices.map((c) => [c.kernel, c.variant, c.from])).toEqual(full.tuning.choices.map((c) => [c.kernel, c.variant, 'cache']));
     expect(cached.losses).toEqual(pinned.losses);
     expect(cached.notices).toEqual([]);
+  });
+
+  test("mixed precision's choices (among f16 and f32 variants) are kept beside float32's: tuning one drops none of the other's", async () => {
+    const store = memoryStore();
+    await train('full', store);
+    const mixed = await train('full', store, 'mixed');
+    // Where the device has shader-f16 the f16 variants were timed too; without, mixed precision shares float32's choices.
+    const f16 = (await testGpu()).device.features.has('shader-f16');
+    expect(mixed.tuning.choices.some((c) => Object.keys(c.ms).some((variant) => variant.endsWith(' f16')))).toBe(f16);
+    expect((await train('cached', store)).tuning.timedRuns).toBe(0);
+    expect((await train('cached', store, 'mixed')).tuning.timedRuns).toBe(0);
   });
 
   test('a store that is not a tuning cache is ignored with a notice, and rewritten', async () => {

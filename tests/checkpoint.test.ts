@@ -2,7 +2,7 @@
 // epoch's end) ends with the losses and weights of a run never interrupted, and bad ones are refused.
 import { describe, expect, test } from 'vitest';
 import { dense, dropout, flatten } from '../src/engine/layers';
-import { sequential, type History, type Model } from '../src/engine/model';
+import { sequential, type CompileOptions, type History, type Model } from '../src/engine/model';
 import { readCheckpoint, type CheckpointInfo } from '../src/engine/checkpoint';
 import { decodeSafetensors, encodeSafetensors } from '../src/engine/safetensors';
 import { fixture, seededRandom, testGpu } from './helpers';
@@ -15,9 +15,9 @@ const x = Float32Array.from({ length: ROWS * FEATURES }, () => random() * 2 - 1)
 const y = Uint8Array.from({ length: ROWS }, (_, i) => (x[i * FEATURES] + x[i * FEATURES + 1] > 0 ? 1 : 0) + (i % 3 === 0 ? 2 : 0));
 
 /** Adam (a step count on the GPU) and dropout (a step counter, masks from the model's seed): every kind of state. */
-async function model(optimizer: 'adam' | 'rmsprop' = 'adam'): Promise<Model> {
+async function model(optimizer: 'adam' | 'rmsprop' = 'adam', precision: Pick<CompileOptions, 'precision' | 'lossScale'> = {}): Promise<Model> {
   const m = sequential([flatten({ inputShape: [FEATURES] }), dense({ units: 16, activation: 'relu' }), dropout({ rate: 0.25 }), dense({ units: 4, activation: 'softmax' })]);
-  m.compile({ metrics: ['accuracy'], optimizer, seed: 9, gpu: await testGpu() });
+  m.compile({ metrics: ['accuracy'], optimizer, seed: 9, gpu: await testGpu(), ...precision });
   return m;
 }
 
@@ -52,6 +52,33 @@ describe('checkpoints', () => {
       expect(await weights(resumed), `from ${info.epoch}:${info.step}`).toEqual(want);
       resumed.destroy();
     }
+    reference.destroy();
+  });
+
+  test('in mixed precision, every checkpoint resumes to the same losses, weights and loss scale; a float32 model refuses one', async () => {
+    // The scale doubles every 4 finite steps: it changes between the checkpoints.
+    const mixed = { precision: 'mixed', lossScale: { dynamicGrowthSteps: 4 } } as const;
+    const reference = await model('adam', mixed);
+    const saved: Uint8Array[] = [];
+    const history = await reference.fit(x, y, { epochs: 2, batchSize: 16, checkpoint: { everySteps: 5, everyEpoch: true, write: async (bytes) => void saved.push(bytes) } });
+    const want = { weights: await weights(reference), scale: await reference.readLossScale() };
+    expect(want.scale).toBeGreaterThan(2 ** 15);
+    expect(saved).toHaveLength(4);
+    for (const [i, bytes] of saved.entries()) {
+      const resumed = await model('adam', mixed);
+      const got = await resumed.fit(x, y, { epochs: 2, batchSize: 16, resumeFrom: bytes });
+      expect(losses(got), `checkpoint ${i}`).toEqual(losses(history));
+      expect({ weights: await weights(resumed), scale: await resumed.readLossScale() }, `checkpoint ${i}`).toEqual(want);
+      resumed.destroy();
+    }
+    const { weights: tensors, metadata } = decodeSafetensors(saved[0], 'ck', 'a checkpoint');
+    const counted = encodeSafetensors(tensors, { ...metadata, training: JSON.stringify({ ...JSON.parse(metadata.training), lossScaleFiniteSteps: 4 }) });
+    expect(() => readCheckpoint(counted, 'ck')).toThrow('ck: lossScaleFiniteSteps is 4, but the scale doubles after 4 finite steps');
+    const plain = await model('adam');
+    await expect(plain.fit(x, y, { epochs: 2, batchSize: 16, resumeFrom: saved[0] })).rejects.toThrow(
+      'fit(): cannot resume from resumeFrom: it was written in precision {"precision":"mixed","lossScale":{"initialScale":32768,"dynamicGrowthSteps":4}}, this model is compiled with {"precision":"float32"}',
+    );
+    plain.destroy();
     reference.destroy();
   });
 

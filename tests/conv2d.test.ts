@@ -8,7 +8,24 @@ import * as reference from '../src/reference/conv2d';
 import { shaderConstant, useVariant } from '../src/engine/pipelines';
 import source from '../src/shaders/conv2d.wgsl?raw';
 import { splitBiasRow } from '../src/engine/buffers';
-import { eachVariant, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, uploadWithBias, zeros } from './helpers';
+import {
+  absolute,
+  eachF16Variant,
+  eachVariant,
+  expectClose,
+  expectCloseF16,
+  F32,
+  GRADCHECK,
+  isF16,
+  numericGradient,
+  randomArray,
+  run,
+  seededRandom,
+  testGpu,
+  upload,
+  uploadWithBias,
+  zeros,
+} from './helpers';
 
 type Case = reference.Conv2dCase;
 
@@ -140,6 +157,68 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
   });
 });
 
+// Mixed precision: every f16 variant (offered where the device has shader-f16:
+// lavapipe has it, SwiftShader in Chromium has not) of a Conv2D layer's three
+// products, with its bias and activation and the bias gradient, against the
+// float64 reference within the bound f16's precision gives (expectCloseF16):
+// the tutorial's two layers, strides with padding, a contraction long enough
+// to slice, and both sides of the staged variants' chunks (C_out a multiple of
+// 4 and not, read as vec4s and as floats).
+const mixedCases: Case[] = [
+  { N: 3, H: 28, W: 28, C_in: 1, KH: 3, KW: 3, C_out: 32, strides: [1, 1], padding: 'valid' },
+  { N: 2, H: 13, W: 13, C_in: 32, KH: 3, KW: 3, C_out: 64, strides: [1, 1], padding: 'valid' },
+  { N: 2, H: 9, W: 11, C_in: 3, KH: 3, KW: 3, C_out: 5, strides: [2, 2], padding: 'same' },
+  { N: 8, H: 20, W: 20, C_in: 3, KH: 5, KW: 5, C_out: 20, strides: [1, 1], padding: 'same' },
+  { N: 1, H: 1, W: CHUNK + 1, C_in: CHUNK + 1, KH: 1, KW: 1, C_out: CHUNK - 1, strides: [1, 1], padding: 'valid' },
+  { N: 1, H: 8, W: 8, C_in: CHUNK, KH: 3, KW: 3, C_out: CHUNK + 4, strides: [2, 2], padding: 'same' },
+];
+
+describe.each(mixedCases.map((c) => [caseName(c), c] as const))('conv2d in mixed precision %s', (name, c) => {
+  const options = { strides: c.strides, padding: c.padding, precision: 'mixed' } as const;
+  const xShape = [c.N, c.H, c.W, c.C_in];
+  const wShape = [c.KH, c.KW, c.C_in, c.C_out];
+  const yShape = reference.conv2dOutputShape(c);
+  const pixels = yShape[0] * yShape[1] * yShape[2];
+  const random = seededRandom(c.N * 1e6 + c.H * 1e4 + c.C_in * 100 + c.C_out + 1);
+  const x = randomArray(random, xShape.reduce((a, b) => a * b));
+  const w = randomArray(random, wShape.reduce((a, b) => a * b));
+  const b = randomArray(random, c.C_out);
+  const dOut = randomArray(random, yShape.reduce((a, b) => a * b));
+
+  test('forward with a bias and tanh', async () => {
+    const { device } = await testGpu();
+    const y = await zeros(yShape);
+    const { w: tw, bias } = await uploadWithBias(wShape, w, b);
+    const dispatch = await conv2dForward(device, { x: await upload(xShape, x), w: tw, bias, y }, options, 'tanh');
+    const want = activations.activationForward('tanh', biases.biasForward(reference.conv2dForward(x, w, c), b, pixels, c.C_out));
+    const magnitudes = reference.conv2dForward(absolute(x), absolute(w), c);
+    for await (const variant of eachF16Variant(dispatch, y)) {
+      const [got] = await run(dispatch, y);
+      expectCloseF16(`conv2d forward ${name} ${variant}`, got, want, { magnitudes, terms: c.KH * c.KW * c.C_in });
+    }
+  });
+
+  test('backward: dWeight, dBias and dInput', async () => {
+    const { device } = await testGpu();
+    const size = wShape.reduce((a, b) => a * b);
+    const grads = await zeros([size + c.C_out], 'dWeight and dBias');
+    const { w: dWeight, bias: dBias } = splitBiasRow(grads, wShape);
+    const dInput = await zeros(xShape, 'dInput');
+    const dispatches = await conv2dBackward(device, { x: await upload(xShape, x), w: await upload(wShape, w), dOut: await upload(yShape, dOut), dInput, dWeight, dBias }, options);
+    const want = reference.conv2dBackward(x, w, dOut, c);
+    const magnitudes = reference.conv2dBackward(absolute(x), absolute(w), absolute(dOut), c);
+    for await (const variant of eachF16Variant(dispatches, grads, dInput)) {
+      const [gotGrads, gotInput] = await run(dispatches, grads, dInput);
+      expectCloseF16(`conv2d backward_weight ${name} ${variant}`, gotGrads.subarray(0, size), want.dWeight, { magnitudes: magnitudes.dWeight, terms: pixels });
+      expectCloseF16(`conv2d dBias ${name} ${variant}`, gotGrads.subarray(size), biases.biasBackward(dOut, pixels, c.C_out), {
+        magnitudes: biases.biasBackward(absolute(dOut), pixels, c.C_out),
+        terms: pixels,
+      });
+      expectCloseF16(`conv2d backward_input ${name} ${variant}`, gotInput, want.dInput, { magnitudes: magnitudes.dInput, terms: c.KH * c.KW * c.C_out });
+    }
+  });
+});
+
 describe('conv2d variants', () => {
   test('the direct kernel first, then the staged ones, which set STAGED, then floats where vec4s can be read', async () => {
     const { device } = await testGpu();
@@ -153,6 +232,25 @@ describe('conv2d variants', () => {
     // 5 output channels are not read as vec4s: no scalar variant to offer.
     const odd = await conv2dForward(device, { x: await zeros([1, 5, 5, 2]), w: await zeros([3, 3, 2, 5]), y: await zeros([1, 3, 3, 5]) });
     expect(odd.tunable?.variants).toEqual(['rows=1', 'rows=2', 'rows=4', 'rows=8', 'rows=1 staged', 'rows=4 staged']);
+  });
+
+  test('in mixed precision, an f16 twin of each, before them, where the device has shader-f16 (none in float32, none without it)', async () => {
+    const { device } = await testGpu();
+    const t = { x: await zeros([1, 5, 5, 2]), w: await zeros([3, 3, 2, 4]), dOut: await zeros([1, 3, 3, 4]) };
+    const variants = async (precision: 'float32' | 'mixed') => {
+      const dispatches = [
+        await conv2dForward(device, { ...t, y: await zeros([1, 3, 3, 4]) }, { precision }),
+        ...(await conv2dBackward(device, { ...t, dWeight: await zeros([3, 3, 2, 4]), dInput: await zeros([1, 5, 5, 2]) }, { precision })),
+      ];
+      return dispatches.flatMap((d) => (d.tunable ? [d.tunable.variants] : []));
+    };
+    const float32 = await variants('float32');
+    expect(float32.flat().filter(isF16)).toEqual([]);
+    // In Chromium, SwiftShader has no shader-f16: mixed precision offers what float32 does.
+    const f16 = device.features.has('shader-f16');
+    expect(await variants('mixed')).toEqual(float32.map((names) => (f16 ? [...names.map((name) => `${name} f16`), ...names] : names)));
+    const dispatch = await conv2dForward(device, { ...t, y: await zeros([1, 3, 3, 4]) }, { precision: 'mixed' });
+    expect(dispatch.variant).toBe(f16 ? 'rows=1 f16' : 'rows=1');
   });
 });
 

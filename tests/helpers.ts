@@ -5,7 +5,7 @@ import { createTensor, readTensor, sizeOf, splitBiasRow, writeTensor, type Tenso
 import type { Activation } from '../src/engine/ops/activation';
 import { matmulForward } from '../src/engine/ops/matmul';
 import { runDispatches, useVariant, type Dispatch } from '../src/engine/pipelines';
-import { compare, type Tolerance } from '../src/reference/compare';
+import { compare, F32, type Tolerance } from '../src/reference/compare';
 
 export { seededRandom } from '../src/engine/random';
 export { F32, type Tolerance } from '../src/reference/compare';
@@ -78,17 +78,85 @@ export async function zeros(shape: number[], label = 'output', dtype: 'f32' | 'u
  * variant leaves unwritten fails the check instead of passing on what the
  * variant before it wrote.
  */
-export async function* eachVariant(dispatches: Dispatch | Dispatch[], ...outputs: Tensor[]): AsyncGenerator<string> {
+export function eachVariant(dispatches: Dispatch | Dispatch[], ...outputs: Tensor[]): AsyncGenerator<string> {
+  return variantsOf(dispatches, outputs, false);
+}
+
+/**
+ * eachVariant over the f16 variants alone (`<name> f16`, offered in mixed
+ * precision on a device with shader-f16), the f32 ones having tests of their
+ * own: none where no dispatch has one.
+ */
+export function eachF16Variant(dispatches: Dispatch | Dispatch[], ...outputs: Tensor[]): AsyncGenerator<string> {
+  return variantsOf(dispatches, outputs, true);
+}
+
+/** Whether a variant multiplies in f16. */
+export const isF16 = (variant: string | undefined) => variant?.endsWith(' f16') ?? false;
+
+async function* variantsOf(dispatches: Dispatch | Dispatch[], outputs: Tensor[], f16Only: boolean): AsyncGenerator<string> {
   const { device } = await testGpu();
   const all = Array.isArray(dispatches) ? dispatches : [dispatches];
-  const tunable = all.filter((d) => d.tunable);
-  const count = Math.max(1, ...tunable.map((d) => d.tunable!.variants.length));
+  const tunable = all.flatMap((d) => {
+    const variants = d.tunable?.variants.filter((v) => !f16Only || isF16(v)) ?? [];
+    return variants.length ? [{ d, variants }] : [];
+  });
+  // Dispatches with no variants run once as they are, unless only f16 ones were asked for.
+  const count = Math.max(f16Only ? 0 : 1, ...tunable.map(({ variants }) => variants.length));
   for (let i = 0; i < count; i++) {
-    for (const d of tunable) await useVariant(d, d.tunable!.variants[Math.min(i, d.tunable!.variants.length - 1)]);
+    for (const { d, variants } of tunable) await useVariant(d, variants[Math.min(i, variants.length - 1)]);
     for (const t of outputs) writeTensor(device, t, t.dtype === 'u32' ? new Uint32Array(sizeOf(t.shape)).fill(0xffffffff) : new Float32Array(sizeOf(t.shape)).fill(NaN));
-    yield tunable.map((d) => d.variant).join(' ') || 'default';
+    yield tunable.map(({ d }) => d.variant).join(' ') || 'default';
   }
 }
+
+/** f16's unit roundoff: it keeps 11 significant bits. */
+const F16_UNIT_ROUNDOFF = 2 ** -11;
+/** Half the spacing of f16's subnormals (2^-24): the most that rounding moves a value below its normal range. */
+const F16_SUBNORMAL_ERROR = 2 ** -25;
+
+/**
+ * Checks a product of an f16 variant against the float64 reference `want`, as
+ * expectClose does, within a bound per value derived from f16's precision.
+ *
+ * An f16 variant rounds each operand to f16 and each product of two rounded
+ * operands to f16, then sums the products in f32. Rounding x to f16 gives
+ * x(1 + δ) + ε with |δ| <= u = 2^-11 and |ε| <= η = 2^-25 (ε only below f16's
+ * normal range). So a term a·b comes out as ab(1 + δa)(1 + δb)(1 + δp) plus
+ * the ε's, within 3u|a||b| + η(|a| + |b| + 1) of ab to first order in u
+ * (3.01u covers the higher orders: 3u + 3u² + u³ < 3.01u). Summing K such
+ * terms in f32 adds f32's error, which the f32 tests allow as F32's atol·√K
+ * and rtol. With every operand in [-1, 1] (|a| + |b| + 1 <= 3), an output is within
+ *   3.01u·Σ|a||b| + 3Kη + F32.atol·√K + F32.rtol·|want|
+ * of the reference, Σ|a||b| being `magnitudes`: the same product of the
+ * operands' absolute values (the reference's, on them). A bias, added in f32,
+ * and the activations, none of which stretches a difference (|f'| <= 1), keep
+ * the bound. A worst case, every rounding one way: a kernel within it may
+ * still be wrong by a term or so, which the f32 variants' tighter tests of the
+ * same code catch.
+ */
+export function expectCloseF16(what: string, got: ArrayLike<number>, want: ArrayLike<number>, { magnitudes, terms }: { magnitudes: ArrayLike<number>; terms: number }): number {
+  if (got.length !== want.length || magnitudes.length !== want.length) throw new Error(`${what}: got ${got.length} values and ${magnitudes.length} magnitudes, expected ${want.length}`);
+  const fixed = 3 * terms * F16_SUBNORMAL_ERROR + F32.atol * Math.sqrt(terms);
+  let count = 0;
+  let used = 0;
+  const listed: string[] = [];
+  for (let i = 0; i < want.length; i++) {
+    const error = Math.abs(got[i] - want[i]);
+    const bound = 3.01 * F16_UNIT_ROUNDOFF * magnitudes[i] + fixed + F32.rtol * Math.abs(want[i]);
+    used = Math.max(used, Number.isNaN(error) ? Infinity : error / bound);
+    if (!(error <= bound)) {
+      count++;
+      if (listed.length < 8) listed.push(`  [${i}] got ${got[i]}, expected ${want[i]} (error ${error.toExponential(2)}, bound ${bound.toExponential(2)})`);
+    }
+  }
+  if (count > 0) throw new Error(`${what}: ${count} of ${want.length} values outside f16's bound:\n${listed.join('\n')}`);
+  console.info(`${what}: largest error ${(100 * used).toFixed(1)}% of f16's bound over ${want.length} values`);
+  return used;
+}
+
+/** The absolute values, for the magnitudes expectCloseF16 bounds an f16 product's error with. */
+export const absolute = (values: ArrayLike<number>) => Float64Array.from(values, Math.abs);
 
 /** Runs the dispatches, then reads back each tensor. */
 export async function run(dispatches: Dispatch | Dispatch[], ...outputs: Tensor[]): Promise<(Float32Array | Uint32Array)[]> {

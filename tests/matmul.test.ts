@@ -7,7 +7,24 @@ import * as activations from '../src/reference/activation';
 import * as biases from '../src/reference/bias';
 import * as reference from '../src/reference/matmul';
 import { splitBiasRow } from '../src/engine/buffers';
-import { eachVariant, expectClose, F32, GRADCHECK, numericGradient, randomArray, run, seededRandom, testGpu, upload, uploadWithBias, zeros } from './helpers';
+import {
+  absolute,
+  eachF16Variant,
+  eachVariant,
+  expectClose,
+  expectCloseF16,
+  F32,
+  GRADCHECK,
+  isF16,
+  numericGradient,
+  randomArray,
+  run,
+  seededRandom,
+  testGpu,
+  upload,
+  uploadWithBias,
+  zeros,
+} from './helpers';
 
 // Each of the three products takes its own two of M, K and N as C's rows and
 // columns and the third as its contraction (forward: M x N over K;
@@ -128,6 +145,93 @@ describe.each([
       expectClose(`matmul backward_weight M=${M} K=${K} N=${N} ${variant}`, got.subarray(0, K * N), reference.matmulBackward(x, w, dOut, { M, K, N }).dWeight, tolM);
       expectClose(`matmul dBias M=${M} N=${N} ${variant}`, got.subarray(K * N), biases.biasBackward(dOut, M, N), tolM);
     }
+  });
+});
+
+// Mixed precision: every f16 variant (offered where the device has shader-f16:
+// lavapipe has it, SwiftShader in Chromium has not) of a Dense layer's three
+// products, with its bias, activation and ReLU mask, against the float64
+// reference within the bound f16's precision gives (expectCloseF16). Shapes on
+// both sides of the tiles' 32 and 64 and of TILE_K, N a multiple of 4 and
+// not, and the CNN's dense layer (K = 1600).
+describe.each([
+  [1, 1, 1],
+  [7, 13, 5],
+  [33, 17, 65],
+  [65, 32, 36],
+  [128, 1600, 128],
+])('matmul in mixed precision M=%i K=%i N=%i', (M, K, N) => {
+  const random = seededRandom(M * 7 + K * 3 + N);
+  const x = randomArray(random, M * K);
+  const w = randomArray(random, K * N);
+  const b = randomArray(random, N);
+  const dOut = randomArray(random, M * N);
+  const dims = { M, K, N };
+  const mixed = { precision: 'mixed' } as const;
+
+  test('forward with a bias and relu', async () => {
+    const { device } = await testGpu();
+    const y = await zeros([M, N]);
+    const { w: tw, bias } = await uploadWithBias([K, N], w, b);
+    const dispatch = await matmulForward(device, { x: await upload([M, K], x), w: tw, bias, y }, 'relu', mixed);
+    const want = activations.activationForward('relu', biases.biasForward(reference.matmulForward(x, w, dims), b, M, N));
+    const magnitudes = reference.matmulForward(absolute(x), absolute(w), dims);
+    for await (const variant of eachF16Variant(dispatch, y)) {
+      const [got] = await run(dispatch, y);
+      expectCloseF16(`matmul forward M=${M} K=${K} N=${N} ${variant}`, got, want, { magnitudes, terms: K });
+    }
+  });
+
+  test('backward: dWeight and dBias, and dInput through the ReLU before it', async () => {
+    const { device } = await testGpu();
+    const grads = await zeros([K * N + N], 'dWeight and dBias');
+    const { w: dWeight, bias: dBias } = splitBiasRow(grads, [K, N]);
+    const dInput = await zeros([M, K], 'dInput');
+    const tx = await upload([M, K], x);
+    const dispatches = await matmulBackward(device, { x: tx, w: await upload([K, N], w), dOut: await upload([M, N], dOut), dInput, dWeight, dBias, reluOf: tx }, mixed);
+    const want = reference.matmulBackward(x, w, dOut, dims);
+    const magnitudes = reference.matmulBackward(absolute(x), absolute(w), absolute(dOut), dims);
+    for await (const variant of eachF16Variant(dispatches, grads, dInput)) {
+      const [gotGrads, gotInput] = await run(dispatches, grads, dInput);
+      const name = `M=${M} K=${K} N=${N} ${variant}`;
+      expectCloseF16(`matmul backward_weight ${name}`, gotGrads.subarray(0, K * N), want.dWeight, { magnitudes: magnitudes.dWeight, terms: M });
+      expectCloseF16(`matmul dBias ${name}`, gotGrads.subarray(K * N), biases.biasBackward(dOut, M, N), { magnitudes: biases.biasBackward(absolute(dOut), M, N), terms: M });
+      expectCloseF16(`matmul backward_input_relu ${name}`, gotInput, activations.activationBackward('relu', x, want.dInput), { magnitudes: magnitudes.dInput, terms: N });
+    }
+  });
+});
+
+describe('matmul variants in mixed precision', () => {
+  test('an f16 twin of each variant, before them, only in mixed precision and only where the device has shader-f16', async () => {
+    const { device } = await testGpu();
+    const [M, K, N] = [3, 5, 8];
+    const x = await zeros([M, K]);
+    const w = await zeros([K, N]);
+    const dOut = await zeros([M, N]);
+    const variants = async (precision: 'float32' | 'mixed') => {
+      const dispatches = [await matmulForward(device, { x, w, y: await zeros([M, N]) }, 'linear', { precision }), ...(await matmulBackward(device, { x, w, dOut, dWeight: await zeros([K, N]), dInput: await zeros([M, K]) }, { precision }))];
+      return dispatches.map((d) => d.tunable!.variants);
+    };
+    const float32 = await variants('float32');
+    expect(float32.flat().filter(isF16)).toEqual([]);
+    // In Chromium, SwiftShader has no shader-f16: mixed precision offers what float32 does.
+    const f16 = device.features.has('shader-f16');
+    expect(await variants('mixed')).toEqual(float32.map((names) => (f16 ? [...names.map((name) => `${name} f16`), ...names] : names)));
+  });
+
+  test("the default in mixed precision multiplies in f16: its products differ from the f32 variant's", async () => {
+    const { device } = await testGpu();
+    const [M, K, N] = [16, 64, 16];
+    const random = seededRandom(11);
+    const y = await zeros([M, N]);
+    const dispatch = await matmulForward(device, { x: await upload([M, K], randomArray(random, M * K)), w: await upload([K, N], randomArray(random, K * N)), y }, 'linear', { precision: 'mixed' });
+    const f16 = device.features.has('shader-f16');
+    expect(dispatch.variant).toBe(f16 ? 'workgroup=16 f16' : 'workgroup=16');
+    const [first] = await run(dispatch, y);
+    await useVariant(dispatch, 'workgroup=16');
+    const [f32] = await run(dispatch, y);
+    // Random operands keep 24 bits, which f16 rounds away: nearly every sum moves.
+    expect(first.filter((v, i) => v !== f32[i]).length).toBe(f16 ? M * N : 0);
   });
 });
 

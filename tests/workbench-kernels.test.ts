@@ -21,6 +21,7 @@ test('the table holds every entry point of the engine', () => {
       ...['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'].map((e) => `optimizer:${e}`),
       ...['constant', 'exponential_decay', 'piecewise_constant_decay', 'cosine_decay'].map((e) => `schedule:${e}`),
       ...['sum_squares', 'norm_scales', 'scale', 'clip_value'].map((e) => `clip:${e}`),
+      ...['scale_gradient', 'unscale', 'adjust'].map((e) => `lossScale:${e}`),
       ...['forward', 'forward_bytes'].map((e) => `gather:${e}`),
     ].sort(),
   );

@@ -23,6 +23,7 @@ import {
   modelFromFile,
   OPTIMIZER_KINDS,
   optimizerConfig,
+  PRECISIONS,
   runEstimator,
   torchFiles,
   tutorialModel,
@@ -38,6 +39,7 @@ import {
   type MnistPart,
   type OptimizerConfig,
   type OptimizerKind,
+  type Precision,
   type SetupProgress,
   type TutorialModel,
 } from '../engine';
@@ -398,6 +400,7 @@ interface Settings {
   model: TutorialModel | 'opened';
   optimizer: OptimizerConfig;
   schedule: Schedule;
+  precision: Precision;
   epochs: number;
   batchSize: number;
   trainLimit?: number;
@@ -435,12 +438,15 @@ function readSettings(): Settings {
   if (!['none', 'test', 'split'].includes(validation)) throw new Error(`unknown validation data '${validation}'`);
   const patience = integer('patience', 'Early stopping patience', 0);
   if (patience !== undefined && validation === 'none') throw new Error('early stopping watches val_loss: choose data to validate on');
+  const precision = field('precision') as Precision;
+  if (!PRECISIONS.includes(precision)) throw new Error(`unknown precision '${precision}'`);
   const learningRate = Number(field('learningRate'));
   return {
     model: model as Settings['model'],
     // It checks the learning rate and names the optimizer in its error.
     optimizer: optimizerConfig(kind, { learningRate }),
     schedule,
+    precision,
     epochs: need(integer('epochs', 'Epochs', 1), 'Epochs is required'),
     batchSize: need(integer('batchSize', 'Batch size', 1), 'Batch size is required'),
     trainLimit: integer('trainLimit', 'Training images', 1),
@@ -604,7 +610,18 @@ async function fitModel(training: Training, settings: Settings, resumeFrom?: { b
   const steps = Math.ceil((validationSplit ? Math.floor(data.count * (1 - validationSplit)) : data.count) / batchSize);
   const recreateGpu = async () => (state.gpu = await freshGpu());
   const optimizer = optimizerOf(settings, steps);
-  model.compile({ optimizer, loss: recipe.loss, metrics: recipe.metrics, seed: settings.seed, gpu, recreateGpu, onProgress: showSetup });
+  model.compile({
+    optimizer,
+    loss: recipe.loss,
+    metrics: recipe.metrics,
+    seed: settings.seed,
+    gpu,
+    recreateGpu,
+    precision: settings.precision,
+    onProgress: showSetup,
+    // A device without shader-f16 runs mixed precision's products in float32: said in the log, not only the console.
+    onTuningNotice: (message) => log.line(message),
+  });
   // Fine-tuning starts from the opened file's weights.
   if (settings.model === 'opened') await model.setWeights(need(state.opened, 'open a model first').file.weights);
   setModel(model, name);
@@ -613,7 +630,7 @@ async function fitModel(training: Training, settings: Settings, resumeFrom?: { b
   log.clear();
   const validated = validation ? `, validating on ${count(validation.count)} test images` : validationSplit ? ', validating on the last 10% of them' : '';
   log.line(
-    `${name}: ${count(data.count)} training images${validated}, batch size ${batchSize}, ${kind} (learning rate ${settings.optimizer.learningRate}${SCHEDULE_NAMES[settings.schedule]}), seed ${settings.seed}`,
+    `${name}: ${count(data.count)} training images${validated}, batch size ${batchSize}, ${kind} (learning rate ${settings.optimizer.learningRate}${SCHEDULE_NAMES[settings.schedule]}), ${settings.precision}, seed ${settings.seed}`,
   );
   if (resumeFrom) log.line(`Resuming from ${resumeFrom.source}`);
   else log.line(`Epoch 1/${epochs}`);

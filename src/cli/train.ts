@@ -14,6 +14,8 @@ import {
   lossConfig,
   LOSSES,
   OPTIMIZER_KINDS as OPTIMIZERS,
+  LOSS_SCALE_DEFAULTS,
+  PRECISIONS,
   learningRateSchedule,
   optimizerConfig,
   readCheckpoint,
@@ -33,6 +35,7 @@ import {
   type LayerConfig,
   type LearningRateSchedule,
   type OptimizerKind,
+  type Precision,
   type TutorialModel,
 } from '../node';
 import { CHECKPOINT_FILE, openCheckpointDirectory, type CheckpointDirectory } from '../node/checkpointDirectory';
@@ -55,7 +58,14 @@ async function readResume(
   // The classes come from the data: the checkpoint's are taken, and the data checked against them in fit.
   const classes = checkpoint.architecture.layers.at(-1)?.type === 'dense' ? (checkpoint.architecture.layers.at(-1) as { units: number }).units : undefined;
   const architecture = fineTuned ?? tutorialModel(args.model, classes);
-  const target = { architecture, optimizer: optimizerOf(args), loss: lossConfig(args.loss, '--loss'), metrics: recipeOf(args).metrics, batchSize: args.batchSize };
+  const target = {
+    architecture,
+    optimizer: optimizerOf(args),
+    precision: precisionOf(args),
+    loss: lossConfig(args.loss, '--loss'),
+    metrics: recipeOf(args).metrics,
+    batchSize: args.batchSize,
+  };
   checkResumable(checkpoint, target, '--resume');
   if (args.limit !== undefined && checkpoint.run.samples > args.limit) {
     throw new Error(`--resume: cannot resume from ${from.source}: it was written training on ${checkpoint.run.samples} samples, not --limit ${args.limit}`);
@@ -72,6 +82,11 @@ function recipeOf(args: { model: TutorialModel; from?: string }) {
 function optimizerOf(args: { optimizer: OptimizerKind; lr?: number; schedule?: string }) {
   const rate = args.lr ?? (optimizerConfig(args.optimizer).learningRate as number);
   return optimizerConfig(args.optimizer, { learningRate: args.schedule === undefined ? rate : scheduleOf(args.schedule, rate) });
+}
+
+/** The precision the command line asks for, as the model reports it: mixed with Keras' loss scaling. */
+function precisionOf(args: { precision: Precision }) {
+  return { precision: args.precision, ...(args.precision === 'mixed' && { lossScale: LOSS_SCALE_DEFAULTS }) };
 }
 
 const SCHEDULES = { exponential: 'exponentialDecay', cosine: 'cosineDecay', piecewise: 'piecewiseConstantDecay' } as const;
@@ -107,7 +122,8 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp|autoencoder | --from FIL
                         [--optimizer NAME] [--lr RATE]
                         [--validate | --validation-split F] [--early-stopping PATIENCE]
                         [--schedule SPEC] [--reduce-lr-on-plateau] [--save FILE] [--report FILE]
-                        [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE] [--verbose]
+                        [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] [--autotune MODE]
+                        [--precision float32|mixed] [--verbose]
   --model             the Keras tutorial's cnn or mlp (rmsprop, sparse cross-entropy, accuracy, batches
                       of 128), or the Keras blog's autoencoder (784 -> 32 -> 784, adam, binary
                       cross-entropy, mse as a metric, batches of 256), which learns the images themselves
@@ -142,6 +158,9 @@ const USAGE = `usage: npm run train -- [--model cnn|mlp|autoencoder | --from FIL
   --autotune MODE     how kernel variants are chosen on this adapter: cached (the default: the
                       choices kept in ~/.cache/webgpu-train/autotune.json, timing what is not
                       there), full (time them all again) or off (the defaults)
+  --precision P       float32 (the default) or mixed, Keras' mixed_float16: products in f16
+                      where the adapter has shader-f16 (f16 kernel variants, tuned against the
+                      f32 ones), weights and sums in f32, the loss scaled dynamically from 2^15
   --verbose           list the variant each kernel runs, with every variant's time`;
 
 function parse() {
@@ -170,6 +189,7 @@ function parse() {
       'checkpoint-every': { type: 'string' },
       resume: { type: 'string' },
       autotune: { type: 'string' },
+      precision: { type: 'string', default: 'float32' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -185,6 +205,7 @@ function parse() {
   if (values.model !== undefined && values.from !== undefined) throw new Error('--model and --from both give the model: use one');
   const model = (values.model ?? 'cnn') as TutorialModel;
   if (!['cnn', 'mlp', 'autoencoder'].includes(model)) throw new Error(`--model must be cnn, mlp or autoencoder, got '${model}'`);
+  if (!(PRECISIONS as readonly string[]).includes(values.precision!)) throw new Error(`--precision must be one of ${PRECISIONS.join(', ')}, got '${values.precision}'`);
   const pixels = pixelsOption(values.pixels);
   if (model === 'autoencoder' && pixels === 'raw') throw new Error('--pixels raw: the autoencoder learns pixels / 255, the targets its sigmoid can reach');
   const recipe = tutorialRecipe(values.from === undefined ? model : 'mlp');
@@ -222,6 +243,7 @@ function parse() {
     checkpointEvery: integerOption('checkpoint-every', values['checkpoint-every'], 1),
     resume: values.resume,
     autotune: values.autotune === undefined ? undefined : autotuneMode('--autotune', values.autotune),
+    precision: values.precision as Precision,
     verbose: values.verbose ?? false,
   };
   // The optimizer and its schedule, checked now, before anything is loaded.
@@ -282,6 +304,7 @@ async function main() {
     seed: args.seed,
     gpu,
     autotune: args.autotune,
+    precision: args.precision,
     onProgress: setupOnTerminal,
     onTuningNotice: noticeOnTerminal,
   });
@@ -289,15 +312,21 @@ async function main() {
   console.log(model.summary());
 
   const stopper = args.earlyStopping === undefined ? undefined : earlyStopping({ monitor: 'val_loss', patience: args.earlyStopping, restoreBestWeights: true });
-  // The rate each epoch ended with, by epoch, for the report.
+  // The rate each epoch ended with, and in mixed precision the loss scale, by epoch, for the report.
   const rates: Record<number, number> = {};
+  const lossScales: Record<number, number | null> = {};
   const trainRows = args.validationSplit === undefined ? train.labels.length : Math.floor(train.labels.length * (1 - args.validationSplit));
   const steps = Math.ceil(trainRows / args.batchSize);
   const callbacks: Callback[] = [
     runEstimator({ epochs: args.epochs, steps }, (estimate) => stdoutProgress.line(estimate)),
     ...(stopper ? [stopper] : []),
     ...(args.reduceLrOnPlateau ? [reduceLROnPlateau({ monitor: 'val_loss' })] : []),
-    { onEpochEnd: async (epoch) => void (rates[epoch] = await model.readLearningRate()) },
+    {
+      onEpochEnd: async (epoch) => {
+        rates[epoch] = await model.readLearningRate();
+        lossScales[epoch] = await model.readLossScale();
+      },
+    },
   ];
   if (resumed) console.log(`resuming from ${resumeFrom.source}: epoch ${resumed.epoch + 1}, step ${resumed.step}/${resumed.steps}`);
   const history = await model.fit(train.x, train.y, {
@@ -325,6 +354,9 @@ async function main() {
   if (tuning && tuning.mode !== 'off') {
     stdoutProgress.line(`Kernel variants (${tuningSummary(tuning)})${args.verbose ? `:\n  ${formatChoices(tuning.choices).join('\n  ')}` : '; --verbose lists them'}`);
   }
+
+  const lossScale = await model.readLossScale();
+  if (lossScale !== null) stdoutProgress.line(`loss scale: ${lossScale}`);
 
   const evaluation = await model.evaluate(test.x, test.y, { batchSize: args.batchSize, callbacks: testProgress(Math.ceil(test.labels.length / args.batchSize)) });
   const figures = Object.entries(evaluation).map(([name, value]) => `test ${name}: ${value.toFixed(4)}`);
@@ -365,7 +397,7 @@ async function main() {
       trainImages: train.labels.length,
       testImages: test.labels.length,
       params: model.paramCount,
-      epochs: history.epochs.map((h, i) => ({ epoch: history.epoch[i] + 1, learningRate: rates[history.epoch[i]], ...h })),
+      epochs: history.epochs.map((h, i) => ({ epoch: history.epoch[i] + 1, learningRate: rates[history.epoch[i]], ...(args.precision === 'mixed' && { lossScale: lossScales[history.epoch[i]] }), ...h })),
       stopped,
       test: evaluation,
       ...prediction,

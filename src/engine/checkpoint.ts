@@ -5,7 +5,9 @@ import type { Graph, GraphState } from './graph';
 import type { LayerConfig } from './layers';
 import type { LossConfig, MetricName } from './losses';
 import { checkWeights, readArchitecture, type Architecture } from './modelFile';
+import { lossScaleConfig, type LossScaleConfig } from './ops/lossScale';
 import { stateNames, stateSize, type OptimizerConfig } from './ops/optimizer';
+import { PRECISIONS, type Precision } from './pipelines';
 import { decodeSafetensors, encodeSafetensors, isObject, printable, quoteJson, type Weight } from './safetensors';
 
 export const CHECKPOINT_FORMAT = 'webgpu-train-checkpoint/2';
@@ -29,6 +31,9 @@ export interface CheckpointInfo {
 /** The position and the rest of the run besides the GPU state: JSON in the file's metadata. */
 export interface CheckpointRun extends CheckpointInfo {
   optimizer: OptimizerConfig;
+  /** The model's precision ('float32' if not given: a checkpoint written before there was a choice), and in mixed precision its loss scaling's settings. */
+  precision?: Precision;
+  lossScale?: LossScaleConfig;
   /** The loss and metrics the sums are of. */
   loss: Required<LossConfig>;
   metrics: MetricName[];
@@ -54,6 +59,8 @@ export interface Checkpoint {
   tensors: Map<string, Weight>;
   integers: Record<string, unknown>;
   optimizerStep: number;
+  /** In mixed precision, the finite steps since the loss scale last changed (the scale is a tensor). */
+  lossScaleFiniteSteps?: number;
 }
 
 /** The checkpoint of a graph's state: weights under their model-file names, the rest beside them. */
@@ -75,7 +82,8 @@ export function encodeCheckpoint(graph: Graph, architecture: Architecture, run: 
   tensors.push({ name: 'optimizer.learning_rate', shape: [1], values: Float32Array.of(state.learningRate) });
   tensors.push({ name: 'metrics.sums', shape: [state.sums.length], values: state.sums });
   tensors.push({ name: 'metrics.running_means', shape: [state.runningMeans.length], values: state.runningMeans });
-  const training = { ...run, optimizerStep: state.optimizerStep, integers };
+  if (state.lossScale) tensors.push({ name: 'loss_scale', shape: [1], values: Float32Array.of(state.lossScale.scale) });
+  const training = { ...run, optimizerStep: state.optimizerStep, integers, ...(state.lossScale && { lossScaleFiniteSteps: state.lossScale.finiteSteps }) };
   return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, architecture: JSON.stringify(architecture), training: JSON.stringify(training) });
 }
 
@@ -117,6 +125,16 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
     fail(`optimizer is ${quoteJson(optimizer)}, not an optimizer's settings`);
   }
   if (!Array.isArray(training.history)) fail(`history is ${quoteJson(training.history)}, not a list of epochs`);
+  const precision = (training.precision ?? 'float32') as Precision;
+  if (!PRECISIONS.includes(precision)) fail(`precision is ${quoteJson(training.precision)}, not one of ${PRECISIONS.join(', ')}`);
+  let lossScale: LossScaleConfig | undefined;
+  if (precision === 'mixed') {
+    try {
+      lossScale = lossScaleConfig(training.lossScale as Partial<LossScaleConfig>);
+    } catch (error) {
+      fail(`${(error as Error).message} (lossScale is ${quoteJson(training.lossScale)})`);
+    }
+  }
   const integers = isObject(training.integers) ? training.integers : fail('integers is missing');
   const tensors = new Map(weights.map((w) => [w.name, w]));
   const format1 = metadata.format === FORMAT_1;
@@ -138,14 +156,17 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
     samples: count('samples'),
     seen: count('seen'),
     optimizer: optimizer as OptimizerConfig,
+    precision,
+    ...(lossScale && { lossScale }),
     random: { build: random.build as number, epoch: random.epoch as number },
     history: training.history as Record<string, unknown>[],
     loss: format1 ? { kind: 'sparseCategoricalCrossentropy', fromLogits: false } : (training.loss as Required<LossConfig>),
     metrics: format1 ? ['accuracy'] : (training.metrics as MetricName[]),
   };
   const optimizerStep = count('optimizerStep');
+  const lossScaleFiniteSteps = precision === 'mixed' ? count('lossScaleFiniteSteps') : undefined;
   // Format 1 counted the rows right as an integer; format 2 keeps every sum in metrics.sums (checked in restoreState).
-  checkPosition(run, { optimizerStep, ...(format1 && { correct: count('correct') }) }, source);
+  checkPosition(run, { optimizerStep, lossScaleFiniteSteps, ...(format1 && { correct: count('correct') }) }, source);
   // The memory its model needs, at its own batch size, before its weights are looked at.
   const architecture = readArchitecture(metadata.architecture ?? '', source, { kind: KIND, batch: Math.min(run.batchSize, run.samples), optimizerStates });
   checkWeights(architecture.layers, architecture.shapes, weights.filter((w) => w.name.startsWith('layers.')), source);
@@ -156,6 +177,7 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
     tensors,
     integers,
     optimizerStep,
+    ...(lossScaleFiniteSteps !== undefined && { lossScaleFiniteSteps }),
   };
 }
 
@@ -165,7 +187,7 @@ export function readCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
  * that those steps hold, a step count for each epoch done, and counters that
  * fit the GPU's u32. readCheckpoint calls it; `source` names the file.
  */
-export function checkPosition(run: CheckpointRun, counters: { optimizerStep: number; correct?: number }, source: string): void {
+export function checkPosition(run: CheckpointRun, counters: { optimizerStep: number; correct?: number; lossScaleFiniteSteps?: number }, source: string): void {
   const fail = (what: string): never => {
     throw new Error(`${source}: ${what}`);
   };
@@ -181,12 +203,18 @@ export function checkPosition(run: CheckpointRun, counters: { optimizerStep: num
   const rows = step === 0 ? samples : seen;
   if (counters.correct !== undefined && counters.correct > rows) fail(`correct is ${counters.correct}, more than the ${rows} rows it counts`);
   if (counters.optimizerStep >= 2 ** 32) fail(`optimizerStep is ${counters.optimizerStep}, more than a u32 holds`);
+  // Skipped steps leave the optimizer's count behind the steps run, never ahead; the scale changes at its growth steps.
+  const finite = counters.lossScaleFiniteSteps;
+  if (finite !== undefined && run.lossScale && finite >= run.lossScale.dynamicGrowthSteps) {
+    fail(`lossScaleFiniteSteps is ${finite}, but the scale doubles after ${run.lossScale.dynamicGrowthSteps} finite steps`);
+  }
 }
 
 /** What a run resumed from a checkpoint must share with it. */
 export interface ResumeTarget {
   architecture?: { inputShape: readonly number[]; layers: readonly LayerConfig[] };
   optimizer?: OptimizerConfig;
+  precision?: { precision: Precision; lossScale?: LossScaleConfig };
   loss?: Required<LossConfig>;
   metrics?: readonly MetricName[];
   batchSize?: number;
@@ -203,11 +231,15 @@ export function checkResumable(checkpoint: Checkpoint, target: ResumeTarget, cal
   const fail = (what: string): never => {
     throw new Error(`${caller ? `${caller}: ` : ''}cannot resume from ${checkpoint.source}: ${what}`);
   };
-  const { architecture, optimizer, batchSize, samples } = target;
+  const { architecture, optimizer, precision, batchSize, samples } = target;
   const json = (architecture: NonNullable<ResumeTarget['architecture']>) => JSON.stringify({ inputShape: architecture.inputShape, layers: architecture.layers });
   if (architecture && json(checkpoint.architecture) !== json(architecture)) fail('it was written for another model (its architecture differs from this one)');
   if (optimizer && JSON.stringify(checkpoint.run.optimizer) !== JSON.stringify(optimizer)) {
     fail(`it was written with the optimizer ${JSON.stringify(checkpoint.run.optimizer)}, this model is compiled with ${JSON.stringify(optimizer)}`);
+  }
+  const written = { precision: checkpoint.run.precision ?? 'float32', ...(checkpoint.run.lossScale && { lossScale: checkpoint.run.lossScale }) };
+  if (precision && JSON.stringify(written) !== JSON.stringify(precision)) {
+    fail(`it was written in precision ${JSON.stringify(written)}, this model is compiled with ${JSON.stringify(precision)}`);
   }
   if (target.loss && JSON.stringify({ loss: checkpoint.run.loss, metrics: checkpoint.run.metrics }) !== JSON.stringify({ loss: target.loss, metrics: target.metrics ?? [] })) {
     const compiled = (l: Required<LossConfig>, m: readonly string[]) => `the loss ${l.kind}${l.fromLogits ? ' (fromLogits)' : ''} and metrics [${m.join(', ')}]`;
@@ -257,6 +289,12 @@ export function restoreState(checkpoint: Checkpoint, graph: Graph): GraphState {
   const { learningRate: configured } = checkpoint.run.optimizer;
   const learningRate = !byName.has('optimizer.learning_rate') && typeof configured === 'number' ? Math.fround(configured) : take('optimizer.learning_rate', [1])[0];
   const state: GraphState = { arena, optimizer, optimizerStep: checkpoint.optimizerStep, learningRate, layers, sums, runningMeans };
+  if (graph.lossScale) {
+    if (checkpoint.lossScaleFiniteSteps === undefined) fail(`it holds no loss scale, and the model is compiled in mixed precision`);
+    const scale = take('loss_scale', [1])[0];
+    if (!(scale > 0 && scale < Infinity)) fail(`loss_scale is ${scale}, not a positive finite scale`);
+    state.lossScale = { scale, finiteSteps: checkpoint.lossScaleFiniteSteps! };
+  }
   if (byName.size > 0) fail(`tensor ${printable([...byName.keys()][0])} belongs to no part of the model`);
   return state;
 }

@@ -15,12 +15,13 @@ import type { BuiltLayer, ParamSpec, ParamTensors } from './layers/layer';
 import { batchAt, DataSets, type Inputs, type Pass } from './dataSets';
 import { lossConfig, lossDispatches, lossPlan, metricNames, type LossOption, type LossPlan, type MetricName } from './losses';
 import { GATHER_KERNELS } from './ops/gather';
+import { LOSS_SCALE_DEFAULTS, lossScaling, type LossScaleConfig, type LossScaleTensors } from './ops/lossScale';
 import { optimizerUpdate, stateSize, type OptimizerConfig } from './ops/optimizer';
 import { learningRateStep } from './ops/schedule';
 import { kerasPrinted } from './ops/sums';
 import type { Autotuner } from './autotune';
 import type { SetupListener } from './setupProgress';
-import { applyOverride, destroyDispatches, encodeDispatches, runDispatches, type Dispatch, type KernelOverride } from './pipelines';
+import { applyOverride, destroyDispatches, encodeDispatches, runDispatches, type Dispatch, type KernelOverride, type Precision } from './pipelines';
 
 export type { Inputs } from './dataSets';
 
@@ -46,9 +47,13 @@ export interface Plan {
   batchSize: number;
   /** Forward to what the loss reads (the logits, for a fused activation), loss and metrics accumulated, backward, update. */
   train: Dispatch[];
-  /** Forward, loss gradient and backward, leaving every gradient in the gradient arena. */
+  /** Forward, loss gradient and backward, leaving every gradient in the gradient arena (in mixed precision, times the loss scale). */
   gradients: Dispatch[];
-  /** The optimizer's update: `gradients` then `update` is `train` without the metrics. */
+  /**
+   * The optimizer's update: `gradients` then `update` is `train` without the
+   * metrics. In mixed precision, the gradients are unscaled and checked first,
+   * and the update skipped after a non-finite step.
+   */
   update: Dispatch[];
   /** Forward to what the loss reads, loss and metrics accumulated. */
   evaluate: Dispatch[];
@@ -107,6 +112,8 @@ export interface GraphState {
   /** The epoch's sums so far: Σ loss and Σ each metric, and the running means' [rows, Σ loss, Σ each metric] (ops/sums.ts). */
   sums: Float32Array;
   runningMeans: Float32Array;
+  /** In mixed precision: the loss scale, and the finite steps since it last changed (Keras' dynamic_scale and step_counter). */
+  lossScale?: { scale: number; finiteSteps: number };
 }
 
 /** What a graph is built from. */
@@ -126,6 +133,10 @@ export interface GraphOptions {
   kernels?: ReadonlyMap<string, KernelOverride>;
   /** Chooses each plan's kernel variants; without it, the defaults run. */
   tuner?: Autotuner;
+  /** 'mixed': products in f16 where the device has shader-f16, and the loss scaled dynamically (`lossScale`); 'float32' by default. */
+  precision?: Precision;
+  /** In mixed precision, the loss scaling's settings; Keras' by default. */
+  lossScale?: LossScaleConfig;
   /** Told as a plan's kernels are compiled and tuned, and as data goes to the GPU (setupProgress.ts). */
   onProgress?: SetupListener;
 }
@@ -206,6 +217,9 @@ export class Graph {
   readonly kernels: ReadonlyMap<string, KernelOverride>;
   /** Chooses each plan's kernel variants; without it, the defaults run. */
   readonly tuner?: Autotuner;
+  readonly precision: Precision;
+  /** In mixed precision: the loss scaling's settings and state (see ops/lossScale.ts); null in float32. */
+  readonly lossScale: (LossScaleTensors & { config: LossScaleConfig }) | null = null;
   private readonly onProgress?: SetupListener;
 
   constructor(
@@ -219,6 +233,7 @@ export class Graph {
     this.optimizer = optimizer;
     this.kernels = options.kernels ?? new Map();
     this.tuner = options.tuner;
+    this.precision = options.precision ?? 'float32';
     this.onProgress = options.onProgress;
     const shapes = layerShapes(configs, inputShape);
     const output = shapes[shapes.length - 1].output;
@@ -270,6 +285,10 @@ export class Graph {
       this.step = this.tensor([1], 'optimizer step', 'u32');
       this.rateValue = typeof optimizer.learningRate === 'number' ? Math.fround(optimizer.learningRate) : 0;
       this.rate = this.tensor([1], 'learning rate', 'f32', [this.rateValue]);
+      if (this.precision === 'mixed') {
+        const config = options.lossScale ?? LOSS_SCALE_DEFAULTS;
+        this.lossScale = { config, scale: this.tensor([1], 'loss scale', 'f32', [config.initialScale]), finiteSteps: this.tensor([1], 'loss scale finite steps', 'u32') };
+      }
       for (let i = 0; i < READBACKS; i++) {
         // The sums, then the running means but the rows seen.
         this.readbacks.push(device.createBuffer({ label: `metrics readback ${i}`, size: 8 * figures, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
@@ -301,6 +320,7 @@ export class Graph {
           activationInLoss: fused,
           inputRelu: i > 0 && reluFolded[i - 1] && dX !== null,
           outputReluFolded: reluFolded[i],
+          precision: this.precision,
           tensor: (what, shape, dtype = 'f32') => this.tensor([B, ...shape], `${name} ${what}`, dtype),
           state: (what, shape, dtype = 'f32') => {
             const tensor = this.tensor(shape, `${name} ${what}`, dtype);
@@ -406,7 +426,11 @@ export class Graph {
       }),
     );
     const outputs = mark('loss', loss.outputs);
-    const all = [...new Set([...training, ...inference, ...backward, ...metrics, ...lossGradient, ...update, ...outputs])];
+    // Mixed precision: the loss' gradient scaled after it, the gradients unscaled and checked before the update, which they gate.
+    const scaling = this.lossScale && (await lossScaling(device, this.lossScale.config, { ...this.lossScale, lossGradient: rows(this.lossInput.grad, batchSize), grad: this.gradArena, gated: update.length }));
+    const scaleGradient = scaling ? mark('loss scale', [scaling.scaleGradient]) : [];
+    const check = scaling ? mark('loss scale', scaling.check) : [];
+    const all = [...new Set([...training, ...inference, ...backward, ...metrics, ...lossGradient, ...scaleGradient, ...check, ...update, ...outputs])];
     if (this.kernels.size > 0) {
       compiling('the kernels replaced');
       // A data set's gather is made with it (see `gather`), and takes its override there.
@@ -422,11 +446,13 @@ export class Graph {
     this.onProgress?.({ stage: 'compile', done, total, what: `the plan for batches of ${batchSize}` });
     // After the overrides, which are never tuned.
     await this.tuner?.tune(all, this.onProgress);
+    // The update as it will run, overrides and all.
+    scaling?.gate(update);
     return {
       batchSize,
-      train: [...training, ...metrics, ...lossGradient, ...backward, ...update],
-      gradients: [...training, ...lossGradient, ...backward],
-      update,
+      train: [...training, ...metrics, ...lossGradient, ...scaleGradient, ...backward, ...check, ...update],
+      gradients: [...training, ...lossGradient, ...scaleGradient, ...backward],
+      update: [...check, ...update],
       evaluate: [...inference, ...metrics],
       predict: [...inference, ...outputs],
     };
@@ -532,7 +558,8 @@ export class Graph {
    * optimizer's state, step and learning rate, and each layer's state.
    */
   private trainingState(): Tensor[] {
-    return [this.arena, ...this.stateArenas, this.step, this.rate, ...this.states.map(({ tensor }) => tensor)];
+    const lossScale = this.lossScale ? [this.lossScale.scale, this.lossScale.finiteSteps] : [];
+    return [this.arena, ...this.stateArenas, this.step, this.rate, ...lossScale, ...this.states.map(({ tensor }) => tensor)];
   }
 
   /**
@@ -593,12 +620,13 @@ export class Graph {
   /** Everything training keeps on the GPU (see GraphState), read after the work submitted so far. */
   async readState(): Promise<GraphState> {
     const read = (tensor: Tensor) => readTensor(this.device, tensor);
-    const [arena, step, rate, sums, runningMeans, ...rest] = await Promise.all([
+    const [arena, step, rate, sums, runningMeans, lossScale, ...rest] = await Promise.all([
       read(this.arena),
       read(this.step),
       read(this.rate),
       read(this.sums),
       read(this.runningMeans),
+      this.readLossScale(),
       ...this.stateArenas.map(read),
       ...this.states.map(({ tensor }) => read(tensor)),
     ]);
@@ -610,13 +638,24 @@ export class Graph {
       layers: rest.slice(this.stateArenas.length),
       sums: sums as Float32Array,
       runningMeans: runningMeans as Float32Array,
+      ...(lossScale && { lossScale }),
     };
+  }
+
+  /** In mixed precision, the loss scale the next step uses and the finite steps since it last changed, after the work submitted so far; null in float32. */
+  async readLossScale(): Promise<{ scale: number; finiteSteps: number } | null> {
+    if (!this.lossScale) return null;
+    const [scale, finiteSteps] = await Promise.all([readTensor(this.device, this.lossScale.scale), readTensor(this.device, this.lossScale.finiteSteps)]);
+    return { scale: scale[0], finiteSteps: finiteSteps[0] };
   }
 
   /** Puts back what `readState` read (from this graph or one built the same way). */
   writeState(state: GraphState): void {
     if (state.optimizer.length !== this.stateArenas.length || state.layers.length !== this.states.length) {
       throw new Error(`writeState(): ${state.optimizer.length} optimizer and ${state.layers.length} layer states given, the graph keeps ${this.stateArenas.length} and ${this.states.length}`);
+    }
+    if (!state.lossScale !== !this.lossScale) {
+      throw new Error(`writeState(): a state ${state.lossScale ? 'with' : 'without'} a loss scale given to a graph in ${this.precision} precision`);
     }
     writeTensor(this.device, this.arena, state.arena);
     state.optimizer.forEach((values, i) => writeTensor(this.device, this.stateArenas[i], values));
@@ -626,6 +665,10 @@ export class Graph {
     state.layers.forEach((values, i) => writeTensor(this.device, this.states[i].tensor, values));
     writeTensor(this.device, this.sums, state.sums);
     writeTensor(this.device, this.runningMeans, state.runningMeans);
+    if (this.lossScale && state.lossScale) {
+      writeTensor(this.device, this.lossScale.scale, Float32Array.of(state.lossScale.scale));
+      writeTensor(this.device, this.lossScale.finiteSteps, Uint32Array.of(state.lossScale.finiteSteps));
+    }
   }
 
   /** Runs the predict plan on the rows of x (`then` records what follows it, a copy out), inside error scopes named `what`. */

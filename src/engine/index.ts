@@ -22,7 +22,8 @@ export {
 export { Graph, type GraphOptions, type Inputs, type Plan, type StepOptions } from './graph';
 export { DataSets, type DeviceData, type Pass } from './dataSets';
 export { runPass, type PassOptions } from './training/pass';
-export { encodeDispatches, kernelName, type Dispatch, type KernelOverride, type KernelOverrides, type Work } from './pipelines';
+export { encodeDispatches, kernelName, PRECISIONS, type Dispatch, type KernelOverride, type KernelOverrides, type Precision, type Work } from './pipelines';
+export { LOSS_SCALE_DEFAULTS, type LossScaleConfig } from './ops/lossScale';
 export { formatMs, KernelProfiler, kernelRuns, stats, Timestamps, timestampRoundingMs, type KernelRun, type Stats } from './profile';
 export { describeSetup, type SetupListener, type SetupProgress } from './setupProgress';
 export {

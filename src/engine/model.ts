@@ -2,11 +2,12 @@
 // summary, and the model as safetensors bytes. A facade: it checks arguments,
 // fit's loop is training/fit.ts, and the graph owns the GPU.
 import { Autotuner, autotuneMode, tuningDefaults, type AutotuneMode, type TuningChoice, type TuningStore } from './autotune';
-import { defaultGpu, freshGpu, type Gpu } from './device';
+import { defaultGpu, describeAdapter, freshGpu, type Gpu } from './device';
 import { sizeOf } from './buffers';
 import { Graph, type Inputs, type Logs } from './graph';
 import { layerShapes, type LayerConfig, type LayerShape } from './layers';
 import { buildLoss, checkTargets, DEFAULT_LOSS, lossConfig, lossPlan, metricNames, type LossConfig, type LossOption, type LossPlan, type MetricName } from './losses';
+import { lossScaleConfig, type LossScaleConfig } from './ops/lossScale';
 import { optimizerConfig, toOptimizerConfig, type OptimizerConfig, type OptimizerKind } from './ops/optimizer';
 import { KernelProfiler, stats, type Stats } from './profile';
 import { seededRandom } from './random';
@@ -16,7 +17,7 @@ import type { History } from './training/history';
 import { evaluate, type EvaluateOptions } from './training/evaluate';
 import type { SetupListener } from './setupProgress';
 import type { Weight } from './safetensors';
-import { normalizeOverrides, type KernelOverride, type KernelOverrides } from './pipelines';
+import { normalizeOverrides, PRECISIONS, type KernelOverride, type KernelOverrides, type Precision } from './pipelines';
 
 export type { Inputs, Logs } from './graph';
 export type { CheckpointInfo } from './checkpoint';
@@ -94,8 +95,23 @@ export interface CompileOptions {
   autotune?: AutotuneMode;
   /** Where the choices are kept: by default localStorage in a browser, a file in the cache directory in Node (`webgpu-train/node`). */
   tuningStore?: TuningStore;
-  /** Told of what tuning found worth saying (a cache entry ignored, its budget spent); console.warn by default. */
+  /**
+   * Told of what tuning found worth saying (a cache entry ignored, its budget
+   * spent), and of mixed precision on a device without shader-f16; console.warn by default.
+   */
   onTuningNotice?: (message: string) => void;
+  /**
+   * 'float32' (the default), or 'mixed', Keras' mixed_float16: the products of
+   * conv2d and dense layers multiply in f16 where the device has the
+   * 'shader-f16' feature (f16 variants of their kernels, which the autotuner
+   * times against the f32 ones), accumulating in f32; weights, activations and
+   * gradients are kept in f32; and the loss is scaled dynamically (Keras'
+   * LossScaleOptimizer: `lossScale`). On a device without shader-f16 the
+   * products run in f32, with a notice (onTuningNotice), and the loss is still scaled.
+   */
+  precision?: Precision;
+  /** With precision 'mixed', the loss scaling's settings: Keras' initial_scale (2^15) and dynamic_growth_steps (2,000) by default. */
+  lossScale?: Partial<LossScaleConfig>;
   /**
    * Told of what the model does before its steps can run, which takes seconds
    * on a software adapter: compiling a plan's kernels, timing their variants,
@@ -112,10 +128,13 @@ export class Model {
       loss?: Required<LossConfig>;
       metrics: MetricName[];
       kernels?: Map<string, KernelOverride>;
+      precision: Precision;
+      lossScale?: LossScaleConfig;
     } = {
     seed: Date.now() >>> 0,
     optimizer: optimizerConfig('rmsprop'),
     metrics: [],
+    precision: 'float32',
   };
   /** The kernel variants chosen on the current device, kept across rebuilds on it. */
   private tuner?: Autotuner;
@@ -151,6 +170,9 @@ export class Model {
     // What is given is checked against the layers now; the default loss when the model is first trained.
     if (loss || metrics.length > 0) lossPlan(loss ?? DEFAULT_LOSS, metrics, this.layers, this.outputShape);
     if (options.autotune !== undefined) autotuneMode('compile(): autotune', options.autotune);
+    const precision = options.precision ?? 'float32';
+    if (!PRECISIONS.includes(precision)) throw new Error(`compile(): precision must be one of ${PRECISIONS.join(', ')}, got '${precision}'`);
+    if (options.lossScale !== undefined && precision !== 'mixed') throw new Error(`compile(): lossScale is for precision 'mixed', not '${precision}'`);
     this.compiled = {
       seed: options.seed ?? this.compiled.seed,
       optimizer: toOptimizerConfig(options.optimizer ?? 'rmsprop'),
@@ -163,6 +185,8 @@ export class Model {
       tuningStore: options.tuningStore,
       onTuningNotice: options.onTuningNotice,
       onProgress: options.onProgress,
+      precision,
+      ...(precision === 'mixed' && { lossScale: lossScaleConfig(options.lossScale, 'compile(): lossScale') }),
     };
     this.tuner = undefined;
     this.random = seededRandom(this.compiled.seed);
@@ -191,19 +215,41 @@ export class Model {
   }
 
   private newGraph(gpu: Gpu, maxBatchSize: number, random: () => number): Graph {
+    const { optimizer, kernels, metrics, onProgress, precision, lossScale, onTuningNotice = (message: string) => console.warn(message) } = this.compiled;
     if (this.tuner?.device !== gpu.device) {
       const defaults = tuningDefaults();
-      const { autotune = defaults.mode, tuningStore = defaults.store(), onTuningNotice } = this.compiled;
+      const { autotune = defaults.mode, tuningStore = defaults.store() } = this.compiled;
       this.tuner = new Autotuner(gpu, autotune, tuningStore, onTuningNotice);
+      if (precision === 'mixed' && !gpu.device.features.has('shader-f16')) {
+        onTuningNotice(
+          `precision 'mixed': this device has no 'shader-f16' (${describeAdapter(gpu.adapter)}), so the products compute in float32; ` +
+            'the loss is still scaled, so that its training state and checkpoints are those of a mixed-precision model',
+        );
+      }
     }
-    const { optimizer, kernels, metrics, onProgress } = this.compiled;
     const loss = this.compiled.loss ?? buildLoss(this.layers);
-    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, loss, metrics, random, kernels, tuner: this.tuner, onProgress });
+    const tuner = this.tuner;
+    return new Graph(gpu.device, { layers: this.layers, inputShape: this.inputShape, maxBatchSize, optimizer, loss, metrics, random, kernels, tuner, precision, lossScale, onProgress });
   }
 
   /** The compiled loss and metrics, checked against the layers: what fit and evaluate compute. */
   private lossPlan(): LossPlan {
     return lossPlan(this.compiled.loss ?? DEFAULT_LOSS, this.compiled.metrics, this.layers, this.outputShape);
+  }
+
+  /** The precision the model was compiled with, and in mixed precision its loss scaling's settings. */
+  get precision(): { precision: Precision; lossScale?: LossScaleConfig } {
+    const { precision, lossScale } = this.compiled;
+    return { precision, ...(lossScale && { lossScale }) };
+  }
+
+  /**
+   * In mixed precision, Keras' loss_scale: the scale the next step multiplies
+   * the loss' gradient by (one readback); null in float32.
+   */
+  async readLossScale(): Promise<number | null> {
+    if (this.compiled.precision !== 'mixed') return null;
+    return (await (await this.build(1)).readLossScale())!.scale;
   }
 
   /** Which variant of each kernel the model's plans run, how it was chosen, and the time each variant took (see autotune.ts). */
@@ -281,6 +327,7 @@ export class Model {
     return {
       architecture: { inputShape: [...this.inputShape], layers: [...this.layers] },
       optimizer: this.compiled.optimizer,
+      precision: this.precision,
       loss: this.compiled.loss ?? DEFAULT_LOSS,
       metrics: this.compiled.metrics,
       targetSize: this.lossPlan().targets === 'labels' ? 1 : sizeOf(this.outputShape),

@@ -78,6 +78,12 @@ export interface Dispatch {
   tunable?: Tunable;
   /** Which of them this is: tunable.variants[0] until the autotuner picks another. */
   variant?: string;
+  /**
+   * Dispatched indirectly, with the workgroup counts a dispatch before it
+   * writes at this place (dispatchWorkgroupsIndirect): `workgroups`, or zeros
+   * to skip it (loss scaling's gate on the update, ops/lossScale.ts).
+   */
+  indirect?: { buffer: GPUBuffer; offset: number };
 }
 
 /** A dispatch's variants: the same buffers and results, another kernel (a block size, a workgroup size, an entry point) and grid. */
@@ -170,6 +176,48 @@ export function withConsts(shader: Shader, consts: Record<string, number>): Shad
     source = source.replace(declaration, `const ${name} = ${value}u;`);
   }
   return { ...shader, source };
+}
+
+/** The floating-point type of a shader's `real`: what its products multiply in. */
+export type Real = 'f32' | 'f16';
+
+/**
+ * The shader with its `real` type as given: for f16, its line
+ * `alias real = f32;` (its first declaration, after any `enable`) becomes
+ * `enable f16; alias real = f16;`, so that compiler messages keep its line
+ * numbers. Only for a device with the 'shader-f16' feature. Throws if the
+ * shader has no such line.
+ */
+export function inPrecision(shader: Shader, real: Real): Shader {
+  if (real === 'f32') return shader;
+  const alias = /^alias real = f32;$/m;
+  if (!alias.test(shader.source)) throw new Error(`${shader.file}: no line 'alias real = f32;' to make f16`);
+  return { ...shader, source: shader.source.replace(alias, 'enable f16; alias real = f16;') };
+}
+
+/**
+ * How a model computes (`compile({ precision })`): 'float32', or 'mixed' as
+ * Keras' mixed_float16: the products (matmul's and conv2d's) multiply in f16
+ * where the device has 'shader-f16' and accumulate in f32; everything stored
+ * (weights, activations, gradients) stays f32.
+ */
+export type Precision = 'float32' | 'mixed';
+
+export const PRECISIONS: readonly Precision[] = ['float32', 'mixed'];
+
+/** Whether a product computed with `precision` on `device` is offered f16 variants. */
+export function offersF16(device: GPUDevice, precision: Precision = 'float32'): boolean {
+  return precision === 'mixed' && device.features.has('shader-f16');
+}
+
+/**
+ * A product's variants with, where `f16` is true, an f16 twin of each before
+ * them (`<name> f16`, made by `twin`): in mixed precision the f16 variants are
+ * the default, and compete with the f32 ones in the autotuner.
+ */
+export function withF16Twins<V>(variants: Map<string, V>, f16: boolean, twin: (variant: V) => V): Map<string, V> {
+  if (!f16) return variants;
+  return new Map([...[...variants].map(([name, variant]): [string, V] => [`${name} f16`, twin(variant)]), ...variants]);
 }
 
 const reflections = new Map<string, WgslReflect>();
@@ -559,11 +607,12 @@ export function encodeDispatches(
   timestampWrites?: GPUComputePassTimestampWrites,
 ): void {
   const pass = encoder.beginComputePass({ label, timestampWrites });
-  for (const { kernel, bindGroup, workgroups } of dispatches) {
+  for (const { kernel, bindGroup, workgroups, indirect } of dispatches) {
     if (workgroups.some((n) => n === 0)) continue;
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(...workgroups);
+    if (indirect) pass.dispatchWorkgroupsIndirect(indirect.buffer, indirect.offset);
+    else pass.dispatchWorkgroups(...workgroups);
   }
   pass.end();
 }

@@ -51,6 +51,15 @@
 // the bias and applies the activation (activate.wgsl, appended) before it
 // stores, so a layer is one dispatch; backward_weight computes the bias
 // gradient as that last row, the product of dY with an input that is 1.
+//
+// Precision: every operand is read as f32 and multiplied as `real`, which is
+// f32 here; ops/conv2d.ts compiles the same code with it f16 (this line
+// becomes `enable f16; alias real = f16;`) for mixed precision on a device
+// with shader-f16: each operand rounded to f16 (the staged variants keep
+// their slab in f16), each product of a value and a vec4<f16> rounded to f16,
+// and the sums accumulated in f32, as in f32 (the bias too, read as f32).
+// With real = f32 the conversions do nothing: the same bits as without them.
+alias real = f32;
 
 override WORKGROUP_SIZE: u32;
 // The activation forward applies: activate.wgsl's LINEAR, RELU, SIGMOID or TANH.
@@ -115,9 +124,11 @@ override VECTORIZED: bool;
 @group(0) @binding(10) var<storage, read_write> w_t: array<f32>;
 
 alias Cell = array<vec4f, CELL / 4u>;
+// A cell of the shared rows as the products read it, in `real`.
+alias Operand = array<vec4<real>, CELL / 4u>;
 
 // The staged variants' copy of a chunk of the shared rows: the workgroup's CELL columns of each.
-var<workgroup> slab: array<Cell, CHUNK>;
+var<workgroup> slab: array<Operand, CHUNK>;
 
 // Columns c..c+3 of the row of a `width`-column matrix that starts at `at`,
 // each clamped to the last column: a cell past the edge reads valid memory,
@@ -160,7 +171,7 @@ fn stage_w(k: u32, steps: u32, first: u32, width: u32, lane: u32) {
   workgroupBarrier();
   let quads = CELL / 4u;
   for (var q = lane; q < steps * quads; q += WORKGROUP_SIZE) {
-    slab[q / quads][q % quads] = w_quad((k + q / quads) * width, first + q % quads * 4u, width);
+    slab[q / quads][q % quads] = vec4<real>(w_quad((k + q / quads) * width, first + q % quads * 4u, width));
   }
   workgroupBarrier();
 }
@@ -170,32 +181,36 @@ fn stage_d_out(m: u32, steps: u32, first: u32, lane: u32) {
   workgroupBarrier();
   let quads = CELL / 4u;
   for (var q = lane; q < steps * quads; q += WORKGROUP_SIZE) {
-    slab[q / quads][q % quads] = d_out_quad((m + q / quads) * params.C_out, first + q % quads * 4u);
+    slab[q / quads][q % quads] = vec4<real>(d_out_quad((m + q / quads) * params.C_out, first + q % quads * 4u));
   }
   workgroupBarrier();
 }
 
+fn operand(cell: Cell) -> Operand {
+  return Operand(vec4<real>(cell[0]), vec4<real>(cell[1]), vec4<real>(cell[2]), vec4<real>(cell[3]));
+}
+
 // Row k of w as w_row reads it; a staged variant has it in the slab, as row i of the chunk.
-fn w_cell(k: u32, i: u32, first: u32, width: u32) -> Cell {
+fn w_cell(k: u32, i: u32, first: u32, width: u32) -> Operand {
   if (STAGED) {
     return slab[i];
   }
-  return w_row(k, first, width);
+  return operand(w_row(k, first, width));
 }
 
 // Row m of dY as d_out_row reads it; a staged variant has it in the slab, as row i of the chunk.
-fn d_out_cell(m: u32, i: u32, first: u32) -> Cell {
+fn d_out_cell(m: u32, i: u32, first: u32) -> Operand {
   if (STAGED) {
     return slab[i];
   }
-  return d_out_row(m, first);
+  return operand(d_out_row(m, first));
 }
 
-fn add_scaled(cell: ptr<function, Cell>, value: f32, row: Cell) {
-  (*cell)[0] += value * row[0];
-  (*cell)[1] += value * row[1];
-  (*cell)[2] += value * row[2];
-  (*cell)[3] += value * row[3];
+fn add_scaled(cell: ptr<function, Cell>, value: real, row: Operand) {
+  (*cell)[0] += vec4f(value * row[0]);
+  (*cell)[1] += vec4f(value * row[1]);
+  (*cell)[2] += vec4f(value * row[2]);
+  (*cell)[3] += vec4f(value * row[3]);
 }
 
 // Image n, row and column of pixel m of images of height x width, as (n, row, column).
@@ -247,7 +262,7 @@ fn forward_block(invocation: u32, lane: u32, first: u32) {
         }
         let row = w_cell(k + c, i, first, params.C_out);
         for (var r = 0u; r < ROWS; r++) {
-          add_scaled(&cells[r], x[taps[r].at + c] * taps[r].scale, row);
+          add_scaled(&cells[r], real(x[taps[r].at + c] * taps[r].scale), row);
         }
       }
     }
@@ -317,7 +332,7 @@ fn backward_weight_block(invocation: u32, lane: u32, first: u32, z: u32, slices:
     let row = d_out_cell(m, i, first);
     for (var r = 0u; r < ROWS; r++) {
       let tap = input_pixel(n, i32(oh * params.SY + kh[r]) - i32(params.pad_top), i32(ow * params.SX + kw[r]) - i32(params.pad_left));
-      add_scaled(&cells[r], select(x[tap.at + c[r]] * tap.scale, 1.0, k[r] == weights), row);
+      add_scaled(&cells[r], real(select(x[tap.at + c[r]] * tap.scale, 1.0, k[r] == weights)), row);
     }
     ow++;
     if (ow == params.OW) {
@@ -420,7 +435,7 @@ fn backward_input_block(invocation: u32, lane: u32, first: u32) {
         }
         let row = w_cell(k + co, i, first, params.C_in);
         for (var r = 0u; r < ROWS; r++) {
-          add_scaled(&cells[r], d_out[tap_at[r] + co] * scale[r], row);
+          add_scaled(&cells[r], real(d_out[tap_at[r] + co] * scale[r]), row);
         }
       }
     }

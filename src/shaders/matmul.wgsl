@@ -41,6 +41,14 @@
 // backward_input_relu is backward_input followed by the gradient of the ReLU
 // that wrote the layer's input X: a Dense layer ending in ReLU before this one
 // leaves its relu_backward out and reads dX as the gradient before its ReLU.
+//
+// Precision: the operands are read as f32 and multiplied as `real`, which is
+// f32 here; ops/matmul.ts compiles the same code with it f16 (this line
+// becomes `enable f16; alias real = f16;`) for mixed precision on a device
+// with shader-f16: each operand rounded to f16, each product of vec4<f16>s
+// rounded to f16, and the sums accumulated in f32, as in f32. With real = f32
+// the conversions do nothing: the same bits as without them.
+alias real = f32;
 
 // Invocations per workgroup along N, and along M (1 unless TILED).
 override WORKGROUP_SIZE: u32;
@@ -79,8 +87,8 @@ struct Params {
 // b_tile[k * WORKGROUP_SIZE + j] B's four columns of block column j. Sized one
 // element when not TILED, so that the register-blocked variants hold no
 // workgroup memory.
-var<workgroup> a_tile: array<vec4f, select(1u, TILE_K * WORKGROUP_ROWS, TILED)>;
-var<workgroup> b_tile: array<vec4f, select(1u, TILE_K * WORKGROUP_SIZE, TILED)>;
+var<workgroup> a_tile: array<vec4<real>, select(1u, TILE_K * WORKGROUP_ROWS, TILED)>;
+var<workgroup> b_tile: array<vec4<real>, select(1u, TILE_K * WORKGROUP_SIZE, TILED)>;
 
 // The product by either algorithm: C = A · B, plus `init` in every row (the
 // bias, or zero), then `activation`, or with `relu_mask` the gradient of the
@@ -117,12 +125,18 @@ fn block_product(id: vec3u, a_row: u32, a_col: u32, b_row: u32, b_col: u32, M: u
     }
     let ak = k * a_col;
     let a_values = select(vec4f(a[rows.x + ak], a[rows.y + ak], a[rows.z + ak], a[rows.w + ak]), vec4f(1.0), is_one);
-    acc[0] += a_values.x * b_values;
-    acc[1] += a_values.y * b_values;
-    acc[2] += a_values.z * b_values;
-    acc[3] += a_values.w * b_values;
+    multiply_add(&acc, vec4<real>(a_values), vec4<real>(b_values));
   }
   store_block(row, col, M, acc, activation, relu_mask);
+}
+
+// One step along K: the 16 products of four A values and four B values, in
+// `real`, added to the four f32 accumulators.
+fn multiply_add(acc: ptr<function, array<vec4f, BLOCK>>, a_values: vec4<real>, b_values: vec4<real>) {
+  (*acc)[0] += vec4f(a_values.x * b_values);
+  (*acc)[1] += vec4f(a_values.y * b_values);
+  (*acc)[2] += vec4f(a_values.z * b_values);
+  (*acc)[3] += vec4f(a_values.w * b_values);
 }
 
 // Workgroup-memory tiles. A workgroup of WORKGROUP_SIZE x WORKGROUP_ROWS
@@ -155,7 +169,7 @@ fn tiled_product(id: vec3u, local: vec3u, a_row: u32, a_col: u32, b_row: u32, b_
       let ak = min(k0 + at.x, params.K - 1u) * a_col;
       let row4 = min(vec4u(tile_row + at.y * BLOCK) + vec4u(0u, 1u, 2u, 3u), vec4u(M - 1u));
       let rows = min(row4, vec4u(ones - 1u)) * a_row;
-      a_tile[at.x * WORKGROUP_ROWS + at.y] = select(vec4f(a[rows.x + ak], a[rows.y + ak], a[rows.z + ak], a[rows.w + ak]), vec4f(1.0), row4 >= vec4u(ones));
+      a_tile[at.x * WORKGROUP_ROWS + at.y] = vec4<real>(select(vec4f(a[rows.x + ak], a[rows.y + ak], a[rows.z + ak], a[rows.w + ak]), vec4f(1.0), row4 >= vec4u(ones)));
     }
     for (var i = turn; i < TILE_K * WORKGROUP_SIZE; i += invocations) {
       let at = tile_slot(i, WORKGROUP_SIZE, b_row == 1u);
@@ -169,18 +183,13 @@ fn tiled_product(id: vec3u, local: vec3u, a_row: u32, a_col: u32, b_row: u32, b_
         let cols = min(vec4u(first) + vec4u(0u, 1u, 2u, 3u), vec4u(params.N - 1u)) * b_col;
         values = vec4f(b[bk + cols.x], b[bk + cols.y], b[bk + cols.z], b[bk + cols.w]);
       }
-      b_tile[at.x * WORKGROUP_SIZE + at.y] = values;
+      b_tile[at.x * WORKGROUP_SIZE + at.y] = vec4<real>(values);
     }
     workgroupBarrier();
     // Steps past K hold clamped copies: not summed, so that no term is added that block_product does not add.
     let steps = min(TILE_K, params.K - k0);
     for (var k = 0u; k < steps; k++) {
-      let a_values = a_tile[k * WORKGROUP_ROWS + local.y];
-      let b_values = b_tile[k * WORKGROUP_SIZE + local.x];
-      acc[0] += a_values.x * b_values;
-      acc[1] += a_values.y * b_values;
-      acc[2] += a_values.z * b_values;
-      acc[3] += a_values.w * b_values;
+      multiply_add(&acc, a_tile[k * WORKGROUP_ROWS + local.y], b_tile[k * WORKGROUP_SIZE + local.x]);
     }
     workgroupBarrier();
   }

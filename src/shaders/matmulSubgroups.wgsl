@@ -25,8 +25,12 @@
 // time), and every lane takes part in every shuffle, so there is no early
 // return: rows and columns past the edge are clamped when loading and skipped
 // when storing.
+//
+// Products in `real`, as in matmul.wgsl (ops/matmul.ts makes it f16 on this
+// line for mixed precision); the A values are shuffled as f32, then converted.
 
 enable subgroups;
+alias real = f32;
 
 override WORKGROUP_SIZE: u32;
 override VECTORIZED: bool;
@@ -76,10 +80,12 @@ fn subgroup_product(id: vec3u, lane: u32, width: u32, a_row: u32, a_col: u32, b_
       } else {
         b_values = vec4f(b[bk + cols.x], b[bk + cols.y], b[bk + cols.z], b[bk + cols.w]);
       }
-      acc[0] += a_values.x * b_values;
-      acc[1] += a_values.y * b_values;
-      acc[2] += a_values.z * b_values;
-      acc[3] += a_values.w * b_values;
+      let a_real = vec4<real>(a_values);
+      let b_real = vec4<real>(b_values);
+      acc[0] += vec4f(a_real.x * b_real);
+      acc[1] += vec4f(a_real.y * b_real);
+      acc[2] += vec4f(a_real.z * b_real);
+      acc[3] += vec4f(a_real.w * b_real);
     }
   }
   for (var i = 0u; i < BLOCK; i++) {

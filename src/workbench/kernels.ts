@@ -17,6 +17,7 @@ import optimizerSource from '../shaders/optimizer.wgsl?raw';
 import scheduleSource from '../shaders/schedule.wgsl?raw';
 import clipSource from '../shaders/clip.wgsl?raw';
 import gatherSource from '../shaders/gather.wgsl?raw';
+import lossScaleSource from '../shaders/lossScale.wgsl?raw';
 import { conv2dBackward, conv2dForward } from '../engine/ops/conv2d';
 import { matmulBackward, matmulForward } from '../engine/ops/matmul';
 import { ACTIVATIONS, activationBackward, gradientInput, type Activation } from '../engine/ops/activation';
@@ -31,6 +32,7 @@ import { optimizerConfig, optimizerUpdate, type OptimizerKind } from '../engine/
 import { cosineDecay, exponentialDecay, learningRateStep, piecewiseConstantDecay, type LearningRate } from '../engine/ops/schedule';
 import { clipGradients, type Clipping, type Variable } from '../engine/ops/clip';
 import { gatherForward, packedWords } from '../engine/ops/gather';
+import { lossScaling } from '../engine/ops/lossScale';
 import { withSums } from '../engine/ops/sums';
 import { splitBiasRow } from '../engine/buffers';
 import { kernelName } from '../engine/pipelines';
@@ -50,6 +52,7 @@ import * as optimizerReference from '../reference/optimizer';
 import * as scheduleReference from '../reference/schedule';
 import * as clipReference from '../reference/clip';
 import * as gatherReference from '../reference/gather';
+import * as lossScaleReference from '../reference/lossScale';
 import { checkShapeFits, concat, derived, labels, uniform, zeros, type KernelSpec, type Shape, type TensorSpec } from './spec';
 
 const convCase = (s: Shape): conv2dReference.Conv2dCase => ({
@@ -601,6 +604,63 @@ function clipSpec(entryPoint: 'sum_squares' | 'norm_scales' | 'scale' | 'clip_va
   };
 }
 
+/** The tutorial CNN's parameters, and its loss' gradient at batch 128: what loss scaling runs over. */
+const CNN_PARAMETERS = 225_034;
+const CNN_LOGITS = 128 * 10;
+
+/**
+ * Mixed precision's loss scaling at a scale of 2^e with c finite steps
+ * counted: scale_gradient checked on the loss' gradient (N values), unscale
+ * on the gradients (size), adjust (after unscale, as a step runs them) on the
+ * scale and the count after the step, with the gradient at `bad` (1-based; 0
+ * for none) made infinite, and a growth of 2,000 steps.
+ */
+function lossScaleSpec(entryPoint: 'scale_gradient' | 'unscale' | 'adjust'): KernelSpec {
+  const config = { initialScale: 2 ** 15, dynamicGrowthSteps: 2000 };
+  const what = { scale_gradient: "the loss' gradient times 2^e; checks it", unscale: 'the gradients divided by 2^e; checks them', adjust: 'checks the scale and the count after the step' }[entryPoint];
+  const presets = {
+    scale_gradient: [
+      { name: "the tutorial CNN's logits at batch 128", shape: { N: CNN_LOGITS, e: 15 } },
+      { name: 'size 1, a scale of 1', shape: { N: 1, e: 0 } },
+      { name: 'odd size', shape: { N: 1001, e: 40 } },
+    ],
+    unscale: [
+      { name: "the tutorial CNN's parameters", shape: { size: CNN_PARAMETERS, e: 15 } },
+      { name: 'size 1', shape: { size: 1, e: 15 } },
+      { name: 'odd size, a scale of 2^100', shape: { size: 1001, e: 100 } },
+    ],
+    adjust: [
+      { name: "the tutorial CNN's parameters, finite", shape: { size: CNN_PARAMETERS, e: 15, c: 7, bad: 0 } },
+      { name: 'the 2,000th finite step doubles the scale', shape: { size: 1, e: 15, c: 1999, bad: 0 } },
+      { name: 'an infinite gradient halves it', shape: { size: 1001, e: 15, c: 1999, bad: 1001 } },
+    ],
+  }[entryPoint];
+  return {
+    name: `lossScale.wgsl:${entryPoint}`,
+    source: lossScaleSource,
+    letters: `loss scale 2^e, c finite steps so far, N values of the loss' gradient, size gradients (the one at bad infinite, 0: none): ${what}`,
+    presets,
+    tensors: (s): Record<string, TensorSpec> => ({
+      scale: derived([1], () => [2 ** s.e]),
+      finiteSteps: derived([1], () => [s.c ?? 0], 'u32'),
+      lossGradient: uniform([s.N ?? 1]),
+      values: uniform([s.size ?? 1]),
+      grad: derived([s.size ?? 1], (v) => v.values.map((g, i) => (i === (s.bad ?? 0) - 1 ? Infinity : g))),
+    }),
+    checked: { scale_gradient: 'lossGradient', unscale: 'grad', adjust: ['scale', 'finiteSteps'] }[entryPoint],
+    async dispatches(device, t) {
+      const { scaleGradient, check } = await lossScaling(device, config, { scale: t.scale, finiteSteps: t.finiteSteps, lossGradient: t.lossGradient, grad: t.grad, gated: 1 });
+      return entryPoint === 'scale_gradient' ? [scaleGradient] : entryPoint === 'unscale' ? [check[0]] : check;
+    },
+    reference(v, s) {
+      if (entryPoint === 'scale_gradient') return lossScaleReference.scaleGradient(v.lossGradient, 2 ** s.e);
+      const step = lossScaleReference.lossScaleStep(v.grad, { scale: 2 ** s.e, finiteSteps: s.c ?? 0 }, config);
+      return entryPoint === 'unscale' ? step.grads : Float64Array.of(step.scale, step.finiteSteps);
+    },
+    contraction: () => 1,
+  };
+}
+
 function gatherSpec(entryPoint: 'forward' | 'forward_bytes'): KernelSpec {
   const bytes = entryPoint === 'forward_bytes';
   return {
@@ -638,6 +698,7 @@ const SPECS: KernelSpec[] = [
   ...(['sgd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'] as const).map(optimizerSpec),
   ...(['constant', 'exponential_decay', 'piecewise_constant_decay', 'cosine_decay'] as const).map(scheduleSpec),
   ...(['sum_squares', 'norm_scales', 'scale', 'clip_value'] as const).map(clipSpec),
+  ...(['scale_gradient', 'unscale', 'adjust'] as const).map(lossScaleSpec),
   ...(['forward', 'forward_bytes'] as const).map(gatherSpec),
 ];
 

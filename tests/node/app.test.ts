@@ -216,6 +216,19 @@ describe.sequential('the training page on the built site', () => {
     expect(await page.locator('#log').textContent()).toMatch(/Stopped after \d+ of 500 steps\./);
   }, 120_000);
 
+  test("mixed precision on SwiftShader, which has no 'shader-f16': the log says so, and it trains in float32", async () => {
+    await settings({ model: 'mlp', precision: 'mixed', epochs: '1', batchSize: '128', trainLimit: '512', validate: false });
+    await page.locator('#train-button').click();
+    await idle(120_000);
+    await expectNoError();
+    expect(await page.locator('#train-status').textContent()).toBe('Done.');
+    const log = (await page.locator('#log').textContent())!;
+    expect(log).toContain('mixed, seed');
+    expect(log).toContain("precision 'mixed': this device has no 'shader-f16'");
+    expect(log).toContain('so the products compute in float32');
+    await settings({ precision: 'float32' });
+  }, 180_000);
+
   test('trains the CNN on 200 images: filters, feature maps, and the profile of a step', async ({ annotate }) => {
     await settings({ model: 'cnn', epochs: '1', batchSize: '32', trainLimit: '200', testLimit: String(TEST_IMAGES) });
     // From Train to the first step: its kernels compile and their variants are timed (the CNN's shapes are new here), each shown.

@@ -3,7 +3,7 @@
 // roofline arithmetic every kernel row and step of the report is given.
 import { describe, expect, test } from 'vitest';
 import { rooflinePoint, type Roofline } from '../../bench/roofline';
-import { parseBenchOptions } from '../../bench/suite';
+import { parseBenchOptions, precisionRows } from '../../bench/suite';
 
 test('the options typed are read, with the defaults for what is left out', () => {
   expect(parseBenchOptions(true, 'cnn, mlp')).toEqual({ quick: true, models: ['cnn', 'mlp'], batches: [128], autotune: 'cached' });
@@ -38,4 +38,15 @@ describe('rooflinePoint: where a kernel stands under the roofline', () => {
     // 100 MB in 40 ms: 2.5 GB/s of 10.
     expect(rooflinePoint({ flops: 0, bytes: 1e8 }, 40, roofline)).toEqual({ intensity: 0, boundGflops: 0, fraction: 0.25 });
   });
+});
+
+test("precisionRows: each product's fastest f32 and f16 variant, from the times the autotuner took", () => {
+  const choice = { site: 'layer 0 (dense)', kernel: 'matmul.wgsl:forward', shape: 'M=8 N=8 K=8', from: 'timed' as const };
+  const rows = precisionRows([
+    { ...choice, variant: 'tiled=32 f16', ms: { 'workgroup=16 f16': 3, 'tiled=32 f16': 2, 'workgroup=16': 5, 'tiled=32': 4 } },
+    // A float32 kernel, or one not timed (autotune off, or the budget spent): no row.
+    { ...choice, variant: 'workgroup=16', ms: { 'workgroup=16': 1 } },
+    { ...choice, variant: 'workgroup=16 f16', ms: {}, from: 'default' },
+  ]);
+  expect(rows).toEqual([{ ...choice, f32: { variant: 'tiled=32', ms: 4 }, f16: { variant: 'tiled=32 f16', ms: 2 }, f16Speedup: 2, chosen: 'tiled=32 f16' }]);
 });

@@ -71,6 +71,11 @@ describe('PyTorch in the benchmark', () => {
     expect(m.pytorchMsPerStep).toBeNull();
     expect(m.pytorchRatio).toBeNull();
     expect(m.oursMsPerStep).toBeGreaterThan(0);
+    // Mixed precision's step runs where the device has shader-f16; with autotune off no variant is timed to compare.
+    if ((await testGpu()).device.features.has('shader-f16')) {
+      expect(m.mixed.msPerStep!.median).toBeGreaterThan(0);
+      expect([m.mixed.reason, m.mixed.kernels]).toEqual(["--autotune off: the variants are not timed, so f16's and f32's cannot be compared", []]);
+    } else expect(m.mixed).toEqual({ reason: "the device has no 'shader-f16', so no f16 variant to time", msPerStep: null, speedup: null, kernels: [] });
     expect(result.environment.versions['PyTorch (CPU)']).toBe(`not run: ${reason}`);
     expect(logs).toContain(`mlp: PyTorch not run: ${reason}`);
     // The JSON keeps the reason; the report says it in one line under the table.

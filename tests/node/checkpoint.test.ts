@@ -221,4 +221,24 @@ describe('one run at a time on a checkpoint directory', () => {
       expect(run.stdout).not.toContain('WebGPU adapter');
     }
   });
+
+  test('--precision mixed: its checkpoint resumes with --precision mixed, and is refused without it', { timeout: 240_000 }, async () => {
+    const checkpoints = join(dir, 'mixed');
+    const mixed = ['--precision', 'mixed'];
+    const written = await train([...TRAIN, ...mixed, '--epochs', '1', '--checkpoint', checkpoints]);
+    expect(written.stderr).not.toContain('error');
+    expect(written.code).toBe(0);
+    const source = join(checkpoints, 'checkpoint.safetensors');
+    const float32 = await train([...TRAIN, '--resume', checkpoints, '--data', join(dir, 'no-such-data')]);
+    expect(float32.stderr).toBe(
+      `error: --resume: cannot resume from ${source}: it was written in precision {"precision":"mixed","lossScale":{"initialScale":32768,"dynamicGrowthSteps":2000}}, ` +
+        'this model is compiled with {"precision":"float32"}\n',
+    );
+    expect(float32.code).toBe(1);
+    const resumed = await train([...TRAIN, ...mixed, '--epochs', '2', '--resume', checkpoints]);
+    expect(resumed.stderr).not.toContain('error');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/resuming from .*: epoch \d, step \d+\/10\n/);
+    expect(resumed.stdout).toContain('loss scale: 32768\n');
+  });
 });

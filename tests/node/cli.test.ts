@@ -169,7 +169,19 @@ describe('npm run train as Keras users train', () => {
     expect(epochs.map((e: { learningRate: number }) => e.learningRate)).toEqual([Math.fround(0.05), Math.fround(0.025)]);
   });
 
-  test('refused before training: --early-stopping without validation, --validate with --validation-split, a bad --lr, --optimizer or --schedule', async () => {
+  test('--precision mixed: the loss scale printed, and in the report after each epoch', { timeout: 240_000 }, async () => {
+    const report = join(dir, 'mixed.json');
+    const run = await cli('train', ['--model', 'mlp', '--epochs', '2', '--limit', '300', '--precision', 'mixed', '--report', report]);
+    expect(run.stderr).not.toContain('error');
+    expect(run.code).toBe(0);
+    // 6 finite steps: the scale is Keras' initial 2^15 throughout.
+    expect(run.stdout).toContain('loss scale: 32768\n');
+    const { args, epochs } = JSON.parse(await readFile(report, 'utf8'));
+    expect(args.precision).toBe('mixed');
+    expect(epochs.map((e: { lossScale: number }) => e.lossScale)).toEqual([32768, 32768]);
+  });
+
+  test('refused before training: --early-stopping without validation, --validate with --validation-split, a bad --lr, --optimizer, --schedule or --precision', async () => {
     const runs = await Promise.all(
       [
         ['--early-stopping', '2'],
@@ -180,6 +192,7 @@ describe('npm run train as Keras users train', () => {
         ['--schedule', 'cosine'],
         ['--schedule', 'linear,decaySteps=10'],
         ['--schedule', 'exponential,decaySteps=10,decayRate=0.9', '--reduce-lr-on-plateau', '--validate'],
+        ['--precision', 'half'],
       ].map((extra) => cli('train', ['--model', 'mlp', '--epochs', '1', '--limit', '10', ...extra])),
     );
     expect(runs.map((r) => [r.code, r.stderr.trim()])).toEqual([
@@ -191,6 +204,7 @@ describe('npm run train as Keras users train', () => {
       [1, 'error: cosineDecay(): decaySteps must be a positive integer, got undefined'],
       [1, "error: --schedule must start with one of exponential, cosine, piecewise, got 'linear'"],
       [1, 'error: --reduce-lr-on-plateau sets the rate a --schedule computes: give one'],
+      [1, "error: --precision must be one of float32, mixed, got 'half'"],
     ]);
     for (const run of runs) expect(run.stdout).toBe('');
   });

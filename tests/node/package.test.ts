@@ -243,7 +243,7 @@ test('webgpu-train/workbench loads with no built-ins, shares no name with webgpu
   expect(names.filter((name) => node.includes(name))).toEqual([]);
   const { stdout } = await sh(process.execPath, ['workbench.mjs'], app);
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { kernels: string[]; builtIn: string; halved: string; mismatches: number };
-  expect(result.kernels).toHaveLength(46);
+  expect(result.kernels).toHaveLength(49);
   expect(result.kernels).toContain('softmax:forward');
   expect(result.builtIn).toBe('match');
   expect(result.halved).toBe('mismatch');

@@ -59,8 +59,8 @@ export const conv2dLayer: LayerKind<Conv2DConfig> = {
 
   build: (config, context) =>
     productLayer(context, config.activation, {
-      forward: (t, activation) => conv2dForward(context.device, t, config, activation),
-      backward: (t) => conv2dBackward(context.device, t, config),
+      forward: (t, activation) => conv2dForward(context.device, t, { ...config, precision: context.precision }, activation),
+      backward: (t) => conv2dBackward(context.device, t, { ...config, precision: context.precision }),
     }),
 
   torch(_config, _input, shape, _order, at) {

@@ -39,8 +39,8 @@ export const denseLayer: LayerKind<DenseConfig> = {
 
   build: (config, context) =>
     productLayer(context, config.activation, {
-      forward: (t, activation) => matmulForward(context.device, t, activation),
-      backward: (t) => matmulBackward(context.device, t),
+      forward: (t, activation) => matmulForward(context.device, t, activation, { precision: context.precision }),
+      backward: (t) => matmulBackward(context.device, t, { precision: context.precision }),
     }),
 
   torch(_config, _input, shape, order, at) {

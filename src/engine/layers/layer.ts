@@ -6,7 +6,7 @@
 // channels), a vector [features]; tensors on the GPU carry the batch first.
 import { formatShape, type Tensor } from '../buffers';
 import { quoteJson } from '../safetensors';
-import type { Dispatch } from '../pipelines';
+import type { Dispatch, Precision } from '../pipelines';
 
 /** A layer config: its `type` names its kind in the registry (layers/index.ts). */
 export interface LayerConfigBase {
@@ -74,6 +74,8 @@ export interface LayerContext {
   inputRelu: boolean;
   /** This layer ends in a ReLU whose gradient the next layer applies: its dY arrives as the gradient before the ReLU. */
   outputReluFolded: boolean;
+  /** The model's precision: 'mixed' offers its products f16 variants (conv2d's, matmul's). */
+  precision: Precision;
   /** A tensor of [maxBatchSize, ...shape], owned by the graph, labelled with the layer and `what`. */
   tensor(what: string, shape: readonly number[], dtype?: 'f32' | 'u32'): Tensor;
   /** A tensor of exactly `shape`, zero-filled, owned by the graph: what a layer keeps from step to step (dropout's step counter). */

@@ -6,7 +6,21 @@
 // gives the bias gradient as one more row of dW.
 import source from '../../shaders/conv2d.wgsl?raw';
 import { bufferRange, createTensor, expectTensor, formatShape, sizeOf, vec4View, withBiasRow, type Tensor } from '../buffers';
-import { prepareDispatch, prepareTunable, shapeKey, shaderConstant, withConsts, WORKGROUP_SIZE, type Dispatch, type DispatchSpec, type Work } from '../pipelines';
+import {
+  inPrecision,
+  offersF16,
+  prepareDispatch,
+  prepareTunable,
+  shapeKey,
+  shaderConstant,
+  withConsts,
+  withF16Twins,
+  WORKGROUP_SIZE,
+  type Dispatch,
+  type DispatchSpec,
+  type Precision,
+  type Work,
+} from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
 const shader = withActivations('conv2d.wgsl', source);
@@ -35,6 +49,8 @@ export interface Conv2dOptions {
   strides?: readonly [number, number];
   /** Keras' padding; default 'valid'. */
   padding?: Padding;
+  /** 'mixed' offers the three products f16 variants (see `tunable`); 'float32' by default. */
+  precision?: Precision;
 }
 
 /** Everything the shader needs to know about one convolution: the members of its `params`. */
@@ -131,6 +147,8 @@ interface Variant {
   staged?: boolean;
   /** Read as floats where they could be read as vec4s (VECTORIZED off). */
   scalar?: boolean;
+  /** Multiplied in f16 (conv2d.wgsl's `real`), for mixed precision. */
+  f16?: boolean;
 }
 
 /**
@@ -159,21 +177,32 @@ const variantName = ({ rows, staged, scalar }: Variant) => `rows=${rows}${staged
 
 /**
  * A dispatch of the three products, with each of VARIANTS that applies (floats
- * only where vec4s can be read): `spec(rows)` describes it for that many rows
- * per invocation; `shared` are the scratch buffers every variant binds.
+ * only where vec4s can be read), and in mixed precision on a device with
+ * shader-f16 an f16 twin of each before them (withF16Twins): `spec(rows)`
+ * describes it for that many rows per invocation; `shared` are the scratch
+ * buffers every variant binds.
  */
-function tunable(device: GPUDevice, entryPoint: string, g: Geometry, spec: (rows: number) => DispatchSpec, shared: GPUBuffer[]): Promise<Dispatch> {
+function tunable(
+  device: GPUDevice,
+  entryPoint: string,
+  { g, precision }: { g: Geometry; precision?: Precision },
+  spec: (rows: number) => DispatchSpec,
+  shared: GPUBuffer[],
+): Promise<Dispatch> {
   const { VECTORIZED, BIAS } = spec(1).constants ?? {};
-  const shape = `${shapeKey(g)}${BIAS ? ' bias' : ''}`;
-  const offered = VARIANTS.filter((v) => !v.scalar || VECTORIZED === 1);
+  const f16 = offersF16(device, precision);
+  // Mixed precision's choices, among f16 and f32 variants, are kept apart from float32's.
+  const shape = `${shapeKey(g)}${BIAS ? ' bias' : ''}${f16 ? ' mixed' : ''}`;
+  const offered = new Map(VARIANTS.filter((v) => !v.scalar || VECTORIZED === 1).map((v) => [variantName(v), v]));
+  const byName = withF16Twins(offered, f16, (v) => ({ ...v, f16: true }));
   return prepareTunable(device, entryPoint, {
     shape,
-    variants: offered.map(variantName),
+    variants: [...byName.keys()],
     make: (name) => {
-      const { rows, staged = false, scalar = false } = offered.find((v) => variantName(v) === name)!;
+      const { rows, staged = false, scalar = false, f16 = false } = byName.get(name)!;
       const base = spec(rows);
       const constants = { ...base.constants, STAGED: Number(staged), ...(scalar && { VECTORIZED: 0 }) };
-      return { shader: withConsts(shader, { ROWS: rows }), spec: { ...base, constants } };
+      return { shader: inPrecision(withConsts(shader, { ROWS: rows }), f16 ? 'f16' : 'f32'), spec: { ...base, constants } };
     },
     shared,
   });
@@ -202,7 +231,7 @@ export async function conv2dForward(
     grid: { threads: [Math.ceil((g.N * g.OH * g.OW) / rows), Math.ceil(g.C_out / CELL)] },
     work: productWork(g),
   });
-  return tunable(device, 'forward', g, spec, scratch);
+  return tunable(device, 'forward', { g, precision: options.precision }, spec, scratch);
 }
 
 /** How many slices backward_weight splits its contraction of `steps` into, given its other workgroups. */
@@ -245,7 +274,7 @@ export async function conv2dBackward(
       work: productWork(g),
     };
   };
-  const dispatches = [tunable(device, 'backward_weight', g, weightSpec, weight.scratch)];
+  const dispatches = [tunable(device, 'backward_weight', { g, precision: options.precision }, weightSpec, weight.scratch)];
   if (slices > 1) {
     dispatches.push(
       prepareDispatch(device, shader, 'sum_slices', {
@@ -273,7 +302,7 @@ export async function conv2dBackward(
       tunable(
         device,
         'backward_input',
-        g,
+        { g, precision: options.precision },
         (rows) => ({
           constants: { WORKGROUP_SIZE, ...input.constants },
           params: g,

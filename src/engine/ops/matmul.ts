@@ -5,7 +5,7 @@
 import source from '../../shaders/matmul.wgsl?raw';
 import subgroupSource from '../../shaders/matmulSubgroups.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, vec4View, withBiasRow, type Tensor } from '../buffers';
-import { prepareTunable, shaderConstant, type Constants, type Dispatch, type Shader } from '../pipelines';
+import { inPrecision, offersF16, prepareTunable, shaderConstant, withF16Twins, type Constants, type Dispatch, type Precision, type Shader } from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
 const shader = withActivations('matmul.wgsl', source);
@@ -39,9 +39,10 @@ interface Variant {
  * size only, since the choice is about memory transactions, which the size of
  * a row of invocations barely changes; the tiles copy B as vec4s where they
  * can, a copy that is coalesced either way; and subgroups are tried at one
- * size, with vec4 loads where they can be.
+ * size, with vec4 loads where they can be. In mixed precision, on a device
+ * with shader-f16, each has an f16 twin, and the twins come first (withF16Twins).
  */
-function variants(device: GPUDevice, vectorized: boolean): Map<string, Variant> {
+function variants(device: GPUDevice, vectorized: boolean, f16: boolean): Map<string, Variant> {
   const all = new Map<string, Variant>();
   const blocked = (size: number, vec4: boolean): Variant => ({ shader, constants: { WORKGROUP_SIZE: size, WORKGROUP_ROWS: 1, TILED: 0, VECTORIZED: Number(vec4) } });
   for (const size of WORKGROUP_VARIANTS) all.set(`workgroup=${size}`, blocked(size, vectorized));
@@ -52,7 +53,7 @@ function variants(device: GPUDevice, vectorized: boolean): Map<string, Variant> 
   if (device.features.has('subgroups')) {
     all.set(`workgroup=${GPU_WORKGROUP} subgroups`, { shader: subgroupShader, constants: { WORKGROUP_SIZE: GPU_WORKGROUP, VECTORIZED: Number(vectorized) } });
   }
-  return all;
+  return withF16Twins(all, f16, (variant) => ({ ...variant, shader: inPrecision(variant.shader, 'f16') }));
 }
 
 /** Checks that x [M, K] and w [K, N] can be multiplied and returns [M, K, N]. */
@@ -80,16 +81,25 @@ interface ProductSpec {
   activation?: Activation | 'linear';
   /** backward_input_relu: the ReLU output whose signs mask C. */
   reluOf?: Tensor;
+  /** 'mixed' offers f16 variants (see `variants`); 'float32' by default. */
+  precision?: Precision;
 }
 
-function product(device: GPUDevice, entryPoint: string, { a, b, c, M, N, K, bias = false, activation = 'linear', reluOf }: ProductSpec) {
+/** How a matmul computes: in mixed precision, its products may multiply in f16 (see `variants`). */
+export interface MatmulOptions {
+  precision?: Precision;
+}
+
+function product(device: GPUDevice, entryPoint: string, { a, b, c, M, N, K, bias = false, activation = 'linear', reluOf, precision }: ProductSpec) {
   // B's rows can be read as vec4s where its columns are adjacent and rows start on a vec4.
   const vectorized = !entryPoint.startsWith('backward_input') && N % BLOCK === 0;
   const b4 = vec4View(device, b, vectorized);
   const rows = entryPoint === 'backward_weight' && bias ? M + 1 : M;
-  const byName = variants(device, vectorized);
+  const f16 = offersF16(device, precision);
+  const byName = variants(device, vectorized, f16);
   return prepareTunable(device, entryPoint, {
-    shape: `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}`,
+    // Mixed precision's choices, among f16 and f32 variants, are kept apart from float32's.
+    shape: `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}${f16 ? ' mixed' : ''}`,
     variants: [...byName.keys()],
     make: (name) => {
       const variant = byName.get(name)!;
@@ -113,11 +123,16 @@ function product(device: GPUDevice, entryPoint: string, { a, b, c, M, N, K, bias
 }
 
 /** y = f(x · w + bias): the bias (when given) must follow w in its buffer; the activation defaults to linear. */
-export async function matmulForward(device: GPUDevice, t: { x: Tensor; w: Tensor; bias?: Tensor; y: Tensor }, activation: Activation | 'linear' = 'linear'): Promise<Dispatch> {
+export async function matmulForward(
+  device: GPUDevice,
+  t: { x: Tensor; w: Tensor; bias?: Tensor; y: Tensor },
+  activation: Activation | 'linear' = 'linear',
+  { precision }: MatmulOptions = {},
+): Promise<Dispatch> {
   const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
   expectTensor('matmul', 'y', t.y, [M, N]);
   const w = withBiasRow('matmul', ['w', 'bias'], t.w, t.bias);
-  return product(device, 'forward', { a: t.x, b: w, c: t.y, M, N, K, bias: t.bias !== undefined, activation });
+  return product(device, 'forward', { a: t.x, b: w, c: t.y, M, N, K, bias: t.bias !== undefined, activation, precision });
 }
 
 /**
@@ -129,6 +144,7 @@ export async function matmulForward(device: GPUDevice, t: { x: Tensor; w: Tensor
 export async function matmulBackward(
   device: GPUDevice,
   t: { x: Tensor; w: Tensor; dOut: Tensor; dInput?: Tensor; dWeight: Tensor; dBias?: Tensor; reluOf?: Tensor },
+  { precision }: MatmulOptions = {},
 ): Promise<Dispatch[]> {
   const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
   expectTensor('matmul', 'dOut', t.dOut, [M, N]);
@@ -136,12 +152,12 @@ export async function matmulBackward(
   const dWeight = withBiasRow('matmul', ['dWeight', 'dBias'], t.dWeight, t.dBias);
   if (t.reluOf && !t.dInput) throw new Error('matmul(): reluOf masks dInput, which was not given');
   // dW [K, N] = xᵀ [K, M] · dY [M, N].
-  const dispatches = [product(device, 'backward_weight', { a: t.x, b: t.dOut, c: dWeight, M: K, N, K: M, bias: t.dBias !== undefined })];
+  const dispatches = [product(device, 'backward_weight', { a: t.x, b: t.dOut, c: dWeight, M: K, N, K: M, bias: t.dBias !== undefined, precision })];
   if (t.dInput) {
     expectTensor('matmul', 'dInput', t.dInput, [M, K]);
     if (t.reluOf) expectTensor('matmul', 'reluOf', t.reluOf, [M, K]);
     // dX [M, K] = dY [M, N] · wᵀ [N, K].
-    dispatches.push(product(device, t.reluOf ? 'backward_input_relu' : 'backward_input', { a: t.dOut, b: t.w, c: t.dInput, M, N: K, K: N, reluOf: t.reluOf }));
+    dispatches.push(product(device, t.reluOf ? 'backward_input_relu' : 'backward_input', { a: t.dOut, b: t.w, c: t.dInput, M, N: K, K: N, reluOf: t.reluOf, precision }));
   }
   return Promise.all(dispatches);
 }

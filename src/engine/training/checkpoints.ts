@@ -73,6 +73,7 @@ export class Checkpoints {
     const position = {
       ...info,
       optimizer: trainee.optimizer,
+      ...trainee.precision,
       loss: trainee.loss,
       metrics: trainee.metrics,
       batchSize: settings.batchSize,
@@ -89,8 +90,8 @@ export class Checkpoints {
 export async function resume(trainee: Trainee, settings: FitSettings, from: Uint8Array | { bytes: Uint8Array; source: string }): Promise<Run> {
   const { bytes, source } = from instanceof Uint8Array ? { bytes: from, source: 'resumeFrom' } : from;
   const checkpoint = readCheckpoint(bytes, source);
-  const { architecture, optimizer, loss, metrics } = trainee;
-  checkResumable(checkpoint, { architecture, optimizer, loss, metrics, batchSize: settings.batchSize, samples: settings.count }, 'fit()');
+  const { architecture, optimizer, precision, loss, metrics } = trainee;
+  checkResumable(checkpoint, { architecture, optimizer, precision, loss, metrics, batchSize: settings.batchSize, samples: settings.count }, 'fit()');
   return restore(trainee, settings, checkpoint);
 }
 

@@ -3,7 +3,9 @@
 import type { Graph, Inputs, Logs } from '../graph';
 import type { LossConfig, MetricName } from '../losses';
 import type { Architecture } from '../modelFile';
+import type { LossScaleConfig } from '../ops/lossScale';
 import type { OptimizerConfig } from '../ops/optimizer';
+import type { Precision } from '../pipelines';
 import type { Random } from '../random';
 import type { TrainedModel } from './callbacks';
 import type { History } from './history';
@@ -24,6 +26,8 @@ export interface EpochLogs {
 export interface Trainee {
   readonly architecture: Architecture;
   readonly optimizer: OptimizerConfig;
+  /** The model's precision, and in mixed precision its loss scaling's settings. */
+  readonly precision: { precision: Precision; lossScale?: LossScaleConfig };
   /** What the loss and metrics are: a checkpoint records them, and is resumed only by a model compiled with the same. */
   readonly loss: Required<LossConfig>;
   readonly metrics: MetricName[];
