@@ -217,7 +217,7 @@ describe.sequential('the training page on the built site', () => {
   }, 120_000);
 
   test("mixed precision on SwiftShader, which has no 'shader-f16': the log says so, and it trains in float32", async () => {
-    await settings({ model: 'mlp', precision: 'mixed', epochs: '1', batchSize: '128', trainLimit: '512', validate: false });
+    await settings({ model: 'mlp', precision: 'mixed', epochs: '1', batchSize: '128', trainLimit: '512', validation: 'none' });
     await page.locator('#train-button').click();
     await idle(120_000);
     await expectNoError();
