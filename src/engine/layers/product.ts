@@ -66,13 +66,13 @@ export function productLayer(context: LayerContext, activation: ActivationName, 
   const fused = context.activationInLoss;
   const softmax = activation === 'softmax' && !fused;
   const elementwise = isActivation(activation) && !fused ? activation : null;
-  const dY = context.needsOutputGradient ? context.tensor('dY', output) : null;
   // Training keeps u for a gradient computed from it (inference still applies f in the epilogue).
-  const keepsU = elementwise !== null && dY !== null && gradientInput(elementwise) === 'x';
+  const keepsU = elementwise !== null && context.needsOutputGradient && gradientInput(elementwise) === 'x';
   // What the product writes: y itself, unless a softmax follows, the loss takes the logits or u is kept.
   const separate = softmax || fused || keepsU;
   const u = context.tensor(separate ? 'u' : 'y', output);
   const y = separate ? context.tensor('y', output) : u;
+  const dY = context.needsOutputGradient ? context.tensor('dY', output) : null;
   // A ReLU's gradient the next layer applies (max pooling's backward) leaves none to apply here.
   const activationGradient = elementwise && !(elementwise === 'relu' && context.outputReluFolded) ? elementwise : null;
   // The logits' gradient comes from the loss; a linear layer's dU is dY itself, and so is a folded ReLU's.
