@@ -70,7 +70,7 @@ describe('kernel overrides', () => {
   test('a compile error names the file, line and column; an unknown kernel or constant, or a bad value, is named', async () => {
     await expect(losses({ 'conv2d:forward': edited(STORE, 'y[0] = nope;') })).rejects.toThrow(/conv2d\.wgsl \(override\):\d+:\d+: .*nope/);
     await expect(losses({ 'conv2d:forwrd': conv2dSource })).rejects.toThrow(/'conv2d\.wgsl:forwrd' is not a kernel this model runs \(it runs: .*conv2d\.wgsl:forward/);
-    await expect(losses({ 'conv2d:forward': { source: conv2dSource, constants: { TILE: 8 } } })).rejects.toThrow(/constants\.TILE is not an override the shader declares \(WORKGROUP_SIZE, ACTIVATION, BIAS, PADDED, STAGED, VECTORIZED\)/);
+    await expect(losses({ 'conv2d:forward': { source: conv2dSource, constants: { TILE: 8 } } })).rejects.toThrow(/constants\.TILE is not an override the shader declares \(WORKGROUP_SIZE, ACTIVATION, BIAS, PADDED, STAGED, VECTORIZED, NEGATIVE_SLOPE\)/);
     // WebGPU would truncate it to 3 and run.
     await expect(losses({ 'conv2d:forward': { source: conv2dSource, constants: { WORKGROUP_SIZE: 3.5 } } })).rejects.toThrow(
       /constants\.WORKGROUP_SIZE is 3\.5, but it is a u32 override: an integer from 0 to 4294967295/,
