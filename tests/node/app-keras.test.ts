@@ -125,7 +125,7 @@ describe.sequential('the training page with Keras files and Keras habits', () =>
     await page.locator('#train-button').click();
     await idle(240_000);
     await expectNoError();
-    expect(await page.locator('#log').textContent()).toContain('mnist-keras3: 1,000 training images, batch size 50, rmsprop (learning rate 0.001), seed 1');
+    expect(await page.locator('#log').textContent()).toContain('mnist-keras3: 1,000 training images, batch size 50, rmsprop (learning rate 0.001), float32, seed 1');
     expect(await page.locator('#train-progress').textContent()).toBe(`Done: an epoch, then a test on ${TEST_IMAGES} test images.`);
     // Still good after an epoch on 1,000 images at the tutorial's rate.
     expect(Number(/test accuracy ([\d.]+)/.exec((await page.locator('#test-result').textContent())!)![1])).toBeGreaterThan(0.85);
@@ -163,7 +163,7 @@ describe.sequential('the training page with Keras files and Keras habits', () =>
     await expectNoError();
     // 900 images train (9 steps of 100), the last 100 validate.
     const log = (await page.locator('#log').textContent())!;
-    expect(log).toContain('autoencoder: 1,000 training images, validating on the last 10% of them, batch size 100, adam (learning rate 0.001, decayed x0.9 each epoch), seed 1');
+    expect(log).toContain('autoencoder: 1,000 training images, validating on the last 10% of them, batch size 100, adam (learning rate 0.001, decayed x0.9 each epoch), float32, seed 1');
     const rows = await page.locator('#epochs tbody tr').evaluateAll((all) =>
       all.map((tr) => Object.fromEntries(Array.from(tr.querySelectorAll('td')).map((td) => [(td as HTMLElement).dataset.figure!, td.textContent!]))),
     );
