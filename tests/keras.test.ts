@@ -318,6 +318,7 @@ describe('refused, naming the file, the layer and what is wrong, before the GPU'
       ['a center that is not a boolean', (c) => (layerOf(c, 'batch_normalization').config.center = 'no'), 'x.keras: config.json: layer \'batch_normalization\' (BatchNormalization): center "no" is not supported (only true or false)'],
       ['global pooling of channels_first', (c) => (layerOf(c, 'global_average_pooling2d').config.data_format = 'channels_first'), `x.keras: config.json: layer 'global_average_pooling2d' (GlobalAveragePooling2D): data_format "channels_first" is not supported (only "channels_last" or null)`],
       ['a reshape to another size', (c) => (layerOf(c, 'reshape').config.target_shape = [4]), "x.keras: config.json: layer 'reshape' (Reshape): targetShape [4] does not hold the 5 values of the [1, 1, 5] input"],
+      ['a reshape without a target shape', (c) => delete layerOf(c, 'reshape').config.target_shape, "x.keras: config.json: layer 'reshape' (Reshape): targetShape missing must be a list of sizes"],
       ['a dilation given as one number', (c) => (layerOf(c, 'conv2d_1').config.dilation_rate = 2), "x.keras: config.json: layer 'conv2d_1' (Conv2D): dilation_rate 2 is not supported (only 1 or [1,1])"],
     ];
     for (const [what, edit, message] of cases) {

@@ -12,7 +12,9 @@ export interface ReshapeConfig extends LayerConfigBase {
 }
 
 export function reshape(options: { targetShape: number[]; inputShape?: number[] }): ReshapeConfig {
-  return { type: 'reshape', targetShape: [...options.targetShape], ...(options.inputShape && { inputShape: options.inputShape }) };
+  // A target that is no list (a Keras config without target_shape) is kept as given, for outputShape to name.
+  const targetShape = Array.isArray(options.targetShape) ? [...options.targetShape] : options.targetShape;
+  return { type: 'reshape', targetShape, ...(options.inputShape && { inputShape: options.inputShape }) };
 }
 
 /** The target shape with its -1 worked out, checked against the input's size. */
