@@ -14,12 +14,13 @@
 // uniform or not: about 20 cycles an element, against about 2 for a
 // multiply-add on 8 lanes, so the loads cost more than the arithmetic. A
 // subgroup shuffle is one instruction there (vpermd). So here the contraction
-// goes four steps at a time: lane l of each subgroup loads the shared row of
-// step s + l % 4 (CELL values, as four vec4s), and at step s + j every lane
-// takes that row from lane j with subgroupShuffle; and each invocation reads
-// its own values as vec4s, four steps' worth a load. Every subgroup has at
-// least 4 lanes (WebGPU's subgroup sizes are 4 to 128), so lanes 0 to 3 are
-// there; with more, the other lanes load rows no one takes.
+// goes four steps at a time (backward_weight: STEPS, 4 or 8): lane l of each
+// subgroup loads the shared row of step s + l % 4 (CELL values, as four
+// vec4s), and at step s + j every lane takes that row from lane j with
+// subgroupShuffle; and each invocation reads its own values as vec4s, four
+// steps' worth a load. Every subgroup has at least 4 lanes (WebGPU's subgroup
+// sizes are 4 to 128), so lanes 0 to 3 are there (8 steps are offered only
+// where lanes 0 to 7 are); with more, the other lanes load rows no one takes.
 //
 // Each invocation adds the same products to each accumulator in the same
 // order as conv2d.wgsl's kernel (step by step along the contraction, each
@@ -38,28 +39,35 @@ enable subgroups;
 // multiple of 4; rounded up so that the module compiles with any ROWS).
 const FOURS = (ROWS + 3u) / 4u;
 
-// Row `i` of `mine`, the shared row lane i loaded (i < 4), in every lane.
+// backward_weight_shuffled's contraction steps a round of shuffles, the lanes
+// that load a row of dY each: 4, which every subgroup has; or 8 where every
+// subgroup of the device has at least 8 lanes (lavapipe's have 8), which
+// halves those loads (a variant: TypeScript rewrites this line). On lavapipe
+// 8 made forward and backward_input slower, so they take 4 steps a round.
+const STEPS = 4u;
+
+// Row `i` of `mine`, the shared row lane i loaded (i < STEPS), in every lane.
 fn row_of_lane(mine: Cell, i: u32) -> Cell {
   return Cell(subgroupShuffle(mine[0], i), subgroupShuffle(mine[1], i), subgroupShuffle(mine[2], i), subgroupShuffle(mine[3], i));
 }
 
-// Four contraction steps: cells[r] += values[r][j] * (row j of the four the
-// lanes loaded), for j = 0..3 in order. Written out rather than looped over j,
-// so that each value's component is a constant.
-fn add_four_steps(cells: ptr<function, array<Cell, ROWS>>, values: array<vec4f, ROWS>, mine: Cell) {
-  let row0 = operand(row_of_lane(mine, 0u));
+// Four contraction steps: cells[r] += values[r][j] * (the row lane
+// first_lane + j loaded), for j = 0..3 in order. Written out rather than
+// looped over j, so that each value's component is a constant.
+fn add_four_steps(cells: ptr<function, array<Cell, ROWS>>, values: array<vec4f, ROWS>, mine: Cell, first_lane: u32) {
+  let row0 = operand(row_of_lane(mine, first_lane + 0u));
   for (var r = 0u; r < ROWS; r++) {
     add_scaled(&(*cells)[r], real(values[r].x), row0);
   }
-  let row1 = operand(row_of_lane(mine, 1u));
+  let row1 = operand(row_of_lane(mine, first_lane + 1u));
   for (var r = 0u; r < ROWS; r++) {
     add_scaled(&(*cells)[r], real(values[r].y), row1);
   }
-  let row2 = operand(row_of_lane(mine, 2u));
+  let row2 = operand(row_of_lane(mine, first_lane + 2u));
   for (var r = 0u; r < ROWS; r++) {
     add_scaled(&(*cells)[r], real(values[r].z), row2);
   }
-  let row3 = operand(row_of_lane(mine, 3u));
+  let row3 = operand(row_of_lane(mine, first_lane + 3u));
   for (var r = 0u; r < ROWS; r++) {
     add_scaled(&(*cells)[r], real(values[r].w), row3);
   }
@@ -91,7 +99,7 @@ fn forward_shuffled(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup
         for (var r = 0u; r < ROWS; r++) {
           values[r] = x4[(taps[r].at + c) / 4u] * taps[r].scale;
         }
-        add_four_steps(&cells, values, mine);
+        add_four_steps(&cells, values, mine, 0u);
       }
     }
   }
@@ -122,7 +130,7 @@ fn backward_input_shuffled(@builtin(global_invocation_id) id: vec3u, @builtin(wo
         for (var r = 0u; r < ROWS; r++) {
           values[r] = d_out4[(taps[r].at + co) / 4u] * taps[r].scale;
         }
-        add_four_steps(&cells, values, mine);
+        add_four_steps(&cells, values, mine, 0u);
       }
     }
   }
@@ -131,7 +139,7 @@ fn backward_input_shuffled(@builtin(global_invocation_id) id: vec3u, @builtin(wo
 
 // backward_weight_block's product with each invocation's rows in fours of
 // adjacent channels of one tap (C_in and ROWS are multiples of 4), whose
-// values at a step are one vec4 of x; four steps m a loop, the last few of a
+// values at a step are one vec4 of x; STEPS steps m a loop, the last few of a
 // slice one at a time, their rows of dY read by each invocation itself. The
 // bias row starts a four of its own, whose values are 1.
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -158,18 +166,20 @@ fn backward_weight_shuffled(
   var at = pixel_at(m_begin, params.OH, params.OW);
   var cells: array<Cell, ROWS>;
   var m = m_begin;
-  for (; m + 4u <= m_end; m += 4u) {
-    let mine = d_out_row(m + lane % 4u, first);
-    var values: array<vec4f, ROWS>;
-    for (var j = 0u; j < 4u; j++) {
-      let step = weight_values(k, tap, at);
-      // values[r][j]: this step's value of row r, written through a vec4 of each row.
-      for (var r = 0u; r < ROWS; r++) {
-        values[r][j] = step[r / 4u][r % 4u];
+  for (; m + STEPS <= m_end; m += STEPS) {
+    let mine = d_out_row(m + lane % STEPS, first);
+    for (var first_lane = 0u; first_lane < STEPS; first_lane += 4u) {
+      var values: array<vec4f, ROWS>;
+      for (var j = 0u; j < 4u; j++) {
+        let step = weight_values(k, tap, at);
+        // values[r][j]: this step's value of row r, written through a vec4 of each row.
+        for (var r = 0u; r < ROWS; r++) {
+          values[r][j] = step[r / 4u][r % 4u];
+        }
+        next_pixel(&at);
       }
-      next_pixel(&at);
+      add_four_steps(&cells, values, mine, first_lane);
     }
-    add_four_steps(&cells, values, mine);
   }
   for (; m < m_end; m++) {
     let step = weight_values(k, tap, at);
