@@ -123,6 +123,19 @@ describe('autotune', () => {
     const pinned = await train('full', store);
     const cache = JSON.parse((await store.read())!);
     for (const key of Object.keys(cache.entries).filter((k) => k.includes('|matmul.wgsl:'))) cache.entries[key].variant = 'workgroup=64 subgroups';
+    // The second convolution's channels (8 in, 16 out) come in fours: its products have shuffled variants
+    // (conv2dSubgroups.wgsl); the last of each, backward_weight's 8 steps a round where the device offers it.
+    const shuffled: string[] = [];
+    for (const [key, entry] of Object.entries(cache.entries as Record<string, { variant: string; ms: Record<string, number> }>)) {
+      const variant = Object.keys(entry.ms)
+        .filter((name) => name.includes(' shuffled'))
+        .at(-1);
+      if (key.includes('|conv2d.wgsl:') && variant) {
+        entry.variant = variant;
+        shuffled.push(`${key.split('|')[1]} ${variant}`);
+      }
+    }
+    expect(shuffled.length).toBe(subgroups ? 3 : 0);
     await store.write(JSON.stringify(cache));
     for (let build = 0; build < 2; build++) {
       const run = await train('cached', store);
@@ -135,6 +148,8 @@ describe('autotune', () => {
       expect(matmuls.map((c) => [c.kernel, c.variant, c.from])).toEqual(
         ['forward', 'backward_weight', 'backward_input'].map((entry) => [`matmul.wgsl:${entry}`, 'workgroup=64 subgroups', 'cache']),
       );
+      const convolutions = run.tuning.choices.filter((c) => c.variant.includes(' shuffled'));
+      expect(convolutions.map((c) => `${c.kernel} ${c.variant}`).sort()).toEqual(shuffled.sort());
       expect(run.notices).toEqual([]);
       expect(run.losses).toEqual(pinned.losses);
     }

@@ -58,6 +58,11 @@ const cases: Case[] = [
   // read as vec4s; and a first layer's 9 rows of dW with a long contraction.
   { N: 3, H: 11, W: 10, C_in: 20, KH: 3, KW: 2, C_out: 12, strides: [2, 3], padding: 'same' },
   { N: 40, H: 12, W: 12, C_in: 1, KH: 3, KW: 3, C_out: 8, strides: [1, 1], padding: 'valid' },
+  // The shuffled variants (channels in fours, on a device with subgroups): a batch of 1 whose
+  // 35 pixels leave a remainder of every ROWS and of backward_weight's four steps; and strides
+  // past the kernel, whose untouched input pixels take zeros four channels at a time.
+  { N: 1, H: 5, W: 7, C_in: 8, KH: 3, KW: 3, C_out: 12, strides: [1, 1], padding: 'same' },
+  { N: 3, H: 7, W: 9, C_in: 4, KH: 2, KW: 2, C_out: 8, strides: [3, 3], padding: 'valid' },
   // Both sides of the staged variants' chunk boundaries, C_in, C_out and N*OH*OW each one
   // short or one over a chunk (rows read one float at a time)...
   { N: 1, H: 3, W: 5, C_in: CHUNK - 1, KH: 1, KW: 1, C_out: CHUNK + 1, strides: [1, 1], padding: 'valid' },
@@ -162,8 +167,9 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
 // products, with its bias and activation and the bias gradient, against the
 // float64 reference within the bound f16's precision gives (expectCloseF16):
 // the tutorial's two layers, strides with padding, a contraction long enough
-// to slice, and both sides of the staged variants' chunks (C_out a multiple of
-// 4 and not, read as vec4s and as floats).
+// to slice, both sides of the staged variants' chunks (C_out a multiple of
+// 4 and not, read as vec4s and as floats), and channels in fours with a
+// remainder of pixels for the shuffled variants.
 const mixedCases: Case[] = [
   { N: 3, H: 28, W: 28, C_in: 1, KH: 3, KW: 3, C_out: 32, strides: [1, 1], padding: 'valid' },
   { N: 2, H: 13, W: 13, C_in: 32, KH: 3, KW: 3, C_out: 64, strides: [1, 1], padding: 'valid' },
@@ -171,6 +177,7 @@ const mixedCases: Case[] = [
   { N: 8, H: 20, W: 20, C_in: 3, KH: 5, KW: 5, C_out: 20, strides: [1, 1], padding: 'same' },
   { N: 1, H: 1, W: CHUNK + 1, C_in: CHUNK + 1, KH: 1, KW: 1, C_out: CHUNK - 1, strides: [1, 1], padding: 'valid' },
   { N: 1, H: 8, W: 8, C_in: CHUNK, KH: 3, KW: 3, C_out: CHUNK + 4, strides: [2, 2], padding: 'same' },
+  { N: 1, H: 5, W: 7, C_in: 8, KH: 3, KW: 3, C_out: 12, strides: [1, 1], padding: 'same' },
 ];
 
 describe.each(mixedCases.map((c) => [caseName(c), c] as const))('conv2d in mixed precision %s', (name, c) => {

@@ -166,16 +166,19 @@ export async function prepareTunable(device: GPUDevice, entryPoint: string, { sh
 /**
  * The shader with some of its `const` declarations given other values: a
  * variant whose sizes WGSL needs as constants (an array's length), which an
- * `override` cannot set. Throws if the shader does not declare one of them.
+ * `override` cannot set. A constant may be declared in its source or its
+ * library (a shader compiled with another as its library, such as
+ * conv2dSubgroups.wgsl with conv2d.wgsl). Throws if neither declares one of them.
  */
 export function withConsts(shader: Shader, consts: Record<string, number>): Shader {
-  let source = shader.source;
+  let { source, library } = shader;
   for (const [name, value] of Object.entries(consts)) {
     const declaration = new RegExp(`^const ${name} = \\d+u;$`, 'm');
-    if (!declaration.test(source)) throw new Error(`${shader.file}: no line 'const ${name} = <n>u;' to set`);
-    source = source.replace(declaration, `const ${name} = ${value}u;`);
+    if (declaration.test(source)) source = source.replace(declaration, `const ${name} = ${value}u;`);
+    else if (library !== undefined && declaration.test(library)) library = library.replace(declaration, `const ${name} = ${value}u;`);
+    else throw new Error(`${shader.file}: no line 'const ${name} = <n>u;' to set`);
   }
-  return { ...shader, source };
+  return { ...shader, source, library };
 }
 
 /** The floating-point type of a shader's `real`: what its products multiply in. */
@@ -185,14 +188,20 @@ export type Real = 'f32' | 'f16';
  * The shader with its `real` type as given: for f16, its line
  * `alias real = f32;` (its first declaration, after any `enable`) becomes
  * `enable f16; alias real = f16;`, so that compiler messages keep its line
- * numbers. Only for a device with the 'shader-f16' feature. Throws if the
- * shader has no such line.
+ * numbers. A shader compiled with another as its library (conv2dSubgroups.wgsl
+ * with conv2d.wgsl) may take the line from there: it becomes
+ * `alias real = f16;`, and `enable f16;` opens the source's first line, since
+ * WGSL wants every `enable` before the first declaration. Only for a device
+ * with the 'shader-f16' feature. Throws if neither has such a line.
  */
 export function inPrecision(shader: Shader, real: Real): Shader {
   if (real === 'f32') return shader;
   const alias = /^alias real = f32;$/m;
-  if (!alias.test(shader.source)) throw new Error(`${shader.file}: no line 'alias real = f32;' to make f16`);
-  return { ...shader, source: shader.source.replace(alias, 'enable f16; alias real = f16;') };
+  if (alias.test(shader.source)) return { ...shader, source: shader.source.replace(alias, 'enable f16; alias real = f16;') };
+  if (shader.library !== undefined && alias.test(shader.library)) {
+    return { ...shader, source: `enable f16; ${shader.source}`, library: shader.library.replace(alias, 'alias real = f16;') };
+  }
+  throw new Error(`${shader.file}: no line 'alias real = f32;' to make f16`);
 }
 
 /**

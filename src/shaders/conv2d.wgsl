@@ -267,9 +267,15 @@ fn forward_block(invocation: u32, lane: u32, first: u32) {
       }
     }
   }
+  store_y(cells, invocation, first);
+}
+
+// Stores forward's cells through the activation: output pixels
+// invocation * ROWS + r, channels first..first+CELL, skipping those past the edge.
+fn store_y(cells: array<Cell, ROWS>, invocation: u32, first: u32) {
   for (var r = 0u; r < ROWS; r++) {
     let m = invocation * ROWS + r;
-    if (m < pixels) {
+    if (m < params.N * params.OH * params.OW) {
       for (var j = 0u; j < CELL; j++) {
         if (first + j < params.C_out) {
           y[m * params.C_out + first + j] = activate(cells[r][j / 4u][j % 4u], ACTIVATION);
@@ -305,24 +311,18 @@ fn backward_weight_block(invocation: u32, lane: u32, first: u32, z: u32, slices:
   let weights = params.KH * params.KW * params.C_in;
   let rows = weights + select(0u, 1u, BIAS);
   var k: array<u32, ROWS>;
-  var c: array<u32, ROWS>;
-  var kw: array<u32, ROWS>;
-  var kh: array<u32, ROWS>;
+  // (kh, kw, c) of each row.
+  var tap: array<vec3u, ROWS>;
   for (var r = 0u; r < ROWS; r++) {
     k[r] = min(invocation * ROWS + r, rows - 1u);
-    c[r] = k[r] % params.C_in;
-    kw[r] = (k[r] / params.C_in) % params.KW;
-    // The bias row's taps, past the kernel, are read at (0, 0): inside the input, and not used.
-    kh[r] = select(k[r] / (params.C_in * params.KW), 0u, k[r] == weights);
+    tap[r] = kernel_row(k[r]);
   }
   let pixels = params.N * params.OH * params.OW;
   let slice = (pixels + slices - 1u) / slices;
   let m_begin = min(z * slice, pixels);
   let m_end = min(m_begin + slice, pixels);
-  // (n, oh, ow) of pixel m, stepped along with it rather than divided out each step.
-  var ow = m_begin % params.OW;
-  var oh = (m_begin / params.OW) % params.OH;
-  var n = m_begin / (params.OW * params.OH);
+  // (n, oh, ow) of pixel m, stepped along with it (next_pixel) rather than divided out each step.
+  var at = pixel_at(m_begin, params.OH, params.OW);
   var cells: array<Cell, ROWS>;
   for (var m = m_begin; m < m_end; m++) {
     let i = (m - m_begin) % CHUNK;
@@ -331,24 +331,44 @@ fn backward_weight_block(invocation: u32, lane: u32, first: u32, z: u32, slices:
     }
     let row = d_out_cell(m, i, first);
     for (var r = 0u; r < ROWS; r++) {
-      let tap = input_pixel(n, i32(oh * params.SY + kh[r]) - i32(params.pad_top), i32(ow * params.SX + kw[r]) - i32(params.pad_left));
-      add_scaled(&cells[r], real(select(x[tap.at + c[r]] * tap.scale, 1.0, k[r] == weights)), row);
+      let input = input_pixel(at.x, i32(at.y * params.SY + tap[r].x) - i32(params.pad_top), i32(at.z * params.SX + tap[r].y) - i32(params.pad_left));
+      add_scaled(&cells[r], real(select(x[input.at + tap[r].z] * input.scale, 1.0, k[r] == weights)), row);
     }
-    ow++;
-    if (ow == params.OW) {
-      ow = 0u;
-      oh++;
-      if (oh == params.OH) {
-        oh = 0u;
-        n++;
-      }
+    next_pixel(&at);
+  }
+  store_partial_d_weight(cells, invocation, first, z);
+}
+
+// (kh, kw, c) of row k of dW; the bias row's taps, past the kernel, are read
+// at (0, 0): inside the input, and not used.
+fn kernel_row(k: u32) -> vec3u {
+  let kh = select(k / (params.C_in * params.KW), 0u, k == params.KH * params.KW * params.C_in);
+  return vec3u(kh, (k / params.C_in) % params.KW, k % params.C_in);
+}
+
+// (n, oh, ow) of output pixel m + 1 from that of pixel m: stepped along rather than divided out.
+fn next_pixel(at: ptr<function, vec3u>) {
+  (*at).z++;
+  if ((*at).z == params.OW) {
+    (*at).z = 0u;
+    (*at).y++;
+    if ((*at).y == params.OH) {
+      (*at).y = 0u;
+      (*at).x++;
     }
   }
+}
+
+// Stores backward_weight's cells, rows invocation * ROWS + r of slice z's partial sums,
+// columns first..first+CELL, skipping those past the edge.
+fn store_partial_d_weight(cells: array<Cell, ROWS>, invocation: u32, first: u32, z: u32) {
+  let rows = params.KH * params.KW * params.C_in + select(0u, 1u, BIAS);
   for (var r = 0u; r < ROWS; r++) {
-    if (invocation * ROWS + r < rows) {
+    let k = invocation * ROWS + r;
+    if (k < rows) {
       for (var j = 0u; j < CELL; j++) {
         if (first + j < params.C_out) {
-          partial_d_weight[(z * rows + k[r]) * params.C_out + first + j] = cells[r][j / 4u][j % 4u];
+          partial_d_weight[(z * rows + k) * params.C_out + first + j] = cells[r][j / 4u][j % 4u];
         }
       }
     }
@@ -414,18 +434,9 @@ fn backward_input_block(invocation: u32, lane: u32, first: u32) {
   var cells: array<Cell, ROWS>;
   for (var kh = 0u; kh < params.KH; kh++) {
     for (var kw = 0u; kw < params.KW; kw++) {
-      var tap_at: array<u32, ROWS>;
-      var scale: array<f32, ROWS>;
+      var taps: array<Tap, ROWS>;
       for (var r = 0u; r < ROWS; r++) {
-        // oh * SY = ih + pad_top - kh must have a whole, in-range solution oh; likewise ow.
-        let oh_sy = i32(at[r].y + params.pad_top) - i32(kh);
-        let ow_sx = i32(at[r].z + params.pad_left) - i32(kw);
-        let oh = u32(oh_sy) / params.SY;
-        let ow = u32(ow_sx) / params.SX;
-        let reached = oh_sy >= 0 && ow_sx >= 0 && u32(oh_sy) % params.SY == 0u && u32(ow_sx) % params.SX == 0u
-          && oh < params.OH && ow < params.OW;
-        tap_at[r] = select(0u, ((at[r].x * params.OH + oh) * params.OW + ow) * params.C_out, reached);
-        scale[r] = select(0.0, 1.0, reached);
+        taps[r] = output_pixel(at[r], kh, kw);
       }
       let k = (kh * params.KW + kw) * params.C_out;
       for (var co = 0u; co < params.C_out; co++) {
@@ -435,14 +446,34 @@ fn backward_input_block(invocation: u32, lane: u32, first: u32) {
         }
         let row = w_cell(k + co, i, first, params.C_in);
         for (var r = 0u; r < ROWS; r++) {
-          add_scaled(&cells[r], real(d_out[tap_at[r] + co] * scale[r]), row);
+          add_scaled(&cells[r], real(d_out[taps[r].at + co] * taps[r].scale), row);
         }
       }
     }
   }
+  store_d_input(cells, invocation, first);
+}
+
+// Where output pixel (oh, ow) of image n that input pixel at = (n, ih, iw)
+// meets through tap (kh, kw) starts in dY, and 1; or, when there is none, a
+// valid address and 0. oh * SY = ih + pad_top - kh must have a whole, in-range
+// solution oh; likewise ow.
+fn output_pixel(at: vec3u, kh: u32, kw: u32) -> Tap {
+  let oh_sy = i32(at.y + params.pad_top) - i32(kh);
+  let ow_sx = i32(at.z + params.pad_left) - i32(kw);
+  let oh = u32(oh_sy) / params.SY;
+  let ow = u32(ow_sx) / params.SX;
+  let reached = oh_sy >= 0 && ow_sx >= 0 && u32(oh_sy) % params.SY == 0u && u32(ow_sx) % params.SX == 0u
+    && oh < params.OH && ow < params.OW;
+  return Tap(select(0u, ((at.x * params.OH + oh) * params.OW + ow) * params.C_out, reached), select(0.0, 1.0, reached));
+}
+
+// Stores backward_input's cells: input pixels invocation * ROWS + r, channels
+// first..first+CELL, skipping those past the edge.
+fn store_d_input(cells: array<Cell, ROWS>, invocation: u32, first: u32) {
   for (var r = 0u; r < ROWS; r++) {
     let i = invocation * ROWS + r;
-    if (i < pixels) {
+    if (i < params.N * params.H * params.W) {
       for (var j = 0u; j < CELL; j++) {
         if (first + j < params.C_in) {
           d_input[i * params.C_in + first + j] = cells[r][j / 4u][j % 4u];

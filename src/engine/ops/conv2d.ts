@@ -5,6 +5,7 @@
 // activation, the forward is a Conv2D layer in one dispatch, and backward_weight
 // gives the bias gradient as one more row of dW.
 import source from '../../shaders/conv2d.wgsl?raw';
+import subgroupSource from '../../shaders/conv2dSubgroups.wgsl?raw';
 import { bufferRange, createTensor, expectTensor, formatShape, sizeOf, vec4View, withBiasRow, type Tensor } from '../buffers';
 import {
   inPrecision,
@@ -19,11 +20,18 @@ import {
   type Dispatch,
   type DispatchSpec,
   type Precision,
+  type Shader,
   type Work,
 } from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
 
 const shader = withActivations('conv2d.wgsl', source);
+/**
+ * The products sharing each step's shared row through subgroups: only for a
+ * device with the 'subgroups' feature. It uses conv2d.wgsl's declarations,
+ * compiled after it as its library.
+ */
+const subgroupShader: Shader = { file: 'conv2dSubgroups.wgsl', source: subgroupSource, library: `${shader.source}\n${shader.library}` };
 
 /**
  * Channels each invocation computes: a cell of four vec4s, fixed by
@@ -149,6 +157,10 @@ interface Variant {
   scalar?: boolean;
   /** Multiplied in f16 (conv2d.wgsl's `real`), for mixed precision. */
   f16?: boolean;
+  /** Passed round each subgroup four steps at a time (conv2dSubgroups.wgsl). */
+  shuffled?: boolean;
+  /** Shuffled 8 steps at a time rather than 4 (conv2dSubgroups.wgsl's STEPS: backward_weight only). */
+  eight?: boolean;
 }
 
 /**
@@ -161,6 +173,12 @@ interface Variant {
  * memory does 4 cells' multiply-adds (2 and 8 lie between or past those for
  * the registers they take); floats at 1 row only, since the choice is about
  * memory transactions, which the rows an invocation computes barely change.
+ * Then, where the device has subgroups and the contraction's channels come in
+ * fours, the shared rows passed round subgroups (conv2dSubgroups.wgsl) at 2
+ * and 4 rows (backward_weight: 4 and 8, its rows being read four at a time);
+ * and backward_weight's 8 rows also 8 steps at a time where every subgroup has
+ * 8 lanes (lanes=8: on lavapipe 1.24x faster than 4 at the CNN's second layer;
+ * forward's and backward_input's were 1.2x slower, and are not offered).
  */
 const VARIANTS: readonly Variant[] = [
   { rows: 1 },
@@ -172,37 +190,52 @@ const VARIANTS: readonly Variant[] = [
   { rows: 1, scalar: true },
 ];
 
-/** `rows=4`, `rows=4 staged`, `rows=1 scalar`. */
-const variantName = ({ rows, staged, scalar }: Variant) => `rows=${rows}${staged ? ' staged' : ''}${scalar ? ' scalar' : ''}`;
+const SHUFFLED_VARIANTS: Record<string, readonly Variant[]> = {
+  forward: [{ rows: 2, shuffled: true }, { rows: 4, shuffled: true }],
+  backward_input: [{ rows: 2, shuffled: true }, { rows: 4, shuffled: true }],
+  backward_weight: [{ rows: 4, shuffled: true }, { rows: 8, shuffled: true }],
+};
+
+/** `rows=4`, `rows=4 staged`, `rows=1 scalar`, `rows=4 shuffled`, `rows=4 shuffled lanes=8`. */
+const variantName = ({ rows, staged, scalar, shuffled, eight }: Variant) =>
+  `rows=${rows}${staged ? ' staged' : ''}${scalar ? ' scalar' : ''}${shuffled ? ' shuffled' : ''}${eight ? ' lanes=8' : ''}`;
 
 /**
  * A dispatch of the three products, with each of VARIANTS that applies (floats
- * only where vec4s can be read), and in mixed precision on a device with
- * shader-f16 an f16 twin of each before them (withF16Twins): `spec(rows)`
- * describes it for that many rows per invocation; `shared` are the scratch
+ * only where vec4s can be read), the shuffled ones where they apply (the
+ * device has subgroups, and the contraction's channels, C_out for
+ * backward_input and C_in otherwise, are a multiple of 4), and in mixed
+ * precision on a device with shader-f16 an f16 twin of each before them
+ * (withF16Twins): `spec(variant)` describes it; `shared` are the scratch
  * buffers every variant binds.
  */
 function tunable(
   device: GPUDevice,
   entryPoint: string,
   { g, precision }: { g: Geometry; precision?: Precision },
-  spec: (rows: number) => DispatchSpec,
+  spec: (variant: Variant) => DispatchSpec,
   shared: GPUBuffer[],
 ): Promise<Dispatch> {
-  const { VECTORIZED, BIAS } = spec(1).constants ?? {};
+  const { VECTORIZED, BIAS } = spec({ rows: 1 }).constants ?? {};
   const f16 = offersF16(device, precision);
   // Mixed precision's choices, among f16 and f32 variants, are kept apart from float32's.
   const shape = `${shapeKey(g)}${BIAS ? ' bias' : ''}${f16 ? ' mixed' : ''}`;
-  const offered = new Map(VARIANTS.filter((v) => !v.scalar || VECTORIZED === 1).map((v) => [variantName(v), v]));
+  const channels = entryPoint === 'backward_input' ? g.C_out : g.C_in;
+  const subgroups = device.features.has('subgroups');
+  const shuffled = subgroups && channels % 4 === 0 ? SHUFFLED_VARIANTS[entryPoint] : [];
+  const eight = entryPoint === 'backward_weight' && shuffled.length > 0 && (device.adapterInfo?.subgroupMinSize ?? 0) >= 8 ? [{ ...shuffled.at(-1)!, eight: true }] : [];
+  const offered = new Map([...VARIANTS.filter((v) => !v.scalar || VECTORIZED === 1), ...shuffled, ...eight].map((v) => [variantName(v), v]));
   const byName = withF16Twins(offered, f16, (v) => ({ ...v, f16: true }));
   return prepareTunable(device, entryPoint, {
     shape,
     variants: [...byName.keys()],
     make: (name) => {
-      const { rows, staged = false, scalar = false, f16 = false } = byName.get(name)!;
-      const base = spec(rows);
+      const variant = byName.get(name)!;
+      const { rows, staged = false, scalar = false, shuffled = false, eight = false, f16 = false } = variant;
+      const base = spec(variant);
       const constants = { ...base.constants, STAGED: Number(staged), ...(scalar && { VECTORIZED: 0 }) };
-      return { shader: inPrecision(withConsts(shader, { ROWS: rows }), f16 ? 'f16' : 'f32'), spec: { ...base, constants } };
+      const made = { shader: inPrecision(withConsts(shuffled ? subgroupShader : shader, { ROWS: rows, ...(shuffled && { STEPS: eight ? 8 : 4 }) }), f16 ? 'f16' : 'f32'), spec: { ...base, constants } };
+      return shuffled ? { ...made, entryPoint: `${entryPoint}_shuffled` } : made;
     },
     shared,
   });
@@ -223,10 +256,11 @@ export async function conv2dForward(
   expectTensor('conv2d', 'y', t.y, [g.N, g.OH, g.OW, g.C_out]);
   const w = withBiasRow('conv2d', ['w', 'bias'], t.w, t.bias);
   const { constants, views, scratch } = specialize(device, g.C_out, 'w4', w);
-  const spec = (rows: number): DispatchSpec => ({
+  const spec = ({ rows, shuffled }: Variant): DispatchSpec => ({
     constants: { WORKGROUP_SIZE, ...constants, BIAS: Number(t.bias !== undefined), ACTIVATION: ACTIVATION_CODES[activation], PADDED: padded(g) },
     params: g,
-    buffers: { ...ranges({ x: t.x, w, y: t.y }), ...views },
+    // The shuffled variants read x as vec4s (C_in is then a multiple of 4).
+    buffers: { ...ranges({ [shuffled ? 'x4' : 'x']: t.x, w, y: t.y }), ...views },
     // Threads, not workgroups, so that a kernel override with another WORKGROUP_SIZE is sized right.
     grid: { threads: [Math.ceil((g.N * g.OH * g.OW) / rows), Math.ceil(g.C_out / CELL)] },
     work: productWork(g),
@@ -264,12 +298,12 @@ export async function conv2dBackward(
   const slices = weightSlices(workgroups[0] * workgroups[1], g.N * g.OH * g.OW);
   const partial = slices === 1 ? dWeight : createTensor(device, [slices, rows, g.C_out], { label: 'conv2d dWeight slices' });
   const weight = specialize(device, g.C_out, 'd_out4', t.dOut);
-  const weightSpec = (perInvocation: number): DispatchSpec => {
+  const weightSpec = ({ rows: perInvocation, shuffled }: Variant): DispatchSpec => {
     const threads = Math.ceil(rows / perInvocation);
     return {
       constants: { WORKGROUP_SIZE: Math.min(WORKGROUP_SIZE, Math.ceil(threads / ROW_GRANULE) * ROW_GRANULE), ...weight.constants, BIAS, PADDED: padded(g) },
       params: g,
-      buffers: { ...ranges({ x: t.x, d_out: t.dOut, partial_d_weight: partial }), ...weight.views },
+      buffers: { ...ranges({ [shuffled ? 'x4' : 'x']: t.x, d_out: t.dOut, partial_d_weight: partial }), ...weight.views },
       grid: { threads: [threads, workgroups[1], slices] },
       work: productWork(g),
     };
@@ -303,10 +337,11 @@ export async function conv2dBackward(
         device,
         'backward_input',
         { g, precision: options.precision },
-        (rows) => ({
+        ({ rows, shuffled }) => ({
           constants: { WORKGROUP_SIZE, ...input.constants },
           params: g,
-          buffers: { ...ranges({ d_out: t.dOut, w: transposed, d_input: dInput }), ...input.views },
+          // The shuffled variants read dY as vec4s (C_out is then a multiple of 4).
+          buffers: { ...ranges({ [shuffled ? 'd_out4' : 'd_out']: t.dOut, w: transposed, d_input: dInput }), ...input.views },
           grid: { threads: [Math.ceil((g.N * g.H * g.W) / rows), Math.ceil(g.C_in / CELL)] },
           work: productWork(g),
         }),
