@@ -4,11 +4,12 @@
 // Every variant computes each value with the same operations in the same
 // order, so the choice never changes the losses.
 import { describe, expect, test } from 'vitest';
-import { memoryStore, type AutotuneMode, type TuningStore } from '../src/engine/autotune';
+import { Autotuner, memoryStore, type AutotuneMode, type TuningStore } from '../src/engine/autotune';
+import { matmulForward } from '../src/engine/ops/matmul';
 import { conv2d, dense, flatten, maxPooling2d } from '../src/engine/layers';
 import { sequential, type Model } from '../src/engine/model';
 import type { Precision } from '../src/engine/pipelines';
-import { seededRandom, testGpu } from './helpers';
+import { seededRandom, testGpu, zeros } from './helpers';
 
 // A tiny CNN on 10x10 images, so that SwiftShader tunes it in seconds.
 const layers = () => [
@@ -157,5 +158,38 @@ describe('autotune', () => {
 
   test('an unknown mode is refused', () => {
     expect(() => sequential(layers()).compile({ autotune: 'fast' as AutotuneMode })).toThrow("compile(): autotune must be one of off, cached, full, got 'fast'");
+  });
+  test("a budget goes to the kernels of the most work first; a shape it cuts short runs its fastest variant timed, uncached", async () => {
+    const gpu = await testGpu();
+    // A small product first in the plan, a large one second.
+    const product = async (m: number, k: number, n: number) => matmulForward(gpu.device, { x: await zeros([m, k]), w: await zeros([k, n]), y: await zeros([m, n]) });
+    const plan = [await product(4, 8, 4), await product(64, 256, 64)];
+    const timedFirst = async (budgetMs: number) => {
+      const store = memoryStore();
+      const notices: string[] = [];
+      const shapes: string[] = [];
+      const tuner = new Autotuner(gpu, 'cached', store, (m) => notices.push(m), budgetMs);
+      await tuner.tune(plan, (p) => void (p.what.startsWith('matmul') && shapes.push(p.what.split(',')[0])));
+      return { tuner, notices, shapes, store };
+    };
+    const whole = await timedFirst(Infinity);
+    expect(whole.shapes[0]).toBe('matmul.wgsl:forward M=64 N=64 K=256');
+    expect(whole.tuner.choices.map((c) => [c.shape, c.from])).toEqual([
+      ['M=4 N=4 K=8', 'timed'],
+      ['M=64 N=64 K=256', 'timed'],
+    ]);
+    expect(whole.notices).toEqual([]);
+
+    // Spent after the large product's first variant: that variant runs, for this build only; the small product keeps its default.
+    const cut = await timedFirst(0.001);
+    const [small, large] = cut.tuner.choices;
+    expect([small.from, small.ms]).toEqual(['default', {}]);
+    expect(large.from).toBe('partly timed');
+    expect(Object.keys(large.ms)).toEqual([large.variant]);
+    expect(await cut.store.read()).toBeNull();
+    expect(cut.notices).toEqual([
+      'autotune: the 0.000001 s budget is spent, the largest kernels first; 1 kernel shape keeps its default variant, and 1 kernel shape runs the fastest of the variants timed until the next build',
+    ]);
+    for (const dispatch of plan) dispatch.owned.forEach((buffer) => buffer.destroy());
   });
 });

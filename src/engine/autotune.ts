@@ -42,8 +42,12 @@ export interface TuningChoice {
   kernel: string;
   shape: string;
   variant: string;
-  /** How the variant was chosen: timed now, read from the cache, or the default (autotune 'off', or the budget was spent). */
-  from: 'timed' | 'cache' | 'default';
+  /**
+   * How the variant was chosen: timed now, read from the cache, the default
+   * (autotune 'off', or the budget was spent), or the fastest of the variants
+   * timed before the budget was spent (for this build only: not cached).
+   */
+  from: 'timed' | 'cache' | 'default' | 'partly timed';
   /** Milliseconds per dispatch of each variant timed (now or when cached); empty for a default. */
   ms: Record<string, number>;
 }
@@ -59,7 +63,10 @@ interface Entry {
 const MIN_PASS_MS = 2;
 /** ...but never more than this many times. */
 const MAX_REPEATS = 256;
-/** A first build with 'cached' tunes for at most this long; what is left keeps its default until the next build. */
+/**
+ * A first build with 'cached' tunes for at most this long, the kernels of the
+ * most work first; what is left keeps its default until the next build.
+ */
 export const TUNING_BUDGET_MS = 5_000;
 
 /** An in-memory store: choices last as long as the page or process. */
@@ -153,41 +160,48 @@ export class Autotuner {
       return `${site.start}${tunable.source}|${tunable.variants.join(',')}${site.end}`;
     };
     const tunables = dispatches.filter((dispatch) => dispatch.tunable);
-    // The kernel shapes to time, each once, counted first for the progress told.
-    const cached = (dispatch: Dispatch) => this.mode === 'cached' && dispatch.tunable!.variants.includes(entries[keyOf(dispatch)]?.variant);
-    const shapes = new Set(tunables.filter((dispatch) => !cached(dispatch)).map(keyOf)).size;
-    let timedShapes = 0;
     // Dispatches of one shape in a plan are chosen for once.
     const chosen = new Map<string, { entry: Entry | null; from: TuningChoice['from'] }>();
-    let changed = false;
-    let untimed = 0;
+    const toTime = new Map<string, Dispatch>();
     for (const dispatch of tunables) {
       const tunable = dispatch.tunable!;
-      const site = siteOf(tunable);
       const key = keyOf(dispatch);
-      if (!chosen.has(key)) {
-        let entry = this.mode === 'cached' ? (entries[key] ?? null) : null;
-        if (entry && !tunable.variants.includes(entry.variant)) {
-          this.notice(`autotune: ignored the cached choice '${entry.variant}' for ${tunable.kernel} ${tunable.shape}: not one of its variants (${tunable.variants.join(', ')})`);
-          entry = null;
-        }
-        if (entry) chosen.set(key, { entry, from: 'cache' });
-        else {
-          entry = await this.time(dispatch, (variant, index) =>
-            onProgress?.({ stage: 'tune', done: timedShapes, total: shapes, what: `${tunable.kernel} ${tunable.shape}, variant ${index + 1} of ${tunable.variants.length} (${variant})` }),
-          );
-          timedShapes += 1;
-          if (entry) {
-            // This adapter's choices for the same kernel and shape among other code or variants are stale now.
-            for (const other of Object.keys(entries)) if (other.startsWith(site.start) && other.endsWith(site.end)) delete entries[other];
-            entries[key] = entry;
-            changed = true;
-          }
-          chosen.set(key, { entry, from: entry ? 'timed' : 'default' });
-          if (!entry) untimed += 1;
-        }
+      if (chosen.has(key) || toTime.has(key)) continue;
+      const entry = this.mode === 'cached' ? entries[key] : undefined;
+      if (entry && tunable.variants.includes(entry.variant)) chosen.set(key, { entry, from: 'cache' });
+      else {
+        if (entry) this.notice(`autotune: ignored the cached choice '${entry.variant}' for ${tunable.kernel} ${tunable.shape}: not one of its variants (${tunable.variants.join(', ')})`);
+        toTime.set(key, dispatch);
       }
-      const { entry, from } = chosen.get(key)!;
+    }
+    // The most work first, so that a budget spent leaves the small kernels at their defaults.
+    const order = [...toTime].sort(([, a], [, b]) => workOf(b) - workOf(a));
+    let changed = false;
+    let untimed = 0;
+    let partial = 0;
+    for (const [done, [key, dispatch]] of order.entries()) {
+      const tunable = dispatch.tunable!;
+      const timed = await this.time(dispatch, (variant, index) =>
+        onProgress?.({ stage: 'tune', done, total: order.length, what: `${tunable.kernel} ${tunable.shape}, variant ${index + 1} of ${tunable.variants.length} (${variant})` }),
+      );
+      if (timed?.complete) {
+        // This adapter's choices for the same kernel and shape among other code or variants are stale now.
+        const site = siteOf(tunable);
+        for (const other of Object.keys(entries)) if (other.startsWith(site.start) && other.endsWith(site.end)) delete entries[other];
+        entries[key] = timed.entry;
+        changed = true;
+        chosen.set(key, { entry: timed.entry, from: 'timed' });
+      } else if (timed) {
+        partial += 1;
+        chosen.set(key, { entry: timed.entry, from: 'partly timed' });
+      } else {
+        untimed += 1;
+        chosen.set(key, { entry: null, from: 'default' });
+      }
+    }
+    for (const dispatch of tunables) {
+      const tunable = dispatch.tunable!;
+      const { entry, from } = chosen.get(keyOf(dispatch))!;
       if (entry) await useVariant(dispatch, entry.variant);
       this.choices.push({
         site: dispatch.site ?? '',
@@ -198,20 +212,28 @@ export class Autotuner {
         ms: entry?.ms ?? {},
       });
     }
-    if (timedShapes > 0) onProgress?.({ stage: 'tune', done: timedShapes, total: timedShapes, what: untimed > 0 ? `${untimed} left to the next build (budget spent)` : 'each kernel shape timed' });
-    if (untimed > 0 && !this.budgetNoticed) {
+    const cut = untimed + partial;
+    if (order.length > 0) onProgress?.({ stage: 'tune', done: order.length, total: order.length, what: cut > 0 ? `${cut} left to the next build (budget spent)` : 'each kernel shape timed' });
+    if (cut > 0 && !this.budgetNoticed) {
       this.budgetNoticed = true;
-      this.notice(`autotune: the ${this.budgetMs / 1000} s budget is spent; ${untimed} kernel shape${untimed > 1 ? 's keep their' : ' keeps its'} default variant until the next build`);
+      this.notice(`autotune: the ${this.budgetMs / 1000} s budget is spent, the largest kernels first; ${budgetLeft(untimed, partial)} until the next build`);
     }
     if (changed) await this.store.write(JSON.stringify({ format: FORMAT, entries }, null, 1));
   }
 
-  /** Times every variant of the dispatch; null when the budget ran out before all were timed. */
-  private async time(dispatch: Dispatch, timing?: (variant: string, index: number) => void): Promise<Entry | null> {
+  /**
+   * Times the dispatch's variants, and gives the fastest; `complete` is false
+   * when the budget ran out before all were timed, null when before any was.
+   */
+  private async time(dispatch: Dispatch, timing?: (variant: string, index: number) => void): Promise<{ entry: Entry; complete: boolean } | null> {
     const tunable = dispatch.tunable!;
     const ms: Record<string, number> = {};
+    let complete = true;
     for (const [index, variant] of tunable.variants.entries()) {
-      if (this.spentMs >= this.budgetMs) return null;
+      if (this.spentMs >= this.budgetMs) {
+        complete = false;
+        break;
+      }
       timing?.(variant, index);
       let candidate: Dispatch;
       try {
@@ -229,7 +251,7 @@ export class Autotuner {
     }
     const timed = Object.keys(ms);
     if (timed.length === 0) return null;
-    return { variant: timed.reduce((best, v) => (ms[v] < ms[best] ? v : best)), ms };
+    return { entry: { variant: timed.reduce((best, v) => (ms[v] < ms[best] ? v : best)), ms }, complete };
   }
 
   /**
@@ -284,6 +306,19 @@ export class Autotuner {
     );
     return this.entries;
   }
+}
+
+/** What a spent budget left: `3 kernel shapes keep their default variant, and 1 runs the fastest of the variants timed`. */
+function budgetLeft(untimed: number, partial: number): string {
+  const shapes = (n: number) => `${n} kernel shape${n === 1 ? '' : 's'}`;
+  const keep = untimed > 0 ? `${shapes(untimed)} ${untimed === 1 ? 'keeps its' : 'keep their'} default variant` : '';
+  const run = partial > 0 ? `${shapes(partial)} ${partial === 1 ? 'runs' : 'run'} the fastest of the variants timed` : '';
+  return [keep, run].filter(Boolean).join(', and ');
+}
+
+/** A dispatch's work for ordering: its FLOPs, or for a kernel of none its bytes. */
+function workOf(dispatch: Dispatch): number {
+  return dispatch.work ? dispatch.work.flops || dispatch.work.bytes : 0;
 }
 
 /** `autotune cached, 247 timed runs in 4.3 s`: how a tuner chose, for the command line and the benchmark's log. */
