@@ -256,6 +256,42 @@ describe('matmul variants', () => {
   });
 });
 
+// conv2d's shuffled kernels as a dense layer's forward and weight gradient
+// (ops/conv2d.ts' denseVariants), offered where the device has subgroups and K
+// is a multiple of 4: each adds the same products in the same order as
+// matmul.wgsl's kernels, so every variant gives the default's bits.
+describe.each([
+  [20, 32, 36],
+  [9, 64, 10],
+  [5, 13, 8],
+])('conv2d as a dense layer M=%i K=%i N=%i', (M, K, N) => {
+  const random = seededRandom(M * K + N);
+  const conv2dVariants = (d: { tunable?: { variants: string[] } }) => d.tunable!.variants.filter((v) => v.startsWith('conv2d '));
+
+  test("forward with a bias and relu, and dW with dBias: the same bits as matmul.wgsl's", async () => {
+    const { device } = await testGpu();
+    const offered = device.features.has('subgroups') && K % 4 === 0;
+    const y = await zeros([M, N]);
+    const { w, bias } = await uploadWithBias([K, N], randomArray(random, K * N), randomArray(random, N));
+    const x = await upload([M, K], randomArray(random, M * K));
+    const forward = await matmulForward(device, { x, w, bias, y }, 'relu');
+    const grads = await zeros([K * N + N], 'dWeight and dBias');
+    const { w: dWeight, bias: dBias } = splitBiasRow(grads, [K, N]);
+    const [backward] = await matmulBackward(device, { x, w, dOut: await upload([M, N], randomArray(random, M * N)), dWeight, dBias });
+    for (const [dispatch, out, want] of [
+      [forward, y, ['conv2d rows=2 shuffled', 'conv2d rows=4 shuffled']],
+      [backward, grads, ['conv2d rows=4 shuffled', 'conv2d rows=8 shuffled', ...((device.adapterInfo?.subgroupMinSize ?? 0) >= 8 ? ['conv2d rows=8 shuffled lanes=8'] : [])]],
+    ] as const) {
+      expect(conv2dVariants(dispatch)).toEqual(offered ? want : []);
+      const [first] = await run(dispatch, out);
+      for await (const variant of eachVariant(dispatch, out)) {
+        const [got] = await run(dispatch, out);
+        expect(got.findIndex((v, i) => !Object.is(v, first[i])), `${dispatch.kernel.name} ${variant}`).toBe(-1);
+      }
+    }
+  });
+});
+
 describe('matmul errors', () => {
   test('mismatched inner dimensions name the op and the shapes', async () => {
     const { device } = await testGpu();

@@ -21,6 +21,7 @@ import {
   type DispatchSpec,
   type Precision,
   type Shader,
+  type TunableSpec,
   type Work,
 } from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
@@ -200,14 +201,41 @@ const SHUFFLED_VARIANTS: Record<string, readonly Variant[]> = {
 const variantName = ({ rows, staged, scalar, shuffled, eight }: Variant) =>
   `rows=${rows}${staged ? ' staged' : ''}${scalar ? ' scalar' : ''}${shuffled ? ' shuffled' : ''}${eight ? ' lanes=8' : ''}`;
 
+/** A variant's dispatch as prepareTunable makes it: its shader, spec, and entry point where it is not the dispatch's. */
+type Made = ReturnType<TunableSpec['make']>;
+
 /**
- * A dispatch of the three products, with each of VARIANTS that applies (floats
- * only where vec4s can be read), the shuffled ones where they apply (the
- * device has subgroups, and the contraction's channels, C_out for
- * backward_input and C_in otherwise, are a multiple of 4), and in mixed
- * precision on a device with shader-f16 an f16 twin of each before them
- * (withF16Twins): `spec(variant)` describes it; `shared` are the scratch
- * buffers every variant binds.
+ * The variants of one of the three products that apply, by name: each of
+ * VARIANTS (floats only where vec4s can be read), and the shuffled ones where
+ * the device has subgroups and the contraction's channels (C_out for
+ * backward_input, C_in otherwise) are a multiple of 4.
+ */
+function offered(device: GPUDevice, entryPoint: string, g: Geometry, vectorized: boolean): Map<string, Variant> {
+  return new Map([...VARIANTS.filter((v) => !v.scalar || vectorized), ...shuffledVariants(device, entryPoint, g)].map((v) => [variantName(v), v]));
+}
+
+/** SHUFFLED_VARIANTS of the product, where they apply (see `offered`), with backward_weight's 8 steps a round where every subgroup has 8 lanes. */
+function shuffledVariants(device: GPUDevice, entryPoint: string, g: Geometry): Variant[] {
+  const channels = entryPoint === 'backward_input' ? g.C_out : g.C_in;
+  const shuffled = device.features.has('subgroups') && channels % 4 === 0 ? SHUFFLED_VARIANTS[entryPoint] : [];
+  const eight = entryPoint === 'backward_weight' && shuffled.length > 0 && (device.adapterInfo?.subgroupMinSize ?? 0) >= 8 ? [{ ...shuffled.at(-1)!, eight: true }] : [];
+  return [...shuffled, ...eight];
+}
+
+/** The dispatch of `variant` of the product at `entryPoint`, as `spec(variant)` describes it. */
+function made(entryPoint: string, variant: Variant, spec: (variant: Variant) => DispatchSpec): Made {
+  const { rows, staged = false, scalar = false, shuffled = false, eight = false, f16 = false } = variant;
+  const base = spec(variant);
+  const constants = { ...base.constants, STAGED: Number(staged), ...(scalar && { VECTORIZED: 0 }) };
+  const dispatch = { shader: inPrecision(withConsts(shuffled ? subgroupShader : shader, { ROWS: rows, ...(shuffled && { STEPS: eight ? 8 : 4 }) }), f16 ? 'f16' : 'f32'), spec: { ...base, constants } };
+  return shuffled ? { ...dispatch, entryPoint: `${entryPoint}_shuffled` } : dispatch;
+}
+
+/**
+ * A dispatch of the three products, with each variant that applies (see
+ * `offered`), and in mixed precision on a device with shader-f16 an f16 twin
+ * of each before them (withF16Twins): `spec(variant)` describes it; `shared`
+ * are the scratch buffers every variant binds.
  */
 function tunable(
   device: GPUDevice,
@@ -220,25 +248,76 @@ function tunable(
   const f16 = offersF16(device, precision);
   // Mixed precision's choices, among f16 and f32 variants, are kept apart from float32's.
   const shape = `${shapeKey(g)}${BIAS ? ' bias' : ''}${f16 ? ' mixed' : ''}`;
-  const channels = entryPoint === 'backward_input' ? g.C_out : g.C_in;
-  const subgroups = device.features.has('subgroups');
-  const shuffled = subgroups && channels % 4 === 0 ? SHUFFLED_VARIANTS[entryPoint] : [];
-  const eight = entryPoint === 'backward_weight' && shuffled.length > 0 && (device.adapterInfo?.subgroupMinSize ?? 0) >= 8 ? [{ ...shuffled.at(-1)!, eight: true }] : [];
-  const offered = new Map([...VARIANTS.filter((v) => !v.scalar || VECTORIZED === 1), ...shuffled, ...eight].map((v) => [variantName(v), v]));
-  const byName = withF16Twins(offered, f16, (v) => ({ ...v, f16: true }));
-  return prepareTunable(device, entryPoint, {
-    shape,
-    variants: [...byName.keys()],
-    make: (name) => {
-      const variant = byName.get(name)!;
-      const { rows, staged = false, scalar = false, shuffled = false, eight = false, f16 = false } = variant;
-      const base = spec(variant);
-      const constants = { ...base.constants, STAGED: Number(staged), ...(scalar && { VECTORIZED: 0 }) };
-      const made = { shader: inPrecision(withConsts(shuffled ? subgroupShader : shader, { ROWS: rows, ...(shuffled && { STEPS: eight ? 8 : 4 }) }), f16 ? 'f16' : 'f32'), spec: { ...base, constants } };
-      return shuffled ? { ...made, entryPoint: `${entryPoint}_shuffled` } : made;
-    },
-    shared,
+  const byName = withF16Twins(offered(device, entryPoint, g, VECTORIZED === 1), f16, (v) => ({ ...v, f16: true }));
+  return prepareTunable(device, entryPoint, { shape, variants: [...byName.keys()], make: (name) => made(entryPoint, byName.get(name)!, spec), shared });
+}
+
+/**
+ * forward's spec for each variant: y = f(x ⊛ w + bias), w holding the bias
+ * row when `bias`; and the scratch buffer its vec4 view of w may need.
+ */
+function forwardSpec(device: GPUDevice, g: Geometry, t: { x: Tensor; w: Tensor; y: Tensor }, { bias, activation }: { bias: boolean; activation: Activation | 'linear' }) {
+  const { constants, views, scratch } = specialize(device, g.C_out, 'w4', t.w);
+  const spec = ({ rows, shuffled }: Variant): DispatchSpec => ({
+    constants: { WORKGROUP_SIZE, ...constants, BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation], PADDED: padded(g) },
+    params: g,
+    // The shuffled variants read x as vec4s (C_in is then a multiple of 4).
+    buffers: { ...ranges({ [shuffled ? 'x4' : 'x']: t.x, w: t.w, y: t.y }), ...views },
+    // Threads, not workgroups, so that a kernel override with another WORKGROUP_SIZE is sized right.
+    grid: { threads: [Math.ceil((g.N * g.OH * g.OW) / rows), Math.ceil(g.C_out / CELL)] },
+    work: productWork(g),
   });
+  return { spec, scratch };
+}
+
+/**
+ * backward_weight's spec for each variant: dW (with the bias' row when
+ * `bias`) summed into `partial` in `slices` slices of the contraction (dW
+ * itself when one); and the scratch buffer its vec4 view of dY may need.
+ */
+function weightSpec(device: GPUDevice, g: Geometry, t: { x: Tensor; dOut: Tensor; partial: Tensor }, { bias, slices }: { bias: boolean; slices: number }) {
+  const rows = g.KH * g.KW * g.C_in + Number(bias);
+  const { constants, views, scratch } = specialize(device, g.C_out, 'd_out4', t.dOut);
+  const spec = ({ rows: perInvocation, shuffled }: Variant): DispatchSpec => {
+    const threads = Math.ceil(rows / perInvocation);
+    return {
+      constants: { WORKGROUP_SIZE: Math.min(WORKGROUP_SIZE, Math.ceil(threads / ROW_GRANULE) * ROW_GRANULE), ...constants, BIAS: Number(bias), PADDED: padded(g) },
+      params: g,
+      buffers: { ...ranges({ [shuffled ? 'x4' : 'x']: t.x, d_out: t.dOut, partial_d_weight: t.partial }), ...views },
+      grid: { threads: [threads, Math.ceil(g.C_out / CELL), slices] },
+      work: productWork(g),
+    };
+  };
+  return { spec, scratch };
+}
+
+/**
+ * A dense layer's forward and weight gradient, Y [M, N] = f(X [M, K] · W [K, N]
+ * + bias) and dW = Xᵀ · dY, as conv2d's shuffled variants compute them: a 1x1
+ * convolution of M images of one pixel, K channels in and N out. ops/matmul.ts
+ * offers them beside its own variants, where the device has subgroups and K is
+ * a multiple of 4: on lavapipe they are up to twice as fast as matmul.wgsl's at
+ * the dense layers' shapes. Each adds the same products in the same order as
+ * matmul.wgsl (from the bias or zero, along the contraction), so they give the
+ * same bits; so dW is summed as one slice, whatever its length. By name, each
+ * made in f32 or (`f16`) f16.
+ */
+export function denseVariants(
+  device: GPUDevice,
+  entryPoint: 'forward' | 'backward_weight',
+  t: { x: Tensor; w: Tensor; y: Tensor } | { x: Tensor; dOut: Tensor; dWeight: Tensor },
+  { bias, activation = 'linear' }: { bias: boolean; activation?: Activation | 'linear' },
+): { variants: Map<string, (f16: boolean) => Made>; scratch: GPUBuffer[] } {
+  const [M, K] = t.x.shape;
+  const N = 'w' in t ? t.w.shape[1] : t.dOut.shape[1];
+  const g: Geometry = { N: M, H: 1, W: 1, C_in: K, KH: 1, KW: 1, OH: 1, OW: 1, C_out: N, SY: 1, SX: 1, pad_top: 0, pad_left: 0 };
+  const image = (tensor: Tensor) => ({ ...tensor, shape: [tensor.shape[0], 1, 1, tensor.shape[1]] });
+  const { spec, scratch } =
+    'w' in t
+      ? forwardSpec(device, g, { x: image(t.x), w: t.w, y: t.y }, { bias, activation })
+      : weightSpec(device, g, { x: image(t.x), dOut: t.dOut, partial: t.dWeight }, { bias, slices: 1 });
+  const variants = new Map(shuffledVariants(device, entryPoint, g).map((v) => [`conv2d ${variantName(v)}`, (f16: boolean) => made(entryPoint, { ...v, f16 }, spec)]));
+  return { variants, scratch };
 }
 
 function ranges(buffers: Record<string, Tensor>) {
@@ -255,16 +334,7 @@ export async function conv2dForward(
   const g = checkedGeometry(t.x, t.w, options);
   expectTensor('conv2d', 'y', t.y, [g.N, g.OH, g.OW, g.C_out]);
   const w = withBiasRow('conv2d', ['w', 'bias'], t.w, t.bias);
-  const { constants, views, scratch } = specialize(device, g.C_out, 'w4', w);
-  const spec = ({ rows, shuffled }: Variant): DispatchSpec => ({
-    constants: { WORKGROUP_SIZE, ...constants, BIAS: Number(t.bias !== undefined), ACTIVATION: ACTIVATION_CODES[activation], PADDED: padded(g) },
-    params: g,
-    // The shuffled variants read x as vec4s (C_in is then a multiple of 4).
-    buffers: { ...ranges({ [shuffled ? 'x4' : 'x']: t.x, w, y: t.y }), ...views },
-    // Threads, not workgroups, so that a kernel override with another WORKGROUP_SIZE is sized right.
-    grid: { threads: [Math.ceil((g.N * g.OH * g.OW) / rows), Math.ceil(g.C_out / CELL)] },
-    work: productWork(g),
-  });
+  const { spec, scratch } = forwardSpec(device, g, { x: t.x, w, y: t.y }, { bias: t.bias !== undefined, activation });
   return tunable(device, 'forward', { g, precision: options.precision }, spec, scratch);
 }
 
@@ -297,18 +367,8 @@ export async function conv2dBackward(
   const workgroups = [Math.ceil(rows / rowGroup), Math.ceil(g.C_out / CELL)];
   const slices = weightSlices(workgroups[0] * workgroups[1], g.N * g.OH * g.OW);
   const partial = slices === 1 ? dWeight : createTensor(device, [slices, rows, g.C_out], { label: 'conv2d dWeight slices' });
-  const weight = specialize(device, g.C_out, 'd_out4', t.dOut);
-  const weightSpec = ({ rows: perInvocation, shuffled }: Variant): DispatchSpec => {
-    const threads = Math.ceil(rows / perInvocation);
-    return {
-      constants: { WORKGROUP_SIZE: Math.min(WORKGROUP_SIZE, Math.ceil(threads / ROW_GRANULE) * ROW_GRANULE), ...weight.constants, BIAS, PADDED: padded(g) },
-      params: g,
-      buffers: { ...ranges({ [shuffled ? 'x4' : 'x']: t.x, d_out: t.dOut, partial_d_weight: partial }), ...weight.views },
-      grid: { threads: [threads, workgroups[1], slices] },
-      work: productWork(g),
-    };
-  };
-  const dispatches = [tunable(device, 'backward_weight', { g, precision: options.precision }, weightSpec, weight.scratch)];
+  const weight = weightSpec(device, g, { x: t.x, dOut: t.dOut, partial }, { bias: BIAS === 1, slices });
+  const dispatches = [tunable(device, 'backward_weight', { g, precision: options.precision }, weight.spec, weight.scratch)];
   if (slices > 1) {
     dispatches.push(
       prepareDispatch(device, shader, 'sum_slices', {

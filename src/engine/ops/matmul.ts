@@ -5,8 +5,9 @@
 import source from '../../shaders/matmul.wgsl?raw';
 import subgroupSource from '../../shaders/matmulSubgroups.wgsl?raw';
 import { bufferRange, expectTensor, formatShape, vec4View, withBiasRow, type Tensor } from '../buffers';
-import { inPrecision, offersF16, prepareTunable, shaderConstant, withF16Twins, type Constants, type Dispatch, type Precision, type Shader } from '../pipelines';
+import { inPrecision, offersF16, prepareTunable, shaderConstant, withF16Twins, type Constants, type Dispatch, type Precision, type Shader, type TunableSpec } from '../pipelines';
 import { ACTIVATION_CODES, withActivations, type Activation } from './activation';
+import { denseVariants } from './conv2d';
 
 const shader = withActivations('matmul.wgsl', source);
 /** The register-blocked product sharing A's values through subgroups: only for a device with the 'subgroups' feature. */
@@ -24,25 +25,25 @@ const TILE_VARIANTS = [32, 64];
  */
 const GPU_WORKGROUP = 64;
 
-/** How one variant computes a product: its shader, and the `override` values that choose its algorithm and shape. */
+/** How one of matmul.wgsl's variants computes a product: its shader, and the `override` values that choose its algorithm and shape. */
 interface Variant {
   shader: Shader;
   constants: Constants;
 }
 
 /**
- * The variants the autotuner times, by name, the default first: register
- * blocking at each of WORKGROUP_VARIANTS, then workgroup-memory tiles of each
- * of TILE_VARIANTS, then, where the device has subgroups, register blocking
- * with A's values shared through them. Not every combination: where B's rows
- * can be read as vec4s (`vectorized`), scalar loads are tried at one workgroup
- * size only, since the choice is about memory transactions, which the size of
- * a row of invocations barely changes; the tiles copy B as vec4s where they
- * can, a copy that is coalesced either way; and subgroups are tried at one
- * size, with vec4 loads where they can be. In mixed precision, on a device
- * with shader-f16, each has an f16 twin, and the twins come first (withF16Twins).
+ * The variants of matmul.wgsl (and matmulSubgroups.wgsl) the autotuner times,
+ * by name, the default first: register blocking at each of
+ * WORKGROUP_VARIANTS, then workgroup-memory tiles of each of TILE_VARIANTS,
+ * then, where the device has subgroups, register blocking with A's values
+ * shared through them. Not every combination: where B's rows can be read as
+ * vec4s (`vectorized`), scalar loads are tried at one workgroup size only,
+ * since the choice is about memory transactions, which the size of a row of
+ * invocations barely changes; the tiles copy B as vec4s where they can, a copy
+ * that is coalesced either way; and subgroups are tried at one size, with vec4
+ * loads where they can be. (`product` adds conv2d's for two of the products.)
  */
-function variants(device: GPUDevice, vectorized: boolean, f16: boolean): Map<string, Variant> {
+function variants(device: GPUDevice, vectorized: boolean): Map<string, Variant> {
   const all = new Map<string, Variant>();
   const blocked = (size: number, vec4: boolean): Variant => ({ shader, constants: { WORKGROUP_SIZE: size, WORKGROUP_ROWS: 1, TILED: 0, VECTORIZED: Number(vec4) } });
   for (const size of WORKGROUP_VARIANTS) all.set(`workgroup=${size}`, blocked(size, vectorized));
@@ -53,7 +54,7 @@ function variants(device: GPUDevice, vectorized: boolean, f16: boolean): Map<str
   if (device.features.has('subgroups')) {
     all.set(`workgroup=${GPU_WORKGROUP} subgroups`, { shader: subgroupShader, constants: { WORKGROUP_SIZE: GPU_WORKGROUP, VECTORIZED: Number(vectorized) } });
   }
-  return withF16Twins(all, f16, (variant) => ({ ...variant, shader: inPrecision(variant.shader, 'f16') }));
+  return all;
 }
 
 /** Checks that x [M, K] and w [K, N] can be multiplied and returns [M, K, N]. */
@@ -90,35 +91,54 @@ export interface MatmulOptions {
   precision?: Precision;
 }
 
-function product(device: GPUDevice, entryPoint: string, { a, b, c, M, N, K, bias = false, activation = 'linear', reluOf, precision }: ProductSpec) {
+/**
+ * The product's dispatch, with matmul.wgsl's variants and the conv2d ones
+ * given (`conv2d`, from denseVariants), and in mixed precision on a device with
+ * shader-f16 an f16 twin of each, the twins first (withF16Twins).
+ */
+function product(
+  device: GPUDevice,
+  entryPoint: string,
+  { a, b, c, M, N, K, bias = false, activation = 'linear', reluOf, precision }: ProductSpec,
+  conv2d: ReturnType<typeof denseVariants> = { variants: new Map(), scratch: [] },
+) {
   // B's rows can be read as vec4s where its columns are adjacent and rows start on a vec4.
   const vectorized = !entryPoint.startsWith('backward_input') && N % BLOCK === 0;
   const b4 = vec4View(device, b, vectorized);
   const rows = entryPoint === 'backward_weight' && bias ? M + 1 : M;
+  const own = (variant: Variant, f16: boolean): ReturnType<TunableSpec['make']> => {
+    const variantShader = inPrecision(variant.shader, f16 ? 'f16' : 'f32');
+    // An invocation computes a block of its own shader's size.
+    const block = shaderConstant(variantShader, 'BLOCK');
+    return {
+      shader: variantShader,
+      spec: {
+        constants: { ...variant.constants, BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation] },
+        params: { M, N, K },
+        // Every entry point declares relu_of (through the shared epilogue); those that never read it get a.
+        buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range, relu_of: bufferRange(reluOf ?? a) },
+        grid: { threads: [Math.ceil(N / block), Math.ceil(rows / block)] },
+        // The same multiply-adds in all three products, reading two operands and writing the third.
+        work: { flops: 2 * rows * N * K, bytes: 4 * (M * K + K * N + rows * N * (reluOf ? 2 : 1)) },
+      },
+    };
+  };
+  const makers = new Map([...[...variants(device, vectorized)].map(([name, variant]) => [name, (f16: boolean) => own(variant, f16)] as const), ...conv2d.variants]);
   const f16 = offersF16(device, precision);
-  const byName = variants(device, vectorized, f16);
+  const byName = withF16Twins(
+    new Map([...makers].map(([name, make]) => [name, { make, f16: false }])),
+    f16,
+    (variant) => ({ ...variant, f16: true }),
+  );
   return prepareTunable(device, entryPoint, {
     // Mixed precision's choices, among f16 and f32 variants, are kept apart from float32's.
     shape: `M=${M} N=${N} K=${K}${bias ? ' bias' : ''}${f16 ? ' mixed' : ''}`,
     variants: [...byName.keys()],
     make: (name) => {
-      const variant = byName.get(name)!;
-      // An invocation computes a block of its own shader's size.
-      const block = shaderConstant(variant.shader, 'BLOCK');
-      return {
-        shader: variant.shader,
-        spec: {
-          constants: { ...variant.constants, BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation] },
-          params: { M, N, K },
-          // Every entry point declares relu_of (through the shared epilogue); those that never read it get a.
-          buffers: { a: bufferRange(a), b: bufferRange(b), c: bufferRange(c), b4: b4.range, relu_of: bufferRange(reluOf ?? a) },
-          grid: { threads: [Math.ceil(N / block), Math.ceil(rows / block)] },
-          // The same multiply-adds in all three products, reading two operands and writing the third.
-          work: { flops: 2 * rows * N * K, bytes: 4 * (M * K + K * N + rows * N * (reluOf ? 2 : 1)) },
-        },
-      };
+      const { make, f16: inF16 } = byName.get(name)!;
+      return make(inF16);
     },
-    shared: b4.scratch,
+    shared: [...b4.scratch, ...conv2d.scratch],
   });
 }
 
@@ -132,7 +152,8 @@ export async function matmulForward(
   const [M, K, N] = matmulShape(t.x.shape, t.w.shape);
   expectTensor('matmul', 'y', t.y, [M, N]);
   const w = withBiasRow('matmul', ['w', 'bias'], t.w, t.bias);
-  return product(device, 'forward', { a: t.x, b: w, c: t.y, M, N, K, bias: t.bias !== undefined, activation, precision });
+  const bias = t.bias !== undefined;
+  return product(device, 'forward', { a: t.x, b: w, c: t.y, M, N, K, bias, activation, precision }, denseVariants(device, 'forward', { x: t.x, w, y: t.y }, { bias, activation }));
 }
 
 /**
@@ -152,7 +173,10 @@ export async function matmulBackward(
   const dWeight = withBiasRow('matmul', ['dWeight', 'dBias'], t.dWeight, t.dBias);
   if (t.reluOf && !t.dInput) throw new Error('matmul(): reluOf masks dInput, which was not given');
   // dW [K, N] = xᵀ [K, M] · dY [M, N].
-  const dispatches = [product(device, 'backward_weight', { a: t.x, b: t.dOut, c: dWeight, M: K, N, K: M, bias: t.dBias !== undefined, precision })];
+  const bias = t.dBias !== undefined;
+  const dispatches = [
+    product(device, 'backward_weight', { a: t.x, b: t.dOut, c: dWeight, M: K, N, K: M, bias, precision }, denseVariants(device, 'backward_weight', { x: t.x, dOut: t.dOut, dWeight }, { bias })),
+  ];
   if (t.dInput) {
     expectTensor('matmul', 'dInput', t.dInput, [M, K]);
     if (t.reluOf) expectTensor('matmul', 'reluOf', t.reluOf, [M, K]);
