@@ -74,6 +74,19 @@ const cases: Case[] = [
   { N: 1, H: 2, W: 2 * CHUNK - 1, C_in: 2 * CHUNK - 1, KH: 2, KW: 3, C_out: 2 * CHUNK + 1, strides: [2, 1], padding: 'same' },
 ];
 
+/**
+ * Every variant adds the same products in the same order (conv2d.wgsl), so the
+ * autotuner's choice never changes a model's figures: the outputs of each
+ * variant after the first must be the first's, bit for bit (kept in `firsts`).
+ */
+function expectSameBits(what: string, firsts: Float32Array[], outputs: (Float32Array | Uint32Array)[]) {
+  if (firsts.length === 0) return void firsts.push(...outputs.map((o) => Float32Array.from(o)));
+  outputs.forEach((output, i) => {
+    const differ = output.findIndex((v, j) => !Object.is(v, firsts[i][j]));
+    expect(differ, `${what}: output ${i} differs from the first variant's at ${differ}`).toBe(-1);
+  });
+}
+
 function caseName(c: Case): string {
   return `N=${c.N} H=${c.H} W=${c.W} C_in=${c.C_in} C_out=${c.C_out} k=${c.KH}x${c.KW} strides=${c.strides.join('x')} ${c.padding}`;
 }
@@ -102,9 +115,11 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
     const { device } = await testGpu();
     const y = await zeros(yShape);
     const dispatch = await conv2dForward(device, { x: await upload(xShape, x), w: await upload(wShape, w), y }, options);
+    const firsts: Float32Array[] = [];
     for await (const variant of eachVariant(dispatch, y)) {
       const [got] = await run(dispatch, y);
       expectClose(`conv2d forward ${name} ${variant}`, got, reference.conv2dForward(x, w, c), tolerance(c.KH * c.KW * c.C_in));
+      expectSameBits(`conv2d forward ${name} ${variant}`, firsts, [got]);
     }
   });
 
@@ -118,10 +133,12 @@ describe.each(cases.map((c, i) => [caseName(c), c, ACTIVATIONS[i % ACTIVATIONS.l
       options,
     );
     const want = reference.conv2dBackward(x, w, dOut, c);
+    const firsts: Float32Array[] = [];
     for await (const variant of eachVariant(dispatches, dInput, dWeight)) {
       const [gotInput, gotWeight] = await run(dispatches, dInput, dWeight);
       expectClose(`conv2d backward_input ${name} ${variant}`, gotInput, want.dInput, tolerance(c.KH * c.KW * c.C_out));
       expectClose(`conv2d backward_weight ${name} ${variant}`, gotWeight, want.dWeight, tolerance(c.N * OH * OW));
+      expectSameBits(`conv2d backward ${name} ${variant}`, firsts, [gotInput, gotWeight]);
     }
   });
 
@@ -227,10 +244,10 @@ describe.each(mixedCases.map((c) => [caseName(c), c] as const))('conv2d in mixed
 });
 
 describe('conv2d variants', () => {
-  test('the direct kernel first, then the staged ones, which set STAGED, then floats where vec4s can be read', async () => {
+  test('the direct kernel first, then the staged ones, which set STAGED, then floats where vec4s can be read, then quads', async () => {
     const { device } = await testGpu();
     const dispatch = await conv2dForward(device, { x: await zeros([1, 5, 5, 2]), w: await zeros([3, 3, 2, 4]), y: await zeros([1, 3, 3, 4]) });
-    expect(dispatch.tunable?.variants).toEqual(['rows=1', 'rows=2', 'rows=4', 'rows=8', 'rows=1 staged', 'rows=4 staged', 'rows=1 scalar']);
+    expect(dispatch.tunable?.variants).toEqual(['rows=1', 'rows=2', 'rows=4', 'rows=8', 'rows=1 staged', 'rows=4 staged', 'rows=1 scalar', 'rows=4 quads']);
     expect(dispatch.constants).toMatchObject({ STAGED: 0, VECTORIZED: 1 });
     await useVariant(dispatch, 'rows=4 staged');
     expect(dispatch.constants).toMatchObject({ STAGED: 1, VECTORIZED: 1 });
@@ -238,7 +255,7 @@ describe('conv2d variants', () => {
     expect(dispatch.constants).toMatchObject({ STAGED: 0, VECTORIZED: 0 });
     // 5 output channels are not read as vec4s: no scalar variant to offer.
     const odd = await conv2dForward(device, { x: await zeros([1, 5, 5, 2]), w: await zeros([3, 3, 2, 5]), y: await zeros([1, 3, 3, 5]) });
-    expect(odd.tunable?.variants).toEqual(['rows=1', 'rows=2', 'rows=4', 'rows=8', 'rows=1 staged', 'rows=4 staged']);
+    expect(odd.tunable?.variants).toEqual(['rows=1', 'rows=2', 'rows=4', 'rows=8', 'rows=1 staged', 'rows=4 staged', 'rows=4 quads']);
   });
 
   test('in mixed precision, an f16 twin of each, before them, where the device has shader-f16 (none in float32, none without it)', async () => {

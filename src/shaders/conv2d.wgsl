@@ -487,3 +487,141 @@ fn store_d_input(cells: array<Cell, ROWS>, invocation: u32, first: u32) {
 fn backward_input(@builtin(global_invocation_id) id: vec3u, @builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) group: vec3u) {
   backward_input_block(id.x, lane, group.y * CELL);
 }
+
+// The three products a 4 x 4 block an invocation, as matmul.wgsl's
+// block_product: four adjacent rows (output pixels in forward, input pixels in
+// backward_input, rows of dW in backward_weight) by four adjacent columns
+// (channels), in four vec4 accumulators named one by one rather than kept in
+// an array that a loop indexes, which SwiftShader keeps in memory. Per step an
+// invocation gathers a value for each of its rows and multiplies them by one
+// vec4 of the shared row, four multiply-adds a value loaded (against CELL in
+// the cells above): a variant for adapters that keep few values in
+// registers. The workgroup's y picks the four channels, so its invocations
+// still read the shared row at one address. Each accumulator adds the same
+// products in the same order as the direct kernel, so the same floats.
+struct Quad {
+  r0: vec4f,
+  r1: vec4f,
+  r2: vec4f,
+  r3: vec4f,
+}
+
+// One step: row r's accumulator += values[r] * row, in `real` as add_scaled.
+fn add_quad(acc: ptr<function, Quad>, values: vec4f, row: vec4<real>) {
+  (*acc).r0 += vec4f(real(values.x) * row);
+  (*acc).r1 += vec4f(real(values.y) * row);
+  (*acc).r2 += vec4f(real(values.z) * row);
+  (*acc).r3 += vec4f(real(values.w) * row);
+}
+
+// Row r of the quad.
+fn quad_row(acc: Quad, r: u32) -> vec4f {
+  return array<vec4f, 4>(acc.r0, acc.r1, acc.r2, acc.r3)[r];
+}
+
+// forward_block's product, pixels m..m+3 (m = 4 * global x) and channels
+// 4 * global y and the three after.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn forward_quads(@builtin(global_invocation_id) id: vec3u) {
+  let first = id.y * 4u;
+  let pixels = params.N * params.OH * params.OW;
+  let m = id.x * 4u;
+  let p0 = pixel_at(min(m, pixels - 1u), params.OH, params.OW);
+  let p1 = pixel_at(min(m + 1u, pixels - 1u), params.OH, params.OW);
+  let p2 = pixel_at(min(m + 2u, pixels - 1u), params.OH, params.OW);
+  let p3 = pixel_at(min(m + 3u, pixels - 1u), params.OH, params.OW);
+  let init = select(vec4f(0.0), w_quad(params.KH * params.KW * params.C_in * params.C_out, first, params.C_out), BIAS);
+  var acc = Quad(init, init, init, init);
+  for (var kh = 0u; kh < params.KH; kh++) {
+    for (var kw = 0u; kw < params.KW; kw++) {
+      let t0 = input_pixel(p0.x, i32(p0.y * params.SY + kh) - i32(params.pad_top), i32(p0.z * params.SX + kw) - i32(params.pad_left));
+      let t1 = input_pixel(p1.x, i32(p1.y * params.SY + kh) - i32(params.pad_top), i32(p1.z * params.SX + kw) - i32(params.pad_left));
+      let t2 = input_pixel(p2.x, i32(p2.y * params.SY + kh) - i32(params.pad_top), i32(p2.z * params.SX + kw) - i32(params.pad_left));
+      let t3 = input_pixel(p3.x, i32(p3.y * params.SY + kh) - i32(params.pad_top), i32(p3.z * params.SX + kw) - i32(params.pad_left));
+      let k = (kh * params.KW + kw) * params.C_in;
+      for (var c = 0u; c < params.C_in; c++) {
+        let values = vec4f(x[t0.at + c] * t0.scale, x[t1.at + c] * t1.scale, x[t2.at + c] * t2.scale, x[t3.at + c] * t3.scale);
+        add_quad(&acc, values, vec4<real>(w_quad((k + c) * params.C_out, first, params.C_out)));
+      }
+    }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    for (var j = 0u; j < 4u; j++) {
+      if (m + r < pixels && first + j < params.C_out) {
+        y[(m + r) * params.C_out + first + j] = activate(quad_row(acc, r)[j], ACTIVATION);
+      }
+    }
+  }
+}
+
+// backward_input_block's product, input pixels m..m+3 and input channels
+// 4 * global y and the three after; w is the transposed kernel, as there.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_input_quads(@builtin(global_invocation_id) id: vec3u) {
+  let first = id.y * 4u;
+  let pixels = params.N * params.H * params.W;
+  let m = id.x * 4u;
+  let p0 = pixel_at(min(m, pixels - 1u), params.H, params.W);
+  let p1 = pixel_at(min(m + 1u, pixels - 1u), params.H, params.W);
+  let p2 = pixel_at(min(m + 2u, pixels - 1u), params.H, params.W);
+  let p3 = pixel_at(min(m + 3u, pixels - 1u), params.H, params.W);
+  var acc: Quad;
+  for (var kh = 0u; kh < params.KH; kh++) {
+    for (var kw = 0u; kw < params.KW; kw++) {
+      let t0 = output_pixel(p0, kh, kw);
+      let t1 = output_pixel(p1, kh, kw);
+      let t2 = output_pixel(p2, kh, kw);
+      let t3 = output_pixel(p3, kh, kw);
+      let k = (kh * params.KW + kw) * params.C_out;
+      for (var co = 0u; co < params.C_out; co++) {
+        let values = vec4f(d_out[t0.at + co] * t0.scale, d_out[t1.at + co] * t1.scale, d_out[t2.at + co] * t2.scale, d_out[t3.at + co] * t3.scale);
+        add_quad(&acc, values, vec4<real>(w_quad((k + co) * params.C_in, first, params.C_in)));
+      }
+    }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    for (var j = 0u; j < 4u; j++) {
+      if (m + r < pixels && first + j < params.C_in) {
+        d_input[(m + r) * params.C_in + first + j] = quad_row(acc, r)[j];
+      }
+    }
+  }
+}
+
+// backward_weight_block's product, rows k..k+3 of dW (k = 4 * global x) and
+// channels 4 * global y and the three after, over slice z's output pixels.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_weight_quads(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let first = id.y * 4u;
+  let weights = params.KH * params.KW * params.C_in;
+  let rows = weights + select(0u, 1u, BIAS);
+  let k = id.x * 4u;
+  let k4 = min(vec4u(k) + vec4u(0u, 1u, 2u, 3u), vec4u(rows - 1u));
+  let tap0 = kernel_row(k4.x);
+  let tap1 = kernel_row(k4.y);
+  let tap2 = kernel_row(k4.z);
+  let tap3 = kernel_row(k4.w);
+  let bias_row = k4 == vec4u(weights);
+  let pixels = params.N * params.OH * params.OW;
+  let slice = (pixels + groups.z - 1u) / groups.z;
+  let m_begin = min(id.z * slice, pixels);
+  let m_end = min(m_begin + slice, pixels);
+  var at = pixel_at(m_begin, params.OH, params.OW);
+  var acc: Quad;
+  for (var m = m_begin; m < m_end; m++) {
+    let i0 = input_pixel(at.x, i32(at.y * params.SY + tap0.x) - i32(params.pad_top), i32(at.z * params.SX + tap0.y) - i32(params.pad_left));
+    let i1 = input_pixel(at.x, i32(at.y * params.SY + tap1.x) - i32(params.pad_top), i32(at.z * params.SX + tap1.y) - i32(params.pad_left));
+    let i2 = input_pixel(at.x, i32(at.y * params.SY + tap2.x) - i32(params.pad_top), i32(at.z * params.SX + tap2.y) - i32(params.pad_left));
+    let i3 = input_pixel(at.x, i32(at.y * params.SY + tap3.x) - i32(params.pad_top), i32(at.z * params.SX + tap3.y) - i32(params.pad_left));
+    let taps = vec4f(x[i0.at + tap0.z] * i0.scale, x[i1.at + tap1.z] * i1.scale, x[i2.at + tap2.z] * i2.scale, x[i3.at + tap3.z] * i3.scale);
+    add_quad(&acc, select(taps, vec4f(1.0), bias_row), vec4<real>(d_out_quad(m * params.C_out, first)));
+    next_pixel(&at);
+  }
+  for (var r = 0u; r < 4u; r++) {
+    for (var j = 0u; j < 4u; j++) {
+      if (k + r < rows && first + j < params.C_out) {
+        partial_d_weight[(id.z * rows + k + r) * params.C_out + first + j] = quad_row(acc, r)[j];
+      }
+    }
+  }
+}
