@@ -251,9 +251,9 @@ test('workbench.html: a kernel past the time limit is given up on; the page goes
 
   const entry = 'fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) group: vec3u) {\n';
   const stopped = `checking conv2d.wgsl:forward at N=2,H=9,W=11,C_in=3,KH=3,KW=3,C_out=5,S=2,same=1: the edited kernel (edited.wgsl) did not finish in 5 s`;
-  // Slow: one invocation adds 1 to y[0] 10^8 times (about 10 s on SwiftShader).
+  // Slow: one invocation adds 1 to y[0] 2 x 10^8 times (about 20 s on SwiftShader: well past the limit on a quicker host too).
   await page.getByTestId('time-limit').fill('5');
-  await type(page, edited(entry, `${entry}  if (id.x == 0u) {\n    for (var i = 0u; i < 100000000u + params.N; i++) { y[0] = y[0] + 1.0; }\n  }\n`));
+  await type(page, edited(entry, `${entry}  if (id.x == 0u) {\n    for (var i = 0u; i < 200000000u + params.N; i++) { y[0] = y[0] + 1.0; }\n  }\n`));
   await page.waitForSelector('[data-testid=compile-status][data-errors="0"]', { timeout: 30_000 });
   const started = Date.now();
   await checked(60_000);
