@@ -57,7 +57,8 @@ describe('kernel overrides', () => {
   });
 
   test('a binding renamed or retyped is refused, naming it', async () => {
-    const renamed = edited('var<storage, read_write> y: array<f32>;', 'var<storage, read_write> out: array<f32>;').replace(STORE, STORE.replace('y[', 'out['));
+    // Every store to y renamed (forward's, and its quads variant's), so that the source compiles.
+    const renamed = edited('var<storage, read_write> y: array<f32>;', 'var<storage, read_write> out: array<f32>;').replace(/\by\[/g, 'out[');
     await expect(losses({ 'conv2d:forward': renamed })).rejects.toThrow(/binding 'out' is not one of conv2d\.wgsl:forward's/);
     const retyped = edited('@binding(1) var<storage, read> x: array<f32>;', '@binding(1) var<storage, read_write> x: array<f32>;');
     await expect(losses({ 'conv2d:forward': retyped })).rejects.toThrow(/binding 'x' is @binding\(1\) storage but conv2d\.wgsl:forward has it as @binding\(1\) read-only-storage/);
@@ -89,9 +90,9 @@ describe('kernel overrides', () => {
     };
     const before = await plan();
     const after = await plan(new Map([['conv2d.wgsl:forward', { source: conv2dSource, constants: { WORKGROUP_SIZE: 16 } }]]));
-    // 16 x 36 output pixels over 64, then 16, pixels per workgroup.
-    expect(before).toEqual({ workgroups: [9, 1, 1], size: 64 });
-    expect(after).toEqual({ workgroups: [36, 1, 1], size: 16 });
+    // 16 x 36 output pixels, 4 an invocation (the default variant's ROWS), over 64, then 16, invocations a workgroup.
+    expect(before).toEqual({ workgroups: [3, 1, 1], size: 64 });
+    expect(after).toEqual({ workgroups: [9, 1, 1], size: 16 });
     expect(await losses({ 'conv2d:forward': { source: conv2dSource, constants: { WORKGROUP_SIZE: 16 } } })).toEqual(builtIn);
   });
 });

@@ -79,8 +79,10 @@ const CELL = 16u;
 // forward, input pixels in backward_input, rows of dW in backward_weight):
 // they share each load of the CELL values every invocation reads, so more rows
 // do more multiply-adds per load, for more registers. A variant of the kernel
-// (TypeScript rewrites this line; ops/conv2d.ts lists those the autotuner times).
-const ROWS = 1u;
+// (TypeScript rewrites this line; ops/conv2d.ts lists those the autotuner
+// times): 4 is the default's, so that this file as it is, edited in the
+// workbench or given as a kernel override, computes what the grid is sized for.
+const ROWS = 4u;
 
 // Contraction steps per chunk of the staged variants: with a workgroup of 64
 // invocations (ops/conv2d.ts), one quad of the slab each.
