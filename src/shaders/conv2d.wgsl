@@ -124,6 +124,9 @@ override VECTORIZED: bool;
 @group(0) @binding(9) var<storage, read> d_out4: array<vec4f>;
 // transpose_kernel's output, [KH, KW, C_out, C_in].
 @group(0) @binding(10) var<storage, read_write> w_t: array<f32>;
+// x bound a second time, read as vec4s where C_in is a multiple of 4 (the
+// variants that read four channels of a pixel at a time).
+@group(0) @binding(11) var<storage, read> x4: array<vec4f>;
 
 alias Cell = array<vec4f, CELL / 4u>;
 // A cell of the shared rows as the products read it, in `real`.
@@ -623,6 +626,117 @@ fn backward_weight_quads(@builtin(global_invocation_id) id: vec3u, @builtin(num_
     for (var j = 0u; j < 4u; j++) {
       if (k + r < rows && first + j < params.C_out) {
         partial_d_weight[(id.z * rows + k + r) * params.C_out + first + j] = quad_row(acc, r)[j];
+      }
+    }
+  }
+}
+
+// The quads reading four channels of the contraction at a time, as vec4s,
+// where they come in fours (C_in, or C_out for backward_input): a quarter of
+// the gathers, each of a whole vec4, for the same products in the same order.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn forward_quads4(@builtin(global_invocation_id) id: vec3u) {
+  let first = id.y * 4u;
+  let pixels = params.N * params.OH * params.OW;
+  let m = id.x * 4u;
+  let p0 = pixel_at(min(m, pixels - 1u), params.OH, params.OW);
+  let p1 = pixel_at(min(m + 1u, pixels - 1u), params.OH, params.OW);
+  let p2 = pixel_at(min(m + 2u, pixels - 1u), params.OH, params.OW);
+  let p3 = pixel_at(min(m + 3u, pixels - 1u), params.OH, params.OW);
+  let init = select(vec4f(0.0), w_quad(params.KH * params.KW * params.C_in * params.C_out, first, params.C_out), BIAS);
+  var acc = Quad(init, init, init, init);
+  for (var kh = 0u; kh < params.KH; kh++) {
+    for (var kw = 0u; kw < params.KW; kw++) {
+      let t0 = input_pixel(p0.x, i32(p0.y * params.SY + kh) - i32(params.pad_top), i32(p0.z * params.SX + kw) - i32(params.pad_left));
+      let t1 = input_pixel(p1.x, i32(p1.y * params.SY + kh) - i32(params.pad_top), i32(p1.z * params.SX + kw) - i32(params.pad_left));
+      let t2 = input_pixel(p2.x, i32(p2.y * params.SY + kh) - i32(params.pad_top), i32(p2.z * params.SX + kw) - i32(params.pad_left));
+      let t3 = input_pixel(p3.x, i32(p3.y * params.SY + kh) - i32(params.pad_top), i32(p3.z * params.SX + kw) - i32(params.pad_left));
+      let k = (kh * params.KW + kw) * params.C_in;
+      for (var c = 0u; c < params.C_in; c += 4u) {
+        let v0 = x4[(t0.at + c) / 4u] * t0.scale;
+        let v1 = x4[(t1.at + c) / 4u] * t1.scale;
+        let v2 = x4[(t2.at + c) / 4u] * t2.scale;
+        let v3 = x4[(t3.at + c) / 4u] * t3.scale;
+        add_quad(&acc, vec4f(v0.x, v1.x, v2.x, v3.x), vec4<real>(w_quad((k + c) * params.C_out, first, params.C_out)));
+        add_quad(&acc, vec4f(v0.y, v1.y, v2.y, v3.y), vec4<real>(w_quad((k + c + 1u) * params.C_out, first, params.C_out)));
+        add_quad(&acc, vec4f(v0.z, v1.z, v2.z, v3.z), vec4<real>(w_quad((k + c + 2u) * params.C_out, first, params.C_out)));
+        add_quad(&acc, vec4f(v0.w, v1.w, v2.w, v3.w), vec4<real>(w_quad((k + c + 3u) * params.C_out, first, params.C_out)));
+      }
+    }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    for (var j = 0u; j < 4u; j++) {
+      if (m + r < pixels && first + j < params.C_out) {
+        y[(m + r) * params.C_out + first + j] = activate(quad_row(acc, r)[j], ACTIVATION);
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_input_quads4(@builtin(global_invocation_id) id: vec3u) {
+  let first = id.y * 4u;
+  let pixels = params.N * params.H * params.W;
+  let m = id.x * 4u;
+  let p0 = pixel_at(min(m, pixels - 1u), params.H, params.W);
+  let p1 = pixel_at(min(m + 1u, pixels - 1u), params.H, params.W);
+  let p2 = pixel_at(min(m + 2u, pixels - 1u), params.H, params.W);
+  let p3 = pixel_at(min(m + 3u, pixels - 1u), params.H, params.W);
+  var acc: Quad;
+  for (var kh = 0u; kh < params.KH; kh++) {
+    for (var kw = 0u; kw < params.KW; kw++) {
+      let t0 = output_pixel(p0, kh, kw);
+      let t1 = output_pixel(p1, kh, kw);
+      let t2 = output_pixel(p2, kh, kw);
+      let t3 = output_pixel(p3, kh, kw);
+      let k = (kh * params.KW + kw) * params.C_out;
+      for (var co = 0u; co < params.C_out; co += 4u) {
+        let v0 = d_out4[(t0.at + co) / 4u] * t0.scale;
+        let v1 = d_out4[(t1.at + co) / 4u] * t1.scale;
+        let v2 = d_out4[(t2.at + co) / 4u] * t2.scale;
+        let v3 = d_out4[(t3.at + co) / 4u] * t3.scale;
+        add_quad(&acc, vec4f(v0.x, v1.x, v2.x, v3.x), vec4<real>(w_quad((k + co) * params.C_in, first, params.C_in)));
+        add_quad(&acc, vec4f(v0.y, v1.y, v2.y, v3.y), vec4<real>(w_quad((k + co + 1u) * params.C_in, first, params.C_in)));
+        add_quad(&acc, vec4f(v0.z, v1.z, v2.z, v3.z), vec4<real>(w_quad((k + co + 2u) * params.C_in, first, params.C_in)));
+        add_quad(&acc, vec4f(v0.w, v1.w, v2.w, v3.w), vec4<real>(w_quad((k + co + 3u) * params.C_in, first, params.C_in)));
+      }
+    }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    for (var j = 0u; j < 4u; j++) {
+      if (m + r < pixels && first + j < params.C_in) {
+        d_input[(m + r) * params.C_in + first + j] = quad_row(acc, r)[j];
+      }
+    }
+  }
+}
+
+// Rows k..k+3 of dW are four adjacent channels of one tap (C_in is a multiple
+// of 4, and the bias row, if any, starts a four of its own whose values are 1):
+// one vec4 of x a step.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_weight_quads4(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let first = id.y * 4u;
+  let weights = params.KH * params.KW * params.C_in;
+  let rows = weights + select(0u, 1u, BIAS);
+  let k = min(id.x * 4u, rows - 1u);
+  let tap = kernel_row(k);
+  let bias_four = k == weights;
+  let pixels = params.N * params.OH * params.OW;
+  let slice = (pixels + groups.z - 1u) / groups.z;
+  let m_begin = min(id.z * slice, pixels);
+  let m_end = min(m_begin + slice, pixels);
+  var at = pixel_at(m_begin, params.OH, params.OW);
+  var acc: Quad;
+  for (var m = m_begin; m < m_end; m++) {
+    let input = input_pixel(at.x, i32(at.y * params.SY + tap.x) - i32(params.pad_top), i32(at.z * params.SX + tap.y) - i32(params.pad_left));
+    add_quad(&acc, select(x4[(input.at + tap.z) / 4u] * input.scale, vec4f(1.0), bias_four), vec4<real>(d_out_quad(m * params.C_out, first)));
+    next_pixel(&at);
+  }
+  for (var r = 0u; r < 4u; r++) {
+    for (var j = 0u; j < 4u; j++) {
+      if (id.x * 4u + r < rows && first + j < params.C_out) {
+        partial_d_weight[(id.z * rows + id.x * 4u + r) * params.C_out + first + j] = quad_row(acc, r)[j];
       }
     }
   }

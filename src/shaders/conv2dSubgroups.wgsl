@@ -4,7 +4,7 @@
 // fours. A file of its own because code that calls subgroup built-ins compiles
 // only in a module that opens with `enable subgroups;`; it is compiled with
 // conv2d.wgsl (and activate.wgsl) appended as its library, so it declares only
-// what it adds: the entry points, and x4, a second binding of x read as vec4s.
+// what it adds: the entry points.
 // See conv2d.wgsl for the layouts, the letters and the derivations.
 //
 // Why: in conv2d.wgsl's direct kernel every invocation reads the CELL shared
@@ -32,8 +32,6 @@
 // mixed precision): the shared rows are shuffled as f32, then converted.
 
 enable subgroups;
-
-@group(0) @binding(11) var<storage, read> x4: array<vec4f>;
 
 // backward_weight_shuffled's fours of rows an invocation (ROWS is then a
 // multiple of 4; rounded up so that the module compiles with any ROWS).

@@ -164,6 +164,8 @@ interface Variant {
   eight?: boolean;
   /** Four channels an invocation, in accumulators named one by one (conv2d.wgsl's `_quads` entry points). */
   quads?: boolean;
+  /** The quads reading the contraction's channels four at a time, as vec4s (`_quads4`). */
+  vec4?: boolean;
 }
 
 /**
@@ -189,7 +191,11 @@ interface Variant {
  * (conv2d.wgsl's `_quads` entry points), which SwiftShader keeps in registers
  * where it keeps the cells' arrays in memory: there 3.1x and 2.6x faster than
  * the best other variant at the CNN's second layer's forward and input
- * gradient; on lavapipe 1.2-2.8x slower.
+ * gradient; on lavapipe 1.2-2.8x slower. Where the contraction's channels
+ * come in fours, also quads reading four of them at a time as vec4s (a
+ * quarter of the gathers): on SwiftShader the faster quads at the CNN's second
+ * layer's two gradients (898 against 1213 ms, 1633 against 2166), the slower
+ * at its forward (1183 against 1079).
  */
 const VARIANTS: readonly Variant[] = [
   { rows: 4 },
@@ -209,8 +215,8 @@ const SHUFFLED_VARIANTS: Record<string, readonly Variant[]> = {
 };
 
 /** `rows=4`, `rows=4 staged`, `rows=1 scalar`, `rows=4 shuffled`, `rows=4 shuffled lanes=8`. */
-const variantName = ({ rows, staged, scalar, shuffled, eight, quads }: Variant) =>
-  `rows=${rows}${staged ? ' staged' : ''}${scalar ? ' scalar' : ''}${shuffled ? ' shuffled' : ''}${eight ? ' lanes=8' : ''}${quads ? ' quads' : ''}`;
+const variantName = ({ rows, staged, scalar, shuffled, eight, quads, vec4 }: Variant) =>
+  `rows=${rows}${staged ? ' staged' : ''}${scalar ? ' scalar' : ''}${shuffled ? ' shuffled' : ''}${eight ? ' lanes=8' : ''}${quads ? ' quads' : ''}${vec4 ? ' vec4' : ''}`;
 
 /** Channels an invocation of the variant computes: a cell's, or a quad's. */
 const channels = ({ quads }: Variant) => (quads ? 4 : CELL);
@@ -225,7 +231,8 @@ type Made = ReturnType<TunableSpec['make']>;
  * backward_input, C_in otherwise) are a multiple of 4.
  */
 function offered(device: GPUDevice, entryPoint: string, g: Geometry, vectorized: boolean): Map<string, Variant> {
-  return new Map([...VARIANTS.filter((v) => !v.scalar || vectorized), ...shuffledVariants(device, entryPoint, g)].map((v) => [variantName(v), v]));
+  const fours = (entryPoint === 'backward_input' ? g.C_out : g.C_in) % 4 === 0 ? [{ rows: 4, quads: true, vec4: true }] : [];
+  return new Map([...VARIANTS.filter((v) => !v.scalar || vectorized), ...fours, ...shuffledVariants(device, entryPoint, g)].map((v) => [variantName(v), v]));
 }
 
 /** SHUFFLED_VARIANTS of the product, where they apply (see `offered`), with backward_weight's 8 steps a round where every subgroup has 8 lanes. */
@@ -242,7 +249,7 @@ function made(entryPoint: string, variant: Variant, spec: (variant: Variant) => 
   const base = spec(variant);
   const constants = { ...base.constants, STAGED: Number(staged), ...(scalar && { VECTORIZED: 0 }) };
   const dispatch = { shader: inPrecision(withConsts(shuffled ? subgroupShader : shader, { ROWS: rows, ...(shuffled && { STEPS: eight ? 8 : 4 }) }), f16 ? 'f16' : 'f32'), spec: { ...base, constants } };
-  if (variant.quads) return { ...dispatch, entryPoint: `${entryPoint}_quads` };
+  if (variant.quads) return { ...dispatch, entryPoint: `${entryPoint}_quads${variant.vec4 ? '4' : ''}` };
   return shuffled ? { ...dispatch, entryPoint: `${entryPoint}_shuffled` } : dispatch;
 }
 
@@ -277,7 +284,7 @@ function forwardSpec(device: GPUDevice, g: Geometry, t: { x: Tensor; w: Tensor; 
     constants: { WORKGROUP_SIZE, ...constants, BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation], PADDED: padded(g) },
     params: g,
     // The shuffled variants read x as vec4s (C_in is then a multiple of 4).
-    buffers: { ...ranges({ [variant.shuffled ? 'x4' : 'x']: t.x, w: t.w, y: t.y }), ...views },
+    buffers: { ...ranges({ [variant.shuffled || variant.vec4 ? 'x4' : 'x']: t.x, w: t.w, y: t.y }), ...views },
     // Threads, not workgroups, so that a kernel override with another WORKGROUP_SIZE is sized right.
     grid: { threads: [Math.ceil((g.N * g.OH * g.OW) / variant.rows), Math.ceil(g.C_out / channels(variant))] },
     work: productWork(g),
@@ -298,7 +305,7 @@ function weightSpec(device: GPUDevice, g: Geometry, t: { x: Tensor; dOut: Tensor
     return {
       constants: { WORKGROUP_SIZE: Math.min(WORKGROUP_SIZE, Math.ceil(threads / ROW_GRANULE) * ROW_GRANULE), ...constants, BIAS: Number(bias), PADDED: padded(g) },
       params: g,
-      buffers: { ...ranges({ [variant.shuffled ? 'x4' : 'x']: t.x, d_out: t.dOut, partial_d_weight: t.partial }), ...views },
+      buffers: { ...ranges({ [variant.shuffled || variant.vec4 ? 'x4' : 'x']: t.x, d_out: t.dOut, partial_d_weight: t.partial }), ...views },
       grid: { threads: [threads, Math.ceil(g.C_out / channels(variant)), slices] },
       work: productWork(g),
     };
@@ -416,7 +423,7 @@ export async function conv2dBackward(
           constants: { WORKGROUP_SIZE, ...input.constants },
           params: g,
           // The shuffled variants read dY as vec4s (C_out is then a multiple of 4).
-          buffers: { ...ranges({ [variant.shuffled ? 'd_out4' : 'd_out']: t.dOut, w: transposed, d_input: dInput }), ...input.views },
+          buffers: { ...ranges({ [variant.shuffled || variant.vec4 ? 'd_out4' : 'd_out']: t.dOut, w: transposed, d_input: dInput }), ...input.views },
           grid: { threads: [Math.ceil((g.N * g.H * g.W) / variant.rows), Math.ceil(g.C_in / channels(variant))] },
           work: productWork(g),
         }),
