@@ -524,6 +524,29 @@ fn quad_row(acc: Quad, r: u32) -> vec4f {
   return array<vec4f, 4>(acc.r0, acc.r1, acc.r2, acc.r3)[r];
 }
 
+// Stores forward's quad through the activation: output pixels m..m+3,
+// channels first..first+3, skipping those past the edge.
+fn store_y_quad(acc: Quad, m: u32, first: u32) {
+  for (var r = 0u; r < 4u; r++) {
+    for (var j = 0u; j < 4u; j++) {
+      if (m + r < params.N * params.OH * params.OW && first + j < params.C_out) {
+        y[(m + r) * params.C_out + first + j] = activate(quad_row(acc, r)[j], ACTIVATION);
+      }
+    }
+  }
+}
+
+// Stores backward_input's quad: input pixels m..m+3, channels first..first+3, skipping those past the edge.
+fn store_d_input_quad(acc: Quad, m: u32, first: u32) {
+  for (var r = 0u; r < 4u; r++) {
+    for (var j = 0u; j < 4u; j++) {
+      if (m + r < params.N * params.H * params.W && first + j < params.C_in) {
+        d_input[(m + r) * params.C_in + first + j] = quad_row(acc, r)[j];
+      }
+    }
+  }
+}
+
 // forward_block's product, pixels m..m+3 (m = 4 * global x) and channels
 // 4 * global y and the three after.
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -550,13 +573,7 @@ fn forward_quads(@builtin(global_invocation_id) id: vec3u) {
       }
     }
   }
-  for (var r = 0u; r < 4u; r++) {
-    for (var j = 0u; j < 4u; j++) {
-      if (m + r < pixels && first + j < params.C_out) {
-        y[(m + r) * params.C_out + first + j] = activate(quad_row(acc, r)[j], ACTIVATION);
-      }
-    }
-  }
+  store_y_quad(acc, m, first);
 }
 
 // backward_input_block's product, input pixels m..m+3 and input channels
@@ -584,13 +601,7 @@ fn backward_input_quads(@builtin(global_invocation_id) id: vec3u) {
       }
     }
   }
-  for (var r = 0u; r < 4u; r++) {
-    for (var j = 0u; j < 4u; j++) {
-      if (m + r < pixels && first + j < params.C_in) {
-        d_input[(m + r) * params.C_in + first + j] = quad_row(acc, r)[j];
-      }
-    }
-  }
+  store_d_input_quad(acc, m, first);
 }
 
 // backward_weight_block's product, rows k..k+3 of dW (k = 4 * global x) and
@@ -664,13 +675,7 @@ fn forward_quads4(@builtin(global_invocation_id) id: vec3u) {
       }
     }
   }
-  for (var r = 0u; r < 4u; r++) {
-    for (var j = 0u; j < 4u; j++) {
-      if (m + r < pixels && first + j < params.C_out) {
-        y[(m + r) * params.C_out + first + j] = activate(quad_row(acc, r)[j], ACTIVATION);
-      }
-    }
-  }
+  store_y_quad(acc, m, first);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -702,13 +707,7 @@ fn backward_input_quads4(@builtin(global_invocation_id) id: vec3u) {
       }
     }
   }
-  for (var r = 0u; r < 4u; r++) {
-    for (var j = 0u; j < 4u; j++) {
-      if (m + r < pixels && first + j < params.C_in) {
-        d_input[(m + r) * params.C_in + first + j] = quad_row(acc, r)[j];
-      }
-    }
-  }
+  store_d_input_quad(acc, m, first);
 }
 
 // Rows k..k+3 of dW are four adjacent channels of one tap (C_in is a multiple
