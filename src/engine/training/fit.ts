@@ -7,6 +7,7 @@
 // Graph.plan(batchSize) -> each layer's dispatches for batchSize rows,
 // recorded by Graph.submit.
 import { sizeOf } from '../buffers';
+import { lostInfo } from '../device';
 import type { Inputs } from '../graph';
 import { shuffledRows } from '../dataSets';
 import { CallbackList, type Callback } from './callbacks';
@@ -152,6 +153,9 @@ async function trainEpoch(trainee: Trainee, run: Run, { settings, callbacks, che
     const validation = await trainee.evaluate(valX, valY, { batchSize: settings.batchSize });
     for (const [name, value] of Object.entries(validation)) details.logs[`val_${name}`] = value;
   }
+  // A device lost late in the epoch may have let its last reads through (a browser's destroy
+  // takes effect asynchronously): the epoch ends only on a live device, else recovery takes over.
+  if (await lostInfo(run.graph.device, 0)) throw new Error(`fit(): the GPU device was lost in epoch ${epoch + 1}`);
   await callbacks.epochEnd(epoch, details);
   run.history.add(epoch, details);
   const whole = steps === settings.steps && !trainee.stopTraining;
