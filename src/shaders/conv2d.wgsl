@@ -524,6 +524,40 @@ fn quad_row(acc: Quad, r: u32) -> vec4f {
   return array<vec4f, 4>(acc.r0, acc.r1, acc.r2, acc.r3)[r];
 }
 
+// Rows m..m+3 of a product over the pixels of images of height x width, as
+// (n, row, column) each, clamped to the last pixel.
+struct Pixels4 {
+  p0: vec3u,
+  p1: vec3u,
+  p2: vec3u,
+  p3: vec3u,
+}
+
+fn quad_pixels(m: u32, height: u32, width: u32) -> Pixels4 {
+  let last = params.N * height * width - 1u;
+  return Pixels4(pixel_at(min(m, last), height, width), pixel_at(min(m + 1u, last), height, width), pixel_at(min(m + 2u, last), height, width), pixel_at(min(m + 3u, last), height, width));
+}
+
+// The four pixels' taps through kernel tap (kh, kw): forward's input pixels, backward_input's output pixels.
+struct Taps4 {
+  t0: Tap,
+  t1: Tap,
+  t2: Tap,
+  t3: Tap,
+}
+
+fn input_tap(p: vec3u, kh: u32, kw: u32) -> Tap {
+  return input_pixel(p.x, i32(p.y * params.SY + kh) - i32(params.pad_top), i32(p.z * params.SX + kw) - i32(params.pad_left));
+}
+
+fn input_quad(p: Pixels4, kh: u32, kw: u32) -> Taps4 {
+  return Taps4(input_tap(p.p0, kh, kw), input_tap(p.p1, kh, kw), input_tap(p.p2, kh, kw), input_tap(p.p3, kh, kw));
+}
+
+fn output_quad(p: Pixels4, kh: u32, kw: u32) -> Taps4 {
+  return Taps4(output_pixel(p.p0, kh, kw), output_pixel(p.p1, kh, kw), output_pixel(p.p2, kh, kw), output_pixel(p.p3, kh, kw));
+}
+
 // Stores forward's quad through the activation: output pixels m..m+3,
 // channels first..first+3, skipping those past the edge.
 fn store_y_quad(acc: Quad, m: u32, first: u32) {
@@ -552,23 +586,16 @@ fn store_d_input_quad(acc: Quad, m: u32, first: u32) {
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward_quads(@builtin(global_invocation_id) id: vec3u) {
   let first = id.y * 4u;
-  let pixels = params.N * params.OH * params.OW;
   let m = id.x * 4u;
-  let p0 = pixel_at(min(m, pixels - 1u), params.OH, params.OW);
-  let p1 = pixel_at(min(m + 1u, pixels - 1u), params.OH, params.OW);
-  let p2 = pixel_at(min(m + 2u, pixels - 1u), params.OH, params.OW);
-  let p3 = pixel_at(min(m + 3u, pixels - 1u), params.OH, params.OW);
+  let p = quad_pixels(m, params.OH, params.OW);
   let init = select(vec4f(0.0), w_quad(params.KH * params.KW * params.C_in * params.C_out, first, params.C_out), BIAS);
   var acc = Quad(init, init, init, init);
   for (var kh = 0u; kh < params.KH; kh++) {
     for (var kw = 0u; kw < params.KW; kw++) {
-      let t0 = input_pixel(p0.x, i32(p0.y * params.SY + kh) - i32(params.pad_top), i32(p0.z * params.SX + kw) - i32(params.pad_left));
-      let t1 = input_pixel(p1.x, i32(p1.y * params.SY + kh) - i32(params.pad_top), i32(p1.z * params.SX + kw) - i32(params.pad_left));
-      let t2 = input_pixel(p2.x, i32(p2.y * params.SY + kh) - i32(params.pad_top), i32(p2.z * params.SX + kw) - i32(params.pad_left));
-      let t3 = input_pixel(p3.x, i32(p3.y * params.SY + kh) - i32(params.pad_top), i32(p3.z * params.SX + kw) - i32(params.pad_left));
+      let t = input_quad(p, kh, kw);
       let k = (kh * params.KW + kw) * params.C_in;
       for (var c = 0u; c < params.C_in; c++) {
-        let values = vec4f(x[t0.at + c] * t0.scale, x[t1.at + c] * t1.scale, x[t2.at + c] * t2.scale, x[t3.at + c] * t3.scale);
+        let values = vec4f(x[t.t0.at + c] * t.t0.scale, x[t.t1.at + c] * t.t1.scale, x[t.t2.at + c] * t.t2.scale, x[t.t3.at + c] * t.t3.scale);
         add_quad(&acc, values, vec4<real>(w_quad((k + c) * params.C_out, first, params.C_out)));
       }
     }
@@ -581,22 +608,15 @@ fn forward_quads(@builtin(global_invocation_id) id: vec3u) {
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_input_quads(@builtin(global_invocation_id) id: vec3u) {
   let first = id.y * 4u;
-  let pixels = params.N * params.H * params.W;
   let m = id.x * 4u;
-  let p0 = pixel_at(min(m, pixels - 1u), params.H, params.W);
-  let p1 = pixel_at(min(m + 1u, pixels - 1u), params.H, params.W);
-  let p2 = pixel_at(min(m + 2u, pixels - 1u), params.H, params.W);
-  let p3 = pixel_at(min(m + 3u, pixels - 1u), params.H, params.W);
+  let p = quad_pixels(m, params.H, params.W);
   var acc: Quad;
   for (var kh = 0u; kh < params.KH; kh++) {
     for (var kw = 0u; kw < params.KW; kw++) {
-      let t0 = output_pixel(p0, kh, kw);
-      let t1 = output_pixel(p1, kh, kw);
-      let t2 = output_pixel(p2, kh, kw);
-      let t3 = output_pixel(p3, kh, kw);
+      let t = output_quad(p, kh, kw);
       let k = (kh * params.KW + kw) * params.C_out;
       for (var co = 0u; co < params.C_out; co++) {
-        let values = vec4f(d_out[t0.at + co] * t0.scale, d_out[t1.at + co] * t1.scale, d_out[t2.at + co] * t2.scale, d_out[t3.at + co] * t3.scale);
+        let values = vec4f(d_out[t.t0.at + co] * t.t0.scale, d_out[t.t1.at + co] * t.t1.scale, d_out[t.t2.at + co] * t.t2.scale, d_out[t.t3.at + co] * t.t3.scale);
         add_quad(&acc, values, vec4<real>(w_quad((k + co) * params.C_in, first, params.C_in)));
       }
     }
@@ -648,26 +668,19 @@ fn backward_weight_quads(@builtin(global_invocation_id) id: vec3u, @builtin(num_
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn forward_quads4(@builtin(global_invocation_id) id: vec3u) {
   let first = id.y * 4u;
-  let pixels = params.N * params.OH * params.OW;
   let m = id.x * 4u;
-  let p0 = pixel_at(min(m, pixels - 1u), params.OH, params.OW);
-  let p1 = pixel_at(min(m + 1u, pixels - 1u), params.OH, params.OW);
-  let p2 = pixel_at(min(m + 2u, pixels - 1u), params.OH, params.OW);
-  let p3 = pixel_at(min(m + 3u, pixels - 1u), params.OH, params.OW);
+  let p = quad_pixels(m, params.OH, params.OW);
   let init = select(vec4f(0.0), w_quad(params.KH * params.KW * params.C_in * params.C_out, first, params.C_out), BIAS);
   var acc = Quad(init, init, init, init);
   for (var kh = 0u; kh < params.KH; kh++) {
     for (var kw = 0u; kw < params.KW; kw++) {
-      let t0 = input_pixel(p0.x, i32(p0.y * params.SY + kh) - i32(params.pad_top), i32(p0.z * params.SX + kw) - i32(params.pad_left));
-      let t1 = input_pixel(p1.x, i32(p1.y * params.SY + kh) - i32(params.pad_top), i32(p1.z * params.SX + kw) - i32(params.pad_left));
-      let t2 = input_pixel(p2.x, i32(p2.y * params.SY + kh) - i32(params.pad_top), i32(p2.z * params.SX + kw) - i32(params.pad_left));
-      let t3 = input_pixel(p3.x, i32(p3.y * params.SY + kh) - i32(params.pad_top), i32(p3.z * params.SX + kw) - i32(params.pad_left));
+      let t = input_quad(p, kh, kw);
       let k = (kh * params.KW + kw) * params.C_in;
       for (var c = 0u; c < params.C_in; c += 4u) {
-        let v0 = x4[(t0.at + c) / 4u] * t0.scale;
-        let v1 = x4[(t1.at + c) / 4u] * t1.scale;
-        let v2 = x4[(t2.at + c) / 4u] * t2.scale;
-        let v3 = x4[(t3.at + c) / 4u] * t3.scale;
+        let v0 = x4[(t.t0.at + c) / 4u] * t.t0.scale;
+        let v1 = x4[(t.t1.at + c) / 4u] * t.t1.scale;
+        let v2 = x4[(t.t2.at + c) / 4u] * t.t2.scale;
+        let v3 = x4[(t.t3.at + c) / 4u] * t.t3.scale;
         add_quad(&acc, vec4f(v0.x, v1.x, v2.x, v3.x), vec4<real>(w_quad((k + c) * params.C_out, first, params.C_out)));
         add_quad(&acc, vec4f(v0.y, v1.y, v2.y, v3.y), vec4<real>(w_quad((k + c + 1u) * params.C_out, first, params.C_out)));
         add_quad(&acc, vec4f(v0.z, v1.z, v2.z, v3.z), vec4<real>(w_quad((k + c + 2u) * params.C_out, first, params.C_out)));
@@ -681,25 +694,18 @@ fn forward_quads4(@builtin(global_invocation_id) id: vec3u) {
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backward_input_quads4(@builtin(global_invocation_id) id: vec3u) {
   let first = id.y * 4u;
-  let pixels = params.N * params.H * params.W;
   let m = id.x * 4u;
-  let p0 = pixel_at(min(m, pixels - 1u), params.H, params.W);
-  let p1 = pixel_at(min(m + 1u, pixels - 1u), params.H, params.W);
-  let p2 = pixel_at(min(m + 2u, pixels - 1u), params.H, params.W);
-  let p3 = pixel_at(min(m + 3u, pixels - 1u), params.H, params.W);
+  let p = quad_pixels(m, params.H, params.W);
   var acc: Quad;
   for (var kh = 0u; kh < params.KH; kh++) {
     for (var kw = 0u; kw < params.KW; kw++) {
-      let t0 = output_pixel(p0, kh, kw);
-      let t1 = output_pixel(p1, kh, kw);
-      let t2 = output_pixel(p2, kh, kw);
-      let t3 = output_pixel(p3, kh, kw);
+      let t = output_quad(p, kh, kw);
       let k = (kh * params.KW + kw) * params.C_out;
       for (var co = 0u; co < params.C_out; co += 4u) {
-        let v0 = d_out4[(t0.at + co) / 4u] * t0.scale;
-        let v1 = d_out4[(t1.at + co) / 4u] * t1.scale;
-        let v2 = d_out4[(t2.at + co) / 4u] * t2.scale;
-        let v3 = d_out4[(t3.at + co) / 4u] * t3.scale;
+        let v0 = d_out4[(t.t0.at + co) / 4u] * t.t0.scale;
+        let v1 = d_out4[(t.t1.at + co) / 4u] * t.t1.scale;
+        let v2 = d_out4[(t.t2.at + co) / 4u] * t.t2.scale;
+        let v3 = d_out4[(t.t3.at + co) / 4u] * t.t3.scale;
         add_quad(&acc, vec4f(v0.x, v1.x, v2.x, v3.x), vec4<real>(w_quad((k + co) * params.C_in, first, params.C_in)));
         add_quad(&acc, vec4f(v0.y, v1.y, v2.y, v3.y), vec4<real>(w_quad((k + co + 1u) * params.C_in, first, params.C_in)));
         add_quad(&acc, vec4f(v0.z, v1.z, v2.z, v3.z), vec4<real>(w_quad((k + co + 2u) * params.C_in, first, params.C_in)));
