@@ -258,6 +258,18 @@ describe('conv2d variants', () => {
     expect(odd.tunable?.variants).toEqual(['rows=4', 'rows=1', 'rows=2', 'rows=8', 'rows=1 staged', 'rows=4 staged', 'rows=4 quads']);
   });
 
+
+  test('backward_input by place where the device has subgroups: a workgroup layer a place, as few lanes as hold the batch in fours', async () => {
+    const { device } = await testGpu();
+    const [x, w, dOut] = [[10, 13, 13, 8], [3, 3, 8, 12], [10, 11, 11, 12]];
+    const dispatches = await conv2dBackward(device, { x: await zeros(x), w: await zeros(w), dOut: await zeros(dOut), dWeight: await zeros(w), dInput: await zeros(x) });
+    const input = dispatches.find((d) => d.tunable?.variants.includes('rows=2 shuffled'))!;
+    if (!device.features.has('subgroups')) return void expect(input).toBeUndefined();
+    expect(input.tunable?.variants.slice(-3)).toEqual(['rows=2 shuffled', 'rows=4 shuffled', 'rows=4 shuffled by place']);
+    await useVariant(input, 'rows=4 shuffled by place');
+    // 10 images in fours: 3 invocations, in a workgroup of 8; one layer for each of the 13 x 13 places.
+    expect([input.kernel.name, input.constants.WORKGROUP_SIZE, input.workgroups]).toEqual(['conv2dSubgroups.wgsl:backward_input_by_place', 8, [1, 1, 169]]);
+  });
   test('in mixed precision, an f16 twin of each, before them, where the device has shader-f16 (none in float32, none without it)', async () => {
     const { device } = await testGpu();
     const t = { x: await zeros([1, 5, 5, 2]), w: await zeros([3, 3, 2, 4]), dOut: await zeros([1, 3, 3, 4]) };

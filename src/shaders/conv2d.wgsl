@@ -14,11 +14,12 @@
 // depends on the workgroup only, so per contraction step an invocation gathers
 // one value of its own (a pixel's channel) and multiplies it by CELL channels
 // that every invocation of the workgroup reads at the same address: a GPU
-// serves those from cache as a broadcast, and a CPU-emulated one (lavapipe runs
-// 8 invocations in SIMD lanes) proves them uniform and loads them once for all
-// lanes, where a load per invocation would be a gather. That, and no barriers
-// (which make a CPU-emulated GPU several times slower, see matmul.wgsl), makes
-// this faster there than tiles in workgroup memory: the default variants use none.
+// serves those from cache as a broadcast. A CPU-emulated one (lavapipe runs 8
+// invocations in SIMD lanes) loads them lane by lane all the same, so there the
+// rows an invocation computes share each load (ROWS), and conv2dSubgroups.wgsl
+// loads them once for four lanes. With no barriers (which make a CPU-emulated
+// GPU several times slower, see matmul.wgsl) this is faster there than tiles
+// in workgroup memory: the default variants use none.
 //
 // The staged variants (STAGED), for GPUs, where each invocation's read of the
 // shared values is a trip to the cache as its gathers are, keep them in
