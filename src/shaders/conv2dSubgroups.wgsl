@@ -135,6 +135,64 @@ fn backward_input_shuffled(@builtin(global_invocation_id) id: vec3u, @builtin(wo
   store_d_input(cells, id.x, first);
 }
 
+// forward_shuffled for channels that need not come in fours (a first layer's
+// C_in = 1), with the grid laid out by output pixel: global z is the pixel's
+// place (oh, ow), the same for the whole workgroup, and an invocation's ROWS
+// rows are images global x * ROWS + r there. The contraction runs along
+// k = (kh, kw, c), four steps at a time whatever C_in, and where a step reads
+// in an image is the same for every row: worked out once for all. A step in
+// the padding, or past the last, reads zero, and adding a zero product
+// changes no sum's bits.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn forward_by_place(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup_id) group: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let first = group.y * CELL;
+  let oh = group.z / params.OW;
+  let ow = group.z % params.OW;
+  let steps = params.KH * params.KW * params.C_in;
+  // Where each row's image starts in x.
+  var images: array<u32, ROWS>;
+  var cells: array<Cell, ROWS>;
+  for (var r = 0u; r < ROWS; r++) {
+    images[r] = min(id.x * ROWS + r, params.N - 1u) * params.H * params.W * params.C_in;
+    if (BIAS) {
+      cells[r] = w_row(steps, first, params.C_out);
+    }
+  }
+  for (var k = 0u; k < steps; k += 4u) {
+    let mine = w_row(min(k + lane % 4u, steps - 1u), first, params.C_out);
+    let reads = array<Tap, 4>(step_in_image(k, oh, ow), step_in_image(k + 1u, oh, ow), step_in_image(k + 2u, oh, ow), step_in_image(k + 3u, oh, ow));
+    var values: array<vec4f, ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+      let at = images[r];
+      values[r] = vec4f(x[at + reads[0].at] * reads[0].scale, x[at + reads[1].at] * reads[1].scale, x[at + reads[2].at] * reads[2].scale, x[at + reads[3].at] * reads[3].scale);
+    }
+    add_four_steps(&cells, values, mine, 0u);
+  }
+  for (var r = 0u; r < ROWS; r++) {
+    let n = id.x * ROWS + r;
+    if (n < params.N) {
+      let at = ((n * params.OH + oh) * params.OW + ow) * params.C_out;
+      for (var j = 0u; j < CELL; j++) {
+        if (first + j < params.C_out) {
+          y[at + first + j] = activate(cells[r][j / 4u][j % 4u], ACTIVATION);
+        }
+      }
+    }
+  }
+}
+
+// Where contraction step k = (kh, kw, c) of output place (oh, ow) reads in an
+// image of x, and 1; or, in the padding or past the last step, a valid
+// place and 0.
+fn step_in_image(k: u32, oh: u32, ow: u32) -> Tap {
+  let steps = params.KH * params.KW * params.C_in;
+  let tap = kernel_row(min(k, steps - 1u));
+  let ih = i32(oh * params.SY + tap.x) - i32(params.pad_top);
+  let iw = i32(ow * params.SX + tap.y) - i32(params.pad_left);
+  let inside = k < steps && ih >= 0 && iw >= 0 && ih < i32(params.H) && iw < i32(params.W);
+  return Tap(select(0u, (u32(ih) * params.W + u32(iw)) * params.C_in + tap.z, inside), select(0.0, 1.0, inside));
+}
+
 // backward_input_shuffled with the grid laid out by input pixel: global z is
 // the pixel's place (ih, iw), the same for the whole workgroup, and an
 // invocation's ROWS rows are images global x * ROWS + r there. The taps that
