@@ -314,35 +314,53 @@ fn forward(@builtin(global_invocation_id) id: vec3u, @builtin(local_invocation_i
 // With BIAS, row KH*KW*C_in is the bias': dL/dbias(co) = Σ_m dY(m, co), as if
 // P(m, k) were 1 there: its taps are read all the same, and replaced by 1.
 fn backward_weight_block(invocation: u32, lane: u32, first: u32, z: u32, slices: u32) {
-  let weights = params.KH * params.KW * params.C_in;
-  let rows = weights + select(0u, 1u, BIAS);
-  var k: array<u32, ROWS>;
-  // (kh, kw, c) of each row.
-  var tap: array<vec3u, ROWS>;
-  for (var r = 0u; r < ROWS; r++) {
-    k[r] = min(invocation * ROWS + r, rows - 1u);
-    tap[r] = kernel_row(k[r]);
-  }
-  let pixels = params.N * params.OH * params.OW;
-  let slice = (pixels + slices - 1u) / slices;
-  let m_begin = min(z * slice, pixels);
-  let m_end = min(m_begin + slice, pixels);
+  let rows = weight_rows(invocation);
+  let steps = slice_steps(z, slices);
   // (n, oh, ow) of pixel m, stepped along with it (next_pixel) rather than divided out each step.
-  var at = pixel_at(m_begin, params.OH, params.OW);
+  var at = pixel_at(steps.x, params.OH, params.OW);
   var cells: array<Cell, ROWS>;
-  for (var m = m_begin; m < m_end; m++) {
-    let i = (m - m_begin) % CHUNK;
+  for (var m = steps.x; m < steps.y; m++) {
+    let i = (m - steps.x) % CHUNK;
     if (STAGED && i == 0u) {
-      stage_d_out(m, min(CHUNK, m_end - m), first, lane);
+      stage_d_out(m, min(CHUNK, steps.y - m), first, lane);
     }
-    let row = d_out_cell(m, i, first);
-    for (var r = 0u; r < ROWS; r++) {
-      let input = input_pixel(at.x, i32(at.y * params.SY + tap[r].x) - i32(params.pad_top), i32(at.z * params.SX + tap[r].y) - i32(params.pad_left));
-      add_scaled(&cells[r], real(select(x[input.at + tap[r].z] * input.scale, 1.0, k[r] == weights)), row);
-    }
+    add_weight_step(&cells, rows, at, d_out_cell(m, i, first));
     next_pixel(&at);
   }
   store_partial_d_weight(cells, invocation, first, z);
+}
+
+// An invocation's rows of dW: k, clamped to the last, and their (kh, kw, c).
+struct WeightRows {
+  k: array<u32, ROWS>,
+  tap: array<vec3u, ROWS>,
+}
+
+fn weight_rows(invocation: u32) -> WeightRows {
+  let last = params.KH * params.KW * params.C_in - select(1u, 0u, BIAS);
+  var rows: WeightRows;
+  for (var r = 0u; r < ROWS; r++) {
+    rows.k[r] = min(invocation * ROWS + r, last);
+    rows.tap[r] = kernel_row(rows.k[r]);
+  }
+  return rows;
+}
+
+// The steps m of slice z of `slices` of backward_weight's contraction, from the first to the end.
+fn slice_steps(z: u32, slices: u32) -> vec2u {
+  let pixels = params.N * params.OH * params.OW;
+  let slice = (pixels + slices - 1u) / slices;
+  let begin = min(z * slice, pixels);
+  return vec2u(begin, min(begin + slice, pixels));
+}
+
+// Adds step m's products to the rows' cells: P(m, k) at output pixel at = (n, oh, ow) times row m of dY.
+fn add_weight_step(cells: ptr<function, array<Cell, ROWS>>, rows: WeightRows, at: vec3u, d_out_row: Operand) {
+  for (var r = 0u; r < ROWS; r++) {
+    let tap = rows.tap[r];
+    let input = input_pixel(at.x, i32(at.y * params.SY + tap.x) - i32(params.pad_top), i32(at.z * params.SX + tap.y) - i32(params.pad_left));
+    add_scaled(&(*cells)[r], real(select(x[input.at + tap.z] * input.scale, 1.0, rows.k[r] == params.KH * params.KW * params.C_in)), d_out_row);
+  }
 }
 
 // (kh, kw, c) of row k of dW; the bias row's taps, past the kernel, are read
@@ -389,6 +407,30 @@ fn backward_weight(
   @builtin(num_workgroups) groups: vec3u,
 ) {
   backward_weight_block(id.x, lane, group.y * CELL, group.z, groups.z);
+}
+
+// backward_weight with the grid laid out by slice: an invocation per slice
+// (global x), for its cell's columns (global y) of its ROWS rows (global z).
+// Where dW has few rows (a first layer's KH*KW*C_in + 1: 10 in the CNN),
+// laying them along x leaves most of a workgroup's lanes idle, or each with a
+// row or two; here every lane has a slice of its own, and its ROWS rows share
+// each load of dY. The same slices, summed in the same order: the same bits.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backward_weight_by_slice(@builtin(global_invocation_id) id: vec3u) {
+  let slices = arrayLength(&partial_d_weight) / ((params.KH * params.KW * params.C_in + select(0u, 1u, BIAS)) * params.C_out);
+  if (id.x >= slices) {
+    return;
+  }
+  let first = id.y * CELL;
+  let rows = weight_rows(id.z);
+  let steps = slice_steps(id.x, slices);
+  var at = pixel_at(steps.x, params.OH, params.OW);
+  var cells: array<Cell, ROWS>;
+  for (var m = steps.x; m < steps.y; m++) {
+    add_weight_step(&cells, rows, at, operand(d_out_row(m, first)));
+    next_pixel(&at);
+  }
+  store_partial_d_weight(cells, id.z, first, id.x);
 }
 
 // dW(k, co) = Σ_z partial_d_weight(z, k, co); the number of slices is what the

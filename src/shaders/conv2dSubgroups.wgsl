@@ -158,9 +158,15 @@ fn forward_by_place(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup
       cells[r] = w_row(steps, first, params.C_out);
     }
   }
+  // (kh, kw, c) of step k, stepped along with it rather than divided out.
+  var tap = vec3u(0u);
   for (var k = 0u; k < steps; k += 4u) {
     let mine = w_row(min(k + lane % 4u, steps - 1u), first, params.C_out);
-    let reads = array<Tap, 4>(step_in_image(k, oh, ow), step_in_image(k + 1u, oh, ow), step_in_image(k + 2u, oh, ow), step_in_image(k + 3u, oh, ow));
+    var reads: array<Tap, 4>;
+    for (var j = 0u; j < 4u; j++) {
+      reads[j] = step_in_image(tap, k + j < steps, oh, ow);
+      next_tap(&tap);
+    }
     var values: array<vec4f, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
       let at = images[r];
@@ -181,16 +187,27 @@ fn forward_by_place(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup
   }
 }
 
-// Where contraction step k = (kh, kw, c) of output place (oh, ow) reads in an
-// image of x, and 1; or, in the padding or past the last step, a valid
-// place and 0.
-fn step_in_image(k: u32, oh: u32, ow: u32) -> Tap {
-  let steps = params.KH * params.KW * params.C_in;
-  let tap = kernel_row(min(k, steps - 1u));
+// Where the contraction step at tap = (kh, kw, c) of output place (oh, ow)
+// reads in an image of x, and 1; or, in the padding or for a step past the
+// last (`step` false), a valid place and 0.
+fn step_in_image(tap: vec3u, step: bool, oh: u32, ow: u32) -> Tap {
   let ih = i32(oh * params.SY + tap.x) - i32(params.pad_top);
   let iw = i32(ow * params.SX + tap.y) - i32(params.pad_left);
-  let inside = k < steps && ih >= 0 && iw >= 0 && ih < i32(params.H) && iw < i32(params.W);
+  let inside = step && ih >= 0 && iw >= 0 && ih < i32(params.H) && iw < i32(params.W);
   return Tap(select(0u, (u32(ih) * params.W + u32(iw)) * params.C_in + tap.z, inside), select(0.0, 1.0, inside));
+}
+
+// (kh, kw, c) of the contraction step after tap's.
+fn next_tap(tap: ptr<function, vec3u>) {
+  (*tap).z++;
+  if ((*tap).z == params.C_in) {
+    (*tap).z = 0u;
+    (*tap).y++;
+    if ((*tap).y == params.KW) {
+      (*tap).y = 0u;
+      (*tap).x++;
+    }
+  }
 }
 
 // backward_input_shuffled with the grid laid out by input pixel: global z is

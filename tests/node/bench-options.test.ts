@@ -4,6 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { rooflinePoint, type Roofline } from '../../bench/roofline';
 import { parseBenchOptions, precisionRows } from '../../bench/suite';
+import { repo, scriptArgs, sh } from './child';
 
 test('the options typed are read, with the defaults for what is left out', () => {
   expect(parseBenchOptions(true, 'cnn, mlp')).toEqual({ quick: true, models: ['cnn', 'mlp'], batches: [128], autotune: 'cached' });
@@ -49,4 +50,21 @@ test("precisionRows: each product's fastest f32 and f16 variant, from the times 
     { ...choice, variant: 'workgroup=16 f16', ms: {}, from: 'default' },
   ]);
   expect(rows).toEqual([{ ...choice, f32: { variant: 'tiled=32', ms: 4 }, f16: { variant: 'tiled=32 f16', ms: 2 }, f16Speedup: 2, chosen: 'tiled=32 f16' }]);
+});
+
+describe('npm run bench:variants', () => {
+  test('times the variants named in paired rounds: a row each, the first the baseline of the ratios', async () => {
+    const args = [...(await scriptArgs('bench:variants')), '--conv', '2,6,6,4,3,3,8', '--product', 'backward_input', '--variants', 'rows=1;rows=4', '--rounds', '2'];
+    const { stdout } = await sh(process.execPath, args, repo);
+    const rows = stdout.split('\n').filter((line) => /^\| rows=/.test(line));
+    expect(rows.map((row) => row.split(' | ')[0])).toEqual(['| rows=1', '| rows=4']);
+    expect(rows[0]).toMatch(/ \| 1\.00× \| 1\.00–1\.00 \|$/);
+    expect(stdout).toMatch(/^conv2d\.wgsl:backward_input at N=2 H=6 W=6 C_in=4 k=3x3 C_out=8, /);
+  });
+
+  test('a product or a variant it does not have is refused, naming what it has', async () => {
+    const args = [...(await scriptArgs('bench:variants')), '--conv', '2,6,6,4,3,3,8'];
+    await expect(sh(process.execPath, [...args, '--product', 'sideways'], repo)).rejects.toThrow("--product must be forward, backward_weight or backward_input, got 'sideways'");
+    await expect(sh(process.execPath, [...args, '--product', 'forward', '--variants', 'rows=99'], repo)).rejects.toThrow(/not offered at this shape: rows=99 \(offered: rows=4, rows=1, /);
+  });
 });

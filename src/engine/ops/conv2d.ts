@@ -164,6 +164,8 @@ interface Variant {
   eight?: boolean;
   /** Shuffled, a workgroup per input pixel's place, its rows images (backward_input only: `_by_place`). */
   byPlace?: boolean;
+  /** An invocation per slice of the contraction (backward_weight only: `_by_slice`). */
+  bySlice?: boolean;
   /** Four channels an invocation, in accumulators named one by one (conv2d.wgsl's `_quads` entry points). */
   quads?: boolean;
   /** The quads reading the contraction's channels four at a time, as vec4s (`_quads4`). */
@@ -190,15 +192,21 @@ interface Variant {
  * 8 lanes (lanes=8: on lavapipe 1.24x faster than 4 at the CNN's second layer;
  * forward's and backward_input's were 1.2x slower, and are not offered); and
  * backward_input's 4 rows also by place (a workgroup per input pixel's place,
- * its rows images, which skips the taps that reach no output pixel: on
- * lavapipe 1.4-1.56x faster than 4 shuffled rows at the CNN's second layer,
- * whose border taps are 40% of all; 2 rows by place were 1.3x slower than 4).
+ * its rows images, which skips the taps that reach no output pixel, 40% of
+ * all at the CNN's second layer; 2 rows by place were 1.3x slower than 4).
  * Where the input channels do not come in fours (a first layer's 1 or 3),
  * forward has no shuffled variants but 4 and 8 rows by place, reading x a
- * float at a time along the contraction flattened (kh, kw, c): on lavapipe the
- * CNN's first layer 1.26x faster than the best other (16.6 against 20.9 ms).
- * Forward by place where the channels come in fours measured no faster than
- * shuffled at the CNN's second layer, and is not offered.
+ * float at a time along the contraction flattened (kh, kw, c). Forward by
+ * place where the channels come in fours measured no faster than shuffled at
+ * the CNN's second layer, and is not offered. And where dW has fewer rows than
+ * a workgroup has lanes (a first layer's), backward_weight's 4 and 8 rows by
+ * slice: an invocation per slice of the contraction, where laying the rows
+ * along the lanes leaves most idle. On lavapipe, in paired rounds (`npm run
+ * bench:variants`, the median of the per-round ratios): backward_input's 4
+ * rows by place 1.35x as fast as 4 rows shuffled at the CNN's second layer;
+ * at its first, forward's 4 rows by place 1.28x as fast as 8 rows, and
+ * backward_weight's 4 rows by slice 1.67x as fast as 2 rows (each the best
+ * other).
  * And quads: a 4 x 4 block an invocation in accumulators named one by one
  * (conv2d.wgsl's `_quads` entry points), which SwiftShader keeps in registers
  * where it keeps the cells' arrays in memory: there 3.1x and 2.6x faster than
@@ -226,11 +234,13 @@ const SHUFFLED_VARIANTS: Record<string, readonly Variant[]> = {
   backward_weight: [{ rows: 4, shuffled: true }, { rows: 8, shuffled: true }],
 };
 
+const BY_SLICE: readonly Variant[] = [{ rows: 4, bySlice: true }, { rows: 8, bySlice: true }];
+
 const FORWARD_BY_PLACE: readonly Variant[] = [{ rows: 4, shuffled: true, byPlace: true }, { rows: 8, shuffled: true, byPlace: true }];
 
 /** `rows=4`, `rows=4 staged`, `rows=1 scalar`, `rows=4 shuffled`, `rows=4 shuffled lanes=8`. */
-const variantName = ({ rows, staged, scalar, shuffled, eight, byPlace, quads, vec4 }: Variant) =>
-  `rows=${rows}${staged ? ' staged' : ''}${scalar ? ' scalar' : ''}${shuffled ? ' shuffled' : ''}${eight ? ' lanes=8' : ''}${byPlace ? ' by place' : ''}${quads ? ' quads' : ''}${vec4 ? ' vec4' : ''}`;
+const variantName = ({ rows, staged, scalar, shuffled, eight, byPlace, bySlice, quads, vec4 }: Variant) =>
+  `rows=${rows}${staged ? ' staged' : ''}${scalar ? ' scalar' : ''}${shuffled ? ' shuffled' : ''}${eight ? ' lanes=8' : ''}${byPlace ? ' by place' : ''}${bySlice ? ' by slice' : ''}${quads ? ' quads' : ''}${vec4 ? ' vec4' : ''}`;
 
 /** Channels an invocation of the variant computes: a cell's, or a quad's. */
 const channels = ({ quads }: Variant) => (quads ? 4 : CELL);
@@ -246,7 +256,9 @@ type Made = ReturnType<TunableSpec['make']>;
  */
 function offered(device: GPUDevice, entryPoint: string, g: Geometry, vectorized: boolean): Map<string, Variant> {
   const fours = (entryPoint === 'backward_input' ? g.C_out : g.C_in) % 4 === 0 ? [{ rows: 4, quads: true, vec4: true }] : [];
-  return new Map([...VARIANTS.filter((v) => !v.scalar || vectorized), ...fours, ...shuffledVariants(device, entryPoint, g)].map((v) => [variantName(v), v]));
+  // By slice where dW has fewer rows than a workgroup has lanes: at the CNN's second layer's 289 they were 2.3x slower.
+  const bySlice = entryPoint === 'backward_weight' && g.KH * g.KW * g.C_in + 1 < WORKGROUP_SIZE ? BY_SLICE : [];
+  return new Map([...VARIANTS.filter((v) => !v.scalar || vectorized), ...fours, ...bySlice, ...shuffledVariants(device, entryPoint, g)].map((v) => [variantName(v), v]));
 }
 
 /** SHUFFLED_VARIANTS of the product, where they apply (see `offered`), with backward_weight's 8 steps a round where every subgroup has 8 lanes. */
@@ -278,6 +290,7 @@ function made(entryPoint: string, variant: Variant, spec: (variant: Variant) => 
   const dispatch = { shader: inPrecision(withConsts(shuffled ? subgroupShader : shader, { ROWS: rows, ...(shuffled && { STEPS: eight ? 8 : 4 }) }), f16 ? 'f16' : 'f32'), spec: { ...base, constants } };
   if (variant.quads) return { ...dispatch, entryPoint: `${entryPoint}_quads${variant.vec4 ? '4' : ''}` };
   if (variant.byPlace) return { ...dispatch, entryPoint: `${entryPoint}_by_place` };
+  if (variant.bySlice) return { ...dispatch, entryPoint: `${entryPoint}_by_slice` };
   return shuffled ? { ...dispatch, entryPoint: `${entryPoint}_shuffled` } : dispatch;
 }
 
@@ -334,11 +347,12 @@ function weightSpec(device: GPUDevice, g: Geometry, t: { x: Tensor; dOut: Tensor
   const { constants, views, scratch } = specialize(device, g.C_out, 'd_out4', t.dOut);
   const spec = (variant: Variant): DispatchSpec => {
     const threads = Math.ceil(rows / variant.rows);
+    const [x, z] = variant.bySlice ? [slices, threads] : [threads, slices];
     return {
-      constants: { WORKGROUP_SIZE: Math.min(WORKGROUP_SIZE, Math.ceil(threads / ROW_GRANULE) * ROW_GRANULE), ...constants, BIAS: Number(bias), PADDED: padded(g) },
+      constants: { WORKGROUP_SIZE: Math.min(WORKGROUP_SIZE, Math.ceil(x / ROW_GRANULE) * ROW_GRANULE), ...constants, BIAS: Number(bias), PADDED: padded(g) },
       params: g,
       buffers: { ...ranges({ [variant.shuffled || variant.vec4 ? 'x4' : 'x']: t.x, d_out: t.dOut, partial_d_weight: t.partial }), ...views },
-      grid: { threads: [threads, Math.ceil(g.C_out / channels(variant)), slices] },
+      grid: { threads: [x, Math.ceil(g.C_out / channels(variant)), z] },
       work: productWork(g),
     };
   };
