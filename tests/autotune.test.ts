@@ -93,7 +93,7 @@ describe('autotune', () => {
     cache.entries[key].variant = 'rows=99';
     await store.write(JSON.stringify(cache));
     const run = await train('cached', store);
-    expect(run.notices).toEqual([expect.stringMatching(/^autotune: ignored the cached choice 'rows=99' for conv2d\.wgsl:forward .*: not one of its variants \(rows=4, rows=1, rows=2, rows=8, rows=1 staged, rows=4 staged, rows=1 scalar, rows=4 quads(, rows=4 shuffled by place, rows=8 shuffled by place)?\)$/)]);
+    expect(run.notices).toEqual([expect.stringMatching(/^autotune: ignored the cached choice 'rows=99' for conv2d\.wgsl:forward .*: not one of its variants \(rows=4, rows=1, rows=2, rows=8, rows=1 staged, rows=4 staged, rows=1 scalar, rows=4 quads(, rows=8 shuffled by place, rows=4 shuffled by place(, rows=4 shuffled lanes=8 by place)?)?\)$/)]);
     expect(run.tuning.choices.filter((c) => c.from === 'timed').length).toBeGreaterThan(0);
     expect(run.tuning.choices.every((c) => c.variant !== 'rows=99')).toBe(true);
   });

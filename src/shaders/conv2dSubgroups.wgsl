@@ -44,8 +44,32 @@ const FOURS = (ROWS + 3u) / 4u;
 // 8 made forward and backward_input slower, so they take 4 steps a round.
 const STEPS = 4u;
 
-// Row `i` of `mine`, the shared row lane i loaded (i < STEPS), in every lane.
+// The lanes that load each of forward's and backward_input's four shared rows
+// of w a round: 1, a whole row each, from lanes 0 to 3; or 2, half a row
+// each, from lanes 0 to 7 (a variant, where every subgroup has 8 lanes:
+// TypeScript rewrites this line), half the loads for the same shuffles.
+// backward_weight keeps 1.
+const LANES_A_ROW = 1u;
+
+// The shared row of step k + j that this lane loads for a round of four steps
+// k..k+3 of w read as a matrix of `width` columns, j = lane % 4, its rows
+// clamped to `last`; with 2 LANES_A_ROW, half of step k + j's row, j = lane / 2 % 4,
+// columns first + 8 * (lane % 2) on, in the cell's first two quads.
+fn shared_w_row(k: u32, last: u32, first: u32, width: u32, lane: u32) -> Cell {
+  if (LANES_A_ROW == 2u) {
+    let at = min(k + lane / 2u % 4u, last) * width;
+    let half = first + 8u * (lane % 2u);
+    return Cell(w_quad(at, half, width), w_quad(at, half + 4u, width), vec4f(), vec4f());
+  }
+  return w_row(min(k + lane % 4u, last), first, width);
+}
+
+// Row `i` of a round, i < STEPS, in every lane, from `mine`, what each lane
+// loaded of it: the row lane i loaded; with 2 LANES_A_ROW, its halves from lanes 2i and 2i + 1.
 fn row_of_lane(mine: Cell, i: u32) -> Cell {
+  if (LANES_A_ROW == 2u) {
+    return Cell(subgroupShuffle(mine[0], 2u * i), subgroupShuffle(mine[1], 2u * i), subgroupShuffle(mine[0], 2u * i + 1u), subgroupShuffle(mine[1], 2u * i + 1u));
+  }
   return Cell(subgroupShuffle(mine[0], i), subgroupShuffle(mine[1], i), subgroupShuffle(mine[2], i), subgroupShuffle(mine[3], i));
 }
 
@@ -92,7 +116,7 @@ fn forward_shuffled(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup
       }
       let k = (kh * params.KW + kw) * params.C_in;
       for (var c = 0u; c < params.C_in; c += 4u) {
-        let mine = w_row(k + c + lane % 4u, first, params.C_out);
+        let mine = shared_w_row(k + c, k + params.C_in - 1u, first, params.C_out, lane);
         var values: array<vec4f, ROWS>;
         for (var r = 0u; r < ROWS; r++) {
           values[r] = x4[(taps[r].at + c) / 4u] * taps[r].scale;
@@ -123,7 +147,7 @@ fn backward_input_shuffled(@builtin(global_invocation_id) id: vec3u, @builtin(wo
       }
       let k = (kh * params.KW + kw) * params.C_out;
       for (var co = 0u; co < params.C_out; co += 4u) {
-        let mine = w_row(k + co + lane % 4u, first, params.C_in);
+        let mine = shared_w_row(k + co, k + params.C_out - 1u, first, params.C_in, lane);
         var values: array<vec4f, ROWS>;
         for (var r = 0u; r < ROWS; r++) {
           values[r] = d_out4[(taps[r].at + co) / 4u] * taps[r].scale;
@@ -161,7 +185,7 @@ fn forward_by_place(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup
   // (kh, kw, c) of step k, stepped along with it rather than divided out.
   var tap = vec3u(0u);
   for (var k = 0u; k < steps; k += 4u) {
-    let mine = w_row(min(k + lane % 4u, steps - 1u), first, params.C_out);
+    let mine = shared_w_row(k, steps - 1u, first, params.C_out, lane);
     var reads: array<Tap, 4>;
     for (var j = 0u; j < 4u; j++) {
       reads[j] = step_in_image(tap, k + j < steps, oh, ow);
@@ -235,7 +259,7 @@ fn backward_input_by_place(@builtin(global_invocation_id) id: vec3u, @builtin(wo
       let place = ((ih + params.pad_top - kh) / params.SY) * params.OW + (iw + params.pad_left - kw) / params.SX;
       let k = (kh * params.KW + kw) * params.C_out;
       for (var co = 0u; co < params.C_out; co += 4u) {
-        let mine = w_row(k + co + lane % 4u, first, params.C_in);
+        let mine = shared_w_row(k + co, k + params.C_out - 1u, first, params.C_in, lane);
         var values: array<vec4f, ROWS>;
         for (var r = 0u; r < ROWS; r++) {
           values[r] = d_out4[((images[r] * params.OH * params.OW + place) * params.C_out + co) / 4u];

@@ -160,7 +160,7 @@ interface Variant {
   f16?: boolean;
   /** Passed round each subgroup four steps at a time (conv2dSubgroups.wgsl). */
   shuffled?: boolean;
-  /** Shuffled 8 steps at a time rather than 4 (conv2dSubgroups.wgsl's STEPS: backward_weight only). */
+  /** 8 lanes loading a round's shared rows rather than 4: backward_weight 8 steps a round (conv2dSubgroups.wgsl's STEPS), the others half a row a lane (LANES_A_ROW). */
   eight?: boolean;
   /** Shuffled, a workgroup per input pixel's place, its rows images (backward_input only: `_by_place`). */
   byPlace?: boolean;
@@ -188,9 +188,11 @@ interface Variant {
  * Then, where the device has subgroups and the contraction's channels come in
  * fours, the shared rows passed round subgroups (conv2dSubgroups.wgsl) at 2
  * and 4 rows (backward_weight: 4 and 8, its rows being read four at a time);
- * and backward_weight's 8 rows also 8 steps at a time where every subgroup has
- * 8 lanes (lanes=8: on lavapipe 1.24x faster than 4 at the CNN's second layer;
- * forward's and backward_input's were 1.2x slower, and are not offered); and
+ * and where every subgroup has 8 lanes, the last of each product's again with
+ * 8 lanes loading the shared rows a round (lanes=8): backward_weight's 8 rows
+ * 8 steps a round (on lavapipe 1.24x faster than 4 at the CNN's second layer),
+ * forward's and backward_input's 4 steps a round, half a row a lane
+ * (conv2dSubgroups.wgsl's LANES_A_ROW; 8 steps a round was 1.2x slower); and
  * backward_input's 4 rows also by place (a workgroup per input pixel's place,
  * its rows images, which skips the taps that reach no output pixel, 40% of
  * all at the CNN's second layer; 2 rows by place were 1.3x slower than 4).
@@ -206,7 +208,8 @@ interface Variant {
  * rows by place 1.35x as fast as 4 rows shuffled at the CNN's second layer;
  * at its first, forward's 4 rows by place 1.28x as fast as 8 rows, and
  * backward_weight's 4 rows by slice 1.67x as fast as 2 rows (each the best
- * other).
+ * other); with 8 lanes loading w, forward 1.28x as fast as 4 rows shuffled at
+ * the second layer, backward_input by place 1.34x as fast as without.
  * And quads: a 4 x 4 block an invocation in accumulators named one by one
  * (conv2d.wgsl's `_quads` entry points), which SwiftShader keeps in registers
  * where it keeps the cells' arrays in memory: there 3.1x and 2.6x faster than
@@ -236,7 +239,7 @@ const SHUFFLED_VARIANTS: Record<string, readonly Variant[]> = {
 
 const BY_SLICE: readonly Variant[] = [{ rows: 4, bySlice: true }, { rows: 8, bySlice: true }];
 
-const FORWARD_BY_PLACE: readonly Variant[] = [{ rows: 4, shuffled: true, byPlace: true }, { rows: 8, shuffled: true, byPlace: true }];
+const FORWARD_BY_PLACE: readonly Variant[] = [{ rows: 8, shuffled: true, byPlace: true }, { rows: 4, shuffled: true, byPlace: true }];
 
 /** `rows=4`, `rows=4 staged`, `rows=1 scalar`, `rows=4 shuffled`, `rows=4 shuffled lanes=8`. */
 const variantName = ({ rows, staged, scalar, shuffled, eight, byPlace, bySlice, quads, vec4 }: Variant) =>
@@ -261,7 +264,7 @@ function offered(device: GPUDevice, entryPoint: string, g: Geometry, vectorized:
   return new Map([...VARIANTS.filter((v) => !v.scalar || vectorized), ...fours, ...bySlice, ...shuffledVariants(device, entryPoint, g)].map((v) => [variantName(v), v]));
 }
 
-/** SHUFFLED_VARIANTS of the product, where they apply (see `offered`), with backward_weight's 8 steps a round where every subgroup has 8 lanes. */
+/** SHUFFLED_VARIANTS of the product, where they apply (see `offered`), the last also with 8 lanes loading a round's rows where every subgroup has 8. */
 function shuffledVariants(device: GPUDevice, entryPoint: string, g: Geometry): Variant[] {
   const channels = entryPoint === 'backward_input' ? g.C_out : g.C_in;
   // By place where each place can have a workgroup layer of its own.
@@ -269,7 +272,7 @@ function shuffledVariants(device: GPUDevice, entryPoint: string, g: Geometry): V
   const shuffled = (device.features.has('subgroups') && channels % 4 === 0 ? SHUFFLED_VARIANTS[entryPoint] : []).filter((v) => byPlace || !v.byPlace);
   // forward by place, which reads x a float at a time, for the channels that do not come in fours.
   if (entryPoint === 'forward' && device.features.has('subgroups') && channels % 4 !== 0 && byPlace) shuffled.push(...FORWARD_BY_PLACE);
-  const eight = entryPoint === 'backward_weight' && shuffled.length > 0 && (device.adapterInfo?.subgroupMinSize ?? 0) >= 8 ? [{ ...shuffled.at(-1)!, eight: true }] : [];
+  const eight = shuffled.length > 0 && (device.adapterInfo?.subgroupMinSize ?? 0) >= 8 ? [{ ...shuffled.at(-1)!, eight: true }] : [];
   return [...shuffled, ...eight];
 }
 
@@ -287,7 +290,7 @@ function made(entryPoint: string, variant: Variant, spec: (variant: Variant) => 
   const { rows, staged = false, scalar = false, shuffled = false, eight = false, f16 = false } = variant;
   const base = spec(variant);
   const constants = { ...base.constants, STAGED: Number(staged), ...(scalar && { VECTORIZED: 0 }) };
-  const dispatch = { shader: inPrecision(withConsts(shuffled ? subgroupShader : shader, { ROWS: rows, ...(shuffled && { STEPS: eight ? 8 : 4 }) }), f16 ? 'f16' : 'f32'), spec: { ...base, constants } };
+  const dispatch = { shader: inPrecision(withConsts(shuffled ? subgroupShader : shader, { ROWS: rows, ...(shuffled && { STEPS: eight ? 8 : 4, LANES_A_ROW: eight && entryPoint !== 'backward_weight' ? 2 : 1 }) }), f16 ? 'f16' : 'f32'), spec: { ...base, constants } };
   if (variant.quads) return { ...dispatch, entryPoint: `${entryPoint}_quads${variant.vec4 ? '4' : ''}` };
   if (variant.byPlace) return { ...dispatch, entryPoint: `${entryPoint}_by_place` };
   if (variant.bySlice) return { ...dispatch, entryPoint: `${entryPoint}_by_slice` };
@@ -384,7 +387,9 @@ export function denseVariants(
     'w' in t
       ? forwardSpec(device, g, { x: image(t.x), w: t.w, y: t.y }, { bias, activation })
       : weightSpec(device, g, { x: image(t.x), dOut: t.dOut, partial: t.dWeight }, { bias, slices: 1 });
-  const variants = new Map(shuffledVariants(device, entryPoint, g).map((v) => [`conv2d ${variantName(v)}`, (f16: boolean) => made(entryPoint, { ...v, f16 }, spec)]));
+  // Not by place: an image of one pixel has one place.
+  const shuffled = shuffledVariants(device, entryPoint, g).filter((v) => !v.byPlace);
+  const variants = new Map(shuffled.map((v) => [`conv2d ${variantName(v)}`, (f16: boolean) => made(entryPoint, { ...v, f16 }, spec)]));
   return { variants, scratch };
 }
 
