@@ -160,6 +160,25 @@ describe('autotune', () => {
   test('an unknown mode is refused', () => {
     expect(() => sequential(layers()).compile({ autotune: 'fast' as AutotuneMode })).toThrow("compile(): autotune must be one of off, cached, full, got 'fast'");
   });
+  test('after every variant, the three fastest are timed twice more in turn, and the fastest time counts', async () => {
+    const gpu = await testGpu();
+    const dispatch = await matmulForward(gpu.device, { x: await zeros([64, 256]), w: await zeros([256, 64]), y: await zeros([64, 64]) });
+    const steps: string[] = [];
+    const tuner = new Autotuner(gpu, 'full', memoryStore(), () => {}, Infinity);
+    // What each step's progress says after the kernel and shape.
+    await tuner.tune([dispatch], (p) => void (p.what.startsWith('matmul') && steps.push(p.what.slice(p.what.indexOf(', ') + 2))));
+    const [choice] = tuner.choices;
+    const variants = dispatch.tunable!.variants;
+    const contenders = steps.slice(variants.length).map((step) => /\((.*)\)$/.exec(step)![1]);
+    expect(steps.slice(0, variants.length)).toEqual(variants.map((v, i) => `variant ${i + 1} of ${variants.length} (${v})`));
+    expect(steps.slice(variants.length).map((step) => step.split(' (')[0])).toEqual([1, 2, 3, 4, 5, 6].map((i) => `the fastest again, ${i} of 6`));
+    // The same three each round, and the choice among them, the fastest of all.
+    expect(contenders.slice(3)).toEqual(contenders.slice(0, 3));
+    expect(contenders).toContain(choice.variant);
+    expect(Math.min(...Object.values(choice.ms))).toBe(choice.ms[choice.variant]);
+    dispatch.owned.forEach((buffer) => buffer.destroy());
+  });
+
   test("a budget goes to the kernels of the most work first; a shape it cuts short runs its fastest variant timed, uncached", async () => {
     const gpu = await testGpu();
     // A small product first in the plan, a large one second.

@@ -7,7 +7,10 @@
 // Timing: each variant's dispatch alone, repeated in one compute pass until the
 // pass takes a few milliseconds (a kernel of microseconds on a GPU must outlast
 // the timestamps' rounding), timed by the pass' timestamps where the device has
-// them, else by the wall time to onSubmittedWorkDone. A variant that fails to
+// them, else by the wall time to onSubmittedWorkDone. Then the fastest few are
+// timed again in turn, and each keeps its fastest time: a machine's speed can
+// drift within seconds (on a shared CPU, by 2x), which would otherwise crown
+// whichever variant ran in a fast moment. A variant that fails to
 // build on this adapter (a limit it exceeds) is skipped. Every variant computes
 // the same values: each passes the kernel tests against the float64 reference.
 import { describeAdapter, type Gpu } from './device';
@@ -59,6 +62,10 @@ interface Entry {
   ms: Record<string, number>;
 }
 
+/** After every variant is timed once, this many of the fastest are timed again... */
+const CONTENDERS = 3;
+/** ...this many times more each, in turn. */
+const RETIMES = 2;
 /** The dispatches of a pass are repeated until it takes at least this long... */
 const MIN_PASS_MS = 2;
 /** ...but never more than this many times. */
@@ -181,9 +188,7 @@ export class Autotuner {
     let partial = 0;
     for (const [done, [key, dispatch]] of order.entries()) {
       const tunable = dispatch.tunable!;
-      const timed = await this.time(dispatch, (variant, index) =>
-        onProgress?.({ stage: 'tune', done, total: order.length, what: `${tunable.kernel} ${tunable.shape}, variant ${index + 1} of ${tunable.variants.length} (${variant})` }),
-      );
+      const timed = await this.time(dispatch, (step) => onProgress?.({ stage: 'tune', done, total: order.length, what: `${tunable.kernel} ${tunable.shape}, ${step}` }));
       if (timed?.complete) {
         // This adapter's choices for the same kernel and shape among other code or variants are stale now.
         const site = siteOf(tunable);
@@ -225,28 +230,41 @@ export class Autotuner {
    * Times the dispatch's variants, and gives the fastest; `complete` is false
    * when the budget ran out before all were timed, null when before any was.
    */
-  private async time(dispatch: Dispatch, timing?: (variant: string, index: number) => void): Promise<{ entry: Entry; complete: boolean } | null> {
+  private async time(dispatch: Dispatch, timing?: (step: string) => void): Promise<{ entry: Entry; complete: boolean } | null> {
     const tunable = dispatch.tunable!;
     const ms: Record<string, number> = {};
     let complete = true;
+    const timeVariant = async (variant: string) => {
+      let candidate: Dispatch;
+      try {
+        candidate = await tunable.build(variant);
+      } catch {
+        return;
+      }
+      const started = performance.now();
+      try {
+        ms[variant] = Math.min(ms[variant] ?? Infinity, await this.measure(candidate));
+      } finally {
+        for (const buffer of candidate.owned) buffer.destroy();
+        this.spentMs += performance.now() - started;
+      }
+    };
     for (const [index, variant] of tunable.variants.entries()) {
       if (this.spentMs >= this.budgetMs) {
         complete = false;
         break;
       }
-      timing?.(variant, index);
-      let candidate: Dispatch;
-      try {
-        candidate = await tunable.build(variant);
-      } catch {
-        continue;
-      }
-      const started = performance.now();
-      try {
-        ms[variant] = await this.measure(candidate);
-      } finally {
-        for (const buffer of candidate.owned) buffer.destroy();
-        this.spentMs += performance.now() - started;
+      timing?.(`variant ${index + 1} of ${tunable.variants.length} (${variant})`);
+      await timeVariant(variant);
+    }
+    const contenders = Object.keys(ms)
+      .sort((a, b) => ms[a] - ms[b])
+      .slice(0, CONTENDERS);
+    for (let round = 0; round < RETIMES && contenders.length > 1; round++) {
+      for (const [index, variant] of contenders.entries()) {
+        if (this.spentMs >= this.budgetMs) break;
+        timing?.(`the fastest again, ${round * contenders.length + index + 1} of ${RETIMES * contenders.length} (${variant})`);
+        await timeVariant(variant);
       }
     }
     const timed = Object.keys(ms);
