@@ -372,11 +372,16 @@ fn kernel_row(k: u32) -> vec3u {
 
 // (n, oh, ow) of output pixel m + 1 from that of pixel m: stepped along rather than divided out.
 fn next_pixel(at: ptr<function, vec3u>) {
+  count_up(at, params.OW, params.OH);
+}
+
+// Three counters, z the fastest, one step on: z counts to z_end, then y to y_end, then x.
+fn count_up(at: ptr<function, vec3u>, z_end: u32, y_end: u32) {
   (*at).z++;
-  if ((*at).z == params.OW) {
+  if ((*at).z == z_end) {
     (*at).z = 0u;
     (*at).y++;
-    if ((*at).y == params.OH) {
+    if ((*at).y == y_end) {
       (*at).y = 0u;
       (*at).x++;
     }

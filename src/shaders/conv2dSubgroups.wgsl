@@ -189,7 +189,7 @@ fn forward_by_place(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup
     var reads: array<Tap, 4>;
     for (var j = 0u; j < 4u; j++) {
       reads[j] = step_in_image(tap, k + j < steps, oh, ow);
-      next_tap(&tap);
+      count_up(&tap, params.C_in, params.KW);
     }
     var values: array<vec4f, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
@@ -219,19 +219,6 @@ fn step_in_image(tap: vec3u, step: bool, oh: u32, ow: u32) -> Tap {
   let iw = i32(ow * params.SX + tap.y) - i32(params.pad_left);
   let inside = step && ih >= 0 && iw >= 0 && ih < i32(params.H) && iw < i32(params.W);
   return Tap(select(0u, (u32(ih) * params.W + u32(iw)) * params.C_in + tap.z, inside), select(0.0, 1.0, inside));
-}
-
-// (kh, kw, c) of the contraction step after tap's.
-fn next_tap(tap: ptr<function, vec3u>) {
-  (*tap).z++;
-  if ((*tap).z == params.C_in) {
-    (*tap).z = 0u;
-    (*tap).y++;
-    if ((*tap).y == params.KW) {
-      (*tap).y = 0u;
-      (*tap).x++;
-    }
-  }
 }
 
 // backward_input_shuffled with the grid laid out by input pixel: global z is
