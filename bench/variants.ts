@@ -30,9 +30,13 @@ const { values } = parseArgs({
 });
 const sizes = PRESETS[values.conv ?? ''] ?? values.conv?.split(',').map(Number);
 const rounds = Number(values.rounds);
-if (values.help || !sizes || sizes.length !== 7 || sizes.some((n) => !Number.isInteger(n) || n <= 0) || !Number.isInteger(rounds) || rounds < 1) {
-  console.error(USAGE);
-  process.exit(values.help ? 0 : 2);
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!sizes || sizes.length !== 7 || sizes.some((n) => !Number.isInteger(n) || n <= 0) || !Number.isInteger(rounds) || rounds < 1) {
+  console.error(`bench:variants: --conv must be cnn:0, cnn:2 or seven positive sizes, and --rounds a positive integer\n${USAGE}`);
+  process.exit(2);
 }
 const [N, H, W, C_in, KH, KW, C_out] = sizes;
 const { device, adapter } = await createGpu();

@@ -296,7 +296,7 @@ test('every relative link and image in README.md and docs/*.md leads to a file, 
 
 test('docs/cli.md names every option of every command', async () => {
   const cli = await readFile(join(repo, 'docs/cli.md'), 'utf8');
-  const scripts = ['train', 'evaluate', 'export', 'workbench', 'bench'];
+  const scripts = ['train', 'evaluate', 'export', 'workbench', 'bench', 'bench:variants'];
   const helps = await Promise.all(scripts.map(async (script) => sh(`"${process.execPath}" ${(await scriptArgs(script)).join(' ')} --help`)));
   for (const [i, script] of scripts.entries()) {
     const help = helps[i];
