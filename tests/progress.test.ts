@@ -77,7 +77,7 @@ describe('setup progress (CompileOptions.onProgress)', () => {
     m.destroy();
   });
 
-  test('the autotuner tells each kernel shape and variant it times, n of m up to m', async () => {
+  test('the autotuner tells each kernel shape and variant it times, n of m up to m, then the fastest timed again', async () => {
     const events: SetupProgress[] = [];
     const m = await model({ onProgress: (p) => events.push(p), autotune: 'full', tuningStore: memoryStore() });
     const { x, y } = data(32);
@@ -90,12 +90,16 @@ describe('setup progress (CompileOptions.onProgress)', () => {
     for (const event of tune.slice(0, -1)) {
       expect(event.total).toBe(shapes.size);
       expect(event.done).toBeLessThan(shapes.size);
-      expect(event.what).toMatch(/^\w+\.wgsl:\w+ .+, variant \d+ of \d+ \(.+\)$/);
+      expect(event.what).toMatch(/^\w+\.wgsl:\w+ .+, (variant|the fastest again,) \d+ of \d+ \(.+\)$/);
     }
-    // Each shape's variants, from the first, in order.
-    const first = tune.filter((e) => e.done === 0).map((e) => /variant (\d+) of (\d+)/.exec(e.what)!.slice(1).map(Number));
+    // Each shape's variants, from the first, in order; then its three fastest (of two or more) twice more each.
+    const counts = (kind: string) => tune.filter((e) => e.done === 0 && e.what.includes(`, ${kind} `)).map((e) => /(\d+) of (\d+) \(/.exec(e.what)!.slice(1).map(Number));
+    const first = counts('variant');
     expect(first.map(([i]) => i)).toEqual(first.map((_, i) => i + 1));
     expect(first.length).toBe(first[0][1]);
+    const again = counts('the fastest again,');
+    const contenders = Math.min(3, first.length);
+    expect(again).toEqual(contenders > 1 ? Array.from({ length: 2 * contenders }, (_, i) => [i + 1, 2 * contenders]) : []);
     m.destroy();
   });
 });
