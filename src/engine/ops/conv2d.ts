@@ -253,9 +253,10 @@ type Made = ReturnType<TunableSpec['make']>;
 
 /**
  * The variants of one of the three products that apply, by name: each of
- * VARIANTS (floats only where vec4s can be read), and the shuffled ones where
- * the device has subgroups and the contraction's channels (C_out for
- * backward_input, C_in otherwise) are a multiple of 4.
+ * VARIANTS (floats only where vec4s can be read), quads reading vec4s where
+ * the contraction's channels (C_out for backward_input, C_in otherwise) are a
+ * multiple of 4, backward_weight by slice where dW has few rows, and the
+ * shuffled ones (see shuffledVariants).
  */
 function offered(device: GPUDevice, entryPoint: string, g: Geometry, vectorized: boolean): Map<string, Variant> {
   const fours = (entryPoint === 'backward_input' ? g.C_out : g.C_in) % 4 === 0 ? [{ rows: 4, quads: true, vec4: true }] : [];
@@ -264,7 +265,12 @@ function offered(device: GPUDevice, entryPoint: string, g: Geometry, vectorized:
   return new Map([...VARIANTS.filter((v) => !v.scalar || vectorized), ...fours, ...bySlice, ...shuffledVariants(device, entryPoint, g)].map((v) => [variantName(v), v]));
 }
 
-/** SHUFFLED_VARIANTS of the product, where they apply (see `offered`), the last also with 8 lanes loading a round's rows where every subgroup has 8. */
+/**
+ * Where the device has subgroups: SHUFFLED_VARIANTS of the product where the
+ * contraction's channels are a multiple of 4 (by place where each place can
+ * have a workgroup layer), else forward's by place; the last also with 8 lanes
+ * loading a round's rows where every subgroup has 8.
+ */
 function shuffledVariants(device: GPUDevice, entryPoint: string, g: Geometry): Variant[] {
   const channels = entryPoint === 'backward_input' ? g.C_out : g.C_in;
   // By place where each place can have a workgroup layer of its own.
