@@ -567,6 +567,16 @@ fn add_quad(acc: ptr<function, Quad>, values: vec4f, row: vec4<real>) {
   (*acc).r3 += vec4f(real(values.w) * row);
 }
 
+// Four contraction steps k..k+3 of the _quads4 products: v_i holds pixel i's
+// four values, multiplied by rows k..k+3 of w (of `width` columns), columns
+// first..first+3, a step at a time.
+fn add_quad_four_steps(acc: ptr<function, Quad>, v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f, k: u32, first: u32, width: u32) {
+  add_quad(acc, vec4f(v0.x, v1.x, v2.x, v3.x), vec4<real>(w_quad(k * width, first, width)));
+  add_quad(acc, vec4f(v0.y, v1.y, v2.y, v3.y), vec4<real>(w_quad((k + 1u) * width, first, width)));
+  add_quad(acc, vec4f(v0.z, v1.z, v2.z, v3.z), vec4<real>(w_quad((k + 2u) * width, first, width)));
+  add_quad(acc, vec4f(v0.w, v1.w, v2.w, v3.w), vec4<real>(w_quad((k + 3u) * width, first, width)));
+}
+
 // Row r of the quad.
 fn quad_row(acc: Quad, r: u32) -> vec4f {
   return array<vec4f, 4>(acc.r0, acc.r1, acc.r2, acc.r3)[r];
@@ -729,10 +739,7 @@ fn forward_quads4(@builtin(global_invocation_id) id: vec3u) {
         let v1 = x4[(t.t1.at + c) / 4u] * t.t1.scale;
         let v2 = x4[(t.t2.at + c) / 4u] * t.t2.scale;
         let v3 = x4[(t.t3.at + c) / 4u] * t.t3.scale;
-        add_quad(&acc, vec4f(v0.x, v1.x, v2.x, v3.x), vec4<real>(w_quad((k + c) * params.C_out, first, params.C_out)));
-        add_quad(&acc, vec4f(v0.y, v1.y, v2.y, v3.y), vec4<real>(w_quad((k + c + 1u) * params.C_out, first, params.C_out)));
-        add_quad(&acc, vec4f(v0.z, v1.z, v2.z, v3.z), vec4<real>(w_quad((k + c + 2u) * params.C_out, first, params.C_out)));
-        add_quad(&acc, vec4f(v0.w, v1.w, v2.w, v3.w), vec4<real>(w_quad((k + c + 3u) * params.C_out, first, params.C_out)));
+        add_quad_four_steps(&acc, v0, v1, v2, v3, k + c, first, params.C_out);
       }
     }
   }
@@ -754,10 +761,7 @@ fn backward_input_quads4(@builtin(global_invocation_id) id: vec3u) {
         let v1 = d_out4[(t.t1.at + co) / 4u] * t.t1.scale;
         let v2 = d_out4[(t.t2.at + co) / 4u] * t.t2.scale;
         let v3 = d_out4[(t.t3.at + co) / 4u] * t.t3.scale;
-        add_quad(&acc, vec4f(v0.x, v1.x, v2.x, v3.x), vec4<real>(w_quad((k + co) * params.C_in, first, params.C_in)));
-        add_quad(&acc, vec4f(v0.y, v1.y, v2.y, v3.y), vec4<real>(w_quad((k + co + 1u) * params.C_in, first, params.C_in)));
-        add_quad(&acc, vec4f(v0.z, v1.z, v2.z, v3.z), vec4<real>(w_quad((k + co + 2u) * params.C_in, first, params.C_in)));
-        add_quad(&acc, vec4f(v0.w, v1.w, v2.w, v3.w), vec4<real>(w_quad((k + co + 3u) * params.C_in, first, params.C_in)));
+        add_quad_four_steps(&acc, v0, v1, v2, v3, k + co, first, params.C_in);
       }
     }
   }
