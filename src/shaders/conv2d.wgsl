@@ -273,14 +273,23 @@ fn forward_block(invocation: u32, lane: u32, first: u32) {
       }
     }
   }
-  store_y(cells, invocation, first);
+  store_y(cells, adjacent_pixels(invocation), first);
 }
 
-// Stores forward's cells through the activation: output pixels
-// invocation * ROWS + r, channels first..first+CELL, skipping those past the edge.
-fn store_y(cells: array<Cell, ROWS>, invocation: u32, first: u32) {
+// The pixels of an invocation's rows: invocation * ROWS + r.
+fn adjacent_pixels(invocation: u32) -> array<u32, ROWS> {
+  var pixels: array<u32, ROWS>;
   for (var r = 0u; r < ROWS; r++) {
-    let m = invocation * ROWS + r;
+    pixels[r] = invocation * ROWS + r;
+  }
+  return pixels;
+}
+
+// Stores forward's cells through the activation: row r's at output pixel
+// pixels[r], channels first..first+CELL, skipping those past the edge.
+fn store_y(cells: array<Cell, ROWS>, pixels: array<u32, ROWS>, first: u32) {
+  for (var r = 0u; r < ROWS; r++) {
+    let m = pixels[r];
     if (m < params.N * params.OH * params.OW) {
       for (var j = 0u; j < CELL; j++) {
         if (first + j < params.C_out) {
@@ -504,7 +513,7 @@ fn backward_input_block(invocation: u32, lane: u32, first: u32) {
       }
     }
   }
-  store_d_input(cells, invocation, first);
+  store_d_input(cells, adjacent_pixels(invocation), first);
 }
 
 // Where output pixel (oh, ow) of image n that input pixel at = (n, ih, iw)
@@ -521,11 +530,11 @@ fn output_pixel(at: vec3u, kh: u32, kw: u32) -> Tap {
   return Tap(select(0u, ((at.x * params.OH + oh) * params.OW + ow) * params.C_out, reached), select(0.0, 1.0, reached));
 }
 
-// Stores backward_input's cells: input pixels invocation * ROWS + r, channels
+// Stores backward_input's cells: row r's at input pixel pixels[r], channels
 // first..first+CELL, skipping those past the edge.
-fn store_d_input(cells: array<Cell, ROWS>, invocation: u32, first: u32) {
+fn store_d_input(cells: array<Cell, ROWS>, pixels: array<u32, ROWS>, first: u32) {
   for (var r = 0u; r < ROWS; r++) {
-    let i = invocation * ROWS + r;
+    let i = pixels[r];
     if (i < params.N * params.H * params.W) {
       for (var j = 0u; j < CELL; j++) {
         if (first + j < params.C_in) {

@@ -125,7 +125,7 @@ fn forward_shuffled(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup
       }
     }
   }
-  store_y(cells, id.x, first);
+  store_y(cells, adjacent_pixels(id.x), first);
 }
 
 // backward_input_block's product, four output channels a step: C_out is a
@@ -156,7 +156,7 @@ fn backward_input_shuffled(@builtin(global_invocation_id) id: vec3u, @builtin(wo
       }
     }
   }
-  store_d_input(cells, id.x, first);
+  store_d_input(cells, adjacent_pixels(id.x), first);
 }
 
 // forward_shuffled for channels that need not come in fours (a first layer's
@@ -198,17 +198,7 @@ fn forward_by_place(@builtin(global_invocation_id) id: vec3u, @builtin(workgroup
     }
     add_four_steps(&cells, values, mine, 0u);
   }
-  for (var r = 0u; r < ROWS; r++) {
-    let n = id.x * ROWS + r;
-    if (n < params.N) {
-      let at = ((n * params.OH + oh) * params.OW + ow) * params.C_out;
-      for (var j = 0u; j < CELL; j++) {
-        if (first + j < params.C_out) {
-          y[at + first + j] = activate(cells[r][j / 4u][j % 4u], ACTIVATION);
-        }
-      }
-    }
-  }
+  store_y(cells, pixels_at_place(id.x, group.z, params.OH * params.OW), first);
 }
 
 // Where the contraction step at tap = (kh, kw, c) of output place (oh, ow)
@@ -255,17 +245,17 @@ fn backward_input_by_place(@builtin(global_invocation_id) id: vec3u, @builtin(wo
       }
     }
   }
+  store_d_input(cells, pixels_at_place(id.x, group.z, params.H * params.W), first);
+}
+
+// The pixels of a by-place invocation's rows: images invocation * ROWS + r at
+// `place` of `places`; an image past the last is a pixel past the edge.
+fn pixels_at_place(invocation: u32, place: u32, places: u32) -> array<u32, ROWS> {
+  var pixels: array<u32, ROWS>;
   for (var r = 0u; r < ROWS; r++) {
-    let n = id.x * ROWS + r;
-    if (n < params.N) {
-      let at = ((n * params.H + ih) * params.W + iw) * params.C_in;
-      for (var j = 0u; j < CELL; j++) {
-        if (first + j < params.C_in) {
-          d_input[at + first + j] = cells[r][j / 4u][j % 4u];
-        }
-      }
-    }
+    pixels[r] = (invocation * ROWS + r) * places + place;
   }
+  return pixels;
 }
 
 // The taps k (kh or kw) of a kernel of `size` along one axis, at stride

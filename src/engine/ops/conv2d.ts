@@ -42,7 +42,7 @@ const subgroupShader: Shader = { file: 'conv2dSubgroups.wgsl', source: subgroupS
 const CELL = shaderConstant(shader, 'CELL');
 /**
  * backward_weight runs an invocation per row of dW (KH*KW*C_in: 9 in a first
- * layer), and backward_input by place one per ROWS images, in workgroups of as
+ * layer), and the by-place variants one per ROWS images, in workgroups of as
  * few whole multiples of this as hold them: the SIMD width of a CPU-emulated GPU.
  */
 const ROW_GRANULE = 8;
@@ -273,8 +273,8 @@ function offered(device: GPUDevice, entryPoint: string, g: Geometry, vectorized:
  */
 function shuffledVariants(device: GPUDevice, entryPoint: string, g: Geometry): Variant[] {
   const channels = entryPoint === 'backward_input' ? g.C_out : g.C_in;
-  // By place where each place can have a workgroup layer of its own.
-  const byPlace = g.H * g.W <= device.limits.maxComputeWorkgroupsPerDimension;
+  // By place where there are places to lay out (a dense layer's image has one) and each can have a workgroup layer.
+  const byPlace = 1 < g.H * g.W && g.H * g.W <= device.limits.maxComputeWorkgroupsPerDimension;
   const shuffled = (device.features.has('subgroups') && channels % 4 === 0 ? SHUFFLED_VARIANTS[entryPoint] : []).filter((v) => byPlace || !v.byPlace);
   // forward by place, which reads x a float at a time, for the channels that do not come in fours.
   if (entryPoint === 'forward' && device.features.has('subgroups') && channels % 4 !== 0 && byPlace) shuffled.push(...FORWARD_BY_PLACE);
@@ -283,12 +283,16 @@ function shuffledVariants(device: GPUDevice, entryPoint: string, g: Geometry): V
 }
 
 /**
- * The workgroup of a by-place variant: an invocation per `rows` images, in as
- * few whole SIMD widths of a CPU-emulated GPU (ROW_GRANULE) as hold them, up
- * to WORKGROUP_SIZE, so that a batch of 128 in fours fills 32 lanes, not 64.
+ * The workgroup size and grid of forward or backward_input, whose rows are
+ * `N` images of `places` pixels, with `columns` channels to compute: an
+ * invocation per `rows` pixels; by place, per `rows` images at one place (a
+ * workgroup layer each), in as few whole SIMD widths of a CPU-emulated GPU
+ * (ROW_GRANULE) as hold them, so that a batch of 128 in fours fills 32 lanes, not 64.
  */
-function byPlaceGroup(N: number, rows: number): number {
-  return Math.min(WORKGROUP_SIZE, Math.ceil(N / rows / ROW_GRANULE) * ROW_GRANULE);
+function pixelGrid(variant: Variant, N: number, places: number, columns: number): { WORKGROUP_SIZE: number; threads: number[] } {
+  if (!variant.byPlace) return { WORKGROUP_SIZE, threads: [Math.ceil((N * places) / variant.rows), Math.ceil(columns / channels(variant))] };
+  const invocations = Math.ceil(N / variant.rows);
+  return { WORKGROUP_SIZE: Math.min(WORKGROUP_SIZE, Math.ceil(invocations / ROW_GRANULE) * ROW_GRANULE), threads: [invocations, Math.ceil(columns / CELL), places] };
 }
 
 /** The dispatch of `variant` of the product at `entryPoint`, as `spec(variant)` describes it. */
@@ -330,19 +334,18 @@ function tunable(
  */
 function forwardSpec(device: GPUDevice, g: Geometry, t: { x: Tensor; w: Tensor; y: Tensor }, { bias, activation }: { bias: boolean; activation: Activation | 'linear' }) {
   const { constants, views, scratch } = specialize(device, g.C_out, 'w4', t.w);
-  const spec = (variant: Variant): DispatchSpec => ({
-    constants: { WORKGROUP_SIZE: variant.byPlace ? byPlaceGroup(g.N, variant.rows) : WORKGROUP_SIZE, ...constants, BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation], PADDED: padded(g) },
-    params: g,
-    // The shuffled variants read x as vec4s (C_in is then a multiple of 4), but by place.
-    buffers: { ...ranges({ [(variant.shuffled && !variant.byPlace) || variant.vec4 ? 'x4' : 'x']: t.x, w: t.w, y: t.y }), ...views },
-    // Threads, not workgroups, so that a kernel override with another WORKGROUP_SIZE is sized right.
-    grid: {
-      threads: variant.byPlace
-        ? [Math.ceil(g.N / variant.rows), Math.ceil(g.C_out / CELL), g.OH * g.OW]
-        : [Math.ceil((g.N * g.OH * g.OW) / variant.rows), Math.ceil(g.C_out / channels(variant))],
-    },
-    work: productWork(g),
-  });
+  const spec = (variant: Variant): DispatchSpec => {
+    const { WORKGROUP_SIZE, threads } = pixelGrid(variant, g.N, g.OH * g.OW, g.C_out);
+    return {
+      constants: { WORKGROUP_SIZE, ...constants, BIAS: Number(bias), ACTIVATION: ACTIVATION_CODES[activation], PADDED: padded(g) },
+      params: g,
+      // The shuffled variants read x as vec4s (C_in is then a multiple of 4), but by place.
+      buffers: { ...ranges({ [(variant.shuffled && !variant.byPlace) || variant.vec4 ? 'x4' : 'x']: t.x, w: t.w, y: t.y }), ...views },
+      // Threads, not workgroups, so that a kernel override with another WORKGROUP_SIZE is sized right.
+      grid: { threads },
+      work: productWork(g),
+    };
+  };
   return { spec, scratch };
 }
 
@@ -393,9 +396,7 @@ export function denseVariants(
     'w' in t
       ? forwardSpec(device, g, { x: image(t.x), w: t.w, y: t.y }, { bias, activation })
       : weightSpec(device, g, { x: image(t.x), dOut: t.dOut, partial: t.dWeight }, { bias, slices: 1 });
-  // Not by place: an image of one pixel has one place.
-  const shuffled = shuffledVariants(device, entryPoint, g).filter((v) => !v.byPlace);
-  const variants = new Map(shuffled.map((v) => [`conv2d ${variantName(v)}`, (f16: boolean) => made(entryPoint, { ...v, f16 }, spec)]));
+  const variants = new Map(shuffledVariants(device, entryPoint, g).map((v) => [`conv2d ${variantName(v)}`, (f16: boolean) => made(entryPoint, { ...v, f16 }, spec)]));
   return { variants, scratch };
 }
 
@@ -476,18 +477,17 @@ export async function conv2dBackward(
         device,
         'backward_input',
         { g, precision: options.precision },
-        (variant) => ({
-          constants: { WORKGROUP_SIZE: variant.byPlace ? byPlaceGroup(g.N, variant.rows) : WORKGROUP_SIZE, ...input.constants },
-          params: g,
-          // The shuffled variants read dY as vec4s (C_out is then a multiple of 4).
-          buffers: { ...ranges({ [variant.shuffled || variant.vec4 ? 'd_out4' : 'd_out']: t.dOut, w: transposed, d_input: dInput }), ...input.views },
-          grid: {
-            threads: variant.byPlace
-              ? [Math.ceil(g.N / variant.rows), Math.ceil(g.C_in / CELL), g.H * g.W]
-              : [Math.ceil((g.N * g.H * g.W) / variant.rows), Math.ceil(g.C_in / channels(variant))],
-          },
-          work: productWork(g),
-        }),
+        (variant) => {
+          const { WORKGROUP_SIZE, threads } = pixelGrid(variant, g.N, g.H * g.W, g.C_in);
+          return {
+            constants: { WORKGROUP_SIZE, ...input.constants },
+            params: g,
+            // The shuffled variants read dY as vec4s (C_out is then a multiple of 4).
+            buffers: { ...ranges({ [variant.shuffled || variant.vec4 ? 'd_out4' : 'd_out']: t.dOut, w: transposed, d_input: dInput }), ...input.views },
+            grid: { threads },
+            work: productWork(g),
+          };
+        },
         input.scratch,
       ),
     );
